@@ -1,0 +1,4 @@
+/* error.c — the engine's GError domain. */
+#include "segcam.h"
+
+G_DEFINE_QUARK (segcam-error-quark, segcam_error)

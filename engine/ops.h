@@ -1,0 +1,78 @@
+/* ops.h — forward and backward kernels of every op, on channels-last activations.
+ *
+ * An activation is n images of h x w pixels with c contiguous channels each (NHWC). Forward
+ * kernels overwrite their output. Backward kernels compute gradients with respect to their inputs
+ * and ACCUMULATE (+=) into them, so fan-out and concat need no special care; a NULL input
+ * gradient means "not needed" and is skipped. Kernels split their work over the pool. */
+#ifndef SEGCAM_OPS_H
+#define SEGCAM_OPS_H
+
+#include "model.h"
+#include "threads.h"
+
+#include <stddef.h>
+
+typedef struct {
+  float *data;
+  int n, h, w, c;
+} segcam_act;
+
+static inline size_t
+segcam_act_size (const segcam_act *a)
+{
+  return (size_t) a->n * a->h * a->w * a->c;
+}
+
+/* ---- shapes: output height or width for one spatial axis; <= 0 means "empty" ---------------- */
+int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
+int segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d);
+int segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode);
+int segcam_upsample_out (int in, double scale);
+
+/* ---- conv2d and conv_transpose2d (conv.c) -------------------------------------------------- */
+
+/* Per-thread scratch floats the forward and backward kernels of a conv node need. */
+size_t segcam_conv_scratch (const segcam_conv_params *p);
+/* scratch: segcam_pool_threads () blocks of segcam_conv_scratch () floats. */
+void segcam_conv_forward (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                          const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                          segcam_act *out);
+void segcam_conv_backward (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                           const segcam_conv_params *p, gboolean transposed, const segcam_act *dout,
+                           segcam_act *din);
+
+/* ---- element-wise and channel ops (pointwise.c) ------------------------------------------- */
+void segcam_batchnorm_forward (segcam_pool *pool, const segcam_batchnorm_params *p,
+                               const segcam_act *in, segcam_act *out);
+void segcam_batchnorm_backward (segcam_pool *pool, const segcam_batchnorm_params *p,
+                                const segcam_act *dout, segcam_act *din);
+void segcam_relu_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
+/* out is the forward output: the gradient passes where out > 0 (PyTorch's convention at 0). */
+void segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
+                           segcam_act *din);
+void segcam_sigmoid_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
+void segcam_sigmoid_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
+                              segcam_act *din);
+void segcam_add_forward (segcam_pool *pool, const segcam_act *a, const segcam_act *b, segcam_act *out);
+void segcam_add_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *da, segcam_act *db);
+void segcam_concat_forward (segcam_pool *pool, const segcam_act *const *ins, int n_ins, segcam_act *out);
+void segcam_concat_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *const *dins,
+                             int n_ins);
+
+/* ---- max pooling (pool.c) -------------------------------------------------------------------- */
+void segcam_maxpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
+                             segcam_act *out);
+/* Routes each output gradient to the first maximum of its window in row-major order (PyTorch),
+ * recomputed from the forward input. */
+void segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
+                              const segcam_act *dout, segcam_act *din);
+
+/* ---- upsampling and resizing (upsample.c) -------------------------------------------------- */
+/* scale_h, scale_w as given by the model (0: derive from the sizes), PyTorch's interpolate
+ * conventions for "nearest" and for "bilinear" with align_corners=False. */
+void segcam_upsample_forward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
+                              const segcam_act *in, segcam_act *out);
+void segcam_upsample_backward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
+                               const segcam_act *dout, segcam_act *din);
+
+#endif /* SEGCAM_OPS_H */

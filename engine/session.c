@@ -1,0 +1,319 @@
+/* session.c — running a planned network: preprocessing, the forward pass node by node, the
+ * backward pass over the gradient set, and reading predictions off the output. */
+#include "session.h"
+
+#include <math.h>
+#include <string.h>
+
+segcam_session *
+segcam_session_new (const segcam_model *m, const segcam_session_options *o, GError **error)
+{
+  if (o->width < 1 || o->height < 1 || o->width > 1 << 20 || o->height > 1 << 20)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "image size %dx%d is out of range",
+                   o->width, o->height);
+      return NULL;
+    }
+  int target = o->explain ? (o->layer < 0 ? m->default_layer : o->layer) : -1;
+  if (o->explain && target >= m->n_nodes)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "layer %d does not exist", target);
+      return NULL;
+    }
+  segcam_session *s = g_new0 (segcam_session, 1);
+  int mult = m->size_multiple;
+  s->model = m;
+  s->width = o->width, s->height = o->height;
+  s->hp = (o->height + mult - 1) / mult * mult;
+  s->wp = (o->width + mult - 1) / mult * mult;
+  s->explain = o->explain;
+  s->target = target;
+  s->progress = o->progress;
+  s->progress_data = o->progress_data;
+  s->acts = g_new0 (segcam_act, m->n_nodes);
+  s->grads = g_new0 (segcam_act, m->n_nodes);
+  s->needs_grad = g_new0 (guint8, m->n_nodes);
+  s->pool = segcam_pool_new (o->n_threads);
+  if (!segcam_plan_shapes (m, s->hp, s->wp, s->acts, error))
+    goto fail;
+  if (s->explain)
+    {
+      segcam_plan_grad_set (m, target, s->needs_grad);
+      for (int i = 0; i < m->n_nodes; i++)
+        s->grads[i] = (segcam_act) {NULL, 1, s->acts[i].h, s->acts[i].w, s->acts[i].c};
+      const segcam_act *a = &s->acts[target];
+      s->cam = g_try_new (float, (size_t) a->h * a->w);
+      s->resized = g_try_new (float, (size_t) s->hp * s->wp);
+      if (!s->cam || !s->resized)
+        {
+          g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
+                       "not enough memory for a %dx%d image", s->width, s->height);
+          goto fail;
+        }
+    }
+  if (!segcam_plan_memory (s, error))
+    goto fail;
+  return s;
+
+fail:
+  segcam_session_free (s);
+  return NULL;
+}
+
+void
+segcam_session_free (segcam_session *s)
+{
+  if (!s)
+    return;
+  segcam_pool_free (s->pool);
+  g_free (s->acts);
+  g_free (s->grads);
+  g_free (s->needs_grad);
+  g_free (s->arena);
+  g_free (s->scratch);
+  g_free (s->cam);
+  g_free (s->resized);
+  g_free (s);
+}
+
+size_t
+segcam_session_memory (const segcam_session *s)
+{
+  size_t floats = s->arena_floats + s->scratch_per_thread * segcam_pool_threads (s->pool);
+  if (s->cam)
+    floats += (size_t) s->acts[s->target].h * s->acts[s->target].w + (size_t) s->hp * s->wp;
+  return floats * sizeof (float);
+}
+
+static void
+report (const segcam_session *s, double fraction, const char *what)
+{
+  if (s->progress)
+    s->progress (fraction, what, s->progress_data);
+}
+
+/* (x - mean) / std, padded at the bottom and right by repeating the edge pixels. */
+static void
+preprocess (const segcam_session *s, const float *pixels, float *out)
+{
+  const segcam_model *m = s->model;
+  int c = m->in_channels;
+  for (int y = 0; y < s->hp; y++)
+    {
+      const float *row = pixels + (size_t) MIN (y, s->height - 1) * s->width * c;
+      for (int x = 0; x < s->wp; x++)
+        {
+          const float *p = row + (size_t) MIN (x, s->width - 1) * c;
+          float *o = out + ((size_t) y * s->wp + x) * c;
+          for (int k = 0; k < c; k++)
+            o[k] = (p[k] - m->mean[k]) / m->std[k];
+        }
+    }
+}
+
+static void
+forward_node (segcam_session *s, int i)
+{
+  const segcam_node *n = &s->model->nodes[i];
+  segcam_act *out = &s->acts[i];
+  const segcam_act *x = n->n_inputs ? &s->acts[n->inputs[0]] : NULL;
+  switch (n->op)
+    {
+    case SEGCAM_OP_CONV2D:
+    case SEGCAM_OP_CONV_TRANSPOSE2D:
+      segcam_conv_forward (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv,
+                           n->op == SEGCAM_OP_CONV_TRANSPOSE2D, x, out);
+      break;
+    case SEGCAM_OP_BATCHNORM:
+      segcam_batchnorm_forward (s->pool, &n->p.bn, x, out);
+      break;
+    case SEGCAM_OP_RELU:
+      segcam_relu_forward (s->pool, x, out);
+      break;
+    case SEGCAM_OP_SIGMOID:
+      segcam_sigmoid_forward (s->pool, x, out);
+      break;
+    case SEGCAM_OP_MAXPOOL2D:
+      segcam_maxpool_forward (s->pool, &n->p.pool, x, out);
+      break;
+    case SEGCAM_OP_UPSAMPLE:
+      segcam_upsample_forward (s->pool, n->p.up.bilinear, n->p.up.scale_h, n->p.up.scale_w, x, out);
+      break;
+    case SEGCAM_OP_ADD:
+      segcam_add_forward (s->pool, x, &s->acts[n->inputs[1]], out);
+      break;
+    case SEGCAM_OP_CONCAT:
+      {
+        const segcam_act **ins = g_newa (const segcam_act *, n->n_inputs);
+        for (int k = 0; k < n->n_inputs; k++)
+          ins[k] = &s->acts[n->inputs[k]];
+        segcam_concat_forward (s->pool, ins, n->n_inputs, out);
+        break;
+      }
+    case SEGCAM_OP_INPUT:
+    case SEGCAM_OP_COUNT:
+      break;
+    }
+}
+
+gboolean
+segcam_session_forward (segcam_session *s, const float *pixels, GError **error)
+{
+  const segcam_model *m = s->model;
+  for (size_t i = 0, n = (size_t) s->width * s->height * m->in_channels; i < n; i++)
+    if (!isfinite (pixels[i]))
+      {
+        g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "the image has a non-finite value");
+        return FALSE;
+      }
+  preprocess (s, pixels, s->acts[0].data);
+  for (int i = 1; i < m->n_nodes; i++)
+    {
+      report (s, (double) i / m->n_nodes, m->nodes[i].name);
+      forward_node (s, i);
+    }
+  report (s, 1.0, "done");
+  s->forward_done = TRUE;
+  return TRUE;
+}
+
+/* Gradient of node i's input k, or NULL when the plan gives it none. */
+static segcam_act *
+input_grad (segcam_session *s, const segcam_node *n, int k, guint8 *ready)
+{
+  int src = n->inputs[k];
+  if (!s->needs_grad[src])
+    return NULL;
+  if (!ready[src])
+    {
+      /* First writer: the buffer may hold another tensor's old values (the arena reuses it). */
+      memset (s->grads[src].data, 0, segcam_act_size (&s->grads[src]) * sizeof (float));
+      ready[src] = 1;
+    }
+  return &s->grads[src];
+}
+
+static void
+backward_node (segcam_session *s, int i, guint8 *ready)
+{
+  const segcam_node *n = &s->model->nodes[i];
+  const segcam_act *dout = &s->grads[i];
+  segcam_act *dx = input_grad (s, n, 0, ready);
+  /* Only add and concat have several differentiable inputs; the others need the first. */
+  if (!dx && n->op != SEGCAM_OP_ADD && n->op != SEGCAM_OP_CONCAT)
+    return;
+  switch (n->op)
+    {
+    case SEGCAM_OP_CONV2D:
+    case SEGCAM_OP_CONV_TRANSPOSE2D:
+      segcam_conv_backward (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv,
+                            n->op == SEGCAM_OP_CONV_TRANSPOSE2D, dout, dx);
+      break;
+    case SEGCAM_OP_BATCHNORM:
+      segcam_batchnorm_backward (s->pool, &n->p.bn, dout, dx);
+      break;
+    case SEGCAM_OP_RELU:
+      segcam_relu_backward (s->pool, &s->acts[i], dout, dx);
+      break;
+    case SEGCAM_OP_SIGMOID:
+      segcam_sigmoid_backward (s->pool, &s->acts[i], dout, dx);
+      break;
+    case SEGCAM_OP_MAXPOOL2D:
+      segcam_maxpool_backward (s->pool, &n->p.pool, &s->acts[n->inputs[0]], dout, dx);
+      break;
+    case SEGCAM_OP_UPSAMPLE:
+      /* The size input (if any) only lends its shape: no gradient flows into it. */
+      segcam_upsample_backward (s->pool, n->p.up.bilinear, n->p.up.scale_h, n->p.up.scale_w, dout, dx);
+      break;
+    case SEGCAM_OP_ADD:
+      segcam_add_backward (s->pool, dout, dx, input_grad (s, n, 1, ready));
+      break;
+    case SEGCAM_OP_CONCAT:
+      {
+        segcam_act *parts = g_newa (segcam_act, n->n_inputs);
+        segcam_act **dins = g_newa (segcam_act *, n->n_inputs);
+        for (int k = 0; k < n->n_inputs; k++)
+          {
+            segcam_act *g = k ? input_grad (s, n, k, ready) : dx;
+            /* A part without a gradient keeps its width so the channel offsets stay right. */
+            parts[k] = g ? *g : (segcam_act) {NULL, 1, 0, 0, s->acts[n->inputs[k]].c};
+            dins[k] = &parts[k];
+          }
+        segcam_concat_backward (s->pool, dout, dins, n->n_inputs);
+        break;
+      }
+    case SEGCAM_OP_INPUT:
+    case SEGCAM_OP_COUNT:
+      break;
+    }
+}
+
+void
+segcam_session_backward (segcam_session *s)
+{
+  const segcam_model *m = s->model;
+  guint8 *ready = g_new0 (guint8, m->n_nodes);
+  ready[m->output] = 1;
+  for (int i = m->output; i > s->target; i--)
+    if (s->needs_grad[i])
+      backward_node (s, i, ready);
+  g_free (ready);
+}
+
+/* ---- predictions ------------------------------------------------------------------------- */
+
+void
+segcam_session_probabilities (const segcam_session *s, float *out)
+{
+  g_return_if_fail (s->forward_done);
+  const segcam_model *m = s->model;
+  const segcam_act *z = &s->acts[m->output];
+  size_t plane = (size_t) s->width * s->height;
+  int nc = m->n_classes;
+  for (int y = 0; y < s->height; y++)
+    for (int x = 0; x < s->width; x++)
+      {
+        const float *v = z->data + ((size_t) y * s->wp + x) * z->c;
+        size_t p = (size_t) y * s->width + x;
+        if (m->sigmoid && z->c == 1)
+          {
+            float fg = 1.0f / (1.0f + expf (-v[0]));
+            out[p] = 1.0f - fg;
+            out[plane + p] = fg;
+          }
+        else if (m->sigmoid)
+          for (int k = 0; k < nc; k++)
+            out[k * plane + p] = 1.0f / (1.0f + expf (-v[k]));
+        else
+          {
+            float mx = v[0], sum = 0;
+            for (int k = 1; k < nc; k++)
+              mx = MAX (mx, v[k]);
+            for (int k = 0; k < nc; k++)
+              sum += expf (v[k] - mx);
+            for (int k = 0; k < nc; k++)
+              out[k * plane + p] = expf (v[k] - mx) / sum;
+          }
+      }
+}
+
+void
+segcam_session_labels (const segcam_session *s, uint8_t *labels)
+{
+  g_return_if_fail (s->forward_done);
+  const segcam_model *m = s->model;
+  const segcam_act *z = &s->acts[m->output];
+  for (int y = 0; y < s->height; y++)
+    for (int x = 0; x < s->width; x++)
+      {
+        const float *v = z->data + ((size_t) y * s->wp + x) * z->c;
+        int best = 0;
+        if (z->c == 1)
+          best = v[0] > 0; /* sigmoid(z) > 0.5 */
+        else
+          for (int k = 1; k < z->c; k++)
+            if (v[k] > v[best])
+              best = k;
+        labels[(size_t) y * s->width + x] = (uint8_t) best;
+      }
+}

@@ -1,0 +1,24 @@
+/* image-io.h — image and array files for the segcam command line, through GEGL.
+ *
+ * Every function initialises GEGL on first use. Pixel buffers are interleaved and row-major.
+ */
+#ifndef SEGCAM_IMAGE_IO_H
+#define SEGCAM_IMAGE_IO_H
+
+#include <glib.h>
+#include <stdint.h>
+
+/* Loads any image GEGL reads as floats in [0, 1]: channels 1 gives Y', 3 gives R'G'B' (alpha is
+ * dropped; gray images are replicated). Returns a g_malloc'd buffer of height x width x channels. */
+float *segcam_image_load (const char *path, int channels, int *width, int *height, GError **error);
+
+/* Saves 8-bit pixels (channels 1 = gray, 3 = RGB, 4 = RGBA) as PNG. */
+gboolean segcam_png_save (const char *path, const uint8_t *pixels, int width, int height,
+                          int channels, GError **error);
+
+/* Saves float32 values as a NumPy .npy array of shape (height, width) when channels is 1, else
+ * (channels, height, width); values are planar (channel after channel). */
+gboolean segcam_npy_save (const char *path, const float *values, int width, int height,
+                          int channels, GError **error);
+
+#endif /* SEGCAM_IMAGE_IO_H */
