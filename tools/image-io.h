@@ -1,6 +1,6 @@
 /* image-io.h — image and array files for the segcam command line, through GEGL.
  *
- * Every function initialises GEGL on first use. Pixel buffers are interleaved and row-major.
+ * Every function initialises GEGL on first use (from one thread). Pixel buffers are interleaved and row-major.
  */
 #ifndef SEGCAM_IMAGE_IO_H
 #define SEGCAM_IMAGE_IO_H
@@ -20,5 +20,8 @@ gboolean segcam_png_save (const char *path, const uint8_t *pixels, int width, in
  * (channels, height, width); values are planar (channel after channel). */
 gboolean segcam_npy_save (const char *path, const float *values, int width, int height,
                           int channels, GError **error);
+
+/* Releases GEGL, if it was used, before the program exits. */
+void segcam_image_io_exit (void);
 
 #endif /* SEGCAM_IMAGE_IO_H */

@@ -1,0 +1,540 @@
+/* segcam — the command line (DESIGN.md §4): inspect a model, segment an image, explain a class
+ * with Seg-Grad-CAM, and measure the engine. Exit status: 0 success, 1 usage error, 2 bad input;
+ * every error is one line on stderr naming the problem. */
+#include "image-io.h"
+#include "commands.h"
+#include "segcam.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
+
+static int
+input_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+input_error (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "segcam: %s\n", msg);
+  g_free (msg);
+  return EXIT_INPUT;
+}
+
+static int
+gerror_exit (GError *error, int status)
+{
+  fprintf (stderr, "segcam: %s\n", error->message);
+  g_error_free (error);
+  return status;
+}
+
+/* Parses options; on failure prints one line and the hint to use --help. */
+static gboolean
+parse_options (const char *command, const char *args, const char *summary, GOptionEntry *entries,
+               int *argc, char ***argv)
+{
+  char *usage = g_strdup_printf ("%s", args);
+  GOptionContext *ctx = g_option_context_new (usage);
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  char *prgname = g_strdup_printf ("segcam %s", command);
+  g_set_prgname (prgname);
+  GError *error = NULL;
+  gboolean ok = g_option_context_parse (ctx, argc, argv, &error);
+  if (!ok)
+    {
+      fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, error->message, command);
+      g_error_free (error);
+    }
+  g_option_context_free (ctx);
+  g_free (usage);
+  g_free (prgname);
+  return ok;
+}
+
+static int
+usage_error (const char *command, const char *what)
+{
+  fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, what, command);
+  return EXIT_USAGE;
+}
+
+/* ---- info ---------------------------------------------------------------------------------- */
+
+static int
+cmd_info (int argc, char **argv)
+{
+  char *size = NULL;
+  GOptionEntry entries[] = {
+    {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Input size for the node shapes (default 256x256)", "WxH"},
+    {NULL},
+  };
+  if (!parse_options ("info", "MODEL", "Describe a model: input, classes, nodes and their shapes.",
+                      entries, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2)
+    return usage_error ("info", "expected one MODEL");
+  int w = 256, h = 256;
+  if (size && sscanf (size, "%dx%d", &w, &h) != 2)
+    return usage_error ("info", "--size must look like 512x384");
+  GError *error = NULL;
+  segcam_model *m = segcam_model_load (argv[1], &error);
+  if (!m)
+    return gerror_exit (error, EXIT_INPUT);
+  int n = segcam_model_n_nodes (m);
+  int *shapes = g_new (int, 3 * n);
+  if (!segcam_model_infer_shapes (m, w, h, shapes, &error))
+    {
+      g_free (shapes);
+      segcam_model_free (m);
+      return gerror_exit (error, EXIT_INPUT);
+    }
+  printf ("model:         %s\n", *segcam_model_name (m) ? segcam_model_name (m) : argv[1]);
+  if (*segcam_model_description (m))
+    printf ("description:   %s\n", segcam_model_description (m));
+  printf ("format:        %d\n", segcam_model_format_version (m));
+  printf ("input:         %s, padded to a multiple of %d\n",
+          segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')",
+          segcam_model_size_multiple (m));
+  printf ("output:        %s (%s)\n", segcam_model_node_name (m, segcam_model_output_node (m)),
+          segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
+  printf ("default layer: %s\n", segcam_model_node_name (m, segcam_model_default_layer (m)));
+  printf ("parameters:    %" G_GINT64_FORMAT "\n", segcam_model_n_parameters (m));
+  printf ("classes:\n");
+  for (int c = 0; c < segcam_model_n_classes (m); c++)
+    {
+      uint8_t rgb[3];
+      segcam_model_class_color (m, c, rgb);
+      printf ("  %3d  #%02x%02x%02x  %s\n", c, rgb[0], rgb[1], rgb[2], segcam_model_class_name (m, c));
+    }
+  printf ("nodes (shapes C x H x W for a %dx%d input):\n", w, h);
+  for (int i = 0; i < n; i++)
+    printf ("  %-32s %-18s %5d x %5d x %5d%s\n", segcam_model_node_name (m, i),
+            segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1], shapes[3 * i + 2],
+            i == segcam_model_default_layer (m) ? "  (default layer)" : "");
+  if (*segcam_model_training (m))
+    printf ("training:      %s\n", segcam_model_training (m));
+  g_free (shapes);
+  segcam_model_free (m);
+  return 0;
+}
+
+/* ---- shared by predict and explain ----------------------------------------------------------- */
+
+typedef struct {
+  segcam_model *model;
+  float *pixels;
+  int width, height;
+  segcam_session *session;
+  uint8_t *labels;
+} run;
+
+static void
+run_clear (run *r)
+{
+  segcam_session_free (r->session);
+  segcam_model_free (r->model);
+  g_free (r->pixels);
+  g_free (r->labels);
+}
+
+/* Loads model and image, plans a session and runs the forward pass. */
+static int
+run_forward (run *r, const char *model_path, const char *image_path, gboolean explain,
+             const char *layer, int threads)
+{
+  GError *error = NULL;
+  memset (r, 0, sizeof *r);
+  if (!(r->model = segcam_model_load (model_path, &error)))
+    return gerror_exit (error, EXIT_INPUT);
+  int node = -1;
+  if (layer && (node = segcam_model_find_node (r->model, layer)) < 0)
+    return input_error ("unknown layer '%s' (segcam info lists the nodes)", layer);
+  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), &r->width,
+                                 &r->height, &error);
+  if (!r->pixels)
+    return gerror_exit (error, EXIT_INPUT);
+  segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL};
+  if (!(r->session = segcam_session_new (r->model, &o, &error))
+      || !segcam_session_forward (r->session, r->pixels, &error))
+    return gerror_exit (error, EXIT_INPUT);
+  r->labels = g_new (uint8_t, (size_t) r->width * r->height);
+  segcam_session_labels (r->session, r->labels);
+  return 0;
+}
+
+/* ---- predict --------------------------------------------------------------------------------- */
+
+static int
+cmd_predict (int argc, char **argv)
+{
+  char *model = NULL, *out = NULL, *probs = NULL;
+  int threads = 0;
+  GOptionEntry entries[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors)", "MODEL"},
+    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Segmentation PNG in the classes' colours", "PNG"},
+    {"probabilities", 0, 0, G_OPTION_ARG_FILENAME, &probs, "Class probabilities as .npy (C x H x W)", "NPY"},
+    {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    {NULL},
+  };
+  if (!parse_options ("predict", "IMAGE", "Segment an image.", entries, &argc, &argv))
+    return EXIT_USAGE;
+  if (!model || !out || argc != 2)
+    return usage_error ("predict", "needs --model, -o and one IMAGE");
+  run r;
+  int status = run_forward (&r, model, argv[1], FALSE, NULL, threads);
+  GError *error = NULL;
+  if (status == 0)
+    {
+      size_t n = (size_t) r.width * r.height;
+      uint8_t *rgb = g_new (uint8_t, 3 * n);
+      for (size_t i = 0; i < n; i++)
+        segcam_model_class_color (r.model, r.labels[i], rgb + 3 * i);
+      if (!segcam_png_save (out, rgb, r.width, r.height, 3, &error))
+        status = gerror_exit (error, EXIT_INPUT);
+      g_free (rgb);
+    }
+  if (status == 0 && probs)
+    {
+      int nc = segcam_model_n_classes (r.model);
+      float *p = g_new (float, (size_t) nc * r.width * r.height);
+      segcam_session_probabilities (r.session, p);
+      if (!segcam_npy_save (probs, p, r.width, r.height, nc, &error))
+        status = gerror_exit (error, EXIT_INPUT);
+      g_free (p);
+    }
+  run_clear (&r);
+  return status;
+}
+
+/* ---- explain --------------------------------------------------------------------------------- */
+
+typedef struct {
+  char *mask, *rect, *pixel, *component;
+  gboolean by_class;
+} roi_options;
+
+/* The ROI weights DESIGN.md §3 describes, or an exit status (> 0) with the error printed. */
+static int
+build_roi (const roi_options *o, const run *r, int cls, float **out)
+{
+  size_t n = (size_t) r->width * r->height;
+  int kinds = !!o->mask + !!o->rect + !!o->pixel;
+  if (kinds > 1)
+    return usage_error ("explain", "use at most one of --roi-mask, --roi-rect and --roi-pixel");
+  if (o->component && strcmp (o->component, "largest") != 0 && strcmp (o->component, "smallest") != 0)
+    return usage_error ("explain", "--roi-component must be largest or smallest");
+  float *roi = NULL;
+  if (o->mask)
+    {
+      int w, h;
+      GError *error = NULL;
+      if (!(roi = segcam_image_load (o->mask, 1, &w, &h, &error)))
+        return gerror_exit (error, EXIT_INPUT);
+      if (w != r->width || h != r->height)
+        {
+          g_free (roi);
+          return input_error ("ROI mask is %dx%d but the image is %dx%d", w, h, r->width, r->height);
+        }
+    }
+  else if (o->rect || o->pixel)
+    {
+      int v[4];
+      roi = g_new (float, n);
+      gboolean inside = o->rect ? sscanf (o->rect, "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]) == 4
+                                  : sscanf (o->pixel, "%d,%d", &v[0], &v[1]) == 2;
+      if (!inside)
+        {
+          g_free (roi);
+          return usage_error ("explain", o->rect ? "--roi-rect must be X,Y,W,H" : "--roi-pixel must be X,Y");
+        }
+      inside = o->rect ? segcam_roi_rect (roi, r->width, r->height, v[0], v[1], v[2], v[3])
+                       : segcam_roi_pixel (roi, r->width, r->height, v[0], v[1]);
+      if (!inside)
+        {
+          g_free (roi);
+          return input_error ("the ROI %s lies outside the %dx%d image", o->rect ? o->rect : o->pixel,
+                              r->width, r->height);
+        }
+    }
+  if (o->by_class || o->component)
+    {
+      if (!roi)
+        {
+          roi = g_new (float, n);
+          for (size_t i = 0; i < n; i++)
+            roi[i] = 1;
+        }
+      segcam_roi_intersect_class (roi, r->labels, r->width, r->height, cls);
+      if (o->component)
+        segcam_roi_keep_component (roi, r->width, r->height, strcmp (o->component, "largest") == 0);
+    }
+  if (roi && segcam_roi_sum (roi, n) <= 0)
+    {
+      g_free (roi);
+      return input_error ("the region of interest is empty%s",
+                          o->by_class || o->component ? " (no pixel is predicted as the class there)" : "");
+    }
+  *out = roi;
+  return 0;
+}
+
+/* Heat map over the source image, half and half. */
+static uint8_t *
+overlay (const uint8_t *heat, const float *rgb, size_t n)
+{
+  uint8_t *out = g_new (uint8_t, 3 * n);
+  for (size_t i = 0; i < 3 * n; i++)
+    out[i] = (uint8_t) (0.5f * heat[i] + 127.5f * CLAMP (rgb[i], 0.0f, 1.0f) + 0.5f);
+  return out;
+}
+
+static int
+lookup_choice (const char *value, const char *const *names, int def)
+{
+  if (!value)
+    return def;
+  for (int i = 0; names[i]; i++)
+    if (strcmp (value, names[i]) == 0)
+      return i;
+  return -1;
+}
+
+static int
+cmd_explain (int argc, char **argv)
+{
+  char *model = NULL, *cls_arg = NULL, *layer = NULL, *score = NULL, *weights = NULL;
+  char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
+  gboolean no_normalize = FALSE;
+  int threads = 0;
+  roi_options ro = {0};
+  GOptionEntry entries[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors)", "MODEL"},
+    {"class", 'c', 0, G_OPTION_ARG_STRING, &cls_arg, "Class to explain, by name or index", "NAME|INDEX"},
+    {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
+    {"roi-mask", 0, 0, G_OPTION_ARG_FILENAME, &ro.mask, "ROI weights from a gray image (white = 1)", "PNG"},
+    {"roi-rect", 0, 0, G_OPTION_ARG_STRING, &ro.rect, "ROI rectangle", "X,Y,W,H"},
+    {"roi-pixel", 0, 0, G_OPTION_ARG_STRING, &ro.pixel, "ROI of one pixel", "X,Y"},
+    {"roi-class", 0, 0, G_OPTION_ARG_NONE, &ro.by_class, "ROI: pixels predicted as the class", NULL},
+    {"roi-component", 0, 0, G_OPTION_ARG_STRING, &ro.component,
+     "ROI: largest or smallest 8-connected region predicted as the class", "largest|smallest"},
+    {"score", 0, 0, G_OPTION_ARG_STRING, &score, "Score: logits (default) or probabilities", "MODE"},
+    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights, "Channel weights: mean (default), abs or relu", "MODE"},
+    {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &no_normalize, "Keep the map's raw scale", NULL},
+    {"colormap", 0, 0, G_OPTION_ARG_STRING, &colormap,
+     "jet (default), turbo, viridis, inferno or grayscale", "NAME"},
+    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Heat-map PNG", "PNG"},
+    {"overlay", 0, 0, G_OPTION_ARG_FILENAME, &over, "Heat map over the image, PNG", "PNG"},
+    {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W)", "NPY"},
+    {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    {NULL},
+  };
+  if (!parse_options ("explain", "IMAGE", "Explain a class's prediction over a region with Seg-Grad-CAM.",
+                      entries, &argc, &argv))
+    return EXIT_USAGE;
+  if (!model || !cls_arg || !out || argc != 2)
+    return usage_error ("explain", "needs --model, --class, -o and one IMAGE");
+  static const char *const scores[] = {"logits", "probabilities", NULL};
+  static const char *const weight_names[] = {"mean", "abs", "relu", NULL};
+  int score_mode = lookup_choice (score, scores, SEGCAM_SCORE_LOGITS);
+  int weight_mode = lookup_choice (weights, weight_names, SEGCAM_WEIGHTS_MEAN);
+  int cmap = colormap ? segcam_colormap_from_name (colormap) : SEGCAM_COLORMAP_JET;
+  if (score_mode < 0)
+    return usage_error ("explain", "--score must be logits or probabilities");
+  if (weight_mode < 0)
+    return usage_error ("explain", "--weights must be mean, abs or relu");
+  if (cmap < 0)
+    return usage_error ("explain", "--colormap must be jet, turbo, viridis, inferno or grayscale");
+
+  run r;
+  int status = run_forward (&r, model, argv[1], TRUE, layer, threads);
+  int cls = status ? -1 : segcam_model_find_class (r.model, cls_arg);
+  if (status == 0 && cls < 0)
+    {
+      GString *names = g_string_new (NULL);
+      for (int c = 0; c < segcam_model_n_classes (r.model); c++)
+        g_string_append_printf (names, "%s%s", c ? ", " : "", segcam_model_class_name (r.model, c));
+      status = input_error ("unknown class '%s' (the model has: %s)", cls_arg, names->str);
+      g_string_free (names, TRUE);
+    }
+  float *roi = NULL, *map = NULL;
+  if (status == 0)
+    status = build_roi (&ro, &r, cls, &roi);
+  GError *error = NULL;
+  size_t n = (size_t) r.width * r.height;
+  if (status == 0)
+    {
+      segcam_explain_options eo = {cls, score_mode, weight_mode, !no_normalize};
+      segcam_explain_info info;
+      map = g_new (float, n);
+      if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
+        status = gerror_exit (error, EXIT_INPUT);
+      else
+        fprintf (stderr, "segcam: class '%s', ROI weight %.1f, score %.6g, map maximum %.6g\n",
+                 segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
+    }
+  if (status == 0)
+    {
+      uint8_t *heat = g_new (uint8_t, 3 * n);
+      segcam_colormap_apply (cmap, map, n, heat);
+      if (!segcam_png_save (out, heat, r.width, r.height, 3, &error))
+        status = gerror_exit (error, EXIT_INPUT);
+      if (status == 0 && over)
+        {
+          int w, h;
+          float *rgb = segcam_image_load (argv[1], 3, &w, &h, &error);
+          uint8_t *blend = rgb ? overlay (heat, rgb, n) : NULL;
+          if (!blend || !segcam_png_save (over, blend, r.width, r.height, 3, &error))
+            status = gerror_exit (error, EXIT_INPUT);
+          g_free (rgb);
+          g_free (blend);
+        }
+      if (status == 0 && npy && !segcam_npy_save (npy, map, r.width, r.height, 1, &error))
+        status = gerror_exit (error, EXIT_INPUT);
+      g_free (heat);
+    }
+  g_free (roi);
+  g_free (map);
+  run_clear (&r);
+  return status;
+}
+
+/* ---- bench ----------------------------------------------------------------------------------- */
+
+static double
+median (double *v, int n)
+{
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; j--)
+      {
+        double t = v[j];
+        v[j] = v[j - 1], v[j - 1] = t;
+      }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int
+cmd_bench (int argc, char **argv)
+{
+  char *model = NULL, *size = NULL, *layer = NULL;
+  int runs = 5, threads = 0;
+  GOptionEntry entries[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors)", "MODEL"},
+    {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Image size (default 512x512)", "WxH"},
+    {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
+    {"runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Timed runs (default 5; the median is printed)", "N"},
+    {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    {NULL},
+  };
+  if (!parse_options ("bench", "", "Time forward and explain passes on a synthetic image.", entries,
+                      &argc, &argv))
+    return EXIT_USAGE;
+  int w = 512, h = 512;
+  if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && sscanf (size, "%dx%d", &w, &h) != 2))
+    return usage_error ("bench", "needs --model; --size like 512x384; 1 <= --runs <= 1000");
+  GError *error = NULL;
+  segcam_model *m = segcam_model_load (model, &error);
+  if (!m)
+    return gerror_exit (error, EXIT_INPUT);
+  int node = layer ? segcam_model_find_node (m, layer) : -1;
+  if (layer && node < 0)
+    {
+      segcam_model_free (m);
+      return input_error ("unknown layer '%s'", layer);
+    }
+  segcam_session_options o = {w, h, node, TRUE, threads, NULL, NULL};
+  segcam_session *s = segcam_session_new (m, &o, &error);
+  if (!s)
+    {
+      segcam_model_free (m);
+      return gerror_exit (error, EXIT_INPUT);
+    }
+  size_t npix = (size_t) w * h, nval = npix * segcam_model_input_channels (m);
+  float *pixels = g_new (float, nval), *map = g_new (float, npix);
+  GRand *rand = g_rand_new_with_seed (1);
+  for (size_t i = 0; i < nval; i++)
+    pixels[i] = (float) g_rand_double (rand);
+  g_rand_free (rand);
+  double *fwd = g_new (double, runs), *exp = g_new (double, runs);
+  segcam_explain_options eo = {0, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE};
+  for (int i = -1; i < runs; i++) /* run -1 warms caches and pages */
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      segcam_session_forward (s, pixels, NULL);
+      gint64 t1 = g_get_monotonic_time ();
+      segcam_session_explain (s, &eo, NULL, map, NULL, NULL);
+      gint64 t2 = g_get_monotonic_time ();
+      if (i >= 0)
+        fwd[i] = (t1 - t0) / 1e3, exp[i] = (t2 - t0) / 1e3;
+    }
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  printf ("model %s, %dx%d, %d thread(s), OpenBLAS core %s\n", model, w, h,
+          threads > 0 ? threads : segcam_default_threads (), openblas_get_corename ());
+  printf ("forward          %10.2f ms (median of %d)\n", median (fwd, runs), runs);
+  printf ("forward+explain  %10.2f ms (median of %d)\n", median (exp, runs), runs);
+  printf ("planned memory   %10.1f MiB\n", segcam_session_memory (s) / 1048576.0);
+  printf ("peak resident    %10.1f MiB\n", ru.ru_maxrss / 1024.0);
+  g_free (fwd);
+  g_free (exp);
+  g_free (pixels);
+  g_free (map);
+  segcam_session_free (s);
+  segcam_model_free (m);
+  return 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static const struct {
+  const char *name;
+  int (*fn) (int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  {"info", cmd_info, "describe a model"},
+  {"predict", cmd_predict, "segment an image"},
+  {"explain", cmd_explain, "Seg-Grad-CAM heat map of a class over a region"},
+  {"dataset", segcam_cmd_dataset, "generate TextureMNIST data"},
+  {"bench", cmd_bench, "time forward and explain passes"},
+};
+
+static int
+usage (FILE *f)
+{
+  fprintf (f, "Usage: segcam COMMAND [OPTION...]\n\nCommands:\n");
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (f, "\nsegcam COMMAND --help describes each command.\n");
+  return f == stdout ? 0 : EXIT_USAGE;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    return usage (stderr);
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    return usage (stdout);
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("segcam %s\n", SEGCAM_VERSION);
+      return 0;
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      {
+        int status = commands[i].fn (argc - 1, argv + 1);
+        segcam_image_io_exit ();
+        return status;
+      }
+  fprintf (stderr, "segcam: unknown command '%s' (see segcam --help)\n", argv[1]);
+  return EXIT_USAGE;
+}
