@@ -69,13 +69,14 @@ segcam_image_load (const char *path, int channels, int *width, int *height, GErr
   return pixels;
 }
 
-/* Writes a whole buffer through one GEGL save operation. */
+/* Writes a whole buffer through one GEGL save operation (created with the given properties). */
 static gboolean
-save_buffer (GeglBuffer *buffer, const char *operation, const char *path, GError **error)
+save_buffer (GeglBuffer *buffer, GeglNode *save, const char *path, GError **error)
 {
   GeglNode *graph = gegl_node_new ();
   GeglNode *src = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
-  GeglNode *save = gegl_node_new_child (graph, "operation", operation, "path", path, NULL);
+  gegl_node_add_child (graph, save);
+  g_object_unref (save);
   gegl_node_link (src, save);
   /* GEGL's savers report failure only as a warning; check the file instead. */
   g_remove (path);
@@ -98,7 +99,10 @@ segcam_png_save (const char *path, const uint8_t *pixels, int width, int height,
   const Babl *fmt = babl_format (format);
   GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, pixels, GEGL_AUTO_ROWSTRIDE);
-  gboolean ok = save_buffer (buffer, "gegl:png-save", path, error);
+  /* png-save defaults to 16 bits per channel; labels and heat maps are 8-bit images. */
+  GeglNode *save = gegl_node_new ();
+  gegl_node_set (save, "operation", "gegl:png-save", "path", path, "bitdepth", 8, NULL);
+  gboolean ok = save_buffer (buffer, save, path, error);
   g_object_unref (buffer);
   return ok;
 }
@@ -142,7 +146,9 @@ segcam_npy_save (const char *path, const float *values, int width, int height, i
   const Babl *fmt = babl_format ("Y float");
   GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, values, GEGL_AUTO_ROWSTRIDE);
-  gboolean ok = save_buffer (buffer, "gegl:npy-save", path, error);
+  GeglNode *save = gegl_node_new ();
+  gegl_node_set (save, "operation", "gegl:npy-save", "path", path, NULL);
+  gboolean ok = save_buffer (buffer, save, path, error);
   g_object_unref (buffer);
   return ok;
 }
