@@ -10,10 +10,21 @@
 static gboolean gegl_ready;
 
 static void
+quiet (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+}
+
+static void
 ensure_gegl (void)
 {
-  if (!gegl_ready)
-    gegl_init (NULL, NULL);
+  if (gegl_ready)
+    return;
+  gegl_init (NULL, NULL);
+  /* GEGL's loaders and savers warn on stderr about every unreadable file; the caller reports
+   * each failure in one line of its own, so their chatter would only repeat it. */
+  const GLogLevelFlags levels = G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_CRITICAL;
+  g_log_set_handler ("GEGL", levels, quiet, NULL);
+  g_log_set_handler (NULL, levels, quiet, NULL);
   gegl_ready = TRUE;
 }
 

@@ -378,7 +378,7 @@ cmd_explain (int argc, char **argv)
       if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
         status = gerror_exit (error, EXIT_INPUT);
       else
-        fprintf (stderr, "segcam: class '%s', ROI weight %.1f, score %.6g, map maximum %.6g\n",
+        printf ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g\n",
                  segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
     }
   if (status == 0)

@@ -1,0 +1,89 @@
+#!/bin/sh
+# The segcam command line on real files: every command's success path, and each bad input giving
+# its exit status (1 usage, 2 bad input) and a one-line message that names the problem.
+# Usage: test-cli.sh SEGCAM MODEL IMAGE
+set -u
+segcam=$1 model=$2 image=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+# expect STATUS PATTERN COMMAND...: runs COMMAND, checks its exit status and that stderr has at
+# most one line and matches PATTERN (an extended regex; "" for no check).
+expect () {
+  want=$1 pattern=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  lines=$(wc -l <"$tmp/err")
+  if [ "$got" -eq "$want" ] && { [ -z "$pattern" ] || grep -Eq -- "$pattern" "$tmp/err"; } \
+     && { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $* -> status $got (want $want), stderr:" >&2
+    cat "$tmp/err" >&2
+  fi
+}
+
+# file_is KIND PATH: the file exists and `file` names it as KIND.
+file_is () {
+  if [ -s "$2" ] && file "$2" | grep -q "$1"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $2 is not $1" >&2
+  fi
+}
+
+expect 0 "" "$segcam" --help
+expect 1 "unknown command" "$segcam" frobnicate
+expect 0 "" "$segcam" info "$model"
+grep -q "default layer" "$tmp/out" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: info output" >&2; }
+expect 0 "" "$segcam" info --size 37x29 "$model"
+expect 1 "size" "$segcam" info --size huge "$model"
+for cmd in info predict explain dataset bench; do
+  expect 0 "" "$segcam" $cmd --help
+done
+
+expect 0 "" "$segcam" predict --model "$model" "$image" -o "$tmp/seg.png" --probabilities "$tmp/p.npy"
+file_is "8-bit/color RGB" "$tmp/seg.png"
+file_is "NumPy" "$tmp/p.npy"
+expect 0 "" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.png" \
+  --overlay "$tmp/o.png" --map-npy "$tmp/m.npy" --colormap viridis
+file_is "8-bit/color RGB" "$tmp/h.png"
+file_is "8-bit/color RGB" "$tmp/o.png"
+file_is "NumPy" "$tmp/m.npy"
+expect 0 "" "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,10,10 --score probabilities \
+  --weights relu --no-normalize "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" bench --model "$model" --size 64x48 --runs 1
+
+# Usage errors: status 1.
+expect 1 "needs --model" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"
+expect 1 "score" "$segcam" explain --model "$model" --class 1 --score odds "$image" -o "$tmp/h.png"
+expect 1 "weights" "$segcam" explain --model "$model" --class 1 --weights max "$image" -o "$tmp/h.png"
+expect 1 "colormap" "$segcam" explain --model "$model" --class 1 --colormap rainbow "$image" -o "$tmp/h.png"
+expect 1 "at most one" "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,1,1 --roi-pixel 0,0 "$image" -o "$tmp/h.png"
+expect 1 "roi-rect" "$segcam" explain --model "$model" --class 1 --roi-rect 1,2 "$image" -o "$tmp/h.png"
+expect 1 "Unknown option" "$segcam" predict --model "$model" --bogus "$image" -o "$tmp/s.png"
+
+# Bad input: status 2.
+printf 'not a model' >"$tmp/bad.safetensors"
+expect 2 "bad.safetensors" "$segcam" info "$tmp/bad.safetensors"
+expect 2 "cannot read model" "$segcam" predict --model "$tmp/missing.safetensors" "$image" -o "$tmp/s.png"
+expect 2 "no such file" "$segcam" predict --model "$model" "$tmp/missing.png" -o "$tmp/s.png"
+printf 'not an image' >"$tmp/bad.png"
+expect 2 "not an image" "$segcam" explain --model "$model" --class 1 "$tmp/bad.png" -o "$tmp/h.png"
+expect 2 "unknown class 'zebra'" "$segcam" explain --model "$model" --class zebra "$image" -o "$tmp/h.png"
+expect 2 "unknown class '99'" "$segcam" explain --model "$model" --class 99 "$image" -o "$tmp/h.png"
+expect 2 "unknown layer 'nope'" "$segcam" explain --model "$model" --class 1 --layer nope "$image" -o "$tmp/h.png"
+expect 2 "outside" "$segcam" explain --model "$model" --class 1 --roi-rect 5000,0,4,4 "$image" -o "$tmp/h.png"
+expect 2 "outside" "$segcam" explain --model "$model" --class 1 --roi-pixel -1,0 "$image" -o "$tmp/h.png"
+# A 1x1 gray PNG: a mask of the wrong size.
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==' \
+  | base64 -d >"$tmp/tiny.png"
+expect 2 "ROI mask is 1x1" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/tiny.png" "$image" -o "$tmp/h.png"
+expect 2 "cannot write" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/no/such/dir/h.png"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The test command: build segcam and run every test (meson test). Options:
+#   --sanitize    also build with AddressSanitizer + UBSan in build-san/ and run the suite there
+#   --fuzz SECS   also run each libFuzzer target for SECS seconds (clang, build-fuzz/)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+sanitize=no
+fuzz=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) sanitize=yes ;;
+    --fuzz) fuzz=$2; shift ;;
+    *) echo "run-tests.sh: unknown option $1" >&2; exit 1 ;;
+  esac
+  shift
+done
+
+BUILD_DIR=$top/build sh "$top/tools/build.sh"
+meson test -C "$top/build" --print-errorlogs
+
+if [ "$sanitize" = yes ]; then
+  # The slow PyTorch cross-check runs once, above; under the sanitizers the unit and CLI tests do.
+  BUILD_DIR=$top/build-san sh "$top/tools/build.sh" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debugoptimized -Dplugin=disabled
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+    meson test -C "$top/build-san" --print-errorlogs --no-suite reference
+fi
+
+if [ "$fuzz" -gt 0 ]; then
+  BUILD_DIR=$top/build-fuzz CC=clang sh "$top/tools/build.sh" -Dfuzz=true -Dplugin=disabled \
+    -Dtools=disabled -Dbuildtype=debugoptimized
+  for target in "$top"/build-fuzz/tests/fuzz/fuzz-*; do
+    [ -x "$target" ] || continue
+    name=$(basename "$target")
+    corpus=$(mktemp -d)
+    cp "$top/tests/fuzz/corpus-${name#fuzz-}"/* "$corpus"/
+    "$target" -max_total_time="$fuzz" -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+    rm -rf "$corpus"
+  done
+fi
