@@ -38,7 +38,8 @@ typedef struct {
   int src_h, src_w, src_c;
   float *dst;
   int dst_h, dst_w, dst_c;
-  const float *weight;    /* [kh*kw*src_c][dst_c] */
+  int groups;             /* independent convolutions over channel slices */
+  const float *weight;    /* per group [kh*kw*src_c/groups][dst_c/groups] */
   const float *bias;      /* dst_c or NULL */
   float beta;             /* 0: overwrite, 1: accumulate */
   int block;              /* destination pixels per task */
@@ -79,6 +80,71 @@ gather_block (int k)
   return CLAMP (block, 64, 4096);
 }
 
+/* The gathered rows of destination pixels [p0, p1) of image b for the channels of group g, or
+ * the source itself when the gather is the identity (1x1 stride-1 convs; rows j->src_c apart). */
+static const float *
+gather_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, int g)
+{
+  int cg = j->src_c / j->groups;
+  const float *src = j->src + (size_t) b * j->src_h * j->src_w * j->src_c + (size_t) g * cg;
+  if (gather_is_identity (j))
+    return src + p0 * j->src_c;
+  float *row = j->scratch + (size_t) thread * j->scratch_per_thread, *a = row;
+  size_t cbytes = (size_t) cg * sizeof (float);
+  for (size_t p = p0; p < p1; p++)
+    {
+      int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
+      for (int ky = 0; ky < j->kh; ky++)
+        {
+          int sy = gather_src (j->mode, y, ky, j->sh, j->ph, j->dh, j->src_h);
+          for (int kx = 0; kx < j->kw; kx++, row += cg)
+            {
+              int sx = sy < 0 ? -1 : gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
+              if (sx < 0)
+                memset (row, 0, cbytes);
+              else
+                memcpy (row, src + ((size_t) sy * j->src_w + sx) * j->src_c, cbytes);
+            }
+        }
+    }
+  return a;
+}
+
+/* Depthwise convolution (one input and one output channel per group): a GEMM per channel would
+ * be a matrix-vector product of width 1, so accumulate taps along the contiguous channels. The
+ * weights [c][taps] are first transposed into the thread's scratch as [taps][c]. */
+static void
+depthwise_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, float *dst)
+{
+  int c = j->src_c, taps = j->kh * j->kw;
+  float *w = j->scratch + (size_t) thread * j->scratch_per_thread;
+  for (int k = 0; k < c; k++)
+    for (int t = 0; t < taps; t++)
+      w[(size_t) t * c + k] = j->weight[(size_t) k * taps + t];
+  const float *src = j->src + (size_t) b * j->src_h * j->src_w * c;
+  for (size_t p = p0; p < p1; p++)
+    {
+      int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
+      float *o = dst + (p - p0) * c;
+      for (int k = 0; k < c; k++)
+        o[k] = (j->beta != 0 ? o[k] : 0) + (j->bias ? j->bias[k] : 0);
+      for (int ky = 0; ky < j->kh; ky++)
+        {
+          int sy = gather_src (j->mode, y, ky, j->sh, j->ph, j->dh, j->src_h);
+          for (int kx = 0; sy >= 0 && kx < j->kw; kx++)
+            {
+              int sx = gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
+              if (sx < 0)
+                continue;
+              const float *v = src + ((size_t) sy * j->src_w + sx) * c;
+              const float *wt = w + (size_t) (ky * j->kw + kx) * c;
+              for (int k = 0; k < c; k++)
+                o[k] += v[k] * wt[k];
+            }
+        }
+    }
+}
+
 static void
 gather_task (void *ctx, int task, int thread)
 {
@@ -88,37 +154,21 @@ gather_task (void *ctx, int task, int thread)
   size_t p0 = (size_t) (task % j->blocks_per_image) * j->block;
   size_t p1 = MIN (p0 + j->block, hw);
   int rows = (int) (p1 - p0);
-  int k = j->kh * j->kw * j->src_c;
-  const float *src = j->src + (size_t) b * j->src_h * j->src_w * j->src_c;
   float *dst = j->dst + ((size_t) b * hw + p0) * j->dst_c;
-  const float *a;
-
-  if (gather_is_identity (j))
-    a = src + p0 * j->src_c;
-  else
+  if (j->groups > 1 && j->groups == j->src_c && j->groups == j->dst_c)
     {
-      float *row = j->scratch + (size_t) thread * j->scratch_per_thread;
-      a = row;
-      size_t cbytes = (size_t) j->src_c * sizeof (float);
-      for (size_t p = p0; p < p1; p++)
-        {
-          int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
-          for (int ky = 0; ky < j->kh; ky++)
-            {
-              int sy = gather_src (j->mode, y, ky, j->sh, j->ph, j->dh, j->src_h);
-              for (int kx = 0; kx < j->kw; kx++, row += j->src_c)
-                {
-                  int sx = sy < 0 ? -1 : gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
-                  if (sx < 0)
-                    memset (row, 0, cbytes);
-                  else
-                    memcpy (row, src + ((size_t) sy * j->src_w + sx) * j->src_c, cbytes);
-                }
-            }
-        }
+      depthwise_rows (j, b, p0, p1, thread, dst);
+      return;
     }
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, j->dst_c, k, 1.0f, a, k,
-               j->weight, j->dst_c, j->beta, dst, j->dst_c);
+  /* One GEMM per group, each writing its slice of the destination's channels. */
+  int k = j->kh * j->kw * (j->src_c / j->groups), n = j->dst_c / j->groups;
+  int lda = gather_is_identity (j) ? j->src_c : k;
+  for (int g = 0; g < j->groups; g++)
+    {
+      const float *a = gather_rows (j, b, p0, p1, thread, g);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1.0f, a, lda,
+                   j->weight + (size_t) g * k * n, n, j->beta, dst + (size_t) g * n, j->dst_c);
+    }
   if (j->bias)
     for (int r = 0; r < rows; r++)
       for (int c = 0; c < j->dst_c; c++)
@@ -129,7 +179,7 @@ static void
 gather_run (segcam_pool *pool, gather_job *j, int n_images)
 {
   size_t hw = (size_t) j->dst_h * j->dst_w;
-  j->block = gather_block (j->kh * j->kw * j->src_c);
+  j->block = gather_block (j->kh * j->kw * (j->src_c / j->groups));
   j->blocks_per_image = (int) ((hw + j->block - 1) / j->block);
   segcam_pool_run (pool, n_images * j->blocks_per_image, gather_task, j);
 }
@@ -144,8 +194,25 @@ gather_scratch (int kh, int kw, int src_c)
 size_t
 segcam_conv_scratch (const segcam_conv_params *p)
 {
-  /* The forward gathers cin channels per tap, the backward cout. */
-  return MAX (gather_scratch (p->kh, p->kw, p->cin), gather_scratch (p->kh, p->kw, p->cout));
+  /* The forward gathers a group's cin channels per tap, the backward its cout; a depthwise
+   * convolution holds its transposed weights instead. */
+  int groups = MAX (p->groups, 1);
+  size_t depthwise = (size_t) p->kh * p->kw * p->cin;
+  return MAX (MAX (gather_scratch (p->kh, p->kw, p->cin / groups),
+                   gather_scratch (p->kh, p->kw, p->cout / groups)), depthwise);
+}
+
+static gather_job
+conv_job (float *scratch, size_t per_thread, const segcam_conv_params *p, gather_mode mode,
+          const float *weight, const float *bias, float beta, const segcam_act *src, segcam_act *dst)
+{
+  return (gather_job) {
+    .mode = mode, .kh = p->kh, .kw = p->kw, .sh = p->sh, .sw = p->sw, .ph = p->pt, .pw = p->pl,
+    .dh = p->dh, .dw = p->dw, .groups = MAX (p->groups, 1),
+    .src = src->data, .src_h = src->h, .src_w = src->w, .src_c = src->c,
+    .dst = dst->data, .dst_h = dst->h, .dst_w = dst->w, .dst_c = dst->c,
+    .weight = weight, .bias = bias, .beta = beta, .scratch = scratch, .scratch_per_thread = per_thread,
+  };
 }
 
 static void
@@ -153,13 +220,7 @@ conv_run (segcam_pool *pool, float *scratch, size_t per_thread, const segcam_con
           gather_mode mode, const float *weight, const float *bias, float beta,
           const segcam_act *src, segcam_act *dst)
 {
-  gather_job j = {
-    .mode = mode, .kh = p->kh, .kw = p->kw, .sh = p->sh, .sw = p->sw, .ph = p->pt, .pw = p->pl,
-    .dh = p->dh, .dw = p->dw,
-    .src = src->data, .src_h = src->h, .src_w = src->w, .src_c = src->c,
-    .dst = dst->data, .dst_h = dst->h, .dst_w = dst->w, .dst_c = dst->c,
-    .weight = weight, .bias = bias, .beta = beta, .scratch = scratch, .scratch_per_thread = per_thread,
-  };
+  gather_job j = conv_job (scratch, per_thread, p, mode, weight, bias, beta, src, dst);
   gather_run (pool, &j, src->n);
 }
 
@@ -179,4 +240,72 @@ segcam_conv_backward (segcam_pool *pool, float *scratch, size_t per_thread,
 {
   conv_run (pool, scratch, per_thread, p, transposed ? GATHER_DIRECT : GATHER_TRANSPOSED, p->w_bwd,
             NULL, 1.0f, dout, din);
+}
+
+/* ---- weight gradient ------------------------------------------------------------------------ */
+
+/* Fixed, so the order of the partial sums never depends on the number of threads. */
+#define WGRAD_CHUNKS 4
+
+typedef struct {
+  gather_job g;           /* the forward gather: rows of input patches per output pixel */
+  const float *dy;        /* output gradient, n x h x w x cout */
+  float *partial;         /* WGRAD_CHUNKS x [k][cout] */
+  int n_images;
+} wgrad_job;
+
+static void
+wgrad_task (void *ctx, int chunk, int thread)
+{
+  const wgrad_job *w = ctx;
+  const gather_job *j = &w->g;
+  size_t hw = (size_t) j->dst_h * j->dst_w, total = hw * w->n_images;
+  size_t q0 = total * chunk / WGRAD_CHUNKS, q1 = total * (chunk + 1) / WGRAD_CHUNKS;
+  int k = j->kh * j->kw * j->src_c;
+  float *acc = w->partial + (size_t) chunk * k * j->dst_c;
+  memset (acc, 0, (size_t) k * j->dst_c * sizeof (float));
+  while (q0 < q1)
+    {
+      /* Blocks stay inside one image: the gather works per image. */
+      int b = (int) (q0 / hw);
+      size_t p0 = q0 % hw, p1 = MIN (MIN (p0 + j->block, hw), p0 + (q1 - q0));
+      int rows = (int) (p1 - p0);
+      const float *a = gather_rows (j, b, p0, p1, thread, 0);
+      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k, j->dst_c, rows, 1.0f, a, k,
+                   w->dy + q0 * j->dst_c, j->dst_c, 1.0f, acc, j->dst_c);
+      q0 += rows;
+    }
+}
+
+void
+segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t per_thread,
+                         const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                         const segcam_act *dout, float *dw, float *db)
+{
+  segcam_act shape = *dout;
+  wgrad_job w = {
+    .g = conv_job (scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, NULL,
+                   NULL, 0, in, &shape),
+    .dy = dout->data, .n_images = in->n,
+  };
+  int k = p->kh * p->kw * p->cin;
+  size_t n = (size_t) k * p->cout;
+  w.g.block = gather_block (k);
+  w.partial = g_new (float, WGRAD_CHUNKS * n);
+  segcam_pool_run (pool, WGRAD_CHUNKS, wgrad_task, &w);
+  for (int c = 0; c < WGRAD_CHUNKS; c++)
+    for (size_t i = 0; i < n; i++)
+      dw[i] += w.partial[c * n + i];
+  g_free (w.partial);
+  if (db)
+    {
+      size_t pixels = segcam_act_size (dout) / p->cout;
+      double *sum = g_new0 (double, p->cout);
+      for (size_t q = 0; q < pixels; q++)
+        for (int c = 0; c < p->cout; c++)
+          sum[c] += dout->data[q * p->cout + c];
+      for (int c = 0; c < p->cout; c++)
+        db[c] += (float) sum[c];
+      g_free (sum);
+    }
 }

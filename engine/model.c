@@ -3,6 +3,7 @@
  * and weights repacked for channels-last execution. Every error is one line naming the node,
  * attribute or tensor at fault. */
 #include "model.h"
+#include "onnx-import.h"
 #include "safetensors.h"
 
 #include <json-glib/json-glib.h>
@@ -22,6 +23,7 @@
 static const char *const op_names[SEGCAM_OP_COUNT] = {
   "input", "conv2d", "conv_transpose2d", "batchnorm", "relu", "sigmoid", "maxpool2d",
   "upsample", "concat", "add",
+  "avgpool2d", "global_avgpool", "mul", "hardswish", "hardsigmoid", "leaky_relu", "clip", "pad",
 };
 
 const char *
@@ -177,24 +179,93 @@ attr_tensor (attrs *a, const segcam_safetensors *st, const char *key, gboolean r
 
 /* ---- weight packing ---------------------------------------------------------------------- */
 
-/* conv2d weight [cout][cin][kh][kw] -> fwd [kh][kw][cin][cout], bwd [kh][kw][cout][cin].
- * conv_transpose2d weight [cin][cout][kh][kw] -> fwd [kh][kw][cin][cout], bwd [kh][kw][cout][cin]
- * (the same two layouts, read from the transposed storage). */
-static void
-pack_conv (segcam_conv_params *c, const float *w, gboolean transposed)
+/* Index of weight (co, ci, tap) in PyTorch's storage: conv2d [cout][cin][kh][kw],
+ * conv_transpose2d [cin][cout][kh][kw]. */
+static inline size_t
+torch_index (const segcam_conv_params *c, gboolean transposed, int co, int ci, size_t tap)
 {
-  size_t taps = (size_t) c->kh * c->kw, n = taps * c->cin * c->cout;
-  c->w_fwd = g_new (float, n);
-  c->w_bwd = g_new (float, n);
+  size_t taps = (size_t) c->kh * c->kw;
+  return transposed ? ((size_t) ci * c->cout + co) * taps + tap : ((size_t) co * c->cin + ci) * taps + tap;
+}
+
+void
+segcam_conv_pack (const segcam_conv_params *c, gboolean transposed, const float *w, float *fwd)
+{
+  size_t taps = (size_t) c->kh * c->kw;
   for (int co = 0; co < c->cout; co++)
     for (int ci = 0; ci < c->cin; ci++)
       for (size_t t = 0; t < taps; t++)
-        {
-          float v = transposed ? w[((size_t) ci * c->cout + co) * taps + t]
-                               : w[((size_t) co * c->cin + ci) * taps + t];
-          c->w_fwd[(t * c->cin + ci) * c->cout + co] = v;
-          c->w_bwd[(t * c->cout + co) * c->cin + ci] = v;
-        }
+        fwd[(t * c->cin + ci) * c->cout + co] = w[torch_index (c, transposed, co, ci, t)];
+}
+
+/* Grouped convolutions run group by group (see conv.c) from fwd [g][kh][kw][cin/g][cout/g] and
+ * bwd [g][kh][kw][cout/g][cin/g]; PyTorch stores conv2d weights as [cout][cin/g][kh][kw] and
+ * conv_transpose2d weights as [cin][cout/g][kh][kw]. */
+static void
+pack_conv_grouped (segcam_conv_params *c, const float *w, gboolean transposed)
+{
+  int groups = c->groups, cig = c->cin / groups, cog = c->cout / groups;
+  size_t taps = (size_t) c->kh * c->kw, n = taps * cig * c->cout;
+  c->w_fwd = g_new (float, n);
+  c->w_bwd = g_new (float, n);
+  for (int g = 0; g < groups; g++)
+    for (int co = 0; co < cog; co++)
+      for (int ci = 0; ci < cig; ci++)
+        for (size_t t = 0; t < taps; t++)
+          {
+            size_t from = transposed ? ((size_t) (g * cig + ci) * cog + co) * taps + t
+                                     : ((size_t) (g * cog + co) * cig + ci) * taps + t;
+            c->w_fwd[(((size_t) g * taps + t) * cig + ci) * cog + co] = w[from];
+            c->w_bwd[(((size_t) g * taps + t) * cog + co) * cig + ci] = w[from];
+          }
+}
+
+/* Both conv ops run from fwd [kh][kw][cin][cout] and bwd [kh][kw][cout][cin] (see conv.c). */
+static void
+pack_conv (segcam_conv_params *c, const float *w, gboolean transposed)
+{
+  if (c->groups > 1)
+    {
+      pack_conv_grouped (c, w, transposed);
+      return;
+    }
+  size_t n = (size_t) c->kh * c->kw * c->cin * c->cout;
+  c->w_fwd = g_new (float, n);
+  c->w_bwd = g_new (float, n);
+  segcam_conv_pack (c, transposed, w, c->w_fwd);
+  segcam_conv_repack_backward (c);
+}
+
+void
+segcam_conv_repack_backward (segcam_conv_params *c)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (size_t t = 0; t < taps; t++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (int co = 0; co < c->cout; co++)
+        c->w_bwd[(t * c->cout + co) * c->cin + ci] = c->w_fwd[(t * c->cin + ci) * c->cout + co];
+}
+
+void
+segcam_conv_unpack (const segcam_conv_params *c, gboolean transposed, const float *fwd, float *w)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (int co = 0; co < c->cout; co++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (size_t t = 0; t < taps; t++)
+        w[torch_index (c, transposed, co, ci, t)] = fwd[(t * c->cin + ci) * c->cout + co];
+}
+
+void
+segcam_batchnorm_fold (segcam_batchnorm_params *bn)
+{
+  for (int c = 0; c < bn->channels; c++)
+    {
+      /* In double, as PyTorch's CPU kernel computes invstd in the accumulation type. */
+      double s = bn->gamma[c] / sqrt ((double) bn->var[c] + bn->eps);
+      bn->scale[c] = (float) s;
+      bn->shift[c] = (float) (bn->beta[c] - bn->mean[c] * s);
+    }
 }
 
 /* ---- per-op parsing ---------------------------------------------------------------------- */
@@ -224,12 +295,19 @@ parse_conv (attrs *a, const segcam_safetensors *st, segcam_node *node, int cin, 
   const int wk[2] = {(int) w->shape[2], (int) w->shape[3]};
   if (!attr_ints (a, "kernel", 2, 1, MAX_KERNEL, wk, k)
       || !attr_ints (a, "stride", 2, 1, MAX_STRIDE, one, &c->sh)
-      || !attr_ints (a, "dilation", 2, 1, MAX_DILATION, one, &c->dh))
+      || !attr_ints (a, "dilation", 2, 1, MAX_DILATION, one, &c->dh)
+      || !attr_ints (a, "groups", 1, 1, MAX_CHANNELS, one, &c->groups))
     return FALSE;
   c->kh = k[0], c->kw = k[1];
   c->cin = cin;
-  c->cout = (int) (transposed ? w->shape[1] : w->shape[0]);
-  const int64_t want[4] = {transposed ? cin : c->cout, transposed ? c->cout : cin, c->kh, c->kw};
+  int64_t cout = transposed ? w->shape[1] * c->groups : w->shape[0];
+  if (cin % c->groups || cout % c->groups || cout > MAX_CHANNELS)
+    return fail (a->error, "node '%s': %d groups do not divide %d input and %" G_GINT64_FORMAT
+                 " output channels", a->node, c->groups, cin, cout);
+  c->cout = (int) cout;
+  /* PyTorch's shapes: conv2d [cout][cin/g][kh][kw], conv_transpose2d [cin][cout/g][kh][kw]. */
+  const int64_t want[4] = {transposed ? cin : c->cout, (transposed ? c->cout : cin) / c->groups,
+                           c->kh, c->kw};
   const segcam_tensor *wt, *bt;
   if (!attr_tensor (a, st, "weight", TRUE, 4, want, &wt))
     return FALSE;
@@ -270,6 +348,8 @@ parse_conv (attrs *a, const segcam_safetensors *st, segcam_node *node, int cin, 
     }
   pack_conv (c, wt->data, transposed);
   c->bias = bt ? g_memdup2 (bt->data, c->cout * sizeof (float)) : NULL;
+  node->tensors[0] = g_strdup (wt->name);
+  node->tensors[1] = bt ? g_strdup (bt->name) : NULL;
   node->channels = c->cout;
   *n_params += (int64_t) wt->n_elements + (bt ? c->cout : 0);
   return TRUE;
@@ -290,19 +370,23 @@ parse_batchnorm (attrs *a, const segcam_safetensors *st, segcam_node *node, int 
   JsonNode *en = json_object_get_member (a->obj, "eps");
   if (en && (!json_to_double (en, &eps) || eps < 0))
     return fail (a->error, "node '%s': attribute 'eps' must be a number >= 0", a->node);
+  for (int c = 0; c < channels; c++)
+    if (!(v->data[c] + eps > 0))
+      return fail (a->error, "node '%s': variance + eps must be positive (channel %d)", a->node, c);
   segcam_batchnorm_params *bn = &node->p.bn;
+  size_t bytes = channels * sizeof (float);
   bn->channels = channels;
+  bn->eps = eps;
+  bn->gamma = g_memdup2 (g->data, bytes);
+  bn->beta = g_memdup2 (b->data, bytes);
+  bn->mean = g_memdup2 (m->data, bytes);
+  bn->var = g_memdup2 (v->data, bytes);
   bn->scale = g_new (float, channels);
   bn->shift = g_new (float, channels);
-  for (int c = 0; c < channels; c++)
-    {
-      if (!(v->data[c] + eps > 0))
-        return fail (a->error, "node '%s': variance + eps must be positive (channel %d)", a->node, c);
-      /* In double, as PyTorch's CPU kernel computes invstd in the accumulation type. */
-      double s = g->data[c] / sqrt ((double) v->data[c] + eps);
-      bn->scale[c] = (float) s;
-      bn->shift[c] = (float) (b->data[c] - m->data[c] * s);
-    }
+  segcam_batchnorm_fold (bn);
+  const segcam_tensor *const t[4] = {g, b, m, v};
+  for (int i = 0; i < 4; i++)
+    node->tensors[i] = g_strdup (t[i]->name);
   node->channels = channels;
   *n_params += 4 * (int64_t) channels;
   return TRUE;
@@ -317,10 +401,58 @@ parse_pool (attrs *a, segcam_node *node)
     return FALSE;
   if (!attr_ints (a, "stride", 2, 1, MAX_STRIDE, &p->kh, &p->sh)
       || !attr_ints (a, "padding", 2, 0, MAX_KERNEL, zero, &p->ph)
-      || !attr_bool (a, "ceil_mode", FALSE, &p->ceil_mode))
+      || !attr_bool (a, "ceil_mode", FALSE, &p->ceil_mode)
+      || !attr_bool (a, "count_include_pad", TRUE, &p->count_include_pad))
     return FALSE;
   if (2 * p->ph > p->kh || 2 * p->pw > p->kw)
     return fail (a->error, "node '%s': padding must be at most half the kernel", a->node);
+  return TRUE;
+}
+
+/* A finite number; def when absent. */
+static gboolean
+attr_float (attrs *a, const char *key, float def, float *out)
+{
+  JsonNode *node = json_object_get_member (a->obj, key);
+  double v = def;
+  if (node && (!json_to_double (node, &v) || fabs (v) > G_MAXFLOAT))
+    return fail (a->error, "node '%s': attribute '%s' must be a number", a->node, key);
+  *out = (float) v;
+  return TRUE;
+}
+
+static gboolean
+parse_activation (attrs *a, segcam_node *node)
+{
+  segcam_activation_params *p = &node->p.act;
+  /* PyTorch's defaults; clip without bounds clips nothing. */
+  if (!attr_float (a, "alpha", 0.01f, &p->alpha) || !attr_float (a, "min", -G_MAXFLOAT, &p->min)
+      || !attr_float (a, "max", G_MAXFLOAT, &p->max))
+    return FALSE;
+  if (node->op == SEGCAM_OP_CLIP && !(p->min <= p->max))
+    return fail (a->error, "node '%s': clip needs min <= max", a->node);
+  return TRUE;
+}
+
+static gboolean
+parse_pad (attrs *a, segcam_node *node)
+{
+  segcam_pad_params *p = &node->p.pad;
+  gboolean bad = FALSE;
+  const char *mode = attr_string (a, "mode", &bad);
+  if (bad || !attr_ints (a, "pads", 4, -MAX_KERNEL * MAX_DILATION, MAX_KERNEL * MAX_DILATION, NULL,
+                         &p->pt)
+      || !attr_float (a, "value", 0, &p->value))
+    return FALSE;
+  if (!mode || strcmp (mode, "constant") == 0)
+    p->mode = SEGCAM_PAD_CONSTANT;
+  else if (strcmp (mode, "reflect") == 0)
+    p->mode = SEGCAM_PAD_REFLECT;
+  else if (strcmp (mode, "replicate") == 0)
+    p->mode = SEGCAM_PAD_REPLICATE;
+  else
+    return fail (a->error, "node '%s': mode must be \"constant\", \"reflect\" or \"replicate\"",
+                 a->node);
   return TRUE;
 }
 
@@ -358,8 +490,10 @@ parse_upsample (attrs *a, segcam_node *node)
 
 /* ---- the graph ---------------------------------------------------------------------------- */
 
-static const int op_arity_min[SEGCAM_OP_COUNT] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 2};
-static const int op_arity_max[SEGCAM_OP_COUNT] = {0, 1, 1, 1, 1, 1, 1, 2, MAX_INPUTS, 2};
+static const int op_arity_min[SEGCAM_OP_COUNT] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 2,
+                                                  1, 1, 2, 1, 1, 1, 1, 1};
+static const int op_arity_max[SEGCAM_OP_COUNT] = {0, 1, 1, 1, 1, 1, 1, 2, MAX_INPUTS, 2,
+                                                  1, 1, 2, 1, 1, 1, 1, 1};
 
 static int
 op_from_name (const char *name)
@@ -525,10 +659,21 @@ parse_node (const raw_node *r, const segcam_safetensors *st, segcam_node *node,
         return TRUE;
       }
     case SEGCAM_OP_ADD:
+    case SEGCAM_OP_MUL:
       if (nodes[node->inputs[1]].channels != c0)
-        return fail (error, "node '%s': add of %d and %d channels", r->name, c0,
+        return fail (error, "node '%s': %s of %d and %d channels", r->name, op_names[node->op], c0,
                      nodes[node->inputs[1]].channels);
       return TRUE;
+    case SEGCAM_OP_AVGPOOL2D:
+      return parse_pool (&a, node);
+    case SEGCAM_OP_HARDSWISH:
+    case SEGCAM_OP_HARDSIGMOID:
+    case SEGCAM_OP_LEAKY_RELU:
+    case SEGCAM_OP_CLIP:
+      return parse_activation (&a, node);
+    case SEGCAM_OP_PAD:
+      return parse_pad (&a, node);
+    case SEGCAM_OP_GLOBAL_AVGPOOL:
     case SEGCAM_OP_INPUT:
     case SEGCAM_OP_RELU:
     case SEGCAM_OP_SIGMOID:
@@ -774,14 +919,11 @@ out:
 /* ---- public ---------------------------------------------------------------------------------- */
 
 segcam_model *
-segcam_model_load_from_data (const uint8_t *data, size_t size, GError **error)
+segcam_model_from_safetensors (const segcam_safetensors *st, GError **error)
 {
-  segcam_safetensors st;
-  if (!segcam_safetensors_parse (data, size, &st, error))
-    return NULL;
   segcam_model *m = g_new0 (segcam_model, 1);
-  const char *format = segcam_safetensors_metadata (&st, "segcam.format");
-  const char *graph = segcam_safetensors_metadata (&st, "segcam.graph");
+  const char *format = segcam_safetensors_metadata (st, "segcam.format");
+  const char *graph = segcam_safetensors_metadata (st, "segcam.graph");
   gboolean ok = FALSE;
   if (!format)
     fail (error, "not a segcam model: no 'segcam.format' in the metadata");
@@ -793,18 +935,40 @@ segcam_model_load_from_data (const uint8_t *data, size_t size, GError **error)
     {
       m->format_version = format[0] - '0';
       const char *s;
-      m->name = g_strdup ((s = segcam_safetensors_metadata (&st, "segcam.name")) ? s : "");
-      m->description = g_strdup ((s = segcam_safetensors_metadata (&st, "segcam.description")) ? s : "");
-      m->training = g_strdup ((s = segcam_safetensors_metadata (&st, "segcam.training")) ? s : "");
-      ok = parse_graph (m, &st, graph, error);
+      m->name = g_strdup ((s = segcam_safetensors_metadata (st, "segcam.name")) ? s : "");
+      m->description = g_strdup ((s = segcam_safetensors_metadata (st, "segcam.description")) ? s : "");
+      m->training = g_strdup ((s = segcam_safetensors_metadata (st, "segcam.training")) ? s : "");
+      m->graph_json = g_strdup (graph);
+      ok = parse_graph (m, st, graph, error);
     }
-  segcam_safetensors_clear (&st);
   if (!ok)
     {
       segcam_model_free (m);
       return NULL;
     }
   return m;
+}
+
+/* Either container: an ONNX file, translated in memory (onnx-import.c; path, when known, locates
+ * its class-name side file), or a segcam safetensors file. One validation path serves both. */
+static segcam_model *
+load_bytes (const uint8_t *data, size_t size, const char *path, GError **error)
+{
+  segcam_safetensors st;
+  gboolean parsed = segcam_onnx_is_onnx (data, size, path)
+                      ? segcam_onnx_import (data, size, path, NULL, &st, error)
+                      : segcam_safetensors_parse (data, size, &st, error);
+  if (!parsed)
+    return NULL;
+  segcam_model *m = segcam_model_from_safetensors (&st, error);
+  segcam_safetensors_clear (&st);
+  return m;
+}
+
+segcam_model *
+segcam_model_load_from_data (const uint8_t *data, size_t size, GError **error)
+{
+  return load_bytes (data, size, NULL, error);
 }
 
 segcam_model *
@@ -819,8 +983,8 @@ segcam_model_load (const char *path, GError **error)
       return NULL;
     }
   GError *lerr = NULL;
-  segcam_model *m = segcam_model_load_from_data ((const uint8_t *) g_mapped_file_get_contents (f),
-                                                 g_mapped_file_get_length (f), &lerr);
+  segcam_model *m = load_bytes ((const uint8_t *) g_mapped_file_get_contents (f),
+                                g_mapped_file_get_length (f), path, &lerr);
   g_mapped_file_unref (f);
   if (!m)
     {
@@ -848,11 +1012,18 @@ segcam_model_free (segcam_model *m)
         }
       else if (n->op == SEGCAM_OP_BATCHNORM)
         {
-          g_free (n->p.bn.scale);
-          g_free (n->p.bn.shift);
+          segcam_batchnorm_params *bn = &n->p.bn;
+          g_free (bn->gamma);
+          g_free (bn->beta);
+          g_free (bn->mean);
+          g_free (bn->var);
+          g_free (bn->scale);
+          g_free (bn->shift);
         }
       g_free (n->name);
       g_free (n->inputs);
+      for (int k = 0; k < 4; k++)
+        g_free (n->tensors[k]);
     }
   g_free (m->nodes);
   for (int i = 0; m->classes && i < m->n_classes; i++)
@@ -861,6 +1032,7 @@ segcam_model_free (segcam_model *m)
   g_free (m->name);
   g_free (m->description);
   g_free (m->training);
+  g_free (m->graph_json);
   g_free (m);
 }
 

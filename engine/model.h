@@ -17,6 +17,15 @@ typedef enum {
   SEGCAM_OP_UPSAMPLE,
   SEGCAM_OP_CONCAT,
   SEGCAM_OP_ADD,
+  /* version 2 (DESIGN.md §2, ONNX import) */
+  SEGCAM_OP_AVGPOOL2D,
+  SEGCAM_OP_GLOBAL_AVGPOOL,
+  SEGCAM_OP_MUL,
+  SEGCAM_OP_HARDSWISH,
+  SEGCAM_OP_HARDSIGMOID,
+  SEGCAM_OP_LEAKY_RELU,
+  SEGCAM_OP_CLIP,
+  SEGCAM_OP_PAD,
   SEGCAM_OP_COUNT
 } segcam_op;
 
@@ -29,6 +38,7 @@ typedef struct {
   int oph, opw;           /* conv_transpose2d output_padding */
   int dh, dw;
   int cin, cout;
+  int groups;             /* cin and cout split into this many independent convolutions (0: 1) */
   float *w_fwd;
   float *w_bwd;
   float *bias;            /* cout floats, or NULL */
@@ -36,13 +46,17 @@ typedef struct {
 
 typedef struct {
   int channels;
-  float *scale;           /* gamma / sqrt(var + eps) */
-  float *shift;           /* beta - mean * scale */
+  double eps;
+  float *gamma, *beta;    /* as stored: training updates these and the running statistics */
+  float *mean, *var;
+  float *scale;           /* eval mode: gamma / sqrt(var + eps), kept by segcam_batchnorm_fold */
+  float *shift;           /* eval mode: beta - mean * scale */
 } segcam_batchnorm_params;
 
 typedef struct {
   int kh, kw, sh, sw, ph, pw;
   gboolean ceil_mode;
+  gboolean count_include_pad; /* avgpool2d: padding counts in the divisor */
 } segcam_pool_params;
 
 typedef struct {
@@ -50,17 +64,34 @@ typedef struct {
   gboolean bilinear;
 } segcam_upsample_params;
 
+/* leaky_relu (alpha) and clip (min, max). */
+typedef struct {
+  float alpha, min, max;
+} segcam_activation_params;
+
+typedef enum { SEGCAM_PAD_CONSTANT, SEGCAM_PAD_REFLECT, SEGCAM_PAD_REPLICATE } segcam_pad_mode;
+
+typedef struct {
+  int pt, pl, pb, pr;     /* negative values crop */
+  segcam_pad_mode mode;
+  float value;
+} segcam_pad_params;
+
 typedef struct {
   char *name;
   segcam_op op;
   int n_inputs;
   int *inputs;            /* indices of earlier nodes */
   int channels;           /* output channels (static: they do not depend on the image size) */
+  char *tensors[4];       /* names of the tensors it was loaded from (conv: weight, bias; batch
+                             norm: gamma, beta, mean, var), for saving a trained model */
   union {
     segcam_conv_params conv;
     segcam_batchnorm_params bn;
     segcam_pool_params pool;
     segcam_upsample_params up;
+    segcam_activation_params act;
+    segcam_pad_params pad;
   } p;
 } segcam_node;
 
@@ -72,6 +103,7 @@ typedef struct {
 struct segcam_model {
   int format_version;
   char *name, *description, *training;
+  char *graph_json;       /* segcam.graph as loaded, written back when a trained model is saved */
 
   int in_channels;
   float mean[3], std[3];
@@ -89,5 +121,14 @@ struct segcam_model {
 };
 
 const char *segcam_op_name (segcam_op op);
+
+/* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */
+void segcam_batchnorm_fold (segcam_batchnorm_params *p);
+/* Re-derives a conv's backward weights from its forward weights (after training changed them). */
+void segcam_conv_repack_backward (segcam_conv_params *p);
+/* Conversions between PyTorch's weight layout (conv2d [cout][cin][kh][kw], conv_transpose2d
+ * [cin][cout][kh][kw]) and the forward-packed one [kh][kw][cin][cout]. */
+void segcam_conv_pack (const segcam_conv_params *p, gboolean transposed, const float *w, float *fwd);
+void segcam_conv_unpack (const segcam_conv_params *p, gboolean transposed, const float *fwd, float *w);
 
 #endif /* SEGCAM_MODEL_H */

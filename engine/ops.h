@@ -41,6 +41,25 @@ void segcam_conv_backward (segcam_pool *pool, float *scratch, size_t scratch_per
                            const segcam_conv_params *p, gboolean transposed, const segcam_act *dout,
                            segcam_act *din);
 
+/* Training: accumulates the weight gradient (forward-packed layout [kh*kw*cin][cout]) and the
+ * bias gradient (db may be NULL). Deterministic whatever the number of threads: work is split
+ * into a fixed number of pixel chunks whose partial sums are added in order. */
+void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                              const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                              const segcam_act *dout, float *dw, float *db);
+
+/* ---- batch norm in training mode (batchnorm-train.c) -------------------------------------- */
+/* Normalises with the batch's statistics (biased variance), saves the per-channel mean and
+ * 1/sqrt(var + eps) for backward, and moves the running statistics by momentum (unbiased
+ * variance), as PyTorch's BatchNorm2d does in train mode. */
+void segcam_batchnorm_train_forward (segcam_pool *pool, segcam_batchnorm_params *p, double momentum,
+                                     const segcam_act *in, segcam_act *out, float *mean, float *rstd);
+/* Accumulates dgamma, dbeta and (din may be NULL) the input gradient. */
+void segcam_batchnorm_train_backward (segcam_pool *pool, const segcam_batchnorm_params *p,
+                                      const segcam_act *in, const float *mean, const float *rstd,
+                                      const segcam_act *dout, segcam_act *din, float *dgamma,
+                                      float *dbeta);
+
 /* ---- element-wise and channel ops (pointwise.c) ------------------------------------------- */
 void segcam_batchnorm_forward (segcam_pool *pool, const segcam_batchnorm_params *p,
                                const segcam_act *in, segcam_act *out);
@@ -74,5 +93,33 @@ void segcam_upsample_forward (segcam_pool *pool, gboolean bilinear, double scale
                               const segcam_act *in, segcam_act *out);
 void segcam_upsample_backward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
                                const segcam_act *dout, segcam_act *din);
+
+/* ---- version 2 ops (DESIGN.md §2; ops-v2.c) ------------------------------ */
+int segcam_pad_out (int in, int lo, int hi);
+
+/* hardswish, hardsigmoid, leaky_relu and clip (op picks which; p holds alpha or min and max).
+ * Backward reads the forward input. */
+void segcam_activation_forward (segcam_pool *pool, segcam_op op, const segcam_activation_params *p,
+                                const segcam_act *in, segcam_act *out);
+void segcam_activation_backward (segcam_pool *pool, segcam_op op, const segcam_activation_params *p,
+                                 const segcam_act *in, const segcam_act *dout, segcam_act *din);
+/* out = a * b, where b may have one pixel per image (N x 1 x 1 x C) broadcast over a's pixels.
+ * Backward reads both forward inputs; da or db may be NULL. */
+void segcam_mul_forward (segcam_pool *pool, const segcam_act *a, const segcam_act *b, segcam_act *out);
+void segcam_mul_backward (segcam_pool *pool, const segcam_act *a, const segcam_act *b,
+                          const segcam_act *dout, segcam_act *da, segcam_act *db);
+/* PyTorch's avg_pool2d with p->count_include_pad; sizes as segcam_pool_out. */
+void segcam_avgpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
+                             segcam_act *out);
+void segcam_avgpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *dout,
+                              segcam_act *din);
+/* Mean over each image's pixels: out is N x 1 x 1 x C. */
+void segcam_global_avgpool_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
+void segcam_global_avgpool_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *din);
+/* Constant, reflect (edge not repeated) or replicate padding; negative pads crop. */
+void segcam_pad_forward (segcam_pool *pool, const segcam_pad_params *p, const segcam_act *in,
+                         segcam_act *out);
+void segcam_pad_backward (segcam_pool *pool, const segcam_pad_params *p, const segcam_act *dout,
+                          segcam_act *din);
 
 #endif /* SEGCAM_OPS_H */

@@ -22,7 +22,7 @@ shape_fail (GError **error, const segcam_node *n, int hp, int wp, const char *wh
 }
 
 gboolean
-segcam_plan_shapes (const segcam_model *m, int hp, int wp, segcam_act *acts, GError **error)
+segcam_plan_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_act *acts, GError **error)
 {
   for (int i = 0; i < m->n_nodes; i++)
     {
@@ -30,7 +30,7 @@ segcam_plan_shapes (const segcam_model *m, int hp, int wp, segcam_act *acts, GEr
       segcam_act *a = &acts[i];
       const segcam_act *x = n->n_inputs ? &acts[n->inputs[0]] : NULL;
       a->data = NULL;
-      a->n = 1;
+      a->n = batch;
       a->c = n->channels;
       switch (n->op)
         {
@@ -52,6 +52,7 @@ segcam_plan_shapes (const segcam_model *m, int hp, int wp, segcam_act *acts, GEr
             break;
           }
         case SEGCAM_OP_MAXPOOL2D:
+        case SEGCAM_OP_AVGPOOL2D:
           {
             const segcam_pool_params *p = &n->p.pool;
             a->h = segcam_pool_out (x->h, p->kh, p->sh, p->ph, p->ceil_mode);
@@ -80,16 +81,49 @@ segcam_plan_shapes (const segcam_model *m, int hp, int wp, segcam_act *acts, GEr
                 return FALSE;
               }
           break;
+        case SEGCAM_OP_GLOBAL_AVGPOOL:
+          a->h = a->w = 1;
+          break;
+        case SEGCAM_OP_MUL:
+          {
+            /* The second factor may be one pixel (a gate), broadcast over the first. */
+            const segcam_act *y = &acts[n->inputs[1]];
+            a->h = x->h, a->w = x->w;
+            if ((y->h != x->h || y->w != x->w) && (y->h != 1 || y->w != 1))
+              {
+                char *why = g_strdup_printf ("factors of %dx%d and %dx%d pixels do not match", x->w,
+                                             x->h, y->w, y->h);
+                shape_fail (error, n, hp, wp, why);
+                g_free (why);
+                return FALSE;
+              }
+            break;
+          }
+        case SEGCAM_OP_PAD:
+          {
+            const segcam_pad_params *p = &n->p.pad;
+            a->h = segcam_pad_out (x->h, p->pt, p->pb);
+            a->w = segcam_pad_out (x->w, p->pl, p->pr);
+            /* PyTorch: reflection needs pads smaller than the padded dimension. */
+            if (p->mode == SEGCAM_PAD_REFLECT
+                && (MAX (p->pt, p->pb) >= x->h || MAX (p->pl, p->pr) >= x->w))
+              return shape_fail (error, n, hp, wp, "reflect padding as large as the input");
+            break;
+          }
         case SEGCAM_OP_BATCHNORM:
         case SEGCAM_OP_RELU:
         case SEGCAM_OP_SIGMOID:
+        case SEGCAM_OP_HARDSWISH:
+        case SEGCAM_OP_HARDSIGMOID:
+        case SEGCAM_OP_LEAKY_RELU:
+        case SEGCAM_OP_CLIP:
         case SEGCAM_OP_COUNT:
           a->h = x->h, a->w = x->w;
           break;
         }
       if (a->h <= 0 || a->w <= 0)
         return shape_fail (error, n, hp, wp, "the output would be empty");
-      if ((size_t) a->h * a->w > MAX_ACT_FLOATS / (size_t) a->c)
+      if ((size_t) a->h * a->w > MAX_ACT_FLOATS / (size_t) a->c / (size_t) batch)
         {
           g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
                        "node '%s' would hold %dx%dx%d values, too many for a %dx%d input", n->name,
@@ -112,7 +146,7 @@ segcam_model_infer_shapes (const segcam_model *m, int width, int height, int *sh
   int mult = m->size_multiple;
   int hp = (height + mult - 1) / mult * mult, wp = (width + mult - 1) / mult * mult;
   segcam_act *acts = g_new (segcam_act, m->n_nodes);
-  gboolean ok = segcam_plan_shapes (m, hp, wp, acts, error);
+  gboolean ok = segcam_plan_shapes (m, 1, hp, wp, acts, error);
   for (int i = 0; ok && i < m->n_nodes; i++)
     shapes[3 * i] = acts[i].c, shapes[3 * i + 1] = acts[i].h, shapes[3 * i + 2] = acts[i].w;
   g_free (acts);
@@ -207,9 +241,11 @@ segcam_plan_memory (segcam_session *s, GError **error)
     for (int k = 0; k < m->nodes[i].n_inputs; k++)
       last[m->nodes[i].inputs[k]] = i;
   last[m->output] = end;
-  if (s->explain)
+  gboolean train = s->mode == SEGCAM_RUN_TRAIN;
+  if (s->mode != SEGCAM_RUN_FORWARD)
     {
-      /* What backward reads stays until the end, so that one forward serves many explanations. */
+      /* What backward reads stays until the end, so that one forward serves many explanations.
+       * Training also reads the inputs of convs and batch norms, for the parameter gradients. */
       last[s->target] = end;
       for (int i = s->target + 1; i < n; i++)
         {
@@ -218,7 +254,13 @@ segcam_plan_memory (segcam_session *s, GError **error)
             continue;
           if (node->op == SEGCAM_OP_RELU || node->op == SEGCAM_OP_SIGMOID)
             last[i] = end;
-          else if (node->op == SEGCAM_OP_MAXPOOL2D)
+          else if (node->op == SEGCAM_OP_MUL)
+            last[node->inputs[0]] = last[node->inputs[1]] = end;
+          else if (node->op == SEGCAM_OP_MAXPOOL2D || node->op == SEGCAM_OP_HARDSWISH
+                   || node->op == SEGCAM_OP_HARDSIGMOID || node->op == SEGCAM_OP_LEAKY_RELU
+                   || node->op == SEGCAM_OP_CLIP
+                   || (train && (node->op == SEGCAM_OP_CONV2D || node->op == SEGCAM_OP_CONV_TRANSPOSE2D
+                                 || node->op == SEGCAM_OP_BATCHNORM)))
             last[node->inputs[0]] = end;
         }
     }
@@ -226,7 +268,7 @@ segcam_plan_memory (segcam_session *s, GError **error)
     bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), i, last[i], 0, &s->acts[i].data};
 
   /* Gradients: from the backward step of their first writer to their own backward step. */
-  if (s->explain)
+  if (s->mode != SEGCAM_RUN_FORWARD)
     for (int i = s->target; i < n; i++)
       {
         if (!s->needs_grad[i])

@@ -6,16 +6,16 @@
 #include <string.h>
 
 segcam_session *
-segcam_session_new (const segcam_model *m, const segcam_session_options *o, GError **error)
+segcam_session_create (const segcam_model *m, int width, int height, int batch,
+                       segcam_run_mode mode, int target, int n_threads, GError **error)
 {
-  if (o->width < 1 || o->height < 1 || o->width > 1 << 20 || o->height > 1 << 20)
+  if (width < 1 || height < 1 || width > 1 << 20 || height > 1 << 20 || batch < 1 || batch > 1 << 16)
     {
       g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "image size %dx%d is out of range",
-                   o->width, o->height);
+                   width, height);
       return NULL;
     }
-  int target = o->explain ? (o->layer < 0 ? m->default_layer : o->layer) : -1;
-  if (o->explain && target >= m->n_nodes)
+  if (mode == SEGCAM_RUN_EXPLAIN && (target < 0 || target >= m->n_nodes))
     {
       g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "layer %d does not exist", target);
       return NULL;
@@ -23,31 +23,46 @@ segcam_session_new (const segcam_model *m, const segcam_session_options *o, GErr
   segcam_session *s = g_new0 (segcam_session, 1);
   int mult = m->size_multiple;
   s->model = m;
-  s->width = o->width, s->height = o->height;
-  s->hp = (o->height + mult - 1) / mult * mult;
-  s->wp = (o->width + mult - 1) / mult * mult;
-  s->explain = o->explain;
-  s->target = target;
-  s->progress = o->progress;
-  s->progress_data = o->progress_data;
+  s->width = width, s->height = height, s->batch = batch;
+  s->hp = (height + mult - 1) / mult * mult;
+  s->wp = (width + mult - 1) / mult * mult;
+  s->mode = mode;
+  s->explain = mode == SEGCAM_RUN_EXPLAIN;
+  s->target = mode == SEGCAM_RUN_EXPLAIN ? target : mode == SEGCAM_RUN_TRAIN ? 0 : -1;
   s->acts = g_new0 (segcam_act, m->n_nodes);
   s->grads = g_new0 (segcam_act, m->n_nodes);
   s->needs_grad = g_new0 (guint8, m->n_nodes);
-  s->pool = segcam_pool_new (o->n_threads);
-  if (!segcam_plan_shapes (m, s->hp, s->wp, s->acts, error))
+  s->pool = segcam_pool_new (n_threads);
+  if (!segcam_plan_shapes (m, batch, s->hp, s->wp, s->acts, error))
     goto fail;
-  if (s->explain)
+  if (mode != SEGCAM_RUN_FORWARD)
     {
-      segcam_plan_grad_set (m, target, s->needs_grad);
+      segcam_plan_grad_set (m, s->target, s->needs_grad);
       for (int i = 0; i < m->n_nodes; i++)
-        s->grads[i] = (segcam_act) {NULL, 1, s->acts[i].h, s->acts[i].w, s->acts[i].c};
+        s->grads[i] = (segcam_act) {NULL, batch, s->acts[i].h, s->acts[i].w, s->acts[i].c};
+    }
+  if (mode == SEGCAM_RUN_TRAIN)
+    {
+      /* Nothing needs the gradient of the image itself. */
+      s->needs_grad[0] = 0;
+      s->bn_mean = g_new0 (float *, m->n_nodes);
+      s->bn_rstd = g_new0 (float *, m->n_nodes);
+      for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == SEGCAM_OP_BATCHNORM)
+          {
+            s->bn_mean[i] = g_new (float, m->nodes[i].channels);
+            s->bn_rstd[i] = g_new (float, m->nodes[i].channels);
+          }
+    }
+  if (mode == SEGCAM_RUN_EXPLAIN)
+    {
       const segcam_act *a = &s->acts[target];
       s->cam = g_try_new (float, (size_t) a->h * a->w);
       s->resized = g_try_new (float, (size_t) s->hp * s->wp);
       if (!s->cam || !s->resized)
         {
           g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
-                       "not enough memory for a %dx%d image", s->width, s->height);
+                       "not enough memory for a %dx%d image", width, height);
           goto fail;
         }
     }
@@ -58,6 +73,21 @@ segcam_session_new (const segcam_model *m, const segcam_session_options *o, GErr
 fail:
   segcam_session_free (s);
   return NULL;
+}
+
+segcam_session *
+segcam_session_new (const segcam_model *m, const segcam_session_options *o, GError **error)
+{
+  int target = o->layer < 0 ? m->default_layer : o->layer;
+  segcam_session *s = segcam_session_create (m, o->width, o->height, 1,
+                                             o->explain ? SEGCAM_RUN_EXPLAIN : SEGCAM_RUN_FORWARD,
+                                             target, o->n_threads, error);
+  if (s)
+    {
+      s->progress = o->progress;
+      s->progress_data = o->progress_data;
+    }
+  return s;
 }
 
 void
@@ -73,6 +103,13 @@ segcam_session_free (segcam_session *s)
   g_free (s->scratch);
   g_free (s->cam);
   g_free (s->resized);
+  for (int i = 0; s->bn_mean && i < s->model->n_nodes; i++)
+    {
+      g_free (s->bn_mean[i]);
+      g_free (s->bn_rstd[i]);
+    }
+  g_free (s->bn_mean);
+  g_free (s->bn_rstd);
   g_free (s);
 }
 
@@ -98,6 +135,8 @@ preprocess (const segcam_session *s, const float *pixels, float *out)
 {
   const segcam_model *m = s->model;
   int c = m->in_channels;
+  for (int b = 0; b < s->batch; b++, pixels += (size_t) s->width * s->height * c,
+       out += (size_t) s->wp * s->hp * c)
   for (int y = 0; y < s->hp; y++)
     {
       const float *row = pixels + (size_t) MIN (y, s->height - 1) * s->width * c;
@@ -125,7 +164,12 @@ forward_node (segcam_session *s, int i)
                            n->op == SEGCAM_OP_CONV_TRANSPOSE2D, x, out);
       break;
     case SEGCAM_OP_BATCHNORM:
-      segcam_batchnorm_forward (s->pool, &n->p.bn, x, out);
+      if (s->mode == SEGCAM_RUN_TRAIN)
+        /* Training owns its model: the running statistics are meant to change. */
+        segcam_batchnorm_train_forward (s->pool, (segcam_batchnorm_params *) &n->p.bn,
+                                        s->bn_momentum, x, out, s->bn_mean[i], s->bn_rstd[i]);
+      else
+        segcam_batchnorm_forward (s->pool, &n->p.bn, x, out);
       break;
     case SEGCAM_OP_RELU:
       segcam_relu_forward (s->pool, x, out);
@@ -141,6 +185,24 @@ forward_node (segcam_session *s, int i)
       break;
     case SEGCAM_OP_ADD:
       segcam_add_forward (s->pool, x, &s->acts[n->inputs[1]], out);
+      break;
+    case SEGCAM_OP_MUL:
+      segcam_mul_forward (s->pool, x, &s->acts[n->inputs[1]], out);
+      break;
+    case SEGCAM_OP_AVGPOOL2D:
+      segcam_avgpool_forward (s->pool, &n->p.pool, x, out);
+      break;
+    case SEGCAM_OP_GLOBAL_AVGPOOL:
+      segcam_global_avgpool_forward (s->pool, x, out);
+      break;
+    case SEGCAM_OP_HARDSWISH:
+    case SEGCAM_OP_HARDSIGMOID:
+    case SEGCAM_OP_LEAKY_RELU:
+    case SEGCAM_OP_CLIP:
+      segcam_activation_forward (s->pool, n->op, &n->p.act, x, out);
+      break;
+    case SEGCAM_OP_PAD:
+      segcam_pad_forward (s->pool, &n->p.pad, x, out);
       break;
     case SEGCAM_OP_CONCAT:
       {
@@ -160,7 +222,7 @@ gboolean
 segcam_session_forward (segcam_session *s, const float *pixels, GError **error)
 {
   const segcam_model *m = s->model;
-  for (size_t i = 0, n = (size_t) s->width * s->height * m->in_channels; i < n; i++)
+  for (size_t i = 0, n = (size_t) s->width * s->height * m->in_channels * s->batch; i < n; i++)
     if (!isfinite (pixels[i]))
       {
         g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "the image has a non-finite value");
@@ -199,15 +261,26 @@ backward_node (segcam_session *s, int i, guint8 *ready)
   const segcam_node *n = &s->model->nodes[i];
   const segcam_act *dout = &s->grads[i];
   segcam_act *dx = input_grad (s, n, 0, ready);
-  /* Only add and concat have several differentiable inputs; the others need the first. */
-  if (!dx && n->op != SEGCAM_OP_ADD && n->op != SEGCAM_OP_CONCAT)
+  const segcam_node_grads *pg = s->param_grads ? &s->param_grads[i] : NULL;
+  gboolean transposed = n->op == SEGCAM_OP_CONV_TRANSPOSE2D;
+  if (pg && pg->weight && (n->op == SEGCAM_OP_CONV2D || transposed))
+    segcam_conv_weight_grad (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv, transposed,
+                             &s->acts[n->inputs[0]], dout, pg->weight, pg->bias);
+  if (s->mode == SEGCAM_RUN_TRAIN && n->op == SEGCAM_OP_BATCHNORM)
+    {
+      segcam_batchnorm_train_backward (s->pool, &n->p.bn, &s->acts[n->inputs[0]], s->bn_mean[i],
+                                       s->bn_rstd[i], dout, dx, pg->weight, pg->bias);
+      return;
+    }
+  /* Only add, mul and concat have several differentiable inputs; the others need the first. */
+  if (!dx && n->op != SEGCAM_OP_ADD && n->op != SEGCAM_OP_MUL && n->op != SEGCAM_OP_CONCAT)
     return;
   switch (n->op)
     {
     case SEGCAM_OP_CONV2D:
     case SEGCAM_OP_CONV_TRANSPOSE2D:
-      segcam_conv_backward (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv,
-                            n->op == SEGCAM_OP_CONV_TRANSPOSE2D, dout, dx);
+      segcam_conv_backward (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv, transposed,
+                            dout, dx);
       break;
     case SEGCAM_OP_BATCHNORM:
       segcam_batchnorm_backward (s->pool, &n->p.bn, dout, dx);
@@ -228,15 +301,35 @@ backward_node (segcam_session *s, int i, guint8 *ready)
     case SEGCAM_OP_ADD:
       segcam_add_backward (s->pool, dout, dx, input_grad (s, n, 1, ready));
       break;
+    case SEGCAM_OP_MUL:
+      segcam_mul_backward (s->pool, &s->acts[n->inputs[0]], &s->acts[n->inputs[1]], dout, dx,
+                           input_grad (s, n, 1, ready));
+      break;
+    case SEGCAM_OP_AVGPOOL2D:
+      segcam_avgpool_backward (s->pool, &n->p.pool, dout, dx);
+      break;
+    case SEGCAM_OP_GLOBAL_AVGPOOL:
+      segcam_global_avgpool_backward (s->pool, dout, dx);
+      break;
+    case SEGCAM_OP_HARDSWISH:
+    case SEGCAM_OP_HARDSIGMOID:
+    case SEGCAM_OP_LEAKY_RELU:
+    case SEGCAM_OP_CLIP:
+      segcam_activation_backward (s->pool, n->op, &n->p.act, &s->acts[n->inputs[0]], dout, dx);
+      break;
+    case SEGCAM_OP_PAD:
+      segcam_pad_backward (s->pool, &n->p.pad, dout, dx);
+      break;
     case SEGCAM_OP_CONCAT:
       {
         segcam_act *parts = g_newa (segcam_act, n->n_inputs);
+        int batch = dout->n;
         segcam_act **dins = g_newa (segcam_act *, n->n_inputs);
         for (int k = 0; k < n->n_inputs; k++)
           {
             segcam_act *g = k ? input_grad (s, n, k, ready) : dx;
             /* A part without a gradient keeps its width so the channel offsets stay right. */
-            parts[k] = g ? *g : (segcam_act) {NULL, 1, 0, 0, s->acts[n->inputs[k]].c};
+            parts[k] = g ? *g : (segcam_act) {NULL, batch, 0, 0, s->acts[n->inputs[k]].c};
             dins[k] = &parts[k];
           }
         segcam_concat_backward (s->pool, dout, dins, n->n_inputs);

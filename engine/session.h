@@ -10,12 +10,26 @@
 #include "model.h"
 #include "ops.h"
 
+typedef enum {
+  SEGCAM_RUN_FORWARD,     /* predictions only */
+  SEGCAM_RUN_EXPLAIN,     /* forward once, then backward to a target layer per explanation */
+  SEGCAM_RUN_TRAIN,       /* batch statistics, gradients for every node and parameter */
+} segcam_run_mode;
+
+/* Parameter gradients of one node (training): conv dW in the forward-packed layout and db;
+ * batch norm dgamma and dbeta. */
+typedef struct {
+  float *weight, *bias;
+} segcam_node_grads;
+
 struct segcam_session {
   const segcam_model *model;
   int width, height;      /* the caller's image */
   int hp, wp;             /* padded to the model's size multiple */
-  gboolean explain;
-  int target;             /* node explained at, -1 when not explaining */
+  int batch;              /* images per forward pass */
+  segcam_run_mode mode;
+  gboolean explain;       /* mode == SEGCAM_RUN_EXPLAIN */
+  int target;             /* node explained at (0, the input, when training), -1 otherwise */
   segcam_pool *pool;
   segcam_progress_fn progress;
   void *progress_data;
@@ -30,10 +44,21 @@ struct segcam_session {
   float *cam;             /* L of the last explanation: target h x w */
   float *resized;         /* L resized to hp x wp */
   gboolean forward_done;
+
+  /* training only */
+  segcam_node_grads *param_grads; /* per node, filled by the trainer */
+  float **bn_mean, **bn_rstd;     /* per batch-norm node: the last batch's statistics */
+  double bn_momentum;
 };
 
-/* Shapes of every node for a padded input of hp x wp; acts[i].data stays NULL. */
-gboolean segcam_plan_shapes (const segcam_model *m, int hp, int wp, segcam_act *acts, GError **error);
+/* The general constructor; segcam_session_new is the public face for FORWARD and EXPLAIN. */
+segcam_session *segcam_session_create (const segcam_model *m, int width, int height, int batch,
+                                       segcam_run_mode mode, int target, int n_threads,
+                                       GError **error);
+
+/* Shapes of every node for a batch of padded inputs of hp x wp; acts[i].data stays NULL. */
+gboolean segcam_plan_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_act *acts,
+                             GError **error);
 /* Marks the nodes that are descendants of target and ancestors of the output. */
 void segcam_plan_grad_set (const segcam_model *m, int target, guint8 *needs_grad);
 /* Places every buffer in one arena and allocates it (and the conv scratch). */

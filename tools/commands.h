@@ -4,5 +4,6 @@
 #define SEGCAM_COMMANDS_H
 
 int segcam_cmd_dataset (int argc, char **argv);
+int segcam_cmd_train (int argc, char **argv);
 
 #endif /* SEGCAM_COMMANDS_H */

@@ -6,7 +6,9 @@ set -eu
 packages="gcc clang meson ninja-build pkg-config
   libopenblas-dev libglib2.0-dev libjson-glib-dev libgegl-dev
   gimp libgimp2.0-dev xvfb xauth
-  python3 python3-numpy python3-torch python3-matplotlib valgrind"
+  protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+  python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx python3-matplotlib
+  valgrind"
 
 missing=""
 for p in $packages; do

@@ -503,6 +503,7 @@ static const struct {
   {"predict", cmd_predict, "segment an image"},
   {"explain", cmd_explain, "Seg-Grad-CAM heat map of a class over a region"},
   {"dataset", segcam_cmd_dataset, "generate TextureMNIST data"},
+  {"train", segcam_cmd_train, "train a U-Net on TextureMNIST"},
   {"bench", cmd_bench, "time forward and explain passes"},
 };
 

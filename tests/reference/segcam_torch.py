@@ -1,0 +1,769 @@
+#!/usr/bin/python3
+"""segcam_torch — an independent PyTorch reference implementation of segcam.
+
+It reads a segcam model file (safetensors with a ``segcam.graph`` in ``__metadata__``,
+DESIGN.md §2), runs the graph with ``torch.nn.functional`` and computes Seg-Grad-CAM maps
+(DESIGN.md §3) with autograd.  Its command line mirrors ``segcam predict`` and ``segcam explain``
+(DESIGN.md §4) closely enough for cross-checks and for standing in for the C program:
+
+    segcam_torch.py [--dtype float32|float64] predict --model M IMAGE [-o SEG.png]
+                    [--probabilities P.npy]
+    segcam_torch.py [--dtype float32|float64] explain --model M --class NAME|INDEX [--layer NODE]
+                    [ROI] [--score logits|probabilities] [--weights mean|abs|relu]
+                    [--no-normalize] IMAGE [-o MAP.png] [--map-npy MAP.npy]
+    segcam_torch.py info MODEL
+
+It is written from DESIGN.md alone, without reading the C engine, so that the two can check each
+other.  It needs Debian's python3-torch, python3-numpy and python3-pil (image files).
+"""
+
+import argparse
+import collections
+import dataclasses
+import json
+import struct
+import sys
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+SCORES = ("logits", "probabilities")
+WEIGHTS = ("mean", "abs", "relu")
+
+
+class SegcamError(Exception):
+    """A failure the command line reports in one line; exit_code follows DESIGN.md §4."""
+
+    exit_code = 2
+
+
+class UsageError(SegcamError):
+    """Bad command-line usage (exit status 1)."""
+
+    exit_code = 1
+
+
+class InputError(SegcamError):
+    """Bad input: unreadable file, unknown class or layer, empty ROI (exit status 2)."""
+
+    exit_code = 2
+
+
+# ------------------------------------------------------------------------------------------------
+# safetensors, by hand: u64 LE header length, JSON header, raw little-endian tensor bytes.
+
+_DTYPE_SIZE = {"F32": 4, "F16": 2, "BF16": 2}
+
+
+def _decode_tensor(raw: bytes, dtype: str, shape: List[int]) -> np.ndarray:
+    """Decodes raw little-endian bytes of one tensor into a float32 array (F16/BF16 widened)."""
+    if dtype == "F32":
+        values = np.frombuffer(raw, dtype="<f4")
+    elif dtype == "F16":
+        values = np.frombuffer(raw, dtype="<f2")
+    elif dtype == "BF16":
+        values = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+    else:
+        raise InputError(f"unsupported tensor dtype {dtype!r}")
+    return values.astype(np.float32).reshape(shape)
+
+
+def _encode_tensor(array: np.ndarray, dtype: str) -> bytes:
+    """Encodes an array as raw little-endian bytes of the given safetensors dtype."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if dtype == "F32":
+        return array.astype("<f4").tobytes()
+    if dtype == "F16":
+        return array.astype("<f2").tobytes()
+    if dtype == "BF16":  # round to nearest even on the upper 16 bits of the float32 pattern
+        bits = array.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+        return bits.astype("<u2").tobytes()
+    raise ValueError(f"unsupported dtype {dtype}")
+
+
+def read_safetensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Reads a safetensors file; returns ({name: float32 array}, metadata)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"cannot read model {path}: {e.strerror}") from e
+    if len(data) < 8:
+        raise InputError(f"{path}: too short for a safetensors file")
+    (header_len,) = struct.unpack_from("<Q", data, 0)
+    if header_len > len(data) - 8:
+        raise InputError(f"{path}: header length {header_len} exceeds the file")
+    try:
+        header = json.loads(data[8:8 + header_len].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: bad header JSON: {e}") from e
+    metadata = header.pop("__metadata__", None) or {}
+    base = 8 + header_len
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        expected = _DTYPE_SIZE.get(info["dtype"], 0) * int(np.prod(info["shape"], dtype=np.int64))
+        if not 0 <= begin <= end <= len(data) - base or end - begin != expected:
+            raise InputError(f"{path}: tensor {name!r} has a bad byte range")
+        tensors[name] = _decode_tensor(data[base + begin:base + end], info["dtype"], info["shape"])
+    return tensors, metadata
+
+
+def write_safetensors(path: str, tensors: Dict[str, np.ndarray], metadata: Dict[str, str],
+                      dtypes: Optional[Dict[str, str]] = None) -> None:
+    """Writes tensors (sorted by name, F32 unless dtypes says F16/BF16) and string metadata.
+
+    Tensors are packed back to back with no alignment, so an odd-sized F16 tensor leaves the
+    next one unaligned, as the format allows.  The header is padded with spaces to 8 bytes.
+    """
+    dtypes = dtypes or {}
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        dtype = dtypes.get(name, "F32")
+        raw = _encode_tensor(tensors[name], dtype)
+        header[name] = {"dtype": dtype, "shape": list(tensors[name].shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for raw in blobs:
+            f.write(raw)
+
+
+# ------------------------------------------------------------------------------------------------
+# The graph interpreter.
+
+def _pair(value, default: int) -> Tuple[int, int]:
+    """Returns an attribute given as an int or [a, b] as a pair; default when absent."""
+    if value is None:
+        return (default, default)
+    if isinstance(value, (int, float)):
+        return (int(value), int(value))
+    if len(value) != 2:
+        raise InputError(f"expected two values, got {value!r}")
+    return (int(value[0]), int(value[1]))
+
+
+def conv_padding(node: dict, kernel: Tuple[int, int], stride: Tuple[int, int],
+                 dilation: Tuple[int, int]) -> Tuple[int, int, int, int]:
+    """Resolves a conv2d `padding` attribute into (top, left, bottom, right).
+
+    "same" follows PyTorch (stride 1 only): total = dilation * (kernel - 1), the smaller half
+    before, the larger half (the odd pixel, for even kernels) after.
+    """
+    padding = node.get("padding", [0, 0, 0, 0])
+    if padding == "same":
+        if stride != (1, 1):
+            raise InputError(f"node {node['name']!r}: padding \"same\" needs stride 1")
+        total_h = dilation[0] * (kernel[0] - 1)
+        total_w = dilation[1] * (kernel[1] - 1)
+        return (total_h // 2, total_w // 2, total_h - total_h // 2, total_w - total_w // 2)
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if len(padding) != 4 or min(padding) < 0:
+        raise InputError(f"node {node['name']!r}: padding must be [t,l,b,r] or \"same\"")
+    return tuple(int(p) for p in padding)
+
+
+def op_input(model, node, args):
+    """The graph input; its value is supplied by SegcamModel.forward."""
+    raise AssertionError("the input node is handled by forward()")
+
+
+def op_conv2d(model, node, args):
+    """conv2d: explicit zero padding [t,l,b,r] (or "same"), then an unpadded convolution."""
+    (x,) = args
+    weight = model.param(node, "weight")
+    bias = model.param(node, "bias") if node.get("bias") else None
+    kernel = tuple(weight.shape[2:])
+    if "kernel" in node and _pair(node["kernel"], 1) != kernel:
+        raise InputError(f"node {node['name']!r}: kernel does not match the weight shape")
+    stride = _pair(node.get("stride"), 1)
+    dilation = _pair(node.get("dilation"), 1)
+    top, left, bottom, right = conv_padding(node, kernel, stride, dilation)
+    x = F.pad(x, (left, right, top, bottom))
+    return F.conv2d(x, weight, bias, stride=stride, dilation=dilation)
+
+
+def op_conv_transpose2d(model, node, args):
+    """conv_transpose2d with PyTorch's padding / output_padding; weight is [Cin,Cout,kh,kw]."""
+    (x,) = args
+    weight = model.param(node, "weight")
+    bias = model.param(node, "bias") if node.get("bias") else None
+    return F.conv_transpose2d(x, weight, bias, stride=_pair(node.get("stride"), 1),
+                              padding=_pair(node.get("padding"), 0),
+                              output_padding=_pair(node.get("output_padding"), 0))
+
+
+def op_batchnorm(model, node, args):
+    """Inference batch norm: (x - mean) / sqrt(var + eps) * gamma + beta."""
+    (x,) = args
+    return F.batch_norm(x, model.param(node, "mean"), model.param(node, "var"),
+                        weight=model.param(node, "gamma"), bias=model.param(node, "beta"),
+                        training=False, eps=float(node.get("eps", 1e-5)))
+
+
+def op_relu(model, node, args):
+    """ReLU (its gradient at exactly 0 is 0, as in PyTorch)."""
+    return F.relu(args[0])
+
+
+def op_sigmoid(model, node, args):
+    """Logistic sigmoid."""
+    return torch.sigmoid(args[0])
+
+
+def op_maxpool2d(model, node, args):
+    """Max pooling: stride defaults to the kernel, padding [ph,pw] to 0, ceil_mode to false."""
+    (x,) = args
+    kernel = _pair(node.get("kernel"), 1)
+    stride = kernel if node.get("stride") is None else _pair(node["stride"], 1)
+    return F.max_pool2d(x, kernel, stride, _pair(node.get("padding"), 0),
+                        ceil_mode=bool(node.get("ceil_mode", False)))
+
+
+def op_upsample(model, node, args):
+    """Upsampling by `scale` or to the size of a second input; nearest or bilinear.
+
+    Bilinear uses half-pixel centres (align_corners=False); nearest is PyTorch's legacy
+    "nearest" (source index floor(dst * in / out)).  With `scale`, PyTorch uses the given
+    factor itself (not in/out) for the index mapping, as nn.Upsample(scale_factor=...) does.
+    """
+    mode = node.get("mode", "nearest")
+    if mode not in ("nearest", "bilinear"):
+        raise InputError(f"node {node['name']!r}: unknown upsample mode {mode!r}")
+    extra = {"align_corners": False} if mode == "bilinear" else {}
+    if len(args) == 2:
+        return F.interpolate(args[0], size=tuple(args[1].shape[-2:]), mode=mode, **extra)
+    scale = node.get("scale")
+    if scale is None:
+        raise InputError(f"node {node['name']!r}: upsample needs scale or a second input")
+    scale = scale if isinstance(scale, list) else [scale, scale]
+    return F.interpolate(args[0], scale_factor=tuple(float(s) for s in scale), mode=mode,
+                         **extra)
+
+
+def op_concat(model, node, args):
+    """Concatenation along channels, in input order."""
+    return torch.cat(args, dim=1)
+
+
+def op_add(model, node, args):
+    """Element-wise sum of all inputs."""
+    total = args[0]
+    for other in args[1:]:
+        total = total + other
+    return total
+
+
+OPS = {
+    "input": op_input,
+    "conv2d": op_conv2d,
+    "conv_transpose2d": op_conv_transpose2d,
+    "batchnorm": op_batchnorm,
+    "relu": op_relu,
+    "sigmoid": op_sigmoid,
+    "maxpool2d": op_maxpool2d,
+    "upsample": op_upsample,
+    "concat": op_concat,
+    "add": op_add,
+}
+
+
+def topological_order(nodes: List[dict]) -> List[dict]:
+    """Orders nodes so that every node follows its inputs (stable: listing order otherwise)."""
+    by_name = {}
+    for node in nodes:
+        if node.get("op") not in OPS:
+            raise InputError(f"node {node.get('name')!r}: unsupported op {node.get('op')!r}")
+        if node["name"] in by_name:
+            raise InputError(f"duplicate node name {node['name']!r}")
+        by_name[node["name"]] = node
+    for node in nodes:
+        for source in node.get("inputs", []):
+            if source not in by_name:
+                raise InputError(f"node {node['name']!r}: unknown input {source!r}")
+    done, order = set(), []
+    while len(order) < len(nodes):
+        progressed = False
+        for node in nodes:
+            if node["name"] not in done and all(s in done for s in node.get("inputs", [])):
+                done.add(node["name"])
+                order.append(node)
+                progressed = True
+        if not progressed:
+            raise InputError("the graph has a cycle")
+    return order
+
+
+class SegcamModel:
+    """A segcam graph with its tensors, evaluated in float32 or float64."""
+
+    def __init__(self, graph: dict, tensors: Dict[str, np.ndarray], dtype=torch.float64):
+        self.graph = graph
+        self.dtype = dtype
+        self.tensors = {name: torch.from_numpy(np.asarray(value, dtype=np.float32)).to(dtype)
+                        for name, value in tensors.items()}
+        self.nodes = topological_order(graph["nodes"])
+        self.by_name = {node["name"]: node for node in self.nodes}
+        if "input" not in self.by_name or self.by_name["input"]["op"] != "input":
+            raise InputError("the graph has no node named \"input\" of op \"input\"")
+        spec = graph["input"]
+        self.channels = int(spec["channels"])
+        self.mean = [float(v) for v in spec.get("mean", [0.0] * self.channels)]
+        self.std = [float(v) for v in spec.get("std", [1.0] * self.channels)]
+        self.size_multiple = int(spec.get("size_multiple", 1))
+        self.classes = graph["classes"]
+        self.output = graph["output"]
+        self.activation = graph.get("output_activation", "softmax")
+        self.default_layer = graph.get("default_layer", self.output)
+        for name in (self.output, self.default_layer):
+            if name not in self.by_name:
+                raise InputError(f"the graph names an unknown node {name!r}")
+
+    @classmethod
+    def load(cls, path: str, dtype=torch.float64) -> "SegcamModel":
+        """Loads a model file."""
+        tensors, metadata = read_safetensors(path)
+        if "segcam.graph" not in metadata:
+            raise InputError(f"{path}: no segcam.graph in __metadata__")
+        return cls(json.loads(metadata["segcam.graph"]), tensors, dtype)
+
+    def param(self, node: dict, attribute: str) -> torch.Tensor:
+        """The tensor a node attribute names."""
+        name = node.get(attribute)
+        if name not in self.tensors:
+            raise InputError(f"node {node['name']!r}: unknown tensor {name!r} for {attribute}")
+        return self.tensors[name]
+
+    def class_index(self, name_or_index: str) -> int:
+        """A class by exact name, else by decimal index (DESIGN.md §4 --class NAME|INDEX)."""
+        for index, cls in enumerate(self.classes):
+            if cls["name"] == name_or_index:
+                return index
+        if name_or_index.isdigit() and int(name_or_index) < len(self.classes):
+            return int(name_or_index)
+        raise InputError(f"unknown class {name_or_index!r}")
+
+    def padded_size(self, height: int, width: int) -> Tuple[int, int]:
+        """The image size rounded up to the size multiple."""
+        m = self.size_multiple
+        return (-(-height // m) * m, -(-width // m) * m)
+
+    def preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """(H,W,C) floats in [0,1] -> (1,C,Hp,Wp): (x - mean) / std, then edge-replicate padding
+        at the bottom and right up to the size multiple."""
+        height, width = image.shape[:2]
+        x = torch.as_tensor(np.ascontiguousarray(image), dtype=self.dtype).permute(2, 0, 1)[None]
+        mean = torch.tensor(self.mean, dtype=self.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=self.dtype).view(1, -1, 1, 1)
+        x = (x - mean) / std
+        padded_h, padded_w = self.padded_size(height, width)
+        if (padded_h, padded_w) != (height, width):
+            x = F.pad(x, (0, padded_w - width, 0, padded_h - height), mode="replicate")
+        return x
+
+    def forward(self, x: torch.Tensor, leaf: Optional[str] = None,
+                overrides: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+        """Evaluates every node; returns {node name: (1,C,h,w) tensor}.
+
+        leaf: a node whose output is detached and made to require grad, so that autograd
+        differentiates with respect to it and nothing else.  overrides: node outputs to use
+        instead of computing them (finite-difference tests).
+        """
+        values = {}
+        for node in self.nodes:
+            name = node["name"]
+            if overrides and name in overrides:
+                value = overrides[name]
+            elif node["op"] == "input":
+                value = x
+            else:
+                value = OPS[node["op"]](self, node, [values[s] for s in node.get("inputs", [])])
+            if name == leaf:
+                value = value.detach().requires_grad_(True)
+            values[name] = value
+        return values
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(1,C,H,W) logits -> (n_classes,H,W) probabilities: softmax, or per-channel sigmoid
+        (a one-channel sigmoid model gives background = 1 - sigmoid, foreground = sigmoid)."""
+        z = logits[0]
+        if self.activation == "sigmoid":
+            p = torch.sigmoid(z)
+            return torch.cat([1 - p, p]) if z.shape[0] == 1 else p
+        return torch.softmax(z, dim=0)
+
+    def class_score_map(self, logits: torch.Tensor, class_index: int, score: str) -> torch.Tensor:
+        """The (H,W) per-pixel score whose ROI-weighted sum is S (DESIGN.md §3 step 1).
+
+        One-channel sigmoid models: class 1 is z (probabilities: sigmoid z), class 0 is -z
+        (probabilities: 1 - sigmoid z)."""
+        z = logits[0]
+        if self.activation == "sigmoid" and z.shape[0] == 1:
+            if score == "logits":
+                return z[0] if class_index == 1 else -z[0]
+            p = torch.sigmoid(z[0])
+            return p if class_index == 1 else 1 - p
+        if score == "logits":
+            return z[class_index]
+        return self.probabilities(logits)[class_index]
+
+
+# ------------------------------------------------------------------------------------------------
+# Images (PIL, Debian's python3-pil) and regions of interest.
+
+# babl's luminance weights for its sRGB space (D50-adapted primaries), measured with
+# babl 0.1.98: "RGB double" -> "Y double" of (1,0,0), (0,1,0), (0,0,1).
+BABL_LUMINANCE = (0.2224879400, 0.7169038389, 0.0606082572)
+
+
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function, decoding."""
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function, encoding."""
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(np.maximum(v, 0), 1 / 2.4) - 0.055)
+
+
+def rgb_to_babl_y(rgb: np.ndarray) -> np.ndarray:
+    """R'G'B' (H,W,3) -> Y' (H,W) as babl converts "R'G'B'" to "Y'": linearise, weight with
+    babl's luminance, re-encode with the sRGB curve.  (Not the Rec.709 luma 0.2126 R' + ... on
+    non-linear values: babl's Y' is non-linear *luminance*.)"""
+    linear = srgb_to_linear(rgb.astype(np.float64))
+    return linear_to_srgb(linear @ np.asarray(BABL_LUMINANCE))
+
+
+def to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    """(H,W,1|3) floats -> (H,W,channels): gray replicated to RGB, RGB to babl's Y'."""
+    if pixels.shape[2] == channels:
+        return pixels
+    if channels == 3:
+        return np.repeat(pixels, 3, axis=2)
+    return rgb_to_babl_y(pixels)[:, :, None]
+
+
+def load_image(path: str, channels: int) -> np.ndarray:
+    """Reads an 8-bit image file as (H,W,channels) float64 v/255; alpha is dropped (not
+    composited), gray is replicated for RGB, RGB is converted to babl's Y' for gray."""
+    from PIL import Image  # python3-pil
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("1", "L", "LA"):
+                pixels = np.asarray(img.convert("L"), dtype=np.float64)[:, :, None]
+            elif img.mode in ("RGB", "RGBA", "P", "PA"):
+                pixels = np.asarray(img.convert("RGB"), dtype=np.float64)
+            else:
+                raise InputError(f"{path}: only 8-bit gray, RGB and palette images are read "
+                                 f"(mode {img.mode})")
+    except OSError as e:
+        raise InputError(f"cannot read image {path}: {e}") from e
+    return to_channels(pixels / 255.0, channels)
+
+
+def roi_rect(height: int, width: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+    """1 inside the rectangle clipped to the image, else 0."""
+    roi = np.zeros((height, width))
+    roi[max(y, 0):max(min(y + h, height), 0), max(x, 0):max(min(x + w, width), 0)] = 1
+    return roi
+
+
+def roi_pixel(height: int, width: int, x: int, y: int) -> np.ndarray:
+    """1 at one pixel; an InputError when it lies outside the image."""
+    if not (0 <= x < width and 0 <= y < height):
+        raise InputError(f"ROI pixel {x},{y} lies outside the {width}x{height} image")
+    roi = np.zeros((height, width))
+    roi[y, x] = 1
+    return roi
+
+
+def roi_mask(path: str, height: int, width: int) -> np.ndarray:
+    """Weights from a mask image: its Y' in [0,1] (gray v/255); sizes must match."""
+    mask = load_image(path, 1)[:, :, 0]
+    if mask.shape != (height, width):
+        raise InputError(f"ROI mask {path} is {mask.shape[1]}x{mask.shape[0]}, "
+                         f"the image {width}x{height}")
+    return mask
+
+
+def connected_components(active: np.ndarray) -> Tuple[np.ndarray, List[int]]:
+    """8-connected components of a boolean map.  Returns (ids, sizes): ids[y,x] is -1 or the
+    component index, components numbered in row-major order of their first pixel."""
+    height, width = active.shape
+    ids = np.full(active.shape, -1, dtype=np.int64)
+    sizes = []
+    for y0 in range(height):
+        for x0 in range(width):
+            if not active[y0, x0] or ids[y0, x0] >= 0:
+                continue
+            label, size = len(sizes), 0
+            ids[y0, x0] = label
+            queue = collections.deque([(y0, x0)])
+            while queue:
+                y, x = queue.popleft()
+                size += 1
+                for dy in (-1, 0, 1):
+                    for dx in (-1, 0, 1):
+                        ny, nx = y + dy, x + dx
+                        if (0 <= ny < height and 0 <= nx < width and active[ny, nx]
+                                and ids[ny, nx] < 0):
+                            ids[ny, nx] = label
+                            queue.append((ny, nx))
+            sizes.append(size)
+    return ids, sizes
+
+
+def keep_component(roi: np.ndarray, largest: bool) -> np.ndarray:
+    """Keeps the weights of the largest (or smallest) 8-connected component of roi > 0, by
+    pixel count; equal sizes go to the component whose first pixel comes first in row-major
+    order."""
+    ids, sizes = connected_components(roi > 0)
+    if not sizes:
+        return np.zeros_like(roi)
+    chosen = 0
+    for label, size in enumerate(sizes):
+        if (size > sizes[chosen]) if largest else (size < sizes[chosen]):
+            chosen = label
+    return np.where(ids == chosen, roi, 0.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Prediction and Seg-Grad-CAM.
+
+def predict(model: SegcamModel, image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Returns (probabilities (n_classes,H,W), labels (H,W) uint8, first maximum wins)."""
+    height, width = image.shape[:2]
+    with torch.no_grad():
+        logits = model.forward(model.preprocess(image))[model.output]
+        probs = model.probabilities(logits)[:, :height, :width].numpy()
+    return probs, np.argmax(probs, axis=0).astype(np.uint8)
+
+
+@dataclasses.dataclass
+class Explanation:
+    """The result of explain(); map is what --map-npy writes."""
+
+    map: np.ndarray          # (H,W) after resize, crop, ReLU and (optionally) normalisation
+    signed_map: np.ndarray   # (H,W) resized and cropped L, before ReLU
+    cam: np.ndarray          # (h,w) L of DESIGN.md §3 step 3
+    alpha: np.ndarray        # (K,) channel weights after the weights option
+    raw_max: float           # maximum after ReLU, before normalising
+    score: float             # S
+    roi_weight: float        # sum of the ROI weights
+
+
+def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Optional[str] = None,
+            roi: Optional[np.ndarray] = None, score: str = "logits", weights: str = "mean",
+            normalize: bool = True) -> Explanation:
+    """Seg-Grad-CAM exactly as DESIGN.md §3.  image is (H,W,C) in [0,1]; roi (H,W) weights or
+    None for the whole image."""
+    height, width = image.shape[:2]
+    layer = layer or model.default_layer
+    if layer not in model.by_name:
+        raise InputError(f"unknown layer {layer!r}")
+    if not 0 <= class_index < len(model.classes):
+        raise InputError(f"class index {class_index} out of range")
+    if score not in SCORES or weights not in WEIGHTS:
+        raise UsageError(f"bad score {score!r} or weights {weights!r}")
+    roi = np.ones((height, width)) if roi is None else roi
+    if roi.sum() <= 0:
+        raise InputError("empty ROI")
+
+    values = model.forward(model.preprocess(image), leaf=layer)
+    activation, logits = values[layer], values[model.output]
+    padded_h, padded_w = logits.shape[-2:]
+    weight_map = torch.zeros((padded_h, padded_w), dtype=model.dtype)
+    weight_map[:height, :width] = torch.as_tensor(roi, dtype=model.dtype)
+    s = (weight_map * model.class_score_map(logits, class_index, score)).sum()
+    (grad,) = torch.autograd.grad(s, activation, allow_unused=True)
+    if grad is None:
+        grad = torch.zeros_like(activation)
+
+    alpha = grad[0].mean(dim=(1, 2))
+    if weights == "abs":
+        alpha = alpha.abs()
+    elif weights == "relu":
+        alpha = alpha.clamp(min=0)
+    cam = (alpha[:, None, None] * activation[0].detach()).sum(dim=0)
+    resized = F.interpolate(cam[None, None], size=(padded_h, padded_w), mode="bilinear",
+                            align_corners=False)[0, 0]
+    signed = resized[:height, :width]
+    heat = signed.clamp(min=0)
+    raw_max = float(heat.max())
+    if normalize and raw_max > 0:
+        heat = heat / raw_max
+    return Explanation(map=heat.numpy(), signed_map=signed.numpy(), cam=cam.numpy(),
+                       alpha=alpha.numpy(), raw_max=raw_max, score=float(s),
+                       roi_weight=float(roi.sum()))
+
+
+# ------------------------------------------------------------------------------------------------
+# Command line.
+
+_MODEL_CACHE: Dict[Tuple[str, str], SegcamModel] = {}
+
+
+def load_model_cached(path: str, dtype_name: str) -> SegcamModel:
+    """Loads a model once per (path, dtype) within this process."""
+    key = (path, dtype_name)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = SegcamModel.load(path, DTYPES[dtype_name])
+    return _MODEL_CACHE[key]
+
+
+def _ints(text: str, count: int, what: str) -> List[int]:
+    """Parses 'a,b[,c,d]' for an option."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise UsageError(f"{what} needs {count} comma-separated integers, got {text!r}")
+    return values
+
+
+def build_roi(args, model: SegcamModel, image: np.ndarray, class_index: int) -> np.ndarray:
+    """The ROI weights the explain options describe.
+
+    A base region (--roi-mask, --roi-rect or --roi-pixel; whole image without one), then
+    --roi-class multiplies by pixels predicted as the class and --roi-component keeps the
+    largest/smallest 8-connected component of those predicted pixels within the base region.
+    """
+    height, width = image.shape[:2]
+    bases = [o for o in ("roi_mask", "roi_rect", "roi_pixel") if getattr(args, o) is not None]
+    if len(bases) > 1:
+        raise UsageError("give at most one of --roi-mask, --roi-rect, --roi-pixel")
+    if args.roi_mask is not None:
+        roi = roi_mask(args.roi_mask, height, width)
+    elif args.roi_rect is not None:
+        roi = roi_rect(height, width, *_ints(args.roi_rect, 4, "--roi-rect"))
+    elif args.roi_pixel is not None:
+        roi = roi_pixel(height, width, *_ints(args.roi_pixel, 2, "--roi-pixel"))
+    else:
+        roi = np.ones((height, width))
+    if args.roi_class or args.roi_component:
+        _, labels = predict(model, image)
+        roi = roi * (labels == class_index)
+    if args.roi_component:
+        roi = keep_component(roi, args.roi_component == "largest")
+    return roi
+
+
+def run_explain(args, dtype_name: Optional[str] = None) -> Explanation:
+    """Runs `explain` for parsed arguments (no files written)."""
+    model = load_model_cached(args.model, dtype_name or args.dtype)
+    image = load_image(args.image, model.channels)
+    class_index = model.class_index(args.class_)
+    roi = build_roi(args, model, image, class_index)
+    return explain(model, image, class_index, args.layer, roi, args.score, args.weights,
+                   not args.no_normalize)
+
+
+def run_predict(args, dtype_name: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Runs `predict` for parsed arguments; returns (probabilities, labels)."""
+    model = load_model_cached(args.model, dtype_name or args.dtype)
+    return predict(model, load_image(args.image, model.channels))
+
+
+def _save_png(path: str, pixels: np.ndarray) -> None:
+    """Saves (H,W) or (H,W,3) uint8 pixels."""
+    from PIL import Image
+    Image.fromarray(np.ascontiguousarray(pixels)).save(path)
+
+
+def _hex_color(text: str) -> List[int]:
+    """'#rrggbb' -> [r, g, b]."""
+    return [int(text[i:i + 2], 16) for i in (1, 3, 5)]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with DESIGN.md's exit status 1 for usage errors."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command-line parser (shared with crosscheck.py)."""
+    parser = _Parser(prog="segcam_torch.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float64")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    info = sub.add_parser("info", help="list nodes and their shapes for a 64x64 image")
+    info.add_argument("model")
+
+    pred = sub.add_parser("predict", help="segment an image")
+    pred.add_argument("--model", required=True)
+    pred.add_argument("-o", "--output", help="segmentation PNG (class colours)")
+    pred.add_argument("--probabilities", help="probabilities .npy, float32 (C,H,W)")
+    pred.add_argument("image")
+
+    exp = sub.add_parser("explain", help="Seg-Grad-CAM map for a class")
+    exp.add_argument("--model", required=True)
+    exp.add_argument("--class", dest="class_", required=True)
+    exp.add_argument("--layer")
+    exp.add_argument("--roi-mask")
+    exp.add_argument("--roi-rect")
+    exp.add_argument("--roi-pixel")
+    exp.add_argument("--roi-class", action="store_true")
+    exp.add_argument("--roi-component", choices=("largest", "smallest"))
+    exp.add_argument("--score", choices=SCORES, default="logits")
+    exp.add_argument("--weights", choices=WEIGHTS, default="mean")
+    exp.add_argument("--no-normalize", action="store_true")
+    exp.add_argument("--colormap", help="accepted for compatibility; -o is always grayscale")
+    exp.add_argument("-o", "--output", help="map as a grayscale PNG, round(255 v)")
+    exp.add_argument("--overlay", help="accepted for compatibility; not written")
+    exp.add_argument("--map-npy", help="map .npy, float32 (H,W)")
+    exp.add_argument("image")
+    return parser
+
+
+def main(argv: List[str]) -> int:
+    """Command-line entry point; returns the exit status."""
+    try:
+        args = make_parser().parse_args(argv)
+        if args.command == "info":
+            model = SegcamModel.load(args.model, DTYPES[args.dtype])
+            values = model.forward(model.preprocess(np.zeros((64, 64, model.channels))))
+            for node in model.nodes:
+                print(f"{node['name']:24s} {node['op']:18s} {tuple(values[node['name']].shape)}")
+        elif args.command == "predict":
+            probs, labels = run_predict(args)
+            if args.probabilities:
+                np.save(args.probabilities, probs.astype(np.float32))
+            if args.output:
+                model = load_model_cached(args.model, args.dtype)
+                palette = np.array([_hex_color(c.get("color", "#000000")) for c in model.classes],
+                                   dtype=np.uint8)
+                _save_png(args.output, palette[labels])
+        elif args.command == "explain":
+            result = run_explain(args)
+            if args.map_npy:
+                np.save(args.map_npy, result.map.astype(np.float32))
+            if args.output:
+                _save_png(args.output,
+                          np.round(255 * np.clip(result.map, 0, 1)).astype(np.uint8))
+            print(f"raw max {result.raw_max:.9g}, score {result.score:.9g}, "
+                  f"ROI weight {result.roi_weight:.9g}")
+        else:
+            raise UsageError("a command is required: info, predict or explain")
+    except SegcamError as e:
+        print(f"segcam_torch: {e}", file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
