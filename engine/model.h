@@ -4,6 +4,7 @@
 #ifndef SEGCAM_MODEL_H
 #define SEGCAM_MODEL_H
 
+#include "safetensors.h"
 #include "segcam.h"
 
 typedef enum {
@@ -121,6 +122,8 @@ struct segcam_model {
 };
 
 const char *segcam_op_name (segcam_op op);
+/* A model from a parsed container (tensors and segcam.* metadata), validated as a file is. */
+segcam_model *segcam_model_from_safetensors (const segcam_safetensors *st, GError **error);
 
 /* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */
 void segcam_batchnorm_fold (segcam_batchnorm_params *p);

@@ -608,6 +608,10 @@ gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safe
   if (ok) {
     out->metadata = metadata;
     ok = load_tensors (entries, n, data_section, out, error);
+    /* Loaders look tensors up by name once per reference: keep that O(1) for hostile files. */
+    out->index = g_hash_table_new (g_str_hash, g_str_equal);
+    for (int i = 0; ok && i < out->n_tensors; i++)
+      g_hash_table_insert (out->index, out->tensors[i].name, &out->tensors[i]);
   } else {
     g_hash_table_unref (metadata);
   }
@@ -627,11 +631,16 @@ void segcam_safetensors_clear (segcam_safetensors *st)
   g_free (st->tensors);
   if (st->metadata)
     g_hash_table_unref (st->metadata);
+  if (st->index)
+    g_hash_table_unref (st->index);
   memset (st, 0, sizeof *st);
 }
 
 const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, const char *name)
 {
+  if (st->index)
+    return g_hash_table_lookup (st->index, name);
+  /* A table built in memory (the ONNX importer's) has no index. */
   for (int i = 0; i < st->n_tensors; i++)
     if (strcmp (st->tensors[i].name, name) == 0)
       return &st->tensors[i];

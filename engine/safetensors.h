@@ -25,6 +25,7 @@ typedef struct {
   segcam_tensor *tensors; /* in the order of their data offsets */
   int n_tensors;
   GHashTable *metadata;   /* __metadata__: char * -> char *, owned; never NULL after parse */
+  GHashTable *index;      /* tensor name -> segcam_tensor * into tensors (set by parse) */
 } segcam_safetensors;
 
 /* Parses a whole file image. On failure returns FALSE, sets a one-line error (SEGCAM_ERROR,

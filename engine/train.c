@@ -387,10 +387,36 @@ segcam_trainer_new (segcam_model *model, const segcam_trainer_options *options, 
   segcam_trainer *t = g_new0 (segcam_trainer, 1);
   t->model = model;
   t->o = *options;
+  /* Each option on its own: a zero beta2 or eps left in would make Adam divide 0 by 0. */
   if (t->o.beta1 == 0)
-    t->o.beta1 = 0.9, t->o.beta2 = 0.999, t->o.eps = 1e-8;
+    t->o.beta1 = 0.9;
+  if (t->o.beta2 == 0)
+    t->o.beta2 = 0.999;
+  if (t->o.eps == 0)
+    t->o.eps = 1e-8;
   if (t->o.bn_momentum == 0)
     t->o.bn_momentum = 0.1;
+  /* The loss reads one label per pixel of the network's input, which the session pads up to the
+   * size multiple; padded pixels have no labels. */
+  int mult = model->size_multiple;
+  if (options->width % mult || options->height % mult)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                   "training images must be a multiple of %d pixels wide and high, not %dx%d", mult,
+                   options->width, options->height);
+      segcam_trainer_free (t);
+      return NULL;
+    }
+  /* Parameter records and the weight gradient assume one group: dense convolutions only. */
+  for (int i = 0; i < model->n_nodes; i++)
+    if ((model->nodes[i].op == SEGCAM_OP_CONV2D || model->nodes[i].op == SEGCAM_OP_CONV_TRANSPOSE2D)
+        && model->nodes[i].p.conv.groups > 1)
+      {
+        g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL,
+                     "node '%s': grouped convolutions cannot be trained", model->nodes[i].name);
+        segcam_trainer_free (t);
+        return NULL;
+      }
   t->session = segcam_session_create (model, options->width, options->height, options->batch,
                                       SEGCAM_RUN_TRAIN, 0, options->n_threads, error);
   if (!t->session)
@@ -657,14 +683,17 @@ segcam_trainer_save (segcam_trainer *t, const char *path, const char *training_j
           g_array_append_val (out, ft);
         }
   char *steps = g_strdup_printf ("%" G_GINT64_FORMAT, t->steps);
+  /* The graph is written back as loaded, so it keeps its format: version 2 ops need "2". */
+  char *format = g_strdup_printf ("%d", MAX (m->format_version, 1));
   const char *keys[] = {"segcam.format", "segcam.graph", "segcam.name", "segcam.description",
                         training_json ? "segcam.training" : NULL, checkpoint ? "segcam.adam_steps" : NULL, NULL};
-  const char *values[] = {"1", m->graph_json, m->name, m->description, training_json, steps, NULL};
+  const char *values[] = {format, m->graph_json, m->name, m->description, training_json, steps, NULL};
   if (!training_json)
     keys[4] = keys[5], values[4] = values[5], keys[5] = NULL, values[5] = NULL;
   gboolean ok = segcam_safetensors_write (path, (segcam_tensor *) out->data, (int) out->len, keys,
                                           values, error);
   g_free (steps);
+  g_free (format);
   g_ptr_array_free (owned, TRUE);
   g_array_free (out, TRUE);
   return ok;

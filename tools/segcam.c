@@ -504,6 +504,8 @@ static const struct {
   {"explain", cmd_explain, "Seg-Grad-CAM heat map of a class over a region"},
   {"dataset", segcam_cmd_dataset, "generate TextureMNIST data"},
   {"train", segcam_cmd_train, "train a U-Net on TextureMNIST"},
+  {"bias", segcam_cmd_bias, "saliency on TextureMNIST's biased texture (the paper's finding)"},
+  {"import", segcam_cmd_import, "translate an ONNX model into a segcam model"},
   {"bench", cmd_bench, "time forward and explain passes"},
 };
 

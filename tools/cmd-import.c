@@ -1,0 +1,164 @@
+/* cmd-import.c — `segcam import MODEL.onnx -o MODEL.safetensors`: translates an ONNX segmentation
+ * network (engine/onnx-import.h) into a self-describing segcam model file (DESIGN.md §2,
+ * segcam.format 2), with what ONNX files do not say given on the command line: class names and
+ * colours, the input normalisation, which tensor holds the logits and the default layer.
+ *
+ * Exit status: 0 success, 1 usage error, 2 bad input (unreadable or unsupported model, bad class
+ * file) or unwritable output.
+ */
+#include "commands.h"
+#include "onnx-import.h"
+#include "segcam.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int
+fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static int
+fail (int status, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  char *message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  fprintf (stderr, "segcam import: %s%s\n", message,
+           status == 1 ? " (see segcam import --help)" : "");
+  g_free (message);
+  return status;
+}
+
+/* "0.485,0.456,0.406" or one number: 1 to 3 finite values, else -1. */
+static int
+parse_floats (const char *text, float *out)
+{
+  char **parts = g_strsplit (text, ",", -1);
+  int n = (int) g_strv_length (parts);
+  for (int i = 0; i < n && n <= 3; i++)
+    {
+      char *end, *s = g_strstrip (parts[i]);
+      double v = g_ascii_strtod (s, &end);
+      if (!*s || *end || !isfinite (v))
+        n = -1;
+      else
+        out[i] = (float) v;
+    }
+  g_strfreev (parts);
+  return n >= 1 && n <= 3 ? n : -1;
+}
+
+/* --classes: a file (see segcam_onnx_read_classes) when one exists by that name, else
+ * comma-separated names. */
+static gboolean
+parse_classes (const char *arg, char ***classes, char ***colors, GError **error)
+{
+  if (g_file_test (arg, G_FILE_TEST_EXISTS))
+    return segcam_onnx_read_classes (arg, classes, colors, error);
+  *classes = g_strsplit (arg, ",", -1);
+  for (char **c = *classes; *c; c++)
+    g_strstrip (*c);
+  return TRUE;
+}
+
+static gboolean
+write_model (const char *path, const segcam_safetensors *st, GError **error)
+{
+  guint n = g_hash_table_size (st->metadata), i = 0;
+  const char **keys = g_new0 (const char *, n + 1), **values = g_new0 (const char *, n + 1);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, st->metadata);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    keys[i] = k, values[i++] = v;
+  gboolean ok = segcam_safetensors_write (path, st->tensors, st->n_tensors, keys, values, error);
+  g_free (keys);
+  g_free (values);
+  return ok;
+}
+
+int
+segcam_cmd_import (int argc, char **argv)
+{
+  char *out = NULL, *classes = NULL, *colors = NULL, *mean = NULL, *std = NULL;
+  char *output = NULL, *layer = NULL, *name = NULL;
+  GOptionEntry entries[] = {
+    {"output-file", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The segcam model to write", "MODEL.safetensors"},
+    {"classes", 0, 0, G_OPTION_ARG_STRING, &classes,
+     "Class names, comma-separated, or a file with one per line (\"name #rrggbb\" sets a colour); "
+     "default: MODEL.classes.txt, else the model's metadata, else class 0, class 1...", "NAMES|FILE"},
+    {"colors", 0, 0, G_OPTION_ARG_STRING, &colors, "Class colours, comma-separated", "#rrggbb,..."},
+    {"mean", 0, 0, G_OPTION_ARG_STRING, &mean,
+     "Per-channel mean subtracted from pixels in [0, 1] (default 0)", "M[,M,M]"},
+    {"std", 0, 0, G_OPTION_ARG_STRING, &std, "Per-channel standard deviation (default 1)", "S[,S,S]"},
+    {"output", 0, 0, G_OPTION_ARG_STRING, &output,
+     "Tensor holding the logits (default: the first graph output, without a final Softmax or "
+     "Sigmoid)", "TENSOR"},
+    {"default-layer", 0, 0, G_OPTION_ARG_STRING, &layer,
+     "Tensor Seg-Grad-CAM explains at by default (default: the deepest, widest feature map)", "TENSOR"},
+    {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Model name (default: the graph's)", "NAME"},
+    {NULL},
+  };
+  GOptionContext *ctx = g_option_context_new ("MODEL.onnx");
+  g_option_context_set_summary (ctx, "Translate an ONNX segmentation network into a segcam model.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_set_prgname ("segcam import");
+  GError *error = NULL;
+  segcam_onnx_options o = {.output = NULL};
+  segcam_safetensors st = {0};
+  int status = 0;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    status = fail (1, "%s", error->message);
+  else if (argc != 2 || !out)
+    status = fail (1, "needs one MODEL.onnx and -o MODEL.safetensors");
+  else if (mean && (o.n_mean = parse_floats (mean, o.mean)) < 0)
+    status = fail (1, "--mean must be 1 to 3 comma-separated numbers");
+  else if (std && (o.n_std = parse_floats (std, o.std)) < 0)
+    status = fail (1, "--std must be 1 to 3 comma-separated numbers");
+  else if (classes && !parse_classes (classes, &o.classes, &o.colors, &error))
+    status = fail (2, "%s", error->message);
+  if (status == 0)
+    {
+      if (colors)
+        {
+          g_strfreev (o.colors);
+          o.colors = g_strsplit (colors, ",", -1);
+          for (char **c = o.colors; *c; c++)
+            g_strstrip (*c);
+        }
+      o.output = output, o.default_layer = layer, o.name = name;
+      GMappedFile *f = g_mapped_file_new (argv[1], FALSE, &error);
+      gboolean ok = f && segcam_onnx_import ((const uint8_t *) g_mapped_file_get_contents (f),
+                                             g_mapped_file_get_length (f), argv[1], &o, &st, &error);
+      if (f)
+        g_mapped_file_unref (f);
+      if (!ok || !write_model (out, &st, &error))
+        status = fail (2, "%s", error->message);
+    }
+  if (status == 0)
+    {
+      /* Load what was written, as every later command will, and describe it. */
+      segcam_model *m = segcam_model_load (out, &error);
+      if (!m)
+        status = fail (2, "%s", error->message);
+      else
+        {
+          printf ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', input padded "
+                  "to a multiple of %d\n", out, segcam_model_n_nodes (m), segcam_model_n_classes (m),
+                  segcam_model_node_name (m, segcam_model_output_node (m)),
+                  segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax",
+                  segcam_model_node_name (m, segcam_model_default_layer (m)),
+                  segcam_model_size_multiple (m));
+          segcam_model_free (m);
+        }
+    }
+  g_clear_error (&error);
+  segcam_safetensors_clear (&st);
+  g_strfreev (o.classes);
+  g_strfreev (o.colors);
+  g_option_context_free (ctx);
+  g_free (out), g_free (classes), g_free (colors), g_free (mean), g_free (std);
+  g_free (output), g_free (layer), g_free (name);
+  return status;
+}
