@@ -7,10 +7,11 @@
 int
 segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode)
 {
-  int64_t span = (int64_t) in + 2 * pad - k;
+  /* PyTorch rounds up before asking whether any window fits. */
+  int64_t span = (int64_t) in + 2 * pad - k + (ceil_mode ? s - 1 : 0);
   if (span < 0)
     return 0;
-  int64_t out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+  int64_t out = span / s + 1;
   /* PyTorch: the last window must start inside the input or its left padding. */
   if (ceil_mode && (out - 1) * s >= (int64_t) in + pad)
     out--;

@@ -78,6 +78,11 @@ fail:
 segcam_session *
 segcam_session_new (const segcam_model *m, const segcam_session_options *o, GError **error)
 {
+  if (o->layer < -1)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "layer %d does not exist", o->layer);
+      return NULL;
+    }
   int target = o->layer < 0 ? m->default_layer : o->layer;
   segcam_session *s = segcam_session_create (m, o->width, o->height, 1,
                                              o->explain ? SEGCAM_RUN_EXPLAIN : SEGCAM_RUN_FORWARD,

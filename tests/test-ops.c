@@ -1,0 +1,1087 @@
+/* test-ops.c — every op kernel of engine/ops.h against naive references.
+ *
+ * Each case runs an op forward and backward through the engine (float32, channels-last, split
+ * over a thread pool) and compares:
+ *   - the forward output with a naive loop over NCHW indices in double precision, written
+ *     directly from PyTorch's definition of the op;
+ *   - the backward (vector-Jacobian product with a random output gradient) with central finite
+ *     differences of the scalar <dout, naive_forward (x)>, also in double, so that the reference
+ *     gradient is exact to ~1e-10 and every mismatch is the engine's;
+ *   - accumulation: backward into input gradients pre-filled with random values must add the
+ *     product (din_after - din_before == vjp), as ops.h promises.
+ * Errors are max |got - want| / max |want| over a case; the worst one of each kind is reported
+ * with g_test_message (run with --verbose to see the table).
+ *
+ * The shape helpers (segcam_conv_out & co.) are checked against PyTorch's output-size formulas
+ * on a grid of values. Nothing here reuses engine index code: the references are written from
+ * the PyTorch documentation and source (aten/src/ATen/native/Pool.h, UpSample.h).
+ */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#define TOL 1e-4        /* float32 kernels against double references */
+#define FD_STEP 1e-3    /* the references are linear or smooth near the test points */
+
+/* ---- references for the output sizes (PyTorch) ---------------------------------------------- */
+
+/* floor (a / b) for b > 0, also for negative a (PyTorch's div_rtn). */
+static int64_t floor_div (int64_t a, int64_t b)
+{
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* nn.Conv2d: floor ((in + pad_lo + pad_hi - d (k - 1) - 1) / s) + 1. */
+static int64_t ref_conv_out (int in, int k, int s, int lo, int hi, int d)
+{
+  return floor_div ((int64_t) in + lo + hi - (int64_t) d * (k - 1) - 1, s) + 1;
+}
+
+/* nn.ConvTranspose2d: (in - 1) s - 2 pad + d (k - 1) + output_padding + 1. */
+static int64_t ref_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d)
+{
+  return (int64_t) (in - 1) * s - 2 * (int64_t) pad + (int64_t) d * (k - 1) + out_pad + 1;
+}
+
+/* nn.MaxPool2d (pooling_output_shape, dilation 1): in ceil mode the last window must start
+ * inside the input or its left padding. */
+static int64_t ref_pool_out (int in, int k, int s, int pad, gboolean ceil_mode)
+{
+  int64_t out = floor_div ((int64_t) in + 2 * pad - (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+  if (ceil_mode && (out - 1) * s >= (int64_t) in + pad)
+    out--;
+  return out;
+}
+
+/* F.interpolate (scale_factor=s): floor (in * s), computed in double. */
+static int64_t ref_upsample_out (int in, double scale)
+{
+  return (int64_t) floor ((double) in * scale);
+}
+
+/* ---- the case table --------------------------------------------------------------------------- */
+
+typedef enum { OP_CONV, OP_CONVT, OP_BN, OP_RELU, OP_SIGMOID, OP_MAXPOOL, OP_UPSAMPLE, OP_CONCAT,
+               OP_ADD } op_kind;
+
+static const char *const op_names[] = {"conv2d", "conv_transpose2d", "batchnorm", "relu", "sigmoid",
+                                       "maxpool2d", "upsample", "concat", "add"};
+
+typedef enum {
+  VALUES_RANDOM,        /* uniform in [-1, 1] */
+  VALUES_WIDE,          /* uniform in [-4, 4]: sigmoid's curved part and tails */
+  VALUES_OFF_ZERO,      /* |x| >= 0.05: ReLU's kink stays out of the finite differences */
+  VALUES_DISTINCT,      /* a shuffled ladder 0.01 apart: pooling windows have one clear max */
+  VALUES_CONSTANT,      /* all equal: every pooling window is a tie */
+} values_kind;
+
+typedef struct {
+  const char *name;
+  op_kind op;
+  int n, h, w;              /* batch and spatial size of every input */
+  int c[3];                 /* channels of each distinct input */
+  int n_ins;                /* distinct inputs (0 means 1) */
+  /* conv2d, conv_transpose2d (padding pt, pl = [ph, pw]), maxpool2d (pt, pl) */
+  int cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, oph, opw;
+  gboolean bias, ceil_mode;
+  /* upsample: scale factors, or (0) a target size */
+  gboolean bilinear;
+  double scale_h, scale_w;
+  int to_h, to_w;
+  /* concat and add: operands as indices into the inputs (0 means the inputs in order), and a
+   * bit per operand whose gradient is not wanted (data NULL, width kept) */
+  int n_operands;
+  int operand[3];
+  unsigned null_grad;
+  values_kind values;
+  int fd_samples;           /* elements per input checked by finite differences; 0: all */
+  gboolean also_1_thread;
+} op_case;
+
+#define K(a, b) .kh = a, .kw = b
+#define S(a, b) .sh = a, .sw = b
+#define D(a, b) .dh = a, .dw = b
+#define PAD4(t, l, b, r) .pt = t, .pl = l, .pb = b, .pr = r
+#define PAD2(ph, pw) .pt = ph, .pl = pw, .pb = ph, .pr = pw
+
+static const op_case cases[] = {
+  /* conv2d: weight [cout][cin][kh][kw] */
+  {"1x1-image-k3-p1", OP_CONV, 1, 1, 1, {2}, .cout = 3, K (3, 3), PAD2 (1, 1), .bias = TRUE},
+  {"7x5-k3-p1-n2-bias", OP_CONV, 2, 7, 5, {3}, .cout = 4, K (3, 3), PAD2 (1, 1), .bias = TRUE,
+   .also_1_thread = TRUE},
+  {"7x5-k1x1", OP_CONV, 2, 7, 5, {5}, .cout = 4, K (1, 1), .bias = TRUE},
+  {"13x11-k1x1-s2", OP_CONV, 1, 13, 11, {3}, .cout = 2, K (1, 1), S (2, 2)},
+  {"13x11-k3-s2-p1", OP_CONV, 2, 13, 11, {3}, .cout = 5, K (3, 3), S (2, 2), PAD2 (1, 1)},
+  {"13x11-k3-s3-p1", OP_CONV, 1, 13, 11, {2}, .cout = 3, K (3, 3), S (3, 3), PAD2 (1, 1),
+   .bias = TRUE},
+  {"13x11-k5x3-s2-pad[2,0,1,3]", OP_CONV, 2, 13, 11, {3}, .cout = 4, K (5, 3), S (2, 2),
+   PAD4 (2, 0, 1, 3)},
+  {"13x11-k5x3-s(2,3)-d(2,1)-pad[1,2,3,0]", OP_CONV, 1, 13, 11, {2}, .cout = 3, K (5, 3),
+   S (2, 3), D (2, 1), PAD4 (1, 2, 3, 0), .bias = TRUE},
+  {"13x11-k3-d2-same", OP_CONV, 1, 13, 11, {3}, .cout = 3, K (3, 3), D (2, 2), PAD2 (2, 2)},
+  {"7x5-k2x2-same[0,0,1,1]", OP_CONV, 2, 7, 5, {2}, .cout = 3, K (2, 2), PAD4 (0, 0, 1, 1)},
+  {"7x5-k5x3-same-d2[4,2,4,2]", OP_CONV, 1, 7, 5, {2}, .cout = 2, K (5, 3), D (2, 2),
+   PAD4 (4, 2, 4, 2)},
+  {"7x5-k3-valid", OP_CONV, 1, 7, 5, {4}, .cout = 3, K (3, 3)},
+  /* several tasks per image: 50x45 output pixels > one gather block (1820 rows of 144) */
+  {"50x45-k3-p1-c16", OP_CONV, 2, 50, 45, {16}, .cout = 4, K (3, 3), PAD2 (1, 1), .bias = TRUE,
+   .fd_samples = 48, .also_1_thread = TRUE},
+
+  /* conv_transpose2d: weight [cin][cout][kh][kw] */
+  {"7x5-k2-s2", OP_CONVT, 2, 7, 5, {4}, .cout = 3, K (2, 2), S (2, 2), .bias = TRUE,
+   .also_1_thread = TRUE},
+  {"7x5-k3-s2-p1-op1", OP_CONVT, 1, 7, 5, {3}, .cout = 2, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .oph = 1, .opw = 1, .bias = TRUE},
+  {"7x5-k3-s1-p1-d2", OP_CONVT, 1, 7, 5, {3}, .cout = 2, K (3, 3), PAD2 (1, 1), D (2, 2)},
+  {"7x5-k3-s2-p1-op1-d2", OP_CONVT, 2, 7, 5, {2}, .cout = 3, K (3, 3), S (2, 2), PAD2 (1, 1),
+   D (2, 2), .oph = 1, .opw = 1},
+  {"1x1-image-k3-s3", OP_CONVT, 1, 1, 1, {2}, .cout = 3, K (3, 3), S (3, 3), .bias = TRUE},
+  {"13x11-k4-s2-p1", OP_CONVT, 1, 13, 11, {2}, .cout = 2, K (4, 4), S (2, 2), PAD2 (1, 1)},
+  {"13x11-k5x3-s(3,2)-p(2,0)-op(1,1)", OP_CONVT, 1, 13, 11, {2}, .cout = 2, K (5, 3), S (3, 2),
+   PAD2 (2, 0), .oph = 1, .opw = 1},
+  {"40x36-k2-s2-c8", OP_CONVT, 2, 40, 36, {8}, .cout = 8, K (2, 2), S (2, 2), .bias = TRUE,
+   .fd_samples = 100},
+
+  /* batchnorm (eval) */
+  {"7x5-c5-n2", OP_BN, 2, 7, 5, {5}, .also_1_thread = TRUE},
+  {"1x1-c3", OP_BN, 1, 1, 1, {3}},
+  {"70x65-c3-n2", OP_BN, 2, 70, 65, {3}, .fd_samples = 300},
+
+  /* relu, sigmoid */
+  {"7x5-c4-n2", OP_RELU, 2, 7, 5, {4}, .values = VALUES_OFF_ZERO},
+  {"1x1-c3", OP_RELU, 1, 1, 1, {3}, .values = VALUES_OFF_ZERO},
+  {"70x65-c3-n2", OP_RELU, 2, 70, 65, {3}, .values = VALUES_OFF_ZERO, .fd_samples = 300},
+  {"7x5-c4-n2", OP_SIGMOID, 2, 7, 5, {4}, .values = VALUES_WIDE},
+  {"1x1-c3", OP_SIGMOID, 1, 1, 1, {3}, .values = VALUES_WIDE},
+  {"70x65-c3-n2", OP_SIGMOID, 2, 70, 65, {3}, .values = VALUES_WIDE, .fd_samples = 300},
+
+  /* maxpool2d: stride 0 in the table means "= kernel" */
+  {"13x11-k2", OP_MAXPOOL, 2, 13, 11, {3}, K (2, 2), .values = VALUES_DISTINCT,
+   .also_1_thread = TRUE},
+  {"13x11-k2-ceil", OP_MAXPOOL, 1, 13, 11, {3}, K (2, 2), .ceil_mode = TRUE,
+   .values = VALUES_DISTINCT},
+  {"13x11-k3-s2-overlap", OP_MAXPOOL, 2, 13, 11, {2}, K (3, 3), S (2, 2),
+   .values = VALUES_DISTINCT},
+  {"13x11-k3-s2-p1-ceil", OP_MAXPOOL, 1, 13, 11, {2}, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .ceil_mode = TRUE, .values = VALUES_DISTINCT},
+  {"7x5-k3-s1-p1", OP_MAXPOOL, 1, 7, 5, {2}, K (3, 3), S (1, 1), PAD2 (1, 1),
+   .values = VALUES_DISTINCT},
+  {"13x11-k2-s3", OP_MAXPOOL, 1, 13, 11, {2}, K (2, 2), S (3, 3), .values = VALUES_DISTINCT},
+  {"7x5-k2-s2-p1-ceil", OP_MAXPOOL, 2, 7, 5, {2}, K (2, 2), S (2, 2), PAD2 (1, 1),
+   .ceil_mode = TRUE, .values = VALUES_DISTINCT},
+  {"13x11-k3x2-s(2,1)-p(1,0)", OP_MAXPOOL, 1, 13, 11, {2}, K (3, 2), S (2, 1), PAD2 (1, 0),
+   .values = VALUES_DISTINCT},
+  {"1x1-k3-s1-p1", OP_MAXPOOL, 1, 1, 1, {3}, K (3, 3), S (1, 1), PAD2 (1, 1),
+   .values = VALUES_DISTINCT},
+  {"5x4-k3-s3-ceil-partial-window", OP_MAXPOOL, 1, 5, 4, {2}, K (3, 3), .ceil_mode = TRUE,
+   .values = VALUES_DISTINCT},
+  /* Windows wider than the input: PyTorch gives these outputs (segcam_pool_out does not yet) */
+  {"1x1-k2-s2-ceil", OP_MAXPOOL, 1, 1, 1, {3}, K (2, 2), .ceil_mode = TRUE,
+   .values = VALUES_DISTINCT},
+  {"2x1-k4-s2-p1-ceil", OP_MAXPOOL, 2, 2, 1, {2}, K (4, 4), S (2, 2), PAD2 (1, 1),
+   .ceil_mode = TRUE, .values = VALUES_DISTINCT},
+  {"ties-13x11-k3-s2-p1-ceil", OP_MAXPOOL, 2, 13, 11, {2}, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .ceil_mode = TRUE, .values = VALUES_CONSTANT, .also_1_thread = TRUE},
+  {"ties-7x5-k2", OP_MAXPOOL, 1, 7, 5, {2}, K (2, 2), .values = VALUES_CONSTANT},
+  {"70x65-k2-c4", OP_MAXPOOL, 2, 70, 65, {4}, K (2, 2), .values = VALUES_DISTINCT,
+   .fd_samples = 300},
+  {"70x65-k3-s2-p1-c2", OP_MAXPOOL, 2, 70, 65, {2}, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .values = VALUES_DISTINCT, .fd_samples = 300},
+
+  /* upsample nearest */
+  {"nearest-7x5-x2", OP_UPSAMPLE, 2, 7, 5, {3}, .scale_h = 2, .scale_w = 2},
+  {"nearest-7x5-x3", OP_UPSAMPLE, 1, 7, 5, {2}, .scale_h = 3, .scale_w = 3},
+  {"nearest-7x5-x1.5", OP_UPSAMPLE, 1, 7, 5, {2}, .scale_h = 1.5, .scale_w = 1.5},
+  {"nearest-7x5-x(2,3)", OP_UPSAMPLE, 1, 7, 5, {2}, .scale_h = 2, .scale_w = 3},
+  {"nearest-7x5-to-13x11", OP_UPSAMPLE, 2, 7, 5, {2}, .to_h = 13, .to_w = 11},
+  {"nearest-13x11-to-7x5", OP_UPSAMPLE, 1, 13, 11, {2}, .to_h = 7, .to_w = 5},
+  {"nearest-1x1-x2", OP_UPSAMPLE, 1, 1, 1, {3}, .scale_h = 2, .scale_w = 2},
+  /* upsample bilinear (align_corners=False) */
+  {"bilinear-7x5-x2", OP_UPSAMPLE, 2, 7, 5, {3}, .bilinear = TRUE, .scale_h = 2, .scale_w = 2,
+   .also_1_thread = TRUE},
+  {"bilinear-7x5-x2.5", OP_UPSAMPLE, 1, 7, 5, {2}, .bilinear = TRUE, .scale_h = 2.5,
+   .scale_w = 2.5},
+  {"bilinear-37x29-to-64x48", OP_UPSAMPLE, 1, 37, 29, {2}, .bilinear = TRUE, .to_h = 64,
+   .to_w = 48, .fd_samples = 400},
+  {"bilinear-64x48-to-37x29", OP_UPSAMPLE, 1, 64, 48, {2}, .bilinear = TRUE, .to_h = 37,
+   .to_w = 29, .fd_samples = 400},
+  {"bilinear-13x11-to-13x11", OP_UPSAMPLE, 2, 13, 11, {2}, .bilinear = TRUE, .to_h = 13,
+   .to_w = 11},
+  /* floor (5 * 1.1) = 5: PyTorch copies when the sizes agree, whatever the factor */
+  {"bilinear-5x7-x1.1-same-size", OP_UPSAMPLE, 1, 5, 7, {2}, .bilinear = TRUE, .scale_h = 1.1,
+   .scale_w = 1.1},
+  {"bilinear-1x1-x2", OP_UPSAMPLE, 1, 1, 1, {2}, .bilinear = TRUE, .scale_h = 2, .scale_w = 2},
+  {"bilinear-70x65-x2", OP_UPSAMPLE, 2, 70, 65, {2}, .bilinear = TRUE, .scale_h = 2,
+   .scale_w = 2, .fd_samples = 150},
+
+  /* concat */
+  {"3-parts", OP_CONCAT, 2, 7, 5, {2, 3, 1}, .n_ins = 3, .also_1_thread = TRUE},
+  {"3-parts-middle-null-grad", OP_CONCAT, 2, 7, 5, {2, 3, 1}, .n_ins = 3, .null_grad = 2},
+  {"3-parts-outer-null-grads", OP_CONCAT, 1, 13, 11, {1, 2, 3}, .n_ins = 3, .null_grad = 5},
+  {"x-y-x-same-buffer", OP_CONCAT, 1, 7, 5, {2, 3}, .n_ins = 2, .n_operands = 3,
+   .operand = {0, 1, 0}},
+  {"70x65-3-parts", OP_CONCAT, 2, 70, 65, {2, 1, 2}, .n_ins = 3, .null_grad = 2,
+   .fd_samples = 200},
+
+  /* add */
+  {"a+b", OP_ADD, 2, 7, 5, {3, 3}, .n_ins = 2},
+  {"a+b-1x1", OP_ADD, 1, 1, 1, {2, 2}, .n_ins = 2},
+  {"x+x-same-buffer", OP_ADD, 2, 7, 5, {3}, .n_ins = 1, .n_operands = 2, .operand = {0, 0},
+   .also_1_thread = TRUE},
+  {"a+b-b-null-grad", OP_ADD, 1, 7, 5, {2, 2}, .n_ins = 2, .null_grad = 2},
+  {"70x65-a+b", OP_ADD, 2, 70, 65, {3, 3}, .n_ins = 2, .fd_samples = 200},
+};
+
+/* ---- tensors --------------------------------------------------------------------------------- */
+
+typedef struct {
+  int n, c, h, w;
+} shape;
+
+static size_t shape_size (shape s)
+{
+  return (size_t) s.n * s.c * s.h * s.w;
+}
+
+/* Index of (n, c, y, x) in an NCHW array, as PyTorch stores a contiguous tensor. */
+static size_t nchw (shape s, int n, int c, int y, int x)
+{
+  return (((size_t) n * s.c + c) * s.h + y) * s.w + x;
+}
+
+/* NCHW doubles -> a newly allocated NHWC float activation. */
+static segcam_act act_from (shape s, const double *v)
+{
+  segcam_act a = {g_new (float, shape_size (s)), s.n, s.h, s.w, s.c};
+  for (int n = 0; n < s.n; n++)
+    for (int c = 0; c < s.c; c++)
+      for (int y = 0; y < s.h; y++)
+        for (int x = 0; x < s.w; x++)
+          a.data[(((size_t) n * s.h + y) * s.w + x) * s.c + c] = (float) v[nchw (s, n, c, y, x)];
+  return a;
+}
+
+/* NHWC float activation -> NCHW doubles. */
+static void act_to (const segcam_act *a, double *v)
+{
+  shape s = {a->n, a->c, a->h, a->w};
+  for (int n = 0; n < s.n; n++)
+    for (int c = 0; c < s.c; c++)
+      for (int y = 0; y < s.h; y++)
+        for (int x = 0; x < s.w; x++)
+          v[nchw (s, n, c, y, x)] = a->data[(((size_t) n * s.h + y) * s.w + x) * s.c + c];
+}
+
+/* A random value that a float holds exactly, so engine and reference see the same numbers. */
+static double rand_float (GRand *r, double lo, double hi)
+{
+  return (float) g_rand_double_range (r, lo, hi);
+}
+
+static double *random_values (GRand *r, size_t n, values_kind kind)
+{
+  double *v = g_new (double, n);
+  for (size_t i = 0; i < n; i++)
+    switch (kind)
+      {
+      case VALUES_RANDOM:
+        v[i] = rand_float (r, -1, 1);
+        break;
+      case VALUES_WIDE:
+        v[i] = rand_float (r, -4, 4);
+        break;
+      case VALUES_OFF_ZERO:
+        v[i] = (g_rand_boolean (r) ? 1 : -1) * rand_float (r, 0.05, 1);
+        break;
+      case VALUES_DISTINCT:
+        v[i] = (float) (0.01 * (double) i - 0.005 * (double) n);
+        break;
+      case VALUES_CONSTANT:
+        v[i] = 0.25;
+        break;
+      }
+  if (kind == VALUES_DISTINCT)
+    for (size_t i = n; i > 1; i--)
+      {
+        size_t j = (size_t) g_rand_int_range (r, 0, (gint32) i);
+        double t = v[i - 1];
+        v[i - 1] = v[j], v[j] = t;
+      }
+  return v;
+}
+
+/* ---- one case, instantiated: shapes, parameters, the engine's packed parameters ------------- */
+
+typedef struct {
+  const op_case *k;
+  int n_ins, n_operands;
+  int operand[3];
+  shape in[3];
+  shape out;
+  int sh, sw, dh, dw;           /* defaults filled in */
+  double *weight, *bias;        /* conv: PyTorch layouts */
+  double *gamma, *beta, *mean, *var, eps;
+  segcam_conv_params conv;
+  segcam_batchnorm_params bn;
+  segcam_pool_params pool;
+} op_instance;
+
+/* Packs a PyTorch weight into the two layouts model.h documents for the engine: forward
+ * [kh][kw][cin][cout] and backward [kh][kw][cout][cin], cin and cout being the op's input and
+ * output channels. conv2d stores [cout][cin][kh][kw], conv_transpose2d [cin][cout][kh][kw]. */
+static void pack_conv_weights (op_instance *t, gboolean transposed)
+{
+  segcam_conv_params *p = &t->conv;
+  size_t n = (size_t) p->kh * p->kw * p->cin * p->cout;
+  p->w_fwd = g_new (float, n);
+  p->w_bwd = g_new (float, n);
+  for (int ky = 0; ky < p->kh; ky++)
+    for (int kx = 0; kx < p->kw; kx++)
+      for (int ci = 0; ci < p->cin; ci++)
+        for (int co = 0; co < p->cout; co++)
+          {
+            size_t torch = transposed ? (((size_t) ci * p->cout + co) * p->kh + ky) * p->kw + kx
+                                      : (((size_t) co * p->cin + ci) * p->kh + ky) * p->kw + kx;
+            size_t tap = (size_t) ky * p->kw + kx;
+            p->w_fwd[(tap * p->cin + ci) * p->cout + co] = (float) t->weight[torch];
+            p->w_bwd[(tap * p->cout + co) * p->cin + ci] = (float) t->weight[torch];
+          }
+}
+
+static void instance_init (op_instance *t, const op_case *k, GRand *r)
+{
+  memset (t, 0, sizeof *t);
+  t->k = k;
+  t->n_ins = MAX (k->n_ins, 1);
+  t->n_operands = k->n_operands ? k->n_operands : t->n_ins;
+  for (int i = 0; i < t->n_operands; i++)
+    t->operand[i] = k->n_operands ? k->operand[i] : i;
+  for (int i = 0; i < t->n_ins; i++)
+    t->in[i] = (shape) {k->n, k->c[i], k->h, k->w};
+  t->sh = k->sh ? k->sh : k->op == OP_MAXPOOL ? k->kh : 1;
+  t->sw = k->sw ? k->sw : k->op == OP_MAXPOOL ? k->kw : 1;
+  t->dh = k->dh ? k->dh : 1;
+  t->dw = k->dw ? k->dw : 1;
+  shape in = t->in[0], out = in;
+  switch (k->op)
+    {
+    case OP_CONV:
+    case OP_CONVT:
+      {
+        gboolean transposed = k->op == OP_CONVT;
+        out.c = k->cout;
+        if (transposed)
+          {
+            out.h = (int) ref_conv_transpose_out (in.h, k->kh, t->sh, k->pt, k->oph, t->dh);
+            out.w = (int) ref_conv_transpose_out (in.w, k->kw, t->sw, k->pl, k->opw, t->dw);
+          }
+        else
+          {
+            out.h = (int) ref_conv_out (in.h, k->kh, t->sh, k->pt, k->pb, t->dh);
+            out.w = (int) ref_conv_out (in.w, k->kw, t->sw, k->pl, k->pr, t->dw);
+          }
+        size_t nw = (size_t) in.c * k->cout * k->kh * k->kw;
+        /* He-like scale keeps outputs O(1) whatever the fan-in. */
+        double scale = 1.0 / sqrt ((double) in.c * k->kh * k->kw);
+        t->weight = g_new (double, nw);
+        for (size_t i = 0; i < nw; i++)
+          t->weight[i] = rand_float (r, -scale, scale);
+        if (k->bias)
+          t->bias = random_values (r, k->cout, VALUES_RANDOM);
+        t->conv = (segcam_conv_params) {
+          .kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw,
+          .pt = k->pt, .pl = k->pl, .pb = transposed ? k->pt : k->pb, .pr = transposed ? k->pl : k->pr,
+          .oph = k->oph, .opw = k->opw, .dh = t->dh, .dw = t->dw, .cin = in.c, .cout = k->cout,
+        };
+        pack_conv_weights (t, transposed);
+        if (t->bias)
+          {
+            t->conv.bias = g_new (float, k->cout);
+            for (int c = 0; c < k->cout; c++)
+              t->conv.bias[c] = (float) t->bias[c];
+          }
+        break;
+      }
+    case OP_BN:
+      t->gamma = g_new (double, in.c);
+      t->beta = g_new (double, in.c);
+      t->mean = g_new (double, in.c);
+      t->var = g_new (double, in.c);
+      t->eps = 1e-5;
+      t->bn = (segcam_batchnorm_params) {.channels = in.c, .eps = t->eps, .scale = g_new (float, in.c),
+                                         .shift = g_new (float, in.c)};
+      for (int c = 0; c < in.c; c++)
+        {
+          t->gamma[c] = rand_float (r, 0.5, 1.5);
+          t->beta[c] = rand_float (r, -0.5, 0.5);
+          t->mean[c] = rand_float (r, -0.5, 0.5);
+          t->var[c] = rand_float (r, 0.1, 2);
+          /* The loader folds the four vectors into a scale and a shift (model.h). */
+          double s = t->gamma[c] / sqrt (t->var[c] + t->eps);
+          t->bn.scale[c] = (float) s;
+          t->bn.shift[c] = (float) (t->beta[c] - t->mean[c] * s);
+        }
+      break;
+    case OP_MAXPOOL:
+      t->pool = (segcam_pool_params) {.kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw, .ph = k->pt,
+                                      .pw = k->pl, .ceil_mode = k->ceil_mode};
+      out.h = (int) ref_pool_out (in.h, k->kh, t->sh, k->pt, k->ceil_mode);
+      out.w = (int) ref_pool_out (in.w, k->kw, t->sw, k->pl, k->ceil_mode);
+      break;
+    case OP_UPSAMPLE:
+      out.h = k->scale_h > 0 ? (int) ref_upsample_out (in.h, k->scale_h) : k->to_h;
+      out.w = k->scale_w > 0 ? (int) ref_upsample_out (in.w, k->scale_w) : k->to_w;
+      break;
+    case OP_CONCAT:
+      out.c = 0;
+      for (int i = 0; i < t->n_operands; i++)
+        out.c += t->in[t->operand[i]].c;
+      break;
+    case OP_RELU:
+    case OP_SIGMOID:
+    case OP_ADD:
+      break;
+    }
+  g_assert_cmpint (out.h, >=, 1);
+  g_assert_cmpint (out.w, >=, 1);
+  t->out = out;
+}
+
+static void instance_clear (op_instance *t)
+{
+  g_free (t->weight);
+  g_free (t->bias);
+  g_free (t->gamma);
+  g_free (t->beta);
+  g_free (t->mean);
+  g_free (t->var);
+  g_free (t->conv.w_fwd);
+  g_free (t->conv.w_bwd);
+  g_free (t->conv.bias);
+  g_free (t->bn.scale);
+  g_free (t->bn.shift);
+}
+
+/* ---- naive references, NCHW, double ------------------------------------------------------ */
+
+static void naive_conv (const op_instance *t, const double *x, double *y)
+{
+  const op_case *k = t->k;
+  shape in = t->in[0], out = t->out;
+  for (int n = 0; n < out.n; n++)
+    for (int co = 0; co < out.c; co++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          {
+            double sum = t->bias ? t->bias[co] : 0;
+            for (int ci = 0; ci < in.c; ci++)
+              for (int ky = 0; ky < k->kh; ky++)
+                for (int kx = 0; kx < k->kw; kx++)
+                  {
+                    /* out[oy] sees in[oy * stride - pad_top + ky * dilation] (zero outside). */
+                    int iy = oy * t->sh - k->pt + ky * t->dh, ix = ox * t->sw - k->pl + kx * t->dw;
+                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
+                      continue;
+                    double w = t->weight[(((size_t) co * in.c + ci) * k->kh + ky) * k->kw + kx];
+                    sum += w * x[nchw (in, n, ci, iy, ix)];
+                  }
+            y[nchw (out, n, co, oy, ox)] = sum;
+          }
+}
+
+static void naive_conv_transpose (const op_instance *t, const double *x, double *y)
+{
+  /* PyTorch's definition, in the scatter form (the adjoint of conv2d's gather): input pixel iy
+   * adds w * x[iy] to out[iy * stride - pad + ky * dilation]. */
+  const op_case *k = t->k;
+  shape in = t->in[0], out = t->out;
+  for (int n = 0; n < out.n; n++)
+    for (int co = 0; co < out.c; co++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          y[nchw (out, n, co, oy, ox)] = t->bias ? t->bias[co] : 0;
+  for (int n = 0; n < in.n; n++)
+    for (int ci = 0; ci < in.c; ci++)
+      for (int iy = 0; iy < in.h; iy++)
+        for (int ix = 0; ix < in.w; ix++)
+          for (int co = 0; co < out.c; co++)
+            for (int ky = 0; ky < k->kh; ky++)
+              for (int kx = 0; kx < k->kw; kx++)
+                {
+                  int oy = iy * t->sh - k->pt + ky * t->dh, ox = ix * t->sw - k->pl + kx * t->dw;
+                  if (oy < 0 || oy >= out.h || ox < 0 || ox >= out.w)
+                    continue;
+                  double w = t->weight[(((size_t) ci * out.c + co) * k->kh + ky) * k->kw + kx];
+                  y[nchw (out, n, co, oy, ox)] += w * x[nchw (in, n, ci, iy, ix)];
+                }
+}
+
+/* The window of output (oy, ox), clipped to the input: PyTorch pads with -inf, so padding never
+ * wins. Returns FALSE if the window holds no input pixel (PyTorch's size rule prevents that). */
+static gboolean pool_window (const op_instance *t, int oy, int ox, int *y0, int *y1, int *x0, int *x1)
+{
+  int ys = oy * t->sh - t->k->pt, xs = ox * t->sw - t->k->pl;
+  *y0 = MAX (ys, 0), *y1 = MIN (ys + t->k->kh, t->in[0].h);
+  *x0 = MAX (xs, 0), *x1 = MIN (xs + t->k->kw, t->in[0].w);
+  return *y0 < *y1 && *x0 < *x1;
+}
+
+/* Position of the maximum of a window: the first one in row-major order among equals. */
+static size_t pool_argmax (const op_instance *t, const double *x, int n, int c, int oy, int ox)
+{
+  int y0, y1, x0, x1;
+  g_assert_true (pool_window (t, oy, ox, &y0, &y1, &x0, &x1));
+  size_t best = nchw (t->in[0], n, c, y0, x0);
+  for (int y = y0; y < y1; y++)
+    for (int xx = x0; xx < x1; xx++)
+      if (x[nchw (t->in[0], n, c, y, xx)] > x[best])
+        best = nchw (t->in[0], n, c, y, xx);
+  return best;
+}
+
+static void naive_maxpool (const op_instance *t, const double *x, double *y)
+{
+  shape out = t->out;
+  for (int n = 0; n < out.n; n++)
+    for (int c = 0; c < out.c; c++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          y[nchw (out, n, c, oy, ox)] = x[pool_argmax (t, x, n, c, oy, ox)];
+}
+
+/* Source pixels of output index x along one axis, after PyTorch's interpolate with
+ * align_corners=False (aten/src/ATen/native/UpSample.h): the ratio is 1 / scale_factor when the
+ * model gives one, else in / out; equal sizes copy; nearest takes floor (x * ratio), with the
+ * out == 2 in special case x / 2; bilinear samples at (x + 0.5) ratio - 0.5, clamped at 0. */
+static void upsample_taps (gboolean bilinear, double scale, int x, int in, int out, int *i0, int *i1,
+                           double *l1)
+{
+  *i1 = -1, *l1 = 0;
+  if (out == in)
+    {
+      *i0 = x;
+      return;
+    }
+  if (!bilinear)
+    {
+      /* x / scale, not x * (1 / scale): a correctly rounded quotient is exact when integral. */
+      double src = out == 2 * in ? x / 2 : scale > 0 ? x / scale : (double) x * in / out;
+      *i0 = MIN ((int) floor (src), in - 1);
+      return;
+    }
+  double real = (scale > 0 ? (x + 0.5) / scale : (x + 0.5) * in / out) - 0.5;
+  real = MAX (real, 0.0);
+  *i0 = (int) floor (real);
+  *i1 = MIN (*i0 + 1, in - 1);
+  *l1 = real - *i0;
+}
+
+static void naive_upsample (const op_instance *t, const double *x, double *y)
+{
+  const op_case *k = t->k;
+  shape in = t->in[0], out = t->out;
+  for (int n = 0; n < out.n; n++)
+    for (int c = 0; c < out.c; c++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          {
+            int y0, y1, x0, x1;
+            double ly, lx;
+            upsample_taps (k->bilinear, k->scale_h, oy, in.h, out.h, &y0, &y1, &ly);
+            upsample_taps (k->bilinear, k->scale_w, ox, in.w, out.w, &x0, &x1, &lx);
+            /* taps with weight 0 may be -1: read them only when weighted */
+            double v = (1 - ly) * (1 - lx) * x[nchw (in, n, c, y0, x0)];
+            if (lx > 0)
+              v += (1 - ly) * lx * x[nchw (in, n, c, y0, x1)];
+            if (ly > 0)
+              v += ly * (1 - lx) * x[nchw (in, n, c, y1, x0)];
+            if (ly > 0 && lx > 0)
+              v += ly * lx * x[nchw (in, n, c, y1, x1)];
+            y[nchw (out, n, c, oy, ox)] = v;
+          }
+}
+
+/* The forward of any case: forward_fn for the finite differences. */
+typedef void (*forward_fn) (const void *ctx, double *const *x, double *y);
+
+static void naive_forward (const void *ctx, double *const *x, double *y)
+{
+  const op_instance *t = ctx;
+  shape out = t->out;
+  size_t n = shape_size (out);
+  switch (t->k->op)
+    {
+    case OP_CONV:
+      naive_conv (t, x[0], y);
+      break;
+    case OP_CONVT:
+      naive_conv_transpose (t, x[0], y);
+      break;
+    case OP_BN:
+      for (int b = 0; b < out.n; b++)
+        for (int c = 0; c < out.c; c++)
+          for (int i = 0; i < out.h * out.w; i++)
+            {
+              size_t q = nchw (out, b, c, 0, 0) + i;
+              y[q] = (x[0][q] - t->mean[c]) / sqrt (t->var[c] + t->eps) * t->gamma[c] + t->beta[c];
+            }
+      break;
+    case OP_RELU:
+      for (size_t i = 0; i < n; i++)
+        y[i] = x[0][i] > 0 ? x[0][i] : 0;
+      break;
+    case OP_SIGMOID:
+      for (size_t i = 0; i < n; i++)
+        y[i] = 1 / (1 + exp (-x[0][i]));
+      break;
+    case OP_MAXPOOL:
+      naive_maxpool (t, x[0], y);
+      break;
+    case OP_UPSAMPLE:
+      naive_upsample (t, x[0], y);
+      break;
+    case OP_CONCAT:
+      for (int b = 0; b < out.n; b++)
+        for (int i = 0, c0 = 0; i < t->n_operands; c0 += t->in[t->operand[i]].c, i++)
+          {
+            shape s = t->in[t->operand[i]];
+            for (int c = 0; c < s.c; c++)
+              for (int p = 0; p < s.h * s.w; p++)
+                y[nchw (out, b, c0 + c, 0, 0) + p] = x[t->operand[i]][nchw (s, b, c, 0, 0) + p];
+          }
+      break;
+    case OP_ADD:
+      for (size_t i = 0; i < n; i++)
+        y[i] = x[t->operand[0]][i] + x[t->operand[1]][i];
+      break;
+    }
+}
+
+/* Vector-Jacobian product of a max-pool where windows tie: PyTorch routes each output's
+ * gradient to the first maximum in row-major window order. Finite differences are undefined at
+ * ties, so this is the reference there. */
+static void tie_vjp (const op_instance *t, const double *x, const double *dout, double *din)
+{
+  shape out = t->out;
+  memset (din, 0, shape_size (t->in[0]) * sizeof (double));
+  for (int n = 0; n < out.n; n++)
+    for (int c = 0; c < out.c; c++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          din[pool_argmax (t, x, n, c, oy, ox)] += dout[nchw (out, n, c, oy, ox)];
+}
+
+/* ---- the engine ------------------------------------------------------------------------------ */
+
+static float *conv_scratch (const op_instance *t, segcam_pool *pool, size_t *per_thread)
+{
+  *per_thread = segcam_conv_scratch (&t->conv);
+  return g_new (float, *per_thread * segcam_pool_threads (pool));
+}
+
+static void engine_forward (const op_instance *t, segcam_pool *pool, segcam_act *ins, segcam_act *out)
+{
+  const op_case *k = t->k;
+  switch (k->op)
+    {
+    case OP_CONV:
+    case OP_CONVT:
+      {
+        size_t per_thread;
+        float *scratch = conv_scratch (t, pool, &per_thread);
+        segcam_conv_forward (pool, scratch, per_thread, &t->conv, k->op == OP_CONVT, &ins[0], out);
+        g_free (scratch);
+        break;
+      }
+    case OP_BN:
+      segcam_batchnorm_forward (pool, &t->bn, &ins[0], out);
+      break;
+    case OP_RELU:
+      segcam_relu_forward (pool, &ins[0], out);
+      break;
+    case OP_SIGMOID:
+      segcam_sigmoid_forward (pool, &ins[0], out);
+      break;
+    case OP_MAXPOOL:
+      segcam_maxpool_forward (pool, &t->pool, &ins[0], out);
+      break;
+    case OP_UPSAMPLE:
+      segcam_upsample_forward (pool, k->bilinear, k->scale_h, k->scale_w, &ins[0], out);
+      break;
+    case OP_CONCAT:
+      {
+        const segcam_act *parts[3];
+        for (int i = 0; i < t->n_operands; i++)
+          parts[i] = &ins[t->operand[i]];
+        segcam_concat_forward (pool, parts, t->n_operands, out);
+        break;
+      }
+    case OP_ADD:
+      segcam_add_forward (pool, &ins[t->operand[0]], &ins[t->operand[1]], out);
+      break;
+    }
+}
+
+/* Backward into dins (accumulating); ins and out are the forward's. */
+static void engine_backward (const op_instance *t, segcam_pool *pool, const segcam_act *ins,
+                             const segcam_act *out, const segcam_act *dout, segcam_act *dins)
+{
+  const op_case *k = t->k;
+  switch (k->op)
+    {
+    case OP_CONV:
+    case OP_CONVT:
+      {
+        size_t per_thread;
+        float *scratch = conv_scratch (t, pool, &per_thread);
+        segcam_conv_backward (pool, scratch, per_thread, &t->conv, k->op == OP_CONVT, dout, &dins[0]);
+        g_free (scratch);
+        break;
+      }
+    case OP_BN:
+      segcam_batchnorm_backward (pool, &t->bn, dout, &dins[0]);
+      break;
+    case OP_RELU:
+      segcam_relu_backward (pool, out, dout, &dins[0]);
+      break;
+    case OP_SIGMOID:
+      segcam_sigmoid_backward (pool, out, dout, &dins[0]);
+      break;
+    case OP_MAXPOOL:
+      segcam_maxpool_backward (pool, &t->pool, &ins[0], dout, &dins[0]);
+      break;
+    case OP_UPSAMPLE:
+      segcam_upsample_backward (pool, k->bilinear, k->scale_h, k->scale_w, dout, &dins[0]);
+      break;
+    case OP_CONCAT:
+      {
+        /* A part without a gradient: data NULL, its channels kept so the offsets stay right. */
+        segcam_act parts[3], *ptrs[3];
+        for (int i = 0; i < t->n_operands; i++)
+          {
+            parts[i] = dins[t->operand[i]];
+            if (k->null_grad & (1u << i))
+              parts[i] = (segcam_act) {NULL, 1, 0, 0, parts[i].c};
+            ptrs[i] = &parts[i];
+          }
+        segcam_concat_backward (pool, dout, ptrs, t->n_operands);
+        break;
+      }
+    case OP_ADD:
+      /* operands {0, 0} pass the same buffer twice: add (x, x) */
+      segcam_add_backward (pool, dout, k->null_grad & 1 ? NULL : &dins[t->operand[0]],
+                           k->null_grad & 2 ? NULL : &dins[t->operand[1]]);
+      break;
+    }
+}
+
+/* ---- checking --------------------------------------------------------------------------------- */
+
+static double dot (const double *a, const double *b, size_t n)
+{
+  double s = 0;
+  for (size_t i = 0; i < n; i++)
+    s += a[i] * b[i];
+  return s;
+}
+
+/* Central differences of f (x) = <dout, forward (x)> with respect to the listed elements of
+ * input `which`: the reference vector-Jacobian product, for any forward. */
+static void fd_vjp (forward_fn forward, const void *ctx, double *const *x, int which, const size_t *idx,
+                    size_t n_idx, const double *dout, size_t n_out, double *grad)
+{
+  double *y = g_new (double, n_out);
+  for (size_t s = 0; s < n_idx; s++)
+    {
+      double *v = &x[which][idx[s]], saved = *v, f[2];
+      for (int side = 0; side < 2; side++)
+        {
+          *v = saved + (side ? -FD_STEP : FD_STEP);
+          forward (ctx, x, y);
+          f[side] = dot (dout, y, n_out);
+        }
+      *v = saved;
+      grad[s] = (f[0] - f[1]) / (2 * FD_STEP);
+    }
+  g_free (y);
+}
+
+/* max |got - want| / max |want| (or absolute when want is all zero); NaN if any value is. */
+static double rel_error (const double *got, const double *want, size_t n)
+{
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      double d = fabs (got[i] - want[i]);
+      if (isnan (d))
+        return NAN;
+      worst = MAX (worst, d);
+      scale = MAX (scale, fabs (want[i]));
+    }
+  return scale > 0 ? worst / scale : worst;
+}
+
+/* Kernels must not write to what they only read. */
+static void assert_unchanged (const segcam_act *a, const double *v, const char *what)
+{
+  shape s = {a->n, a->c, a->h, a->w};
+  double *now = g_new (double, shape_size (s));
+  act_to (a, now);
+  for (size_t i = 0; i < shape_size (s); i++)
+    if (now[i] != (double) (float) v[i])
+      g_error ("%s changed at %zu", what, i);
+  g_free (now);
+}
+
+/* The larger error, NaN winning (MAX would drop it). */
+static double worse (double a, double b)
+{
+  return isnan (a) || isnan (b) ? NAN : MAX (a, b);
+}
+
+typedef struct {
+  const op_case *k;
+  int threads;
+} run_spec;
+
+static void check_case (gconstpointer data)
+{
+  const run_spec *spec = data;
+  const op_case *k = spec->k;
+  GRand *r = g_rand_new_with_seed (g_str_hash (k->name) ^ (guint32) k->op);
+  op_instance t;
+  instance_init (&t, k, r);
+  segcam_pool *pool = segcam_pool_new (spec->threads);
+  g_assert_cmpint (segcam_pool_threads (pool), ==, spec->threads);
+
+  double *x[3];
+  segcam_act ins[3];
+  for (int i = 0; i < t.n_ins; i++)
+    {
+      x[i] = random_values (r, shape_size (t.in[i]), k->values);
+      ins[i] = act_from (t.in[i], x[i]);
+    }
+
+  /* Forward: the output starts as NaN, so an element the kernel forgets to write shows. */
+  size_t n_out = shape_size (t.out);
+  double *want = g_new (double, n_out), *got = g_new (double, n_out);
+  naive_forward (&t, x, want);
+  segcam_act out = {g_new (float, n_out), t.out.n, t.out.h, t.out.w, t.out.c};
+  for (size_t i = 0; i < n_out; i++)
+    out.data[i] = NAN;
+  engine_forward (&t, pool, ins, &out);
+  act_to (&out, got);
+  double err_fwd = rel_error (got, want, n_out);
+
+  /* Backward, from zero and on top of random values. */
+  double *dout_v = random_values (r, n_out, VALUES_RANDOM);
+  segcam_act dout = act_from (t.out, dout_v);
+  double err_bwd = 0, err_acc = 0;
+  size_t n_checked = 0;
+  segcam_act dzero[3], dfill[3];
+  double *before[3];
+  for (int i = 0; i < t.n_ins; i++)
+    {
+      size_t n = shape_size (t.in[i]);
+      before[i] = random_values (r, n, VALUES_RANDOM);
+      dfill[i] = act_from (t.in[i], before[i]);
+      dzero[i] = (segcam_act) {g_new0 (float, n), t.in[i].n, t.in[i].h, t.in[i].w, t.in[i].c};
+    }
+  engine_backward (&t, pool, ins, &out, &dout, dzero);
+  engine_backward (&t, pool, ins, &out, &dout, dfill);
+  for (int i = 0; i < t.n_ins; i++)
+    assert_unchanged (&ins[i], x[i], "an input");
+  assert_unchanged (&dout, dout_v, "the output gradient");
+
+  for (int i = 0; i < t.n_ins; i++)
+    {
+      gboolean wanted = TRUE;
+      for (int j = 0; j < t.n_operands; j++)
+        if (t.operand[j] == i && (k->null_grad & (1u << j)))
+          wanted = FALSE;
+      if (!wanted)
+        continue;   /* the kernel never saw this gradient's buffer */
+      size_t n = shape_size (t.in[i]);
+      size_t n_idx = k->fd_samples ? MIN ((size_t) k->fd_samples, n) : n;
+      size_t *idx = g_new (size_t, n_idx);
+      for (size_t s = 0; s < n_idx; s++)
+        idx[s] = k->fd_samples ? (size_t) g_rand_int_range (r, 0, (gint32) n) : s;
+
+      double *ref = g_new (double, n_idx), *g0 = g_new (double, n_idx), *g1 = g_new (double, n_idx);
+      if (k->values == VALUES_CONSTANT)
+        {
+          double *full = g_new (double, n);
+          tie_vjp (&t, x[0], dout_v, full);
+          for (size_t s = 0; s < n_idx; s++)
+            ref[s] = full[idx[s]];
+          g_free (full);
+        }
+      else
+        fd_vjp (naive_forward, &t, x, i, idx, n_idx, dout_v, n_out, ref);
+
+      double *after0 = g_new (double, n), *after1 = g_new (double, n);
+      act_to (&dzero[i], after0);
+      act_to (&dfill[i], after1);
+      for (size_t s = 0; s < n_idx; s++)
+        {
+          g0[s] = after0[idx[s]];
+          g1[s] = after1[idx[s]] - before[i][idx[s]];
+        }
+      err_bwd = worse (err_bwd, rel_error (g0, ref, n_idx));
+      err_acc = worse (err_acc, rel_error (g1, ref, n_idx));
+      n_checked += n_idx;
+      g_free (idx);
+      g_free (ref);
+      g_free (g0);
+      g_free (g1);
+      g_free (after0);
+      g_free (after1);
+    }
+
+  g_test_message ("%-17s %-40s t%d  %dx%dx%dx%d -> %dx%dx%dx%d  fwd %.1e  bwd %.1e  acc %.1e  (%zu grads)",
+                  op_names[k->op], k->name, spec->threads, t.in[0].n, t.in[0].c, t.in[0].h, t.in[0].w,
+                  t.out.n, t.out.c, t.out.h, t.out.w, err_fwd, err_bwd, err_acc, n_checked);
+  g_assert_cmpfloat (err_fwd, <=, TOL);
+  g_assert_cmpfloat (err_bwd, <=, TOL);
+  g_assert_cmpfloat (err_acc, <=, TOL);
+
+  for (int i = 0; i < t.n_ins; i++)
+    {
+      g_free (x[i]);
+      g_free (ins[i].data);
+      g_free (before[i]);
+      g_free (dfill[i].data);
+      g_free (dzero[i].data);
+    }
+  g_free (want);
+  g_free (got);
+  g_free (out.data);
+  g_free (dout_v);
+  g_free (dout.data);
+  instance_clear (&t);
+  segcam_pool_free (pool);
+  g_rand_free (r);
+}
+
+/* ---- shape helpers ---------------------------------------------------------------------------- */
+
+/* The engine answers <= 0 for "empty"; PyTorch's formulas give <= 0 there too (and raise).
+ * Mismatches are counted, the first few described, so one run shows the pattern. */
+static int mismatches;
+
+static void expect_size (int64_t want, int got, const char *what)
+{
+  if (want >= 1 ? got == want : got <= 0)
+    return;
+  if (mismatches++ < 12)
+    g_test_message ("MISMATCH %s: engine %d, PyTorch %" G_GINT64_FORMAT, what, got, want);
+}
+
+/* Ends a shape test: every size must have matched. */
+static void shapes_done (int checked, const char *what)
+{
+  g_test_message ("%d %s sizes, %d mismatches", checked, what, mismatches);
+  g_assert_cmpint (mismatches, ==, 0);
+  mismatches = 0;
+}
+
+static void test_shapes_conv (void)
+{
+  int checked = 0;
+  for (int in = 1; in <= 20; in++)
+    for (int k = 1; k <= 6; k++)
+      for (int s = 1; s <= 3; s++)
+        for (int d = 1; d <= 3; d++)
+          for (int lo = 0; lo <= 3; lo++)
+            for (int hi = 0; hi <= 3; hi++)
+              {
+                char *what = g_strdup_printf ("conv_out (in %d, k %d, s %d, pad %d/%d, d %d)", in,
+                                              k, s, lo, hi, d);
+                expect_size (ref_conv_out (in, k, s, lo, hi, d), segcam_conv_out (in, k, s, lo, hi, d),
+                             what);
+                g_free (what);
+                checked++;
+              }
+  shapes_done (checked, "conv2d");
+}
+
+static void test_shapes_conv_transpose (void)
+{
+  int checked = 0;
+  for (int in = 1; in <= 20; in++)
+    for (int k = 1; k <= 6; k++)
+      for (int s = 1; s <= 3; s++)
+        for (int d = 1; d <= 3; d++)
+          for (int pad = 0; pad <= 4; pad++)
+            for (int op = 0; op < MAX (s, d); op++) /* output_padding < stride or dilation */
+              {
+                char *what = g_strdup_printf ("conv_transpose_out (in %d, k %d, s %d, pad %d, "
+                                              "out_pad %d, d %d)", in, k, s, pad, op, d);
+                expect_size (ref_conv_transpose_out (in, k, s, pad, op, d),
+                             segcam_conv_transpose_out (in, k, s, pad, op, d), what);
+                g_free (what);
+                checked++;
+              }
+  shapes_done (checked, "conv_transpose2d");
+}
+
+static void test_shapes_pool (void)
+{
+  int checked = 0;
+  for (int in = 1; in <= 20; in++)
+    for (int k = 1; k <= 6; k++)
+      for (int s = 1; s <= 4; s++)
+        for (int pad = 0; pad <= k / 2; pad++) /* PyTorch: pad at most half the kernel */
+          for (int ceil_mode = 0; ceil_mode <= 1; ceil_mode++)
+            {
+              char *what = g_strdup_printf ("pool_out (in %d, k %d, s %d, pad %d, ceil %d)", in, k,
+                                            s, pad, ceil_mode);
+              expect_size (ref_pool_out (in, k, s, pad, ceil_mode),
+                           segcam_pool_out (in, k, s, pad, ceil_mode), what);
+              g_free (what);
+              checked++;
+            }
+  shapes_done (checked, "maxpool2d");
+}
+
+static void test_shapes_upsample (void)
+{
+  static const double scales[] = {0.25, 0.5, 37.0 / 64, 0.9, 1, 1.1, 1.5, 64.0 / 37, 2, 2.5, 3, 4, 7.3};
+  int checked = 0;
+  for (int in = 1; in <= 40; in++)
+    for (size_t i = 0; i < G_N_ELEMENTS (scales); i++)
+      {
+        char *what = g_strdup_printf ("upsample_out (in %d, scale %g)", in, scales[i]);
+        expect_size (ref_upsample_out (in, scales[i]), segcam_upsample_out (in, scales[i]), what);
+        g_free (what);
+        checked++;
+      }
+  shapes_done (checked, "upsample");
+}
+
+int main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/ops/shapes/conv2d", test_shapes_conv);
+  g_test_add_func ("/ops/shapes/conv_transpose2d", test_shapes_conv_transpose);
+  g_test_add_func ("/ops/shapes/maxpool2d", test_shapes_pool);
+  g_test_add_func ("/ops/shapes/upsample", test_shapes_upsample);
+
+  /* Every case with 2 threads, some with 1 too; the specs live as long as the tests. */
+  run_spec *specs = g_new (run_spec, 2 * G_N_ELEMENTS (cases));
+  int n_specs = 0;
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (int threads = 2; threads >= 1; threads--)
+      {
+        if (threads == 1 && !cases[i].also_1_thread)
+          continue;
+        specs[n_specs] = (run_spec) {&cases[i], threads};
+        char *path = g_strdup_printf ("/ops/%s/%s/t%d", op_names[cases[i].op], cases[i].name, threads);
+        g_test_add_data_func (path, &specs[n_specs++], check_case);
+        g_free (path);
+      }
+  int status = g_test_run ();
+  g_free (specs);
+  return status;
+}
