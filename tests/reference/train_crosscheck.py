@@ -3,7 +3,7 @@
 
 For the test models unet-bn, unet-convt (make_models.py; softmax cross-entropy) and sigmoid
 (one output channel: binary cross-entropy with logits), on a random batch of 3 images of 24x20
-with random labels, it runs the engine's trainer (tests/train-step.c) for 1 and for 3 Adam steps
+with random labels, it runs the engine's trainer (tests/train-step.c) for 1, 2 and 3 Adam steps
 and the same training in PyTorch, float64:
 
   - the graph in train mode: segcam_torch.py's ops, except batch norm with batch statistics
@@ -21,9 +21,9 @@ Compared (worst error per tensor in the table):
               m = 0.1 g, v = 0.001 g^2; error in units of the float32 rounding of each value
               (<= 4: Adam as torch.optim.Adam computes it, independent of any gradient error)
   dw1, dw3    the change of every trainable tensor after 1 and 3 steps, max|C - ref| / max|ref|
-  m1 v1 m3 v3 Adam's moments after 1 and 3 steps, same measure
-  run1 run3   the change of the batch norms' running mean and var after 1 and 3 steps
-The state checks use 1e-3 (dw, m, v) and 1e-4 (running statistics): see CONDITIONING below.
+  m1 v1 m3 v3 Adam's moments after 1 and 3 steps, same measure, <= 1e-4 (as the gradients)
+  run1 run3   the change of the batch norms' running mean and var after 1 and 3 steps, <= 1e-4
+  dw is held to 1e-3 only: see CONDITIONING below.
 
 A conv bias whose output only feeds batch norms has a gradient that is exactly zero in train mode
 (the batch mean absorbs it); the engine's is float32 rounding noise, which Adam, dividing by
@@ -44,12 +44,11 @@ is within float32 noise (~1e-6 of the largest) of zero moves by an amount no flo
 implementation can reproduce, so a weight whose float64 gradient at step 1 is below 1e-4 of its
 tensor's largest is left out of dw1 and dw3 (counted as "ill-cond." in the notes; a handful per
 model). The 1e-3 for dw is set by float32 storage: rounding a weight of magnitude 1 alone moves
-it by 6e-8, 6e-5 of a 1e-3 step; the moments have no such floor but share the tolerance.
+it by 6e-8, 6e-5 of a 1e-3 step (the moments have no such floor).
 """
 
 import argparse
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -82,7 +81,8 @@ SEED = 20240612
 TOL_LOSS = 1e-5
 TOL_GRAD = 1e-4
 TOL_ADAM = 4.0          # in float32 roundings of the value
-TOL_STATE = 1e-3        # weight changes and Adam moments
+TOL_STATE = 1e-3        # weight changes
+TOL_MOMENT = 1e-4       # Adam's moments
 TOL_RUNNING = 1e-4      # running statistics' changes
 ILL_CONDITIONED = 1e-4  # |g| / max|g| below which a weight's Adam step is not reproducible
 ADAM_EPS, BETA1, BETA2 = 1e-8, 0.9, 0.999
@@ -352,9 +352,9 @@ def compare_model(name: str, path: str, program: str, workdir: str) -> List[Chec
             checks.append(Check(name, tensor, "dw" + tag, delta, TOL_STATE,
                                 f"{ill} ill-cond." if ill else ""))
             checks.append(Check(name, tensor, "m" + tag, relative(got.m[tensor], want.m[tensor]),
-                                TOL_STATE))
+                                TOL_MOMENT))
             checks.append(Check(name, tensor, "v" + tag, relative(got.v[tensor], want.v[tensor]),
-                                TOL_STATE))
+                                TOL_MOMENT))
     for tensor in running_names:
         for tag, got, want in (("1", engine[1], one), (str(STEPS), engine[STEPS], last)):
             checks.append(Check(name, tensor, "run" + tag,
@@ -427,7 +427,7 @@ def print_table(checks: List[Check]) -> None:
             print(line + ("  " + ", ".join(sorted(notes)) if notes else ""))
         worst: Dict[str, Check] = {}
         for c in mine:
-            if c.tensor != "(files)" and (c.what not in worst or c.error / c.tolerance
+            if c.tensor not in ("(loss)", "(files)") and (c.what not in worst or c.error / c.tolerance
                                            > worst[c.what].error / worst[c.what].tolerance):
                 worst[c.what] = c
         print("worst: " + "  ".join(f"{w} {c.error:.1e} ({c.tensor})" for w, c in worst.items()))
