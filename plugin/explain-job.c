@@ -1,0 +1,707 @@
+/* explain-job.c — the GIMP-free part of the plug-in (see explain-job.h). */
+#include "explain-job.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "resample.h"
+
+/* Rows per gegl_buffer_get/set: enough to amortise the calls, few enough that a large layer is
+ * never copied whole at full size. */
+#define STRIP_ROWS 64
+/* Classes an "unknown class" message lists before it stops. */
+#define LISTED_CLASSES 12
+
+/* ---- settings ----------------------------------------------------------------------------- */
+
+gboolean
+explain_working_size (int width, int height, int max_size, int *work_width, int *work_height)
+{
+  int longer = MAX (width, height);
+  double scale;
+
+  g_return_val_if_fail (width > 0 && height > 0 && max_size > 0, FALSE);
+
+  if (longer <= max_size)
+    {
+      *work_width = width;
+      *work_height = height;
+      return FALSE;
+    }
+  scale = (double) max_size / longer;
+  *work_width = CLAMP ((int) lround (width * scale), 1, max_size);
+  *work_height = CLAMP ((int) lround (height * scale), 1, max_size);
+  return TRUE;
+}
+
+static char *
+list_classes (const segcam_model *model)
+{
+  GString *list = g_string_new (NULL);
+  int n = segcam_model_n_classes (model);
+
+  for (int c = 0; c < MIN (n, LISTED_CLASSES); c++)
+    g_string_append_printf (list, "%s%s", c > 0 ? ", " : "", segcam_model_class_name (model, c));
+  if (n > LISTED_CLASSES)
+    g_string_append_printf (list, ", … (%d classes)", n);
+  return g_string_free (list, FALSE);
+}
+
+GArray *
+explain_parse_classes (const segcam_model *model, const char *classes, GError **error)
+{
+  GArray *indices = g_array_new (FALSE, FALSE, sizeof (int));
+  char **items;
+
+  if (classes == NULL)
+    return indices;
+
+  items = g_strsplit (classes, ",", -1);
+  for (char **item = items; *item != NULL; item++)
+    {
+      const char *name = g_strstrip (*item);
+      int index;
+      gboolean seen = FALSE;
+
+      if (name[0] == '\0')
+        continue;
+      index = segcam_model_find_class (model, name);
+      if (index < 0)
+        {
+          char *known = list_classes (model);
+
+          g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                       "unknown class \"%s\": the model's classes are %s", name, known);
+          g_free (known);
+          g_strfreev (items);
+          g_array_unref (indices);
+          return NULL;
+        }
+      for (guint i = 0; i < indices->len; i++)
+        seen |= g_array_index (indices, int, i) == index;
+      if (! seen)
+        g_array_append_val (indices, index);
+    }
+  g_strfreev (items);
+  return indices;
+}
+
+char *
+explain_format_classes (const segcam_model *model, const int *classes, int n_classes)
+{
+  GString *text = g_string_new (NULL);
+
+  for (int i = 0; i < n_classes; i++)
+    {
+      const char *name = segcam_model_class_name (model, classes[i]);
+
+      if (i > 0)
+        g_string_append (text, ", ");
+      /* A name with a comma, or with spaces a parser would strip, can only be given by index. */
+      if (strchr (name, ',') != NULL || g_ascii_isspace (name[0]) || name[0] == '\0'
+          || g_ascii_isspace (name[strlen (name) - 1]))
+        g_string_append_printf (text, "%d", classes[i]);
+      else
+        g_string_append (text, name);
+    }
+  return g_string_free (text, FALSE);
+}
+
+int
+explain_find_layer (const segcam_model *model, const char *layer, GError **error)
+{
+  char *name;
+  int node;
+
+  if (layer == NULL || layer[0] == '\0')
+    return segcam_model_default_layer (model);
+
+  name = g_strstrip (g_strdup (layer));
+  node = segcam_model_find_node (model, name);
+  if (node < 0)
+    g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                 "unknown layer \"%s\": the model has no node of that name (its default layer "
+                 "is \"%s\")", name,
+                 segcam_model_node_name (model, segcam_model_default_layer (model)));
+  g_free (name);
+  return node;
+}
+
+char *
+explain_node_label (const segcam_model *model, int node, const int *shapes)
+{
+  const char *mark = node == segcam_model_default_layer (model) ? " — default" : "";
+
+  if (shapes == NULL)
+    return g_strdup_printf ("%s (%s)%s", segcam_model_node_name (model, node),
+                            segcam_model_node_op (model, node), mark);
+  return g_strdup_printf ("%s (%s) %d × %d × %d%s", segcam_model_node_name (model, node),
+                          segcam_model_node_op (model, node), shapes[3 * node],
+                          shapes[3 * node + 1], shapes[3 * node + 2], mark);
+}
+
+/* ---- ROI ---------------------------------------------------------------------------------- */
+
+int
+explain_default_class (const uint8_t *labels, const float *weights, size_t n, int n_classes)
+{
+  double *votes = g_new0 (double, n_classes);
+  int best = 0;
+
+  for (size_t i = 0; i < n; i++)
+    if (labels[i] < n_classes)
+      votes[labels[i]] += weights != NULL ? weights[i] : 1.0;
+  for (int c = 1; c < n_classes; c++)
+    if (votes[c] > votes[best])
+      best = c;
+  g_free (votes);
+  return best;
+}
+
+gboolean
+explain_build_roi (ExplainRoiMode roi_mode, const float *selection, const uint8_t *labels,
+                   int width, int height, int class_index, const char *class_name, float *roi,
+                   GError **error)
+{
+  size_t n = (size_t) width * height;
+  gboolean selected = selection != NULL && roi_mode != EXPLAIN_ROI_CLASS;
+
+  if (selected)
+    memcpy (roi, selection, n * sizeof *roi);
+  else
+    for (size_t i = 0; i < n; i++)
+      roi[i] = 1;
+
+  if (roi_mode != EXPLAIN_ROI_SELECTION)
+    segcam_roi_intersect_class (roi, labels, width, height, class_index);
+  if (roi_mode == EXPLAIN_ROI_COMPONENT)
+    segcam_roi_keep_component (roi, width, height, TRUE);
+
+  if (segcam_roi_sum (roi, n) > 0)
+    return TRUE;
+
+  if (roi_mode == EXPLAIN_ROI_SELECTION)
+    g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                 "empty ROI: the selection does not overlap the layer");
+  else
+    g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                 "empty ROI: no pixel of the %s is predicted as \"%s\"",
+                 selected ? "selection" : "layer", class_name);
+  return FALSE;
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
+const char *
+explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection)
+{
+  switch (roi_mode)
+    {
+    case EXPLAIN_ROI_SELECTION:
+      return has_selection ? "selection" : "whole layer";
+    case EXPLAIN_ROI_SELECTION_CLASS:
+      return has_selection ? "predicted in selection" : "predicted";
+    case EXPLAIN_ROI_CLASS:
+      return "predicted";
+    case EXPLAIN_ROI_COMPONENT:
+      return has_selection ? "largest region in selection" : "largest region";
+    }
+  g_return_val_if_reached (NULL);
+}
+
+char *
+explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
+                    const char *roi_label)
+{
+  return g_strdup_printf ("Seg-Grad-CAM%s: %s @ %s (%s)",
+                          kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "", class_name, node_name,
+                          roi_label);
+}
+
+char *
+explain_group_name (const char *model_label)
+{
+  return g_strdup_printf ("Seg-Grad-CAM: %s", model_label);
+}
+
+char *
+explain_segmentation_name (const char *model_label)
+{
+  return g_strdup_printf ("Segmentation: %s", model_label);
+}
+
+/* ---- progress ----------------------------------------------------------------------------- */
+
+/* Maps the engine's 0..1 progress of one phase onto [start, start + span] of the whole run. */
+typedef struct {
+  ExplainProgress fn;
+  void *data;
+  double start, span;
+  char *phase;
+} Progress;
+
+static void
+progress_report (Progress *progress, double fraction, const char *what)
+{
+  char *text;
+
+  if (progress->fn == NULL)
+    return;
+  text = what != NULL && what[0] != '\0' ? g_strdup_printf ("%s: %s", progress->phase, what)
+                                         : g_strdup (progress->phase);
+  progress->fn (progress->start + progress->span * CLAMP (fraction, 0.0, 1.0), text,
+                progress->data);
+  g_free (text);
+}
+
+/* Starts a phase; phase is a printf format. */
+static void G_GNUC_PRINTF (4, 5)
+progress_phase (Progress *progress, double start, double span, const char *phase, ...)
+{
+  va_list args;
+
+  g_free (progress->phase);
+  va_start (args, phase);
+  progress->phase = g_strdup_vprintf (phase, args);
+  va_end (args);
+  progress->start = start;
+  progress->span = span;
+  progress_report (progress, 0, NULL);
+}
+
+static void
+engine_progress (double fraction, const char *what, void *user_data)
+{
+  progress_report (user_data, fraction, what);
+}
+
+/* ---- pixels in ---------------------------------------------------------------------------- */
+
+/* Reads the kx->src_size x ky->src_size area of buffer at (x, y), converted by babl to format
+ * (`channels` floats a pixel), resampled to kx->dst_size x ky->dst_size into dst. Pixels outside
+ * the buffer read as 0: the part of a layer that sticks out of the image is not selected. */
+static void
+read_resampled (GeglBuffer *buffer, int x, int y, const Babl *format, int channels,
+                const ResampleKernel *kx, const ResampleKernel *ky, float *dst)
+{
+  int rows = MAX (ky->taps, STRIP_ROWS);
+  float *strip = g_new (float, (size_t) kx->src_size * channels * rows);
+
+  for (int dst_y = 0; dst_y < ky->dst_size;)
+    {
+      int n = 1, y0, y1, next0, next1;
+
+      resample_kernel_span (ky, dst_y, n, &y0, &y1);
+      while (dst_y + n < ky->dst_size)
+        {
+          resample_kernel_span (ky, dst_y, n + 1, &next0, &next1);
+          if (next1 - next0 > rows)
+            break;
+          n++;
+          y1 = next1;
+        }
+      gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y + y0, kx->src_size, y1 - y0), 1.0, format,
+                       strip, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      resample_rows (kx, ky, channels, strip, y0, dst_y, n,
+                     dst + (size_t) dst_y * kx->dst_size * channels);
+      dst_y += n;
+    }
+  g_free (strip);
+}
+
+/* ---- pixels out --------------------------------------------------------------------------- */
+
+static ExplainLayer *
+layer_new (ExplainLayerKind kind, char *name, int width, int height, const char *format,
+           double opacity)
+{
+  ExplainLayer *layer = g_new0 (ExplainLayer, 1);
+
+  layer->kind = kind;
+  layer->name = name;
+  layer->buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), babl_format (format));
+  layer->has_alpha = babl_format_has_alpha (babl_format (format));
+  layer->opacity = opacity;
+  return layer;
+}
+
+static void
+layer_free (gpointer data)
+{
+  ExplainLayer *layer = data;
+
+  g_free (layer->name);
+  g_clear_object (&layer->buffer);
+  g_free (layer);
+}
+
+/* Enlarges a map to the layer's size and colours it into heat (opaque colormap colours) and/or
+ * overlay (those colours composited at `alpha` over the source's R'G'B', keeping its alpha). */
+static void
+render_map (const float *map, int map_width, int map_height, SegcamColormap colormap,
+            GeglBuffer *source, double alpha, GeglBuffer *heat, GeglBuffer *overlay)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (source);
+  int width = extent->width, height = extent->height;
+  ResampleKernel *kx = resample_kernel_new_linear (map_width, width);
+  ResampleKernel *ky = resample_kernel_new_linear (map_height, height);
+  size_t strip = (size_t) width * STRIP_ROWS;
+  float *values = g_new (float, strip);
+  guint8 *rgb = g_new (guint8, strip * 3);
+  float *rgba = overlay != NULL ? g_new (float, strip * 4) : NULL;
+
+  for (int y = 0; y < height; y += STRIP_ROWS)
+    {
+      GeglRectangle rows = { 0, y, width, MIN (STRIP_ROWS, height - y) };
+      size_t count = (size_t) width * rows.height;
+
+      resample_rows (kx, ky, 1, map, 0, y, rows.height, values);
+      segcam_colormap_apply (colormap, values, count, rgb);
+      if (heat != NULL)
+        gegl_buffer_set (heat, &rows, 0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE);
+      if (overlay != NULL)
+        {
+          gegl_buffer_get (source, &rows, 1.0, babl_format ("R'G'B'A float"), rgba,
+                           GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+          for (size_t i = 0; i < count; i++)
+            for (int c = 0; c < 3; c++)
+              rgba[4 * i + c] += (float) alpha * (rgb[3 * i + c] / 255.0f - rgba[4 * i + c]);
+          gegl_buffer_set (overlay, &rows, 0, babl_format ("R'G'B'A float"), rgba,
+                           GEGL_AUTO_ROWSTRIDE);
+        }
+    }
+  g_free (rgba);
+  g_free (rgb);
+  g_free (values);
+  resample_kernel_free (ky);
+  resample_kernel_free (kx);
+}
+
+/* Enlarges the labels to dest's size (nearest neighbour) in the model's class colours. */
+static void
+render_segmentation (const segcam_model *model, const uint8_t *labels, int label_width,
+                     int label_height, GeglBuffer *dest)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (dest);
+  int width = extent->width, height = extent->height;
+  ResampleKernel *kx = resample_kernel_new_nearest (label_width, width);
+  ResampleKernel *ky = resample_kernel_new_nearest (label_height, height);
+  guint8 colours[256][3] = { { 0 } };
+  guint8 *rgb = g_new (guint8, (size_t) width * STRIP_ROWS * 3);
+
+  for (int c = 0; c < MIN (segcam_model_n_classes (model), 256); c++)
+    segcam_model_class_color (model, c, colours[c]);
+
+  for (int y = 0; y < height; y += STRIP_ROWS)
+    {
+      GeglRectangle rows = { 0, y, width, MIN (STRIP_ROWS, height - y) };
+
+      for (int r = 0; r < rows.height; r++)
+        {
+          const uint8_t *in = labels + (size_t) ky->first[y + r] * label_width;
+          guint8 *out = rgb + (size_t) r * width * 3;
+
+          for (int x = 0; x < width; x++)
+            memcpy (out + 3 * x, colours[in[kx->first[x]]], 3);
+        }
+      gegl_buffer_set (dest, &rows, 0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE);
+    }
+  g_free (rgb);
+  resample_kernel_free (ky);
+  resample_kernel_free (kx);
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+/* What one run holds, at the working size unless said otherwise. */
+typedef struct {
+  const segcam_model *model;
+  const ExplainSettings *settings;
+  const ExplainSource *source;
+  int width, height;              /* the layer's size */
+  int work_width, work_height;
+  size_t n;                       /* work_width * work_height */
+  gboolean explain;               /* heat maps or overlays wanted, not only the segmentation */
+  GArray *classes;
+  int node;
+  ResampleKernel *kx, *ky;        /* layer -> working size */
+  segcam_session *session;
+  float *selection;               /* the selection's weights; NULL: none, or one the ROI ignores */
+  uint8_t *labels;
+  float **maps;                   /* one per class */
+  Progress progress;
+} Job;
+
+static gboolean
+too_large (const Job *job, GError **error)
+{
+  g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
+               "image too large: %d × %d pixels do not fit in memory (lower the maximum working "
+               "size, now %d)", job->work_width, job->work_height, job->settings->max_size);
+  return FALSE;
+}
+
+/* Checks the settings against the model before anything costly: a typo in a class name should
+ * not cost a forward pass. */
+static gboolean
+job_prepare (Job *job, GError **error)
+{
+  if (job->settings->outputs == 0)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "no output chosen: nothing to create");
+      return FALSE;
+    }
+  if (job->explain)
+    {
+      job->classes = explain_parse_classes (job->model, job->settings->classes, error);
+      if (job->classes == NULL)
+        return FALSE;
+      job->node = explain_find_layer (job->model, job->settings->layer, error);
+      if (job->node < 0)
+        return FALSE;
+    }
+  explain_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
+                        &job->work_height);
+  job->n = (size_t) job->work_width * job->work_height;
+  job->kx = resample_kernel_new_area (job->width, job->work_width);
+  job->ky = resample_kernel_new_area (job->height, job->work_height);
+  return TRUE;
+}
+
+/* Plans the engine's memory before any pixel is read, so that a layer too large fails at once. */
+static gboolean
+job_open_session (Job *job, GError **error)
+{
+  segcam_session_options options = {
+    .width = job->work_width, .height = job->work_height, .layer = job->node,
+    .explain = job->explain, .n_threads = 0, .progress = engine_progress,
+    .progress_data = &job->progress,
+  };
+  GError *local = NULL;
+
+  job->session = segcam_session_new (job->model, &options, &local);
+  if (job->session != NULL)
+    return TRUE;
+  if (g_error_matches (local, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY))
+    g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
+                 "image too large: %s (lower the maximum working size, now %d)", local->message,
+                 job->settings->max_size);
+  else
+    g_propagate_error (error, g_steal_pointer (&local));
+  g_clear_error (&local);
+  return FALSE;
+}
+
+static gboolean
+job_read_selection (Job *job, GError **error)
+{
+  const ExplainSource *source = job->source;
+
+  if (source->selection == NULL || ! job->explain)
+    return TRUE;
+  job->selection = g_try_new (float, job->n);
+  if (job->selection == NULL)
+    return too_large (job, error);
+  read_resampled (source->selection, source->offset_x, source->offset_y, babl_format ("Y float"),
+                  1, job->kx, job->ky, job->selection);
+  /* Area weights sum to 1 only up to rounding, and the engine wants weights in [0, 1]. */
+  for (size_t i = 0; i < job->n; i++)
+    job->selection[i] = CLAMP (job->selection[i], 0.0f, 1.0f);
+  if (segcam_roi_sum (job->selection, job->n) > 0)
+    return TRUE;
+  if (job->settings->roi_mode != EXPLAIN_ROI_CLASS)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                   "empty ROI: the selection does not overlap the layer");
+      return FALSE;
+    }
+  /* The class ROI ignores the selection; it would only have picked the default class. */
+  g_clear_pointer (&job->selection, g_free);
+  return TRUE;
+}
+
+/* Reads the layer at the working size as the model's input channels and segments it. */
+static gboolean
+job_segment (Job *job, double end, GError **error)
+{
+  int channels = segcam_model_input_channels (job->model);
+  float *pixels = g_try_new (float, job->n * channels);
+  gboolean ok;
+
+  job->labels = g_try_new (uint8_t, job->n);
+  if (pixels == NULL || job->labels == NULL)
+    {
+      g_free (pixels);
+      return too_large (job, error);
+    }
+  read_resampled (job->source->pixels, 0, 0,
+                  babl_format (channels == 1 ? "Y' float" : "R'G'B' float"), channels, job->kx,
+                  job->ky, pixels);
+  progress_phase (&job->progress, 0.05, end - 0.05, "Segmenting %d × %d pixels", job->work_width,
+                  job->work_height);
+  ok = segcam_session_forward (job->session, pixels, error);
+  g_free (pixels);
+  if (ok)
+    segcam_session_labels (job->session, job->labels);
+  return ok;
+}
+
+/* One map per class (the default class first picked from the labels). */
+static gboolean
+job_explain (Job *job, double start, double end, GError **error)
+{
+  float *roi = g_try_new (float, job->n);
+  gboolean ok = TRUE;
+
+  if (roi == NULL)
+    return too_large (job, error);
+  if (job->classes->len == 0)
+    {
+      int best = explain_default_class (job->labels, job->selection, job->n,
+                                        segcam_model_n_classes (job->model));
+
+      g_array_append_val (job->classes, best);
+    }
+  job->maps = g_new0 (float *, job->classes->len);
+  for (guint i = 0; ok && i < job->classes->len; i++)
+    {
+      int class_index = g_array_index (job->classes, int, i);
+      const char *class_name = segcam_model_class_name (job->model, class_index);
+      segcam_explain_options options = {
+        .class_index = class_index, .score = job->settings->score,
+        .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE,
+      };
+      double span = (end - start) / job->classes->len;
+
+      progress_phase (&job->progress, start + i * span, span, "Explaining %s (%u of %u)",
+                      class_name, i + 1, job->classes->len);
+      job->maps[i] = g_try_new (float, job->n);
+      if (job->maps[i] == NULL)
+        ok = too_large (job, error);
+      else
+        ok = explain_build_roi (job->settings->roi_mode, job->selection, job->labels,
+                                job->work_width, job->work_height, class_index, class_name, roi,
+                                error)
+             && segcam_session_explain (job->session, &options, roi, job->maps[i], NULL, error);
+    }
+  g_free (roi);
+  return ok;
+}
+
+/* The layers, coloured at the layer's size; nothing here can fail. */
+static ExplainResult *
+job_render (Job *job, const char *model_label)
+{
+  const ExplainSettings *settings = job->settings;
+  SegcamColormap colormap = job->source->gray ? SEGCAM_COLORMAP_GRAYSCALE : settings->colormap;
+  const char *roi_label = explain_roi_label (settings->roi_mode, job->source->selection != NULL);
+  ExplainResult *result = g_new0 (ExplainResult, 1);
+  guint n_classes = job->explain ? job->classes->len : 0;
+
+  progress_phase (&job->progress, 0.9, 0.1, "Colouring the maps");
+  result->group_name = explain_group_name (model_label);
+  result->layers = g_ptr_array_new_with_free_func (layer_free);
+  result->working_width = job->work_width;
+  result->working_height = job->work_height;
+  for (guint i = 0; i < n_classes; i++)
+    {
+      const char *class_name = segcam_model_class_name (job->model,
+                                                        g_array_index (job->classes, int, i));
+      const char *node_name = segcam_model_node_name (job->model, job->node);
+      ExplainLayer *heat = NULL, *overlay = NULL;
+
+      if (settings->outputs & EXPLAIN_OUTPUT_HEAT_MAP)
+        {
+          heat = layer_new (EXPLAIN_LAYER_HEAT_MAP,
+                            explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, class_name, node_name,
+                                                roi_label),
+                            job->width, job->height, "R'G'B' u8", settings->opacity);
+          g_ptr_array_add (result->layers, heat);
+        }
+      if (settings->outputs & EXPLAIN_OUTPUT_OVERLAY)
+        {
+          overlay = layer_new (EXPLAIN_LAYER_OVERLAY,
+                               explain_layer_name (EXPLAIN_LAYER_OVERLAY, class_name, node_name,
+                                                   roi_label),
+                               job->width, job->height, "R'G'B'A float", 100.0);
+          g_ptr_array_add (result->layers, overlay);
+        }
+      render_map (job->maps[i], job->work_width, job->work_height, colormap, job->source->pixels,
+                  settings->opacity / 100.0, heat != NULL ? heat->buffer : NULL,
+                  overlay != NULL ? overlay->buffer : NULL);
+      progress_report (&job->progress, (i + 1.0) / (n_classes + 1.0), NULL);
+    }
+  if (settings->outputs & EXPLAIN_OUTPUT_SEGMENTATION)
+    {
+      ExplainLayer *segmentation = layer_new (EXPLAIN_LAYER_SEGMENTATION,
+                                              explain_segmentation_name (model_label),
+                                              job->width, job->height, "R'G'B' u8",
+                                              settings->opacity);
+
+      render_segmentation (job->model, job->labels, job->work_width, job->work_height,
+                           segmentation->buffer);
+      g_ptr_array_add (result->layers, segmentation);
+    }
+  /* Opaque layers would only hide each other: show the top one and let the user toggle. */
+  ((ExplainLayer *) result->layers->pdata[0])->visible = TRUE;
+  progress_report (&job->progress, 1, NULL);
+  return result;
+}
+
+static void
+job_clear (Job *job)
+{
+  if (job->maps != NULL)
+    for (guint i = 0; i < job->classes->len; i++)
+      g_free (job->maps[i]);
+  g_free (job->maps);
+  g_free (job->labels);
+  g_free (job->selection);
+  g_clear_pointer (&job->session, segcam_session_free);
+  resample_kernel_free (job->ky);
+  resample_kernel_free (job->kx);
+  if (job->classes != NULL)
+    g_array_unref (job->classes);
+  g_free (job->progress.phase);
+}
+
+void
+explain_result_free (ExplainResult *result)
+{
+  if (result == NULL)
+    return;
+  g_free (result->group_name);
+  g_ptr_array_unref (result->layers);
+  g_free (result);
+}
+
+ExplainResult *
+explain_run (const segcam_model *model, const char *model_label, const ExplainSettings *settings,
+             const ExplainSource *source, ExplainProgress progress_fn, void *progress_data,
+             GError **error)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (source->pixels);
+  Job job = {
+    .model = model, .settings = settings, .source = source,
+    .width = extent->width, .height = extent->height, .node = -1,
+    .explain = (settings->outputs & (EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY)) != 0,
+    .progress = { progress_fn, progress_data, 0, 0, NULL },
+  };
+  /* Where segmenting ends and explaining begins on the progress bar. */
+  double segmented = job.explain ? 0.35 : 0.9;
+  ExplainResult *result = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail ((settings->outputs & ~EXPLAIN_OUTPUTS_ALL) == 0, NULL);
+
+  progress_phase (&job.progress, 0, 0.05, "Reading the layer");
+  ok = job_prepare (&job, error) && job_open_session (&job, error)
+       && job_read_selection (&job, error) && job_segment (&job, segmented, error)
+       && (! job.explain || job_explain (&job, segmented, 0.9, error));
+  /* The session's memory is no longer needed to colour the maps. */
+  g_clear_pointer (&job.session, segcam_session_free);
+  if (ok)
+    result = job_render (&job, model_label);
+  job_clear (&job);
+  return result;
+}

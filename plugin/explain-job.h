@@ -1,0 +1,137 @@
+/* explain-job.h — what one run of the Seg-Grad-CAM plug-in computes, without GIMP.
+ *
+ * A GIMP adapter (libgimp 2.10 now, 3.0 later) hands a job the source layer and the selection
+ * as GeglBuffers together with the PDB settings (DESIGN.md §5). The job does all the work —
+ * parse the classes and the layer against the model, build the ROI, segment, explain, resample
+ * back to the layer's size, colour — and returns finished pixel buffers with their layer names.
+ * Only then does the adapter touch the image, inside one undo group, so that an error or a
+ * cancel (GIMP kills a plug-in whose progress is cancelled) leaves the image as it was.
+ */
+#ifndef SEGCAM_EXPLAIN_JOB_H
+#define SEGCAM_EXPLAIN_JOB_H
+
+#include <gegl.h>
+
+#include "segcam.h"
+
+G_BEGIN_DECLS
+
+/* roi-mode of plug-in-segcam-explain. */
+typedef enum {
+  EXPLAIN_ROI_SELECTION,        /* the selection (the whole layer when there is none) */
+  EXPLAIN_ROI_SELECTION_CLASS,  /* the selection ∩ the pixels predicted as the class */
+  EXPLAIN_ROI_CLASS,            /* all pixels predicted as the class */
+  EXPLAIN_ROI_COMPONENT,        /* the largest connected component of selection ∩ class */
+} ExplainRoiMode;
+#define EXPLAIN_N_ROI_MODES 4
+
+/* outputs of plug-in-segcam-explain (a bit set). */
+typedef enum {
+  EXPLAIN_OUTPUT_HEAT_MAP = 1 << 0,
+  EXPLAIN_OUTPUT_OVERLAY = 1 << 1,
+  EXPLAIN_OUTPUT_SEGMENTATION = 1 << 2,
+} ExplainOutputs;
+#define EXPLAIN_OUTPUTS_ALL 7
+
+/* Defaults shared by the adapters' dialogs and batch runs. */
+#define EXPLAIN_DEFAULT_OPACITY 60.0
+#define EXPLAIN_DEFAULT_OUTPUTS EXPLAIN_OUTPUT_HEAT_MAP
+#define EXPLAIN_DEFAULT_MAX_SIZE 1024
+#define EXPLAIN_MIN_MAX_SIZE 16
+#define EXPLAIN_MAX_MAX_SIZE 16384
+
+typedef struct {
+  const char *classes;       /* "digit 2, 3": names or indices; "" = the class predicted most */
+  const char *layer;         /* node name; "" = the model's default layer */
+  ExplainRoiMode roi_mode;
+  SegcamScore score;
+  SegcamColormap colormap;
+  double opacity;            /* 0..100 */
+  unsigned outputs;          /* ExplainOutputs; EXPLAIN_OUTPUT_SEGMENTATION alone only segments */
+  int max_size;              /* the longer side the model sees at most, in pixels */
+} ExplainSettings;
+
+typedef struct {
+  GeglBuffer *pixels;        /* the source layer, extent (0, 0, width, height) */
+  GeglBuffer *selection;     /* the image's selection mask, NULL when nothing is selected */
+  int offset_x, offset_y;    /* the layer's offsets: its pixel (x, y) is the selection's pixel
+                                (x + offset_x, y + offset_y) */
+  gboolean gray;             /* a grayscale image: its layers can only hold gray, so heat maps
+                                use the grayscale colormap whatever the setting */
+} ExplainSource;
+
+typedef enum {
+  EXPLAIN_LAYER_HEAT_MAP,
+  EXPLAIN_LAYER_OVERLAY,
+  EXPLAIN_LAYER_SEGMENTATION,
+} ExplainLayerKind;
+
+/* One layer to create: the source layer's size and offsets, normal mode. */
+typedef struct {
+  ExplainLayerKind kind;
+  char *name;
+  GeglBuffer *buffer;        /* its pixels, extent (0, 0, width, height) */
+  gboolean has_alpha;
+  double opacity;            /* 0..100 */
+  gboolean visible;
+} ExplainLayer;
+
+typedef struct {
+  char *group_name;
+  GPtrArray *layers;         /* ExplainLayer *, top to bottom; only the top one is visible */
+  int working_width, working_height;
+} ExplainResult;
+
+/* fraction in [0, 1], or < 0 for "busy, no estimate". */
+typedef void (*ExplainProgress) (double fraction, const char *text, void *user_data);
+
+/* Runs everything and returns the layers to create, or NULL with a one-line error (unknown class
+ * or layer, empty ROI, image too large, ...). model_label names the model in layer names. */
+ExplainResult *explain_run (const segcam_model *model, const char *model_label,
+                            const ExplainSettings *settings, const ExplainSource *source,
+                            ExplainProgress progress, void *progress_data, GError **error);
+void explain_result_free (ExplainResult *result);
+
+/* ---- the steps, for the adapters' dialogs and for tests ----------------------------------- */
+
+/* The size the model sees for a width x height layer: the same up to max_size on the longer
+ * side, else scaled down keeping the aspect ratio. TRUE when that means resampling. */
+gboolean explain_working_size (int width, int height, int max_size, int *work_width,
+                               int *work_height);
+
+/* Class indices from "digit 2, 3" (comma-separated names or indices; spaces around items are
+ * ignored, repeats dropped). An empty string gives an empty array: the caller picks the default.
+ * Fails naming the unknown class. */
+GArray *explain_parse_classes (const segcam_model *model, const char *classes, GError **error);
+/* The inverse: names joined by ", " (indices for names a comma would split). */
+char *explain_format_classes (const segcam_model *model, const int *classes, int n_classes);
+
+/* The node a layer setting names ("" = the model's default layer), or -1 with an error. */
+int explain_find_layer (const segcam_model *model, const char *layer, GError **error);
+/* "mid.relu1 (relu) 64 × 16 × 16" from infer_shapes' output (NULL: no shape), marked when it
+ * is the default. */
+char *explain_node_label (const segcam_model *model, int node, const int *shapes);
+
+/* The class with the largest ROI weight among the predicted labels (the lowest on ties);
+ * weights NULL counts every pixel once. */
+int explain_default_class (const uint8_t *labels, const float *weights, size_t n, int n_classes);
+
+/* The ROI weights of roi_mode for one class at width x height: selection holds the selection's
+ * weights (NULL: no selection), labels the predicted classes. Fails when the ROI is empty. */
+gboolean explain_build_roi (ExplainRoiMode roi_mode, const float *selection,
+                            const uint8_t *labels, int width, int height, int class_index,
+                            const char *class_name, float *roi, GError **error);
+
+/* "selection", "whole layer", "predicted in selection", ... as layer names show the ROI. */
+const char *explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection);
+/* "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)" and its overlay's name. */
+char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
+                          const char *roi_label);
+/* "Seg-Grad-CAM: texture-mnist-biased" */
+char *explain_group_name (const char *model_label);
+/* "Segmentation: texture-mnist-biased" */
+char *explain_segmentation_name (const char *model_label);
+
+G_END_DECLS
+
+#endif /* SEGCAM_EXPLAIN_JOB_H */

@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Headless tests of the Seg-Grad-CAM GIMP 2.10 plug-in (meson test suite 'gimp').
+
+Lays the built plug-in out as GIMP expects it (plug-ins/seg-grad-cam/seg-grad-cam with its models
+in plug-ins/seg-grad-cam/models/), writes the input images, then runs gimp-console with a private
+GIMP2_DIRECTORY: once in batch mode for most tests, and twice under Xvfb (when xvfb-run exists)
+to open the dialogs, which answer themselves through SEGCAM_TEST_DIALOG. Results come from the
+"segcam-test:" messages of segcam-tests.scm, from the files the tests export — compared pixel by
+pixel with the segcam command line's when --cli is given — and from GIMP's stderr; never from
+GIMP's exit status, which is 0 even after script errors. The last line is "N passed, M failed".
+
+usage: run-gimp-tests.py --gimp GIMP_CONSOLE --plugin SEG_GRAD_CAM --models RGB GRAY
+                         --scheme segcam-tests.scm [--cli SEGCAM] [--keep]
+"""
+import argparse
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+# ---- PNG and PGM, standard library only --------------------------------------------------------
+
+
+def png_write(path, width, height, channels, pixels):
+    """Writes 8-bit gray (1) or RGB (3) pixels, a bytes object of height * width * channels."""
+    color_type = {1: 0, 3: 2}[channels]
+    stride = width * channels
+    raw = b"".join(b"\0" + pixels[y * stride:(y + 1) * stride] for y in range(height))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n"
+                + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def png_read(path):
+    """Returns (width, height, channels, 8-bit samples) of a non-interlaced 8-bit PNG."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("%s is not a PNG" % path)
+    pos, idat = 8, b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color_type, _, _, interlace = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    if depth != 8 or interlace:
+        raise ValueError("%s: only 8-bit non-interlaced PNGs are read here" % path)
+    channels = {0: 1, 4: 2, 2: 3, 6: 4}[color_type]
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    out = bytearray(height * stride)
+    prev = bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b = prev[i]
+            c = prev[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out[y * stride:(y + 1) * stride] = line
+        prev = line
+    return width, height, channels, bytes(out)
+
+
+def pgm_read(path):
+    """An ASCII (P2) PGM as (width, height, values)."""
+    with open(path) as f:
+        words = f.read().split()
+    assert words[0] == "P2", path
+    width, height = int(words[1]), int(words[2])
+    return width, height, [int(float(w)) for w in words[4:4 + width * height]]
+
+
+def colour_planes(path, keep):
+    """The first `keep` channels of each pixel; gray is replicated to three."""
+    width, height, channels, pixels = png_read(path)
+    out = []
+    for i in range(width * height):
+        p = pixels[i * channels:(i + 1) * channels]
+        rgb = p[:1] * 3 if channels <= 2 else p[:3]
+        out.append(tuple(rgb[:keep]))
+    return width, height, out
+
+
+# ---- inputs ------------------------------------------------------------------------------------
+
+def rgb_fixture(width, height, shapes):
+    """A dark textured background with solid rectangles (x0, y0, x1, y1, (r, g, b))."""
+    pixels = bytearray()
+    for y in range(height):
+        for x in range(width):
+            colour = (20 + (x * 7) % 30, 25, 30 + (y * 5) % 20)
+            for x0, y0, x1, y1, c in shapes:
+                if x0 <= x < x1 and y0 <= y < y1:
+                    colour = c
+            pixels += bytes(colour)
+    return bytes(pixels)
+
+
+RED, GREEN, BLUE = (230, 10, 10), (10, 210, 10), (10, 10, 220)
+RGB_SHAPES = [(8, 8, 22, 24, RED), (36, 30, 41, 35, RED), (26, 4, 32, 37, GREEN),
+              (38, 6, 46, 14, BLUE)]
+BIG_SHAPES = [(100, 100, 500, 500, RED), (600, 150, 1000, 600, GREEN)]
+
+
+def write_inputs(work):
+    png_write(os.path.join(work, "rgb.png"), 48, 40, 3, rgb_fixture(48, 40, RGB_SHAPES))
+    png_write(os.path.join(work, "big.png"), 1100, 700, 3, rgb_fixture(1100, 700, BIG_SHAPES))
+    gray = bytearray()
+    for y in range(32):
+        for x in range(40):
+            d2 = (x - 14) ** 2 + (y - 15) ** 2
+            gray.append(220 if d2 < 64 else 30 + (x * 3 + y * 2) % 40)
+    png_write(os.path.join(work, "gray.png"), 40, 32, 1, bytes(gray))
+    with open(os.path.join(work, "corrupt.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", 40) + b'{"a": {"dtype": "F32", "shape": [1], "da')
+
+
+def lay_out_plugin(work, plugin, rgb_model, gray_model):
+    folder = os.path.join(work, "plug-ins", "seg-grad-cam")
+    os.makedirs(os.path.join(folder, "models"))
+    shutil.copy(plugin, os.path.join(folder, "seg-grad-cam"))
+    os.chmod(os.path.join(folder, "seg-grad-cam"), 0o755)
+    # The RGB test model stands in for the bundled default, to test the lookup by name.
+    shutil.copy(rgb_model, os.path.join(folder, "models", "texture-mnist-biased.safetensors"))
+    shutil.copy(gray_model, os.path.join(folder, "models", "tiny-gray.safetensors"))
+    profile = os.path.join(work, "profile")
+    for sub in ("brushes", "dynamics", "fonts", "gradients", "palettes", "patterns", "plug-ins",
+                "scripts", "templates", "tool-presets", "modules", "interpreters", "environ",
+                "themes", "cache"):
+        os.makedirs(os.path.join(profile, sub))
+    with open(os.path.join(profile, "gimprc"), "w") as f:
+        f.write('(plug-in-path "%s:${gimp_plug_in_dir}/plug-ins")\n'
+                % os.path.join(work, "plug-ins"))
+    return profile
+
+
+# ---- running GIMP ------------------------------------------------------------------------------
+
+def run_gimp(args, work, profile, entry, wrapper=(), extra_env=None, timeout=300):
+    env = dict(os.environ, GIMP2_DIRECTORY=profile,
+               XDG_CACHE_HOME=os.path.join(profile, "cache"))
+    env.pop("SEGCAM_MODEL_DIR", None)
+    env.pop("DISPLAY", None)
+    env.update(extra_env or {})
+    command = list(wrapper) + [
+        "timeout", str(timeout), args.gimp, "-i", "-d", "-f",
+        # One batch command: script-fu forgets definitions between them.
+        "-b", '(define segcam-dir "%s") (load "%s") (%s)'
+        % (work, os.path.abspath(args.scheme), entry),
+        "-b", "(gimp-quit 0)"]
+    start = time.monotonic()
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          cwd=work)
+    print("# %s: %.1f s in GIMP" % (entry, time.monotonic() - start))
+    log = done.stdout.decode("utf-8", "replace")
+    with open(os.path.join(work, entry + ".log"), "w") as f:
+        f.write(log)
+    return log
+
+
+class Results:
+    def __init__(self):
+        self.passed, self.failed = 0, 0
+
+    def check(self, name, ok, why=""):
+        if ok:
+            self.passed += 1
+            print("ok - %s" % name)
+        else:
+            self.failed += 1
+            print("FAIL - %s: %s" % (name, why))
+
+    def skip(self, name, why):
+        print("skip - %s: %s" % (name, why))
+
+    def scheme(self, log, names):
+        """The scheme tests' own verdicts; a test that printed none failed."""
+        seen = {}
+        for m in re.finditer(r"segcam-test: (ok|FAIL) ([\w-]+)(?:: (.*))?", log):
+            seen[m.group(2)] = (m.group(1) == "ok", m.group(3) or "")
+        for name in names:
+            ok, why = seen.get(name, (False, "no result (GIMP or script-fu stopped early?)"))
+            self.check(name, ok, why)
+
+
+def compare(results, name, work, got_file, want_file, tolerance=0, channels=3):
+    """Pixels of two PNGs agree (within tolerance) in the first channels of each pixel."""
+    try:
+        gw, gh, got = colour_planes(os.path.join(work, got_file), channels)
+        ww, wh, want = colour_planes(os.path.join(work, want_file), channels)
+    except (OSError, ValueError, KeyError) as e:
+        results.check(name, False, str(e))
+        return
+    if (gw, gh) != (ww, wh):
+        results.check(name, False, "size %dx%d, want %dx%d" % (gw, gh, ww, wh))
+        return
+    bad = [i for i in range(len(got))
+           if max(abs(a - b) for a, b in zip(got[i], want[i])) > tolerance]
+    worst = max((max(abs(a - b) for a, b in zip(got[i], want[i])) for i in bad), default=0)
+    results.check(name, not bad, "%d of %d pixels differ (by up to %d), first at (%d, %d)"
+                  % (len(bad), len(got), worst, bad[0] % gw, bad[0] // gw) if bad else "")
+
+
+def cli(args, work, *options):
+    command = [args.cli] + [str(o) for o in options]
+    done = subprocess.run(command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(command), done.stderr.decode().strip()))
+
+
+# ---- checks ------------------------------------------------------------------------------------
+
+BATCH_TESTS = ["registration", "rect", "multi", "default-class", "roi-modes", "feathered",
+               "offsets", "nested", "gray", "precision", "resampled", "segment", "errors",
+               "last-values"]
+
+
+def check_batch_outputs(args, results, work, log, profile):
+    # The menu entries, as GIMP recorded them when it queried the plug-in.
+    try:
+        with open(os.path.join(profile, "pluginrc"), errors="replace") as f:
+            rc = f.read()
+    except OSError:
+        rc = ""
+    results.check("menu", all(s in rc for s in ('"<Image>/Filters/Seg-Grad-CAM"', '"_Explain..."',
+                                                '"_Segment..."', '"RGB*, GRAY*"')),
+                  "pluginrc lacks the menu path, labels or image types")
+    # Repeat Last's error reached the user as a message, not only as a failed call.
+    results.check("interactive-error-message",
+                  re.search(r"^(?!.*segcam-test).*empty ROI: the selection does not overlap the "
+                            r"layer", log, re.M) is not None,
+                  "no message from the plug-in on the console")
+    results.check("clean-exit", not re.search(r"leaked|crashed|GEGL-WARNING|CRITICAL", log),
+                  "leaks, crashes or warnings on the console: see %s" % work)
+    compare(results, "source-untouched", work, "rect-source.png", "rgb.png")
+    compare(results, "alpha-ignored", work, "gray-alpha-heat.png", "gray-heat.png")
+
+    # Resampled runs cannot match the CLI pixel for pixel; the segmentation must line up with
+    # the shapes away from their edges, and the heat map must not be flat.
+    try:
+        width, height, seg = colour_planes(os.path.join(work, "big-segmentation.png"), 3)
+        expect = {RED: (255, 0, 0), GREEN: (0, 255, 0)}
+        total = wrong = 0
+        for y in range(0, height, 3):
+            for x in range(0, width, 3):
+                near_edge = False
+                want = (0, 0, 0)
+                for x0, y0, x1, y1, c in BIG_SHAPES:
+                    if x0 - 6 <= x < x1 + 6 and y0 - 6 <= y < y1 + 6:
+                        inside = x0 + 6 <= x < x1 - 6 and y0 + 6 <= y < y1 - 6
+                        near_edge |= not inside
+                        if inside:
+                            want = expect[c]
+                if not near_edge:
+                    total += 1
+                    wrong += seg[y * width + x] != want
+        results.check("resampled-segmentation", wrong <= 0.005 * total,
+                      "%d of %d sampled pixels have the wrong class" % (wrong, total))
+        _, _, heat = colour_planes(os.path.join(work, "big-heat.png"), 3)
+        results.check("resampled-heat-map", len(set(heat)) > 10, "the heat map is flat")
+    except (OSError, ValueError) as e:
+        results.check("resampled", False, str(e))
+
+    # Feathered selections give fractional weights.
+    try:
+        width, height, weights = pgm_read(os.path.join(work, "feathered-mask.pgm"))
+        png_write(os.path.join(work, "feathered-mask.png"), width, height, 1, bytes(weights))
+        results.check("feathered-weights", sum(0 < w < 255 for w in weights) > 50,
+                      "the selection has no fractional weights")
+    except (OSError, ValueError) as e:
+        results.check("feathered-weights", False, str(e))
+
+    if not args.cli:
+        results.skip("cli-comparisons", "the segcam command line was not built")
+        return
+    rgb_model = os.path.join(work, "plug-ins/seg-grad-cam/models/texture-mnist-biased.safetensors")
+    gray_model = os.path.join(work, "plug-ins/seg-grad-cam/models/tiny-gray.safetensors")
+    gray = ["--colormap", "grayscale"]
+    runs = [
+        # (name, got, CLI output, CLI arguments, tolerance, channels)
+        ("cli-rect", "rect-heat.png", "cli-rect.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,20,20"] + gray + ["rgb.png"], 0, 3),
+        ("cli-multi-heat1", "multi-heat1.png", "cli-multi1.png",
+         ["--class", "digit 1", "--overlay", "cli-multi1-overlay.png", "rgb.png"], 0, 3),
+        ("cli-multi-overlay", "multi-overlay1.png", "cli-multi1-overlay.png", None, 1, 3),
+        ("cli-multi-heat2", "multi-heat2.png", "cli-multi2.png", ["--class", "2", "rgb.png"], 0, 3),
+        ("cli-roi-class-in-selection", "roi-class-in-selection.png", "cli-roi1.png",
+         ["--class", "digit 1", "--layer", "enc.relu1", "--roi-rect", "6,6,40,32", "--roi-class"]
+         + gray + ["rgb.png"], 0, 3),
+        ("cli-roi-class", "roi-class.png", "cli-roi2.png",
+         ["--class", "digit 1", "--roi-class", "--score", "probabilities"] + gray + ["rgb.png"],
+         0, 3),
+        ("cli-roi-component", "roi-component.png", "cli-roi3.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,40,32", "--roi-component", "largest"] + gray
+         + ["rgb.png"], 0, 3),
+        ("cli-feathered", "feathered-heat.png", "cli-feathered.png",
+         ["--class", "digit 1", "--roi-mask", "feathered-mask.png"] + gray + ["rgb.png"], 0, 3),
+        ("cli-offsets", "offset-heat.png", "cli-offset.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,20,16"] + gray + ["rgb.png"], 0, 3),
+        ("cli-offsets-whole-layer", "offset-whole-heat.png", "cli-whole.png",
+         ["--class", "digit 1"] + gray + ["rgb.png"], 0, 3),
+        ("cli-gray", "gray-heat.png", "cli-gray.png",
+         ["--model", gray_model, "--class", "foreground"] + gray + ["gray.png"], 0, 1),
+        ("cli-gray-rgb-model", "gray-rgb-model-heat.png", "cli-gray-rgb.png",
+         ["--class", "digit 1"] + gray + ["gray.png"], 0, 1),
+        ("cli-16-bit", "u16-heat.png", "cli-rect.png", None, 1, 3),
+        ("cli-float-linear", "float-heat.png", "cli-rect.png", None, 1, 3),
+        ("cli-alpha", "alpha-heat.png", "cli-alpha.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,20,20"] + gray + ["alpha-source.png"], 0, 3),
+    ]
+    for name, got, want, options, tolerance, channels in runs:
+        try:
+            if options is not None:
+                if "--model" not in options:
+                    options = ["--model", rgb_model] + options
+                cli(args, work, "explain", *options, "-o", want)
+        except RuntimeError as e:
+            results.check(name, False, str(e))
+            continue
+        compare(results, name, work, got, want, tolerance, channels)
+    try:
+        cli(args, work, "predict", "--model", rgb_model, "rgb.png", "-o", "cli-predict.png")
+        compare(results, "cli-segment", work, "segment.png", "cli-predict.png")
+        compare(results, "cli-multi-segmentation", work, "multi-segmentation.png",
+                "cli-predict.png")
+    except RuntimeError as e:
+        results.check("cli-segment", False, str(e))
+
+
+def dialog_lines(log):
+    return [m.group(1) for m in re.finditer(r"segcam-dialog: (.*)", log)]
+
+
+def check_dialogs(args, results, work, profile):
+    xvfb = shutil.which("xvfb-run")
+    if not xvfb:
+        results.skip("dialogs", "xvfb-run is not installed")
+        return
+    wrapper = [xvfb, "-a", "-s", "-screen 0 1280x1024x24"]
+    log = run_gimp(args, work, profile, "segcam-dialog-cancel-tests", wrapper,
+                   {"SEGCAM_TEST_DIALOG": "cancel"})
+    results.scheme(log, ["dialog-cancel"])
+    lines = dialog_lines(log)
+    want = [
+        "model = texture-mnist-biased (bundled, default)",
+        "classes = [x] Automatic: the class predicted most in the selection | [ ] background | "
+        "[ ] digit 1 | [ ] digit 2 | [ ] digit 3",
+        "layer = mid.relu1 (relu) 8 × 20 × 24 — default",
+        "layers = 10",
+        "working size = The network sees the layer at its own size, 48 × 40 pixels.",
+        "ok-sensitive = 1",
+    ]
+    missing = [w for w in want if w not in lines]
+    results.check("dialog-contents", not missing and len(lines) >= 8,
+                  "missing %s in %s" % (missing, lines))
+
+    log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
+                   {"SEGCAM_TEST_DIALOG": "ok"})
+    results.scheme(log, ["dialog-ok", "repeat-last"])
+    classes = [l for l in dialog_lines(log) if l.startswith("classes = ")]
+    results.check("dialog-shows-last-values",
+                  len(classes) == 2 and "[x] digit 2" in classes[-1]
+                  and "[ ] Automatic" in classes[-1], "class rows shown: %s" % classes)
+    results.check("dialog-clean-exit", not re.search(r"leaked|crashed|CRITICAL", log),
+                  "leaks, crashes or warnings on the console")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gimp", required=True)
+    parser.add_argument("--plugin", required=True)
+    parser.add_argument("--models", nargs=2, required=True, metavar=("RGB", "GRAY"))
+    parser.add_argument("--scheme", required=True)
+    parser.add_argument("--cli")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args()
+    # The command line runs in the scratch folder.
+    args.cli = args.cli and os.path.abspath(args.cli)
+
+    work = tempfile.mkdtemp(prefix="segcam-gimp-")
+    results = Results()
+    try:
+        write_inputs(work)
+        profile = lay_out_plugin(work, args.plugin, *args.models)
+        log = run_gimp(args, work, profile, "segcam-batch-tests")
+        results.scheme(log, BATCH_TESTS)
+        check_batch_outputs(args, results, work, log, profile)
+        check_dialogs(args, results, work, profile)
+    finally:
+        if args.keep or results.failed:
+            print("scratch folder kept: %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print("%d passed, %d failed" % (results.passed, results.failed))
+    return 1 if results.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

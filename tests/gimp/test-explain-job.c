@@ -1,0 +1,796 @@
+/* test-explain-job.c — unit tests of the plug-in's GIMP-free helpers (plugin/explain-job.h,
+ * resample.h, model-files.h). The end-to-end cases check the job's pixels against the engine
+ * called directly, the way the command line calls it.
+ *
+ * usage: test-explain-job TINY-RGB.safetensors TINY-GRAY.safetensors (make-test-models.py)
+ */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "explain-job.h"
+#include "model-files.h"
+#include "resample.h"
+
+static const char *rgb_model_path, *gray_model_path;
+static segcam_model *rgb_model, *gray_model;
+
+/* ---- resample ----------------------------------------------------------------------------- */
+
+static void
+check_kernel_sums (const ResampleKernel *k)
+{
+  for (int i = 0; i < k->dst_size; i++)
+    {
+      double sum = 0;
+
+      g_assert_cmpint (k->first[i], >=, 0);
+      g_assert_cmpint (k->first[i] + k->taps, <=, k->src_size);
+      for (int t = 0; t < k->taps; t++)
+        sum += k->weights[i * k->taps + t];
+      g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);
+    }
+}
+
+static void
+test_kernels_identity (void)
+{
+  ResampleKernel *kernels[] = {
+    resample_kernel_new_area (7, 7), resample_kernel_new_linear (7, 7),
+    resample_kernel_new_nearest (7, 7),
+  };
+
+  for (guint k = 0; k < G_N_ELEMENTS (kernels); k++)
+    {
+      check_kernel_sums (kernels[k]);
+      for (int i = 0; i < 7; i++)
+        for (int t = 0; t < kernels[k]->taps; t++)
+          g_assert_cmpfloat (kernels[k]->weights[i * kernels[k]->taps + t], ==,
+                             kernels[k]->first[i] + t == i ? 1.0f : 0.0f);
+      resample_kernel_free (kernels[k]);
+    }
+}
+
+static void
+test_kernel_area (void)
+{
+  ResampleKernel *k = resample_kernel_new_area (3, 2);
+
+  /* [0, 1.5) and [1.5, 3): weights 2/3, 1/3 and 1/3, 2/3. */
+  check_kernel_sums (k);
+  g_assert_cmpint (k->first[0], ==, 0);
+  g_assert_cmpfloat_with_epsilon (k->weights[0], 2.0 / 3, 1e-6);
+  g_assert_cmpfloat_with_epsilon (k->weights[1], 1.0 / 3, 1e-6);
+  g_assert_cmpint (k->first[1] + k->taps, ==, 3);
+  resample_kernel_free (k);
+
+  k = resample_kernel_new_area (1000, 7);
+  check_kernel_sums (k);
+  resample_kernel_free (k);
+}
+
+static void
+test_kernel_linear (void)
+{
+  /* PyTorch: interpolate([0, 1], size=4, mode="linear", align_corners=False) = 0, .25, .75, 1 */
+  static const float src[2] = { 0, 1 }, want[4] = { 0, 0.25f, 0.75f, 1 };
+  ResampleKernel *kx = resample_kernel_new_linear (2, 4), *ky = resample_kernel_new_linear (1, 1);
+  float dst[4];
+
+  check_kernel_sums (kx);
+  resample_rows (kx, ky, 1, src, 0, 0, 1, dst);
+  for (int i = 0; i < 4; i++)
+    g_assert_cmpfloat_with_epsilon (dst[i], want[i], 1e-6);
+  resample_kernel_free (kx);
+  resample_kernel_free (ky);
+}
+
+static void
+test_kernel_nearest (void)
+{
+  ResampleKernel *k = resample_kernel_new_nearest (2, 5);
+  static const int want[5] = { 0, 0, 1, 1, 1 }; /* centres 0.2, 0.6, 1.0, 1.4, 1.8 */
+
+  for (int i = 0; i < 5; i++)
+    g_assert_cmpint (k->first[i], ==, want[i]);
+  resample_kernel_free (k);
+}
+
+static void
+test_resample_rows (void)
+{
+  /* A 6 x 4 two-channel image reduced to 3 x 2 by area: each output is a 2 x 2 mean. */
+  float src[4][6][2], dst[2][3][2];
+  ResampleKernel *kx = resample_kernel_new_area (6, 3), *ky = resample_kernel_new_area (4, 2);
+  int y0, y1;
+
+  for (int y = 0; y < 4; y++)
+    for (int x = 0; x < 6; x++)
+      {
+        src[y][x][0] = x + 10 * y;
+        src[y][x][1] = 1;
+      }
+  resample_kernel_span (ky, 1, 1, &y0, &y1);
+  g_assert_cmpint (y0, ==, 2);
+  g_assert_cmpint (y1, ==, 4);
+  /* Row by row, from only the rows each needs, as the plug-in reads strips. */
+  for (int y = 0; y < 2; y++)
+    {
+      resample_kernel_span (ky, y, 1, &y0, &y1);
+      resample_rows (kx, ky, 2, &src[y0][0][0], y0, y, 1, &dst[y][0][0]);
+    }
+  for (int y = 0; y < 2; y++)
+    for (int x = 0; x < 3; x++)
+      {
+        g_assert_cmpfloat_with_epsilon (dst[y][x][0], 2 * x + 0.5 + 10 * (2 * y + 0.5), 1e-5);
+        g_assert_cmpfloat_with_epsilon (dst[y][x][1], 1, 1e-6);
+      }
+  resample_kernel_free (kx);
+  resample_kernel_free (ky);
+}
+
+/* ---- settings and names ------------------------------------------------------------------- */
+
+static void
+test_working_size (void)
+{
+  int w, h;
+
+  g_assert_false (explain_working_size (640, 480, 1024, &w, &h));
+  g_assert_cmpint (w, ==, 640);
+  g_assert_cmpint (h, ==, 480);
+  g_assert_false (explain_working_size (1024, 1024, 1024, &w, &h));
+  g_assert_true (explain_working_size (2000, 1000, 1000, &w, &h));
+  g_assert_cmpint (w, ==, 1000);
+  g_assert_cmpint (h, ==, 500);
+  g_assert_true (explain_working_size (1000, 3001, 1000, &w, &h));
+  g_assert_cmpint (w, ==, 333);
+  g_assert_cmpint (h, ==, 1000);
+  g_assert_true (explain_working_size (5000, 1, 1000, &w, &h));
+  g_assert_cmpint (w, ==, 1000);
+  g_assert_cmpint (h, ==, 1);
+}
+
+static void
+test_parse_classes (void)
+{
+  GError *error = NULL;
+  GArray *classes = explain_parse_classes (rgb_model, "digit 2, 3", &error);
+  char *text;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (classes->len, ==, 2);
+  g_assert_cmpint (g_array_index (classes, int, 0), ==, 2);
+  g_assert_cmpint (g_array_index (classes, int, 1), ==, 3);
+  text = explain_format_classes (rgb_model, (int *) classes->data, classes->len);
+  g_assert_cmpstr (text, ==, "digit 2, digit 3");
+  g_free (text);
+  g_array_unref (classes);
+
+  /* Spaces and repeats, by name and by index; empty items are ignored. */
+  classes = explain_parse_classes (rgb_model, "  1 ,digit 1,, 0,", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (classes->len, ==, 2);
+  g_assert_cmpint (g_array_index (classes, int, 0), ==, 1);
+  g_assert_cmpint (g_array_index (classes, int, 1), ==, 0);
+  g_array_unref (classes);
+
+  classes = explain_parse_classes (rgb_model, "", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (classes->len, ==, 0);
+  g_array_unref (classes);
+
+  g_assert_null (explain_parse_classes (rgb_model, "digit 2, digit 12", &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+  g_assert_cmpstr (error->message, ==, "unknown class \"digit 12\": the model's classes are "
+                   "background, digit 1, digit 2, digit 3");
+  g_clear_error (&error);
+}
+
+static void
+test_find_layer (void)
+{
+  GError *error = NULL;
+  int shapes[3 * 16];
+  char *label;
+
+  g_assert_cmpint (explain_find_layer (rgb_model, "", NULL), ==,
+                   segcam_model_default_layer (rgb_model));
+  g_assert_cmpint (explain_find_layer (rgb_model, " enc.relu1 ", NULL), ==,
+                   segcam_model_find_node (rgb_model, "enc.relu1"));
+  g_assert_cmpint (explain_find_layer (rgb_model, "nope", &error), ==, -1);
+  g_assert_cmpstr (error->message, ==, "unknown layer \"nope\": the model has no node of that "
+                   "name (its default layer is \"mid.relu1\")");
+  g_clear_error (&error);
+
+  g_assert_cmpint (segcam_model_n_nodes (rgb_model), <=, 16);
+  g_assert_true (segcam_model_infer_shapes (rgb_model, 20, 10, shapes, NULL));
+  label = explain_node_label (rgb_model, segcam_model_default_layer (rgb_model), shapes);
+  g_assert_cmpstr (label, ==, "mid.relu1 (relu) 8 × 5 × 10 — default");
+  g_free (label);
+  label = explain_node_label (rgb_model, segcam_model_find_node (rgb_model, "cat1"), NULL);
+  g_assert_cmpstr (label, ==, "cat1 (concat)");
+  g_free (label);
+}
+
+static void
+test_names (void)
+{
+  char *name = explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, "digit 2", "mid.relu1",
+                                   explain_roi_label (EXPLAIN_ROI_SELECTION, TRUE));
+
+  g_assert_cmpstr (name, ==, "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)");
+  g_free (name);
+  name = explain_layer_name (EXPLAIN_LAYER_OVERLAY, "digit 2", "mid.relu1",
+                             explain_roi_label (EXPLAIN_ROI_SELECTION, FALSE));
+  g_assert_cmpstr (name, ==, "Seg-Grad-CAM overlay: digit 2 @ mid.relu1 (whole layer)");
+  g_free (name);
+  g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_SELECTION_CLASS, TRUE), ==,
+                   "predicted in selection");
+  g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_CLASS, TRUE), ==, "predicted");
+  g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_COMPONENT, FALSE), ==, "largest region");
+  name = explain_group_name ("texture-mnist-biased");
+  g_assert_cmpstr (name, ==, "Seg-Grad-CAM: texture-mnist-biased");
+  g_free (name);
+  name = explain_segmentation_name ("texture-mnist-biased");
+  g_assert_cmpstr (name, ==, "Segmentation: texture-mnist-biased");
+  g_free (name);
+}
+
+/* ---- ROI ---------------------------------------------------------------------------------- */
+
+static void
+test_default_class (void)
+{
+  static const uint8_t labels[6] = { 0, 0, 0, 2, 2, 1 };
+  static const float weights[6] = { 0.1f, 0.1f, 0.1f, 0.5f, 0.5f, 0 };
+
+  g_assert_cmpint (explain_default_class (labels, NULL, 6, 3), ==, 0);
+  g_assert_cmpint (explain_default_class (labels, weights, 6, 3), ==, 2);
+  /* Ties go to the lowest class. */
+  g_assert_cmpint (explain_default_class (labels + 2, NULL, 4, 3), ==, 2);
+  g_assert_cmpint (explain_default_class (labels + 1, NULL, 4, 3), ==, 0);
+}
+
+static void
+test_build_roi (void)
+{
+  /* 4 x 2: class 1 in two separate pieces (sizes 1 and 2), a feathered selection. */
+  static const uint8_t labels[8] = { 1, 0, 1, 1,
+                                     0, 0, 0, 2 };
+  static const float selection[8] = { 0.5f, 1, 1, 0,
+                                      0.25f, 0, 0, 0 };
+  float roi[8];
+  GError *error = NULL;
+
+  g_assert_true (explain_build_roi (EXPLAIN_ROI_SELECTION, selection, labels, 4, 2, 1, "one",
+                                    roi, NULL));
+  g_assert_cmpmem (roi, sizeof roi, selection, sizeof selection);
+  g_assert_true (explain_build_roi (EXPLAIN_ROI_SELECTION, NULL, labels, 4, 2, 1, "one", roi,
+                                    NULL));
+  g_assert_cmpfloat (segcam_roi_sum (roi, 8), ==, 8);
+
+  g_assert_true (explain_build_roi (EXPLAIN_ROI_SELECTION_CLASS, selection, labels, 4, 2, 1,
+                                    "one", roi, NULL));
+  g_assert_cmpfloat (roi[0], ==, 0.5f);
+  g_assert_cmpfloat (roi[2], ==, 1);
+  g_assert_cmpfloat (segcam_roi_sum (roi, 8), ==, 1.5);
+
+  g_assert_true (explain_build_roi (EXPLAIN_ROI_CLASS, selection, labels, 4, 2, 1, "one", roi,
+                                    NULL));
+  g_assert_cmpfloat (segcam_roi_sum (roi, 8), ==, 3);
+
+  /* Inside the selection class 1 has pieces {0} (0.5) and {2} (1, 3 is unselected). */
+  g_assert_true (explain_build_roi (EXPLAIN_ROI_COMPONENT, NULL, labels, 4, 2, 1, "one", roi,
+                                    NULL));
+  g_assert_cmpfloat (roi[0], ==, 0);
+  g_assert_cmpfloat (segcam_roi_sum (roi, 8), ==, 2);
+
+  g_assert_false (explain_build_roi (EXPLAIN_ROI_SELECTION_CLASS, selection, labels, 4, 2, 2,
+                                     "two", roi, &error));
+  g_assert_cmpstr (error->message, ==, "empty ROI: no pixel of the selection is predicted as "
+                   "\"two\"");
+  g_clear_error (&error);
+  g_assert_false (explain_build_roi (EXPLAIN_ROI_CLASS, selection, labels, 4, 2, 3, "three", roi,
+                                     &error));
+  g_assert_cmpstr (error->message, ==, "empty ROI: no pixel of the layer is predicted as "
+                   "\"three\"");
+  g_clear_error (&error);
+}
+
+/* ---- model files -------------------------------------------------------------------------- */
+
+static void
+touch (const char *dir, const char *name)
+{
+  char *path = g_build_filename (dir, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, "x", 1, NULL));
+  g_free (path);
+}
+
+static void
+test_model_files (void)
+{
+  char *dir = g_dir_make_tmp ("segcam-models-XXXXXX", NULL);
+  GPtrArray *list;
+  GError *error = NULL;
+  char *path, *base;
+  const char *names[] = { "b.safetensors", "a.safetensors", "README.md", MODEL_FILES_DEFAULT };
+
+  path = model_files_resolve ("", dir, &error);
+  g_assert_null (path);
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL);
+  g_assert_nonnull (strstr (error->message, MODEL_FILES_ENV));
+  g_clear_error (&error);
+
+  for (guint i = 0; i < 3; i++)
+    touch (dir, names[i]);
+  list = model_files_list (dir);
+  g_assert_cmpint (list->len, ==, 2);
+  base = g_path_get_basename (list->pdata[0]);
+  g_assert_cmpstr (base, ==, "a.safetensors");
+  g_free (base);
+  g_ptr_array_unref (list);
+
+  touch (dir, names[3]);
+  list = model_files_list (dir);
+  g_assert_cmpint (list->len, ==, 3);
+  path = model_files_resolve (NULL, dir, NULL);
+  g_assert_cmpstr (path, ==, list->pdata[0]);
+  base = g_path_get_basename (path);
+  g_assert_cmpstr (base, ==, MODEL_FILES_DEFAULT);
+  g_free (base);
+  g_free (path);
+  base = g_path_get_basename (list->pdata[1]);
+  g_assert_cmpstr (base, ==, "a.safetensors");
+  g_free (base);
+  g_ptr_array_unref (list);
+
+  path = model_files_resolve ("/some/where.safetensors", dir, NULL);
+  g_assert_cmpstr (path, ==, "/some/where.safetensors");
+  g_free (path);
+  path = model_files_label ("/some/where.safetensors");
+  g_assert_cmpstr (path, ==, "where");
+  g_free (path);
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      path = g_build_filename (dir, names[i], NULL);
+      g_unlink (path);
+      g_free (path);
+    }
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+static void
+test_model_dir (void)
+{
+  char *dir;
+
+  g_unsetenv (MODEL_FILES_ENV);
+  dir = model_files_dir ("/opt/gimp/plug-ins/seg-grad-cam/seg-grad-cam");
+  g_assert_cmpstr (dir, ==, "/opt/gimp/plug-ins/seg-grad-cam/models");
+  g_free (dir);
+  g_setenv (MODEL_FILES_ENV, "/tmp/elsewhere", TRUE);
+  dir = model_files_dir ("/opt/gimp/plug-ins/seg-grad-cam/seg-grad-cam");
+  g_assert_cmpstr (dir, ==, "/tmp/elsewhere");
+  g_free (dir);
+  g_unsetenv (MODEL_FILES_ENV);
+}
+
+/* ---- the job, end to end ------------------------------------------------------------------ */
+
+/* A width x height "R'G'B' u8" layer: dark background, a red square, a green bar. */
+static GeglBuffer *
+make_layer (int width, int height, float **floats)
+{
+  GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height),
+                                        babl_format ("R'G'B' u8"));
+  guint8 *rgb = g_new (guint8, (size_t) width * height * 3);
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        guint8 *p = rgb + 3 * ((size_t) y * width + x);
+        gboolean red = x >= width / 5 && x < width / 2 && y >= height / 4 && y < 3 * height / 4;
+        gboolean green = x >= 3 * width / 5 && x < 4 * width / 5 && y >= height / 8;
+
+        p[0] = red ? 230 : 20 + (x * 7) % 30;
+        p[1] = green ? 210 : 25;
+        p[2] = 30 + (y * 5) % 20;
+      }
+  gegl_buffer_set (buffer, NULL, 0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE);
+  *floats = g_new (float, (size_t) width * height * 3);
+  for (size_t i = 0; i < (size_t) width * height * 3; i++)
+    (*floats)[i] = rgb[i] / 255.0f;
+  g_free (rgb);
+  return buffer;
+}
+
+/* What the command line computes: the engine's map for class and roi, colormapped. */
+static guint8 *
+engine_heat (const segcam_model *model, const float *pixels, int width, int height,
+             int class_index, const float *roi, SegcamScore score, SegcamColormap colormap,
+             uint8_t **labels)
+{
+  segcam_session_options options = { width, height, -1, TRUE, 0, NULL, NULL };
+  segcam_explain_options explain = { class_index, score, SEGCAM_WEIGHTS_MEAN, TRUE };
+  segcam_session *session = segcam_session_new (model, &options, NULL);
+  size_t n = (size_t) width * height;
+  float *map = g_new (float, n);
+  guint8 *heat = g_new (guint8, n * 3);
+
+  g_assert_nonnull (session);
+  g_assert_true (segcam_session_forward (session, pixels, NULL));
+  if (labels != NULL)
+    {
+      *labels = g_new (uint8_t, n);
+      segcam_session_labels (session, *labels);
+    }
+  if (class_index >= 0)
+    {
+      g_assert_true (segcam_session_explain (session, &explain, roi, map, NULL, NULL));
+      segcam_colormap_apply (colormap, map, n, heat);
+    }
+  segcam_session_free (session);
+  g_free (map);
+  return heat;
+}
+
+static guint8 *
+read_u8 (GeglBuffer *buffer, const char *format, int channels)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (buffer);
+  guint8 *pixels = g_new (guint8, (size_t) extent->width * extent->height * channels);
+
+  gegl_buffer_get (buffer, NULL, 1.0, babl_format (format), pixels, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  return pixels;
+}
+
+static ExplainLayer *
+layer_at (const ExplainResult *result, guint i)
+{
+  return g_ptr_array_index (result->layers, i);
+}
+
+typedef struct {
+  double last;
+  int calls;
+  gboolean monotonic;
+} ProgressLog;
+
+static void
+log_progress (double fraction, const char *text, void *data)
+{
+  ProgressLog *log = data;
+
+  log->monotonic &= fraction >= log->last - 1e-9 && fraction <= 1.0 && text[0] != '\0';
+  log->last = fraction;
+  log->calls++;
+}
+
+static void
+test_run_whole_layer (void)
+{
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSettings settings = {
+    "digit 1, 2", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
+    EXPLAIN_OUTPUTS_ALL, 1024,
+  };
+  ExplainSource source = { layer, NULL, 0, 0, FALSE };
+  ProgressLog log = { 0, 0, TRUE };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, log_progress, &log,
+                                       &error);
+  uint8_t *labels;
+  guint8 *want, *got, *overlay;
+
+  g_assert_no_error (error);
+  g_assert_true (log.monotonic);
+  g_assert_cmpfloat (log.last, ==, 1.0);
+  g_assert_cmpstr (result->group_name, ==, "Seg-Grad-CAM: tiny");
+  g_assert_cmpint (result->working_width, ==, width);
+  g_assert_cmpint (result->layers->len, ==, 5);
+  g_assert_cmpstr (layer_at (result, 0)->name, ==,
+                   "Seg-Grad-CAM: digit 1 @ mid.relu1 (whole layer)");
+  g_assert_cmpstr (layer_at (result, 1)->name, ==,
+                   "Seg-Grad-CAM overlay: digit 1 @ mid.relu1 (whole layer)");
+  g_assert_cmpstr (layer_at (result, 2)->name, ==,
+                   "Seg-Grad-CAM: digit 2 @ mid.relu1 (whole layer)");
+  g_assert_cmpstr (layer_at (result, 4)->name, ==, "Segmentation: tiny");
+  g_assert_cmpint (layer_at (result, 0)->kind, ==, EXPLAIN_LAYER_HEAT_MAP);
+  g_assert_cmpint (layer_at (result, 1)->kind, ==, EXPLAIN_LAYER_OVERLAY);
+  g_assert_cmpint (layer_at (result, 4)->kind, ==, EXPLAIN_LAYER_SEGMENTATION);
+  g_assert_true (layer_at (result, 0)->visible);
+  for (guint i = 1; i < 5; i++)
+    g_assert_false (layer_at (result, i)->visible);
+  g_assert_cmpfloat (layer_at (result, 0)->opacity, ==, 50);
+  g_assert_cmpfloat (layer_at (result, 1)->opacity, ==, 100);
+  g_assert_true (layer_at (result, 1)->has_alpha);
+  g_assert_false (layer_at (result, 0)->has_alpha);
+
+  /* Unresampled, the heat map is exactly the engine's. */
+  want = engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                      SEGCAM_COLORMAP_GRAYSCALE, &labels);
+  got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+
+  /* The overlay: the heat map at 50 % over the layer, its alpha kept. */
+  overlay = read_u8 (layer_at (result, 1)->buffer, "R'G'B'A u8", 4);
+  for (int i = 0; i < width * height; i++)
+    {
+      for (int c = 0; c < 3; c++)
+        {
+          double blend = 127.5 * pixels[3 * i + c] + 0.5 * want[3 * i + c];
+
+          g_assert_cmpfloat (fabs (overlay[4 * i + c] - blend), <=, 0.51);
+        }
+      g_assert_cmpint (overlay[4 * i + 3], ==, 255);
+    }
+  g_free (overlay);
+  g_free (got);
+
+  /* The segmentation in the class colours; the fixture has all three colour classes. */
+  got = read_u8 (layer_at (result, 4)->buffer, "R'G'B' u8", 3);
+  for (int i = 0; i < width * height; i++)
+    {
+      guint8 rgb[3];
+
+      segcam_model_class_color (rgb_model, labels[i], rgb);
+      g_assert_cmpmem (got + 3 * i, 3, rgb, 3);
+    }
+  g_assert_cmpint (labels[(height / 2) * width + width / 3], ==, 1);
+  g_assert_cmpint (labels[(height / 2) * width + 7 * width / 10], ==, 2);
+  g_assert_cmpint (labels[0], ==, 0);
+
+  g_free (got);
+  g_free (want);
+  g_free (labels);
+  g_free (pixels);
+  explain_result_free (result);
+  g_object_unref (layer);
+}
+
+static void
+test_run_selection_offsets (void)
+{
+  /* The layer lies at (5, 3) in a 40 x 30 image whose selection is feathered. */
+  const int width = 24, height = 16, offset_x = 5, offset_y = 3;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  GeglBuffer *selection = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 40, 30), babl_format ("Y float"));
+  float mask[30][40], roi[16][24];
+  ExplainSettings settings = {
+    "", "enc.relu1", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_PROBABILITIES, SEGCAM_COLORMAP_VIRIDIS,
+    60, EXPLAIN_OUTPUT_HEAT_MAP, 1024,
+  };
+  ExplainSource source = { layer, selection, offset_x, offset_y, FALSE };
+  GError *error = NULL;
+  ExplainResult *result;
+  uint8_t *labels;
+  guint8 *want, *got;
+  int best;
+
+  for (int y = 0; y < 30; y++)
+    for (int x = 0; x < 40; x++)
+      mask[y][x] = x >= 8 && x < 18 && y >= 6 && y < 15 ? (x % 4 + 1) / 4.0f : 0;
+  gegl_buffer_set (selection, NULL, 0, babl_format ("Y float"), mask, GEGL_AUTO_ROWSTRIDE);
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      roi[y][x] = mask[y + offset_y][x + offset_x];
+
+  result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result->layers->len, ==, 1);
+
+  /* The default class is the one predicted most in the selection: the red square's. */
+  g_free (engine_heat (rgb_model, pixels, width, height, -1, NULL, 0, 0, &labels));
+  best = explain_default_class (labels, &roi[0][0], width * height, 4);
+  g_assert_cmpint (best, ==, 1);
+  g_assert_cmpstr (layer_at (result, 0)->name, ==,
+                   "Seg-Grad-CAM: digit 1 @ enc.relu1 (selection)");
+
+  /* enc.relu1 is not the default: the engine must explain there too. */
+  {
+    segcam_session_options options = { width, height,
+                                       segcam_model_find_node (rgb_model, "enc.relu1"), TRUE, 0,
+                                       NULL, NULL };
+    segcam_explain_options explain = { 1, SEGCAM_SCORE_PROBABILITIES, SEGCAM_WEIGHTS_MEAN, TRUE };
+    segcam_session *session = segcam_session_new (rgb_model, &options, NULL);
+    float map[16 * 24];
+
+    g_assert_true (segcam_session_forward (session, pixels, NULL));
+    g_assert_true (segcam_session_explain (session, &explain, &roi[0][0], map, NULL, NULL));
+    want = g_new (guint8, width * height * 3);
+    segcam_colormap_apply (SEGCAM_COLORMAP_VIRIDIS, map, width * height, want);
+    segcam_session_free (session);
+  }
+  got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+
+  g_free (got);
+  g_free (want);
+  g_free (labels);
+  g_free (pixels);
+  explain_result_free (result);
+  g_object_unref (selection);
+  g_object_unref (layer);
+}
+
+static void
+test_run_resampled (void)
+{
+  /* 90 x 60 at a maximum working size of 30: the model sees 30 x 20. */
+  const int width = 90, height = 60;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSettings settings = {
+    "digit 2", "", EXPLAIN_ROI_CLASS, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
+    EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_SEGMENTATION, 30,
+  };
+  ExplainSource source = { layer, NULL, 0, 0, FALSE };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  const GeglRectangle *extent;
+  guint8 *seg;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (result->working_width, ==, 30);
+  g_assert_cmpint (result->working_height, ==, 20);
+  g_assert_cmpstr (layer_at (result, 0)->name, ==, "Seg-Grad-CAM: digit 2 @ mid.relu1 (predicted)");
+  extent = gegl_buffer_get_extent (layer_at (result, 0)->buffer);
+  g_assert_cmpint (extent->width, ==, width);
+  g_assert_cmpint (extent->height, ==, height);
+
+  /* Back at full size the segmentation still lines up with the fixture's shapes. */
+  seg = read_u8 (layer_at (result, 1)->buffer, "R'G'B' u8", 3);
+  g_assert_cmpint (seg[3 * ((height / 2) * width + width / 3)], ==, 255);      /* red */
+  g_assert_cmpint (seg[3 * ((height / 2) * width + 7 * width / 10) + 1], ==, 255); /* green */
+  g_assert_cmpint (seg[3 * ((height - 1) * width + 2)], ==, 0);                 /* background */
+  g_free (seg);
+  g_free (pixels);
+  explain_result_free (result);
+  g_object_unref (layer);
+}
+
+static void
+test_run_gray (void)
+{
+  /* A gray model on a gray image: heat maps are gray whatever the colormap asked. */
+  const int width = 16, height = 12;
+  float *pixels, *gray = g_new (float, width * height);
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSettings settings = {
+    "foreground", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
+    EXPLAIN_OUTPUT_HEAT_MAP, 1024,
+  };
+  ExplainSource source = { layer, NULL, 0, 0, TRUE };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (gray_model, "gray", &settings, &source, NULL, NULL, &error);
+  guint8 *want, *got;
+
+  g_assert_no_error (error);
+  gegl_buffer_get (layer, NULL, 1.0, babl_format ("Y' float"), gray, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  want = engine_heat (gray_model, gray, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                      SEGCAM_COLORMAP_GRAYSCALE, NULL);
+  got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+  g_free (got);
+  g_free (want);
+  g_free (gray);
+  g_free (pixels);
+  explain_result_free (result);
+  g_object_unref (layer);
+}
+
+static void
+check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const char *message)
+{
+  float *pixels;
+  GeglBuffer *layer = make_layer (20, 10, &pixels);
+  ExplainSource source = { layer, selection, 0, 0, FALSE };
+  GError *error = NULL;
+
+  g_assert_null (explain_run (rgb_model, "tiny", settings, &source, NULL, NULL, &error));
+  g_assert_nonnull (error);
+  if (strstr (error->message, message) == NULL)
+    g_error ("\"%s\" does not say \"%s\"", error->message, message);
+  g_clear_error (&error);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
+static void
+test_run_errors (void)
+{
+  ExplainSettings settings = {
+    "digit 3", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
+    EXPLAIN_OUTPUT_HEAT_MAP, 1024,
+  };
+  GeglBuffer *empty = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 20, 10), babl_format ("Y float"));
+
+  settings.classes = "digit 9";
+  check_run_fails (&settings, NULL, "unknown class \"digit 9\"");
+  settings.classes = "1";
+  settings.layer = "mid.relu9";
+  check_run_fails (&settings, NULL, "unknown layer \"mid.relu9\"");
+  settings.layer = "";
+  check_run_fails (&settings, empty, "empty ROI: the selection does not overlap the layer");
+  /* No pixel of the fixture is blue: "digit 3" is never predicted. */
+  settings.classes = "digit 3";
+  settings.roi_mode = EXPLAIN_ROI_CLASS;
+  check_run_fails (&settings, NULL, "no pixel of the layer is predicted as \"digit 3\"");
+  settings.outputs = 0;
+  check_run_fails (&settings, NULL, "no output");
+  g_object_unref (empty);
+}
+
+static void
+test_run_too_large (void)
+{
+  /* A (sparse) layer far beyond memory fails when the engine plans, before a pixel is read. */
+  GeglBuffer *huge = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 1 << 20, 1 << 20),
+                                      babl_format ("R'G'B' u8"));
+  ExplainSettings settings = {
+    "", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
+    EXPLAIN_OUTPUT_HEAT_MAP, 1 << 20,
+  };
+  ExplainSource source = { huge, NULL, 0, 0, FALSE };
+  GError *error = NULL;
+
+  g_assert_null (explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY);
+  g_assert_true (g_str_has_prefix (error->message, "image too large: "));
+  g_assert_nonnull (strstr (error->message, "lower the maximum working size"));
+  g_clear_error (&error);
+  g_object_unref (huge);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  if (argc != 3)
+    g_error ("usage: %s TINY-RGB.safetensors TINY-GRAY.safetensors", argv[0]);
+  rgb_model_path = argv[1];
+  gray_model_path = argv[2];
+  gegl_init (NULL, NULL);
+  rgb_model = segcam_model_load (rgb_model_path, NULL);
+  gray_model = segcam_model_load (gray_model_path, NULL);
+  g_assert_nonnull (rgb_model);
+  g_assert_nonnull (gray_model);
+
+  g_test_add_func ("/resample/identity", test_kernels_identity);
+  g_test_add_func ("/resample/area", test_kernel_area);
+  g_test_add_func ("/resample/linear", test_kernel_linear);
+  g_test_add_func ("/resample/nearest", test_kernel_nearest);
+  g_test_add_func ("/resample/rows", test_resample_rows);
+  g_test_add_func ("/settings/working-size", test_working_size);
+  g_test_add_func ("/settings/classes", test_parse_classes);
+  g_test_add_func ("/settings/layer", test_find_layer);
+  g_test_add_func ("/settings/names", test_names);
+  g_test_add_func ("/roi/default-class", test_default_class);
+  g_test_add_func ("/roi/modes", test_build_roi);
+  g_test_add_func ("/model-files/list", test_model_files);
+  g_test_add_func ("/model-files/dir", test_model_dir);
+  g_test_add_func ("/run/whole-layer", test_run_whole_layer);
+  g_test_add_func ("/run/selection-offsets", test_run_selection_offsets);
+  g_test_add_func ("/run/resampled", test_run_resampled);
+  g_test_add_func ("/run/gray", test_run_gray);
+  g_test_add_func ("/run/errors", test_run_errors);
+  g_test_add_func ("/run/too-large", test_run_too_large);
+  status = g_test_run ();
+
+  segcam_model_free (gray_model);
+  segcam_model_free (rgb_model);
+  gegl_exit ();
+  return status;
+}
