@@ -462,15 +462,18 @@ parse_upsample (attrs *a, segcam_node *node)
   segcam_upsample_params *u = &node->p.up;
   gboolean bad = FALSE;
   const char *mode = attr_string (a, "mode", &bad);
-  if (bad)
+  gboolean align_corners;
+  if (bad || !attr_bool (a, "align_corners", FALSE, &align_corners))
     return FALSE;
   if (!mode || strcmp (mode, "nearest") == 0)
-    u->bilinear = FALSE;
+    u->mode = SEGCAM_UPSAMPLE_NEAREST;
   else if (strcmp (mode, "bilinear") == 0)
-    u->bilinear = TRUE;
+    u->mode = align_corners ? SEGCAM_UPSAMPLE_ALIGN_CORNERS : SEGCAM_UPSAMPLE_BILINEAR;
   else
     return fail (a->error, "node '%s': mode must be \"nearest\" or \"bilinear\", not \"%s\"",
                  a->node, mode);
+  if (align_corners && u->mode == SEGCAM_UPSAMPLE_NEAREST)
+    return fail (a->error, "node '%s': align_corners applies to bilinear upsampling only", a->node);
   if (node->n_inputs == 2)
     return TRUE;
   JsonNode *sn = json_object_get_member (a->obj, "scale");

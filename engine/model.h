@@ -60,9 +60,15 @@ typedef struct {
   gboolean count_include_pad; /* avgpool2d: padding counts in the divisor */
 } segcam_pool_params;
 
+typedef enum {
+  SEGCAM_UPSAMPLE_NEAREST,
+  SEGCAM_UPSAMPLE_BILINEAR,       /* half-pixel centres: align_corners=False */
+  SEGCAM_UPSAMPLE_ALIGN_CORNERS,  /* bilinear, align_corners=True (version 2) */
+} segcam_upsample_mode;
+
 typedef struct {
   double scale_h, scale_w; /* 0 when the size comes from the second input */
-  gboolean bilinear;
+  segcam_upsample_mode mode;
 } segcam_upsample_params;
 
 /* leaky_relu (alpha) and clip (min, max). */

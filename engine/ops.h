@@ -88,10 +88,10 @@ void segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, co
 
 /* ---- upsampling and resizing (upsample.c) -------------------------------------------------- */
 /* scale_h, scale_w as given by the model (0: derive from the sizes), PyTorch's interpolate
- * conventions for "nearest" and for "bilinear" with align_corners=False. */
-void segcam_upsample_forward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
+ * conventions for "nearest" and for "bilinear" with align_corners False or True. */
+void segcam_upsample_forward (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double scale_w,
                               const segcam_act *in, segcam_act *out);
-void segcam_upsample_backward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
+void segcam_upsample_backward (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double scale_w,
                                const segcam_act *dout, segcam_act *din);
 
 /* ---- version 2 ops (DESIGN.md §2; ops-v2.c) ------------------------------ */

@@ -124,7 +124,7 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
   /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
   const segcam_act *a = &s->acts[s->target];
   segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};
-  segcam_upsample_forward (s->pool, TRUE, 0, 0, &cam, &full);
+  segcam_upsample_forward (s->pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, &cam, &full);
   float mx = 0;
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)

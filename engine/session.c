@@ -186,7 +186,7 @@ forward_node (segcam_session *s, int i)
       segcam_maxpool_forward (s->pool, &n->p.pool, x, out);
       break;
     case SEGCAM_OP_UPSAMPLE:
-      segcam_upsample_forward (s->pool, n->p.up.bilinear, n->p.up.scale_h, n->p.up.scale_w, x, out);
+      segcam_upsample_forward (s->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, x, out);
       break;
     case SEGCAM_OP_ADD:
       segcam_add_forward (s->pool, x, &s->acts[n->inputs[1]], out);
@@ -301,7 +301,7 @@ backward_node (segcam_session *s, int i, guint8 *ready)
       break;
     case SEGCAM_OP_UPSAMPLE:
       /* The size input (if any) only lends its shape: no gradient flows into it. */
-      segcam_upsample_backward (s->pool, n->p.up.bilinear, n->p.up.scale_h, n->p.up.scale_w, dout, dx);
+      segcam_upsample_backward (s->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, dout, dx);
       break;
     case SEGCAM_OP_ADD:
       segcam_add_backward (s->pool, dout, dx, input_grad (s, n, 1, ready));

@@ -1,5 +1,5 @@
 /* upsample.c — nearest and bilinear resizing with PyTorch's interpolate conventions
- * (align_corners=False, half-pixel centres), forward and its adjoint, from one index rule so the
+ * (align_corners=False, half-pixel centres; or align_corners=True), forward and its adjoint, from one index rule so the
  * two cannot drift apart. Index arithmetic is in float, as PyTorch's CPU kernels do for float
  * tensors, so that borderline pixels pick the same source. */
 #include "ops.h"
@@ -14,10 +14,13 @@ segcam_upsample_out (int in, double scale)
   return v < 1 || v > INT32_MAX ? 0 : (int) v;
 }
 
-/* PyTorch's compute_scales_value: the model's factor when given, else the size ratio. */
+/* PyTorch's compute_scales_value: the model's factor when given, else the size ratio; with
+ * align_corners the corner pixels' ratio, whatever the factor (area_pixel_compute_scale). */
 static float
-source_scale (double model_scale, int in, int out)
+source_scale (segcam_upsample_mode mode, double model_scale, int in, int out)
 {
+  if (mode == SEGCAM_UPSAMPLE_ALIGN_CORNERS)
+    return out > 1 ? (float) (in - 1) / (float) (out - 1) : 0.0f;
   return model_scale > 0 ? (float) (1.0 / model_scale) : (float) in / (float) out;
 }
 
@@ -28,10 +31,10 @@ typedef struct {
 } taps;
 
 static taps
-source_taps (gboolean bilinear, float scale, int x, int in, int out)
+source_taps (segcam_upsample_mode mode, float scale, int x, int in, int out)
 {
   taps t;
-  if (!bilinear)
+  if (mode == SEGCAM_UPSAMPLE_NEAREST)
     {
       if (out == in)
         t.i0 = x;
@@ -47,7 +50,7 @@ source_taps (gboolean bilinear, float scale, int x, int in, int out)
       t.i0 = t.i1 = x, t.l0 = 1, t.l1 = 0;
       return t;
     }
-  float real = scale * (x + 0.5f) - 0.5f;
+  float real = mode == SEGCAM_UPSAMPLE_ALIGN_CORNERS ? scale * x : scale * (x + 0.5f) - 0.5f;
   if (real < 0)
     real = 0;
   t.i0 = (int) real;
@@ -58,7 +61,6 @@ source_taps (gboolean bilinear, float scale, int x, int in, int out)
 }
 
 typedef struct {
-  gboolean bilinear;
   gboolean backward;      /* in->data receives the adjoint of out->data */
   const segcam_act *in, *out;
   taps *ty, *tx;          /* per output row and column */
@@ -104,17 +106,18 @@ up_task (void *ctx, int task, int thread)
 }
 
 static void
-up_run (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w, const segcam_act *in,
-        const segcam_act *out, gboolean backward)
+up_run (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double scale_w,
+        const segcam_act *in, const segcam_act *out, gboolean backward)
 {
-  up_job j = {.bilinear = bilinear, .backward = backward, .in = in, .out = out};
-  float sy = source_scale (scale_h, in->h, out->h), sx = source_scale (scale_w, in->w, out->w);
+  up_job j = {.backward = backward, .in = in, .out = out};
+  float sy = source_scale (mode, scale_h, in->h, out->h);
+  float sx = source_scale (mode, scale_w, in->w, out->w);
   j.ty = g_new (taps, out->h);
   j.tx = g_new (taps, out->w);
   for (int y = 0; y < out->h; y++)
-    j.ty[y] = source_taps (bilinear, sy, y, in->h, out->h);
+    j.ty[y] = source_taps (mode, sy, y, in->h, out->h);
   for (int x = 0; x < out->w; x++)
-    j.tx[x] = source_taps (bilinear, sx, x, in->w, out->w);
+    j.tx[x] = source_taps (mode, sx, x, in->w, out->w);
   /* The adjoint scatters into input rows that neighbouring output rows share: one task per image. */
   j.rows = backward ? out->h : MAX (1, 4096 / MAX (1, out->w));
   j.tasks_per_image = (out->h + j.rows - 1) / j.rows;
@@ -124,16 +127,16 @@ up_run (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w, co
 }
 
 void
-segcam_upsample_forward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
-                         const segcam_act *in, segcam_act *out)
+segcam_upsample_forward (segcam_pool *pool, segcam_upsample_mode mode, double scale_h,
+                         double scale_w, const segcam_act *in, segcam_act *out)
 {
-  up_run (pool, bilinear, scale_h, scale_w, in, out, FALSE);
+  up_run (pool, mode, scale_h, scale_w, in, out, FALSE);
 }
 
 void
-segcam_upsample_backward (segcam_pool *pool, gboolean bilinear, double scale_h, double scale_w,
-                          const segcam_act *dout, segcam_act *din)
+segcam_upsample_backward (segcam_pool *pool, segcam_upsample_mode mode, double scale_h,
+                          double scale_w, const segcam_act *dout, segcam_act *din)
 {
   /* The job reads "in" and "out" by shape: din has the input's shape, dout the output's. */
-  up_run (pool, bilinear, scale_h, scale_w, din, dout, TRUE);
+  up_run (pool, mode, scale_h, scale_w, din, dout, TRUE);
 }

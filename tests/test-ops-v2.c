@@ -1,5 +1,5 @@
-/* test-ops-v2.c — the version 2 ops (DESIGN.md §2) and grouped convolution against naive
- * references.
+/* test-ops-v2.c — the version 2 ops (DESIGN.md §2), grouped convolution and align-corners
+ * bilinear upsampling against naive references.
  *
  * As in test-ops.c, each case runs the engine's forward and backward kernels (float32,
  * channels-last, two threads) and compares:
@@ -22,7 +22,8 @@ typedef struct {
   const char *name;
   segcam_op op;             /* SEGCAM_OP_CONV2D / CONV_TRANSPOSE2D for the grouped convolutions */
   int n, h, w, c;
-  int h2, w2;               /* mul: the second factor's size (0: the first's) */
+  int h2, w2;               /* mul: the second factor's size (0: the first's); upsample: the
+                               output size */
   gboolean same_input;      /* mul (x, x) */
   segcam_pool_params pool;
   segcam_activation_params act;
@@ -62,6 +63,11 @@ static const v2_case cases[] = {
   {"conv2d/depthwise-multiplier-2", SEGCAM_OP_CONV2D, 1, 6, 5, 3, CONV (6, 3, 3, 1, 1, 1)},
   {"conv_transpose2d/groups-2-s2", SEGCAM_OP_CONV_TRANSPOSE2D, 1, 4, 3, 4, CONV (6, 2, 3, 2, 1, 1)},
   {"conv_transpose2d/depthwise-s2", SEGCAM_OP_CONV_TRANSPOSE2D, 1, 4, 3, 3, CONV (3, 3, 2, 2, 0, 1)},
+  {"upsample/align-corners-x2", SEGCAM_OP_UPSAMPLE, 2, 7, 5, 3, .h2 = 14, .w2 = 10},
+  {"upsample/align-corners-13x11-to-20x17", SEGCAM_OP_UPSAMPLE, 1, 13, 11, 2, .h2 = 20, .w2 = 17},
+  {"upsample/align-corners-down-9x8-to-4x3", SEGCAM_OP_UPSAMPLE, 1, 9, 8, 2, .h2 = 4, .w2 = 3},
+  {"upsample/align-corners-1x1-to-3x2", SEGCAM_OP_UPSAMPLE, 1, 1, 1, 2, .h2 = 3, .w2 = 2},
+  {"upsample/align-corners-to-1x1", SEGCAM_OP_UPSAMPLE, 1, 5, 4, 2, .h2 = 1, .w2 = 1},
 };
 
 /* ---- test instance: inputs, weights, shapes ------------------------------------------------- */
@@ -113,7 +119,7 @@ instance_init (instance *t, const v2_case *k, GRand *r)
   t->k = k;
   t->n_ins = k->op == SEGCAM_OP_MUL && !k->same_input ? 2 : 1;
   t->in_h[0] = t->in_h[1] = k->h, t->in_w[0] = t->in_w[1] = k->w, t->in_c[0] = t->in_c[1] = k->c;
-  if (k->h2)
+  if (k->h2 && k->op == SEGCAM_OP_MUL)
     t->in_h[1] = k->h2, t->in_w[1] = k->w2;
   t->oc = k->c, t->oh = k->h, t->ow = k->w;
   switch (k->op)
@@ -124,6 +130,9 @@ instance_init (instance *t, const v2_case *k, GRand *r)
       break;
     case SEGCAM_OP_GLOBAL_AVGPOOL:
       t->oh = t->ow = 1;
+      break;
+    case SEGCAM_OP_UPSAMPLE:
+      t->oh = k->h2, t->ow = k->w2;
       break;
     case SEGCAM_OP_PAD:
       t->oh = segcam_pad_out (k->h, k->pad.pt, k->pad.pb);
@@ -206,6 +215,16 @@ ref_activation (const v2_case *k, double x)
     }
 }
 
+/* F.interpolate (mode="bilinear", align_corners=True): the corner pixels' centres align. */
+static void
+ref_align_corners (int x, int in, int out, int *i0, int *i1, double *l1)
+{
+  double real = out > 1 ? (double) x * (in - 1) / (out - 1) : 0;
+  *i0 = (int) floor (real);
+  *i1 = MIN (*i0 + 1, in - 1);
+  *l1 = real - *i0;
+}
+
 /* F.pad index: reflect mirrors without repeating the edge, replicate clamps. */
 static int
 ref_pad_index (segcam_pad_mode mode, int i, int n)
@@ -279,6 +298,18 @@ naive_forward (const instance *t, double *const *x, double *y)
                             v += t->weight[(((size_t) c * cig + ci) * k->kh + ky) * k->kw + kx]
                                  * nchw (a, k->c, k->h, k->w, n, g * cig + ci, sy, sx);
                         }
+                  break;
+                }
+              case SEGCAM_OP_UPSAMPLE:
+                {
+                  int y0, y1, x0, x1;
+                  double ly, lx;
+                  ref_align_corners (oy, k->h, t->oh, &y0, &y1, &ly);
+                  ref_align_corners (ox, k->w, t->ow, &x0, &x1, &lx);
+                  v = (1 - ly) * ((1 - lx) * nchw (a, k->c, k->h, k->w, n, c, y0, x0)
+                                  + lx * nchw (a, k->c, k->h, k->w, n, c, y0, x1))
+                      + ly * ((1 - lx) * nchw (a, k->c, k->h, k->w, n, c, y1, x0)
+                              + lx * nchw (a, k->c, k->h, k->w, n, c, y1, x1));
                   break;
                 }
               case SEGCAM_OP_CONV_TRANSPOSE2D:
@@ -366,6 +397,9 @@ engine_forward (const instance *t, segcam_pool *pool, segcam_act *ins, segcam_ac
     case SEGCAM_OP_PAD:
       segcam_pad_forward (pool, &k->pad, &ins[0], out);
       break;
+    case SEGCAM_OP_UPSAMPLE:
+      segcam_upsample_forward (pool, SEGCAM_UPSAMPLE_ALIGN_CORNERS, 0, 0, &ins[0], out);
+      break;
     case SEGCAM_OP_CONV2D:
     case SEGCAM_OP_CONV_TRANSPOSE2D:
       {
@@ -400,6 +434,9 @@ engine_backward (const instance *t, segcam_pool *pool, segcam_act *ins, const se
       break;
     case SEGCAM_OP_PAD:
       segcam_pad_backward (pool, &k->pad, dout, &dins[0]);
+      break;
+    case SEGCAM_OP_UPSAMPLE:
+      segcam_upsample_backward (pool, SEGCAM_UPSAMPLE_ALIGN_CORNERS, 0, 0, dout, &dins[0]);
       break;
     case SEGCAM_OP_CONV2D:
     case SEGCAM_OP_CONV_TRANSPOSE2D:

@@ -179,7 +179,7 @@ cmd_predict (int argc, char **argv)
   char *model = NULL, *out = NULL, *probs = NULL;
   int threads = 0;
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors)", "MODEL"},
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Segmentation PNG in the classes' colours", "PNG"},
     {"probabilities", 0, 0, G_OPTION_ARG_FILENAME, &probs, "Class probabilities as .npy (C x H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
@@ -317,7 +317,7 @@ cmd_explain (int argc, char **argv)
   int threads = 0;
   roi_options ro = {0};
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors)", "MODEL"},
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"class", 'c', 0, G_OPTION_ARG_STRING, &cls_arg, "Class to explain, by name or index", "NAME|INDEX"},
     {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
     {"roi-mask", 0, 0, G_OPTION_ARG_FILENAME, &ro.mask, "ROI weights from a gray image (white = 1)", "PNG"},
@@ -427,7 +427,7 @@ cmd_bench (int argc, char **argv)
   char *model = NULL, *size = NULL, *layer = NULL;
   int runs = 5, threads = 0;
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors)", "MODEL"},
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Image size (default 512x512)", "WxH"},
     {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
     {"runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Timed runs (default 5; the median is printed)", "N"},

@@ -50,7 +50,8 @@ class ConvBlock(nn.Module):
 
 class UNet(nn.Module):
     """A small U-Net: reflection padding, max and average pooling, transposed-convolution
-    upsampling, skip concatenation; ReLU, LeakyReLU and ReLU6 (Clip) activations."""
+    and align-corners bilinear upsampling, skip concatenation; ReLU, LeakyReLU and ReLU6 (Clip)
+    activations; arithmetic with constants."""
 
     def __init__(self, classes=3, width=8):
         super().__init__()
@@ -63,6 +64,7 @@ class UNet(nn.Module):
         self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)
         self.dec2 = ConvBlock(4 * w, 2 * w, nn.ReLU)
         self.up1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2)
+        self.skip = nn.Conv2d(2 * w, w, 1)
         self.dec1 = ConvBlock(2 * w, w, nn.ReLU)
         self.head = nn.Conv2d(w, classes, 1)
 
@@ -70,11 +72,14 @@ class UNet(nn.Module):
         return self.forward(x)
 
     def forward(self, x):
-        e1 = self.enc1(self.stem(self.pad(x)))
+        # arithmetic with constants exports as Sub, Div, Mul and Add nodes
+        e1 = self.enc1(self.stem(self.pad((x - 0.5) / 0.25)))
         e2 = self.enc2(F.max_pool2d(e1, 2))
-        m = self.mid(F.avg_pool2d(e2, 2))
+        m = self.mid(F.avg_pool2d(e2, 2)) * 0.5 + 1.0
         d2 = self.dec2(torch.cat([self.up2(m), e2], 1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
+        up = self.up1(d2) + F.interpolate(self.skip(d2), scale_factor=2, mode="bilinear",
+                                          align_corners=True)
+        d1 = self.dec1(torch.cat([up, 1.0 - e1], 1))
         return self.head(d1)
 
 

@@ -191,7 +191,8 @@ def op_conv2d(model, node, args):
     dilation = _pair(node.get("dilation"), 1)
     top, left, bottom, right = conv_padding(node, kernel, stride, dilation)
     x = F.pad(x, (left, right, top, bottom))
-    return F.conv2d(x, weight, bias, stride=stride, dilation=dilation)
+    return F.conv2d(x, weight, bias, stride=stride, dilation=dilation,
+                    groups=int(node.get("groups", 1)))
 
 
 def op_conv_transpose2d(model, node, args):
@@ -201,7 +202,8 @@ def op_conv_transpose2d(model, node, args):
     bias = model.param(node, "bias") if node.get("bias") else None
     return F.conv_transpose2d(x, weight, bias, stride=_pair(node.get("stride"), 1),
                               padding=_pair(node.get("padding"), 0),
-                              output_padding=_pair(node.get("output_padding"), 0))
+                              output_padding=_pair(node.get("output_padding"), 0),
+                              groups=int(node.get("groups", 1)))
 
 
 def op_batchnorm(model, node, args):
@@ -241,7 +243,7 @@ def op_upsample(model, node, args):
     mode = node.get("mode", "nearest")
     if mode not in ("nearest", "bilinear"):
         raise InputError(f"node {node['name']!r}: unknown upsample mode {mode!r}")
-    extra = {"align_corners": False} if mode == "bilinear" else {}
+    extra = {"align_corners": bool(node.get("align_corners", False))} if mode == "bilinear" else {}
     if len(args) == 2:
         return F.interpolate(args[0], size=tuple(args[1].shape[-2:]), mode=mode, **extra)
     scale = node.get("scale")
@@ -265,7 +267,65 @@ def op_add(model, node, args):
     return total
 
 
+# ---- version 2 ops (DESIGN.md §2) ----
+
+
+def op_avgpool2d(model, node, args):
+    """Average pooling with PyTorch's defaults (stride = kernel, count_include_pad true)."""
+    (x,) = args
+    kernel = _pair(node.get("kernel"), 1)
+    stride = _pair(node.get("stride"), 0) if node.get("stride") is not None else kernel
+    return F.avg_pool2d(x, kernel, stride, _pair(node.get("padding"), 0),
+                        ceil_mode=bool(node.get("ceil_mode", False)),
+                        count_include_pad=bool(node.get("count_include_pad", True)))
+
+
+def op_global_avgpool(model, node, args):
+    """Mean over height and width, kept as 1 x 1."""
+    return args[0].mean(dim=(2, 3), keepdim=True)
+
+
+def op_mul(model, node, args):
+    """Product; a [N,C,1,1] second factor broadcasts."""
+    return args[0] * args[1]
+
+
+def op_hardswish(model, node, args):
+    return F.hardswish(args[0])
+
+
+def op_hardsigmoid(model, node, args):
+    return F.hardsigmoid(args[0])
+
+
+def op_leaky_relu(model, node, args):
+    return F.leaky_relu(args[0], float(node.get("alpha", 0.01)))
+
+
+def op_clip(model, node, args):
+    """Clip as hardtanh (ReLU6's gradient convention at the bounds)."""
+    lo, hi = float(node.get("min", -3.4e38)), float(node.get("max", 3.4e38))
+    return F.hardtanh(args[0], lo, hi)
+
+
+def op_pad(model, node, args):
+    """pads [t,l,b,r]; constant (value), reflect or replicate."""
+    top, left, bottom, right = (int(p) for p in node["pads"])
+    mode = node.get("mode", "constant")
+    if mode == "constant":
+        return F.pad(args[0], (left, right, top, bottom), value=float(node.get("value", 0)))
+    return F.pad(args[0], (left, right, top, bottom), mode=mode)
+
+
 OPS = {
+    "avgpool2d": op_avgpool2d,
+    "global_avgpool": op_global_avgpool,
+    "mul": op_mul,
+    "hardswish": op_hardswish,
+    "hardsigmoid": op_hardsigmoid,
+    "leaky_relu": op_leaky_relu,
+    "clip": op_clip,
+    "pad": op_pad,
     "input": op_input,
     "conv2d": op_conv2d,
     "conv_transpose2d": op_conv_transpose2d,

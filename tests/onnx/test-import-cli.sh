@@ -1,0 +1,53 @@
+#!/bin/sh
+# segcam import and .onnx models on the command line: usage errors (exit 1), bad models and
+# options (exit 2, one line naming the problem), class names from options and from a side file.
+#   test-import-cli.sh SEGCAM CORPUS_DIR IMAGE
+set -u
+segcam=$1 corpus=$2 image=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+# expect STATUS TEXT COMMAND...: the exit status, and TEXT (unless empty) somewhere in the output;
+# exactly one line on stderr when the status is not 0.
+expect () {
+  want=$1 text=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  lines=$(wc -l <"$tmp/err")
+  if [ "$got" -eq "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" "$tmp/out" "$tmp/err"; } \
+     && { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL (status $got, want $want; '$text'): $*" >&2
+    cat "$tmp/out" "$tmp/err" >&2
+  fi
+}
+
+expect 1 "needs one MODEL.onnx" "$segcam" import
+expect 1 "needs one MODEL.onnx" "$segcam" import "$corpus/valid-unet"
+expect 1 "--mean must be" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --mean 1,2,3,4
+expect 2 "op Tanh at node 'logits' is not supported" \
+  "$segcam" import "$corpus/bad-unsupported-op" -o "$tmp/m.safetensors"
+expect 2 "3 class names for an output of 2 classes" \
+  "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --classes a,b,c
+expect 2 "default layer 'nope' is not a feature map" \
+  "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --default-layer nope
+expect 0 "default layer 'c1'" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" \
+  --classes water --colors "#000000,#0000ff" --mean 0.5 --std 0.25 --default-layer c1
+expect 0 "#0000ff  water" "$segcam" info "$tmp/m.safetensors"
+expect 0 "format:        2" "$segcam" info "$tmp/m.safetensors"
+
+# .onnx wherever a model is taken, class names from MODEL.classes.txt beside it
+cp "$corpus/valid-conv-softmax" "$tmp/net.onnx"
+printf 'road #808080\nsky\n' >"$tmp/net.classes.txt"
+expect 0 "#808080  road" "$segcam" info "$tmp/net.onnx"
+expect 0 "class 'sky'" "$segcam" explain --model "$tmp/net.onnx" --class sky "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" predict --model "$tmp/net.onnx" "$image" -o "$tmp/s.png"
+expect 2 "op Tanh at node" "$segcam" predict --model "$corpus/bad-unsupported-op" "$image" \
+  -o "$tmp/s.png"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,203 @@
+/* test-onnx.c — the ONNX importer on the small models of tests/fuzz/corpus-onnx
+ * (make-onnx-corpus.py): what valid ones become, the one-line errors of broken ones, and no crash
+ * on any truncation or on thousands of byte mutations of the valid ones (run it under the
+ * sanitizers: tools/run-tests.sh --sanitize). The numbers of whole networks are checked against
+ * PyTorch by crosscheck.py. */
+#include "model.h"
+#include "onnx-import.h"
+
+#include <string.h>
+
+static GBytes *
+corpus_file (const char *name)
+{
+  char *path = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus-onnx", name, NULL);
+  GError *error = NULL;
+  char *data;
+  gsize size;
+  if (!g_file_get_contents (path, &data, &size, &error))
+    g_error ("%s", error->message);
+  g_free (path);
+  return g_bytes_new_take (data, size);
+}
+
+static segcam_model *
+load (const char *name, GError **error)
+{
+  GBytes *b = corpus_file (name);
+  gsize size;
+  const uint8_t *data = g_bytes_get_data (b, &size);
+  segcam_model *m = segcam_model_load_from_data (data, size, error);
+  g_bytes_unref (b);
+  return m;
+}
+
+static const segcam_node *
+node (const segcam_model *m, const char *name)
+{
+  int i = segcam_model_find_node (m, name);
+  g_assert_cmpint (i, >=, 0);
+  return &m->nodes[i];
+}
+
+static void
+test_softmax_metadata (void)
+{
+  GError *error = NULL;
+  segcam_model *m = load ("valid-conv-softmax", &error);
+  g_assert_no_error (error);
+  /* The final Softmax is taken off; its input gives the logits. */
+  g_assert_cmpstr (segcam_model_node_name (m, segcam_model_output_node (m)), ==, "logits");
+  g_assert_false (segcam_model_output_is_sigmoid (m));
+  g_assert_cmpint (segcam_model_format_version (m), ==, 2);
+  g_assert_cmpstr (segcam_model_class_name (m, 1), ==, "ground");
+  g_assert_cmpfloat (m->mean[2], ==, 0.5f);
+  g_assert_cmpfloat (m->std[0], ==, 0.25f);
+  g_assert_cmpint (node (m, "bn")->op, ==, SEGCAM_OP_BATCHNORM);
+  segcam_model_free (m);
+}
+
+static void
+test_resize_to_shape (void)
+{
+  GError *error = NULL;
+  segcam_model *m = load ("valid-resize-to-shape", &error);
+  g_assert_no_error (error);
+  /* Sizes from Shape (image) become "the size of the input", whatever it is. */
+  const segcam_node *up = node (m, "up");
+  g_assert_cmpint (up->op, ==, SEGCAM_OP_UPSAMPLE);
+  g_assert_cmpint (up->n_inputs, ==, 2);
+  g_assert_cmpint (up->inputs[1], ==, 0);
+  g_assert_cmpint (up->p.up.mode, ==, SEGCAM_UPSAMPLE_BILINEAR);
+  g_assert_cmpint (node (m, "d")->p.conv.groups, ==, 3);
+  g_assert_cmpint (segcam_model_size_multiple (m), ==, 1);
+  int shapes[3 * 16];
+  g_assert_true (segcam_model_infer_shapes (m, 37, 23, shapes, NULL));
+  int out = segcam_model_output_node (m);
+  g_assert_cmpint (shapes[3 * out + 1], ==, 23);
+  g_assert_cmpint (shapes[3 * out + 2], ==, 37);
+  segcam_model_free (m);
+}
+
+static void
+test_gate (void)
+{
+  GError *error = NULL;
+  segcam_model *m = load ("valid-gate", &error);
+  g_assert_no_error (error);
+  /* Mul (gate, image): the one-pixel gate goes second so that it broadcasts. */
+  const segcam_node *x = node (m, "x");
+  g_assert_cmpint (x->op, ==, SEGCAM_OP_MUL);
+  g_assert_cmpstr (m->nodes[x->inputs[1]].name, ==, "s");
+  g_assert_cmpint (node (m, "s")->op, ==, SEGCAM_OP_HARDSIGMOID);
+  /* x * hardsigmoid (x) is hardswish; the hardsigmoid node is left out. */
+  g_assert_cmpint (node (m, "hx")->op, ==, SEGCAM_OP_HARDSWISH);
+  g_assert_cmpstr (m->nodes[node (m, "hx")->inputs[0]].name, ==, "hx1");
+  g_assert_cmpint (segcam_model_find_node (m, "hs"), ==, -1);
+  /* Activations times and plus constants are depthwise 1x1 convolutions. */
+  const segcam_node *hk = node (m, "hk"), *out = node (m, "logits");
+  g_assert_cmpint (hk->op, ==, SEGCAM_OP_CONV2D);
+  g_assert_cmpint (hk->p.conv.groups, ==, 3);
+  g_assert_cmpfloat (hk->p.conv.w_fwd[0], ==, 0.5f);
+  g_assert_null (hk->p.conv.bias);
+  g_assert_cmpfloat (out->p.conv.w_fwd[1], ==, 1.0f);
+  g_assert_cmpfloat (out->p.conv.bias[2], ==, 0.5f);
+  segcam_model_free (m);
+}
+
+static void
+test_unet (void)
+{
+  GError *error = NULL;
+  segcam_model *m = load ("valid-unet", &error);
+  g_assert_no_error (error);
+  g_assert_true (segcam_model_output_is_sigmoid (m));
+  g_assert_cmpint (segcam_model_n_classes (m), ==, 2);
+  g_assert_cmpstr (segcam_model_class_name (m, 1), ==, "foreground");
+  /* ceil-mode pooling then a stride-2 transposed conv: even sizes only */
+  g_assert_cmpint (segcam_model_size_multiple (m), ==, 2);
+  g_assert_cmpint (node (m, "pad")->p.pad.mode, ==, SEGCAM_PAD_REFLECT);
+  g_assert_cmpfloat (node (m, "a2")->p.act.max, ==, 6.0f);
+  g_assert_false (node (m, "p2")->p.pool.count_include_pad);
+  segcam_model_free (m);
+}
+
+static void
+test_errors (void)
+{
+  static const struct {
+    const char *file, *message;
+  } cases[] = {
+    {"bad-unsupported-op", "op Tanh at node 'logits' is not supported"},
+    {"bad-fixed-resize", "the output size is fixed"},
+    {"bad-external-data", "tensor 'w' keeps its data in an external file"},
+    {"bad-cycle", "cycle"},
+    {"bad-short-tensor", "tensor 'w' holds 20 bytes"},
+    {"bad-deep-nesting", "nest more than"},
+    {"bad-truncated", "not a valid ONNX model"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GError *error = NULL;
+      g_assert_null (load (cases[i].file, &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL);
+      g_test_message ("%s: %s", cases[i].file, error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].message));
+      g_assert_null (strchr (error->message, '\n'));
+      g_error_free (error);
+    }
+}
+
+/* Truncations and byte mutations fail cleanly or load; they never crash. */
+static void
+test_hostile (void)
+{
+  static const char *const files[] = {"valid-conv-softmax", "valid-resize-to-shape", "valid-gate",
+                                      "valid-unet"};
+  GRand *r = g_rand_new_with_seed (7);
+  int loaded = 0, failed = 0;
+  for (size_t f = 0; f < G_N_ELEMENTS (files); f++)
+    {
+      GBytes *b = corpus_file (files[f]);
+      gsize size;
+      const uint8_t *orig = g_bytes_get_data (b, &size);
+      uint8_t *data = g_memdup2 (orig, size);
+      for (gsize cut = 0; cut <= size + 1000; cut++)
+        {
+          gsize n = cut <= size ? cut : size;
+          if (cut > size)
+            {
+              /* then mutations: a few random bytes of the whole file */
+              memcpy (data, orig, size);
+              for (int k = g_rand_int_range (r, 1, 4); k > 0; k--)
+                data[g_rand_int_range (r, 0, (gint32) size)] = (uint8_t) g_rand_int (r);
+            }
+          GError *error = NULL;
+          segcam_safetensors st;
+          if (segcam_onnx_import (data, n, NULL, NULL, &st, &error))
+            segcam_safetensors_clear (&st), loaded++;
+          else
+            {
+              g_assert_null (strchr (error->message, '\n'));
+              g_error_free (error), failed++;
+            }
+        }
+      g_free (data);
+      g_bytes_unref (b);
+    }
+  g_test_message ("%d hostile inputs loaded, %d refused", loaded, failed);
+  g_rand_free (r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/onnx/softmax-and-metadata", test_softmax_metadata);
+  g_test_add_func ("/onnx/resize-to-shape", test_resize_to_shape);
+  g_test_add_func ("/onnx/gate-and-constants", test_gate);
+  g_test_add_func ("/onnx/unet", test_unet);
+  g_test_add_func ("/onnx/errors", test_errors);
+  g_test_add_func ("/onnx/hostile", test_hostile);
+  return g_test_run ();
+}
