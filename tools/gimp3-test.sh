@@ -6,8 +6,8 @@
 # copies the working tree into it (the files git tracks or would track, with their times, so
 # that the build kept in the root stays incremental), builds there with -Dgimp_api=3 and runs
 # meson's "gimp" suite: tests/gimp/run-gimp-tests.py --api 3 with tests/gimp3/segcam-tests.scm,
-# in gimp-console-3.0 with script-fu. Prints the suite's output, ending in "N passed, M failed";
-# the exit status is the suite's. Needs root: the root's /proc and /dev are mounted in a private
+# in gimp-console-3.0 with script-fu. Prints the suite's output (its last line "N passed,
+# M failed", then meson's summary); the exit status is the suite's. Needs root: the root's /proc and /dev are mounted in a private
 # mount namespace, so nothing stays mounted when the run ends, however it ends.
 #
 # usage: tools/gimp3-test.sh [--clean]    (--clean: rebuild from scratch)
@@ -20,9 +20,19 @@ case "${1:-}" in
   *) echo "usage: $0 [--clean]" >&2; exit 1 ;;
 esac
 
+if [ "$(id -u)" != 0 ]; then
+  echo "gimp3-test.sh: needs root (mmdebstrap, chroot, mounts)" >&2
+  exit 1
+fi
 root=$(sh "$top/tools/gimp3-root.sh")
+if [ ! -x "$root/usr/bin/gimp-console-3.0" ]; then
+  echo "gimp3-test.sh: no GIMP 3 in '$root'" >&2
+  exit 1
+fi
 work=/var/tmp/segcam-gimp3        # inside the root
-rm -rf "$root$work/src"
+# The previous run's sources and scratch folders (a failing run keeps its scratch folder until
+# the next run, in $root$work/tmp).
+rm -rf "$root$work/src" "$root$work/tmp"
 [ "$clean" = yes ] && rm -rf "$root$work/build"
 mkdir -p "$root$work/src"
 
@@ -38,20 +48,21 @@ fi
 # Inside the root: configure once, build what the suite needs, run it.
 inner='
 set -eu
+mkdir -p "$1/home" "$1/tmp"
 cd "$1/src"
 if [ ! -f "$1/build/build.ninja" ]; then
   meson setup "$1/build" -Dgimp_api=3 -Dplugin=enabled -Dtools=enabled >"$1/setup.log" 2>&1 \
     || { cat "$1/setup.log"; exit 1; }
 fi
-ninja -C "$1/build" plugin/seg-grad-cam tools/segcam plugin/tiny-rgb.safetensors >"$1/build.log" 2>&1 \
-  || { tail -n 60 "$1/build.log"; exit 1; }
-grep -i "warning" "$1/build.log" || true
+ninja -C "$1/build" plugin/seg-grad-cam tools/segcam plugin/tiny-rgb.safetensors \
+  >"$1/build.log" 2>&1 || { tail -n 60 "$1/build.log"; exit 1; }
+grep "warning:" "$1/build.log" || true
 exec meson test -C "$1/build" --no-rebuild --suite gimp --verbose
 '
 exec unshare --mount --fork sh -c '
   set -eu
   mount -t proc proc "$1/proc"
   mount --rbind /dev "$1/dev"
-  exec chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    sh -c "$2" sh "$3"
+  exec chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$3/home" \
+    TMPDIR="$3/tmp" LANG=C.UTF-8 sh -c "$2" sh "$3"
 ' sh "$root" "$inner" "$work"

@@ -1,0 +1,623 @@
+/* dialog-widgets.c — dialog parts shared by the GIMP 2.10 (GTK 2) and 3.0 (GTK 3) adapters.
+ *
+ * Only what GTK 2.24 and GTK 3 have in common (tree models, combo boxes, cell renderers, the
+ * file chooser) and the libgimpwidgets calls both versions keep (gimp_frame_new,
+ * gimp_help_set_help_data, gimp_label_set_attributes). Whatever the widgets show about the model
+ * comes from the engine's public header and explain-job.h.
+ */
+#include <string.h>
+
+#include <libgimp/gimp.h>
+/* GTK 2's headers declare what GLib has since deprecated (GTimeVal); that is not ours to fix. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <libgimp/gimpui.h>
+#pragma GCC diagnostic pop
+
+#include "dialog-widgets.h"
+#include "model-files.h"
+
+#define TEST_ENV "SEGCAM_TEST_DIALOG"
+
+/* A wrapping label in small print, aligned left (xalign is GtkMisc's in GTK 2, GtkLabel's in
+ * GTK 3). */
+static GtkWidget *
+small_label_new (void)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
+  g_object_set (label, "xalign", 0.0f, NULL);
+  gimp_label_set_attributes (GTK_LABEL (label), PANGO_ATTR_SCALE, PANGO_SCALE_SMALL, -1);
+  return label;
+}
+
+static gchar *
+combo_text (GtkComboBox *combo, gint column)
+{
+  GtkTreeIter iter;
+  gchar *text = NULL;
+
+  if (gtk_combo_box_get_active_iter (combo, &iter))
+    gtk_tree_model_get (gtk_combo_box_get_model (combo), &iter, column, &text, -1);
+  return text;
+}
+
+/* ---- model picker: bundled models first, then a chosen file --------------------------------- */
+
+enum { MODEL_LABEL, MODEL_SETTING, MODEL_KIND, MODEL_N_COLUMNS };
+enum { KIND_FILE, KIND_SEPARATOR, KIND_OTHER };
+
+static gboolean
+model_row_is_separator (GtkTreeModel *model, GtkTreeIter *iter, gpointer data)
+{
+  gint kind;
+
+  gtk_tree_model_get (model, iter, MODEL_KIND, &kind, -1);
+  return kind == KIND_SEPARATOR;
+}
+
+/* The index of the file row holding setting, or -1; *n_files receives the number of file rows
+ * (they come first, before the separator). */
+static gint
+model_picker_find (ModelPicker *picker, const gchar *setting, gint *n_files)
+{
+  GtkTreeModel *model = GTK_TREE_MODEL (picker->store);
+  GtkTreeIter iter;
+  gint index = 0, found = -1;
+  gboolean valid;
+
+  for (valid = gtk_tree_model_get_iter_first (model, &iter); valid;
+       valid = gtk_tree_model_iter_next (model, &iter), index++)
+    {
+      gchar *row_setting;
+      gint kind;
+
+      gtk_tree_model_get (model, &iter, MODEL_SETTING, &row_setting, MODEL_KIND, &kind, -1);
+      if (found < 0 && kind == KIND_FILE && strcmp (row_setting, setting) == 0)
+        found = index;
+      g_free (row_setting);
+      if (kind != KIND_FILE)
+        break;
+    }
+  *n_files = index;
+  return found;
+}
+
+/* Adds a file row before the separator (unless one holds setting) and returns its index. */
+static gint
+model_picker_add (ModelPicker *picker, const gchar *label, const gchar *setting)
+{
+  gint n_files, index = model_picker_find (picker, setting, &n_files);
+
+  if (index >= 0)
+    return index;
+  gtk_list_store_insert_with_values (picker->store, NULL, n_files, MODEL_LABEL, label,
+                                     MODEL_SETTING, setting, MODEL_KIND, KIND_FILE, -1);
+  return n_files;
+}
+
+/* The row of a setting that is not a bundled model: labelled by its file name. */
+static gint
+model_picker_add_file (ModelPicker *picker, const gchar *setting)
+{
+  gchar *label = model_files_label (setting);
+  gint index = model_picker_add (picker, label, setting);
+
+  g_free (label);
+  return index;
+}
+
+static void
+model_picker_load (ModelPicker *picker)
+{
+  GError *error = NULL;
+  gchar *path = model_files_resolve (picker->setting, picker->dir, &error);
+
+  g_clear_pointer (&picker->model, segcam_model_free);
+  if (path != NULL)
+    picker->model = segcam_model_load (path, &error);
+
+  if (picker->model != NULL)
+    {
+      const gchar *description = segcam_model_description (picker->model);
+      gchar *text = g_strdup_printf ("%s%s%d classes, %" G_GINT64_FORMAT " parameters",
+                                     description, description[0] != '\0' ? "\n" : "",
+                                     segcam_model_n_classes (picker->model),
+                                     (gint64) segcam_model_n_parameters (picker->model));
+
+      gtk_label_set_text (GTK_LABEL (picker->status), text);
+      g_free (text);
+    }
+  else
+    {
+      gchar *markup = g_markup_printf_escaped ("<span foreground=\"#c01c28\">%s</span>",
+                                               error->message);
+
+      gtk_label_set_markup (GTK_LABEL (picker->status), markup);
+      g_free (markup);
+      g_clear_error (&error);
+    }
+  g_free (path);
+  picker->changed (picker->data);
+}
+
+/* Asks for a model file and makes it the picker's active row. */
+static void
+model_picker_choose_file (ModelPicker *picker)
+{
+  GtkWidget *chooser = gtk_file_chooser_dialog_new (
+    "Choose a Seg-Grad-CAM model", GTK_WINDOW (gtk_widget_get_toplevel (picker->combo)),
+    GTK_FILE_CHOOSER_ACTION_OPEN, "_Cancel", GTK_RESPONSE_CANCEL, "_Open", GTK_RESPONSE_ACCEPT,
+    NULL);
+  GtkFileFilter *filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, "Models (*.safetensors, *.onnx)");
+  gtk_file_filter_add_pattern (filter, "*" MODEL_FILES_EXTENSION);
+  gtk_file_filter_add_pattern (filter, "*" MODEL_FILES_ONNX_EXTENSION);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  if (g_file_test (picker->dir, G_FILE_TEST_IS_DIR))
+    gtk_file_chooser_add_shortcut_folder (GTK_FILE_CHOOSER (chooser), picker->dir, NULL);
+
+  if (gtk_dialog_run (GTK_DIALOG (chooser)) == GTK_RESPONSE_ACCEPT)
+    {
+      gchar *path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
+
+      picker->active = model_picker_add_file (picker, path);
+      g_free (picker->setting);
+      picker->setting = path;
+    }
+  gtk_widget_destroy (chooser);
+}
+
+static void
+model_picker_changed (GtkComboBox *combo, ModelPicker *picker)
+{
+  GtkTreeIter iter;
+  gchar *setting;
+  gint kind;
+
+  if (! gtk_combo_box_get_active_iter (combo, &iter))
+    return;
+  gtk_tree_model_get (GTK_TREE_MODEL (picker->store), &iter, MODEL_SETTING, &setting,
+                      MODEL_KIND, &kind, -1);
+  if (kind == KIND_OTHER)
+    {
+      g_free (setting);
+      model_picker_choose_file (picker);
+      /* Back to a file row, the chosen one or the previous: this handler runs again for it. */
+      gtk_combo_box_set_active (combo, picker->active);
+      return;
+    }
+  picker->active = gtk_combo_box_get_active (combo);
+  g_free (picker->setting);
+  picker->setting = setting;
+  model_picker_load (picker);
+}
+
+GtkWidget *
+model_picker_new (ModelPicker *picker, const gchar *dir, const gchar *setting,
+                  ModelChanged changed, gpointer data)
+{
+  GPtrArray *bundled = model_files_list (dir);
+  GtkWidget *frame = gimp_frame_new ("Model");
+  GtkWidget *vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  GtkCellRenderer *cell = gtk_cell_renderer_text_new ();
+
+  picker->dir = g_strdup (dir);
+  picker->setting = g_strdup (setting);
+  picker->changed = changed;
+  picker->data = data;
+  picker->store = gtk_list_store_new (MODEL_N_COLUMNS, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT);
+  gtk_list_store_insert_with_values (picker->store, NULL, -1, MODEL_KIND, KIND_SEPARATOR, -1);
+  gtk_list_store_insert_with_values (picker->store, NULL, -1, MODEL_LABEL, "Other model file…",
+                                     MODEL_SETTING, "", MODEL_KIND, KIND_OTHER, -1);
+  for (guint i = 0; i < bundled->len; i++)
+    {
+      gchar *name = model_files_label (bundled->pdata[i]);
+      gchar *label = g_strdup_printf ("%s (bundled%s)", name, i == 0 ? ", default" : "");
+
+      /* The default is stored as "", so that it follows the installation. */
+      model_picker_add (picker, label, i == 0 ? "" : bundled->pdata[i]);
+      g_free (label);
+      g_free (name);
+    }
+  if (setting[0] != '\0')
+    picker->active = model_picker_add_file (picker, setting);
+  g_ptr_array_unref (bundled);
+
+  picker->combo = gtk_combo_box_new_with_model (GTK_TREE_MODEL (picker->store));
+  gtk_cell_layout_pack_start (GTK_CELL_LAYOUT (picker->combo), cell, TRUE);
+  gtk_cell_layout_set_attributes (GTK_CELL_LAYOUT (picker->combo), cell, "text", MODEL_LABEL,
+                                  NULL);
+  gtk_combo_box_set_row_separator_func (GTK_COMBO_BOX (picker->combo), model_row_is_separator,
+                                        NULL, NULL);
+  gimp_help_set_help_data (picker->combo, "The segmentation network (a .safetensors file). "
+                           "The bundled models come first.", NULL);
+
+  picker->status = small_label_new ();
+  gtk_box_pack_start (GTK_BOX (vbox), picker->combo, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (vbox), picker->status, FALSE, FALSE, 0);
+  gtk_container_add (GTK_CONTAINER (frame), vbox);
+  gtk_widget_show_all (frame);
+
+  /* With no bundled model and no file the combo stays empty until "Other model file…". */
+  if (gtk_tree_model_iter_n_children (GTK_TREE_MODEL (picker->store), NULL) > 2)
+    gtk_combo_box_set_active (GTK_COMBO_BOX (picker->combo), picker->active);
+  g_signal_connect (picker->combo, "changed", G_CALLBACK (model_picker_changed), picker);
+  model_picker_load (picker);
+  return frame;
+}
+
+void
+model_picker_select (ModelPicker *picker, const gchar *setting)
+{
+  gint n_files, index;
+
+  if (g_strcmp0 (picker->setting, setting) == 0)
+    return;
+  index = model_picker_find (picker, setting, &n_files);
+  if (index < 0 && setting[0] == '\0')
+    {
+      /* "" without a bundled model: no row to select, but the status says why. */
+      g_free (picker->setting);
+      picker->setting = g_strdup (setting);
+      model_picker_load (picker);
+      return;
+    }
+  if (index < 0)
+    index = model_picker_add_file (picker, setting);
+  /* The "changed" handler loads it. */
+  gtk_combo_box_set_active (GTK_COMBO_BOX (picker->combo), index);
+}
+
+segcam_model *
+model_picker_steal (ModelPicker *picker)
+{
+  return g_steal_pointer (&picker->model);
+}
+
+void
+model_picker_clear (ModelPicker *picker)
+{
+  g_clear_pointer (&picker->model, segcam_model_free);
+  g_clear_object (&picker->store);
+  g_free (picker->setting);
+  g_free (picker->dir);
+}
+
+/* ---- classes and nodes -------------------------------------------------------------------- */
+
+enum { CLASS_ACTIVE, CLASS_INDEX, CLASS_NAME, CLASS_SWATCH, CLASS_N_COLUMNS };
+enum { NODE_LABEL, NODE_SETTING, NODE_N_COLUMNS };
+
+#define AUTO_CLASS (-1)
+
+static GdkPixbuf *
+swatch_new (const segcam_model *model, gint class_index)
+{
+  GdkPixbuf *swatch = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 16, 12);
+  guint8 rgb[3];
+
+  segcam_model_class_color (model, class_index, rgb);
+  gdk_pixbuf_fill (swatch, ((guint32) rgb[0] << 24) | (rgb[1] << 16) | (rgb[2] << 8) | 0xff);
+  return swatch;
+}
+
+void
+explain_widgets_fill_classes (ExplainWidgets *w, const gchar *classes)
+{
+  const segcam_model *model = w->picker.model;
+  GArray *chosen = model != NULL ? explain_parse_classes (model, classes, NULL) : NULL;
+  gboolean automatic = chosen == NULL || chosen->len == 0;
+
+  gtk_list_store_clear (w->classes);
+  if (model == NULL)
+    return;
+  gtk_list_store_insert_with_values (w->classes, NULL, -1, CLASS_ACTIVE, automatic, CLASS_INDEX,
+                                     AUTO_CLASS, CLASS_NAME,
+                                     "Automatic: the class predicted most in the selection", -1);
+  for (gint c = 0; c < segcam_model_n_classes (model); c++)
+    {
+      GdkPixbuf *swatch = swatch_new (model, c);
+      gboolean active = FALSE;
+
+      for (guint i = 0; ! automatic && i < chosen->len; i++)
+        active |= g_array_index (chosen, int, i) == c;
+      gtk_list_store_insert_with_values (w->classes, NULL, -1, CLASS_ACTIVE, active, CLASS_INDEX,
+                                         c, CLASS_NAME, segcam_model_class_name (model, c),
+                                         CLASS_SWATCH, swatch, -1);
+      g_object_unref (swatch);
+    }
+  if (chosen != NULL)
+    g_array_unref (chosen);
+}
+
+static void
+explain_widgets_user_changed (ExplainWidgets *w)
+{
+  if (! w->filling && w->user_changed != NULL)
+    w->user_changed (w->user_data);
+}
+
+/* Checking "automatic" unchecks the classes, and "automatic" is checked exactly when no class
+ * is: checking a class unchecks it, unchecking the last class checks it again. */
+static void
+class_toggled (GtkCellRendererToggle *cell, gchar *path, ExplainWidgets *w)
+{
+  GtkTreeModel *model = GTK_TREE_MODEL (w->classes);
+  GtkTreeIter iter, automatic;
+  gboolean active, any = FALSE, valid;
+  gint index;
+
+  if (! gtk_tree_model_get_iter_from_string (model, &iter, path))
+    return;
+  gtk_tree_model_get (model, &iter, CLASS_ACTIVE, &active, CLASS_INDEX, &index, -1);
+  gtk_list_store_set (w->classes, &iter, CLASS_ACTIVE, ! active, -1);
+
+  for (valid = gtk_tree_model_get_iter_first (model, &iter); valid;
+       valid = gtk_tree_model_iter_next (model, &iter))
+    {
+      gint row_index;
+      gboolean row_active;
+
+      gtk_tree_model_get (model, &iter, CLASS_INDEX, &row_index, CLASS_ACTIVE, &row_active, -1);
+      if (row_index == AUTO_CLASS)
+        automatic = iter;
+      else if (index == AUTO_CLASS && ! active && row_active)
+        gtk_list_store_set (w->classes, &iter, CLASS_ACTIVE, FALSE, -1);
+      else
+        any |= row_active;
+    }
+  gtk_list_store_set (w->classes, &automatic, CLASS_ACTIVE, ! any, -1);
+  explain_widgets_user_changed (w);
+}
+
+gchar *
+explain_widgets_classes (ExplainWidgets *w)
+{
+  GtkTreeModel *model = GTK_TREE_MODEL (w->classes);
+  GArray *chosen = g_array_new (FALSE, FALSE, sizeof (int));
+  GtkTreeIter iter;
+  gboolean valid;
+  gchar *setting;
+
+  for (valid = gtk_tree_model_get_iter_first (model, &iter); valid;
+       valid = gtk_tree_model_iter_next (model, &iter))
+    {
+      gint index;
+      gboolean active;
+
+      gtk_tree_model_get (model, &iter, CLASS_INDEX, &index, CLASS_ACTIVE, &active, -1);
+      if (active && index != AUTO_CLASS)
+        g_array_append_val (chosen, index);
+    }
+  setting = explain_format_classes (w->picker.model, (const int *) chosen->data, chosen->len);
+  g_array_unref (chosen);
+  return setting;
+}
+
+void
+explain_widgets_fill_nodes (ExplainWidgets *w, const gchar *layer, gint max_size, gboolean keep)
+{
+  const segcam_model *model = w->picker.model;
+  gchar *chosen = keep ? explain_widgets_layer (w) : NULL;
+  const gchar *want = chosen != NULL ? chosen : layer;
+  gint work_width, work_height, active = -1;
+  gint *shapes;
+
+  w->filling = TRUE;
+  gtk_list_store_clear (w->nodes);
+  if (model == NULL)
+    {
+      w->filling = FALSE;
+      g_free (chosen);
+      return;
+    }
+  explain_working_size (w->width, w->height, max_size, &work_width, &work_height);
+  shapes = g_new (gint, 3 * segcam_model_n_nodes (model));
+  if (! segcam_model_infer_shapes (model, work_width, work_height, shapes, NULL))
+    g_clear_pointer (&shapes, g_free);
+
+  /* Node 0 is the input, nothing to explain at; the default node is stored as "". */
+  for (gint node = 1; node < segcam_model_n_nodes (model); node++)
+    {
+      const gchar *setting = node == segcam_model_default_layer (model)
+                               ? "" : segcam_model_node_name (model, node);
+      gchar *label = explain_node_label (model, node, shapes);
+
+      if (strcmp (setting, want) == 0)
+        active = node - 1;
+      gtk_list_store_insert_with_values (w->nodes, NULL, -1, NODE_LABEL, label, NODE_SETTING,
+                                         setting, -1);
+      g_free (label);
+    }
+  gtk_combo_box_set_active (GTK_COMBO_BOX (w->node_combo),
+                            active >= 0 ? active : segcam_model_default_layer (model) - 1);
+  w->filling = FALSE;
+  g_free (shapes);
+  g_free (chosen);
+}
+
+gchar *
+explain_widgets_layer (ExplainWidgets *w)
+{
+  return combo_text (GTK_COMBO_BOX (w->node_combo), NODE_SETTING);
+}
+
+static void
+node_changed (GtkComboBox *combo, ExplainWidgets *w)
+{
+  explain_widgets_user_changed (w);
+}
+
+static GtkWidget *
+classes_view_new (ExplainWidgets *w)
+{
+  GtkWidget *scrolled = gtk_scrolled_window_new (NULL, NULL);
+  GtkWidget *view = gtk_tree_view_new_with_model (GTK_TREE_MODEL (w->classes));
+  GtkCellRenderer *toggle = gtk_cell_renderer_toggle_new ();
+  GtkTreeViewColumn *column = gtk_tree_view_column_new ();
+  GtkCellRenderer *swatch = gtk_cell_renderer_pixbuf_new ();
+  GtkCellRenderer *name = gtk_cell_renderer_text_new ();
+
+  g_signal_connect (toggle, "toggled", G_CALLBACK (class_toggled), w);
+  gtk_tree_view_insert_column_with_attributes (GTK_TREE_VIEW (view), -1, NULL, toggle, "active",
+                                               CLASS_ACTIVE, NULL);
+  gtk_tree_view_column_pack_start (column, swatch, FALSE);
+  gtk_tree_view_column_add_attribute (column, swatch, "pixbuf", CLASS_SWATCH);
+  gtk_tree_view_column_pack_start (column, name, TRUE);
+  gtk_tree_view_column_add_attribute (column, name, "text", CLASS_NAME);
+  gtk_tree_view_append_column (GTK_TREE_VIEW (view), column);
+  gtk_tree_view_set_headers_visible (GTK_TREE_VIEW (view), FALSE);
+  gimp_help_set_help_data (view, "Classes to explain, one heat map each. Automatic picks the "
+                           "class the network predicts most in the selection.", NULL);
+
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
+                                  GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_shadow_type (GTK_SCROLLED_WINDOW (scrolled), GTK_SHADOW_IN);
+  gtk_widget_set_size_request (scrolled, -1, 160);
+  gtk_container_add (GTK_CONTAINER (scrolled), view);
+  gtk_widget_show_all (scrolled);
+  return scrolled;
+}
+
+void
+explain_widgets_init (ExplainWidgets *w)
+{
+  GtkCellRenderer *cell = gtk_cell_renderer_text_new ();
+
+  w->classes = gtk_list_store_new (CLASS_N_COLUMNS, G_TYPE_BOOLEAN, G_TYPE_INT, G_TYPE_STRING,
+                                   GDK_TYPE_PIXBUF);
+  w->nodes = gtk_list_store_new (NODE_N_COLUMNS, G_TYPE_STRING, G_TYPE_STRING);
+  w->classes_view = classes_view_new (w);
+
+  w->node_combo = gtk_combo_box_new_with_model (GTK_TREE_MODEL (w->nodes));
+  gtk_cell_layout_pack_start (GTK_CELL_LAYOUT (w->node_combo), cell, TRUE);
+  gtk_cell_layout_set_attributes (GTK_CELL_LAYOUT (w->node_combo), cell, "text", NODE_LABEL, NULL);
+  gimp_help_set_help_data (w->node_combo, "The network node whose activations explain the "
+                           "score, with its output channels × height × width for this layer. "
+                           "Deeper nodes give coarser maps.", NULL);
+  g_signal_connect (w->node_combo, "changed", G_CALLBACK (node_changed), w);
+  gtk_widget_show (w->node_combo);
+
+  w->size_note = size_note_new ();
+}
+
+void
+explain_widgets_clear (ExplainWidgets *w)
+{
+  model_picker_clear (&w->picker);
+  g_clear_object (&w->nodes);
+  g_clear_object (&w->classes);
+}
+
+/* ---- working size ------------------------------------------------------------------------- */
+
+GtkWidget *
+size_note_new (void)
+{
+  GtkWidget *note = small_label_new ();
+
+  gtk_widget_show (note);
+  return note;
+}
+
+void
+size_note_update (GtkWidget *note, gint width, gint height, gint max_size)
+{
+  gint work_width, work_height;
+  gchar *text;
+
+  if (explain_working_size (width, height, max_size, &work_width, &work_height))
+    text = g_strdup_printf ("The network sees the layer resampled to %d × %d pixels (it has "
+                            "%d × %d); the results are resampled back.", work_width, work_height,
+                            width, height);
+  else
+    text = g_strdup_printf ("The network sees the layer at its own size, %d × %d pixels.",
+                            width, height);
+  gtk_label_set_text (GTK_LABEL (note), text);
+  g_free (text);
+}
+
+/* ---- the test hook ------------------------------------------------------------------------ */
+
+typedef struct {
+  GtkWidget *dialog;
+  DialogDump dump;
+  gpointer state;
+} TestHook;
+
+static gboolean
+test_hook_answer (gpointer data)
+{
+  TestHook *hook = data;
+  const gchar *answer = g_getenv (TEST_ENV);
+
+  hook->dump (hook->state);
+  g_printerr ("segcam-dialog: ok-sensitive = %d\n",
+              gtk_widget_is_sensitive (gtk_dialog_get_widget_for_response (
+                GTK_DIALOG (hook->dialog), GTK_RESPONSE_OK)));
+  gtk_dialog_response (GTK_DIALOG (hook->dialog),
+                       strcmp (answer, "ok") == 0 ? GTK_RESPONSE_OK : GTK_RESPONSE_CANCEL);
+  return G_SOURCE_REMOVE;
+}
+
+void
+dialog_test_hook (GtkWidget *dialog, DialogDump dump, gpointer state)
+{
+  TestHook *hook;
+
+  if (g_getenv (TEST_ENV) == NULL)
+    return;
+  hook = g_new (TestHook, 1);
+  *hook = (TestHook) { dialog, dump, state };
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, test_hook_answer, hook, g_free);
+}
+
+static void
+dump_model (ModelPicker *picker)
+{
+  gchar *model = combo_text (GTK_COMBO_BOX (picker->combo), MODEL_LABEL);
+
+  g_printerr ("segcam-dialog: model = %s\n", model != NULL ? model : "(none)");
+  g_printerr ("segcam-dialog: status = %s\n", gtk_label_get_text (GTK_LABEL (picker->status)));
+  g_free (model);
+}
+
+void
+explain_widgets_dump (ExplainWidgets *w)
+{
+  GtkTreeModel *classes = GTK_TREE_MODEL (w->classes);
+  gchar *node = combo_text (GTK_COMBO_BOX (w->node_combo), NODE_LABEL);
+  GString *rows = g_string_new (NULL);
+  GtkTreeIter iter;
+  gboolean valid;
+
+  for (valid = gtk_tree_model_get_iter_first (classes, &iter); valid;
+       valid = gtk_tree_model_iter_next (classes, &iter))
+    {
+      gchar *name;
+      gboolean active;
+
+      gtk_tree_model_get (classes, &iter, CLASS_NAME, &name, CLASS_ACTIVE, &active, -1);
+      g_string_append_printf (rows, "%s[%c] %s", rows->len > 0 ? " | " : "", active ? 'x' : ' ',
+                              name);
+      g_free (name);
+    }
+  dump_model (&w->picker);
+  g_printerr ("segcam-dialog: classes = %s\n", rows->str);
+  g_printerr ("segcam-dialog: layer = %s\n", node != NULL ? node : "(none)");
+  g_printerr ("segcam-dialog: layers = %d\n",
+              gtk_tree_model_iter_n_children (GTK_TREE_MODEL (w->nodes), NULL));
+  g_printerr ("segcam-dialog: working size = %s\n", gtk_label_get_text (GTK_LABEL (w->size_note)));
+  g_string_free (rows, TRUE);
+  g_free (node);
+}
+
+void
+segment_widgets_dump (ModelPicker *picker, GtkWidget *size_note)
+{
+  dump_model (picker);
+  g_printerr ("segcam-dialog: working size = %s\n", gtk_label_get_text (GTK_LABEL (size_note)));
+}

@@ -1,0 +1,116 @@
+/* dialog-widgets.h — the parts of the Explain and Segment dialogs that both adapters share.
+ *
+ * The GIMP 2.10 dialogs are GTK 2 (gimp2-dialog.c), the GIMP 3.0 ones GTK 3 with a
+ * GimpProcedureDialog (gimp3-dialog.c); what lies between — the model picker, the class
+ * checklist, the node combo with its output shapes, the working-size note and the
+ * SEGCAM_TEST_DIALOG hook of the headless tests — uses only what GTK 2.24, GTK 3 and both
+ * libgimpwidgets have in common, and is compiled against whichever the build chose.
+ */
+#ifndef SEGCAM_DIALOG_WIDGETS_H
+#define SEGCAM_DIALOG_WIDGETS_H
+
+#include <gtk/gtk.h>
+
+#include "explain-job.h"
+
+G_BEGIN_DECLS
+
+/* The choices of the integer settings as (label, value) pairs for gimp_int_combo_box_new (2.10)
+ * or gimp_int_store_new (3.0), and the tooltips both dialogs show. */
+#define DIALOG_ROI_MODES                                                                       \
+  "Selection (whole layer without one)", EXPLAIN_ROI_SELECTION,                               \
+  "Selected pixels predicted as the class", EXPLAIN_ROI_SELECTION_CLASS,                      \
+  "All pixels predicted as the class", EXPLAIN_ROI_CLASS,                                     \
+  "Largest region of the class in the selection", EXPLAIN_ROI_COMPONENT, NULL
+#define DIALOG_SCORES "Logits", SEGCAM_SCORE_LOGITS, "Probabilities", SEGCAM_SCORE_PROBABILITIES, \
+  NULL
+#define DIALOG_COLORMAPS                                                                       \
+  "Jet", SEGCAM_COLORMAP_JET, "Turbo", SEGCAM_COLORMAP_TURBO, "Viridis",                      \
+  SEGCAM_COLORMAP_VIRIDIS, "Inferno", SEGCAM_COLORMAP_INFERNO, "Grayscale",                   \
+  SEGCAM_COLORMAP_GRAYSCALE, NULL
+#define DIALOG_TIP_ROI_MODE                                                                    \
+  "Whose score is explained: the selection's pixels, or those of them the network predicts "  \
+  "as the class. The heat map always covers the whole layer."
+#define DIALOG_TIP_SCORE                                                                       \
+  "Logits are what the Seg-Grad-CAM paper explains; probabilities saturate where the "        \
+  "network is sure."
+#define DIALOG_TIP_COLORMAP "Colours of the heat map, from 0 to the map's maximum."
+#define DIALOG_TIP_COLORMAP_GRAY "A grayscale image can only show grayscale heat maps."
+#define DIALOG_TIP_OPACITY "Opacity of the heat-map layers, and of the heat map in the overlays."
+#define DIALOG_TIP_SEGMENT_OPACITY "Opacity of the segmentation layer."
+/* The outputs bits 1, 2, 4 as check buttons (mnemonics clear of Help, Reset, Cancel, OK and
+ * GIMP 3's Load and Save settings buttons). */
+#define DIALOG_OUTPUT_LABELS                                                                   \
+  { "Hea_t map per class", "O_verlay per class (heat map over the layer)", "Se_gmentation" }
+
+/* Called after each (re)load of the model, successful or not. */
+typedef void (*ModelChanged) (gpointer data);
+
+/* The model picker: bundled models first, then a chosen file, and the model's description (or
+ * why it did not load) below. */
+typedef struct {
+  GtkWidget *combo;
+  GtkListStore *store;
+  GtkWidget *status;
+  gchar *dir;
+  gchar *setting;              /* "" = the bundled default */
+  segcam_model *model;         /* NULL when the chosen file did not load */
+  gint active;                 /* the row to return to when the file chooser is cancelled */
+  ModelChanged changed;
+  gpointer data;
+} ModelPicker;
+
+/* Builds the picker's frame with setting selected, and loads it. */
+GtkWidget *model_picker_new (ModelPicker *picker, const gchar *dir, const gchar *setting,
+                             ModelChanged changed, gpointer data);
+/* Selects setting (adding its row when needed) and loads it, unless it is already chosen. */
+void model_picker_select (ModelPicker *picker, const gchar *setting);
+/* Hands the loaded model to the caller. */
+segcam_model *model_picker_steal (ModelPicker *picker);
+void model_picker_clear (ModelPicker *picker);
+
+/* What the Explain dialog shows about the loaded model: the class checklist ("Automatic" and one
+ * row per class with its colour) and the node combo (each node with its output shape at the
+ * working size). */
+typedef struct {
+  ModelPicker picker;
+  GtkListStore *classes;
+  GtkListStore *nodes;
+  GtkWidget *classes_view;     /* a scrolled window */
+  GtkWidget *node_combo;
+  GtkWidget *size_note;        /* see size_note_new */
+  gint width, height;          /* the layer */
+  gboolean filling;
+  void (*user_changed) (gpointer data);   /* after the user changes classes or node; optional */
+  gpointer user_data;
+} ExplainWidgets;
+
+/* Creates the stores, the checklist and the node combo (w->width and w->height set first). */
+void explain_widgets_init (ExplainWidgets *w);
+/* The class rows for the loaded model, checked as in classes (automatic when those are empty
+ * or do not fit the model). */
+void explain_widgets_fill_classes (ExplainWidgets *w, const gchar *classes);
+/* The node rows with their output shapes at the working size, selecting the node layer names
+ * ("" = the default) — or, when keep is TRUE, the node chosen so far. */
+void explain_widgets_fill_nodes (ExplainWidgets *w, const gchar *layer, gint max_size,
+                                 gboolean keep);
+/* The checked classes as the PDB's classes string ("" = automatic). */
+gchar *explain_widgets_classes (ExplainWidgets *w);
+/* The chosen node as the PDB's layer string ("" = the default), NULL without a model. */
+gchar *explain_widgets_layer (ExplainWidgets *w);
+void explain_widgets_clear (ExplainWidgets *w);
+
+/* The small label under the maximum working size that says what it means for this layer. */
+GtkWidget *size_note_new (void);
+void size_note_update (GtkWidget *note, gint width, gint height, gint max_size);
+
+/* SEGCAM_TEST_DIALOG=ok|cancel: once the dialog runs, dump prints what it shows to stderr
+ * ("segcam-dialog: ..." lines), then the dialog answers itself. Does nothing without it. */
+typedef void (*DialogDump) (gpointer state);
+void dialog_test_hook (GtkWidget *dialog, DialogDump dump, gpointer state);
+void explain_widgets_dump (ExplainWidgets *w);
+void segment_widgets_dump (ModelPicker *picker, GtkWidget *size_note);
+
+G_END_DECLS
+
+#endif /* SEGCAM_DIALOG_WIDGETS_H */

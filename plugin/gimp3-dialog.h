@@ -1,0 +1,23 @@
+/* gimp3-dialog.h — the GimpProcedureDialogs of the GIMP 3.0 adapter. */
+#ifndef SEGCAM_GIMP3_DIALOG_H
+#define SEGCAM_GIMP3_DIALOG_H
+
+#include <libgimp/gimp.h>
+
+#include "explain-job.h"
+
+G_BEGIN_DECLS
+
+/* Shows the dialog of procedure for drawable, editing config (GIMP loads the last values into it
+ * and saves them after a successful run). On OK returns TRUE and, in *model, the model the
+ * dialog loaded for config's model (owned by the caller), so that it is not read twice. */
+gboolean gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
+                               GimpDrawable *drawable, const gchar *model_dir,
+                               segcam_model **model);
+gboolean gimp3_segment_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
+                               GimpDrawable *drawable, const gchar *model_dir,
+                               segcam_model **model);
+
+G_END_DECLS
+
+#endif /* SEGCAM_GIMP3_DIALOG_H */

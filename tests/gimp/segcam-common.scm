@@ -1,0 +1,490 @@
+; segcam-common.scm — the headless tests of the Seg-Grad-CAM plug-in that GIMP 2.10 and 3.0 share.
+;
+; run-gimp-tests.py defines segcam-dir (its scratch folder: input images, the plug-in folder with
+; its models, the GIMP profile, outputs) and segcam-common (this file), then loads the version's
+; own file — tests/gimp/segcam-tests.scm (2.10) or tests/gimp3/segcam-tests.scm (3.0) — which
+; loads this one and defines the helpers whose script-fu differs between the versions (how PDB
+; calls return values, how the procedures take drawables, how layers are exported, where last
+; values live: the "version helpers" listed below), and calls one of the entry points at the end.
+; Each test prints "segcam-test: ok NAME" or "segcam-test: FAIL NAME: why" through gimp-message,
+; and exports layers as PNG files that the driver compares with the segcam command line's output.
+;
+; Version helpers: st-load st-load-layer st-new-image st-new-layer st-new-group st-source
+; st-select-layer st-name st-layers st-children st-group? st-visible? st-parent st-offsets st-size
+; st-opacity st-gray? st-has-selection? st-selection-value st-selection-channel st-save
+; st-explain-mode st-segment st-convert-indexed st-out-of-range st-repeat-error
+; st-store-last-classes st-test-registration st-test-errors-more.
+;
+; The fixture rgb.png (48 x 40) has red squares at x 8..21, y 8..23 and x 36..40, y 30..34, a
+; green bar at x 26..31, y 4..36 and a blue square at x 38..45, y 6..13 on a dark background; the
+; tiny test model predicts "digit 1" for red, "digit 2" for green, "digit 3" for blue.
+
+(define (st-path name) (string-append segcam-dir "/" name))
+(define (st-gray-model) (st-path "plug-ins/seg-grad-cam/models/tiny-gray.safetensors"))
+
+; ---- reporting -----------------------------------------------------------------------------
+
+(define st-failures '())
+
+(define (st-join items separator)
+  (if (null? items)
+      ""
+      (let loop ((text (car items)) (rest (cdr items)))
+        (if (null? rest)
+            text
+            (loop (string-append text separator (car rest)) (cdr rest))))))
+
+(define (st-show value)
+  (cond ((string? value) (string-append "\"" value "\""))
+        ((number? value) (number->string value))
+        ((symbol? value) (symbol->string value))
+        ((eq? value #t) "#t")
+        ((eq? value #f) "#f")
+        ((null? value) "()")
+        ((pair? value) (string-append "(" (st-join (map st-show value) " ") ")"))
+        ((vector? value) (string-append "#" (st-show (vector->list value))))
+        (else "?")))
+
+(define (st-expect ok what)
+  (if (not ok) (set! st-failures (cons what st-failures))))
+
+(define (st-expect-equal got want what)
+  (st-expect (equal? got want)
+             (string-append what ": got " (st-show got) ", want " (st-show want))))
+
+; (ok . value), or (error . message) when thunk raises a script-fu error (a failed PDB call).
+(define (st-try thunk)
+  (call/cc
+    (lambda (return)
+      (let ((previous *error-hook*))
+        (set! *error-hook*
+              (lambda args
+                (set! *error-hook* previous)
+                (return (cons 'error (st-join (map (lambda (a) (if (string? a) a (st-show a)))
+                                                   args)
+                                              " ")))))
+        (let ((value (thunk)))
+          (set! *error-hook* previous)
+          (cons 'ok value))))))
+
+(define (st-test name thunk)
+  (set! st-failures '())
+  (let ((result (st-try thunk)))
+    (if (eq? (car result) 'error)
+        (st-expect #f (string-append "script error: " (cdr result))))
+    (gimp-message (if (null? st-failures)
+                      (string-append "segcam-test: ok " name)
+                      (string-append "segcam-test: FAIL " name ": "
+                                     (st-join (reverse st-failures) "; "))))))
+
+(define (st-contains text part)
+  (let ((n (string-length text)) (m (string-length part)))
+    (let loop ((i 0))
+      (cond ((> (+ i m) n) #f)
+            ((string=? (substring text i (+ i m)) part) #t)
+            (else (loop (+ i 1)))))))
+
+; ---- images and layers ---------------------------------------------------------------------
+
+; Every layer of the image, layer groups and their contents included.
+(define (st-count-layers image)
+  (let count ((items (st-layers image)))
+    (if (null? items)
+        0
+        (+ 1
+           (if (st-group? (car items)) (count (st-children (car items))) 0)
+           (count (cdr items))))))
+
+(define (st-select image x y w h)
+  (gimp-image-select-rectangle image CHANNEL-OP-REPLACE x y w h))
+
+(define (st-explain image drawable model classes layer roi score colormap opacity outputs)
+  (st-explain-mode RUN-NONINTERACTIVE image drawable model classes layer roi score colormap
+                   opacity outputs))
+
+; Explains with the grayscale colormap and saves the heat map (the group's first layer);
+; returns the group.
+(define (st-explain-save image drawable classes layer roi score file)
+  (let* ((group (st-explain image drawable "" classes layer roi score 4 100 1)))
+    (st-save image (car (st-children group)) file)
+    group))
+
+; The selection's weights over the layer, as an ASCII PGM (the driver makes it the CLI's mask).
+(define (st-save-selection image layer file)
+  (let* ((port (open-output-file (st-path file)))
+         (size (st-size layer))
+         (offsets (st-offsets layer)))
+    (display (string-append "P2\n" (number->string (car size)) " " (number->string (cadr size))
+                            "\n255\n")
+             port)
+    (let rows ((y 0))
+      (if (< y (cadr size))
+          (begin
+            (let columns ((x 0))
+              (if (< x (car size))
+                  (begin
+                    (display (number->string (st-selection-value image (+ x (car offsets))
+                                                                 (+ y (cadr offsets))))
+                             port)
+                    (display " " port)
+                    (columns (+ x 1)))))
+            (newline port)
+            (rows (+ y 1)))))
+    (close-output-port port)))
+
+; rgb.png as the layer "source" between a layer "top" and a layer "bottom".
+(define (st-sandwich)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (top (st-new-layer image "top" 48 40 RGBA-IMAGE))
+         (bottom (st-new-layer image "bottom" 48 40 RGB-IMAGE)))
+    (gimp-item-set-name source "source")
+    (gimp-image-insert-layer image top 0 0)
+    (gimp-image-insert-layer image bottom 0 2)
+    (st-select-layer image source)
+    image))
+
+; An image of 50 x 45 with rgb.png as a layer at (10, 12), partly outside the canvas.
+(define (st-offset-image)
+  (let* ((image (st-new-image 50 45))
+         (background (st-new-layer image "background" 50 45 RGB-IMAGE))
+         (layer (st-load-layer image "rgb.png")))
+    (gimp-image-insert-layer image background 0 0)
+    (gimp-image-insert-layer image layer 0 0)
+    (gimp-layer-set-offsets layer 10 12)
+    (st-select-layer image layer)
+    image))
+
+; Expects a failed call whose message contains part (or each of a list of parts), and no new
+; layer.
+(define (st-expect-failure image what parts thunk)
+  (let* ((before (st-count-layers image))
+         (result (st-try thunk)))
+    (st-expect (eq? (car result) 'error) (string-append what ": did not fail"))
+    (if (eq? (car result) 'error)
+        (for-each (lambda (part)
+                    (st-expect (st-contains (cdr result) part)
+                               (string-append what ": message " (st-show (cdr result))
+                                              " lacks " (st-show part))))
+                  (if (string? parts) (list parts) parts)))
+    (st-expect-equal (st-count-layers image) before (string-append what ": layer count"))))
+
+; ---- batch tests ---------------------------------------------------------------------------
+
+; Placement, names, offsets, the untouched source, and the heat map for the CLI comparison.
+(define (st-test-rect)
+  (let* ((image (st-sandwich))
+         (source (st-source image)))
+    (st-select image 6 6 20 20)
+    (let* ((group (st-explain image source "" "digit 1" "" 0 0 4 50 1))
+           (kids (st-children group))
+           (heat (car kids)))
+      (st-expect (st-group? group) "returns a layer group")
+      (st-expect-equal (st-name group) "Seg-Grad-CAM: texture-mnist-biased" "group name")
+      (st-expect-equal (map st-name (st-layers image)) '("top" "Seg-Grad-CAM: texture-mnist-biased"
+                                                         "source" "bottom")
+                       "group directly above the source")
+      (st-expect-equal (st-parent group) -1 "group at the top level, as the source")
+      (st-expect-equal (map st-name kids) '("Seg-Grad-CAM: digit 1 @ mid.relu1 (selection)")
+                       "layer names")
+      (st-expect-equal (st-size heat) '(48 40) "heat map size")
+      (st-expect-equal (st-offsets heat) '(0 0) "heat map offsets")
+      (st-expect-equal (st-opacity heat) 50.0 "heat map opacity")
+      (st-expect (st-visible? heat) "heat map visible")
+      (st-expect-equal (st-source image) group "active layer")
+      (st-expect (st-has-selection? image) "selection kept")
+      (st-save image heat "rect-heat.png")
+      (st-save image source "rect-source.png"))
+    (gimp-image-delete image)))
+
+; Several classes and every output; the CLI comparison of heat maps, overlay and segmentation.
+(define (st-test-multi)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (group (st-explain image source "" "digit 1, 2" "" 0 0 0 50 7))
+         (kids (st-children group)))
+    (st-expect-equal (map st-name kids)
+                     '("Seg-Grad-CAM: digit 1 @ mid.relu1 (whole layer)"
+                       "Seg-Grad-CAM overlay: digit 1 @ mid.relu1 (whole layer)"
+                       "Seg-Grad-CAM: digit 2 @ mid.relu1 (whole layer)"
+                       "Seg-Grad-CAM overlay: digit 2 @ mid.relu1 (whole layer)"
+                       "Segmentation: texture-mnist-biased")
+                     "layer names")
+    (st-expect-equal (map st-visible? kids) '(#t #f #f #f #f) "only the top layer visible")
+    (st-expect-equal (map st-opacity kids) '(50.0 100.0 50.0 100.0 50.0) "opacities")
+    (st-save image (list-ref kids 0) "multi-heat1.png")
+    (st-save image (list-ref kids 1) "multi-overlay1.png")
+    (st-save image (list-ref kids 2) "multi-heat2.png")
+    (st-save image (list-ref kids 4) "multi-segmentation.png")
+    (gimp-image-delete image)))
+
+(define (st-test-default-class)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image)))
+    (define (explained-class)
+      (st-name (car (st-children (st-explain image source "" "" "" 0 0 0 60 1)))))
+    (st-select image 25 2 8 36)
+    (st-expect-equal (explained-class) "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)"
+                     "the class predicted most in the selection")
+    (gimp-selection-none image)
+    (st-expect-equal (explained-class) "Seg-Grad-CAM: background @ mid.relu1 (whole layer)"
+                     "the class predicted most in the layer")
+    (gimp-image-delete image)))
+
+; ROI modes 1 to 3, another layer and the probability score.
+(define (st-test-roi-modes)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image)))
+    (st-select image 6 6 40 32)
+    (define (names classes layer roi score file)
+      (map st-name (st-children (st-explain-save image source classes layer roi score file))))
+    (st-expect-equal (names "digit 1" "enc.relu1" 1 0 "roi-class-in-selection.png")
+                     '("Seg-Grad-CAM: digit 1 @ enc.relu1 (predicted in selection)")
+                     "selection and class")
+    (st-expect-equal (names "digit 1" "" 2 1 "roi-class.png")
+                     '("Seg-Grad-CAM: digit 1 @ mid.relu1 (predicted)") "class")
+    (st-expect-equal (names "digit 1" "" 3 0 "roi-component.png")
+                     '("Seg-Grad-CAM: digit 1 @ mid.relu1 (largest region in selection)")
+                     "largest component")
+    (gimp-image-delete image)))
+
+(define (st-test-feathered)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image)))
+    (gimp-image-select-ellipse image CHANNEL-OP-REPLACE 6 6 24 22)
+    (gimp-selection-feather image 10)
+    (st-save-selection image source "feathered-mask.pgm")
+    (st-explain-save image source "digit 1" "" 0 0 "feathered-heat.png")
+    (gimp-image-delete image)))
+
+(define (st-test-offsets)
+  (let* ((image (st-offset-image))
+         (source (st-source image)))
+    (st-select image 16 18 20 16)
+    (let* ((group (st-explain-save image source "digit 1" "" 0 0 "offset-heat.png"))
+           (heat (car (st-children group))))
+      (st-expect-equal (st-offsets heat) '(10 12) "heat map aligned with the layer")
+      (st-expect-equal (st-size heat) '(48 40) "heat map of the layer's size")
+      (st-expect-equal (st-offsets group) '(10 12) "group aligned with the layer")
+      (st-expect-equal (map st-name (st-layers image))
+                       '("Seg-Grad-CAM: texture-mnist-biased" "rgb.png" "background")
+                       "group above the layer"))
+    ; Without a selection the ROI is the whole layer, also where it leaves the canvas.
+    (gimp-selection-none image)
+    (st-explain-save image source "digit 1" "" 0 0 "offset-whole-heat.png")
+    (gimp-image-delete image)))
+
+; A source layer inside a layer group: the new group goes into that group, above the source.
+(define (st-test-nested)
+  (let* ((image (st-new-image 48 40))
+         (folder (st-new-group image "folder"))
+         (layer (st-load-layer image "rgb.png"))
+         (sibling (st-new-layer image "sibling" 48 40 RGBA-IMAGE)))
+    (gimp-item-set-name layer "source")
+    (gimp-image-insert-layer image folder 0 0)
+    (gimp-image-insert-layer image layer folder 0)
+    (gimp-image-insert-layer image sibling folder 0)
+    (let ((group (st-explain image layer "" "digit 2" "" 0 0 0 60 1)))
+      (st-expect-equal (st-parent group) folder "group in the source's parent")
+      (st-expect-equal (map st-name (st-children folder))
+                       '("sibling" "Seg-Grad-CAM: texture-mnist-biased" "source")
+                       "group directly above the source"))
+    (gimp-image-delete image)))
+
+(define (st-test-gray)
+  (let* ((image (st-load "gray.png"))
+         (source (st-source image)))
+    (let* ((group (st-explain image source (st-gray-model) "foreground" "" 0 0 0 60 1))
+           (heat (car (st-children group))))
+      (st-expect-equal (st-name heat) "Seg-Grad-CAM: foreground @ enc.relu1 (whole layer)"
+                       "layer name")
+      (st-expect (st-gray? heat) "a gray heat map in a gray image")
+      (st-save image heat "gray-heat.png"))
+    ; An RGB model on a gray image sees the gray replicated.
+    (st-save image (car (st-children (st-explain image source "" "digit 1" "" 0 0 4 60 1)))
+             "gray-rgb-model-heat.png")
+    ; Alpha is ignored.
+    (gimp-layer-add-alpha source)
+    (st-save image (car (st-children (st-explain image source (st-gray-model) "foreground" "" 0 0
+                                                 4 60 1)))
+             "gray-alpha-heat.png")
+    (gimp-image-delete image)))
+
+(define (st-test-precision)
+  (define (heat-at precision file)
+    (let ((image (st-load "rgb.png")))
+      (gimp-image-convert-precision image precision)
+      (st-select image 6 6 20 20)
+      (let ((group (st-explain image (st-source image) "" "digit 1" "" 0 0 4 100 1)))
+        ; Back to 8-bit for the PNG: the heat map holds 8-bit gray levels anyway.
+        (gimp-image-convert-precision image 150)
+        (st-save image (car (st-children group)) file))
+      (gimp-image-delete image)))
+  (heat-at 250 "u16-heat.png")     ; 16-bit non-linear
+  (heat-at 600 "float-heat.png")   ; 32-bit float linear
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image)))
+    (gimp-layer-add-alpha source)
+    (st-select image 30 20 10 10)
+    (gimp-drawable-edit-clear source)
+    (st-select image 6 6 20 20)
+    (st-explain-save image source "digit 1" "" 0 0 "alpha-heat.png")
+    (st-save image source "alpha-source.png")
+    (gimp-image-delete image)))
+
+; Larger than the batch mode's maximum working size (1024): resampled there and back.
+(define (st-test-resampled)
+  (let* ((image (st-load "big.png"))
+         (group (st-explain image (st-source image) "" "digit 1" "" 2 0 0 60 5))
+         (kids (st-children group)))
+    (st-expect-equal (map st-name kids) '("Seg-Grad-CAM: digit 1 @ mid.relu1 (predicted)"
+                                          "Segmentation: texture-mnist-biased")
+                     "layer names")
+    (st-expect-equal (map st-size kids) '((1100 700) (1100 700)) "layers of the layer's size")
+    (st-save image (car kids) "big-heat.png")
+    (st-save image (cadr kids) "big-segmentation.png")
+    (gimp-image-delete image)))
+
+(define (st-test-segment)
+  (let* ((image (st-sandwich))
+         (source (st-source image))
+         (layer (st-segment RUN-NONINTERACTIVE image source "" 70)))
+    (st-expect (not (st-group? layer)) "returns a layer")
+    (st-expect-equal (st-name layer) "Segmentation: texture-mnist-biased" "name")
+    (st-expect-equal (map st-name (st-layers image))
+                     '("top" "Segmentation: texture-mnist-biased" "source" "bottom")
+                     "directly above the source")
+    (st-expect-equal (st-opacity layer) 70.0 "opacity")
+    (st-save image layer "segment.png")
+    (gimp-image-delete image)))
+
+(define (st-test-errors)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (offset (st-offset-image)))
+    (define (explain model classes layer roi outputs opacity)
+      (lambda () (st-explain image source model classes layer roi 0 0 opacity outputs)))
+    (st-expect-failure image "missing model" "cannot read model"
+                       (explain "/nonexistent/missing.safetensors" "" "" 0 1 60))
+    (st-expect-failure image "corrupt model" "corrupt.safetensors: "
+                       (explain (st-path "corrupt.safetensors") "" "" 0 1 60))
+    (st-expect-failure image "unknown class" "unknown class \"digit 12\""
+                       (explain "" "digit 1, digit 12" "" 0 1 60))
+    (st-expect-failure image "unknown layer" "unknown layer \"nope\"" (explain "" "" "nope" 0 1 60))
+    (st-select image 0 30 6 8)
+    (st-expect-failure image "no class pixel in the selection"
+                       "empty ROI: no pixel of the selection is predicted as \"digit 1\""
+                       (explain "" "digit 1" "" 1 1 60))
+    (st-expect-failure image "roi-mode out of range" (st-out-of-range 'roi-mode)
+                       (explain "" "" "" 9 1 60))
+    (st-expect-failure image "no outputs" (st-out-of-range 'outputs) (explain "" "" "" 0 0 60))
+    (st-expect-failure image "opacity out of range" (st-out-of-range 'opacity)
+                       (explain "" "" "" 0 1 150))
+    (st-expect-failure image "a channel" "works on a layer"
+                       (lambda () (st-explain image (st-selection-channel image)
+                                              "" "" "" 0 0 0 60 1)))
+    (st-expect-failure image "segment, missing model" "cannot read model"
+                       (lambda () (st-segment RUN-NONINTERACTIVE image source
+                                              "/nonexistent/missing.safetensors" 60)))
+    (st-test-errors-more image source)
+    (let ((indexed (st-load "rgb.png")))
+      (st-convert-indexed indexed)
+      (st-expect-failure indexed "an indexed image" "not on indexed ones"
+                         (lambda () (st-explain indexed (st-source indexed) "" "" "" 0 0 0 60 1)))
+      (gimp-image-delete indexed))
+    (st-select offset 0 0 8 8)
+    (st-expect-failure offset "selection outside the layer"
+                       "empty ROI: the selection does not overlap the layer"
+                       (lambda () (st-explain offset (st-source offset) "" "" "" 0 0 0 60 1)))
+    (let ((group (st-new-group offset "folder")))
+      (gimp-image-insert-layer offset group 0 0)
+      (st-expect-failure offset "a layer group" "works on a layer"
+                         (lambda () (st-explain offset group "" "" "" 0 0 0 60 1))))
+    (gimp-image-delete offset)
+    (gimp-image-delete image)))
+
+; Repeat Last before any dialog runs with the defaults (in GIMP 3: with the arguments, which are
+; the defaults here, as they are from the menu). Its errors reach the user (the driver looks on
+; the console) and, in GIMP 3, the caller too.
+(define (st-test-last-values)
+  (let* ((image (st-load "rgb.png"))
+         (group (st-explain-mode RUN-WITH-LAST-VALS image (st-source image) "" "" "" 0 0 0 60 1))
+         (offset (st-offset-image)))
+    (st-expect-equal (map st-name (st-children group))
+                     '("Seg-Grad-CAM: background @ mid.relu1 (whole layer)") "default settings")
+    (st-expect-equal (st-opacity (car (st-children group))) 60.0 "default opacity")
+    (st-select offset 0 0 8 8)
+    (st-expect-failure offset "repeat with an empty ROI" st-repeat-error
+                       (lambda () (st-explain-mode RUN-WITH-LAST-VALS offset (st-source offset)
+                                                   "" "" "" 0 0 0 60 1)))
+    (gimp-image-delete offset)
+    (gimp-image-delete image)))
+
+(define (segcam-batch-tests)
+  (st-test "registration" st-test-registration)
+  (st-test "rect" st-test-rect)
+  (st-test "multi" st-test-multi)
+  (st-test "default-class" st-test-default-class)
+  (st-test "roi-modes" st-test-roi-modes)
+  (st-test "feathered" st-test-feathered)
+  (st-test "offsets" st-test-offsets)
+  (st-test "nested" st-test-nested)
+  (st-test "gray" st-test-gray)
+  (st-test "precision" st-test-precision)
+  (st-test "resampled" st-test-resampled)
+  (st-test "segment" st-test-segment)
+  (st-test "errors" st-test-errors)
+  (st-test "last-values" st-test-last-values))
+
+; ---- dialog tests (under Xvfb; SEGCAM_TEST_DIALOG answers the dialog) -------------------------
+
+; Without stored values a GIMP 3 dialog starts from the arguments: the defaults, as from the menu.
+(define (st-interactive-explain image source)
+  (st-explain-mode RUN-INTERACTIVE image source "" "" "" 0 0 0 60 1))
+
+; A cancelled dialog must leave the image as it was (whether script-fu calls that an error or
+; not).
+(define (st-expect-cancelled image what thunk)
+  (let ((before (st-count-layers image)))
+    (st-try thunk)
+    (st-expect-equal (st-count-layers image) before (string-append what ": layer count"))))
+
+(define (segcam-dialog-cancel-tests)
+  (st-test "dialog-cancel"
+    (lambda ()
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (st-select image 6 6 20 20)
+        (st-expect-cancelled image "explain dialog"
+                             (lambda () (st-interactive-explain image source)))
+        (st-expect-cancelled image "segment dialog"
+                             (lambda () (st-segment RUN-INTERACTIVE image source "" 60)))
+        (gimp-image-delete image)))))
+
+(define (segcam-dialog-ok-tests)
+  (st-test "dialog-ok"
+    (lambda ()
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (st-select image 6 6 20 20)
+        (let ((group (st-interactive-explain image source)))
+          (st-expect-equal (map st-name (st-children group))
+                           '("Seg-Grad-CAM: digit 1 @ mid.relu1 (selection)")
+                           "the dialog's defaults")
+          (st-expect-equal (st-opacity (car (st-children group))) 60.0 "default opacity"))
+        (let ((layer (st-segment RUN-INTERACTIVE image source "" 60)))
+          (st-expect-equal (st-name layer) "Segmentation: texture-mnist-biased" "segment"))
+        (gimp-image-delete image))))
+  (st-test "repeat-last"
+    (lambda ()
+      ; The dialog stored its values; Repeat Last must use them, so change one first.
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (st-store-last-classes "digit 2")
+        (st-select image 6 6 20 20)
+        (let ((group (st-explain-mode RUN-WITH-LAST-VALS image source "" "" "" 0 0 0 60 1)))
+          (st-expect-equal (map st-name (st-children group))
+                           '("Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)") "last values"))
+        ; The dialog opens with them too (the driver reads what it shows).
+        (st-interactive-explain image source)
+        (gimp-image-delete image)))))
