@@ -1,5 +1,5 @@
 #!/bin/sh
-# Pictures for models/README.md, made by segcam itself: biased-test-split images of digit 2, the
+# Pictures for models/README.md (needs ImageMagick), made by segcam itself: biased-test-split images of digit 2, the
 # segmentation and the Seg-Grad-CAM heat map (class "digit 2", ROI = pixels predicted as digit 2,
 # default layer) of each bundled TextureMNIST model, side by side, enlarged 3x.
 # Usage: models/make-figures.sh BUILD_DIR MNIST_FILE   (writes models/figures/digit2-*.png)
@@ -25,7 +25,7 @@ for image in "$tmp"/data/[0-9][0-9][0-9][0-9].png; do
       -o "$tmp/$id-$config-heat.png" >/dev/null || cp "$image" "$tmp/$id-$config-heat.png"
     row="$row $tmp/$id-$config-seg.png $tmp/$id-$config-heat.png"
   done
-  convert "$image" "$tmp/$id-bias.png" $row -scale 300% +append "$top/models/figures/digit2-$id.png"
+  convert "$image" "$tmp/data/$id-bias.png" $row -scale 300% +append "$top/models/figures/digit2-$id.png"
   shown=$((shown + 1))
   [ "$shown" -lt 3 ] || break
 done
