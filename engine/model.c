@@ -594,26 +594,27 @@ read_raw_nodes (JsonArray *arr, raw_node **out, int *n_out, GError **error)
   return TRUE;
 }
 
-/* Depth-first order of the output's ancestors, with cycle detection. Iterative: a hostile file
- * may chain 100000 nodes. order receives raw indices, inputs before users. */
-static gboolean
-sort_ancestors (const raw_node *raw, int n, int output, int *order, int *n_order, GError **error)
+int
+segcam_sort_ancestors (int n, int root, int (*n_inputs) (const void *ctx, int v),
+                       int (*input) (const void *ctx, int v, int k), const void *ctx, int *order,
+                       int *n_order)
 {
   enum { UNSEEN, OPEN, DONE };
-  guint8 *state = g_new0 (guint8, n);
-  int *stack = g_new (int, n), *next = g_new0 (int, n);
-  int sp = 0, count = 0;
-  gboolean ok = TRUE;
-  stack[sp++] = output;
-  state[output] = OPEN;
-  while (ok && sp > 0)
+  guint8 *state = g_new0 (guint8, MAX (n, 1));
+  int *stack = g_new (int, MAX (n, 1)), *next = g_new0 (int, MAX (n, 1));
+  int sp = 0, count = 0, cycle = -1;
+  if (root >= 0)
+    stack[sp++] = root, state[root] = OPEN;
+  while (cycle < 0 && sp > 0)
     {
       int v = stack[sp - 1];
-      if (next[v] < raw[v].n_inputs)
+      if (next[v] < n_inputs (ctx, v))
         {
-          int u = raw[v].inputs[next[v]++];
+          int u = input (ctx, v, next[v]++);
+          if (u < 0)
+            continue;
           if (state[u] == OPEN)
-            ok = fail (error, "graph: cycle through node '%s'", raw[u].name);
+            cycle = u;
           else if (state[u] == UNSEEN)
             state[u] = OPEN, stack[sp++] = u;
         }
@@ -628,7 +629,21 @@ sort_ancestors (const raw_node *raw, int n, int output, int *order, int *n_order
   g_free (stack);
   g_free (next);
   *n_order = count;
-  return ok;
+  return cycle;
+}
+
+static int
+raw_n_inputs (const void *ctx, int v)
+{
+  const raw_node *raw = ctx;
+  return raw[v].n_inputs;
+}
+
+static int
+raw_input (const void *ctx, int v, int k)
+{
+  const raw_node *raw = ctx;
+  return raw[v].inputs[k];
 }
 
 static gboolean
@@ -864,8 +879,12 @@ parse_graph (segcam_model *m, const segcam_safetensors *st, const char *text, GE
 
   order = g_new (int, n_raw);
   int n_order;
-  if (!sort_ancestors (raw, n_raw, out_raw, order, &n_order, error))
-    goto out;
+  int cycle = segcam_sort_ancestors (n_raw, out_raw, raw_n_inputs, raw_input, raw, order, &n_order);
+  if (cycle >= 0)
+    {
+      fail (error, "graph: cycle through node '%s'", raw[cycle].name);
+      goto out;
+    }
   if (order[0] != in_raw)
     {
       /* The first finished node is a leaf; any leaf but 'input' has no inputs it could use. */

@@ -131,6 +131,15 @@ const char *segcam_op_name (segcam_op op);
 /* A model from a parsed container (tensors and segcam.* metadata), validated as a file is. */
 segcam_model *segcam_model_from_safetensors (const segcam_safetensors *st, GError **error);
 
+/* Depth-first post-order of root and its ancestors among n nodes, with cycle detection; iterative,
+ * as a hostile file may chain 100000 nodes. input (ctx, v, k) is the node that feeds input k of
+ * node v (k < n_inputs (ctx, v)), or -1 for none; a root < 0 has no ancestors. order (n entries)
+ * receives the nodes, inputs before users, and *n_order their count. Returns -1, or a node on a
+ * cycle (found before the order was complete). Model files and ONNX graphs are sorted by it. */
+int segcam_sort_ancestors (int n, int root, int (*n_inputs) (const void *ctx, int v),
+                           int (*input) (const void *ctx, int v, int k), const void *ctx,
+                           int *order, int *n_order);
+
 /* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */
 void segcam_batchnorm_fold (segcam_batchnorm_params *p);
 /* Re-derives a conv's backward weights from its forward weights (after training changed them). */

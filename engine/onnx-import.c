@@ -92,47 +92,35 @@ nesting_ok (const uint8_t *data, size_t size)
 
 /* ---- the graph ---------------------------------------------------------------------------- */
 
-/* Nodes the tensor depends on, inputs before users (iterative depth-first search). */
+static int
+onnx_n_inputs (const void *ctx, int v)
+{
+  const importer *imp = ctx;
+  return (int) imp->graph->node[v]->n_input;
+}
+
+/* The node producing input k of node v; -1 for an absent input (empty name), the graph input
+ * and initializers. */
+static int
+onnx_input (const void *ctx, int v, int k)
+{
+  const importer *imp = ctx;
+  const char *in = imp->graph->node[v]->input[k];
+  return *in ? GPOINTER_TO_INT (g_hash_table_lookup (imp->producers, in)) - 1 : -1;
+}
+
+/* Nodes the tensor depends on, inputs before users. */
 static gboolean
 order_nodes (importer *imp, const char *target, int **order, int *n_order)
 {
   const Onnx__GraphProto *g = imp->graph;
   int n = (int) g->n_node;
-  guint8 *state = g_new0 (guint8, MAX (n, 1)); /* 0 unseen, 1 open, 2 done */
-  int *stack = g_new (int, MAX (n, 1)), *next = g_new0 (int, MAX (n, 1));
-  int sp = 0, count = 0;
-  gboolean ok = TRUE;
-  *order = g_new (int, MAX (n, 1));
   int first = GPOINTER_TO_INT (g_hash_table_lookup (imp->producers, target)) - 1;
-  if (first >= 0)
-    stack[sp++] = first, state[first] = 1;
-  while (ok && sp > 0)
-    {
-      int v = stack[sp - 1];
-      const Onnx__NodeProto *node = g->node[v];
-      if ((size_t) next[v] < node->n_input)
-        {
-          const char *in = node->input[next[v]++];
-          int u = *in ? GPOINTER_TO_INT (g_hash_table_lookup (imp->producers, in)) - 1 : -1;
-          if (u < 0)
-            continue;
-          if (state[u] == 1)
-            ok = fail (imp, "the graph has a cycle through node '%s'", node_label (g->node[u]));
-          else if (state[u] == 0)
-            state[u] = 1, stack[sp++] = u;
-        }
-      else
-        {
-          state[v] = 2;
-          (*order)[count++] = v;
-          sp--;
-        }
-    }
-  g_free (state);
-  g_free (stack);
-  g_free (next);
-  *n_order = count;
-  return ok;
+  *order = g_new (int, MAX (n, 1));
+  int cycle = segcam_sort_ancestors (n, first, onnx_n_inputs, onnx_input, imp, *order, n_order);
+  if (cycle >= 0)
+    return fail (imp, "the graph has a cycle through node '%s'", node_label (g->node[cycle]));
+  return TRUE;
 }
 
 /* The graph input: the one input that is not an initializer, [N, C, H, W] with C 1 or 3. */

@@ -14,6 +14,22 @@ unsupported (importer *imp, const Onnx__NodeProto *n, const char *why)
   return fail (imp, "op %s at node '%s' is not supported", shown (n->op_type), node_label (n));
 }
 
+static gboolean unsupported_printf (importer *imp, const Onnx__NodeProto *n, const char *fmt, ...)
+  G_GNUC_PRINTF (3, 4);
+
+/* unsupported with a reason that names something (an input, a mode). */
+static gboolean
+unsupported_printf (importer *imp, const Onnx__NodeProto *n, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *why = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  unsupported (imp, n, why);
+  g_free (why);
+  return FALSE;
+}
+
 static value *
 value_alloc (importer *imp, value_kind kind, int n_dims, const int64_t *dims, gboolean computed)
 {
@@ -279,6 +295,17 @@ define (importer *imp, const Onnx__NodeProto *n, value *v)
   return TRUE;
 }
 
+/* Input k of any kind; NULL with an error when it is absent. */
+static value *
+present_input (importer *imp, const Onnx__NodeProto *n, size_t k)
+{
+  gboolean ok = TRUE;
+  value *v = input (imp, n, k, &ok);
+  if (ok && !v)
+    unsupported (imp, n, "the input is missing");
+  return v;
+}
+
 /* A constant input as numbers (no symbols); NULL with an error otherwise. */
 static value *
 input_numbers (importer *imp, const Onnx__NodeProto *n, size_t k, const char *what)
@@ -292,9 +319,7 @@ input_numbers (importer *imp, const Onnx__NodeProto *n, size_t k, const char *wh
       v = NULL;
   if (!v || v->kind == V_ACT)
     {
-      char *why = g_strdup_printf ("%s must be a constant", what);
-      unsupported (imp, n, why);
-      g_free (why);
+      unsupported_printf (imp, n, "%s must be a constant", what);
       return NULL;
     }
   return v;
@@ -432,9 +457,7 @@ input_act (importer *imp, const Onnx__NodeProto *n, size_t k)
     return -1;
   if (!v || v->kind != V_ACT)
     {
-      char *why = g_strdup_printf ("input %zu must be computed from the image", k);
-      unsupported (imp, n, why);
-      g_free (why);
+      unsupported_printf (imp, n, "input %zu must be computed from the image", k);
       return -1;
     }
   return v->node;
@@ -451,12 +474,7 @@ weight_input (importer *imp, const Onnx__NodeProto *n, size_t k, int n_dims, val
   if (!v)
     return TRUE;
   if (v->kind != V_FLOAT || v->n_dims != n_dims)
-    {
-      char *why = g_strdup_printf ("input %zu must be a %d-D float constant", k, n_dims);
-      unsupported (imp, n, why);
-      g_free (why);
-      return FALSE;
-    }
+    return unsupported_printf (imp, n, "input %zu must be a %d-D float constant", k, n_dims);
   return TRUE;
 }
 
@@ -552,8 +570,13 @@ op_batchnorm (importer *imp, const Onnx__NodeProto *n)
     return unsupported (imp, n, "training mode; export the model in eval mode");
   value *p[4];
   for (int i = 0; i < 4; i++)
-    if (!weight_input (imp, n, i + 1, 1, &p[i]) || !p[i])
-      return p[i] ? FALSE : unsupported (imp, n, "an input is missing");
+    {
+      /* FALSE has set the error (and may leave p[i] unset); NULL is an absent input. */
+      if (!weight_input (imp, n, i + 1, 1, &p[i]))
+        return FALSE;
+      if (!p[i])
+        return unsupported (imp, n, "an input is missing");
+    }
   JsonObject *o = emit (imp, n, "batchnorm", 1, &x, node_at (imp, x)->channels,
                         node_at (imp, x)->one_pixel);
   for (int i = 0; i < 4; i++)
@@ -875,15 +898,10 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
                || (align_corners = strcmp (ctm, "align_corners") == 0)))
     bilinear = TRUE;
   else
-    {
-      char *why = g_strdup_printf ("mode %s with coordinate_transformation_mode %s%s%s is not "
-                                   "supported (segcam has PyTorch's nearest and bilinear)", mode, ctm,
-                                   strcmp (mode, "nearest") == 0 ? " and nearest_mode " : "",
-                                   strcmp (mode, "nearest") == 0 ? nearest : "");
-      gboolean r = unsupported (imp, n, why);
-      g_free (why);
-      return r;
-    }
+    return unsupported_printf (imp, n, "mode %s with coordinate_transformation_mode %s%s%s is not "
+                               "supported (segcam has PyTorch's nearest and bilinear)", mode, ctm,
+                               strcmp (mode, "nearest") == 0 ? " and nearest_mode " : "",
+                               strcmp (mode, "nearest") == 0 ? nearest : "");
   int x = input_act (imp, n, 0);
   if (x < 0)
     return FALSE;
@@ -942,12 +960,9 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
 static gboolean
 op_alias (importer *imp, const Onnx__NodeProto *n)
 {
-  gboolean ok = TRUE;
-  value *x = input (imp, n, 0, &ok);
-  if (!ok)
-    return FALSE;
+  value *x = present_input (imp, n, 0);
   if (!x)
-    return unsupported (imp, n, "the input is missing");
+    return FALSE;
   value *v = g_new0 (value, 1);
   *v = *x;
   v->source = g_strdup (x->source);
@@ -1057,12 +1072,9 @@ op_constant_of_shape (importer *imp, const Onnx__NodeProto *n)
 static gboolean
 op_shape (importer *imp, const Onnx__NodeProto *n)
 {
-  gboolean ok = TRUE;
-  value *x = input (imp, n, 0, &ok);
-  if (!ok)
-    return FALSE;
+  value *x = present_input (imp, n, 0);
   if (!x)
-    return unsupported (imp, n, "the input is missing");
+    return FALSE;
   int rank = x->kind == V_ACT ? 4 : x->n_dims;
   int64_t start = attr_int (n, "start", 0), end = attr_int (n, "end", rank);
   start = CLAMP (start < 0 ? start + rank : start, 0, rank);
@@ -1090,6 +1102,31 @@ strides_of (const value *v, int64_t *strides)
   int64_t s = 1;
   for (int i = v->n_dims - 1; i >= 0; i--)
     strides[i] = s, s *= v->dims[i];
+}
+
+/* Defines n's output as a copy of a strided view of x (Slice, Transpose): element (i_0 ..
+ * i_rank-1) of the dims-shaped result is element sum_k (start[k] + i_k step[k]) stride[k] of x.
+ * Steps are multiplied by an index first, not folded into the strides: along an axis of one
+ * element, a Slice step may be any int64. */
+static gboolean
+define_view (importer *imp, const Onnx__NodeProto *n, const value *x, int rank,
+             const int64_t *dims, const int64_t *start, const int64_t *step, const int64_t *stride)
+{
+  value *v = value_alloc (imp, x->kind, rank, dims, TRUE);
+  if (!v)
+    return FALSE;
+  for (size_t f = 0; f < v->n; f++)
+    {
+      size_t rest = f, from = 0;
+      for (int i = rank - 1; i >= 0; i--)
+        {
+          int64_t idx = (int64_t) (rest % (size_t) dims[i]);
+          rest /= (size_t) dims[i];
+          from += (size_t) ((start[i] + idx * step[i]) * stride[i]);
+        }
+      copy_elem (v, f, x, from);
+    }
+  return define (imp, n, v);
 }
 
 static value *
@@ -1369,22 +1406,8 @@ op_slice (importer *imp, const Onnx__NodeProto *n)
       int64_t span = st[i] > 0 ? hi - lo : lo - hi, abs_step = st[i] > 0 ? st[i] : -st[i];
       dims[a] = span > 0 ? (span + abs_step - 1) / abs_step : 0;
     }
-  value *v = value_alloc (imp, x->kind, rank, dims, TRUE);
-  if (!v)
-    return FALSE;
   strides_of (x, strides);
-  for (size_t f = 0; f < v->n; f++)
-    {
-      size_t rest = f, from = 0;
-      for (int i = rank - 1; i >= 0; i--)
-        {
-          int64_t idx = (int64_t) (rest % (size_t) dims[i]);
-          rest /= (size_t) dims[i];
-          from += (size_t) ((start[i] + idx * step[i]) * strides[i]);
-        }
-      copy_elem (v, f, x, from);
-    }
-  return define (imp, n, v);
+  return define_view (imp, n, x, rank, dims, start, step, strides);
 }
 
 static gboolean
@@ -1406,24 +1429,11 @@ op_transpose (importer *imp, const Onnx__NodeProto *n)
       seen |= 1u << p;
       perm[i] = (int) p;
     }
-  int64_t dims[MAX_DIMS], strides[MAX_DIMS];
-  for (int i = 0; i < rank; i++)
-    dims[i] = x->dims[perm[i]];
-  value *v = value_alloc (imp, x->kind, rank, dims, TRUE);
-  if (!v)
-    return FALSE;
+  int64_t dims[MAX_DIMS], strides[MAX_DIMS], start[MAX_DIMS], step[MAX_DIMS], stride[MAX_DIMS];
   strides_of (x, strides);
-  for (size_t f = 0; f < v->n; f++)
-    {
-      size_t rest = f, from = 0;
-      for (int i = rank - 1; i >= 0; i--)
-        {
-          from += (rest % (size_t) dims[i]) * (size_t) strides[perm[i]];
-          rest /= (size_t) dims[i];
-        }
-      copy_elem (v, f, x, from);
-    }
-  return define (imp, n, v);
+  for (int i = 0; i < rank; i++)
+    dims[i] = x->dims[perm[i]], start[i] = 0, step[i] = 1, stride[i] = strides[perm[i]];
+  return define_view (imp, n, x, rank, dims, start, step, stride);
 }
 
 /* Add, Sub, Mul, Div of two constants, with one of them possibly a single number. */

@@ -19,6 +19,37 @@ segcam_pad_out (int in, int lo, int hi)
   return v < 1 || v > INT32_MAX ? 0 : (int) v;
 }
 
+/* Tasks split by image and block of CHANNEL_BLOCK channels: how many there are for a, and
+ * which image b and channels [k0, k1) of c task covers. */
+static int
+channel_tasks (const segcam_act *a)
+{
+  return a->n * ((a->c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK);
+}
+
+static inline void
+channel_block (int task, int c, int *b, int *k0, int *k1)
+{
+  int blocks = (c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+  *b = task / blocks, *k0 = (task % blocks) * CHANNEL_BLOCK, *k1 = MIN (*k0 + CHANNEL_BLOCK, c);
+}
+
+/* The jobs of the channel-block ops: forward reads in and writes out; backward reads the
+ * gradient in out and accumulates into in. */
+typedef struct {
+  const void *p;              /* the op's parameters */
+  const segcam_act *in, *out;
+  gboolean backward;
+} channel_job;
+
+static void
+channel_run (segcam_pool *pool, segcam_task_fn task, const void *p,
+             const segcam_act *in, const segcam_act *out, gboolean backward)
+{
+  channel_job j = {p, in, out, backward};
+  segcam_pool_run (pool, channel_tasks (in), task, &j);
+}
+
 /* ---- element-wise activations ------------------------------------------------------------- */
 
 typedef struct {
@@ -149,8 +180,8 @@ static void
 mul_reduce_task (void *ctx, int task, int thread)
 {
   const mul_job *j = ctx;
-  int c = j->a->c, blocks = (c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-  int b = task / blocks, k0 = (task % blocks) * CHANNEL_BLOCK, k1 = MIN (k0 + CHANNEL_BLOCK, c);
+  int c = j->a->c, b, k0, k1;
+  channel_block (task, c, &b, &k0, &k1);
   size_t hw = (size_t) j->a->h * j->a->w;
   double sum[CHANNEL_BLOCK] = {0};
   for (size_t p = (size_t) b * hw; p < (size_t) (b + 1) * hw; p++)
@@ -189,16 +220,10 @@ segcam_mul_backward (segcam_pool *pool, const segcam_act *a, const segcam_act *b
   /* mul (x, x): da and db are one buffer, updated in turn within a task, as add does. */
   segcam_pool_run (pool, mul_tasks (a), mul_task, &j);
   if (j.db && j.broadcast)
-    segcam_pool_run (pool, a->n * ((a->c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK), mul_reduce_task, &j);
+    segcam_pool_run (pool, channel_tasks (a), mul_reduce_task, &j);
 }
 
 /* ---- average pooling ------------------------------------------------------------------------ */
-
-typedef struct {
-  const segcam_pool_params *p;
-  const segcam_act *in, *out; /* shapes; in->data or out->data is the gradient in backward */
-  gboolean backward;
-} avg_job;
 
 /* PyTorch's avg_pool2d (AvgPoolKernel.cpp): the divisor counts the padding (up to the padded
  * input's end, so ceil mode's overhanging windows are clipped) only with count_include_pad. */
@@ -216,10 +241,11 @@ avg_window (const segcam_pool_params *p, int in_h, int in_w, int oy, int ox, int
 static void
 avg_task (void *ctx, int task, int thread)
 {
-  const avg_job *j = ctx;
+  const channel_job *j = ctx;
+  const segcam_pool_params *p = j->p;
   const segcam_act *in = j->in, *out = j->out;
-  int c = in->c, blocks = (c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-  int b = task / blocks, k0 = (task % blocks) * CHANNEL_BLOCK, k1 = MIN (k0 + CHANNEL_BLOCK, c);
+  int c = in->c, b, k0, k1;
+  channel_block (task, c, &b, &k0, &k1);
   float *x = in->data + (size_t) b * in->h * in->w * c;
   float *y = out->data + (size_t) b * out->h * out->w * c;
   for (int oy = 0; oy < out->h; oy++)
@@ -227,7 +253,7 @@ avg_task (void *ctx, int task, int thread)
       {
         int y0, y1, x0, x1;
         float divisor, *o = y + ((size_t) oy * out->w + ox) * c;
-        avg_window (j->p, in->h, in->w, oy, ox, &y0, &y1, &x0, &x1, &divisor);
+        avg_window (p, in->h, in->w, oy, ox, &y0, &y1, &x0, &x1, &divisor);
         if (y0 >= y1 || x0 >= x1)
           {
             if (!j->backward)
@@ -254,41 +280,28 @@ avg_task (void *ctx, int task, int thread)
   (void) thread;
 }
 
-static void
-avg_run (segcam_pool *pool, avg_job *j)
-{
-  segcam_pool_run (pool, j->in->n * ((j->in->c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK), avg_task, j);
-}
-
 void
 segcam_avgpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
                         segcam_act *out)
 {
-  avg_job j = {p, in, out, FALSE};
-  avg_run (pool, &j);
+  channel_run (pool, avg_task, p, in, out, FALSE);
 }
 
 void
 segcam_avgpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *dout,
                          segcam_act *din)
 {
-  avg_job j = {p, din, dout, TRUE};
-  avg_run (pool, &j);
+  channel_run (pool, avg_task, p, din, dout, TRUE);
 }
 
 /* ---- global average pooling ----------------------------------------------------------------- */
 
-typedef struct {
-  const segcam_act *in, *out;
-  gboolean backward;
-} gap_job;
-
 static void
 gap_task (void *ctx, int task, int thread)
 {
-  const gap_job *j = ctx;
-  int c = j->in->c, blocks = (c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-  int b = task / blocks, k0 = (task % blocks) * CHANNEL_BLOCK, k1 = MIN (k0 + CHANNEL_BLOCK, c);
+  const channel_job *j = ctx;
+  int c = j->in->c, b, k0, k1;
+  channel_block (task, c, &b, &k0, &k1);
   size_t hw = (size_t) j->in->h * j->in->w;
   float *x = j->in->data + (size_t) b * hw * c, *y = j->out->data + (size_t) b * c;
   if (j->backward)
@@ -307,24 +320,16 @@ gap_task (void *ctx, int task, int thread)
   (void) thread;
 }
 
-static void
-gap_run (segcam_pool *pool, gap_job *j)
-{
-  segcam_pool_run (pool, j->in->n * ((j->in->c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK), gap_task, j);
-}
-
 void
 segcam_global_avgpool_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out)
 {
-  gap_job j = {in, out, FALSE};
-  gap_run (pool, &j);
+  channel_run (pool, gap_task, NULL, in, out, FALSE);
 }
 
 void
 segcam_global_avgpool_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *din)
 {
-  gap_job j = {din, dout, TRUE};
-  gap_run (pool, &j);
+  channel_run (pool, gap_task, NULL, din, dout, TRUE);
 }
 
 /* ---- padding ---------------------------------------------------------------------------------- */
@@ -346,27 +351,22 @@ pad_source (segcam_pad_mode mode, int i, int n)
     }
 }
 
-typedef struct {
-  const segcam_pad_params *p;
-  const segcam_act *in, *out; /* in->data or out->data is the gradient in backward */
-  gboolean backward;
-} pad_job;
-
 static void
 pad_task (void *ctx, int task, int thread)
 {
-  const pad_job *j = ctx;
+  const channel_job *j = ctx;
+  const segcam_pad_params *p = j->p;
   const segcam_act *in = j->in, *out = j->out;
-  int c = in->c, blocks = (c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-  int b = task / blocks, k0 = (task % blocks) * CHANNEL_BLOCK, k1 = MIN (k0 + CHANNEL_BLOCK, c);
+  int c = in->c, b, k0, k1;
+  channel_block (task, c, &b, &k0, &k1);
   float *x = in->data + (size_t) b * in->h * in->w * c;
   float *y = out->data + (size_t) b * out->h * out->w * c;
   for (int oy = 0; oy < out->h; oy++)
     {
-      int sy = pad_source (j->p->mode, oy - j->p->pt, in->h);
+      int sy = pad_source (p->mode, oy - p->pt, in->h);
       for (int ox = 0; ox < out->w; ox++)
         {
-          int sx = sy < 0 ? -1 : pad_source (j->p->mode, ox - j->p->pl, in->w);
+          int sx = sy < 0 ? -1 : pad_source (p->mode, ox - p->pl, in->w);
           float *o = y + ((size_t) oy * out->w + ox) * c;
           float *v = sx < 0 ? NULL : x + ((size_t) sy * in->w + sx) * c;
           if (j->backward)
@@ -377,30 +377,22 @@ pad_task (void *ctx, int task, int thread)
             }
           else
             for (int k = k0; k < k1; k++)
-              o[k] = v ? v[k] : j->p->value;
+              o[k] = v ? v[k] : p->value;
         }
     }
   (void) thread;
-}
-
-static void
-pad_run (segcam_pool *pool, pad_job *j)
-{
-  segcam_pool_run (pool, j->in->n * ((j->in->c + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK), pad_task, j);
 }
 
 void
 segcam_pad_forward (segcam_pool *pool, const segcam_pad_params *p, const segcam_act *in,
                     segcam_act *out)
 {
-  pad_job j = {p, in, out, FALSE};
-  pad_run (pool, &j);
+  channel_run (pool, pad_task, p, in, out, FALSE);
 }
 
 void
 segcam_pad_backward (segcam_pool *pool, const segcam_pad_params *p, const segcam_act *dout,
                      segcam_act *din)
 {
-  pad_job j = {p, din, dout, TRUE};
-  pad_run (pool, &j);
+  channel_run (pool, pad_task, p, din, dout, TRUE);
 }

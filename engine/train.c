@@ -242,12 +242,9 @@ graph_json (const segcam_unet_spec *spec, JsonNode *nodes, const char *default_l
   json_builder_set_member_name (j, "nodes");
   json_builder_add_value (j, nodes); /* takes the reference */
   json_builder_end_object (j);
-  JsonGenerator *gen = json_generator_new ();
   JsonNode *root = json_builder_get_root (j);
-  json_generator_set_root (gen, root);
-  char *text = json_generator_to_data (gen, NULL);
+  char *text = json_to_string (root, FALSE);
   json_node_unref (root);
-  g_object_unref (gen);
   g_object_unref (j);
   return text;
 }

@@ -4,24 +4,18 @@
 # Usage: test-cli.sh SEGCAM MODEL IMAGE
 set -u
 segcam=$1 model=$2 image=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "$0")/cli-expect.sh"
 
-# expect STATUS PATTERN COMMAND...: runs COMMAND, checks its exit status and that stderr has at
-# most one line and matches PATTERN (an extended regex; "" for no check).
+# expect STATUS PATTERN COMMAND...: runs COMMAND, checks its exit status, that stderr has exactly
+# one line unless STATUS is 0, and that stderr matches PATTERN (an extended regex; "" for no
+# check).
 expect () {
   want=$1 pattern=$2
   shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  lines=$(wc -l <"$tmp/err")
-  if [ "$got" -eq "$want" ] && { [ -z "$pattern" ] || grep -Eq -- "$pattern" "$tmp/err"; } \
-     && { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }; then
-    passed=$((passed + 1))
+  if run_as "$want" "$@" && { [ -z "$pattern" ] || grep -Eq -- "$pattern" "$tmp/err"; }; then
+    pass
   else
-    failed=$((failed + 1))
-    echo "FAIL: $* -> status $got (want $want), stderr:" >&2
+    fail "FAIL: $* -> status $got (want $want), stderr:"
     cat "$tmp/err" >&2
   fi
 }
@@ -29,17 +23,16 @@ expect () {
 # file_is KIND PATH: the file exists and `file` names it as KIND.
 file_is () {
   if [ -s "$2" ] && file "$2" | grep -q "$1"; then
-    passed=$((passed + 1))
+    pass
   else
-    failed=$((failed + 1))
-    echo "FAIL: $2 is not $1" >&2
+    fail "FAIL: $2 is not $1"
   fi
 }
 
 expect 0 "" "$segcam" --help
 expect 1 "unknown command" "$segcam" frobnicate
 expect 0 "" "$segcam" info "$model"
-grep -q "default layer" "$tmp/out" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: info output" >&2; }
+grep -q "default layer" "$tmp/out" && pass || fail "FAIL: info output"
 expect 0 "" "$segcam" info --size 37x29 "$model"
 expect 1 "size" "$segcam" info --size huge "$model"
 for cmd in info predict explain dataset bench; do
@@ -85,5 +78,4 @@ echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQ
 expect 2 "ROI mask is 1x1" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/tiny.png" "$image" -o "$tmp/h.png"
 expect 2 "cannot write" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/no/such/dir/h.png"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

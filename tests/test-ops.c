@@ -967,97 +967,85 @@ static void check_case (gconstpointer data)
 /* ---- shape helpers ---------------------------------------------------------------------------- */
 
 /* The engine answers <= 0 for "empty"; PyTorch's formulas give <= 0 there too (and raise).
- * Mismatches are counted, the first few described, so one run shows the pattern. */
-static int mismatches;
+ * Sizes are counted and so are mismatches, the first few described (what the call was, from
+ * fmt), so one run shows the pattern. */
+static int checked, mismatches;
 
-static void expect_size (int64_t want, int got, const char *what)
+static void expect_size (int64_t want, int got, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static void expect_size (int64_t want, int got, const char *fmt, ...)
 {
+  checked++;
   if (want >= 1 ? got == want : got <= 0)
     return;
   if (mismatches++ < 12)
-    g_test_message ("MISMATCH %s: engine %d, PyTorch %" G_GINT64_FORMAT, what, got, want);
+    {
+      va_list ap;
+      va_start (ap, fmt);
+      char *what = g_strdup_vprintf (fmt, ap);
+      va_end (ap);
+      g_test_message ("MISMATCH %s: engine %d, PyTorch %" G_GINT64_FORMAT, what, got, want);
+      g_free (what);
+    }
 }
 
 /* Ends a shape test: every size must have matched. */
-static void shapes_done (int checked, const char *what)
+static void shapes_done (const char *what)
 {
   g_test_message ("%d %s sizes, %d mismatches", checked, what, mismatches);
   g_assert_cmpint (mismatches, ==, 0);
-  mismatches = 0;
+  checked = mismatches = 0;
 }
 
 static void test_shapes_conv (void)
 {
-  int checked = 0;
   for (int in = 1; in <= 20; in++)
     for (int k = 1; k <= 6; k++)
       for (int s = 1; s <= 3; s++)
         for (int d = 1; d <= 3; d++)
           for (int lo = 0; lo <= 3; lo++)
             for (int hi = 0; hi <= 3; hi++)
-              {
-                char *what = g_strdup_printf ("conv_out (in %d, k %d, s %d, pad %d/%d, d %d)", in,
-                                              k, s, lo, hi, d);
-                expect_size (ref_conv_out (in, k, s, lo, hi, d), segcam_conv_out (in, k, s, lo, hi, d),
-                             what);
-                g_free (what);
-                checked++;
-              }
-  shapes_done (checked, "conv2d");
+              expect_size (ref_conv_out (in, k, s, lo, hi, d), segcam_conv_out (in, k, s, lo, hi, d),
+                           "conv_out (in %d, k %d, s %d, pad %d/%d, d %d)", in, k, s, lo, hi, d);
+  shapes_done ("conv2d");
 }
 
 static void test_shapes_conv_transpose (void)
 {
-  int checked = 0;
   for (int in = 1; in <= 20; in++)
     for (int k = 1; k <= 6; k++)
       for (int s = 1; s <= 3; s++)
         for (int d = 1; d <= 3; d++)
           for (int pad = 0; pad <= 4; pad++)
             for (int op = 0; op < MAX (s, d); op++) /* output_padding < stride or dilation */
-              {
-                char *what = g_strdup_printf ("conv_transpose_out (in %d, k %d, s %d, pad %d, "
-                                              "out_pad %d, d %d)", in, k, s, pad, op, d);
-                expect_size (ref_conv_transpose_out (in, k, s, pad, op, d),
-                             segcam_conv_transpose_out (in, k, s, pad, op, d), what);
-                g_free (what);
-                checked++;
-              }
-  shapes_done (checked, "conv_transpose2d");
+              expect_size (ref_conv_transpose_out (in, k, s, pad, op, d),
+                           segcam_conv_transpose_out (in, k, s, pad, op, d),
+                           "conv_transpose_out (in %d, k %d, s %d, pad %d, out_pad %d, d %d)", in, k,
+                           s, pad, op, d);
+  shapes_done ("conv_transpose2d");
 }
 
 static void test_shapes_pool (void)
 {
-  int checked = 0;
   for (int in = 1; in <= 20; in++)
     for (int k = 1; k <= 6; k++)
       for (int s = 1; s <= 4; s++)
         for (int pad = 0; pad <= k / 2; pad++) /* PyTorch: pad at most half the kernel */
           for (int ceil_mode = 0; ceil_mode <= 1; ceil_mode++)
-            {
-              char *what = g_strdup_printf ("pool_out (in %d, k %d, s %d, pad %d, ceil %d)", in, k,
-                                            s, pad, ceil_mode);
-              expect_size (ref_pool_out (in, k, s, pad, ceil_mode),
-                           segcam_pool_out (in, k, s, pad, ceil_mode), what);
-              g_free (what);
-              checked++;
-            }
-  shapes_done (checked, "maxpool2d");
+            expect_size (ref_pool_out (in, k, s, pad, ceil_mode),
+                         segcam_pool_out (in, k, s, pad, ceil_mode),
+                         "pool_out (in %d, k %d, s %d, pad %d, ceil %d)", in, k, s, pad, ceil_mode);
+  shapes_done ("maxpool2d");
 }
 
 static void test_shapes_upsample (void)
 {
   static const double scales[] = {0.25, 0.5, 37.0 / 64, 0.9, 1, 1.1, 1.5, 64.0 / 37, 2, 2.5, 3, 4, 7.3};
-  int checked = 0;
   for (int in = 1; in <= 40; in++)
     for (size_t i = 0; i < G_N_ELEMENTS (scales); i++)
-      {
-        char *what = g_strdup_printf ("upsample_out (in %d, scale %g)", in, scales[i]);
-        expect_size (ref_upsample_out (in, scales[i]), segcam_upsample_out (in, scales[i]), what);
-        g_free (what);
-        checked++;
-      }
-  shapes_done (checked, "upsample");
+      expect_size (ref_upsample_out (in, scales[i]), segcam_upsample_out (in, scales[i]),
+                   "upsample_out (in %d, scale %g)", in, scales[i]);
+  shapes_done ("upsample");
 }
 
 int main (int argc, char **argv)

@@ -4,6 +4,7 @@
  * model predicts as digit 2 (at the model's default layer) and compare the mean saliency on the
  * background tile that holds the biased texture with the mean on the other tile. A model that
  * learned the bias looks at its texture: the ratio is clearly above 1. */
+#include "cli.h"
 #include "commands.h"
 #include "segcam.h"
 #include "texture-mnist.h"
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
 #define SIZE 64
 
 typedef struct {
@@ -110,54 +110,40 @@ segcam_cmd_bias (int argc, char **argv)
   gint64 seed = 7;
   GOptionEntry entries[] = {
     {"mnist", 0, 0, G_OPTION_ARG_FILENAME, &mnist_path,
-     "Digits file (default: $SEGCAM_MNIST or data/mnist.bin)", "FILE"},
+     "Digits file (default: $SEGCAM_MNIST or " SEGCAM_CLI_DEFAULT_MNIST ")", "FILE"},
     {"count", 'n', 0, G_OPTION_ARG_INT, &count, "Digit-2 images to explain (default 200)", "N"},
     {"seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the test images (default 7)", "S"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     {NULL},
   };
-  GOptionContext *ctx = g_option_context_new ("MODEL... - saliency on the biased texture tile");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  GError *error = NULL;
-  int status = 0;
-  segcam_mnist *mnist = NULL;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc < 2 || count < 1 || seed < 0)
-    {
-      fprintf (stderr, "segcam bias: %s (see segcam bias --help)\n",
-               error ? error->message : "needs one or more MODELs and a positive --count");
-      status = EXIT_USAGE;
-      goto out;
-    }
-  const char *path = mnist_path ? mnist_path : g_getenv ("SEGCAM_MNIST") ? g_getenv ("SEGCAM_MNIST")
-                                                                         : "data/mnist.bin";
-  if (!(mnist = segcam_mnist_load (path, &error)))
-    {
-      fprintf (stderr, "segcam: %s (tools/fetch-mnist.sh makes it)\n", error->message);
-      status = EXIT_INPUT;
-      goto out;
-    }
+  if (!segcam_cli_parse ("bias", "MODEL...", "Saliency on the biased texture tile.", entries, &argc,
+                         &argv))
+    return EXIT_USAGE;
+  if (argc < 2 || count < 1 || seed < 0)
+    return segcam_cli_fail ("bias", EXIT_USAGE, "needs one or more MODELs and a positive --count");
+  segcam_mnist *mnist = segcam_cli_load_mnist ("bias", mnist_path);
+  if (!mnist)
+    return EXIT_INPUT;
   printf ("%-44s %7s %8s %10s %10s %10s %7s\n", "model", "images", "skipped", "bias tile",
           "other tile", "digit", "ratio");
+  GError *error = NULL;
+  int status = 0;
   for (int i = 1; i < argc; i++)
     {
       bias_result r;
       if (!measure (argv[i], mnist, (guint64) seed, count, threads, &r, &error))
         {
-          fprintf (stderr, "segcam: %s\n", error->message);
-          status = EXIT_INPUT;
-          goto out;
+          status = segcam_cli_fail_error ("bias", EXIT_INPUT, &error);
+          break;
         }
       char *base = g_path_get_basename (argv[i]);
       printf ("%-44s %7d %8d %10.4f %10.4f %10.4f %7.2f\n", base, r.images, r.skipped, r.bias_tile,
               r.other_tile, r.digit, r.other_tile > 0 ? r.bias_tile / r.other_tile : 0.0);
       g_free (base);
     }
-  printf ("mean normalised Seg-Grad-CAM saliency per pixel (ROI: pixels predicted as digit 2, "
-          "default layer); ratio = bias tile / other tile\n");
-
-out:
-  g_clear_error (&error);
-  g_option_context_free (ctx);
+  if (status == 0)
+    printf ("mean normalised Seg-Grad-CAM saliency per pixel (ROI: pixels predicted as digit 2, "
+            "default layer); ratio = bias tile / other tile\n");
   segcam_mnist_free (mnist);
   return status;
 }

@@ -8,6 +8,7 @@
  *
  * Exit status: 0 success, 1 usage error, 2 bad input (digits file) or unwritable output.
  */
+#include "cli.h"
 #include "commands.h"
 #include "image-io.h"
 #include "segcam.h"
@@ -18,8 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_MNIST "data/mnist.bin"
-
 typedef struct {
   /* As given on the command line (GOption allocates them), NULL when absent. */
   char *config_name, *split_name, *seed_text, *out, *mnist_option;
@@ -28,7 +27,6 @@ typedef struct {
   SegcamTextureMnistConfig config;
   SegcamMnistSplit split;
   uint64_t seed;           /* 0 unless --seed */
-  const char *mnist;
 } DatasetArgs;
 
 static void
@@ -41,23 +39,9 @@ dataset_args_clear (DatasetArgs *args)
   g_free (args->mnist_option);
 }
 
-static int
-fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static int
-fail (int status, const char *format, ...)
-{
-  va_list ap;
-  va_start (ap, format);
-  char *message = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  fprintf (stderr, "segcam dataset: %s\n", message);
-  g_free (message);
-  return status;
-}
-
+/* Parses the command line into args; FALSE with the usage error printed. */
 static gboolean
-parse_options (int argc, char **argv, DatasetArgs *args, GError **error)
+parse_options (int argc, char **argv, DatasetArgs *args)
 {
   GOptionEntry entries[] = {
     { "config", 0, 0, G_OPTION_ARG_STRING, &args->config_name, "biased (every 2 has the bias "
@@ -70,31 +54,28 @@ parse_options (int argc, char **argv, DatasetArgs *args, GError **error)
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &args->out, "output folder (created if missing)",
       "DIR" },
     { "mnist", 0, 0, G_OPTION_ARG_FILENAME, &args->mnist_option, "digits file from "
-      "tools/fetch-mnist.sh (default $SEGCAM_MNIST, else " DEFAULT_MNIST ")", "FILE" },
+      "tools/fetch-mnist.sh (default $SEGCAM_MNIST, else " SEGCAM_CLI_DEFAULT_MNIST ")", "FILE" },
     G_OPTION_ENTRY_NULL
   };
-  GOptionContext *context = g_option_context_new ("texture-mnist");
-  g_option_context_set_summary (context,
+  static const char summary[] =
     "segcam dataset texture-mnist --config biased|unbiased --split train|test --count N\n"
     "                             --seed S --out DIR\n\n"
     "Writes TextureMNIST samples (Hoyer et al. 2019): per sample NNNN, NNNN.png (64x64 gray\n"
     "image), NNNN-labels.png (class index per pixel: 0 background, 1 + d for digit d) and\n"
     "NNNN-bias.png (255 where the bias texture lies). Sample i depends only on the config,\n"
-    "split, seed and i.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  gboolean parsed = g_option_context_parse (context, &argc, &argv, error);
-  g_option_context_free (context);
-  if (parsed && (argc != 2 || strcmp (argv[1], "texture-mnist") != 0)) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                 "expected one data set name: texture-mnist");
+    "split, seed and i.";
+  if (!segcam_cli_parse ("dataset", "texture-mnist", summary, entries, &argc, &argv))
+    return FALSE;
+  if (argc != 2 || strcmp (argv[1], "texture-mnist") != 0) {
+    segcam_cli_fail ("dataset", EXIT_USAGE, "expected one data set name: texture-mnist");
     return FALSE;
   }
-  return parsed;
+  return TRUE;
 }
 
-/* Checks the options and resolves args' values; a usage error otherwise. */
+/* Checks the options and resolves args' values; FALSE with the usage error printed. */
 static gboolean
-resolve_options (DatasetArgs *args, GError **error)
+resolve_options (DatasetArgs *args)
 {
   const char *problem = NULL;
   if (args->config_name == NULL ||
@@ -111,7 +92,7 @@ resolve_options (DatasetArgs *args, GError **error)
            !g_ascii_string_to_unsigned (args->seed_text, 10, 0, G_MAXUINT64, &args->seed, NULL))
     problem = "--seed must be a number in 0 .. 2^64-1";
   if (problem != NULL) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", problem);
+    segcam_cli_fail ("dataset", EXIT_USAGE, "%s", problem);
     return FALSE;
   }
 
@@ -119,10 +100,6 @@ resolve_options (DatasetArgs *args, GError **error)
                                                            : SEGCAM_TEXTURE_MNIST_UNBIASED;
   args->split = args->split_name != NULL && strcmp (args->split_name, "test") == 0
                 ? SEGCAM_MNIST_TEST : SEGCAM_MNIST_TRAIN;
-  const char *env = g_getenv ("SEGCAM_MNIST");
-  args->mnist = args->mnist_option != NULL ? args->mnist_option
-                : env != NULL && *env != '\0' ? env
-                : DEFAULT_MNIST;
   return TRUE;
 }
 
@@ -154,28 +131,21 @@ write_sample (const segcam_mnist *mnist, const DatasetArgs *args, int index, int
 static int
 write_dataset (const DatasetArgs *args)
 {
-  if (!g_file_test (args->mnist, G_FILE_TEST_EXISTS))
-    return fail (2, "MNIST digits file %s not found (make it with tools/fetch-mnist.sh %s, or "
-                 "pass --mnist FILE)", args->mnist, args->mnist);
-  GError *error = NULL;
-  segcam_mnist *mnist = segcam_mnist_load (args->mnist, &error);
-  if (mnist == NULL) {
-    int status = fail (2, "%s", error->message);
-    g_error_free (error);
-    return status;
-  }
+  segcam_mnist *mnist = segcam_cli_load_mnist ("dataset", args->mnist_option);
+  if (mnist == NULL)
+    return EXIT_INPUT;
 
+  GError *error = NULL;
   int status = 0;
   if (g_mkdir_with_parents (args->out, 0777) != 0) {
-    status = fail (2, "cannot create %s: %s", args->out, g_strerror (errno));
+    status = segcam_cli_fail ("dataset", EXIT_INPUT, "cannot create %s: %s", args->out,
+                              g_strerror (errno));
   } else {
     /* At least 4 digits (NNNN), more when the count needs them, so that names sort in order. */
     int width = MAX (4, snprintf (NULL, 0, "%d", args->count - 1));
     for (int i = 0; i < args->count && status == 0; i++)
-      if (!write_sample (mnist, args, i, width, &error)) {
-        status = fail (2, "%s", error->message);
-        g_error_free (error);
-      }
+      if (!write_sample (mnist, args, i, width, &error))
+        status = segcam_cli_fail_error ("dataset", EXIT_INPUT, &error);
   }
   segcam_mnist_free (mnist);
   return status;
@@ -185,14 +155,9 @@ int
 segcam_cmd_dataset (int argc, char **argv)
 {
   DatasetArgs args = { 0 };
-  GError *error = NULL;
-  int status;
-  if (!parse_options (argc, argv, &args, &error) || !resolve_options (&args, &error)) {
-    status = fail (1, "%s", error->message);
-    g_error_free (error);
-  } else {
+  int status = EXIT_USAGE;
+  if (parse_options (argc, argv, &args) && resolve_options (&args))
     status = write_dataset (&args);
-  }
   dataset_args_clear (&args);
   return status;
 }

@@ -6,6 +6,7 @@
  * Exit status: 0 success, 1 usage error, 2 bad input (unreadable or unsupported model, bad class
  * file) or unwritable output.
  */
+#include "cli.h"
 #include "commands.h"
 #include "onnx-import.h"
 #include "segcam.h"
@@ -13,22 +14,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-static int
-fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static int
-fail (int status, const char *format, ...)
-{
-  va_list ap;
-  va_start (ap, format);
-  char *message = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  fprintf (stderr, "segcam import: %s%s\n", message,
-           status == 1 ? " (see segcam import --help)" : "");
-  g_free (message);
-  return status;
-}
 
 /* "0.485,0.456,0.406" or one number: 1 to 3 finite values, else -1. */
 static int
@@ -100,24 +85,22 @@ segcam_cmd_import (int argc, char **argv)
     {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Model name (default: the graph's)", "NAME"},
     {NULL},
   };
-  GOptionContext *ctx = g_option_context_new ("MODEL.onnx");
-  g_option_context_set_summary (ctx, "Translate an ONNX segmentation network into a segcam model.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_set_prgname ("segcam import");
   GError *error = NULL;
   segcam_onnx_options o = {.output = NULL};
   segcam_safetensors st = {0};
   int status = 0;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    status = fail (1, "%s", error->message);
+  if (!segcam_cli_parse ("import", "MODEL.onnx",
+                         "Translate an ONNX segmentation network into a segcam model.", entries,
+                         &argc, &argv))
+    status = EXIT_USAGE;
   else if (argc != 2 || !out)
-    status = fail (1, "needs one MODEL.onnx and -o MODEL.safetensors");
+    status = segcam_cli_fail ("import", EXIT_USAGE, "needs one MODEL.onnx and -o MODEL.safetensors");
   else if (mean && (o.n_mean = parse_floats (mean, o.mean)) < 0)
-    status = fail (1, "--mean must be 1 to 3 comma-separated numbers");
+    status = segcam_cli_fail ("import", EXIT_USAGE, "--mean must be 1 to 3 comma-separated numbers");
   else if (std && (o.n_std = parse_floats (std, o.std)) < 0)
-    status = fail (1, "--std must be 1 to 3 comma-separated numbers");
+    status = segcam_cli_fail ("import", EXIT_USAGE, "--std must be 1 to 3 comma-separated numbers");
   else if (classes && !parse_classes (classes, &o.classes, &o.colors, &error))
-    status = fail (2, "%s", error->message);
+    status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
   if (status == 0)
     {
       if (colors)
@@ -134,14 +117,14 @@ segcam_cmd_import (int argc, char **argv)
       if (f)
         g_mapped_file_unref (f);
       if (!ok || !write_model (out, &st, &error))
-        status = fail (2, "%s", error->message);
+        status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
     }
   if (status == 0)
     {
       /* Load what was written, as every later command will, and describe it. */
       segcam_model *m = segcam_model_load (out, &error);
       if (!m)
-        status = fail (2, "%s", error->message);
+        status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
       else
         {
           printf ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', input padded "
@@ -157,7 +140,6 @@ segcam_cmd_import (int argc, char **argv)
   segcam_safetensors_clear (&st);
   g_strfreev (o.classes);
   g_strfreev (o.colors);
-  g_option_context_free (ctx);
   g_free (out), g_free (classes), g_free (colors), g_free (mean), g_free (std);
   g_free (output), g_free (layer), g_free (name);
   return status;

@@ -4,6 +4,7 @@
  * each epoch sees --train-count new images made from the training digits; validation uses the
  * test split's digits. One progress line per epoch; the model file records the command, the
  * data and the final metrics in segcam.training. */
+#include "cli.h"
 #include "commands.h"
 #include "segcam-train.h"
 #include "texture-mnist.h"
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
 #define SIZE 64           /* TextureMNIST images are 64 x 64 */
 #define N_CLASSES 11
 
@@ -103,12 +103,9 @@ training_record (const char *command, const char *config, int train_count, guint
 #undef INT
 #undef DBL
   json_builder_end_object (b);
-  JsonGenerator *gen = json_generator_new ();
   JsonNode *root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  char *text = json_generator_to_data (gen, NULL);
+  char *text = json_to_string (root, FALSE);
   json_node_unref (root);
-  g_object_unref (gen);
   g_object_unref (b);
   g_free (data);
   g_free (arch);
@@ -130,7 +127,7 @@ segcam_cmd_train (int argc, char **argv)
     {"data", 0, 0, G_OPTION_ARG_STRING, &data, "Data set: texture-mnist", "NAME"},
     {"config", 0, 0, G_OPTION_ARG_STRING, &config_name, "biased or unbiased", "CONFIG"},
     {"mnist", 0, 0, G_OPTION_ARG_FILENAME, &mnist_path,
-     "Digits file (default: $SEGCAM_MNIST or data/mnist.bin)", "FILE"},
+     "Digits file (default: $SEGCAM_MNIST or " SEGCAM_CLI_DEFAULT_MNIST ")", "FILE"},
     {"depth", 0, 0, G_OPTION_ARG_INT, &depth, "U-Net depth (pooling steps; default 4)", "N"},
     {"filters", 0, 0, G_OPTION_ARG_INT, &filters, "Filters at the first level (default 32)", "N"},
     {"no-batchnorm", 0, 0, G_OPTION_ARG_NONE, &no_bn, "No batch normalisation", NULL},
@@ -148,17 +145,14 @@ segcam_cmd_train (int argc, char **argv)
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Trained model (.safetensors)", "FILE"},
     {NULL},
   };
-  GOptionContext *ctx = g_option_context_new ("- train a U-Net on TextureMNIST");
-  g_option_context_add_main_entries (ctx, entries, NULL);
   GError *error = NULL;
   int status = 0;
   segcam_mnist *mnist = NULL;
   segcam_trainer *trainer = NULL;
   float *images = NULL;
   uint8_t *labels = NULL;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+  if (!segcam_cli_parse ("train", "", "Train a U-Net on TextureMNIST.", entries, &argc, &argv))
     {
-      fprintf (stderr, "segcam train: %s (see segcam train --help)\n", error->message);
       status = EXIT_USAGE;
       goto out;
     }
@@ -170,16 +164,12 @@ segcam_cmd_train (int argc, char **argv)
       || val_count < 1 || !(lr > 0) || seed < 0
       || (upsample && strcmp (upsample, "bilinear") != 0 && strcmp (upsample, "transposed") != 0))
     {
-      fprintf (stderr, "segcam train: needs --data texture-mnist, --config biased|unbiased and -o; "
-                       "counts and rates must be positive (see segcam train --help)\n");
-      status = EXIT_USAGE;
+      status = segcam_cli_fail ("train", EXIT_USAGE, "needs --data texture-mnist, --config "
+                                "biased|unbiased and -o; counts and rates must be positive");
       goto out;
     }
-  const char *path = mnist_path ? mnist_path : g_getenv ("SEGCAM_MNIST") ? g_getenv ("SEGCAM_MNIST")
-                                                                         : "data/mnist.bin";
-  if (!(mnist = segcam_mnist_load (path, &error)))
+  if (!(mnist = segcam_cli_load_mnist ("train", mnist_path)))
     {
-      fprintf (stderr, "segcam: %s (tools/fetch-mnist.sh makes it)\n", error->message);
       status = EXIT_INPUT;
       goto out;
     }
@@ -193,8 +183,7 @@ segcam_cmd_train (int argc, char **argv)
   if (!model || !(trainer = segcam_trainer_new (model, &to, &error))
       || (resume && !segcam_trainer_resume (trainer, resume, &error)))
     {
-      fprintf (stderr, "segcam: %s\n", error->message);
-      status = EXIT_INPUT;
+      status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
       goto out;
     }
   int steps_per_epoch = train_count / batch;
@@ -218,8 +207,7 @@ segcam_cmd_train (int argc, char **argv)
           segcam_step_result r;
           if (!segcam_trainer_step (trainer, images, labels, lr, &r, &error))
             {
-              fprintf (stderr, "segcam: %s\n", error->message);
-              status = EXIT_INPUT;
+              status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
               goto out;
             }
           loss_sum += r.loss, acc_sum += r.accuracy;
@@ -229,8 +217,7 @@ segcam_cmd_train (int argc, char **argv)
       segcam_trainer_sync (trainer);
       if (!evaluate (segcam_trainer_model (trainer), mnist, config, seed + 1, val_count, threads, &mt, &error))
         {
-          fprintf (stderr, "segcam: %s\n", error->message);
-          status = EXIT_INPUT;
+          status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
           goto out;
         }
       loss = loss_sum / steps_per_epoch;
@@ -241,8 +228,7 @@ segcam_cmd_train (int argc, char **argv)
       fflush (stdout);
       if (checkpoint && !segcam_trainer_save (trainer, checkpoint, NULL, TRUE, &error))
         {
-          fprintf (stderr, "segcam: %s\n", error->message);
-          status = EXIT_INPUT;
+          status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
           goto out;
         }
     }
@@ -250,10 +236,7 @@ segcam_cmd_train (int argc, char **argv)
   char *record = training_record (command, config_name, train_count, (guint64) seed, &spec, epochs,
                                   batch, lr, &mt, loss, trained_seconds, ips, val_count);
   if (!segcam_trainer_save (trainer, out, record, FALSE, &error))
-    {
-      fprintf (stderr, "segcam: %s\n", error->message);
-      status = EXIT_INPUT;
-    }
+    status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
   else
     printf ("wrote %s: val pixel accuracy %.4f, mean IoU %.4f, %.1f images/s\n", out, mt.accuracy,
             mt.mean_iou, ips);
@@ -261,7 +244,6 @@ segcam_cmd_train (int argc, char **argv)
 
 out:
   g_clear_error (&error);
-  g_option_context_free (ctx);
   segcam_trainer_free (trainer);
   segcam_mnist_free (mnist);
   g_free (images);

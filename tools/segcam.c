@@ -1,8 +1,9 @@
 /* segcam — the command line (DESIGN.md §4): inspect a model, segment an image, explain a class
  * with Seg-Grad-CAM, and measure the engine. Exit status: 0 success, 1 usage error, 2 bad input;
  * every error is one line on stderr naming the problem. */
-#include "image-io.h"
+#include "cli.h"
 #include "commands.h"
+#include "image-io.h"
 #include "segcam.h"
 
 #include <cblas.h>
@@ -10,62 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
-
-static int
-input_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-static int
-input_error (const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  fprintf (stderr, "segcam: %s\n", msg);
-  g_free (msg);
-  return EXIT_INPUT;
-}
-
-static int
-gerror_exit (GError *error, int status)
-{
-  fprintf (stderr, "segcam: %s\n", error->message);
-  g_error_free (error);
-  return status;
-}
-
-/* Parses options; on failure prints one line and the hint to use --help. */
-static gboolean
-parse_options (const char *command, const char *args, const char *summary, GOptionEntry *entries,
-               int *argc, char ***argv)
-{
-  char *usage = g_strdup_printf ("%s", args);
-  GOptionContext *ctx = g_option_context_new (usage);
-  g_option_context_set_summary (ctx, summary);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  char *prgname = g_strdup_printf ("segcam %s", command);
-  g_set_prgname (prgname);
-  GError *error = NULL;
-  gboolean ok = g_option_context_parse (ctx, argc, argv, &error);
-  if (!ok)
-    {
-      fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, error->message, command);
-      g_error_free (error);
-    }
-  g_option_context_free (ctx);
-  g_free (usage);
-  g_free (prgname);
-  return ok;
-}
-
-static int
-usage_error (const char *command, const char *what)
-{
-  fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, what, command);
-  return EXIT_USAGE;
-}
 
 /* ---- info ---------------------------------------------------------------------------------- */
 
@@ -77,25 +22,25 @@ cmd_info (int argc, char **argv)
     {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Input size for the node shapes (default 256x256)", "WxH"},
     {NULL},
   };
-  if (!parse_options ("info", "MODEL", "Describe a model: input, classes, nodes and their shapes.",
-                      entries, &argc, &argv))
+  if (!segcam_cli_parse ("info", "MODEL", "Describe a model: input, classes, nodes and their shapes.",
+                         entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error ("info", "expected one MODEL");
+    return segcam_cli_fail ("info", EXIT_USAGE, "expected one MODEL");
   int w = 256, h = 256;
   if (size && sscanf (size, "%dx%d", &w, &h) != 2)
-    return usage_error ("info", "--size must look like 512x384");
+    return segcam_cli_fail ("info", EXIT_USAGE, "--size must look like 512x384");
   GError *error = NULL;
   segcam_model *m = segcam_model_load (argv[1], &error);
   if (!m)
-    return gerror_exit (error, EXIT_INPUT);
+    return segcam_cli_fail_error ("info", EXIT_INPUT, &error);
   int n = segcam_model_n_nodes (m);
   int *shapes = g_new (int, 3 * n);
   if (!segcam_model_infer_shapes (m, w, h, shapes, &error))
     {
       g_free (shapes);
       segcam_model_free (m);
-      return gerror_exit (error, EXIT_INPUT);
+      return segcam_cli_fail_error ("info", EXIT_INPUT, &error);
     }
   printf ("model:         %s\n", *segcam_model_name (m) ? segcam_model_name (m) : argv[1]);
   if (*segcam_model_description (m))
@@ -146,26 +91,28 @@ run_clear (run *r)
   g_free (r->labels);
 }
 
-/* Loads model and image, plans a session and runs the forward pass. */
+/* Loads model and image, plans a session and runs the forward pass; errors are printed as
+ * command's. */
 static int
-run_forward (run *r, const char *model_path, const char *image_path, gboolean explain,
-             const char *layer, int threads)
+run_forward (run *r, const char *command, const char *model_path, const char *image_path,
+             gboolean explain, const char *layer, int threads)
 {
   GError *error = NULL;
   memset (r, 0, sizeof *r);
   if (!(r->model = segcam_model_load (model_path, &error)))
-    return gerror_exit (error, EXIT_INPUT);
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   int node = -1;
   if (layer && (node = segcam_model_find_node (r->model, layer)) < 0)
-    return input_error ("unknown layer '%s' (segcam info lists the nodes)", layer);
+    return segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)",
+                            layer);
   r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), &r->width,
                                  &r->height, &error);
   if (!r->pixels)
-    return gerror_exit (error, EXIT_INPUT);
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL};
   if (!(r->session = segcam_session_new (r->model, &o, &error))
       || !segcam_session_forward (r->session, r->pixels, &error))
-    return gerror_exit (error, EXIT_INPUT);
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   r->labels = g_new (uint8_t, (size_t) r->width * r->height);
   segcam_session_labels (r->session, r->labels);
   return 0;
@@ -185,12 +132,12 @@ cmd_predict (int argc, char **argv)
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     {NULL},
   };
-  if (!parse_options ("predict", "IMAGE", "Segment an image.", entries, &argc, &argv))
+  if (!segcam_cli_parse ("predict", "IMAGE", "Segment an image.", entries, &argc, &argv))
     return EXIT_USAGE;
   if (!model || !out || argc != 2)
-    return usage_error ("predict", "needs --model, -o and one IMAGE");
+    return segcam_cli_fail ("predict", EXIT_USAGE, "needs --model, -o and one IMAGE");
   run r;
-  int status = run_forward (&r, model, argv[1], FALSE, NULL, threads);
+  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads);
   GError *error = NULL;
   if (status == 0)
     {
@@ -199,7 +146,7 @@ cmd_predict (int argc, char **argv)
       for (size_t i = 0; i < n; i++)
         segcam_model_class_color (r.model, r.labels[i], rgb + 3 * i);
       if (!segcam_png_save (out, rgb, r.width, r.height, 3, &error))
-        status = gerror_exit (error, EXIT_INPUT);
+        status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
       g_free (rgb);
     }
   if (status == 0 && probs)
@@ -208,7 +155,7 @@ cmd_predict (int argc, char **argv)
       float *p = g_new (float, (size_t) nc * r.width * r.height);
       segcam_session_probabilities (r.session, p);
       if (!segcam_npy_save (probs, p, r.width, r.height, nc, &error))
-        status = gerror_exit (error, EXIT_INPUT);
+        status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
       g_free (p);
     }
   run_clear (&r);
@@ -229,20 +176,22 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
   size_t n = (size_t) r->width * r->height;
   int kinds = !!o->mask + !!o->rect + !!o->pixel;
   if (kinds > 1)
-    return usage_error ("explain", "use at most one of --roi-mask, --roi-rect and --roi-pixel");
+    return segcam_cli_fail ("explain", EXIT_USAGE,
+                            "use at most one of --roi-mask, --roi-rect and --roi-pixel");
   if (o->component && strcmp (o->component, "largest") != 0 && strcmp (o->component, "smallest") != 0)
-    return usage_error ("explain", "--roi-component must be largest or smallest");
+    return segcam_cli_fail ("explain", EXIT_USAGE, "--roi-component must be largest or smallest");
   float *roi = NULL;
   if (o->mask)
     {
       int w, h;
       GError *error = NULL;
       if (!(roi = segcam_image_load (o->mask, 1, &w, &h, &error)))
-        return gerror_exit (error, EXIT_INPUT);
+        return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       if (w != r->width || h != r->height)
         {
           g_free (roi);
-          return input_error ("ROI mask is %dx%d but the image is %dx%d", w, h, r->width, r->height);
+          return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
+                                  w, h, r->width, r->height);
         }
     }
   else if (o->rect || o->pixel)
@@ -254,15 +203,16 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
       if (!inside)
         {
           g_free (roi);
-          return usage_error ("explain", o->rect ? "--roi-rect must be X,Y,W,H" : "--roi-pixel must be X,Y");
+          return segcam_cli_fail ("explain", EXIT_USAGE, "%s",
+                                  o->rect ? "--roi-rect must be X,Y,W,H" : "--roi-pixel must be X,Y");
         }
       inside = o->rect ? segcam_roi_rect (roi, r->width, r->height, v[0], v[1], v[2], v[3])
                        : segcam_roi_pixel (roi, r->width, r->height, v[0], v[1]);
       if (!inside)
         {
           g_free (roi);
-          return input_error ("the ROI %s lies outside the %dx%d image", o->rect ? o->rect : o->pixel,
-                              r->width, r->height);
+          return segcam_cli_fail ("explain", EXIT_INPUT, "the ROI %s lies outside the %dx%d image",
+                                  o->rect ? o->rect : o->pixel, r->width, r->height);
         }
     }
   if (o->by_class || o->component)
@@ -280,8 +230,9 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
   if (roi && segcam_roi_sum (roi, n) <= 0)
     {
       g_free (roi);
-      return input_error ("the region of interest is empty%s",
-                          o->by_class || o->component ? " (no pixel is predicted as the class there)" : "");
+      return segcam_cli_fail ("explain", EXIT_INPUT, "the region of interest is empty%s",
+                              o->by_class || o->component ? " (no pixel is predicted as the class there)"
+                                                          : "");
     }
   *out = roi;
   return 0;
@@ -337,32 +288,35 @@ cmd_explain (int argc, char **argv)
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     {NULL},
   };
-  if (!parse_options ("explain", "IMAGE", "Explain a class's prediction over a region with Seg-Grad-CAM.",
-                      entries, &argc, &argv))
+  if (!segcam_cli_parse ("explain", "IMAGE",
+                         "Explain a class's prediction over a region with Seg-Grad-CAM.", entries,
+                         &argc, &argv))
     return EXIT_USAGE;
   if (!model || !cls_arg || !out || argc != 2)
-    return usage_error ("explain", "needs --model, --class, -o and one IMAGE");
+    return segcam_cli_fail ("explain", EXIT_USAGE, "needs --model, --class, -o and one IMAGE");
   static const char *const scores[] = {"logits", "probabilities", NULL};
   static const char *const weight_names[] = {"mean", "abs", "relu", NULL};
   int score_mode = lookup_choice (score, scores, SEGCAM_SCORE_LOGITS);
   int weight_mode = lookup_choice (weights, weight_names, SEGCAM_WEIGHTS_MEAN);
   int cmap = colormap ? segcam_colormap_from_name (colormap) : SEGCAM_COLORMAP_JET;
   if (score_mode < 0)
-    return usage_error ("explain", "--score must be logits or probabilities");
+    return segcam_cli_fail ("explain", EXIT_USAGE, "--score must be logits or probabilities");
   if (weight_mode < 0)
-    return usage_error ("explain", "--weights must be mean, abs or relu");
+    return segcam_cli_fail ("explain", EXIT_USAGE, "--weights must be mean, abs or relu");
   if (cmap < 0)
-    return usage_error ("explain", "--colormap must be jet, turbo, viridis, inferno or grayscale");
+    return segcam_cli_fail ("explain", EXIT_USAGE,
+                            "--colormap must be jet, turbo, viridis, inferno or grayscale");
 
   run r;
-  int status = run_forward (&r, model, argv[1], TRUE, layer, threads);
+  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads);
   int cls = status ? -1 : segcam_model_find_class (r.model, cls_arg);
   if (status == 0 && cls < 0)
     {
       GString *names = g_string_new (NULL);
       for (int c = 0; c < segcam_model_n_classes (r.model); c++)
         g_string_append_printf (names, "%s%s", c ? ", " : "", segcam_model_class_name (r.model, c));
-      status = input_error ("unknown class '%s' (the model has: %s)", cls_arg, names->str);
+      status = segcam_cli_fail ("explain", EXIT_INPUT, "unknown class '%s' (the model has: %s)",
+                                cls_arg, names->str);
       g_string_free (names, TRUE);
     }
   float *roi = NULL, *map = NULL;
@@ -376,7 +330,7 @@ cmd_explain (int argc, char **argv)
       segcam_explain_info info;
       map = g_new (float, n);
       if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
-        status = gerror_exit (error, EXIT_INPUT);
+        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       else
         printf ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g\n",
                  segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
@@ -386,19 +340,19 @@ cmd_explain (int argc, char **argv)
       uint8_t *heat = g_new (uint8_t, 3 * n);
       segcam_colormap_apply (cmap, map, n, heat);
       if (!segcam_png_save (out, heat, r.width, r.height, 3, &error))
-        status = gerror_exit (error, EXIT_INPUT);
+        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       if (status == 0 && over)
         {
           int w, h;
           float *rgb = segcam_image_load (argv[1], 3, &w, &h, &error);
           uint8_t *blend = rgb ? overlay (heat, rgb, n) : NULL;
           if (!blend || !segcam_png_save (over, blend, r.width, r.height, 3, &error))
-            status = gerror_exit (error, EXIT_INPUT);
+            status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
           g_free (rgb);
           g_free (blend);
         }
       if (status == 0 && npy && !segcam_npy_save (npy, map, r.width, r.height, 1, &error))
-        status = gerror_exit (error, EXIT_INPUT);
+        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       g_free (heat);
     }
   g_free (roi);
@@ -434,28 +388,29 @@ cmd_bench (int argc, char **argv)
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     {NULL},
   };
-  if (!parse_options ("bench", "", "Time forward and explain passes on a synthetic image.", entries,
-                      &argc, &argv))
+  if (!segcam_cli_parse ("bench", "", "Time forward and explain passes on a synthetic image.",
+                         entries, &argc, &argv))
     return EXIT_USAGE;
   int w = 512, h = 512;
   if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && sscanf (size, "%dx%d", &w, &h) != 2))
-    return usage_error ("bench", "needs --model; --size like 512x384; 1 <= --runs <= 1000");
+    return segcam_cli_fail ("bench", EXIT_USAGE,
+                            "needs --model; --size like 512x384; 1 <= --runs <= 1000");
   GError *error = NULL;
   segcam_model *m = segcam_model_load (model, &error);
   if (!m)
-    return gerror_exit (error, EXIT_INPUT);
+    return segcam_cli_fail_error ("bench", EXIT_INPUT, &error);
   int node = layer ? segcam_model_find_node (m, layer) : -1;
   if (layer && node < 0)
     {
       segcam_model_free (m);
-      return input_error ("unknown layer '%s'", layer);
+      return segcam_cli_fail ("bench", EXIT_INPUT, "unknown layer '%s'", layer);
     }
   segcam_session_options o = {w, h, node, TRUE, threads, NULL, NULL};
   segcam_session *s = segcam_session_new (m, &o, &error);
   if (!s)
     {
       segcam_model_free (m);
-      return gerror_exit (error, EXIT_INPUT);
+      return segcam_cli_fail_error ("bench", EXIT_INPUT, &error);
     }
   size_t npix = (size_t) w * h, nval = npix * segcam_model_input_channels (m);
   float *pixels = g_new (float, nval), *map = g_new (float, npix);

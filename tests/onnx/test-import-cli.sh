@@ -4,24 +4,17 @@
 #   test-import-cli.sh SEGCAM CORPUS_DIR IMAGE
 set -u
 segcam=$1 corpus=$2 image=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "$0")/../cli-expect.sh"
 
 # expect STATUS TEXT COMMAND...: the exit status, and TEXT (unless empty) somewhere in the output;
 # exactly one line on stderr when the status is not 0.
 expect () {
   want=$1 text=$2
   shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  lines=$(wc -l <"$tmp/err")
-  if [ "$got" -eq "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" "$tmp/out" "$tmp/err"; } \
-     && { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }; then
-    passed=$((passed + 1))
+  if run_as "$want" "$@" && { [ -z "$text" ] || grep -qF -- "$text" "$tmp/out" "$tmp/err"; }; then
+    pass
   else
-    failed=$((failed + 1))
-    echo "FAIL (status $got, want $want; '$text'): $*" >&2
+    fail "FAIL (status $got, want $want; '$text'): $*"
     cat "$tmp/out" "$tmp/err" >&2
   fi
 }
@@ -49,5 +42,4 @@ expect 0 "" "$segcam" predict --model "$tmp/net.onnx" "$image" -o "$tmp/s.png"
 expect 2 "op Tanh at node" "$segcam" predict --model "$corpus/bad-unsupported-op" "$image" \
   -o "$tmp/s.png"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -24,20 +24,14 @@ import subprocess
 import sys
 from typing import List, Optional
 
-try:
-    import numpy as np
-    import torch  # noqa: F401
-except ImportError:
-    print("SKIP: python3-torch missing")
-    sys.exit(77)
-try:
-    import PIL  # noqa: F401
-except ImportError:
-    print("SKIP: python3-pil missing")
-    sys.exit(77)
-
 sys.dont_write_bytecode = True  # keep the source tree clean when run from meson
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import needs  # noqa: E402
+
+needs.modules(("numpy", "python3-torch"), ("torch", "python3-torch"), ("PIL", "python3-pil"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import make_models  # noqa: E402
 import segcam_torch as st  # noqa: E402
 

@@ -1,0 +1,67 @@
+/* cli.c — the pieces every segcam command shares (cli.h). */
+#include "cli.h"
+
+#include <stdio.h>
+
+int
+segcam_cli_fail (const char *command, int status, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  char *message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  /* A usage error points to the help; bad input names the problem and that is enough. */
+  if (status == EXIT_USAGE)
+    fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, message, command);
+  else
+    fprintf (stderr, "segcam %s: %s\n", command, message);
+  g_free (message);
+  return status;
+}
+
+int
+segcam_cli_fail_error (const char *command, int status, GError **error)
+{
+  segcam_cli_fail (command, status, "%s", (*error)->message);
+  g_clear_error (error);
+  return status;
+}
+
+gboolean
+segcam_cli_parse (const char *command, const char *args, const char *summary,
+                  const GOptionEntry *entries, int *argc, char ***argv)
+{
+  GOptionContext *ctx = g_option_context_new (args);
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  /* --help names the command as it is typed. */
+  char *prgname = g_strdup_printf ("segcam %s", command);
+  g_set_prgname (prgname);
+  g_free (prgname);
+  GError *error = NULL;
+  gboolean ok = g_option_context_parse (ctx, argc, argv, &error);
+  if (!ok)
+    segcam_cli_fail_error (command, EXIT_USAGE, &error);
+  g_option_context_free (ctx);
+  return ok;
+}
+
+segcam_mnist *
+segcam_cli_load_mnist (const char *command, const char *path)
+{
+  const char *env = g_getenv ("SEGCAM_MNIST");
+  if (path == NULL)
+    path = env != NULL && *env != '\0' ? env : SEGCAM_CLI_DEFAULT_MNIST;
+  /* The usual first-run problem gets the way out, not only "no such file". */
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      segcam_cli_fail (command, EXIT_INPUT, "MNIST digits file %s not found (make it with "
+                       "tools/fetch-mnist.sh %s, or pass --mnist FILE)", path, path);
+      return NULL;
+    }
+  GError *error = NULL;
+  segcam_mnist *mnist = segcam_mnist_load (path, &error);
+  if (mnist == NULL)
+    segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  return mnist;
+}

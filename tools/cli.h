@@ -1,0 +1,33 @@
+/* cli.h — what every segcam command shares (DESIGN.md §4): the exit statuses, the one-line error
+ * "segcam COMMAND: message", option parsing and the TextureMNIST digits file. */
+#ifndef SEGCAM_CLI_H
+#define SEGCAM_CLI_H
+
+#include "texture-mnist.h"
+
+#include <glib.h>
+
+enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
+
+/* Where the digits file is when neither --mnist nor $SEGCAM_MNIST says. */
+#define SEGCAM_CLI_DEFAULT_MNIST "data/mnist.bin"
+
+/* Prints "segcam COMMAND: message" on stderr, followed by " (see segcam COMMAND --help)" when
+ * status is EXIT_USAGE; returns status. */
+int segcam_cli_fail (const char *command, int status, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+/* segcam_cli_fail with the error's message; clears *error. */
+int segcam_cli_fail_error (const char *command, int status, GError **error);
+
+/* Parses the options in entries out of argv (argv[0] is the command's name); --help describes
+ * "segcam COMMAND [OPTION...] ARGS" with the summary and exits. FALSE with the usage error
+ * printed. */
+gboolean segcam_cli_parse (const char *command, const char *args, const char *summary,
+                           const GOptionEntry *entries, int *argc, char ***argv);
+
+/* The digits file made by tools/fetch-mnist.sh: path (--mnist) when given, else $SEGCAM_MNIST
+ * when set and not empty, else SEGCAM_CLI_DEFAULT_MNIST. NULL with the error printed (exit
+ * status EXIT_INPUT). */
+segcam_mnist *segcam_cli_load_mnist (const char *command, const char *path);
+
+#endif /* SEGCAM_CLI_H */
