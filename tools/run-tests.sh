@@ -34,11 +34,18 @@ if [ "$fuzz" -gt 0 ]; then
   BUILD_DIR=$top/build-fuzz CC=clang sh "$top/tools/build.sh" -Dfuzz=true -Dplugin=disabled \
     -Dtools=disabled -Dbuildtype=debugoptimized
   for target in "$top"/build-fuzz/tests/fuzz/fuzz-*; do
-    [ -x "$target" ] || continue
+    [ -f "$target" ] && [ -x "$target" ] || continue
     name=$(basename "$target")
     corpus=$(mktemp -d)
     cp "$top/tests/fuzz/corpus-${name#fuzz-}"/* "$corpus"/
-    "$target" -max_total_time="$fuzz" -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
-    rm -rf "$corpus"
+    status=0
+    "$target" -max_total_time="$fuzz" -print_final_stats=1 "$corpus" >"$corpus.log" 2>&1 || status=$?
+    echo "$name: $(grep -E '^stat::number_of_executed_units' "$corpus.log" | tr -s ' ')"
+    if [ "$status" -ne 0 ]; then
+      tail -n 40 "$corpus.log"
+      echo "$name: the fuzzer found a failure (exit $status)" >&2
+      exit 1
+    fi
+    rm -rf "$corpus" "$corpus.log"
   done
 fi
