@@ -1,0 +1,228 @@
+#!/bin/bash
+# bench/run.sh — segcam against PyTorch on the Seg-Grad-CAM paper's Cityscapes U-Net size.
+#
+#   bench/run.sh                    (from anywhere; about 30-60 minutes on 2 cores)
+#
+# Builds segcam (meson, in $BUILD), writes the yardstick model (bench/make_unet.py), measures the
+# machine's sgemm rate (bench/sgemm), then per input size runs `segcam bench` and the PyTorch peer
+# (bench/torch_peer.py, glibc malloc tuned) on the same model with the same thread count, and
+# prints one table; then training throughput (bench/train-bench against torch_peer.py --train).
+# Every measurement runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on users' machines.
+# See bench/README.md for what is measured and how.
+#
+# Environment (all optional):
+#   BUILD      build directory (default /tmp/segcam-bench-build; reused when it exists)
+#   NO_BUILD=1 do not run meson/ninja: measure the programs $BUILD already has
+#   OUT        where the model, raw logs and the table go (default $BUILD/bench-out)
+#   THREADS    threads for both engines (default 2)
+#   SIZES      "WxH:RUNS ..." (default "256x256:10 512x512:7 2048x1024:3 4096x4096:1")
+#   TORCH_TIMEOUT, SEGCAM_TIMEOUT   seconds per size and engine (default 2400 each)
+#   TRAIN_STEPS                     timed training steps (default 10)
+#   MEM_FRACTION   address-space cap per engine, as a fraction of MemAvailable (default 0.85)
+#   SKIP_TRAIN=1, SKIP_UNTUNED=1, SKIP_TRACE=1   leave out the training line / the default-malloc
+#                                   PyTorch run / the sgemm-by-shape trace of segcam at 512x512
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-/tmp/segcam-bench-build}
+OUT=${OUT:-$BUILD/bench-out}
+THREADS=${THREADS:-2}
+SIZES=${SIZES:-"256x256:10 512x512:7 2048x1024:3 4096x4096:1"}
+TORCH_TIMEOUT=${TORCH_TIMEOUT:-2400}
+SEGCAM_TIMEOUT=${SEGCAM_TIMEOUT:-2400}
+TRAIN_STEPS=${TRAIN_STEPS:-10}
+MEM_FRACTION=${MEM_FRACTION:-0.85}
+PY=/usr/bin/python3
+# glibc malloc tuned for PyTorch (bench/README.md): no mmap/munmap per tensor, no trimming.
+TUNED_MALLOC=(MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483648
+              MALLOC_TOP_PAD_=1073741824)
+# Every measured command: OpenBLAS autodetects the CPU as on users' machines.
+CLEAN=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+
+mkdir -p "$OUT" || exit 1
+LOG="$OUT/run-$(date +%Y%m%d-%H%M%S).log"
+say () { echo "$@" | tee -a "$LOG"; }
+load1 () { cut -d' ' -f1 /proc/loadavg; }
+mem_avail_mib () { awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo; }
+field () { # field NAME FILE: value of NAME=... on the RESULT line
+  sed -n 's/^RESULT.* '"$1"'=\([^ ]*\).*/\1/p; s/^RESULT '"$1"'=\([^ ]*\).*/\1/p' "$2" | head -1; }
+
+say "segcam benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); memory available $(mem_avail_mib) MiB"
+say "log: $LOG"
+say "source: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+
+# ---- build ----------------------------------------------------------------------------------
+if [ "${NO_BUILD:-0}" = 1 ]; then
+  say "NO_BUILD=1: using the programs already in $BUILD"
+else
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    meson setup "$BUILD" "$ROOT" -Dplugin=disabled -Dbuildtype=release >>"$LOG" 2>&1 \
+      || { say "meson setup failed (see $LOG)"; exit 1; }
+  fi
+  ninja -C "$BUILD" >>"$LOG" 2>&1 \
+    || { say "build failed (see $LOG); NO_BUILD=1 reuses what $BUILD already has"; exit 1; }
+fi
+[ -x "$BUILD/tools/segcam" ] || { say "no $BUILD/tools/segcam"; exit 1; }
+SEGCAM="$BUILD/tools/segcam"
+SGEMM="$BUILD/bench/sgemm"
+TRAIN="$BUILD/bench/train-bench"
+TRACE="$BUILD/bench/libgemm-trace.so"
+if [ ! -x "$SGEMM" ] || [ ! -x "$TRAIN" ] || [ ! -f "$TRACE" ]; then
+  # bench/ not yet in the top-level meson.build: compile the two helpers directly.
+  mkdir -p "$BUILD/bench-direct"
+  SGEMM="$BUILD/bench-direct/sgemm"
+  TRAIN="$BUILD/bench-direct/train-bench"
+  TRACE="$BUILD/bench-direct/libgemm-trace.so"
+  cc -O2 -shared -fPIC -o "$TRACE" "$ROOT/bench/gemm-trace.c" $(pkg-config --cflags openblas) -ldl -pthread \
+    >>"$LOG" 2>&1 || { say "cannot build bench/gemm-trace.c"; exit 1; }
+  cc -O2 -o "$SGEMM" "$ROOT/bench/sgemm.c" $(pkg-config --cflags --libs glib-2.0 openblas) \
+    >>"$LOG" 2>&1 || { say "cannot build bench/sgemm.c"; exit 1; }
+  extra=""
+  [ -f "$BUILD/engine/onnx/libonnx-pb.a" ] && extra="$BUILD/engine/onnx/libonnx-pb.a $(pkg-config --libs libprotobuf-c)"
+  cc -O2 -o "$TRAIN" -I"$ROOT/engine" "$ROOT/bench/train-bench.c" "$BUILD/engine/libsegcam.a" $extra \
+    $(pkg-config --cflags --libs glib-2.0 json-glib-1.0 openblas) -lm -pthread >>"$LOG" 2>&1 \
+    || { say "cannot build bench/train-bench.c"; exit 1; }
+fi
+
+# ---- model ----------------------------------------------------------------------------------
+MODEL="$OUT/unet-cityscapes-size.safetensors"
+if [ ! -f "$MODEL" ] || [ "$ROOT/bench/make_unet.py" -nt "$MODEL" ]; then
+  "$PY" -B "$ROOT/bench/make_unet.py" "$MODEL" | tee -a "$LOG" || exit 1
+fi
+say "model: $MODEL ($("$SEGCAM" info "$MODEL" | sed -n 's/^parameters: *//p') parameters incl. BN running statistics)"
+
+# ---- sgemm ----------------------------------------------------------------------------------
+"${CLEAN[@]}" "$SGEMM" 2048 7 >"$OUT/sgemm.txt" 2>&1
+cat "$OUT/sgemm.txt" >>"$LOG"
+sed -n '1,2p' "$OUT/sgemm.txt"
+SG1=$(field sgemm1 "$OUT/sgemm.txt")
+SG2=$(field sgemm2 "$OUT/sgemm.txt")
+SG2O=$(field sgemm2_openblas "$OUT/sgemm.txt")
+SG2S=$(field sgemm2_split "$OUT/sgemm.txt")
+say "sgemm 2048^3 GFLOP/s: 1 thread $SG1; 2 threads: OpenBLAS $SG2O, two 1-thread halves $SG2S"
+
+# ---- per size -------------------------------------------------------------------------------
+ratio () { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "-" }'; }
+gflops () { awk -v f="$1" -v ms="$2" 'BEGIN { if (ms+0 > 0) printf "%.0f", f / (ms / 1000); else print "-" }'; }
+num () { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.1f", v; else printf "%s", (v == "" ? "-" : v) }'; }
+pct () { awk -v g="$1" -v s="$2" 'BEGIN { if (g+0 > 0 && s+0 > 0) printf "%.0f%%", 100 * g / s; else print "-" }'; }
+
+ROWS=()
+XROWS=()
+prev_px=0 prev_plan=0
+for spec in $SIZES; do
+  size=${spec%%:*} runs=${spec##*:}
+  w=${size%%x*} h=${size##*x}
+  px=$((w * h))
+  read -r _ FWD_GF _ EXP_GF _ _ < <("$PY" -B "$ROOT/bench/make_unet.py" "$MODEL" --flops "$size")
+  avail=$(mem_avail_mib)
+  cap_mib=$(awk -v m="$avail" -v f="$MEM_FRACTION" 'BEGIN { printf "%d", m * f }')  # MiB: mawk's %d stops at 2^31
+  cap_gib=$(awk -v m="$cap_mib" 'BEGIN { printf "%.1f", m / 1024 }')
+  say ""
+  say "== $size: $runs run(s) after a warm-up, $THREADS threads; forward $FWD_GF GFLOP, forward+explain $EXP_GF GFLOP; load $(load1); memory available $avail MiB"
+
+  # segcam (skipped when its plan, extrapolated from the previous size, cannot fit)
+  s_out="$OUT/segcam-$size.txt"
+  need=0
+  [ "$prev_px" -gt 0 ] && need=$(awk -v p="$prev_plan" -v a="$px" -v b="$prev_px" 'BEGIN { printf "%d", p * a / b }')
+  if [ "$need" -gt "$cap_mib" ]; then
+    echo "RESULT skipped: needs ~$need MiB (extrapolated), $avail MiB available" >"$s_out"
+  else
+    timeout "$SEGCAM_TIMEOUT" prlimit --as=$((cap_mib * 1048576)) \
+      "${CLEAN[@]}" "$SEGCAM" bench --model "$MODEL" --size "$size" --runs "$runs" --threads "$THREADS" \
+      >"$s_out" 2>&1
+    rc=$?
+    [ $rc -eq 124 ] && echo "RESULT timeout after ${SEGCAM_TIMEOUT}s" >>"$s_out"
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] && echo "RESULT failed (exit $rc; out of memory under a ${cap_gib} GiB cap?)" >>"$s_out"
+  fi
+  cat "$s_out" >>"$LOG"
+  s_fwd=$(sed -n 's/^forward  *\([0-9.]*\) ms.*/\1/p' "$s_out")
+  s_exp=$(sed -n 's/^forward+explain  *\([0-9.]*\) ms.*/\1/p' "$s_out")
+  s_peak=$(sed -n 's/^peak resident  *\([0-9.]*\) MiB.*/\1/p' "$s_out")
+  s_plan=$(sed -n 's/^planned memory  *\([0-9.]*\) MiB.*/\1/p' "$s_out")
+  s_note=$(sed -n 's/^RESULT \(skipped\|timeout\|failed\)/\1/p' "$s_out")
+  [ -n "$s_plan" ] && prev_px=$px && prev_plan=${s_plan%.*}
+  say "segcam: forward ${s_fwd:--} ms, forward+explain ${s_exp:--} ms, planned ${s_plan:--} MiB, peak ${s_peak:--} MiB ${s_note}"
+
+  # PyTorch, best setting
+  t_out="$OUT/torch-$size.txt"
+  timeout "$TORCH_TIMEOUT" "${CLEAN[@]}" "${TUNED_MALLOC[@]}" "$PY" -B "$ROOT/bench/torch_peer.py" "$MODEL" \
+    --size "$size" --runs "$runs" --threads "$THREADS" --mem-limit-gib "$cap_gib" >"$t_out" 2>&1
+  rc=$?
+  [ $rc -eq 124 ] && echo "RESULT timeout after ${TORCH_TIMEOUT}s" >>"$t_out"
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 3 ] && echo "RESULT failed (exit $rc)" >>"$t_out"
+  cat "$t_out" >>"$LOG"
+  t_fwd=$(field fwd_ms "$t_out") t_exp=$(field explain_ms "$t_out") t_peak=$(field peak_mib "$t_out")
+  t_base=$(field baseline_mib "$t_out") t_faults=$(field faults_per_run "$t_out")
+  t_note=""
+  grep -q '^RESULT oom' "$t_out" && t_fwd="oom" t_exp="oom" && t_note="out of memory under a ${cap_gib} GiB cap"
+  [ "$t_exp" = "oom" ] && [ -z "$t_note" ] && t_note="forward+explain out of memory under a ${cap_gib} GiB cap"
+  grep -q '^RESULT timeout' "$t_out" && t_note="timeout after ${TORCH_TIMEOUT}s"
+  grep -q '^RESULT failed' "$t_out" && t_note="$(grep '^RESULT failed' "$t_out" | cut -c8-)"
+  say "torch:  forward ${t_fwd:--} ms, forward+explain ${t_exp:--} ms, peak ${t_peak:--} MiB (baseline ${t_base:--}), page faults/run ${t_faults:--} ${t_note}"
+
+  s_gf=$(gflops "$FWD_GF" "$s_fwd") s_egf=$(gflops "$EXP_GF" "$s_exp")
+  t_gf=$(gflops "$FWD_GF" "$t_fwd") t_egf=$(gflops "$EXP_GF" "$t_exp")
+  ROWS+=("| $size | $(num "$s_fwd") | $(num "$t_fwd") | $(ratio "$s_fwd" "$t_fwd") | $(num "$s_exp") | $(num "$t_exp") | $(ratio "$s_exp" "$t_exp") | $(num "$s_peak") | $(num "$t_peak") | $(ratio "$s_peak" "$t_peak") | $s_gf | $SG2 | $(pct "$s_gf" "$SG2") |")
+  XROWS+=("| $size | $FWD_GF | $EXP_GF | $s_egf | $t_gf | $t_egf | ${s_plan:--} | ${t_base:--} | ${t_faults:--} | ${s_note}${s_note:+; }${t_note} |")
+done
+
+# ---- PyTorch with glibc's default malloc, once ----------------------------------------------
+UNTUNED=""
+if [ "${SKIP_UNTUNED:-0}" != 1 ]; then
+  u_out="$OUT/torch-512x512-default-malloc.txt"
+  timeout "$TORCH_TIMEOUT" "${CLEAN[@]}" "$PY" -B "$ROOT/bench/torch_peer.py" "$MODEL" --size 512x512 \
+    --runs 5 --threads "$THREADS" >"$u_out" 2>&1
+  cat "$u_out" >>"$LOG"
+  UNTUNED="PyTorch with glibc's default malloc, 512x512, median of 5: forward $(field fwd_ms "$u_out") ms, forward+explain $(field explain_ms "$u_out") ms, peak $(field peak_mib "$u_out") MiB, page faults/run $(field faults_per_run "$u_out")"
+  say ""
+  say "$UNTUNED"
+fi
+
+# ---- training -------------------------------------------------------------------------------
+TRAINLINE=""
+if [ "${SKIP_TRAIN:-0}" != 1 ]; then
+  tm="$OUT/train-unet.safetensors"
+  s_out="$OUT/train-segcam.txt" t_out="$OUT/train-torch.txt"
+  "${CLEAN[@]}" "$TRAIN" --depth 4 --filters 32 --classes 11 --channels 1 --size 64 --batch 32 \
+    --steps "$TRAIN_STEPS" --threads "$THREADS" --save "$tm" >"$s_out" 2>&1
+  cat "$s_out" >>"$LOG"
+  "${CLEAN[@]}" "${TUNED_MALLOC[@]}" "$PY" -B "$ROOT/bench/torch_peer.py" "$tm" --train --size 64x64 \
+    --batch 32 --steps "$TRAIN_STEPS" --threads "$THREADS" >"$t_out" 2>&1
+  cat "$t_out" >>"$LOG"
+  si=$(field images_per_s "$s_out") ti=$(field images_per_s "$t_out")
+  TRAINLINE="Training (U-Net depth 4, 32 filters, BN, bilinear; gray 64x64, 11 classes, batch 32, Adam; median of $TRAIN_STEPS steps, $THREADS threads): segcam ${si:--} images/s ($(field step_ms "$s_out") ms/step, peak $(field peak_mib "$s_out") MiB), PyTorch ${ti:--} images/s ($(field step_ms "$t_out") ms/step, peak $(field peak_mib "$t_out") MiB); segcam/PyTorch throughput $(ratio "$si" "$ti")"
+fi
+
+# ---- where the engine's time goes: sgemm calls by shape at 512x512 --------------------------
+TRACELINE=""
+if [ "${SKIP_TRACE:-0}" != 1 ]; then
+  g_out="$OUT/gemm-trace-512x512.txt"
+  "${CLEAN[@]}" GEMM_TRACE_OUT="$g_out" LD_PRELOAD="$TRACE" "$SEGCAM" bench --model "$MODEL" \
+    --size 512x512 --runs 3 --threads "$THREADS" >"$OUT/segcam-512x512-traced.txt" 2>&1
+  cat "$OUT/segcam-512x512-traced.txt" "$g_out" >>"$LOG"
+  TRACELINE="$(head -1 "$g_out" | sed 's/^gemm-trace: //') over 4 forward + forward+explain runs at 512x512 (see $g_out)"
+fi
+
+# ---- table ----------------------------------------------------------------------------------
+TABLE="$OUT/table.md"
+{
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs, $THREADS threads; OpenBLAS core $(sed -n 's/^RESULT core=\([^ ]*\).*/\1/p' "$OUT/sgemm.txt"); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Times in ms (median), memory in MiB (peak RSS); ratios are segcam / PyTorch (below 1: segcam faster or smaller)."
+  echo ""
+  echo "| size | segcam fwd ms | torch fwd ms | ratio | segcam explain ms | torch explain ms | ratio | segcam peak MiB | torch peak MiB | ratio | segcam GFLOP/s | sgemm GFLOP/s (2 thr) | % of sgemm |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo ""
+  echo "| size | forward GFLOP | explain GFLOP | segcam explain GFLOP/s | torch fwd GFLOP/s | torch explain GFLOP/s | segcam planned MiB | torch baseline MiB | torch page faults/run | notes |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${XROWS[@]}"
+  echo ""
+  echo "sgemm 2048^3 GFLOP/s: 1 thread $SG1; 2 threads: OpenBLAS $SG2O, two 1-thread halves $SG2S (the table uses the better: $SG2)."
+  [ -n "$UNTUNED" ] && echo "$UNTUNED."
+  [ -n "$TRAINLINE" ] && echo "$TRAINLINE."
+  [ -n "$TRACELINE" ] && echo "segcam sgemm calls (bench/gemm-trace.c): $TRACELINE."
+} >"$TABLE"
+echo ""
+cat "$TABLE" | tee -a "$LOG"
