@@ -22,11 +22,18 @@ file; OUT is then the model file to read the architecture from.
 
 import argparse
 import json
-import struct
+import os
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import numpy as np
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "reference"))
+# numpy only (no torch): the safetensors reader/writer, GraphBuilder and calibrate
+import segcam_file  # noqa: E402
+from segcam_file import GraphBuilder  # noqa: E402
 
 SEED = 20240917
 CITYSCAPES_CATEGORIES = [  # the 8 Cityscapes categories and their official colours
@@ -39,62 +46,8 @@ CITYSCAPES_CATEGORIES = [  # the 8 Cityscapes categories and their official colo
 # ------------------------------------------------------------------------------------------------
 # The graph.
 
-class Builder:
-    """Accumulates segcam graph nodes, their tensors and output channel counts."""
-
-    def __init__(self, rng: np.random.RandomState, in_channels: int):
-        self.rng = rng
-        self.nodes: List[dict] = [{"name": "input", "op": "input"}]
-        self.tensors: Dict[str, np.ndarray] = {}
-        self.channels = {"input": in_channels}
-        self.last = "input"
-
-    def add(self, node: dict, channels: int) -> str:
-        self.nodes.append(node)
-        self.channels[node["name"]] = channels
-        self.last = node["name"]
-        return node["name"]
-
-    def tensor(self, name: str, value) -> str:
-        self.tensors[name] = np.asarray(value, dtype=np.float32)
-        return name
-
-    def conv(self, name: str, src: str, cout: int, kernel: int = 3, bias: bool = False) -> str:
-        cin = self.channels[src]
-        std = np.sqrt(2.0 / (cin * kernel * kernel))
-        node = {"name": name, "op": "conv2d", "inputs": [src], "kernel": [kernel, kernel],
-                "padding": [kernel // 2] * 4,
-                "weight": self.tensor(f"{name}.weight",
-                                      self.rng.normal(0, std, (cout, cin, kernel, kernel)))}
-        if bias:
-            node["bias"] = self.tensor(f"{name}.bias", self.rng.normal(0, 0.1, cout))
-        return self.add(node, cout)
-
-    def batchnorm(self, name: str, src: str) -> str:
-        c = self.channels[src]
-        node = {"name": name, "op": "batchnorm", "inputs": [src], "eps": 1e-5,
-                "gamma": self.tensor(f"{name}.weight", self.rng.uniform(0.6, 1.4, c)),
-                "beta": self.tensor(f"{name}.bias", self.rng.normal(0, 0.15, c)),
-                "mean": self.tensor(f"{name}.running_mean", np.zeros(c)),
-                "var": self.tensor(f"{name}.running_var", np.ones(c))}
-        return self.add(node, c)
-
-    def simple(self, name: str, op: str, srcs: List[str], channels: int = None, **attrs) -> str:
-        node = {"name": name, "op": op, "inputs": srcs}
-        node.update(attrs)
-        return self.add(node, channels if channels is not None else self.channels[srcs[0]])
-
-    def double_conv(self, prefix: str, src: str, cout: int) -> str:
-        x = src
-        for i in (1, 2):
-            x = self.conv(f"{prefix}.conv{i}", x, cout)
-            x = self.batchnorm(f"{prefix}.bn{i}", x)
-            x = self.simple(f"{prefix}.relu{i}", "relu", [x])
-        return x
-
-
-def build_unet(rng, in_channels: int, n_classes: int, depth: int, filters: int) -> Builder:
-    g = Builder(rng, in_channels)
+def build_unet(rng, in_channels: int, n_classes: int, depth: int, filters: int) -> GraphBuilder:
+    g = GraphBuilder(rng, in_channels)
     x, skips = "input", []
     for level in range(1, depth + 1):
         x = g.double_conv(f"enc{level}", x, filters << (level - 1))
@@ -141,7 +94,7 @@ def np_upsample2_bilinear(x: np.ndarray) -> np.ndarray:
     return rows[:, :, x0] * (1 - fx) + rows[:, :, x1] * fx
 
 
-def np_forward(g: Builder, image: np.ndarray, upto: str = None) -> Dict[str, np.ndarray]:
+def np_forward(g: GraphBuilder, image: np.ndarray, upto: str = None) -> Dict[str, np.ndarray]:
     values = {}
     t = g.tensors
     for node in g.nodes:
@@ -179,54 +132,13 @@ def calibration_image(channels: int, size: int, mean, std) -> np.ndarray:
     return ((img - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]).astype(np.float32)
 
 
-def calibrate(g: Builder, image: np.ndarray, output: str, rng) -> None:
-    for node in g.nodes:
-        if node["op"] != "batchnorm":
-            continue
-        src = node["inputs"][0]
-        v = np_forward(g, image, upto=src)[src]
+def calibrate(g: GraphBuilder, image: np.ndarray, output: str, rng) -> None:
+    """segcam_file.calibrate with the statistics of np_forward on one image."""
+    def stats(node: str):
+        v = np_forward(g, image, upto=node)[node]
         v = v.reshape(v.shape[0], -1)
-        mean, var = v.mean(axis=1), v.var(axis=1)
-        sd = np.sqrt(var + 1e-8)
-        g.tensors[node["mean"]] = (mean + 0.3 * sd * rng.normal(size=mean.shape)).astype(np.float32)
-        g.tensors[node["var"]] = (var * rng.uniform(0.5, 2.0, var.shape)).astype(np.float32)
-    head = next(n for n in g.nodes if n["name"] == output)
-    z = np_forward(g, image)[output]
-    z = z.reshape(z.shape[0], -1)
-    scale = 2.5 / np.sqrt(z.var(axis=1).mean())
-    g.tensors[head["weight"]] = (g.tensors[head["weight"]] * scale).astype(np.float32)
-    bias = (g.tensors[head["bias"]] - z.mean(axis=1)) * scale + rng.normal(0, 0.3, z.shape[0])
-    g.tensors[head["bias"]] = bias.astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------------------
-# safetensors writer (F32 only) and reader of the graph.
-
-def write_safetensors(path: str, tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> None:
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        raw = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    header["__metadata__"] = metadata
-    text = json.dumps(header).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-
-
-def read_header(path: str) -> Tuple[dict, dict]:
-    """Returns (graph, {tensor name: shape})."""
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-    meta = header.pop("__metadata__")
-    return json.loads(meta["segcam.graph"]), {k: v["shape"] for k, v in header.items()}
+        return v.mean(axis=1), v.var(axis=1)
+    segcam_file.calibrate(g.nodes, output, g.tensors, stats, rng)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -306,7 +218,8 @@ def main(argv: List[str]) -> int:
     a = ap.parse_args(argv)
     if a.flops:
         w, h = (int(v) for v in a.flops.lower().split("x"))
-        graph, shapes = read_header(a.out)
+        graph, tensors = segcam_file.read_graph(a.out)
+        shapes = {name: list(t.shape) for name, t in tensors.items()}
         f = flops(graph, shapes, w, h)
         print(f"forward_gflop {f['forward'] / 1e9:.3f} explain_gflop {f['explain'] / 1e9:.3f} "
               f"explain_backward_gflop {f['explain_backward'] / 1e9:.3f}")
@@ -337,7 +250,7 @@ def main(argv: List[str]) -> int:
                 "segcam.name": f"benchmark U-Net (depth {a.depth}, {a.filters} filters)",
                 "segcam.description": "random weights; the Seg-Grad-CAM paper's Cityscapes U-Net "
                                       "size, for bench/ (bench/make_unet.py)"}
-    write_safetensors(a.out, g.tensors, metadata)
+    segcam_file.write_safetensors(a.out, g.tensors, metadata)
     print(f"{a.out}: {n_params} trainable parameters ({n_params / 1e6:.2f} M)")
     return 0
 

@@ -35,15 +35,19 @@ returned to the kernel and page-faulted in again (see bench/README.md):
 """
 
 import argparse
-import json
+import os
 import resource
 import statistics
-import struct
 import sys
 import time
 from typing import Dict, List
 
 import numpy as np
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "reference"))
+from segcam_file import read_graph  # noqa: E402  (the model file, numpy only)
 
 
 def rss_mib() -> float:
@@ -54,23 +58,6 @@ def current_rss_mib(field: int = 1) -> float:
     """Resident (field 1) or virtual (field 0) size now, from /proc/self/statm."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[field]) * resource.getpagesize() / 1048576.0
-
-
-def read_model(path: str):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        base = 8 + n
-        data = f.read()
-    meta = header.pop("__metadata__")
-    tensors = {}
-    for name, info in header.items():
-        if info["dtype"] != "F32":
-            raise SystemExit(f"{path}: {name}: only F32 tensors are supported here")
-        b, e = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(info["shape"]).copy()
-    del base
-    return json.loads(meta["segcam.graph"]), tensors
 
 
 def build(graph: dict, tensors: Dict[str, np.ndarray]):
@@ -188,7 +175,7 @@ def main(argv: List[str]) -> int:
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(a.threads)
-    graph, tensors = read_model(a.model)
+    graph, tensors = read_graph(a.model)
     net = build(graph, tensors)
     del tensors
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format

@@ -23,101 +23,19 @@ nn.Modules in selftest.py load the same weights with load_state_dict.
 import json
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
 sys.dont_write_bytecode = True  # keep the source tree clean when run from meson
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import segcam_torch as st  # noqa: E402
+from segcam_file import GraphBuilder  # noqa: E402
+import segcam_file  # noqa: E402
 
 SEED = 20240611
 MEAN_RGB, STD_RGB = [0.4, 0.5, 0.6], [0.2, 0.25, 0.3]
 MEAN_GRAY, STD_GRAY = [0.45], [0.22]
-
-
-class GraphBuilder:
-    """Accumulates segcam graph nodes and their tensors, with He-like random weights."""
-
-    def __init__(self, rng: np.random.RandomState, in_channels: int):
-        self.rng = rng
-        self.nodes: List[dict] = [{"name": "input", "op": "input"}]
-        self.tensors: Dict[str, np.ndarray] = {}
-        self.channels = {"input": in_channels}
-
-    def _add(self, node: dict, channels: int) -> str:
-        """Appends a node and records its output channels; returns its name."""
-        self.nodes.append(node)
-        self.channels[node["name"]] = channels
-        return node["name"]
-
-    def _tensor(self, name: str, values: np.ndarray) -> str:
-        """Stores a float32 tensor; returns its name."""
-        self.tensors[name] = np.asarray(values, dtype=np.float32)
-        return name
-
-    def conv(self, name: str, src: str, cout: int, kernel: int = 3, stride: Optional[int] = None,
-             padding="auto", dilation: Optional[int] = None, bias: bool = False) -> str:
-        """conv2d; padding "auto" is [p,p,p,p] with p = kernel // 2 (None: attribute left out,
-        i.e. 0).  stride and dilation are written only when given."""
-        cin = self.channels[src]
-        std = np.sqrt(2.0 / (cin * kernel * kernel))
-        node = {"name": name, "op": "conv2d", "inputs": [src], "kernel": [kernel, kernel],
-                "weight": self._tensor(f"{name}.weight",
-                                       self.rng.normal(0, std, (cout, cin, kernel, kernel)))}
-        if stride is not None:
-            node["stride"] = [stride, stride]
-        if padding == "auto":
-            node["padding"] = [kernel // 2] * 4
-        elif padding is not None:
-            node["padding"] = padding
-        if dilation is not None:
-            node["dilation"] = [dilation, dilation]
-        if bias:
-            node["bias"] = self._tensor(f"{name}.bias", self.rng.normal(0, 0.1, cout))
-        return self._add(node, cout)
-
-    def conv_transpose(self, name: str, src: str, cout: int, kernel: int, stride: int,
-                       padding: int = 0, output_padding: int = 0) -> str:
-        """conv_transpose2d with bias; weight [Cin,Cout,kh,kw]."""
-        cin = self.channels[src]
-        std = np.sqrt(2.0 / (cin * kernel * kernel / (stride * stride)))
-        node = {"name": name, "op": "conv_transpose2d", "inputs": [src],
-                "kernel": [kernel, kernel], "stride": [stride, stride],
-                "padding": [padding, padding], "output_padding": [output_padding] * 2,
-                "weight": self._tensor(f"{name}.weight",
-                                       self.rng.normal(0, std, (cin, cout, kernel, kernel))),
-                "bias": self._tensor(f"{name}.bias", self.rng.normal(0, 0.1, cout))}
-        return self._add(node, cout)
-
-    def batchnorm(self, name: str, src: str) -> str:
-        """Batch norm with random gamma/beta; running statistics are set by calibrate()."""
-        c = self.channels[src]
-        node = {"name": name, "op": "batchnorm", "inputs": [src], "eps": 1e-5,
-                "gamma": self._tensor(f"{name}.weight", self.rng.uniform(0.6, 1.4, c)),
-                "beta": self._tensor(f"{name}.bias", self.rng.normal(0, 0.15, c)),
-                "mean": self._tensor(f"{name}.running_mean", np.zeros(c)),
-                "var": self._tensor(f"{name}.running_var", np.ones(c))}
-        return self._add(node, c)
-
-    def simple(self, name: str, op: str, srcs: List[str], channels: Optional[int] = None,
-               **attributes) -> str:
-        """A node without tensors (relu, sigmoid, maxpool2d, upsample, concat, add)."""
-        node = {"name": name, "op": op, "inputs": srcs}
-        node.update(attributes)
-        return self._add(node, channels if channels is not None else self.channels[srcs[0]])
-
-    def conv_bn_relu(self, prefix: str, src: str, cout: int, suffix: str = "", **conv) -> str:
-        """prefix.conv{suffix} -> prefix.bn{suffix} -> prefix.relu{suffix}."""
-        x = self.conv(f"{prefix}.conv{suffix}", src, cout, **conv)
-        x = self.batchnorm(f"{prefix}.bn{suffix}", x)
-        return self.simple(f"{prefix}.relu{suffix}", "relu", [x])
-
-    def double_conv(self, prefix: str, src: str, cout: int, first_bias: bool = False,
-                    padding="auto") -> str:
-        """Two conv3x3+BN+ReLU, as a U-Net level."""
-        x = self.conv_bn_relu(prefix, src, cout, "1", bias=first_bias, padding=padding)
-        return self.conv_bn_relu(prefix, x, cout, "2", padding=padding)
 
 
 def build_unet(rng, in_channels: int, n_classes: int, transposed: bool) -> GraphBuilder:
@@ -196,23 +114,11 @@ def _node_stats(model: st.SegcamModel, images: List[np.ndarray], node: str):
 
 def calibrate(graph: dict, tensors: Dict[str, np.ndarray], images: List[np.ndarray],
               rng: np.random.RandomState) -> None:
-    """Sets running mean/var of every batch norm to the statistics of its input, perturbed
-    (mean off by ~0.3 sd, var scaled by 0.5..2), then scales and shifts the head so logits have
-    a standard deviation of ~2.5 and every class is predicted somewhere."""
-    for node in st.topological_order(graph["nodes"]):
-        if node["op"] != "batchnorm":
-            continue
-        model = st.SegcamModel(graph, tensors)
-        mean, var = _node_stats(model, images, node["inputs"][0])
-        sd = np.sqrt(var + 1e-8)
-        tensors[node["mean"]] = (mean + 0.3 * sd * rng.normal(size=mean.shape)).astype(np.float32)
-        tensors[node["var"]] = (var * rng.uniform(0.5, 2.0, var.shape)).astype(np.float32)
-    head = next(n for n in graph["nodes"] if n["name"] == graph["output"])
-    mean, var = _node_stats(st.SegcamModel(graph, tensors), images, head["name"])
-    scale = 2.5 / np.sqrt(var.mean())
-    tensors[head["weight"]] = (tensors[head["weight"]] * scale).astype(np.float32)
-    bias = (tensors[head["bias"]] - mean) * scale + rng.normal(0, 0.3, mean.shape)
-    tensors[head["bias"]] = bias.astype(np.float32)
+    """segcam_file.calibrate with the statistics of the reference's forward pass over images."""
+    def stats(node: str):
+        return _node_stats(st.SegcamModel(graph, tensors), images, node)
+    segcam_file.calibrate(st.topological_order(graph["nodes"]), graph["output"], tensors, stats,
+                          rng)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -314,7 +220,7 @@ def make_model(name: str, path: str, calibration_images: Dict[str, str], seed: i
     metadata = {"segcam.format": "1", "segcam.graph": json.dumps(graph),
                 "segcam.name": f"test model {name}",
                 "segcam.description": "random weights for cross-checks (tests/reference)"}
-    st.write_safetensors(path, g.tensors, metadata, dtypes)
+    segcam_file.write_safetensors(path, g.tensors, metadata, dtypes)
 
 
 def make_all(outdir: str) -> Dict[str, Dict[str, str]]:

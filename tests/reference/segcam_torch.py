@@ -20,8 +20,7 @@ other.  It needs Debian's python3-torch, python3-numpy and python3-pil (image fi
 import argparse
 import collections
 import dataclasses
-import json
-import struct
+import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
@@ -29,114 +28,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # keep the source tree clean when run from meson
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The torch-free half: the error classes (st.InputError to the scripts too) and the model file.
+from segcam_file import InputError, SegcamError, UsageError, read_graph  # noqa: E402
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SCORES = ("logits", "probabilities")
 WEIGHTS = ("mean", "abs", "relu")
-
-
-class SegcamError(Exception):
-    """A failure the command line reports in one line; exit_code follows DESIGN.md §4."""
-
-    exit_code = 2
-
-
-class UsageError(SegcamError):
-    """Bad command-line usage (exit status 1)."""
-
-    exit_code = 1
-
-
-class InputError(SegcamError):
-    """Bad input: unreadable file, unknown class or layer, empty ROI (exit status 2)."""
-
-    exit_code = 2
-
-
-# ------------------------------------------------------------------------------------------------
-# safetensors, by hand: u64 LE header length, JSON header, raw little-endian tensor bytes.
-
-_DTYPE_SIZE = {"F32": 4, "F16": 2, "BF16": 2}
-
-
-def _decode_tensor(raw: bytes, dtype: str, shape: List[int]) -> np.ndarray:
-    """Decodes raw little-endian bytes of one tensor into a float32 array (F16/BF16 widened)."""
-    if dtype == "F32":
-        values = np.frombuffer(raw, dtype="<f4")
-    elif dtype == "F16":
-        values = np.frombuffer(raw, dtype="<f2")
-    elif dtype == "BF16":
-        values = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-    else:
-        raise InputError(f"unsupported tensor dtype {dtype!r}")
-    return values.astype(np.float32).reshape(shape)
-
-
-def _encode_tensor(array: np.ndarray, dtype: str) -> bytes:
-    """Encodes an array as raw little-endian bytes of the given safetensors dtype."""
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    if dtype == "F32":
-        return array.astype("<f4").tobytes()
-    if dtype == "F16":
-        return array.astype("<f2").tobytes()
-    if dtype == "BF16":  # round to nearest even on the upper 16 bits of the float32 pattern
-        bits = array.view(np.uint32).astype(np.uint64)
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-        return bits.astype("<u2").tobytes()
-    raise ValueError(f"unsupported dtype {dtype}")
-
-
-def read_safetensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
-    """Reads a safetensors file; returns ({name: float32 array}, metadata)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read model {path}: {e.strerror}") from e
-    if len(data) < 8:
-        raise InputError(f"{path}: too short for a safetensors file")
-    (header_len,) = struct.unpack_from("<Q", data, 0)
-    if header_len > len(data) - 8:
-        raise InputError(f"{path}: header length {header_len} exceeds the file")
-    try:
-        header = json.loads(data[8:8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: bad header JSON: {e}") from e
-    metadata = header.pop("__metadata__", None) or {}
-    base = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        expected = _DTYPE_SIZE.get(info["dtype"], 0) * int(np.prod(info["shape"], dtype=np.int64))
-        if not 0 <= begin <= end <= len(data) - base or end - begin != expected:
-            raise InputError(f"{path}: tensor {name!r} has a bad byte range")
-        tensors[name] = _decode_tensor(data[base + begin:base + end], info["dtype"], info["shape"])
-    return tensors, metadata
-
-
-def write_safetensors(path: str, tensors: Dict[str, np.ndarray], metadata: Dict[str, str],
-                      dtypes: Optional[Dict[str, str]] = None) -> None:
-    """Writes tensors (sorted by name, F32 unless dtypes says F16/BF16) and string metadata.
-
-    Tensors are packed back to back with no alignment, so an odd-sized F16 tensor leaves the
-    next one unaligned, as the format allows.  The header is padded with spaces to 8 bytes.
-    """
-    dtypes = dtypes or {}
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        dtype = dtypes.get(name, "F32")
-        raw = _encode_tensor(tensors[name], dtype)
-        header[name] = {"dtype": dtype, "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    text = json.dumps(header).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -393,10 +292,8 @@ class SegcamModel:
     @classmethod
     def load(cls, path: str, dtype=torch.float64) -> "SegcamModel":
         """Loads a model file."""
-        tensors, metadata = read_safetensors(path)
-        if "segcam.graph" not in metadata:
-            raise InputError(f"{path}: no segcam.graph in __metadata__")
-        return cls(json.loads(metadata["segcam.graph"]), tensors, dtype)
+        graph, tensors = read_graph(path)
+        return cls(graph, tensors, dtype)
 
     def param(self, node: dict, attribute: str) -> torch.Tensor:
         """The tensor a node attribute names."""

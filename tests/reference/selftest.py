@@ -34,6 +34,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import make_models as mm  # noqa: E402
 import segcam_torch as st  # noqa: E402
+from segcam_file import GraphBuilder, read_safetensors, write_safetensors  # noqa: E402
 
 CHECKS = []
 
@@ -193,7 +194,7 @@ def test_data() -> dict:
 
 def hand_built_module(name: str, path: str) -> nn.Module:
     """The hand-built module for a test model, with the model file's weights."""
-    tensors, _ = st.read_safetensors(path)
+    tensors, _ = read_safetensors(path)
     module = HAND_BUILT[name]()
     result = module.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()},
                                     strict=False)
@@ -294,7 +295,7 @@ def manual_map(activation, grad, weights_mode, height, width, padded):
 def conv_only_model() -> st.SegcamModel:
     """input -> conv -> strided conv (the target) -> conv -> bilinear x2 -> 1x1 head; S is
     linear in the target's activations."""
-    g = mm.GraphBuilder(np.random.RandomState(7), 3)
+    g = GraphBuilder(np.random.RandomState(7), 3)
     x = g.conv("c1", "input", 4, bias=True)
     target = g.conv("c2", x, 5, stride=2, padding=[1, 1, 1, 1])
     x = g.conv("c3", target, 6, padding="same", bias=True)
@@ -473,8 +474,8 @@ def safetensors_round_trip():
                "c": rng.normal(size=(4, 1, 1, 2))}
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "t.safetensors")
-        st.write_safetensors(path, tensors, {"k": "v"}, {"a": "F16", "c": "BF16"})
-        read, metadata = st.read_safetensors(path)
+        write_safetensors(path, tensors, {"k": "v"}, {"a": "F16", "c": "BF16"})
+        read, metadata = read_safetensors(path)
         with open(path, "rb") as f:
             header_len = int.from_bytes(f.read(8), "little")
     assert metadata == {"k": "v"} and header_len % 8 == 0, "metadata / header padding"

@@ -65,6 +65,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import make_models  # noqa: E402
 import segcam_torch as st  # noqa: E402
+from segcam_file import read_safetensors  # noqa: E402
 
 MODELS = ("unet-bn", "unet-convt", "sigmoid")
 BATCH, HEIGHT, WIDTH = 3, 24, 20
@@ -218,8 +219,8 @@ def run_train_step(program: str, model: str, image_path: str, label_path: str,
 def engine_state(stdout: str, model_path: str, grads_path: str, names: List[str],
                  running_names: List[str]) -> State:
     """Reads train-step's outputs back as a State."""
-    tensors, metadata = st.read_safetensors(model_path)
-    grads, _ = st.read_safetensors(grads_path)
+    tensors, metadata = read_safetensors(model_path)
+    grads, _ = read_safetensors(grads_path)
     losses = [float(line.split()[3]) for line in stdout.splitlines() if line.startswith("step ")]
     if set(grads) != set(names):
         raise RuntimeError(f"gradient file tensors differ: {sorted(set(grads) ^ set(names))}")
@@ -309,7 +310,7 @@ def compare_model(name: str, path: str, program: str, workdir: str) -> List[Chec
     names = [node[a] for node in graph.nodes for a in trainable_attributes(node)]
     running_names = [node[a] for node in graph.nodes if node["op"] == "batchnorm"
                      for a in ("mean", "var")]
-    initial, _ = st.read_safetensors(path)
+    initial, _ = read_safetensors(path)
     initial = {n: a.astype(np.float64) for n, a in initial.items()}
 
     shape = (BATCH, HEIGHT, WIDTH)
