@@ -1,0 +1,205 @@
+/* winograd-bench.c — the Winograd fast path (winograd.h) against the gather GEMM (conv.c), layer
+ * by layer, on the 3x3 convs of the yardstick U-Net (bench/README.md).
+ *
+ *   winograd-bench [--size WxH] [--runs N] [--threads T] [--min] [--layer I] [--only wino|gather]
+ *
+ * Each layer runs once to warm up, then N times; the table gives the median (--min: the fastest
+ * run, steadier when other work shares the machine) in ms and the
+ * effective rate, direct-convolution FLOPs (2 * H * W * 9 * cin * cout) over time, so both
+ * columns are comparable. Decoder convs read their concat [upsampled, skip] as two parts on the
+ * Winograd side; the gather GEMM gets one concatenated tensor. Built as build/bench/winograd-bench;
+ * run it as every measurement: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE. */
+#include "ops.h"
+#include "winograd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  int level;              /* spatial size = input / 2^level */
+  int c_up, c_skip;       /* input channels (decoder: upsampled + skip parts; else c_skip = 0) */
+  int cout;
+} layer;
+
+static const layer layers[] = {
+  {0, 3, 0, 32}, {0, 32, 0, 32},
+  {1, 32, 0, 64}, {1, 64, 0, 64},
+  {2, 64, 0, 128}, {2, 128, 0, 128},
+  {3, 128, 0, 256}, {3, 256, 0, 256},
+  {4, 256, 0, 512}, {4, 512, 0, 512},
+  {3, 512, 256, 256}, {3, 256, 0, 256},
+  {2, 256, 128, 128}, {2, 128, 0, 128},
+  {1, 128, 64, 64}, {1, 64, 0, 64},
+  {0, 64, 32, 32}, {0, 32, 0, 32},
+};
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, int n, gboolean use_min)
+{
+  qsort (v, n, sizeof *v, cmp_double);
+  if (use_min)
+    return v[0];
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static float *
+random_floats (GRand *r, size_t n, double scale)
+{
+  float *v = g_new (float, n);
+  for (size_t i = 0; i < n; i++)
+    v[i] = (float) g_rand_double_range (r, -scale, scale);
+  return v;
+}
+
+int
+main (int argc, char **argv)
+{
+  int width = 512, height = 512, runs = 5, threads = 2;
+  const char *only = NULL;
+  int only_layer = -1;        /* index into layers[], or all */
+  gboolean use_min = FALSE;   /* the fastest run instead of the median: for tuning on a busy machine */
+  for (int i = 1; i < argc; i++)
+    {
+      if (!strcmp (argv[i], "--size") && i + 1 < argc)
+        {
+          if (sscanf (argv[++i], "%dx%d", &width, &height) != 2)
+            return 2;
+        }
+      else if (!strcmp (argv[i], "--runs") && i + 1 < argc)
+        runs = atoi (argv[++i]);
+      else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
+        threads = atoi (argv[++i]);
+      else if (!strcmp (argv[i], "--layer") && i + 1 < argc)
+        only_layer = atoi (argv[++i]);
+      else if (!strcmp (argv[i], "--min"))
+        use_min = TRUE;
+      else if (!strcmp (argv[i], "--only") && i + 1 < argc)
+        only = argv[++i];
+      else
+        {
+          fprintf (stderr, "usage: %s [--size WxH] [--runs N] [--threads T] [--min] [--layer I] [--only wino|gather]\n",
+                   argv[0]);
+          return 2;
+        }
+    }
+  runs = MAX (runs, 1);
+  threads = MAX (threads, 1);
+  gboolean do_wino = !only || !strcmp (only, "wino"), do_gather = !only || !strcmp (only, "gather");
+  segcam_pool *pool = segcam_pool_new (threads);
+  GRand *r = g_rand_new_with_seed (1);
+  double *t = g_new (double, runs);
+  double total_flops = 0, total_wino = 0, total_gather = 0, wide_flops = 0, wide_wino = 0;
+
+  printf ("%dx%d, %d threads, %s of %d runs\n", width, height, threads, use_min ? "min" : "median",
+          runs);
+  printf ("%-9s %-13s %10s %8s %10s %8s %7s\n", "size", "cin x cout", "wino ms", "GFLOP/s",
+          "gather ms", "GFLOP/s", "speedup");
+  for (size_t li = 0; li < G_N_ELEMENTS (layers); li++)
+    {
+      if (only_layer >= 0 && (size_t) only_layer != li)
+        continue;
+      const layer *l = &layers[li];
+      int h = height >> l->level, w = width >> l->level, cin = l->c_up + l->c_skip;
+      size_t pixels = (size_t) h * w;
+      double flops = 2.0 * pixels * 9 * cin * l->cout;
+      float *in = random_floats (r, pixels * cin, 1);
+      float *skip = l->c_skip ? random_floats (r, pixels * l->c_skip, 1) : NULL;
+      float *wt = random_floats (r, (size_t) 9 * cin * l->cout, 0.05);
+      float *out = g_new0 (float, pixels * l->cout);
+
+      double wino_ms = 0, gather_ms = 0;
+      if (do_wino)
+        {
+          segcam_winograd_weights ww;
+          if (!segcam_winograd_prepare (&ww, wt, cin, l->cout))
+            return 1;
+          size_t per = segcam_winograd_scratch (cin, l->cout);
+          float *scratch = g_new (float, per * threads);
+          segcam_winograd_part parts[2] = {{in, l->c_up}, {skip, l->c_skip}};
+          for (int i = -1; i < runs; i++)
+            {
+              gint64 t0 = g_get_monotonic_time ();
+              segcam_winograd_conv (pool, scratch, per, &ww, 1, h, w, parts, skip ? 2 : 1, out,
+                                    l->cout, NULL, 0, TRUE);
+              if (i >= 0)
+                t[i] = (g_get_monotonic_time () - t0) / 1e3;
+            }
+          wino_ms = median (t, runs, use_min);
+          g_free (scratch);
+          segcam_winograd_clear (&ww);
+        }
+      if (do_gather)
+        {
+          /* One tensor for all input channels: the gather GEMM reads no parts. */
+          float *cat = in;
+          if (skip)
+            {
+              cat = g_new (float, pixels * cin);
+              for (size_t p = 0; p < pixels; p++)
+                {
+                  memcpy (cat + p * cin, in + p * l->c_up, l->c_up * sizeof (float));
+                  memcpy (cat + p * cin + l->c_up, skip + p * l->c_skip, l->c_skip * sizeof (float));
+                }
+            }
+          segcam_conv_params cp = {
+            .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1,
+            .dw = 1, .cin = cin, .cout = l->cout, .groups = 1, .w_fwd = wt,
+          };
+          size_t per = segcam_conv_scratch (&cp);
+          float *scratch = g_new (float, per * threads);
+          segcam_act a = {cat, 1, h, w, cin}, o = {out, 1, h, w, l->cout};
+          for (int i = -1; i < runs; i++)
+            {
+              gint64 t0 = g_get_monotonic_time ();
+              segcam_conv_forward (pool, scratch, per, &cp, FALSE, &a, &o);
+              if (i >= 0)
+                t[i] = (g_get_monotonic_time () - t0) / 1e3;
+            }
+          gather_ms = median (t, runs, use_min);
+          g_free (scratch);
+          if (cat != in)
+            g_free (cat);
+        }
+      char shape[32], size[32];
+      g_snprintf (size, sizeof size, "%dx%d", w, h);
+      if (l->c_skip)
+        g_snprintf (shape, sizeof shape, "%d+%dx%d", l->c_up, l->c_skip, l->cout);
+      else
+        g_snprintf (shape, sizeof shape, "%dx%d", cin, l->cout);
+      printf ("%-9s %-13s %10.2f %8.0f %10.2f %8.0f %6.2fx\n", size, shape, wino_ms,
+              wino_ms > 0 ? flops / wino_ms / 1e6 : 0, gather_ms,
+              gather_ms > 0 ? flops / gather_ms / 1e6 : 0,
+              wino_ms > 0 ? gather_ms / wino_ms : 0);
+      fflush (stdout);
+      total_flops += flops;
+      total_wino += wino_ms;
+      total_gather += gather_ms;
+      if (cin >= 16)
+        {
+          wide_flops += flops;
+          wide_wino += wino_ms;
+        }
+      g_free (in);
+      g_free (skip);
+      g_free (wt);
+      g_free (out);
+    }
+  printf ("%-23s %10.2f %8.0f %10.2f %8.0f %6.2fx\n", "total", total_wino,
+          total_wino > 0 ? total_flops / total_wino / 1e6 : 0, total_gather,
+          total_gather > 0 ? total_flops / total_gather / 1e6 : 0,
+          total_wino > 0 ? total_gather / total_wino : 0);
+  printf ("%-23s %10.2f %8.0f   (layers with cin >= 16)\n", "wide layers", wide_wino,
+          wide_wino > 0 ? wide_flops / wide_wino / 1e6 : 0);
+  g_free (t);
+  g_rand_free (r);
+  segcam_pool_free (pool);
+  return 0;
+}
