@@ -68,22 +68,9 @@ SEGCAM="$BUILD/tools/segcam"
 SGEMM="$BUILD/bench/sgemm"
 TRAIN="$BUILD/bench/train-bench"
 TRACE="$BUILD/bench/libgemm-trace.so"
-if [ ! -x "$SGEMM" ] || [ ! -x "$TRAIN" ] || [ ! -f "$TRACE" ]; then
-  # bench/ not yet in the top-level meson.build: compile the two helpers directly.
-  mkdir -p "$BUILD/bench-direct"
-  SGEMM="$BUILD/bench-direct/sgemm"
-  TRAIN="$BUILD/bench-direct/train-bench"
-  TRACE="$BUILD/bench-direct/libgemm-trace.so"
-  cc -O2 -shared -fPIC -o "$TRACE" "$ROOT/bench/gemm-trace.c" $(pkg-config --cflags openblas) -ldl -pthread \
-    >>"$LOG" 2>&1 || { say "cannot build bench/gemm-trace.c"; exit 1; }
-  cc -O2 -o "$SGEMM" "$ROOT/bench/sgemm.c" $(pkg-config --cflags --libs glib-2.0 openblas) \
-    >>"$LOG" 2>&1 || { say "cannot build bench/sgemm.c"; exit 1; }
-  extra=""
-  [ -f "$BUILD/engine/onnx/libonnx-pb.a" ] && extra="$BUILD/engine/onnx/libonnx-pb.a $(pkg-config --libs libprotobuf-c)"
-  cc -O2 -o "$TRAIN" -I"$ROOT/engine" "$ROOT/bench/train-bench.c" "$BUILD/engine/libsegcam.a" $extra \
-    $(pkg-config --cflags --libs glib-2.0 json-glib-1.0 openblas) -lm -pthread >>"$LOG" 2>&1 \
-    || { say "cannot build bench/train-bench.c"; exit 1; }
-fi
+for f in "$SGEMM" "$TRAIN" "$TRACE"; do
+  [ -f "$f" ] || { say "no $f: build $BUILD with the tools enabled"; exit 1; }
+done
 
 # ---- model ----------------------------------------------------------------------------------
 MODEL="$OUT/unet-cityscapes-size.safetensors"

@@ -11,6 +11,7 @@
  *   RESULT step_ms=.. images_per_s=.. peak_mib=..
  * --save writes the freshly built model (before any step) so that bench/torch_peer.py --train
  * trains exactly the same graph. */
+#include "cli.h"
 #include "segcam-train.h"
 
 #include <cblas.h>
@@ -18,18 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-
-static double
-median (double *v, int n)
-{
-  for (int i = 1; i < n; i++)
-    for (int j = i; j > 0 && v[j - 1] > v[j]; j--)
-      {
-        double t = v[j];
-        v[j] = v[j - 1], v[j - 1] = t;
-      }
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int
 main (int argc, char **argv)
@@ -109,7 +98,7 @@ main (int argc, char **argv)
       printf ("  step %2d: %9.1f ms, loss %.4f\n", i, ms, r.loss);
       fflush (stdout);
     }
-  double med = median (t, steps);
+  double med = segcam_cli_median (t, steps);
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
   printf ("train %dx%d batch %d: %.1f ms/step (median of %d), %.1f images/s, peak RSS %.1f MiB\n",

@@ -42,6 +42,7 @@ typedef struct {
   const float *weight;    /* per group [kh*kw*src_c/groups][dst_c/groups] */
   const float *bias;      /* dst_c or NULL */
   float beta;             /* 0: overwrite, 1: accumulate */
+  gboolean relu;          /* max (0, .) after the bias */
   int block;              /* destination pixels per task */
   int blocks_per_image;
   float *scratch;
@@ -156,23 +157,27 @@ gather_task (void *ctx, int task, int thread)
   int rows = (int) (p1 - p0);
   float *dst = j->dst + ((size_t) b * hw + p0) * j->dst_c;
   if (j->groups > 1 && j->groups == j->src_c && j->groups == j->dst_c)
+    depthwise_rows (j, b, p0, p1, thread, dst);
+  else
     {
-      depthwise_rows (j, b, p0, p1, thread, dst);
-      return;
+      /* One GEMM per group, each writing its slice of the destination's channels. */
+      int k = j->kh * j->kw * (j->src_c / j->groups), n = j->dst_c / j->groups;
+      int lda = gather_is_identity (j) ? j->src_c : k;
+      for (int g = 0; g < j->groups; g++)
+        {
+          const float *a = gather_rows (j, b, p0, p1, thread, g);
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1.0f, a, lda,
+                       j->weight + (size_t) g * k * n, n, j->beta, dst + (size_t) g * n, j->dst_c);
+        }
+      /* The epilogue, while the block is still in cache (depthwise_rows adds its own bias). */
+      if (j->bias)
+        for (int r = 0; r < rows; r++)
+          for (int c = 0; c < j->dst_c; c++)
+            dst[(size_t) r * j->dst_c + c] += j->bias[c];
     }
-  /* One GEMM per group, each writing its slice of the destination's channels. */
-  int k = j->kh * j->kw * (j->src_c / j->groups), n = j->dst_c / j->groups;
-  int lda = gather_is_identity (j) ? j->src_c : k;
-  for (int g = 0; g < j->groups; g++)
-    {
-      const float *a = gather_rows (j, b, p0, p1, thread, g);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1.0f, a, lda,
-                   j->weight + (size_t) g * k * n, n, j->beta, dst + (size_t) g * n, j->dst_c);
-    }
-  if (j->bias)
-    for (int r = 0; r < rows; r++)
-      for (int c = 0; c < j->dst_c; c++)
-        dst[(size_t) r * j->dst_c + c] += j->bias[c];
+  if (j->relu)
+    for (size_t i = 0; i < (size_t) rows * j->dst_c; i++)
+      dst[i] = dst[i] > 0 ? dst[i] : 0;
 }
 
 static void
@@ -217,11 +222,21 @@ conv_job (float *scratch, size_t per_thread, const segcam_conv_params *p, gather
 
 static void
 conv_run (segcam_pool *pool, float *scratch, size_t per_thread, const segcam_conv_params *p,
-          gather_mode mode, const float *weight, const float *bias, float beta,
+          gather_mode mode, const float *weight, const float *bias, float beta, gboolean relu,
           const segcam_act *src, segcam_act *dst)
 {
   gather_job j = conv_job (scratch, per_thread, p, mode, weight, bias, beta, src, dst);
+  j.relu = relu;
   gather_run (pool, &j, src->n);
+}
+
+void
+segcam_conv_forward_relu (segcam_pool *pool, float *scratch, size_t per_thread,
+                          const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                          segcam_act *out, gboolean relu)
+{
+  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, p->w_fwd,
+            p->bias, 0.0f, relu, in, out);
 }
 
 void
@@ -229,8 +244,7 @@ segcam_conv_forward (segcam_pool *pool, float *scratch, size_t per_thread,
                      const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
                      segcam_act *out)
 {
-  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, p->w_fwd,
-            p->bias, 0.0f, in, out);
+  segcam_conv_forward_relu (pool, scratch, per_thread, p, transposed, in, out, FALSE);
 }
 
 void
@@ -239,7 +253,7 @@ segcam_conv_backward (segcam_pool *pool, float *scratch, size_t per_thread,
                       segcam_act *din)
 {
   conv_run (pool, scratch, per_thread, p, transposed ? GATHER_DIRECT : GATHER_TRANSPOSED, p->w_bwd,
-            NULL, 1.0f, dout, din);
+            NULL, 1.0f, FALSE, dout, din);
 }
 
 /* ---- weight gradient ------------------------------------------------------------------------ */

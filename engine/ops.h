@@ -37,6 +37,10 @@ size_t segcam_conv_scratch (const segcam_conv_params *p);
 void segcam_conv_forward (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
                           const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
                           segcam_act *out);
+/* The same with max (0, .) applied to each output (a ReLU fused into the GEMM's epilogue). */
+void segcam_conv_forward_relu (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                               const segcam_conv_params *p, gboolean transposed,
+                               const segcam_act *in, segcam_act *out, gboolean relu);
 void segcam_conv_backward (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
                            const segcam_conv_params *p, gboolean transposed, const segcam_act *dout,
                            segcam_act *din);
@@ -69,6 +73,8 @@ void segcam_relu_forward (segcam_pool *pool, const segcam_act *in, segcam_act *o
 /* out is the forward output: the gradient passes where out > 0 (PyTorch's convention at 0). */
 void segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
                            segcam_act *din);
+/* g *= (out > 0), in place: a fused ReLU's backward. */
+void segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g);
 void segcam_sigmoid_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
 void segcam_sigmoid_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
                               segcam_act *din);

@@ -218,6 +218,12 @@ place (buffer *bufs, int n)
   return total;
 }
 
+static gboolean
+absorbed (const segcam_session *s, int i)
+{
+  return s->absorbed && s->absorbed[i];
+}
+
 /* Round up to 16 floats so every buffer starts on a 64-byte line. */
 static size_t
 aligned (size_t floats)
@@ -233,13 +239,18 @@ segcam_plan_memory (segcam_session *s, GError **error)
   buffer *bufs = g_new0 (buffer, 2 * n);
   int nb = 0;
 
-  /* Activations: alive from their node to their last reader. */
+  /* Activations: alive from their node to their last reader. A fast-path step runs at the time
+   * of its last node and reads its parts then; absorbed nodes have no buffer. */
   int *last = g_new (int, n);
   for (int i = 0; i < n; i++)
     last[i] = i;
   for (int i = 0; i < n; i++)
-    for (int k = 0; k < m->nodes[i].n_inputs; k++)
-      last[m->nodes[i].inputs[k]] = i;
+    {
+      const int *in;
+      int n_in = absorbed (s, i) ? 0 : segcam_node_reads (s, i, &in);
+      for (int k = 0; k < n_in; k++)
+        last[in[k]] = i;
+    }
   last[m->output] = end;
   gboolean train = s->mode == SEGCAM_RUN_TRAIN;
   if (s->mode != SEGCAM_RUN_FORWARD)
@@ -250,7 +261,7 @@ segcam_plan_memory (segcam_session *s, GError **error)
       for (int i = s->target + 1; i < n; i++)
         {
           const segcam_node *node = &m->nodes[i];
-          if (!s->needs_grad[i])
+          if (!s->needs_grad[i] || absorbed (s, i))
             continue;
           if (node->op == SEGCAM_OP_RELU || node->op == SEGCAM_OP_SIGMOID)
             last[i] = end;
@@ -265,19 +276,24 @@ segcam_plan_memory (segcam_session *s, GError **error)
         }
     }
   for (int i = 0; i < n; i++)
-    bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), i, last[i], 0, &s->acts[i].data};
+    if (!absorbed (s, i))
+      bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), i, last[i], 0, &s->acts[i].data};
 
   /* Gradients: from the backward step of their first writer to their own backward step. */
   if (s->mode != SEGCAM_RUN_FORWARD)
     for (int i = s->target; i < n; i++)
       {
-        if (!s->needs_grad[i])
+        if (!s->needs_grad[i] || absorbed (s, i))
           continue;
         int first_writer = i == m->output ? i : -1;
         for (int j = i + 1; j < n; j++)
-          for (int k = 0; k < m->nodes[j].n_inputs; k++)
-            if (m->nodes[j].inputs[k] == i && s->needs_grad[j])
-              first_writer = j;
+          {
+            const int *in;
+            int n_in = absorbed (s, j) || !s->needs_grad[j] ? 0 : segcam_node_reads (s, j, &in);
+            for (int k = 0; k < n_in; k++)
+              if (in[k] == i)
+                first_writer = j;
+          }
         int start = end - 1 - first_writer, stop = i == s->target ? end : end - 1 - i;
         bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), start, stop, 0,
                                &s->grads[i].data};
@@ -289,6 +305,7 @@ segcam_plan_memory (segcam_session *s, GError **error)
   for (int i = 0; i < n; i++)
     if (m->nodes[i].op == SEGCAM_OP_CONV2D || m->nodes[i].op == SEGCAM_OP_CONV_TRANSPOSE2D)
       scratch = MAX (scratch, aligned (segcam_conv_scratch (&m->nodes[i].p.conv)));
+  scratch = MAX (scratch, aligned (segcam_fuse_scratch (s)));
   int threads = segcam_pool_threads (s->pool);
   double bytes = (total + (double) scratch * threads) * sizeof (float);
   /* Linux overcommits: a plan larger than the machine would "allocate" and then be killed. */

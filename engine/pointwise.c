@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef enum {
-  PW_BN_FWD, PW_BN_BWD, PW_RELU_FWD, PW_RELU_BWD, PW_SIGMOID_FWD, PW_SIGMOID_BWD,
+  PW_BN_FWD, PW_BN_BWD, PW_RELU_FWD, PW_RELU_BWD, PW_RELU_MASK, PW_SIGMOID_FWD, PW_SIGMOID_BWD,
   PW_ADD_FWD, PW_ADD_BWD, PW_CONCAT_FWD, PW_CONCAT_BWD,
 } pw_kind;
 
@@ -82,6 +82,10 @@ pw_task (void *ctx, int task, int thread)
       for (size_t i = i0; i < i1; i++)
         j->out[i] += j->x[i] > 0 ? j->y[i] : 0;
       break;
+    case PW_RELU_MASK:
+      for (size_t i = i0; i < i1; i++)
+        j->out[i] = j->x[i] > 0 ? j->out[i] : 0;
+      break;
     case PW_SIGMOID_FWD:
       for (size_t i = i0; i < i1; i++)
         j->out[i] = 1.0f / (1.0f + expf (-j->x[i]));
@@ -146,6 +150,13 @@ segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act
 {
   pw_job j = {.kind = PW_RELU_BWD, .x = out->data, .y = dout->data, .out = din->data};
   pw_run (pool, &j, dout);
+}
+
+void
+segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g)
+{
+  pw_job j = {.kind = PW_RELU_MASK, .x = out->data, .out = g->data};
+  pw_run (pool, &j, g);
 }
 
 void

@@ -7,7 +7,8 @@
 
 segcam_session *
 segcam_session_create (const segcam_model *m, int width, int height, int batch,
-                       segcam_run_mode mode, int target, int n_threads, GError **error)
+                       segcam_run_mode mode, int target, int n_threads, gboolean exact,
+                       GError **error)
 {
   if (width < 1 || height < 1 || width > 1 << 20 || height > 1 << 20 || batch < 1 || batch > 1 << 16)
     {
@@ -66,6 +67,8 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
           goto fail;
         }
     }
+  if (mode != SEGCAM_RUN_TRAIN && !exact && !segcam_fuse_plan (s, error))
+    goto fail;
   if (!segcam_plan_memory (s, error))
     goto fail;
   return s;
@@ -86,7 +89,7 @@ segcam_session_new (const segcam_model *m, const segcam_session_options *o, GErr
   int target = o->layer < 0 ? m->default_layer : o->layer;
   segcam_session *s = segcam_session_create (m, o->width, o->height, 1,
                                              o->explain ? SEGCAM_RUN_EXPLAIN : SEGCAM_RUN_FORWARD,
-                                             target, o->n_threads, error);
+                                             target, o->n_threads, o->exact, error);
   if (s)
     {
       s->progress = o->progress;
@@ -101,6 +104,7 @@ segcam_session_free (segcam_session *s)
   if (!s)
     return;
   segcam_pool_free (s->pool);
+  segcam_fuse_free (s);
   g_free (s->acts);
   g_free (s->grads);
   g_free (s->needs_grad);
@@ -236,28 +240,56 @@ segcam_session_forward (segcam_session *s, const float *pixels, GError **error)
   preprocess (s, pixels, s->acts[0].data);
   for (int i = 1; i < m->n_nodes; i++)
     {
+      if (s->absorbed && s->absorbed[i])
+        continue;
       report (s, (double) i / m->n_nodes, m->nodes[i].name);
-      forward_node (s, i);
+      if (s->step_at && s->step_at[i] >= 0)
+        segcam_step_forward (s, &s->steps[s->step_at[i]]);
+      else
+        forward_node (s, i);
     }
   report (s, 1.0, "done");
   s->forward_done = TRUE;
   return TRUE;
 }
 
-/* Gradient of node i's input k, or NULL when the plan gives it none. */
+/* Gradient of node src, or NULL when the plan gives it none; *fresh says whether this is its
+ * first writer, whose buffer may still hold another tensor's old values (the arena reuses it). */
 static segcam_act *
-input_grad (segcam_session *s, const segcam_node *n, int k, guint8 *ready)
+claim_grad (segcam_session *s, int src, guint8 *ready, gboolean *fresh)
 {
-  int src = n->inputs[k];
   if (!s->needs_grad[src])
     return NULL;
-  if (!ready[src])
-    {
-      /* First writer: the buffer may hold another tensor's old values (the arena reuses it). */
-      memset (s->grads[src].data, 0, segcam_act_size (&s->grads[src]) * sizeof (float));
-      ready[src] = 1;
-    }
+  *fresh = !ready[src];
+  ready[src] = 1;
   return &s->grads[src];
+}
+
+/* The same, zeroed for kernels that accumulate. */
+static segcam_act *
+input_grad (segcam_session *s, int src, guint8 *ready)
+{
+  gboolean fresh;
+  segcam_act *g = claim_grad (s, src, ready, &fresh);
+  if (g && fresh)
+    memset (g->data, 0, segcam_act_size (g) * sizeof (float));
+  return g;
+}
+
+/* A fast-path step: the gradients of the parts it reads, as far as they need one. Winograd
+ * steps overwrite a fresh gradient instead of adding to zeros. */
+static void
+backward_step (segcam_session *s, const segcam_conv_step *st, guint8 *ready)
+{
+  segcam_act **dparts = g_newa (segcam_act *, st->n_parts);
+  gboolean *fresh = g_newa (gboolean, st->n_parts);
+  for (int k = 0; k < st->n_parts; k++)
+    {
+      dparts[k] = claim_grad (s, st->parts[k], ready, &fresh[k]);
+      if (dparts[k] && fresh[k] && !st->winograd)
+        memset (dparts[k]->data, 0, segcam_act_size (dparts[k]) * sizeof (float));
+    }
+  segcam_step_backward (s, st, dparts, fresh);
 }
 
 static void
@@ -265,12 +297,17 @@ backward_node (segcam_session *s, int i, guint8 *ready)
 {
   const segcam_node *n = &s->model->nodes[i];
   const segcam_act *dout = &s->grads[i];
-  segcam_act *dx = input_grad (s, n, 0, ready);
   const segcam_node_grads *pg = s->param_grads ? &s->param_grads[i] : NULL;
   gboolean transposed = n->op == SEGCAM_OP_CONV_TRANSPOSE2D;
   if (pg && pg->weight && (n->op == SEGCAM_OP_CONV2D || transposed))
     segcam_conv_weight_grad (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv, transposed,
                              &s->acts[n->inputs[0]], dout, pg->weight, pg->bias);
+  if (s->step_at && s->step_at[i] >= 0)
+    {
+      backward_step (s, &s->steps[s->step_at[i]], ready);
+      return;
+    }
+  segcam_act *dx = input_grad (s, n->inputs[0], ready);
   if (s->mode == SEGCAM_RUN_TRAIN && n->op == SEGCAM_OP_BATCHNORM)
     {
       segcam_batchnorm_train_backward (s->pool, &n->p.bn, &s->acts[n->inputs[0]], s->bn_mean[i],
@@ -304,11 +341,11 @@ backward_node (segcam_session *s, int i, guint8 *ready)
       segcam_upsample_backward (s->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, dout, dx);
       break;
     case SEGCAM_OP_ADD:
-      segcam_add_backward (s->pool, dout, dx, input_grad (s, n, 1, ready));
+      segcam_add_backward (s->pool, dout, dx, input_grad (s, n->inputs[1], ready));
       break;
     case SEGCAM_OP_MUL:
       segcam_mul_backward (s->pool, &s->acts[n->inputs[0]], &s->acts[n->inputs[1]], dout, dx,
-                           input_grad (s, n, 1, ready));
+                           input_grad (s, n->inputs[1], ready));
       break;
     case SEGCAM_OP_AVGPOOL2D:
       segcam_avgpool_backward (s->pool, &n->p.pool, dout, dx);
@@ -332,7 +369,7 @@ backward_node (segcam_session *s, int i, guint8 *ready)
         segcam_act **dins = g_newa (segcam_act *, n->n_inputs);
         for (int k = 0; k < n->n_inputs; k++)
           {
-            segcam_act *g = k ? input_grad (s, n, k, ready) : dx;
+            segcam_act *g = k ? input_grad (s, n->inputs[k], ready) : dx;
             /* A part without a gradient keeps its width so the channel offsets stay right. */
             parts[k] = g ? *g : (segcam_act) {NULL, batch, 0, 0, s->acts[n->inputs[k]].c};
             dins[k] = &parts[k];
@@ -353,7 +390,7 @@ segcam_session_backward (segcam_session *s)
   guint8 *ready = g_new0 (guint8, m->n_nodes);
   ready[m->output] = 1;
   for (int i = m->output; i > s->target; i--)
-    if (s->needs_grad[i])
+    if (s->needs_grad[i] && !(s->absorbed && s->absorbed[i]))
       backward_node (s, i, ready);
   g_free (ready);
 }

@@ -415,7 +415,7 @@ segcam_trainer_new (segcam_model *model, const segcam_trainer_options *options, 
         return NULL;
       }
   t->session = segcam_session_create (model, options->width, options->height, options->batch,
-                                      SEGCAM_RUN_TRAIN, 0, options->n_threads, error);
+                                      SEGCAM_RUN_TRAIN, 0, options->n_threads, TRUE, error);
   if (!t->session)
     {
       segcam_trainer_free (t);

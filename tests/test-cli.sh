@@ -50,6 +50,11 @@ file_is "NumPy" "$tmp/m.npy"
 expect 0 "" "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,10,10 --score probabilities \
   --weights relu --no-normalize "$image" -o "$tmp/h.png"
 expect 0 "" "$segcam" bench --model "$model" --size 64x48 --runs 1
+grep -q "fast path" "$tmp/out" && pass || fail "FAIL: bench does not say it ran the fast path"
+expect 0 "" "$segcam" bench --model "$model" --size 64x48 --runs 1 --exact
+grep -q "exact path" "$tmp/out" && pass || fail "FAIL: bench --exact does not say it ran the exact path"
+expect 0 "" "$segcam" explain --exact --model "$model" --class 1 "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" predict --exact --model "$model" "$image" -o "$tmp/seg.png"
 
 # Usage errors: status 1.
 expect 1 "needs --model" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"

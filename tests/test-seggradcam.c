@@ -219,6 +219,37 @@ static segcam_model *make_zero_branch (void)
   return builder_finish (&b, 1, THREE_CLASSES, "softmax", "t.relu");
 }
 
+/* Wide enough for the fast path's Winograd convs (fuse.c): chains conv + BN + ReLU, conv + ReLU,
+ * conv + BN feeding an add, and a concat [upsampled, skip] read in place by its conv. */
+static segcam_model *make_wide_unet (void)
+{
+  builder b;
+  builder_init (&b, 47);
+  add_conv (&b, "conv2d", "e1.conv", "input", 3, 16, 3, P1);
+  add_batchnorm (&b, "e1.bn", "e1.conv", 16);
+  add_node (&b, "{\"name\": \"e1.relu\", \"op\": \"relu\", \"inputs\": [\"e1.bn\"]}");
+  add_conv (&b, "conv2d", "e2.conv", "e1.relu", 16, 16, 3, P1);
+  add_batchnorm (&b, "e2.bn", "e2.conv", 16);
+  add_node (&b, "{\"name\": \"e2.relu\", \"op\": \"relu\", \"inputs\": [\"e2.bn\"]}");
+  add_node (&b, "{\"name\": \"pool\", \"op\": \"maxpool2d\", \"inputs\": [\"e2.relu\"], \"kernel\": [2, 2]}");
+  add_conv (&b, "conv2d", "m1.conv", "pool", 16, 32, 3, P1);
+  add_batchnorm (&b, "m1.bn", "m1.conv", 32);
+  add_node (&b, "{\"name\": \"m1.relu\", \"op\": \"relu\", \"inputs\": [\"m1.bn\"]}");
+  add_conv (&b, "conv2d", "m2.conv", "m1.relu", 32, 32, 3, P1);
+  add_node (&b, "{\"name\": \"m2.relu\", \"op\": \"relu\", \"inputs\": [\"m2.conv\"]}");
+  add_node (&b, "{\"name\": \"up\", \"op\": \"upsample\", \"inputs\": [\"m2.relu\"], \"scale\": [2, 2], "
+            "\"mode\": \"bilinear\"}");
+  add_node (&b, "{\"name\": \"cat\", \"op\": \"concat\", \"inputs\": [\"up\", \"e2.relu\"]}");
+  add_conv (&b, "conv2d", "d1.conv", "cat", 48, 16, 3, P1);
+  add_batchnorm (&b, "d1.bn", "d1.conv", 16);
+  add_node (&b, "{\"name\": \"d1.relu\", \"op\": \"relu\", \"inputs\": [\"d1.bn\"]}");
+  add_conv (&b, "conv2d", "d2.conv", "d1.relu", 16, 16, 3, P1);
+  add_batchnorm (&b, "d2.bn", "d2.conv", 16);
+  add_node (&b, "{\"name\": \"res\", \"op\": \"add\", \"inputs\": [\"d2.bn\", \"e2.relu\"]}");
+  add_conv (&b, "conv2d", "head", "res", 16, 3, 1, NULL);
+  return builder_finish (&b, 2, THREE_CLASSES, "softmax", "m2.relu");
+}
+
 /* Two 2x2 max-pools and size multiple 1: a 1x1 image leaves nothing after the first. */
 static segcam_model *make_two_pools (void)
 {
@@ -621,6 +652,63 @@ static void test_threads (void)
   segcam_model_free (m);
 }
 
+/* The fast path (BN folded, ReLU fused, concat read in place, Winograd convs) against the exact
+ * one at every layer of two U-Nets: same predictions and maps up to float32 rounding. */
+static void test_fast_path (void)
+{
+  const int width = 45, height = 31;
+  size_t n = (size_t) width * height;
+  float *px = random_image (12, width, height);
+  float *roi = random_roi (13, width, height, 1.0);
+  segcam_model *models[2] = {make_wide_unet (), make_unet ()};
+  double worst_map = 0, worst_prob = 0;
+  for (int k = 0; k < 2; k++)
+    for (int layer = 0; layer < segcam_model_n_nodes (models[k]); layer++)
+      {
+        segcam_session *s[2];
+        explanation e[2];
+        float *probs[2];
+        size_t bytes[2];
+        for (int exact = 0; exact < 2; exact++)
+          {
+            segcam_session_options o = {.width = width, .height = height, .layer = layer,
+                                        .explain = TRUE, .n_threads = 2, .exact = exact};
+            GError *error = NULL;
+            s[exact] = segcam_session_new (models[k], &o, &error);
+            g_assert_no_error (error);
+            g_assert_true (segcam_session_forward (s[exact], px, &error));
+            probs[exact] = g_new (float, 3 * n);
+            segcam_session_probabilities (s[exact], probs[exact]);
+            e[exact] = explain (s[exact], width, height, 1, SEGCAM_SCORE_LOGITS,
+                                SEGCAM_WEIGHTS_MEAN, FALSE, roi);
+            bytes[exact] = segcam_session_memory (s[exact]);
+          }
+        double dp = 0, dm = 0, scale = max_abs (e[1].map, n);
+        for (size_t i = 0; i < 3 * n; i++)
+          dp = MAX (dp, fabs (probs[0][i] - probs[1][i]));
+        for (size_t i = 0; i < n; i++)
+          dm = MAX (dm, fabs (e[0].map[i] - e[1].map[i]));
+        dm = scale > 0 ? dm / scale : dm;
+        g_test_message ("%s: probabilities %.1e, map %.1e of its maximum %.3g; memory %zu vs %zu "
+                        "bytes", segcam_model_node_name (models[k], layer), dp, dm, scale, bytes[0],
+                        bytes[1]);
+        g_assert_cmpfloat (dp, <=, 1e-5);
+        g_assert_cmpfloat (dm, <=, 1e-4);
+        worst_map = MAX (worst_map, dm), worst_prob = MAX (worst_prob, dp);
+        for (int exact = 0; exact < 2; exact++)
+          {
+            explanation_clear (&e[exact]);
+            g_free (probs[exact]);
+            segcam_session_free (s[exact]);
+          }
+      }
+  g_test_message ("worst: probabilities %.1e, map %.1e", worst_prob, worst_map);
+  for (int k = 0; k < 2; k++)
+    segcam_model_free (models[k]);
+  g_free (px);
+  g_free (roi);
+}
+
 /* Explaining again from one forward, at any layer, gives what a fresh session gives: the memory
  * plan must not let backward clobber activations a later explanation (or the predictions)
  * reads. */
@@ -989,6 +1077,7 @@ int main (int argc, char **argv)
   g_test_add_func ("/seggradcam/independent-class", test_independent_class);
   g_test_add_func ("/seggradcam/threads", test_threads);
   g_test_add_func ("/seggradcam/repeat", test_repeat);
+  g_test_add_func ("/seggradcam/fast-path", test_fast_path);
   g_test_add_func ("/seggradcam/normalize", test_normalize);
   g_test_add_func ("/seggradcam/predictions", test_predictions);
   g_test_add_func ("/seggradcam/sigmoid-symmetry", test_sigmoid_symmetry);

@@ -65,3 +65,15 @@ segcam_cli_load_mnist (const char *command, const char *path)
     segcam_cli_fail_error (command, EXIT_INPUT, &error);
   return mnist;
 }
+
+double
+segcam_cli_median (double *v, int n)
+{
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; j--)
+      {
+        double t = v[j];
+        v[j] = v[j - 1], v[j - 1] = t;
+      }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}

@@ -30,4 +30,7 @@ gboolean segcam_cli_parse (const char *command, const char *args, const char *su
  * status EXIT_INPUT). */
 segcam_mnist *segcam_cli_load_mnist (const char *command, const char *path);
 
+/* The median of n > 0 timings; sorts v. Benchmarks report it, as the PyTorch peer does. */
+double segcam_cli_median (double *v, int n);
+
 #endif /* SEGCAM_CLI_H */

@@ -91,11 +91,17 @@ run_clear (run *r)
   g_free (r->labels);
 }
 
+/* Every command that runs the network can be asked for the reference kernels. */
+#define EXACT_OPTION                                                                            \
+  {"exact", 0, 0, G_OPTION_ARG_NONE, &exact,                                                    \
+   "Run node by node with direct convolutions (slower; the fast path is tested against it)",   \
+   NULL}
+
 /* Loads model and image, plans a session and runs the forward pass; errors are printed as
  * command's. */
 static int
 run_forward (run *r, const char *command, const char *model_path, const char *image_path,
-             gboolean explain, const char *layer, int threads)
+             gboolean explain, const char *layer, int threads, gboolean exact)
 {
   GError *error = NULL;
   memset (r, 0, sizeof *r);
@@ -109,7 +115,7 @@ run_forward (run *r, const char *command, const char *model_path, const char *im
                                  &r->height, &error);
   if (!r->pixels)
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL};
+  segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL, exact};
   if (!(r->session = segcam_session_new (r->model, &o, &error))
       || !segcam_session_forward (r->session, r->pixels, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
@@ -125,11 +131,13 @@ cmd_predict (int argc, char **argv)
 {
   char *model = NULL, *out = NULL, *probs = NULL;
   int threads = 0;
+  gboolean exact = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Segmentation PNG in the classes' colours", "PNG"},
     {"probabilities", 0, 0, G_OPTION_ARG_FILENAME, &probs, "Class probabilities as .npy (C x H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    EXACT_OPTION,
     {NULL},
   };
   if (!segcam_cli_parse ("predict", "IMAGE", "Segment an image.", entries, &argc, &argv))
@@ -137,7 +145,7 @@ cmd_predict (int argc, char **argv)
   if (!model || !out || argc != 2)
     return segcam_cli_fail ("predict", EXIT_USAGE, "needs --model, -o and one IMAGE");
   run r;
-  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads);
+  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact);
   GError *error = NULL;
   if (status == 0)
     {
@@ -264,7 +272,7 @@ cmd_explain (int argc, char **argv)
 {
   char *model = NULL, *cls_arg = NULL, *layer = NULL, *score = NULL, *weights = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
-  gboolean no_normalize = FALSE;
+  gboolean no_normalize = FALSE, exact = FALSE;
   int threads = 0;
   roi_options ro = {0};
   GOptionEntry entries[] = {
@@ -286,6 +294,7 @@ cmd_explain (int argc, char **argv)
     {"overlay", 0, 0, G_OPTION_ARG_FILENAME, &over, "Heat map over the image, PNG", "PNG"},
     {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    EXACT_OPTION,
     {NULL},
   };
   if (!segcam_cli_parse ("explain", "IMAGE",
@@ -308,7 +317,7 @@ cmd_explain (int argc, char **argv)
                             "--colormap must be jet, turbo, viridis, inferno or grayscale");
 
   run r;
-  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads);
+  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact);
   int cls = status ? -1 : segcam_model_find_class (r.model, cls_arg);
   if (status == 0 && cls < 0)
     {
@@ -363,29 +372,19 @@ cmd_explain (int argc, char **argv)
 
 /* ---- bench ----------------------------------------------------------------------------------- */
 
-static double
-median (double *v, int n)
-{
-  for (int i = 1; i < n; i++)
-    for (int j = i; j > 0 && v[j - 1] > v[j]; j--)
-      {
-        double t = v[j];
-        v[j] = v[j - 1], v[j - 1] = t;
-      }
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int
 cmd_bench (int argc, char **argv)
 {
   char *model = NULL, *size = NULL, *layer = NULL;
   int runs = 5, threads = 0;
+  gboolean exact = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Image size (default 512x512)", "WxH"},
     {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
     {"runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Timed runs (default 5; the median is printed)", "N"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    EXACT_OPTION,
     {NULL},
   };
   if (!segcam_cli_parse ("bench", "", "Time forward and explain passes on a synthetic image.",
@@ -405,7 +404,7 @@ cmd_bench (int argc, char **argv)
       segcam_model_free (m);
       return segcam_cli_fail ("bench", EXIT_INPUT, "unknown layer '%s'", layer);
     }
-  segcam_session_options o = {w, h, node, TRUE, threads, NULL, NULL};
+  segcam_session_options o = {w, h, node, TRUE, threads, NULL, NULL, exact};
   segcam_session *s = segcam_session_new (m, &o, &error);
   if (!s)
     {
@@ -432,10 +431,11 @@ cmd_bench (int argc, char **argv)
     }
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
-  printf ("model %s, %dx%d, %d thread(s), OpenBLAS core %s\n", model, w, h,
-          threads > 0 ? threads : segcam_default_threads (), openblas_get_corename ());
-  printf ("forward          %10.2f ms (median of %d)\n", median (fwd, runs), runs);
-  printf ("forward+explain  %10.2f ms (median of %d)\n", median (exp, runs), runs);
+  printf ("model %s, %dx%d, %d thread(s), %s path, OpenBLAS core %s\n", model, w, h,
+          threads > 0 ? threads : segcam_default_threads (), exact ? "exact" : "fast",
+          openblas_get_corename ());
+  printf ("forward          %10.2f ms (median of %d)\n", segcam_cli_median (fwd, runs), runs);
+  printf ("forward+explain  %10.2f ms (median of %d)\n", segcam_cli_median (exp, runs), runs);
   printf ("planned memory   %10.1f MiB\n", segcam_session_memory (s) / 1048576.0);
   printf ("peak resident    %10.1f MiB\n", ru.ru_maxrss / 1024.0);
   g_free (fwd);
