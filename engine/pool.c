@@ -79,6 +79,37 @@ pool_task (void *ctx, int task, int thread)
   (void) thread;
 }
 
+/* The forward's values only: a window's pixels in turn, each a max over contiguous channels. NaN
+ * wins and stays, as in window_argmax. */
+static void
+pool_forward_task (void *ctx, int task, int thread)
+{
+  const pool_job *j = ctx;
+  const segcam_pool_params *p = j->p;
+  const segcam_act *in = j->in;
+  int b = task / j->tasks_per_image;
+  int oy0 = (task % j->tasks_per_image) * j->rows, oy1 = MIN (oy0 + j->rows, j->out->h);
+  int c = in->c;
+  const float *img = in->data + (size_t) b * in->h * in->w * c;
+  float *out = j->out->data + (size_t) b * j->out->h * j->out->w * c;
+  for (int oy = oy0; oy < oy1; oy++)
+    for (int ox = 0; ox < j->out->w; ox++)
+      {
+        float *o = out + ((size_t) oy * j->out->w + ox) * c;
+        int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+        for (int k = 0; k < c; k++)
+          o[k] = -INFINITY;
+        for (int y = MAX (y0, 0); y < MIN (y0 + p->kh, in->h); y++)
+          for (int x = MAX (x0, 0); x < MIN (x0 + p->kw, in->w); x++)
+            {
+              const float *v = img + ((size_t) y * in->w + x) * c;
+              for (int k = 0; k < c; k++)
+                o[k] = v[k] > o[k] || v[k] != v[k] ? v[k] : o[k];
+            }
+      }
+  (void) thread;
+}
+
 static void
 pool_run (segcam_pool *pool, pool_job *j)
 {
@@ -87,7 +118,7 @@ pool_run (segcam_pool *pool, pool_job *j)
   gboolean overlap = j->din && j->p->kh > j->p->sh;
   j->rows = overlap ? j->out->h : MAX (1, 4096 / MAX (1, j->out->w));
   j->tasks_per_image = (j->out->h + j->rows - 1) / j->rows;
-  segcam_pool_run (pool, j->in->n * j->tasks_per_image, pool_task, j);
+  segcam_pool_run (pool, j->in->n * j->tasks_per_image, j->din ? pool_task : pool_forward_task, j);
 }
 
 void

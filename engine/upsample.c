@@ -61,8 +61,7 @@ source_taps (segcam_upsample_mode mode, float scale, int x, int in, int out)
 }
 
 typedef struct {
-  gboolean backward;      /* in->data receives the adjoint of out->data */
-  const segcam_act *in, *out;
+  const segcam_act *in, *out;   /* backward: in receives the adjoint of out */
   taps *ty, *tx;          /* per output row and column */
   int rows, tasks_per_image;
 } up_job;
@@ -73,7 +72,7 @@ up_task (void *ctx, int task, int thread)
   const up_job *j = ctx;
   int b = task / j->tasks_per_image;
   int c = j->in->c, in_w = j->in->w, out_w = j->out->w;
-  float *in = j->in->data + (size_t) b * j->in->h * in_w * c;
+  const float *in = j->in->data + (size_t) b * j->in->h * in_w * c;
   float *out = j->out->data + (size_t) b * j->out->h * out_w * c;
   int y0 = (task % j->tasks_per_image) * j->rows, y1 = MIN (y0 + j->rows, j->out->h);
   for (int y = y0; y < y1; y++)
@@ -82,23 +81,50 @@ up_task (void *ctx, int task, int thread)
       for (int x = 0; x < out_w; x++)
         {
           taps tx = j->tx[x];
-          const size_t q00 = ((size_t) ty.i0 * in_w + tx.i0) * c, q01 = ((size_t) ty.i0 * in_w + tx.i1) * c;
-          const size_t q10 = ((size_t) ty.i1 * in_w + tx.i0) * c, q11 = ((size_t) ty.i1 * in_w + tx.i1) * c;
-          const float w00 = ty.l0 * tx.l0, w01 = ty.l0 * tx.l1, w10 = ty.l1 * tx.l0, w11 = ty.l1 * tx.l1;
+          const float *a = in + ((size_t) ty.i0 * in_w + tx.i0) * c;
+          const float *bb = in + ((size_t) ty.i0 * in_w + tx.i1) * c;
+          const float *cc = in + ((size_t) ty.i1 * in_w + tx.i0) * c;
+          const float *d = in + ((size_t) ty.i1 * in_w + tx.i1) * c;
           float *o = out + ((size_t) y * out_w + x) * c;
-          if (!j->backward)
-            for (int k = 0; k < c; k++)
-              o[k] = ty.l0 * (tx.l0 * in[q00 + k] + tx.l1 * in[q01 + k])
-                     + ty.l1 * (tx.l0 * in[q10 + k] + tx.l1 * in[q11 + k]);
-          else
+          for (int k = 0; k < c; k++)
+            o[k] = ty.l0 * (tx.l0 * a[k] + tx.l1 * bb[k]) + ty.l1 * (tx.l0 * cc[k] + tx.l1 * d[k]);
+        }
+    }
+  (void) thread;
+}
+
+/* The adjoint, split by input rows: a task owns rows [r0, r1) of the input gradient and adds to
+ * them from every output row whose taps land there, so tasks never write the same row and the
+ * order of the sums is fixed by the shape alone. */
+static void
+up_adjoint_task (void *ctx, int task, int thread)
+{
+  const up_job *j = ctx;
+  int b = task / j->tasks_per_image;
+  int c = j->in->c, in_w = j->in->w, out_w = j->out->w;
+  float *in = j->in->data + (size_t) b * j->in->h * in_w * c;
+  const float *out = j->out->data + (size_t) b * j->out->h * out_w * c;
+  int r0 = (task % j->tasks_per_image) * j->rows, r1 = MIN (r0 + j->rows, j->in->h);
+  for (int y = 0; y < j->out->h; y++)
+    {
+      const taps ty = j->ty[y];
+      const int rows[2] = {ty.i0, ty.i1};
+      const float wy[2] = {ty.l0, ty.l1};
+      for (int r = 0; r < 2; r++)
+        {
+          if (rows[r] < r0 || rows[r] >= r1 || wy[r] == 0)
+            continue;
+          float *row = in + (size_t) rows[r] * in_w * c;
+          const float *o = out + (size_t) y * out_w * c;
+          for (int x = 0; x < out_w; x++, o += c)
             {
+              taps tx = j->tx[x];
+              float *p0 = row + (size_t) tx.i0 * c, *p1 = row + (size_t) tx.i1 * c;
+              float w0 = wy[r] * tx.l0, w1 = wy[r] * tx.l1;
               for (int k = 0; k < c; k++)
-                {
-                  in[q00 + k] += w00 * o[k];
-                  in[q01 + k] += w01 * o[k];
-                  in[q10 + k] += w10 * o[k];
-                  in[q11 + k] += w11 * o[k];
-                }
+                p0[k] += w0 * o[k];
+              for (int k = 0; k < c; k++)
+                p1[k] += w1 * o[k];
             }
         }
     }
@@ -109,7 +135,7 @@ static void
 up_run (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double scale_w,
         const segcam_act *in, const segcam_act *out, gboolean backward)
 {
-  up_job j = {.backward = backward, .in = in, .out = out};
+  up_job j = {.in = in, .out = out};
   float sy = source_scale (mode, scale_h, in->h, out->h);
   float sx = source_scale (mode, scale_w, in->w, out->w);
   j.ty = g_new (taps, out->h);
@@ -118,10 +144,11 @@ up_run (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double sca
     j.ty[y] = source_taps (mode, sy, y, in->h, out->h);
   for (int x = 0; x < out->w; x++)
     j.tx[x] = source_taps (mode, sx, x, in->w, out->w);
-  /* The adjoint scatters into input rows that neighbouring output rows share: one task per image. */
-  j.rows = backward ? out->h : MAX (1, 4096 / MAX (1, out->w));
-  j.tasks_per_image = (out->h + j.rows - 1) / j.rows;
-  segcam_pool_run (pool, in->n * j.tasks_per_image, up_task, &j);
+  /* Forward tasks own output rows, adjoint tasks input rows (at least 8 tasks per image). */
+  int rows = backward ? in->h : out->h, width = backward ? in->w : out->w;
+  j.rows = MAX (1, MIN (4096 / MAX (1, width), (rows + 7) / 8));
+  j.tasks_per_image = (rows + j.rows - 1) / j.rows;
+  segcam_pool_run (pool, in->n * j.tasks_per_image, backward ? up_adjoint_task : up_task, &j);
   g_free (j.ty);
   g_free (j.tx);
 }
