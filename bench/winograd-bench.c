@@ -9,6 +9,7 @@
  * columns are comparable. Decoder convs read their concat [upsampled, skip] as two parts on the
  * Winograd side; the gather GEMM gets one concatenated tensor. Built as build/bench/winograd-bench;
  * run it as every measurement: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE. */
+#include "cli.h"
 #include "ops.h"
 #include "winograd.h"
 
@@ -34,20 +35,12 @@ static const layer layers[] = {
   {0, 64, 32, 32}, {0, 32, 0, 32},
 };
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
+/* The median, or with use_min the fastest run. */
 static double
-median (double *v, int n, gboolean use_min)
+summary (double *v, int n, gboolean use_min)
 {
-  qsort (v, n, sizeof *v, cmp_double);
-  if (use_min)
-    return v[0];
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  double m = segcam_cli_median (v, n);
+  return use_min ? v[0] : m;
 }
 
 static float *
@@ -132,7 +125,7 @@ main (int argc, char **argv)
               if (i >= 0)
                 t[i] = (g_get_monotonic_time () - t0) / 1e3;
             }
-          wino_ms = median (t, runs, use_min);
+          wino_ms = summary (t, runs, use_min);
           g_free (scratch);
           segcam_winograd_clear (&ww);
         }
@@ -163,7 +156,7 @@ main (int argc, char **argv)
               if (i >= 0)
                 t[i] = (g_get_monotonic_time () - t0) / 1e3;
             }
-          gather_ms = median (t, runs, use_min);
+          gather_ms = summary (t, runs, use_min);
           g_free (scratch);
           if (cat != in)
             g_free (cat);
