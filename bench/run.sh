@@ -19,8 +19,9 @@
 #   TORCH_TIMEOUT, SEGCAM_TIMEOUT   seconds per size and engine (default 2400 each)
 #   TRAIN_STEPS                     timed training steps (default 10)
 #   MEM_FRACTION   address-space cap per engine, as a fraction of MemAvailable (default 0.85)
-#   SKIP_TRAIN=1, SKIP_UNTUNED=1, SKIP_TRACE=1   leave out the training line / the default-malloc
-#                                   PyTorch run / the sgemm-by-shape trace of segcam at 512x512
+#   SKIP_TRAIN=1, SKIP_UNTUNED=1, SKIP_TRACE=1, SKIP_EXACT=1   leave out the training line / the
+#                                   default-malloc PyTorch run / the sgemm-by-shape trace of segcam
+#                                   at 512x512 / segcam --exact and the per-layer conv benchmark
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,7 +69,8 @@ SEGCAM="$BUILD/tools/segcam"
 SGEMM="$BUILD/bench/sgemm"
 TRAIN="$BUILD/bench/train-bench"
 TRACE="$BUILD/bench/libgemm-trace.so"
-for f in "$SGEMM" "$TRAIN" "$TRACE"; do
+WINO="$BUILD/bench/winograd-bench"
+for f in "$SGEMM" "$TRAIN" "$TRACE" "$WINO"; do
   [ -f "$f" ] || { say "no $f: build $BUILD with the tools enabled"; exit 1; }
 done
 
@@ -167,6 +169,24 @@ if [ "${SKIP_UNTUNED:-0}" != 1 ]; then
   say "$UNTUNED"
 fi
 
+# ---- segcam's exact path, and its 3x3 convs alone, at 512x512 --------------------------------
+EXACTLINE="" CONVLINE=""
+if [ "${SKIP_EXACT:-0}" != 1 ]; then
+  e_out="$OUT/segcam-512x512-exact.txt"
+  "${CLEAN[@]}" "$SEGCAM" bench --exact --model "$MODEL" --size 512x512 --runs 5 --threads "$THREADS" \
+    >"$e_out" 2>&1
+  cat "$e_out" >>"$LOG"
+  EXACTLINE="segcam --exact (node by node, direct convolutions), 512x512, median of 5: forward $(sed -n 's/^forward  *\([0-9.]*\) ms.*/\1/p' "$e_out") ms, forward+explain $(sed -n 's/^forward+explain  *\([0-9.]*\) ms.*/\1/p' "$e_out") ms, peak $(sed -n 's/^peak resident  *\([0-9.]*\) MiB.*/\1/p' "$e_out") MiB"
+  c_out="$OUT/winograd-512x512.txt"
+  "${CLEAN[@]}" "$WINO" --size 512x512 --runs 5 --threads "$THREADS" >"$c_out" 2>&1
+  cat "$c_out" >>"$LOG"
+  read -r _ c_wms c_wgf c_gms c_ggf _ < <(grep '^total' "$c_out")
+  CONVLINE="The 18 3x3 convs of the forward at 512x512 (bench/winograd-bench, median of 5): Winograd $c_wms ms = $c_wgf GFLOP/s effective ($(pct "$c_wgf" "$SG2") of sgemm), the gather GEMM (--exact) $c_gms ms = $c_ggf GFLOP/s ($(pct "$c_ggf" "$SG2"))"
+  say ""
+  say "$EXACTLINE"
+  say "$CONVLINE"
+fi
+
 # ---- training -------------------------------------------------------------------------------
 TRAINLINE=""
 if [ "${SKIP_TRAIN:-0}" != 1 ]; then
@@ -198,7 +218,7 @@ TABLE="$OUT/table.md"
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs, $THREADS threads; OpenBLAS core $(sed -n 's/^RESULT core=\([^ ]*\).*/\1/p' "$OUT/sgemm.txt"); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Times in ms (median), memory in MiB (peak RSS); ratios are segcam / PyTorch (below 1: segcam faster or smaller)."
   echo ""
-  echo "| size | segcam fwd ms | torch fwd ms | ratio | segcam explain ms | torch explain ms | ratio | segcam peak MiB | torch peak MiB | ratio | segcam GFLOP/s | sgemm GFLOP/s (2 thr) | % of sgemm |"
+  echo "| size | segcam fwd ms | torch fwd ms | ratio | segcam explain ms | torch explain ms | ratio | segcam peak MiB | torch peak MiB | ratio | segcam GFLOP/s (effective) | sgemm GFLOP/s (2 thr) | % of sgemm |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo ""
@@ -208,6 +228,8 @@ TABLE="$OUT/table.md"
   echo ""
   echo "sgemm 2048^3 GFLOP/s: 1 thread $SG1; 2 threads: OpenBLAS $SG2O, two 1-thread halves $SG2S (the table uses the better: $SG2)."
   [ -n "$UNTUNED" ] && echo "$UNTUNED."
+  [ -n "$EXACTLINE" ] && echo "$EXACTLINE."
+  [ -n "$CONVLINE" ] && echo "$CONVLINE."
   [ -n "$TRAINLINE" ] && echo "$TRAINLINE."
   [ -n "$TRACELINE" ] && echo "segcam sgemm calls (bench/gemm-trace.c): $TRACELINE."
 } >"$TABLE"
