@@ -102,6 +102,19 @@ static void add_batchnorm (builder *b, const char *name, const char *input, int 
   g_string_free (json, TRUE);
 }
 
+#define P1 "\"padding\": [1, 1, 1, 1]"
+
+/* prefix.conv (3x3, padding 1) -> prefix.bn -> prefix.relu */
+static void add_conv_bn_relu (builder *b, const char *prefix, const char *input, int cin, int cout)
+{
+  char *conv = g_strconcat (prefix, ".conv", NULL), *bn = g_strconcat (prefix, ".bn", NULL);
+  add_conv (b, "conv2d", conv, input, cin, cout, 3, P1);
+  add_batchnorm (b, bn, conv, cout);
+  add_node (b, "{\"name\": \"%s.relu\", \"op\": \"relu\", \"inputs\": [\"%s\"]}", prefix, bn);
+  g_free (conv);
+  g_free (bn);
+}
+
 /* Writes the model (through the engine's own safetensors writer) and loads it back. */
 static segcam_model *builder_finish (builder *b, int size_multiple, const char *classes,
                                      const char *activation, const char *default_layer)
@@ -143,7 +156,6 @@ static segcam_model *builder_finish (builder *b, int size_multiple, const char *
   "{\"name\": \"road\", \"color\": \"#808080\"}"
 #define TWO_CLASSES \
   "{\"name\": \"background\", \"color\": \"#000000\"}, {\"name\": \"foreground\", \"color\": \"#ffffff\"}"
-#define P1 "\"padding\": [1, 1, 1, 1]"
 
 /* A small U-Net with every op: conv + batch norm + ReLU, max-pool, a bilinear and a transposed
  * upsampling, a three-way concat with a skip (whose gradient the default target does not need),
@@ -152,9 +164,7 @@ static segcam_model *make_unet (void)
 {
   builder b;
   builder_init (&b, 11);
-  add_conv (&b, "conv2d", "enc1.conv", "input", 3, 8, 3, P1);
-  add_batchnorm (&b, "enc1.bn", "enc1.conv", 8);
-  add_node (&b, "{\"name\": \"enc1.relu\", \"op\": \"relu\", \"inputs\": [\"enc1.bn\"]}");
+  add_conv_bn_relu (&b, "enc1", "input", 3, 8);
   add_node (&b, "{\"name\": \"pool1\", \"op\": \"maxpool2d\", \"inputs\": [\"enc1.relu\"], \"kernel\": [2, 2]}");
   add_conv (&b, "conv2d", "mid.conv", "pool1", 8, 8, 3, P1);
   add_node (&b, "{\"name\": \"mid.relu\", \"op\": \"relu\", \"inputs\": [\"mid.conv\"]}");
@@ -219,30 +229,22 @@ static segcam_model *make_zero_branch (void)
   return builder_finish (&b, 1, THREE_CLASSES, "softmax", "t.relu");
 }
 
-/* Wide enough for the fast path's Winograd convs (fuse.c): chains conv + BN + ReLU, conv + ReLU,
- * conv + BN feeding an add, and a concat [upsampled, skip] read in place by its conv. */
+/* Every shape of the fast path's steps (fuse.c): chains conv + BN + ReLU, conv + ReLU, conv + BN
+ * feeding an add, and a concat [upsampled, skip] read in place by its conv. */
 static segcam_model *make_wide_unet (void)
 {
   builder b;
   builder_init (&b, 47);
-  add_conv (&b, "conv2d", "e1.conv", "input", 3, 16, 3, P1);
-  add_batchnorm (&b, "e1.bn", "e1.conv", 16);
-  add_node (&b, "{\"name\": \"e1.relu\", \"op\": \"relu\", \"inputs\": [\"e1.bn\"]}");
-  add_conv (&b, "conv2d", "e2.conv", "e1.relu", 16, 16, 3, P1);
-  add_batchnorm (&b, "e2.bn", "e2.conv", 16);
-  add_node (&b, "{\"name\": \"e2.relu\", \"op\": \"relu\", \"inputs\": [\"e2.bn\"]}");
+  add_conv_bn_relu (&b, "e1", "input", 3, 16);
+  add_conv_bn_relu (&b, "e2", "e1.relu", 16, 16);
   add_node (&b, "{\"name\": \"pool\", \"op\": \"maxpool2d\", \"inputs\": [\"e2.relu\"], \"kernel\": [2, 2]}");
-  add_conv (&b, "conv2d", "m1.conv", "pool", 16, 32, 3, P1);
-  add_batchnorm (&b, "m1.bn", "m1.conv", 32);
-  add_node (&b, "{\"name\": \"m1.relu\", \"op\": \"relu\", \"inputs\": [\"m1.bn\"]}");
+  add_conv_bn_relu (&b, "m1", "pool", 16, 32);
   add_conv (&b, "conv2d", "m2.conv", "m1.relu", 32, 32, 3, P1);
   add_node (&b, "{\"name\": \"m2.relu\", \"op\": \"relu\", \"inputs\": [\"m2.conv\"]}");
   add_node (&b, "{\"name\": \"up\", \"op\": \"upsample\", \"inputs\": [\"m2.relu\"], \"scale\": [2, 2], "
             "\"mode\": \"bilinear\"}");
   add_node (&b, "{\"name\": \"cat\", \"op\": \"concat\", \"inputs\": [\"up\", \"e2.relu\"]}");
-  add_conv (&b, "conv2d", "d1.conv", "cat", 48, 16, 3, P1);
-  add_batchnorm (&b, "d1.bn", "d1.conv", 16);
-  add_node (&b, "{\"name\": \"d1.relu\", \"op\": \"relu\", \"inputs\": [\"d1.bn\"]}");
+  add_conv_bn_relu (&b, "d1", "cat", 48, 16);
   add_conv (&b, "conv2d", "d2.conv", "d1.relu", 16, 16, 3, P1);
   add_batchnorm (&b, "d2.bn", "d2.conv", 16);
   add_node (&b, "{\"name\": \"res\", \"op\": \"add\", \"inputs\": [\"d2.bn\", \"e2.relu\"]}");
