@@ -14,7 +14,8 @@
  * parts of a concatenated input) and runs the 36 GEMMs, accumulating into M; then it transforms
  * M back into 4x4 outputs with the bias, beta and ReLU epilogue. Blocks are sized from the shape
  * alone, so results never depend on the number of threads, and so that V and M stay near the
- * caches while the GEMMs keep enough rows to amortise reading the (4x larger) transformed weights.
+ * caches while the GEMMs keep enough rows to amortise reading the (4x larger) transformed weights,
+ * and each GEMM stays small enough for OpenBLAS's unpacked small-matrix kernels (WINO_GEMM_MNK).
  *
  * Channels-last activations make the transforms element-wise over contiguous channels: each runs
  * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
@@ -46,16 +47,27 @@
 #ifndef WINO_CK_MAX
 #define WINO_CK_MAX 128
 #endif
+/* Input-channel chunks are cut further so that each GEMM has rows x slice x chunk <= WINO_GEMM_MNK:
+ * OpenBLAS (0.3.17+, SkylakeX and Cooperlake kernels) multiplies such products with its "small
+ * matrix" kernels, which read the operands in place instead of packing them. On Zen 4 with 2
+ * threads that made the deep layers' 64 x 128 x 128 GEMMs (1.05M, just over the limit, 62-75
+ * GFLOP/s per thread, a quarter of it packing the weights) as fast as the shallow layers' ones
+ * (~100): 7% off the yardstick U-Net's conv time at 512x512, 9% at 2048x1024, despite more
+ * passes over M (winograd-bench). With other BLAS or cores the chunks are just smaller. */
+#ifndef WINO_GEMM_MNK
+#define WINO_GEMM_MNK 1000000
+#endif
 #ifndef WINO_COB_MAX
 #define WINO_COB_MAX 256
 #endif
 /* Few tiles (deep layers): slice the output channels thinner, down to WINO_COB_MIN, until there
- * are WINO_MIN_TASKS tasks to share between threads. Each slice repeats the input transform. */
+ * are WINO_MIN_TASKS tasks to share between threads. Each slice repeats the input transform:
+ * 128 rather than 64 measured 6-8% faster on the 32x32-pixel 256/512 x 512 layers (64 tiles). */
 #ifndef WINO_MIN_TASKS
 #define WINO_MIN_TASKS 8
 #endif
 #ifndef WINO_COB_MIN
-#define WINO_COB_MIN 64
+#define WINO_COB_MIN 128
 #endif
 
 /* The transforms are a good part of the time for narrow layers and vectorise well: on x86-64
@@ -192,6 +204,10 @@ plan_blocks (int n, int h, int wd, int cin, int cout)
       p.cob = even_slice (cout, p.cob / 2);
       p.n_cblocks = (cout + p.cob - 1) / p.cob;
     }
+  /* Chunks of a multiple of 16 channels within the GEMM size limit: never more than the ck above
+   * (more chunks of at most the same size), so segcam_winograd_scratch still holds. */
+  long kmax = WINO_GEMM_MNK / ((long) p.block * p.cob) / 16 * 16;
+  p.ck = even_slice (MAX (cin, 1), (int) CLAMP (kmax, 16, WINO_CK_MAX));
   return p;
 }
 

@@ -347,6 +347,10 @@ main (int argc, char **argv)
   ADD (.n = 1, .h = 100, .w = 90, .parts = {32}, .cout = 32, .bias = TRUE, .relu = TRUE);
   ADD (.n = 2, .h = 33, .w = 33, .parts = {256}, .cout = 256, .bias = TRUE, .beta = 1);
   ADD (.n = 1, .h = 16, .w = 16, .parts = {128}, .cout = 512, .relu = TRUE);
+  /* 64 tiles x 128 output channels: input-channel chunks cut by the GEMM size limit
+   * (WINO_GEMM_MNK) from one of 120 to 64 + 56, across the parts' end */
+  ADD (.n = 1, .h = 31, .w = 30, .parts = {72, 48}, .cout = 128, .bias = TRUE, .beta = 1,
+       .relu = TRUE);
 
   for (guint i = 0; i < cases->len; i++)
     {
@@ -365,6 +369,7 @@ main (int argc, char **argv)
     {.n = 1, .h = 16, .w = 16, .parts = {256}, .cout = 512, .bias = TRUE},
     {.n = 2, .h = 5, .w = 7, .parts = {17}, .cout = 3},
     {.n = 2, .h = 9, .w = 11, .parts = {70, 130}, .cout = 40, .bias = TRUE, .relu = TRUE},
+    {.n = 1, .h = 31, .w = 30, .parts = {72, 48}, .cout = 128, .bias = TRUE, .beta = 1},
   };
   for (size_t i = 0; i < G_N_ELEMENTS (thread_cases); i++)
     {
