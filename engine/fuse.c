@@ -63,24 +63,28 @@ scale_out_channels (float *w, const segcam_conv_params *p, const float *scale, g
 }
 
 /* The conv with batch norm bn (NULL: none) folded in; shares the model's arrays when there is
- * nothing to fold. */
+ * nothing to fold. The backward weights are folded only when backward asks for them. */
 static gboolean
-fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn)
+fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn,
+      gboolean backward)
 {
   st->p = *conv;
   if (!bn)
     return TRUE;
   size_t n = (size_t) conv->kh * conv->kw * (conv->cin / MAX (conv->groups, 1)) * conv->cout;
   st->p.w_fwd = g_try_new (float, n);
-  st->p.w_bwd = g_try_new (float, n);
+  st->p.w_bwd = backward ? g_try_new (float, n) : NULL;
   st->p.bias = g_try_new (float, conv->cout);
   st->owns_weights = TRUE;
-  if (!st->p.w_fwd || !st->p.w_bwd || !st->p.bias)
+  if (!st->p.w_fwd || (backward && !st->p.w_bwd) || !st->p.bias)
     return FALSE;
   memcpy (st->p.w_fwd, conv->w_fwd, n * sizeof (float));
-  memcpy (st->p.w_bwd, conv->w_bwd, n * sizeof (float));
   scale_out_channels (st->p.w_fwd, conv, bn->scale, TRUE);
-  scale_out_channels (st->p.w_bwd, conv, bn->scale, FALSE);
+  if (backward)
+    {
+      memcpy (st->p.w_bwd, conv->w_bwd, n * sizeof (float));
+      scale_out_channels (st->p.w_bwd, conv, bn->scale, FALSE);
+    }
   for (int c = 0; c < conv->cout; c++)
     st->p.bias[c] = (conv->bias ? conv->bias[c] * bn->scale[c] : 0) + bn->shift[c];
   return TRUE;
@@ -119,6 +123,21 @@ prepare_winograd (segcam_session *s, segcam_conv_step *st)
   return TRUE;
 }
 
+/* Winograd's weights take 4x the direct ones, and its transforms cost per tile. On maps of
+ * fewer tiles, such as the 16x16 bottleneck of a 256x256 image, the gather GEMM is as fast within
+ * a few milliseconds and saves the memory (bench/README.md). */
+#define WINOGRAD_MIN_TILES 64
+
+static gboolean
+uses_winograd (const segcam_session *s, int i)
+{
+  const segcam_node *node = &s->model->nodes[i];
+  const segcam_act *out = &s->acts[i];
+  size_t tiles = (size_t) out->n * ((out->h + 3) / 4) * ((out->w + 3) / 4);
+  return node->op == SEGCAM_OP_CONV2D && segcam_winograd_applies (&node->p.conv)
+         && tiles >= WINOGRAD_MIN_TILES;
+}
+
 /* Whether concat node i can stay virtual: every reader is a conv on the Winograd path. */
 static gboolean
 concat_in_place (const segcam_session *s, int i)
@@ -128,8 +147,7 @@ concat_in_place (const segcam_session *s, int i)
     return FALSE;
   for (int j = i + 1; j < m->n_nodes; j++)
     for (int k = 0; k < m->nodes[j].n_inputs; k++)
-      if (m->nodes[j].inputs[k] == i
-          && (m->nodes[j].op != SEGCAM_OP_CONV2D || !segcam_winograd_applies (&m->nodes[j].p.conv)))
+      if (m->nodes[j].inputs[k] == i && !uses_winograd (s, j))
         return FALSE;
   return TRUE;
 }
@@ -177,8 +195,10 @@ segcam_fuse_plan (segcam_session *s, GError **error)
       gboolean split = s->absorbed[in];
       st->n_parts = split ? m->nodes[in].n_inputs : 1;
       st->parts = split ? m->nodes[in].inputs : node->inputs;
-      st->winograd = node->op == SEGCAM_OP_CONV2D && segcam_winograd_applies (&node->p.conv);
-      ok = fold (st, &node->p.conv, bn) && (!st->winograd || prepare_winograd (s, st));
+      st->winograd = uses_winograd (s, i);
+      gboolean backward = s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out];
+      ok = fold (st, &node->p.conv, bn, backward && !st->winograd)
+           && (!st->winograd || prepare_winograd (s, st));
       if (ok && st->winograd && st->owns_weights)
         {
           /* The transformed weights replace the folded ones. */
