@@ -213,15 +213,6 @@ segcam_fuse_plan (segcam_session *s, GError **error)
   return ok;
 }
 
-static void
-clear_winograd (segcam_conv_step *st)
-{
-  segcam_winograd_clear (&st->wfwd);
-  for (int k = 0; st->wbwd && k < st->n_parts; k++)
-    segcam_winograd_clear (&st->wbwd[k]);
-  g_clear_pointer (&st->wbwd, g_free);
-}
-
 void
 segcam_fuse_free (segcam_session *s)
 {
@@ -234,7 +225,10 @@ segcam_fuse_free (segcam_session *s)
           g_free (st->p.w_bwd);
           g_free (st->p.bias);
         }
-      clear_winograd (st);
+      segcam_winograd_clear (&st->wfwd);
+      for (int k = 0; st->wbwd && k < st->n_parts; k++)
+        segcam_winograd_clear (&st->wbwd[k]);
+      g_free (st->wbwd);
     }
   g_free (s->steps);
   g_free (s->step_at);
@@ -244,9 +238,9 @@ segcam_fuse_free (segcam_session *s)
 int
 segcam_node_reads (const segcam_session *s, int i, const int **inputs)
 {
-  if (s->step_at && s->step_at[i] >= 0)
+  const segcam_conv_step *st = segcam_step_at (s, i);
+  if (st)
     {
-      const segcam_conv_step *st = &s->steps[s->step_at[i]];
       *inputs = st->parts;
       return st->n_parts;
     }

@@ -218,12 +218,6 @@ place (buffer *bufs, int n)
   return total;
 }
 
-static gboolean
-absorbed (const segcam_session *s, int i)
-{
-  return s->absorbed && s->absorbed[i];
-}
-
 /* Round up to 16 floats so every buffer starts on a 64-byte line. */
 static size_t
 aligned (size_t floats)
@@ -247,7 +241,7 @@ segcam_plan_memory (segcam_session *s, GError **error)
   for (int i = 0; i < n; i++)
     {
       const int *in;
-      int n_in = absorbed (s, i) ? 0 : segcam_node_reads (s, i, &in);
+      int n_in = segcam_node_absorbed (s, i) ? 0 : segcam_node_reads (s, i, &in);
       for (int k = 0; k < n_in; k++)
         last[in[k]] = i;
     }
@@ -261,7 +255,7 @@ segcam_plan_memory (segcam_session *s, GError **error)
       for (int i = s->target + 1; i < n; i++)
         {
           const segcam_node *node = &m->nodes[i];
-          if (!s->needs_grad[i] || absorbed (s, i))
+          if (!s->needs_grad[i] || segcam_node_absorbed (s, i))
             continue;
           if (node->op == SEGCAM_OP_RELU || node->op == SEGCAM_OP_SIGMOID)
             last[i] = end;
@@ -276,20 +270,20 @@ segcam_plan_memory (segcam_session *s, GError **error)
         }
     }
   for (int i = 0; i < n; i++)
-    if (!absorbed (s, i))
+    if (!segcam_node_absorbed (s, i))
       bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), i, last[i], 0, &s->acts[i].data};
 
   /* Gradients: from the backward step of their first writer to their own backward step. */
   if (s->mode != SEGCAM_RUN_FORWARD)
     for (int i = s->target; i < n; i++)
       {
-        if (!s->needs_grad[i] || absorbed (s, i))
+        if (!s->needs_grad[i] || segcam_node_absorbed (s, i))
           continue;
         int first_writer = i == m->output ? i : -1;
         for (int j = i + 1; j < n; j++)
           {
             const int *in;
-            int n_in = absorbed (s, j) || !s->needs_grad[j] ? 0 : segcam_node_reads (s, j, &in);
+            int n_in = segcam_node_absorbed (s, j) || !s->needs_grad[j] ? 0 : segcam_node_reads (s, j, &in);
             for (int k = 0; k < n_in; k++)
               if (in[k] == i)
                 first_writer = j;

@@ -240,11 +240,12 @@ segcam_session_forward (segcam_session *s, const float *pixels, GError **error)
   preprocess (s, pixels, s->acts[0].data);
   for (int i = 1; i < m->n_nodes; i++)
     {
-      if (s->absorbed && s->absorbed[i])
+      if (segcam_node_absorbed (s, i))
         continue;
       report (s, (double) i / m->n_nodes, m->nodes[i].name);
-      if (s->step_at && s->step_at[i] >= 0)
-        segcam_step_forward (s, &s->steps[s->step_at[i]]);
+      const segcam_conv_step *st = segcam_step_at (s, i);
+      if (st)
+        segcam_step_forward (s, st);
       else
         forward_node (s, i);
     }
@@ -295,19 +296,21 @@ backward_step (segcam_session *s, const segcam_conv_step *st, guint8 *ready)
 static void
 backward_node (segcam_session *s, int i, guint8 *ready)
 {
+  const segcam_conv_step *st = segcam_step_at (s, i);
+  if (st)
+    {
+      /* Steps exist only in forward and explain sessions: no parameter gradients. */
+      backward_step (s, st, ready);
+      return;
+    }
   const segcam_node *n = &s->model->nodes[i];
   const segcam_act *dout = &s->grads[i];
+  segcam_act *dx = input_grad (s, n->inputs[0], ready);
   const segcam_node_grads *pg = s->param_grads ? &s->param_grads[i] : NULL;
   gboolean transposed = n->op == SEGCAM_OP_CONV_TRANSPOSE2D;
   if (pg && pg->weight && (n->op == SEGCAM_OP_CONV2D || transposed))
     segcam_conv_weight_grad (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv, transposed,
                              &s->acts[n->inputs[0]], dout, pg->weight, pg->bias);
-  if (s->step_at && s->step_at[i] >= 0)
-    {
-      backward_step (s, &s->steps[s->step_at[i]], ready);
-      return;
-    }
-  segcam_act *dx = input_grad (s, n->inputs[0], ready);
   if (s->mode == SEGCAM_RUN_TRAIN && n->op == SEGCAM_OP_BATCHNORM)
     {
       segcam_batchnorm_train_backward (s->pool, &n->p.bn, &s->acts[n->inputs[0]], s->bn_mean[i],
@@ -390,7 +393,7 @@ segcam_session_backward (segcam_session *s)
   guint8 *ready = g_new0 (guint8, m->n_nodes);
   ready[m->output] = 1;
   for (int i = m->output; i > s->target; i--)
-    if (s->needs_grad[i] && !(s->absorbed && s->absorbed[i]))
+    if (s->needs_grad[i] && !segcam_node_absorbed (s, i))
       backward_node (s, i, ready);
   g_free (ready);
 }

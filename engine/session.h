@@ -87,6 +87,20 @@ void segcam_plan_grad_set (const segcam_model *m, int target, guint8 *needs_grad
 /* Places every buffer in one arena and allocates it (and the conv scratch). */
 gboolean segcam_plan_memory (segcam_session *s, GError **error);
 
+/* Whether node i is computed inside a fast-path step and so has no buffer and no node of its own
+ * to run; the step, if any, whose output node i is (NULL otherwise). */
+static inline gboolean
+segcam_node_absorbed (const segcam_session *s, int i)
+{
+  return s->absorbed && s->absorbed[i];
+}
+
+static inline const segcam_conv_step *
+segcam_step_at (const segcam_session *s, int i)
+{
+  return s->step_at && s->step_at[i] >= 0 ? &s->steps[s->step_at[i]] : NULL;
+}
+
 /* Decides the fast path's steps and prepares their weights (forward and explain sessions). */
 gboolean segcam_fuse_plan (segcam_session *s, GError **error);
 void segcam_fuse_free (segcam_session *s);
