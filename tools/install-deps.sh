@@ -14,6 +14,11 @@ missing=""
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# node and npm fetch ONNX Runtime, the tests' second oracle (tools/fetch-onnxruntime.sh). A node
+# from elsewhere (one that bundles its own npm) serves as well, and Debian's npm would conflict
+# with it, so these two are looked for as commands.
+command -v node >/dev/null || missing="$missing nodejs"
+command -v npm >/dev/null || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 echo "segcam: installing$missing" >&2

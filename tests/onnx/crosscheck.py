@@ -12,11 +12,16 @@ differ from the export size compares
     L = sum_k alpha_k A_k, bilinear resize, ReLU, divided by the maximum).
 Half of the architectures are loaded as .onnx directly, the other half through
 `segcam import` (with ImageNet mean and std, so that the normalisation is checked too).
+With --fetch-ort (tools/fetch-onnxruntime.sh) segcam's outputs are also compared with ONNX
+Runtime's on the same .onnx file (ort-logits.js; where the importer took a final Softmax or
+Sigmoid off, segcam's logits go through it first), at the export size as well.
 
-    crosscheck.py --segcam SEGCAM --logits ONNX_LOGITS --workdir DIR [--arch NAME...] [--bench]
+    crosscheck.py --segcam SEGCAM --logits ONNX_LOGITS --workdir DIR [--fetch-ort SCRIPT]
+                  [--arch NAME...] [--bench]
 
 --bench also times forward and forward+explain at 512x512 in segcam (segcam bench) and PyTorch.
-Exit status 77 (skipped) when python3-torch, python3-torchvision or python3-pil is missing.
+Exit status 77 (skipped) when python3-torch, python3-torchvision, python3-pil or python3-onnx is
+missing.
 """
 
 import argparse
@@ -27,13 +32,14 @@ import time
 
 try:
     import numpy as np
+    import onnx
     import torch
     import torch.nn.functional as F
     import torchvision  # noqa: F401  (models.py imports its segmentation models)
     from PIL import Image
 except ImportError as e:
     print(f"crosscheck: skipped, {e.name} is not installed (Debian: python3-torch, "
-          "python3-torchvision, python3-pil)")
+          "python3-torchvision, python3-pil, python3-onnx)")
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,7 +68,7 @@ CASES = {
     "u2net": (13, "stage2", "/stage2/Add_output_0", [(75, 101), (66, 130)], 0, True),
 }
 EXPORT_SIZE = (160, 160)
-LOGIT_TOL = 1e-4   # max |segcam - torch| / max |torch|
+LOGIT_TOL = 1e-4   # max |segcam - torch| / max |torch|, and likewise against ONNX Runtime
 MAP_TOL = 2e-3     # max |segcam - torch| of maps normalised to [0, 1]
 
 
@@ -93,6 +99,27 @@ def run(cmd):
     return result.stdout
 
 
+def final_activation(onnx_path):
+    """'Sigmoid' or 'Softmax' when the graph's output comes out of one, else None: segcam takes
+    that activation off and computes the logits before it, ONNX Runtime computes the output."""
+    graph = onnx.load(onnx_path).graph
+    last = [n for n in graph.node if graph.output[0].name in n.output]
+    return last[0].op_type if last and last[0].op_type in ("Sigmoid", "Softmax") else None
+
+
+def ort_logits(args, onnx_path, raw, w, h, mean, std):
+    """The .onnx file's first output computed by ONNX Runtime on the same pixels."""
+    out = raw[:-4] + "-ort.f32"
+    dims = subprocess.run(
+        ["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort-logits.js"),
+         onnx_path, raw, str(w), str(h), ",".join(map(str, mean)), ",".join(map(str, std)), out],
+        capture_output=True, text=True, env=dict(os.environ, NODE_PATH=args.ort))
+    if dims.returncode != 0:
+        raise RuntimeError(f"ort-logits.js: {dims.stderr.strip()}")
+    shape = [int(d) for d in dims.stdout.split("x")]
+    return np.fromfile(out, dtype=np.float32).reshape(shape[1:])
+
+
 def check(args, name, failures):
     opset, module_path, tensor, sizes, cls, via_import = CASES[name]
     model = models.build(name)
@@ -106,8 +133,9 @@ def check(args, name, failures):
              "--mean", ",".join(map(str, mean)), "--std", ",".join(map(str, std))])
     one_channel = name == "u2net"
     rng = np.random.default_rng(len(name))
-    worst = [0.0, 0.0]
-    for h, w in sizes:
+    worst = [0.0, 0.0, 0.0]
+    # The export size first: it is the size ONNX Runtime's own shape inference saw.
+    for h, w in [EXPORT_SIZE] + sizes:
         png = os.path.join(args.workdir, f"{name}-{w}x{h}.png")
         pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(png)
@@ -124,17 +152,26 @@ def check(args, name, failures):
         run([args.logits, model_path, raw, str(w), str(h), out])
         got_z = np.fromfile(out, dtype=np.float32).reshape(want_z.shape[1:])
         logit_err = float(np.abs(got_z - want_z[0].numpy()).max() / np.abs(want_z.numpy()).max())
+        ort_err = None
+        if args.ort:
+            ort_z = ort_logits(args, onnx_path, raw, w, h, mean, std)
+            ours = {"Sigmoid": lambda z: torch.sigmoid(torch.from_numpy(z)).numpy(),
+                    "Softmax": lambda z: torch.softmax(torch.from_numpy(z), 0).numpy(),
+                    None: lambda z: z}[final_activation(onnx_path)](got_z)
+            ort_err = float(np.abs(ours - ort_z).max() / np.abs(ort_z).max())
 
         npy = os.path.join(args.workdir, f"{name}-{w}x{h}-map.npy")
         run([args.segcam, "explain", "--model", model_path, "--class", str(cls), "--layer", tensor,
              png, "-o", os.path.join(args.workdir, f"{name}-{w}x{h}-heat.png"), "--map-npy", npy])
         map_err = float(np.abs(np.load(npy) - want_map).max())
         print(f"  {name:30s} {w:4d}x{h:<4d} logits {logit_err:.2e}  map {map_err:.2e}"
-              f"{'  (imported)' if via_import else ''}")
-        worst = [max(worst[0], logit_err), max(worst[1], map_err)]
-    if worst[0] > LOGIT_TOL or worst[1] > MAP_TOL:
+              + (f"  ONNX Runtime output {ort_err:.2e}" if ort_err is not None else "")
+              + ("  (imported)" if via_import else ""))
+        worst = [max(worst[0], logit_err), max(worst[1], map_err), max(worst[2], ort_err or 0)]
+    if worst[0] > LOGIT_TOL or worst[1] > MAP_TOL or worst[2] > LOGIT_TOL:
         failures.append(f"{name}: logits {worst[0]:.2e} (limit {LOGIT_TOL}), "
-                        f"map {worst[1]:.2e} (limit {MAP_TOL})")
+                        f"map {worst[1]:.2e} (limit {MAP_TOL}), "
+                        f"ONNX Runtime output {worst[2]:.2e} (limit {LOGIT_TOL})")
     return model, model_path
 
 
@@ -167,14 +204,24 @@ def main():
     parser.add_argument("--segcam", required=True)
     parser.add_argument("--logits", required=True, help="the onnx-logits test program")
     parser.add_argument("--workdir", required=True)
+    parser.add_argument("--fetch-ort", help="tools/fetch-onnxruntime.sh, which prints the "
+                        "node_modules folder holding onnxruntime-node (fetching it once)")
     parser.add_argument("--arch", action="append", choices=sorted(CASES))
     parser.add_argument("--bench", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     torch.set_num_threads(2)
+    args.ort = None
+    if args.fetch_ort:
+        fetched = subprocess.run(["sh", args.fetch_ort], capture_output=True, text=True)
+        if fetched.returncode != 0:
+            print(f"crosscheck: {fetched.stderr.strip()}")
+            return 1
+        args.ort = fetched.stdout.strip()
     failures = []
     print("largest differences to PyTorch (logits: relative to the largest logit; maps: absolute, "
-          "maps in [0, 1])")
+          "maps in [0, 1])" + (" and ONNX Runtime" if args.ort else
+                               "; ONNX Runtime not compared (no --fetch-ort)"))
     for name in args.arch or list(CASES):
         try:
             model, path = check(args, name, failures)
