@@ -39,8 +39,8 @@ G_BEGIN_DECLS
   "heat-map layer named like \"Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)\" and/or an "     \
   "overlay, and optionally the segmentation; only its top layer is visible. The layer itself " \
   "is never modified. " SEGCAM_WORKING_SIZE_HELP ("maps")                                     \
-  " Models are .safetensors files (see the segcam README); the bundled ones live in the "      \
-  "models folder beside the plug-in."
+  " Models are .safetensors files or ONNX (.onnx) networks, which are imported on loading (see " \
+  "the segcam README); the bundled ones live in the models folder beside the plug-in."
 #define SEGCAM_SEGMENT_BLURB "Segment a layer with a segmentation network"
 #define SEGCAM_SEGMENT_HELP                                                                     \
   "Runs a segmentation network on the layer and adds its prediction as a new layer directly "  \
@@ -53,7 +53,8 @@ G_BEGIN_DECLS
 
 /* The arguments after run-mode, image and drawable(s), in this order: the same in both APIs, so
  * that a script calls either alike. */
-#define SEGCAM_ARG_MODEL    "Path of a .safetensors model; \"\" = the bundled default model"
+#define SEGCAM_ARG_MODEL                                                                        \
+  "Path of a .safetensors or .onnx model; \"\" = the bundled default model"
 #define SEGCAM_ARG_CLASSES                                                                      \
   "Comma-separated class names or indices, e.g. \"digit 2, 3\"; \"\" = the class predicted "   \
   "most in the ROI"
