@@ -1,7 +1,7 @@
 /* explain-job.h — what one run of the Seg-Grad-CAM plug-in computes, without GIMP.
  *
- * A GIMP adapter (libgimp 2.10 now, 3.0 later) hands a job the source layer and the selection
- * as GeglBuffers together with the PDB settings (DESIGN.md §5). The job does all the work —
+ * Either GIMP adapter (libgimp 2.10 or 3.0, through gimp-common.c) hands a job the source layer
+ * and the selection as GeglBuffers together with the PDB settings. The job does all the work —
  * parse the classes and the layer against the model, build the ROI, segment, explain, resample
  * back to the layer's size, colour — and returns finished pixel buffers with their layer names.
  * Only then does the adapter touch the image, inside one undo group, so that an error or a

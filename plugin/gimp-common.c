@@ -4,8 +4,9 @@
 #include "gimp-common.h"
 #include "model-files.h"
 
-GimpImageType
-gimp_common_layer_type (gboolean gray, gboolean alpha)
+/* The type of a new layer in an image of base type gray or RGB. */
+static GimpImageType
+layer_type (gboolean gray, gboolean alpha)
 {
   if (gray)
     return alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
@@ -43,9 +44,13 @@ report_progress (double fraction, const char *text, void *user_data)
   gimp_progress_update (fraction);
 }
 
-ExplainResult *
-gimp_common_compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model,
-                     const ExplainSettings *settings, ExplainSource *source, GError **error)
+/* The whole computation of a run, with GIMP's progress bar: loads the model model_setting names
+ * (unless model is given), then runs the job on source. The model and the source's buffers are
+ * released here either way. Returns the layers to create, or NULL with an error. Touches no
+ * image. */
+static ExplainResult *
+compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model,
+         const ExplainSettings *settings, ExplainSource *source, GError **error)
 {
   gchar *path = model_files_resolve (model_setting, model_dir, error);
   gchar *label = NULL, *shown = NULL;
@@ -73,4 +78,63 @@ out:
   g_free (label);
   g_free (path);
   return result;
+}
+
+/* The only place that changes the image: one undo group, the new layers directly above the
+ * source layer (in a group of their own when grouped), aligned with it (bounds). Returns the
+ * group, or the first layer when not grouped. */
+static GimpCommonItem
+insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
+               const GeglRectangle *bounds, gboolean gray, const ExplainResult *result,
+               gboolean grouped)
+{
+  GimpCommonItem parent, top = NULL;
+  gint position;
+
+  seam->place (image, drawable, &parent, &position);
+  seam->begin (image);
+  if (grouped)
+    {
+      top = seam->add_group (image, result->group_name, parent, position);
+      parent = top;
+      position = 0;
+    }
+  for (guint i = 0; i < result->layers->len; i++)
+    {
+      const ExplainLayer *out = g_ptr_array_index (result->layers, i);
+      GimpCommonItem layer = seam->add_layer (image, out, layer_type (gray, out->has_alpha),
+                                              bounds, parent, position + i);
+      GeglBuffer *buffer = seam->buffer (layer);
+
+      gegl_buffer_copy (out->buffer, NULL, GEGL_ABYSS_NONE, buffer, NULL);
+      g_object_unref (buffer);
+      seam->finish_layer (layer, bounds, out->visible);
+      if (top == NULL)
+        top = layer;
+    }
+  seam->end (image, top);
+  return top;
+}
+
+GimpCommonItem
+gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
+                 const gchar *model_dir, const gchar *model_setting, segcam_model *model,
+                 const ExplainSettings *settings, gboolean grouped, GError **error)
+{
+  ExplainSource source = { NULL };
+  ExplainResult *result;
+  GeglRectangle bounds;
+  GimpCommonItem created = NULL;
+
+  seam->read_source (image, drawable, &source);
+  /* The new layers' place and size, taken now: compute releases the source's buffers. */
+  bounds = *gegl_buffer_get_extent (source.pixels);
+  bounds.x = source.offset_x;
+  bounds.y = source.offset_y;
+
+  result = compute (model_dir, model_setting, model, settings, &source, error);
+  if (result != NULL)
+    created = insert_layers (seam, image, drawable, &bounds, source.gray, result, grouped);
+  explain_result_free (result);
+  return created;
 }

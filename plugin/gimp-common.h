@@ -1,9 +1,12 @@
 /* gimp-common.h — what the libgimp 2.10 and 3.0 adapters share.
  *
- * The procedures' names and Procedure Browser texts (the public interface of DESIGN.md §5 is the
- * same in both), the check of the source layer, and a run up to the finished layers: the model,
- * the job, the progress bar. This is compiled against whichever libgimp the build chose: the
- * progress calls are the same in both, and nothing here names a layer, image or run mode.
+ * The procedures' names and Procedure Browser texts (the PDB interface is the same in both), the
+ * check of the source layer, and a whole run from the drawable to the new layers: the model, the
+ * job, the progress bar, and the insertion of the layers in one undo group. This is compiled
+ * against whichever libgimp the build chose; the few image calls whose names or types differ
+ * between the two APIs reach it through a GimpCommonSeam that each adapter fills in, so that
+ * the sequence — and the promise that the image changes only after everything has succeeded —
+ * is written once.
  */
 #ifndef SEGCAM_GIMP_COMMON_H
 #define SEGCAM_GIMP_COMMON_H
@@ -36,8 +39,8 @@ G_BEGIN_DECLS
   "heat-map layer named like \"Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)\" and/or an "     \
   "overlay, and optionally the segmentation; only its top layer is visible. The layer itself " \
   "is never modified. " SEGCAM_WORKING_SIZE_HELP ("maps")                                     \
-  " Models are .safetensors files (see the segcam README); the bundled ones live in the "      \
-  "models folder beside the plug-in."
+  " Models are .safetensors files or ONNX (.onnx) networks, which are imported on loading (see " \
+  "the segcam README); the bundled ones live in the models folder beside the plug-in."
 #define SEGCAM_SEGMENT_BLURB "Segment a layer with a segmentation network"
 #define SEGCAM_SEGMENT_HELP                                                                     \
   "Runs a segmentation network on the layer and adds its prediction as a new layer directly "  \
@@ -48,8 +51,10 @@ G_BEGIN_DECLS
   G_STRINGIFY (EXPLAIN_DEFAULT_MAX_SIZE) " pixels in batch mode) are resampled for the "       \
   "network and the " what " resampled back."
 
-/* The arguments after run-mode, image and drawable(s), in this order (DESIGN.md §5). */
-#define SEGCAM_ARG_MODEL    "Path of a .safetensors model; \"\" = the bundled default model"
+/* The arguments after run-mode, image and drawable(s), in this order: the same in both APIs, so
+ * that a script calls either alike. */
+#define SEGCAM_ARG_MODEL                                                                        \
+  "Path of a .safetensors or .onnx model; \"\" = the bundled default model"
 #define SEGCAM_ARG_CLASSES                                                                      \
   "Comma-separated class names or indices, e.g. \"digit 2, 3\"; \"\" = the class predicted "   \
   "most in the ROI"
@@ -75,20 +80,56 @@ G_BEGIN_DECLS
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
 
-/* The type of a new layer in an image of base type gray or RGB. */
-GimpImageType gimp_common_layer_type (gboolean gray, gboolean alpha);
-
 /* Fails unless the source is a plain layer (no group, mask or channel) of an RGB or grayscale
  * image. */
 gboolean gimp_common_check_source (gboolean plain_layer, gboolean indexed, GError **error);
 
-/* The whole computation of a run, with GIMP's progress bar: loads the model model_setting names
- * (unless model is given: a dialog loaded it already), then runs the job on source. The model
- * and the source's buffers are released here either way. Returns the layers to create, or NULL
- * with an error. Touches no image. */
-ExplainResult *gimp_common_compute (const gchar *model_dir, const gchar *model_setting,
-                                    segcam_model *model, const ExplainSettings *settings,
-                                    ExplainSource *source, GError **error);
+/* An image, layer or layer group of the libgimp the build chose, as the shared run passes it
+ * around without looking inside: an item ID (GINT_TO_POINTER) in 2.10, a GimpItem in 3.0. NULL
+ * is never a real item. */
+typedef gpointer GimpCommonItem;
+
+/* The seam between the shared run and the two libgimp APIs: the calls whose names or types
+ * differ between 2.10 and 3.0, one small table per adapter. Each entry does one thing and
+ * decides nothing; the order of the calls, the undo group and what goes where are
+ * gimp_common_run's. */
+typedef struct {
+  /* Fills source from drawable of image: its pixels, the selection (NULL when nothing is
+   * selected), the drawable's offsets and whether the image is grayscale. */
+  void (*read_source) (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *source);
+  /* Where item stands: its parent group (whatever the API says at the top level) and its
+   * position in it. */
+  void (*place) (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent,
+                 gint *position);
+  /* Opens the undo group and freezes the Layers dialog. */
+  void (*begin) (GimpCommonItem image);
+  /* A new empty layer group named name, inserted at position in parent. */
+  GimpCommonItem (*add_group) (GimpCommonItem image, const gchar *name, GimpCommonItem parent,
+                               gint position);
+  /* A new layer for layer (its name and opacity, normal mode) of type, inserted at position in
+   * parent, then moved to bounds' offsets and sized as bounds. Its pixels are still empty. */
+  GimpCommonItem (*add_layer) (GimpCommonItem image, const ExplainLayer *layer,
+                               GimpImageType type, const GeglRectangle *bounds,
+                               GimpCommonItem parent, gint position);
+  /* The new layer's pixels, to write into. */
+  GeglBuffer *(*buffer) (GimpCommonItem layer);
+  /* After the pixels are written: redraws the layer and sets its visibility. */
+  void (*finish_layer) (GimpCommonItem layer, const GeglRectangle *bounds, gboolean visible);
+  /* Thaws the Layers dialog, makes top the active (selected) layer and closes the undo group. */
+  void (*end) (GimpCommonItem image, GimpCommonItem top);
+} GimpCommonSeam;
+
+/* One run on drawable of image, up to the changed image: loads the model model_setting names
+ * (unless model is given: a dialog loaded it already, and it is released here either way), runs
+ * the job with GIMP's progress bar and, only if that succeeds, adds the layers directly above
+ * drawable, aligned with it, in one undo group — in a layer group of their own when grouped.
+ * Returns the group, or the first layer when not grouped; NULL with an error, the image as it
+ * was. */
+GimpCommonItem gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image,
+                                GimpCommonItem drawable, const gchar *model_dir,
+                                const gchar *model_setting, segcam_model *model,
+                                const ExplainSettings *settings, gboolean grouped,
+                                GError **error);
 
 G_END_DECLS
 

@@ -1,12 +1,11 @@
-/* gimp2-plugin.c — the GIMP 2.10 adapter: PDB procedures, run modes, last values, and the one
- * place that changes the image.
+/* gimp2-plugin.c — the GIMP 2.10 adapter: PDB procedures, run modes, last values, and the
+ * libgimp 2.10 calls behind the shared run's seam.
  *
- * Everything that computes lives in explain-job.c, which knows nothing of libgimp (the model
- * and the progress bar in gimp-common.c, shared with the GIMP 3 adapter); this file
- * turns PDB arguments into ExplainSettings, GIMP drawables into GeglBuffers, and the finished
- * ExplainResult into layers. Like wavelet-decompose.c it adds a layer group directly above the
- * source layer inside one undo group, and like every well-behaved filter it does so only after
- * all computation has succeeded.
+ * Everything that computes lives in explain-job.c, which knows nothing of libgimp, and the run
+ * itself — the model, the progress bar, the new layers inside one undo group, only after all
+ * computation has succeeded — in gimp-common.c, shared with the GIMP 3 adapter. This file
+ * turns PDB arguments into ExplainSettings and lends gimp_common_run the handful of image calls
+ * that 2.10 spells with item IDs.
  */
 #include <string.h>
 
@@ -161,78 +160,82 @@ read_segment_args (const GimpParam *param, gpointer data, GError **error)
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-/* The only function that changes the image: one undo group, the new layers directly above the
- * source layer (in a group of their own when grouped), aligned with it. Returns the group, or
- * the first layer when not grouped. */
-static gint32
-insert_layers (gint32 image, gint32 drawable, const ExplainResult *result, gboolean grouped)
+/* The image calls of gimp_common_run in libgimp 2.10, where every item is an ID. */
+
+#define ID(item) GPOINTER_TO_INT (item)
+#define ITEM(id) GINT_TO_POINTER (id)
+
+static void
+seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *source)
 {
-  gint32 parent = gimp_item_get_parent (drawable);
-  gint position = gimp_image_get_item_position (image, drawable);
-  gboolean gray = gimp_image_base_type (image) == GIMP_GRAY;
-  gint width = gimp_drawable_width (drawable), height = gimp_drawable_height (drawable);
-  gint offset_x, offset_y;
-  gint32 top = -1;
-
-  gimp_drawable_offsets (drawable, &offset_x, &offset_y);
-  gimp_image_undo_group_start (image);
-  gimp_image_freeze_layers (image);
-
-  if (grouped)
-    {
-      top = gimp_layer_group_new (image);
-      gimp_item_set_name (top, result->group_name);
-      gimp_image_insert_layer (image, top, parent, position);
-      parent = top;
-      position = 0;
-    }
-  for (guint i = 0; i < result->layers->len; i++)
-    {
-      const ExplainLayer *out = g_ptr_array_index (result->layers, i);
-      gint32 layer = gimp_layer_new (image, out->name, width, height,
-                                     gimp_common_layer_type (gray, out->has_alpha),
-                                     out->opacity, GIMP_LAYER_MODE_NORMAL);
-      GeglBuffer *buffer;
-
-      gimp_image_insert_layer (image, layer, parent, position + i);
-      gimp_layer_set_offsets (layer, offset_x, offset_y);
-      buffer = gimp_drawable_get_buffer (layer);
-      gegl_buffer_copy (out->buffer, NULL, GEGL_ABYSS_NONE, buffer, NULL);
-      g_object_unref (buffer);
-      gimp_drawable_update (layer, 0, 0, width, height);
-      gimp_item_set_visible (layer, out->visible);
-      if (top == -1)
-        top = layer;
-    }
-
-  gimp_image_thaw_layers (image);
-  gimp_image_set_active_layer (image, top);
-  gimp_image_undo_group_end (image);
-  return top;
+  source->pixels = gimp_drawable_get_buffer (ID (drawable));
+  if (! gimp_selection_is_empty (ID (image)))
+    source->selection = gimp_drawable_get_buffer (gimp_image_get_selection (ID (image)));
+  gimp_drawable_offsets (ID (drawable), &source->offset_x, &source->offset_y);
+  source->gray = gimp_image_base_type (ID (image)) == GIMP_GRAY;
 }
 
-/* Computes everything and, only if that succeeds, changes the image. Returns the created group
- * or layer, or -1 with an error. */
-static gint32
-execute (gint32 image, gint32 drawable, const gchar *model_dir, const gchar *model_setting,
-         segcam_model *model, const ExplainSettings *settings, gboolean grouped, GError **error)
+static void
+seam_place (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent, gint *position)
 {
-  ExplainSource source = { NULL };
-  ExplainResult *result;
-  gint32 created = -1;
-
-  source.pixels = gimp_drawable_get_buffer (drawable);
-  if (! gimp_selection_is_empty (image))
-    source.selection = gimp_drawable_get_buffer (gimp_image_get_selection (image));
-  gimp_drawable_offsets (drawable, &source.offset_x, &source.offset_y);
-  source.gray = gimp_image_base_type (image) == GIMP_GRAY;
-
-  result = gimp_common_compute (model_dir, model_setting, model, settings, &source, error);
-  if (result != NULL)
-    created = insert_layers (image, drawable, result, grouped);
-  explain_result_free (result);
-  return created;
+  *parent = ITEM (gimp_item_get_parent (ID (item)));
+  *position = gimp_image_get_item_position (ID (image), ID (item));
 }
+
+static void
+seam_begin (GimpCommonItem image)
+{
+  gimp_image_undo_group_start (ID (image));
+  gimp_image_freeze_layers (ID (image));
+}
+
+static GimpCommonItem
+seam_add_group (GimpCommonItem image, const gchar *name, GimpCommonItem parent, gint position)
+{
+  gint32 group = gimp_layer_group_new (ID (image));
+
+  gimp_item_set_name (group, name);
+  gimp_image_insert_layer (ID (image), group, ID (parent), position);
+  return ITEM (group);
+}
+
+static GimpCommonItem
+seam_add_layer (GimpCommonItem image, const ExplainLayer *out, GimpImageType type,
+                const GeglRectangle *bounds, GimpCommonItem parent, gint position)
+{
+  gint32 layer = gimp_layer_new (ID (image), out->name, bounds->width, bounds->height, type,
+                                 out->opacity, GIMP_LAYER_MODE_NORMAL);
+
+  gimp_image_insert_layer (ID (image), layer, ID (parent), position);
+  gimp_layer_set_offsets (layer, bounds->x, bounds->y);
+  return ITEM (layer);
+}
+
+static GeglBuffer *
+seam_buffer (GimpCommonItem layer)
+{
+  return gimp_drawable_get_buffer (ID (layer));
+}
+
+static void
+seam_finish_layer (GimpCommonItem layer, const GeglRectangle *bounds, gboolean visible)
+{
+  gimp_drawable_update (ID (layer), 0, 0, bounds->width, bounds->height);
+  gimp_item_set_visible (ID (layer), visible);
+}
+
+static void
+seam_end (GimpCommonItem image, GimpCommonItem top)
+{
+  gimp_image_thaw_layers (ID (image));
+  gimp_image_set_active_layer (ID (image), ID (top));
+  gimp_image_undo_group_end (ID (image));
+}
+
+static const GimpCommonSeam seam = {
+  seam_read_source, seam_place, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
+  seam_finish_layer, seam_end,
+};
 
 /* What differs between the two procedures; their run modes work alike. */
 typedef struct {
@@ -301,6 +304,7 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
   segcam_model *model = NULL;
   ExplainSettings settings;
   const gchar *model_setting;
+  GimpCommonItem layer;
 
   if (! gimp_common_check_source (gimp_item_is_layer (drawable)
                                     && ! gimp_item_is_group (drawable),
@@ -323,10 +327,11 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     }
 
   model_setting = proc->settings (vals, &settings);
-  *created = execute (image, drawable, model_dir, model_setting, model, &settings, proc->grouped,
-                      error);
-  if (*created == -1)
+  layer = gimp_common_run (&seam, ITEM (image), ITEM (drawable), model_dir, model_setting, model,
+                           &settings, proc->grouped, error);
+  if (layer == NULL)
     return GIMP_PDB_EXECUTION_ERROR;
+  *created = ID (layer);
   if (run_mode == GIMP_RUN_INTERACTIVE)
     gimp_set_data (proc->name, vals, proc->vals_size);
   return GIMP_PDB_SUCCESS;

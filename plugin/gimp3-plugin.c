@@ -1,5 +1,5 @@
-/* gimp3-plugin.c — the GIMP 3.0 adapter: a GimpPlugIn with the two GimpProcedures of
- * DESIGN.md §5, their run modes, and the one place that changes the image.
+/* gimp3-plugin.c — the GIMP 3.0 adapter: a GimpPlugIn with the two GimpProcedures, their run
+ * modes, and the libgimp 3.0 calls behind the shared run's seam.
  *
  * The procedures take the same arguments with the same ranges and defaults, in the same order,
  * as the 2.10 ones (gimp2-plugin.c), except that GIMP 3 hands an image procedure the selected
@@ -8,9 +8,10 @@
  * shows a returned error to the user when the filter ran from a menu; the maximum working size
  * is an auxiliary argument: remembered and shown in the dialog, not part of the PDB signature.
  *
- * Everything that computes lives in explain-job.c and gimp-common.c, shared with the 2.10
- * adapter; this file turns the config into ExplainSettings, the drawable into GeglBuffers, and
- * the finished ExplainResult into layers — inside one undo group, after all computation.
+ * Everything that computes lives in explain-job.c, and the run itself — the model, the progress
+ * bar, the new layers inside one undo group, only after all computation has succeeded — in
+ * gimp-common.c, shared with the 2.10 adapter. This file turns the config into ExplainSettings
+ * and lends gimp_common_run the handful of image calls that 3.0 spells with objects.
  */
 #include <string.h>
 
@@ -130,80 +131,79 @@ segcam_plug_in_init (SegcamPlugIn *plug_in)
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-/* The only function that changes the image: one undo group, the new layers directly above the
- * source layer (in a group of their own when grouped), aligned with it. Returns the group, or
- * the first layer when not grouped. */
-static GimpLayer *
-insert_layers (GimpImage *image, GimpDrawable *drawable, const ExplainResult *result,
-               gboolean grouped)
-{
-  GimpLayer *parent = GIMP_LAYER (gimp_item_get_parent (GIMP_ITEM (drawable)));
-  gint position = gimp_image_get_item_position (image, GIMP_ITEM (drawable));
-  gboolean gray = gimp_image_get_base_type (image) == GIMP_GRAY;
-  gint width = gimp_drawable_get_width (drawable), height = gimp_drawable_get_height (drawable);
-  gint offset_x, offset_y;
-  GimpLayer *top = NULL;
+/* The image calls of gimp_common_run in libgimp 3.0, where items are objects. */
 
-  gimp_drawable_get_offsets (drawable, &offset_x, &offset_y);
+static void
+seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *source)
+{
+  source->pixels = gimp_drawable_get_buffer (drawable);
+  if (! gimp_selection_is_empty (image))
+    source->selection = gimp_drawable_get_buffer (
+      GIMP_DRAWABLE (gimp_image_get_selection (image)));
+  gimp_drawable_get_offsets (drawable, &source->offset_x, &source->offset_y);
+  source->gray = gimp_image_get_base_type (image) == GIMP_GRAY;
+}
+
+static void
+seam_place (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent, gint *position)
+{
+  *parent = gimp_item_get_parent (item);
+  *position = gimp_image_get_item_position (image, item);
+}
+
+static void
+seam_begin (GimpCommonItem image)
+{
   gimp_image_undo_group_start (image);
   gimp_image_freeze_layers (image);
+}
 
-  if (grouped)
-    {
-      top = GIMP_LAYER (gimp_group_layer_new (image, result->group_name));
-      gimp_image_insert_layer (image, top, parent, position);
-      parent = top;
-      position = 0;
-    }
-  for (guint i = 0; i < result->layers->len; i++)
-    {
-      const ExplainLayer *out = g_ptr_array_index (result->layers, i);
-      GimpLayer *layer = gimp_layer_new (image, out->name, width, height,
-                                         gimp_common_layer_type (gray, out->has_alpha),
-                                         out->opacity, GIMP_LAYER_MODE_NORMAL);
-      GeglBuffer *buffer;
+static GimpCommonItem
+seam_add_group (GimpCommonItem image, const gchar *name, GimpCommonItem parent, gint position)
+{
+  GimpGroupLayer *group = gimp_group_layer_new (image, name);
 
-      gimp_image_insert_layer (image, layer, parent, position + i);
-      gimp_layer_set_offsets (layer, offset_x, offset_y);
-      buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
-      gegl_buffer_copy (out->buffer, NULL, GEGL_ABYSS_NONE, buffer, NULL);
-      g_object_unref (buffer);
-      gimp_drawable_update (GIMP_DRAWABLE (layer), 0, 0, width, height);
-      gimp_item_set_visible (GIMP_ITEM (layer), out->visible);
-      if (top == NULL)
-        top = layer;
-    }
+  gimp_image_insert_layer (image, GIMP_LAYER (group), parent, position);
+  return group;
+}
 
+static GimpCommonItem
+seam_add_layer (GimpCommonItem image, const ExplainLayer *out, GimpImageType type,
+                const GeglRectangle *bounds, GimpCommonItem parent, gint position)
+{
+  GimpLayer *layer = gimp_layer_new (image, out->name, bounds->width, bounds->height, type,
+                                     out->opacity, GIMP_LAYER_MODE_NORMAL);
+
+  gimp_image_insert_layer (image, layer, parent, position);
+  gimp_layer_set_offsets (layer, bounds->x, bounds->y);
+  return layer;
+}
+
+static GeglBuffer *
+seam_buffer (GimpCommonItem layer)
+{
+  return gimp_drawable_get_buffer (layer);
+}
+
+static void
+seam_finish_layer (GimpCommonItem layer, const GeglRectangle *bounds, gboolean visible)
+{
+  gimp_drawable_update (layer, 0, 0, bounds->width, bounds->height);
+  gimp_item_set_visible (layer, visible);
+}
+
+static void
+seam_end (GimpCommonItem image, GimpCommonItem top)
+{
   gimp_image_thaw_layers (image);
   gimp_image_set_selected_layers (image, (const GimpLayer *[]) { top, NULL });
   gimp_image_undo_group_end (image);
-  return top;
 }
 
-/* Computes everything and, only if that succeeds, changes the image. Returns the created group
- * or layer, or NULL with an error. */
-static GimpLayer *
-execute (GimpImage *image, GimpDrawable *drawable, const gchar *model_dir,
-         const gchar *model_setting, segcam_model *model, const ExplainSettings *settings,
-         gboolean grouped, GError **error)
-{
-  ExplainSource source = { NULL };
-  ExplainResult *result;
-  GimpLayer *created = NULL;
-
-  source.pixels = gimp_drawable_get_buffer (drawable);
-  if (! gimp_selection_is_empty (image))
-    source.selection = gimp_drawable_get_buffer (
-      GIMP_DRAWABLE (gimp_image_get_selection (image)));
-  gimp_drawable_get_offsets (drawable, &source.offset_x, &source.offset_y);
-  source.gray = gimp_image_get_base_type (image) == GIMP_GRAY;
-
-  result = gimp_common_compute (model_dir, model_setting, model, settings, &source, error);
-  if (result != NULL)
-    created = insert_layers (image, drawable, result, grouped);
-  explain_result_free (result);
-  return created;
-}
+static const GimpCommonSeam seam = {
+  seam_read_source, seam_place, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
+  seam_finish_layer, seam_end,
+};
 
 /* The one layer a run works on, or NULL with an error: GIMP 3 passes every selected drawable. */
 static GimpDrawable *
@@ -267,8 +267,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       settings.outputs = explain ? (unsigned) outputs : EXPLAIN_OUTPUT_SEGMENTATION;
       settings.max_size = max_size;
 
-      created = execute (image, drawable, model_dir, model_setting, model, &settings, explain,
-                         &error);
+      created = gimp_common_run (&seam, image, drawable, model_dir, model_setting, model,
+                                 &settings, explain, &error);
       if (created == NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
     }

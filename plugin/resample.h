@@ -1,10 +1,10 @@
 /* resample.h — separable resampling of float images, for the plug-in's maximum working size.
  *
  * The plug-in runs the model on the layer at its own resolution up to a maximum working size
- * (DESIGN.md §5). A larger layer is reduced by area averaging — each output pixel is the mean of
+ * (the max-size setting). A larger layer is reduced by area averaging — each output pixel is the mean of
  * the input area it covers, so that fractional selection weights stay weights and no detail
  * aliases — and the maps are enlarged back bilinearly with half-pixel centres, the convention the
- * engine uses to resize its own maps (DESIGN.md §3, step 4). Labels are enlarged by nearest
+ * engine uses to resize its own maps (docs/seg-grad-cam.md, "Definition"). Labels are enlarged by nearest
  * neighbour. At equal sizes every kernel is exactly the identity, so an unresampled run gives the
  * same numbers as the command line.
  *
