@@ -124,11 +124,14 @@ gboolean explain_build_roi (ExplainRoiMode roi_mode, const float *selection,
 
 /* "selection", "whole layer", "predicted in selection", ... as layer names show the ROI. */
 const char *explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection);
-/* "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)" and its overlay's name. */
+/* "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM" and its overlay's name (… overlay): the
+ * class first, so that it stays readable in the Layers dock. */
 char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
                           const char *roi_label);
-/* "Seg-Grad-CAM: texture-mnist-biased" */
-char *explain_group_name (const char *model_label);
+/* "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)", or with class_names
+ * NULL (only a segmentation) "Segmentation — Seg-Grad-CAM (texture-mnist-biased)". */
+char *explain_group_name (const char *class_names, const char *node_name,
+                          const char *model_label);
 /* "Segmentation: texture-mnist-biased" */
 char *explain_segmentation_name (const char *model_label);
 

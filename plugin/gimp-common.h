@@ -36,7 +36,7 @@ G_BEGIN_DECLS
   "selected), optionally reduced to the pixels predicted as the class. The heat map covers "   \
   "the whole layer, because the context outside the ROI is what the method reveals.\n\n"      \
   "A layer group is added directly above the layer, in one undo step, holding per class a "    \
-  "heat-map layer named like \"Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)\" and/or an "     \
+  "heat-map layer named like \"digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM\" and/or an "     \
   "overlay, and optionally the segmentation; only its top layer is visible. The layer itself " \
   "is never modified. " SEGCAM_WORKING_SIZE_HELP ("maps")                                     \
   " Models are .safetensors files or ONNX (.onnx) networks, which are imported on loading (see " \

@@ -219,18 +219,22 @@ test_names (void)
   char *name = explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, "digit 2", "mid.relu1",
                                    explain_roi_label (EXPLAIN_ROI_SELECTION, TRUE));
 
-  g_assert_cmpstr (name, ==, "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)");
+  g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM");
   g_free (name);
   name = explain_layer_name (EXPLAIN_LAYER_OVERLAY, "digit 2", "mid.relu1",
                              explain_roi_label (EXPLAIN_ROI_SELECTION, FALSE));
-  g_assert_cmpstr (name, ==, "Seg-Grad-CAM overlay: digit 2 @ mid.relu1 (whole layer)");
+  g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay");
   g_free (name);
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_SELECTION_CLASS, TRUE), ==,
                    "predicted in selection");
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_CLASS, TRUE), ==, "predicted");
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_COMPONENT, FALSE), ==, "largest region");
-  name = explain_group_name ("texture-mnist-biased");
-  g_assert_cmpstr (name, ==, "Seg-Grad-CAM: texture-mnist-biased");
+  name = explain_group_name ("digit 1, digit 2", "mid.relu1", "texture-mnist-biased");
+  g_assert_cmpstr (name, ==,
+                   "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)");
+  g_free (name);
+  name = explain_group_name (NULL, NULL, "texture-mnist-biased");
+  g_assert_cmpstr (name, ==, "Segmentation — Seg-Grad-CAM (texture-mnist-biased)");
   g_free (name);
   name = explain_segmentation_name ("texture-mnist-biased");
   g_assert_cmpstr (name, ==, "Segmentation: texture-mnist-biased");
@@ -493,15 +497,16 @@ test_run_whole_layer (void)
   g_assert_no_error (error);
   g_assert_true (log.monotonic);
   g_assert_cmpfloat (log.last, ==, 1.0);
-  g_assert_cmpstr (result->group_name, ==, "Seg-Grad-CAM: tiny");
+  g_assert_cmpstr (result->group_name, ==,
+                   "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (tiny)");
   g_assert_cmpint (result->working_width, ==, width);
   g_assert_cmpint (result->layers->len, ==, 5);
   g_assert_cmpstr (layer_at (result, 0)->name, ==,
-                   "Seg-Grad-CAM: digit 1 @ mid.relu1 (whole layer)");
+                   "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM");
   g_assert_cmpstr (layer_at (result, 1)->name, ==,
-                   "Seg-Grad-CAM overlay: digit 1 @ mid.relu1 (whole layer)");
+                   "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay");
   g_assert_cmpstr (layer_at (result, 2)->name, ==,
-                   "Seg-Grad-CAM: digit 2 @ mid.relu1 (whole layer)");
+                   "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM");
   g_assert_cmpstr (layer_at (result, 4)->name, ==, "Segmentation: tiny");
   g_assert_cmpint (layer_at (result, 0)->kind, ==, EXPLAIN_LAYER_HEAT_MAP);
   g_assert_cmpint (layer_at (result, 1)->kind, ==, EXPLAIN_LAYER_OVERLAY);
@@ -593,7 +598,7 @@ test_run_selection_offsets (void)
   best = explain_default_class (labels, &roi[0][0], width * height, 4);
   g_assert_cmpint (best, ==, 1);
   g_assert_cmpstr (layer_at (result, 0)->name, ==,
-                   "Seg-Grad-CAM: digit 1 @ enc.relu1 (selection)");
+                   "digit 1 @ enc.relu1 (selection) — Seg-Grad-CAM");
 
   /* enc.relu1 is not the default: the engine must explain there too. */
   {
@@ -642,7 +647,8 @@ test_run_resampled (void)
   g_assert_no_error (error);
   g_assert_cmpint (result->working_width, ==, 30);
   g_assert_cmpint (result->working_height, ==, 20);
-  g_assert_cmpstr (layer_at (result, 0)->name, ==, "Seg-Grad-CAM: digit 2 @ mid.relu1 (predicted)");
+  g_assert_cmpstr (layer_at (result, 0)->name, ==,
+                   "digit 2 @ mid.relu1 (predicted) — Seg-Grad-CAM");
   extent = gegl_buffer_get_extent (layer_at (result, 0)->buffer);
   g_assert_cmpint (extent->width, ==, width);
   g_assert_cmpint (extent->height, ==, height);
