@@ -1,4 +1,6 @@
 /* gimp-common.c — the part of a run both libgimp adapters share (gimp-common.h). */
+#include <string.h>
+
 #include <libgimp/gimp.h>
 
 #include "gimp-common.h"
@@ -80,18 +82,58 @@ out:
   return result;
 }
 
-/* The only place that changes the image: one undo group, the new layers directly above the
- * source layer (in a group of their own when grouped), aligned with it (bounds). Returns the
- * group, or the first layer when not grouped. */
+/* The mark of what runs create for drawable: its tattoo, as text. */
+static gchar *
+source_mark (const GimpCommonSeam *seam, GimpCommonItem drawable)
+{
+  return g_strdup_printf ("%u", seam->tattoo (drawable));
+}
+
+static gboolean
+has_mark (const GimpCommonSeam *seam, GimpCommonItem item, const gchar *mark)
+{
+  gchar *text = seam->get_parasite (item, SEGCAM_PARASITE_SOURCE);
+  gboolean marked = g_strcmp0 (text, mark) == 0;
+
+  g_free (text);
+  return marked;
+}
+
+/* Where in drawable's parent the new result goes: above the topmost result an earlier run
+ * made for drawable there, else directly above drawable (at position). */
+static gint
+result_position (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
+                 gint position, const gchar *mark)
+{
+  gint n = 0;
+  GimpCommonItem *siblings = seam->siblings (image, drawable, &n);
+
+  for (gint i = 0; i < MIN (position, n); i++)
+    if (has_mark (seam, siblings[i], mark))
+      {
+        position = i;
+        break;
+      }
+  g_free (siblings);
+  return position;
+}
+
+/* The only place that changes the image: one undo group, the new layers above the source layer
+ * and its earlier results (in a group of their own when grouped), aligned with it (bounds), the
+ * new top item marked as the source's, the source left active. Returns the group, or the first
+ * layer when not grouped. */
 static GimpCommonItem
 insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
                const GeglRectangle *bounds, gboolean gray, const ExplainResult *result,
                gboolean grouped)
 {
+  gchar *mark = source_mark (seam, drawable);
+  GimpParasite *parasite;
   GimpCommonItem parent, top = NULL;
   gint position;
 
   seam->place (image, drawable, &parent, &position);
+  position = result_position (seam, image, drawable, position, mark);
   seam->begin (image);
   if (grouped)
     {
@@ -112,7 +154,14 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
       if (top == NULL)
         top = layer;
     }
-  seam->end (image, top);
+  /* Undoable: a Ctrl-Z that removes the result removes its mark with it. */
+  parasite = gimp_parasite_new (SEGCAM_PARASITE_SOURCE,
+                                GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
+                                strlen (mark), mark);
+  seam->attach_parasite (top, parasite);
+  gimp_parasite_free (parasite);
+  seam->end (image, drawable);
+  g_free (mark);
   return top;
 }
 

@@ -101,6 +101,14 @@ typedef struct {
    * position in it. */
   void (*place) (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent,
                  gint *position);
+  /* The items of item's parent (the image's top-level layers at the top level), top to
+   * bottom, item among them; free with g_free. */
+  GimpCommonItem *(*siblings) (GimpCommonItem image, GimpCommonItem item, gint *n);
+  /* item's tattoo: unique in its image and kept in XCF files, unlike its ID. */
+  guint (*tattoo) (GimpCommonItem item);
+  /* The data of item's parasite of that name as text (NULL: none); free with g_free. */
+  gchar *(*get_parasite) (GimpCommonItem item, const gchar *name);
+  void (*attach_parasite) (GimpCommonItem item, const GimpParasite *parasite);
   /* Opens the undo group and freezes the Layers dialog. */
   void (*begin) (GimpCommonItem image);
   /* A new empty layer group named name, inserted at position in parent. */
@@ -115,16 +123,22 @@ typedef struct {
   GeglBuffer *(*buffer) (GimpCommonItem layer);
   /* After the pixels are written: redraws the layer and sets its visibility. */
   void (*finish_layer) (GimpCommonItem layer, const GeglRectangle *bounds, gboolean visible);
-  /* Thaws the Layers dialog, makes top the active (selected) layer and closes the undo group. */
-  void (*end) (GimpCommonItem image, GimpCommonItem top);
+  /* Thaws the Layers dialog, makes layer the active (selected) one and closes the undo group. */
+  void (*end) (GimpCommonItem image, GimpCommonItem layer);
 } GimpCommonSeam;
+
+/* The parasite that marks what a run created (its group, or Segment's layer) with the tattoo
+ * of the source layer, in decimal: a later run for the same layer puts its result above the
+ * marked ones, whatever they have been renamed to. Persistent, so it survives XCF files. */
+#define SEGCAM_PARASITE_SOURCE "segcam-source"
 
 /* One run on drawable of image, up to the changed image: loads the model model_setting names
  * (unless model is given: a dialog loaded it already, and it is released here either way), runs
- * the job with GIMP's progress bar and, only if that succeeds, adds the layers directly above
- * drawable, aligned with it, in one undo group — in a layer group of their own when grouped.
- * Returns the group, or the first layer when not grouped; NULL with an error, the image as it
- * was. */
+ * the job with GIMP's progress bar and, only if that succeeds, adds the layers above drawable
+ * and above what earlier runs created for it (newest on top), aligned with it, in one undo
+ * group — in a layer group of their own when grouped — and leaves drawable the active layer, so
+ * that Repeat works on it again. Returns the group, or the first layer when not grouped; NULL
+ * with an error, the image as it was. */
 GimpCommonItem gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image,
                                 GimpCommonItem drawable, const gchar *model_dir,
                                 const gchar *model_setting, segcam_model *model,

@@ -182,6 +182,44 @@ seam_place (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent, g
   *position = gimp_image_get_item_position (ID (image), ID (item));
 }
 
+static GimpCommonItem *
+seam_siblings (GimpCommonItem image, GimpCommonItem item, gint *n)
+{
+  gint32 parent = gimp_item_get_parent (ID (item));
+  gint *ids = parent > 0 ? gimp_item_get_children (parent, n)
+                         : gimp_image_get_layers (ID (image), n);
+  GimpCommonItem *items = g_new (GimpCommonItem, *n);
+
+  for (gint i = 0; i < *n; i++)
+    items[i] = ITEM (ids[i]);
+  g_free (ids);
+  return items;
+}
+
+static guint
+seam_tattoo (GimpCommonItem item)
+{
+  return gimp_item_get_tattoo (ID (item));
+}
+
+static gchar *
+seam_get_parasite (GimpCommonItem item, const gchar *name)
+{
+  GimpParasite *parasite = gimp_item_get_parasite (ID (item), name);
+  gchar *text = NULL;
+
+  if (parasite != NULL)
+    text = g_strndup (gimp_parasite_data (parasite), gimp_parasite_data_size (parasite));
+  gimp_parasite_free (parasite);
+  return text;
+}
+
+static void
+seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
+{
+  gimp_item_attach_parasite (ID (item), parasite);
+}
+
 static void
 seam_begin (GimpCommonItem image)
 {
@@ -225,15 +263,16 @@ seam_finish_layer (GimpCommonItem layer, const GeglRectangle *bounds, gboolean v
 }
 
 static void
-seam_end (GimpCommonItem image, GimpCommonItem top)
+seam_end (GimpCommonItem image, GimpCommonItem layer)
 {
   gimp_image_thaw_layers (ID (image));
-  gimp_image_set_active_layer (ID (image), ID (top));
+  gimp_image_set_active_layer (ID (image), ID (layer));
   gimp_image_undo_group_end (ID (image));
 }
 
 static const GimpCommonSeam seam = {
-  seam_read_source, seam_place, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
+  seam_read_source, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
+  seam_attach_parasite, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
   seam_finish_layer, seam_end,
 };
 

@@ -151,6 +151,46 @@ seam_place (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent, g
   *position = gimp_image_get_item_position (image, item);
 }
 
+static GimpCommonItem *
+seam_siblings (GimpCommonItem image, GimpCommonItem item, gint *n)
+{
+  GimpItem *parent = gimp_item_get_parent (item);
+  GimpItem **items = parent != NULL ? gimp_item_get_children (parent)
+                                    : (GimpItem **) gimp_image_get_layers (image);
+
+  *n = (gint) gimp_core_object_array_get_length ((GObject **) items);
+  return (GimpCommonItem *) items;
+}
+
+static guint
+seam_tattoo (GimpCommonItem item)
+{
+  return gimp_item_get_tattoo (item);
+}
+
+static gchar *
+seam_get_parasite (GimpCommonItem item, const gchar *name)
+{
+  GimpParasite *parasite = gimp_item_get_parasite (item, name);
+  gchar *text = NULL;
+
+  if (parasite != NULL)
+    {
+      guint32 size = 0;
+      gconstpointer data = gimp_parasite_get_data (parasite, &size);
+
+      text = g_strndup (data, size);
+    }
+  gimp_parasite_free (parasite);
+  return text;
+}
+
+static void
+seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
+{
+  gimp_item_attach_parasite (item, parasite);
+}
+
 static void
 seam_begin (GimpCommonItem image)
 {
@@ -193,15 +233,16 @@ seam_finish_layer (GimpCommonItem layer, const GeglRectangle *bounds, gboolean v
 }
 
 static void
-seam_end (GimpCommonItem image, GimpCommonItem top)
+seam_end (GimpCommonItem image, GimpCommonItem layer)
 {
   gimp_image_thaw_layers (image);
-  gimp_image_set_selected_layers (image, (const GimpLayer *[]) { top, NULL });
+  gimp_image_set_selected_layers (image, (const GimpLayer *[]) { layer, NULL });
   gimp_image_undo_group_end (image);
 }
 
 static const GimpCommonSeam seam = {
-  seam_read_source, seam_place, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
+  seam_read_source, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
+  seam_attach_parasite, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
   seam_finish_layer, seam_end,
 };
 

@@ -328,7 +328,7 @@ def check_gimp3_signatures(results, rc):
         results.check("signature " + proc, not problems, "; ".join(problems))
 
 
-BATCH_TESTS = ["registration", "rect", "multi", "default-class", "roi-modes", "feathered",
+BATCH_TESTS = ["registration", "rect", "multi", "rerun", "default-class", "roi-modes", "feathered",
                "offsets", "nested", "gray", "precision", "resampled", "segment", "errors",
                "last-values"]
 

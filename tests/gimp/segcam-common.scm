@@ -193,10 +193,38 @@
       (st-expect-equal (st-offsets heat) '(0 0) "heat map offsets")
       (st-expect-equal (st-opacity heat) 50.0 "heat map opacity")
       (st-expect (st-visible? heat) "heat map visible")
-      (st-expect-equal (st-source image) group "active layer")
+      (st-expect-equal (st-source image) source "the source stays the active layer")
       (st-expect (st-has-selection? image) "selection kept")
       (st-save image heat "rect-heat.png")
       (st-save image source "rect-source.png"))
+    (gimp-image-delete image)))
+
+; Runs again on the same layer: each result goes above the earlier ones for that layer (newest
+; on top), which the plug-in finds by a mark, not by their names; the source stays the active
+; layer, so that the next run (Repeat) finds it. Results for another layer stay by that layer.
+(define (st-test-rerun)
+  (let* ((image (st-sandwich))
+         (source (st-source image))
+         (bottom (list-ref (st-layers image) 2))
+         (first (st-explain image source "" "digit 1" "" 0 0 0 60 1)))
+    (define (names) (map st-name (st-layers image)))
+    (st-expect-equal (st-source image) source "active after the first run")
+    (gimp-item-set-name first "first")
+    (st-explain image (st-source image) "" "digit 2" "" 0 0 0 60 1)
+    (st-expect-equal (names) '("top" "digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                               "first" "source" "bottom")
+                     "the second group above the first, both above the source")
+    (st-expect-equal (st-source image) source "active after the second run")
+    (st-segment RUN-NONINTERACTIVE image (st-source image) "" 60)
+    (st-expect-equal (names) '("top" "Segmentation: texture-mnist-biased"
+                               "digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                               "first" "source" "bottom")
+                     "a segmentation above them")
+    (st-expect-equal (st-source image) source "active after segmenting")
+    (gimp-item-set-name (st-explain image bottom "" "digit 3" "" 0 0 0 60 1) "for the bottom")
+    (st-expect-equal (list-tail (names) 4) '("source" "for the bottom" "bottom")
+                     "another layer's result directly above it")
+    (st-expect-equal (st-source image) bottom "that layer active")
     (gimp-image-delete image)))
 
 ; Several classes and every output; the CLI comparison of heat maps, overlay and segmentation.
@@ -431,6 +459,7 @@
   (st-test "registration" st-test-registration)
   (st-test "rect" st-test-rect)
   (st-test "multi" st-test-multi)
+  (st-test "rerun" st-test-rerun)
   (st-test "default-class" st-test-default-class)
   (st-test "roi-modes" st-test-roi-modes)
   (st-test "feathered" st-test-feathered)
