@@ -616,7 +616,6 @@ static ExplainResult *
 job_render (Job *job, const char *model_label)
 {
   const ExplainSettings *settings = job->settings;
-  SegcamColormap colormap = job->source->gray ? SEGCAM_COLORMAP_GRAYSCALE : settings->colormap;
   const char *roi_label = explain_roi_label (settings->roi_mode, job->source->selection != NULL);
   ExplainResult *result = g_new0 (ExplainResult, 1);
   guint n_classes = job->explain ? job->classes->len : 0;
@@ -649,9 +648,9 @@ job_render (Job *job, const char *model_label)
                                job->width, job->height, "R'G'B'A float", 100.0);
           g_ptr_array_add (result->layers, overlay);
         }
-      render_map (job->maps[i], job->work_width, job->work_height, colormap, job->source->pixels,
-                  settings->opacity / 100.0, heat != NULL ? heat->buffer : NULL,
-                  overlay != NULL ? overlay->buffer : NULL);
+      render_map (job->maps[i], job->work_width, job->work_height, settings->colormap,
+                  job->source->pixels, settings->opacity / 100.0,
+                  heat != NULL ? heat->buffer : NULL, overlay != NULL ? overlay->buffer : NULL);
       progress_report (&job->progress, (i + 1.0) / (n_classes + 1.0), NULL);
     }
   if (settings->outputs & EXPLAIN_OUTPUT_SEGMENTATION)

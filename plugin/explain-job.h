@@ -56,8 +56,6 @@ typedef struct {
   GeglBuffer *selection;     /* the image's selection mask, NULL when nothing is selected */
   int offset_x, offset_y;    /* the layer's offsets: its pixel (x, y) is the selection's pixel
                                 (x + offset_x, y + offset_y) */
-  gboolean gray;             /* a grayscale image: its layers can only hold gray, so heat maps
-                                use the grayscale colormap whatever the setting */
 } ExplainSource;
 
 typedef enum {
@@ -66,7 +64,8 @@ typedef enum {
   EXPLAIN_LAYER_SEGMENTATION,
 } ExplainLayerKind;
 
-/* One layer to create: the source layer's size and offsets, normal mode. */
+/* One layer to create: the source layer's size and offsets, normal mode, in colour (an RGB
+ * layer, whatever the source's image mode). */
 typedef struct {
   ExplainLayerKind kind;
   char *name;

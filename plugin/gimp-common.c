@@ -6,15 +6,6 @@
 #include "gimp-common.h"
 #include "model-files.h"
 
-/* The type of a new layer in an image of base type gray or RGB. */
-static GimpImageType
-layer_type (gboolean gray, gboolean alpha)
-{
-  if (gray)
-    return alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
-  return alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
-}
-
 gboolean
 gimp_common_check_source (gboolean plain_layer, gboolean indexed, GError **error)
 {
@@ -118,10 +109,13 @@ result_position (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
   return position;
 }
 
-/* The only place that changes the image: one undo group, the new layers above the source layer
- * and its earlier results (in a group of their own when grouped), aligned with it (bounds), the
- * new top item marked as the source's, the source left active. Returns the group, or the first
- * layer when not grouped. */
+/* The only place that changes the image: one undo group, a gray image converted to RGB (so
+ * that the results can be in colour: layers of a gray image can only hold gray, and a heat map
+ * in gray over a gray picture is unreadable; the conversion gives every gray level the same
+ * value in R, G and B, so the source's pixels keep their values), the new layers above the
+ * source layer and its earlier results (in a group of their own when grouped), aligned with it
+ * (bounds), the new top item marked as the source's, the source left active. Returns the group,
+ * or the first layer when not grouped. */
 static GimpCommonItem
 insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
                const GeglRectangle *bounds, gboolean gray, const ExplainResult *result,
@@ -135,6 +129,8 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
   seam->place (image, drawable, &parent, &position);
   position = result_position (seam, image, drawable, position, mark);
   seam->begin (image);
+  if (gray)
+    seam->convert_rgb (image);
   if (grouped)
     {
       top = seam->add_group (image, result->group_name, parent, position);
@@ -144,7 +140,8 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
   for (guint i = 0; i < result->layers->len; i++)
     {
       const ExplainLayer *out = g_ptr_array_index (result->layers, i);
-      GimpCommonItem layer = seam->add_layer (image, out, layer_type (gray, out->has_alpha),
+      GimpCommonItem layer = seam->add_layer (image, out,
+                                              out->has_alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE,
                                               bounds, parent, position + i);
       GeglBuffer *buffer = seam->buffer (layer);
 
@@ -174,6 +171,7 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
   ExplainResult *result;
   GeglRectangle bounds;
   GimpCommonItem created = NULL;
+  gboolean gray = seam->is_gray (image);
 
   seam->read_source (image, drawable, &source);
   /* The new layers' place and size, taken now: compute releases the source's buffers. */
@@ -183,7 +181,7 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
 
   result = compute (model_dir, model_setting, model, settings, &source, error);
   if (result != NULL)
-    created = insert_layers (seam, image, drawable, &bounds, source.gray, result, grouped);
+    created = insert_layers (seam, image, drawable, &bounds, gray, result, grouped);
   explain_result_free (result);
   return created;
 }

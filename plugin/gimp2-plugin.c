@@ -172,7 +172,12 @@ seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *
   if (! gimp_selection_is_empty (ID (image)))
     source->selection = gimp_drawable_get_buffer (gimp_image_get_selection (ID (image)));
   gimp_drawable_offsets (ID (drawable), &source->offset_x, &source->offset_y);
-  source->gray = gimp_image_base_type (ID (image)) == GIMP_GRAY;
+}
+
+static gboolean
+seam_is_gray (GimpCommonItem image)
+{
+  return gimp_image_base_type (ID (image)) == GIMP_GRAY;
 }
 
 static void
@@ -227,6 +232,12 @@ seam_begin (GimpCommonItem image)
   gimp_image_freeze_layers (ID (image));
 }
 
+static void
+seam_convert_rgb (GimpCommonItem image)
+{
+  gimp_image_convert_rgb (ID (image));
+}
+
 static GimpCommonItem
 seam_add_group (GimpCommonItem image, const gchar *name, GimpCommonItem parent, gint position)
 {
@@ -271,9 +282,9 @@ seam_end (GimpCommonItem image, GimpCommonItem layer)
 }
 
 static const GimpCommonSeam seam = {
-  seam_read_source, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
-  seam_attach_parasite, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
-  seam_finish_layer, seam_end,
+  seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
+  seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
+  seam_buffer, seam_finish_layer, seam_end,
 };
 
 /* What differs between the two procedures; their run modes work alike. */

@@ -141,7 +141,12 @@ seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *
     source->selection = gimp_drawable_get_buffer (
       GIMP_DRAWABLE (gimp_image_get_selection (image)));
   gimp_drawable_get_offsets (drawable, &source->offset_x, &source->offset_y);
-  source->gray = gimp_image_get_base_type (image) == GIMP_GRAY;
+}
+
+static gboolean
+seam_is_gray (GimpCommonItem image)
+{
+  return gimp_image_get_base_type (image) == GIMP_GRAY;
 }
 
 static void
@@ -198,6 +203,12 @@ seam_begin (GimpCommonItem image)
   gimp_image_freeze_layers (image);
 }
 
+static void
+seam_convert_rgb (GimpCommonItem image)
+{
+  gimp_image_convert_rgb (image);
+}
+
 static GimpCommonItem
 seam_add_group (GimpCommonItem image, const gchar *name, GimpCommonItem parent, gint position)
 {
@@ -241,9 +252,9 @@ seam_end (GimpCommonItem image, GimpCommonItem layer)
 }
 
 static const GimpCommonSeam seam = {
-  seam_read_source, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
-  seam_attach_parasite, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
-  seam_finish_layer, seam_end,
+  seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
+  seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
+  seam_buffer, seam_finish_layer, seam_end,
 };
 
 /* The one layer a run works on, or NULL with an error: GIMP 3 passes every selected drawable. */

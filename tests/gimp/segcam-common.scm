@@ -326,22 +326,30 @@
                        "group directly above the source"))
     (gimp-image-delete image)))
 
+; A grayscale image gets its results in colour: the image becomes RGB in the run's undo step,
+; the source keeping its pixel values (the driver compares them with gray.png, and the heat map
+; and segmentation with the CLI's colour output).
 (define (st-test-gray)
   (let* ((image (st-load "gray.png"))
          (source (st-source image)))
-    (let* ((group (st-explain image source (st-gray-model) "foreground" "" 0 0 0 60 1))
-           (heat (car (st-children group))))
-      (st-expect-equal (st-name heat) "foreground @ enc.relu1 (whole layer) — Seg-Grad-CAM"
-                       "layer name")
-      (st-expect (st-gray? heat) "a gray heat map in a gray image")
-      (st-save image heat "gray-heat.png"))
+    (let* ((group (st-explain image source (st-gray-model) "foreground" "" 0 0 0 60 5))
+           (kids (st-children group)))
+      (st-expect-equal (map st-name kids) '("foreground @ enc.relu1 (whole layer) — Seg-Grad-CAM"
+                                            "Segmentation: tiny-gray")
+                       "layer names")
+      (st-expect (not (st-gray? (car kids))) "an RGB heat map")
+      (st-expect (not (st-gray? source)) "the image converted to RGB")
+      (st-expect-equal (st-source image) source "the source still the active layer")
+      (st-save image (car kids) "gray-heat.png")
+      (st-save image (cadr kids) "gray-segmentation.png")
+      (st-save image source "gray-source.png"))
     ; An RGB model on a gray image sees the gray replicated.
     (st-save image (car (st-children (st-explain image source "" "digit 1" "" 0 0 4 60 1)))
              "gray-rgb-model-heat.png")
     ; Alpha is ignored.
     (gimp-layer-add-alpha source)
     (st-save image (car (st-children (st-explain image source (st-gray-model) "foreground" "" 0 0
-                                                 4 60 1)))
+                                                 0 60 1)))
              "gray-alpha-heat.png")
     (gimp-image-delete image)))
 
