@@ -387,6 +387,22 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
   return GIMP_PDB_SUCCESS;
 }
 
+/* An error for the user who ran the filter from a menu, in a message dialog. GIMP shows
+ * plug-in messages in a dialog only with that message handler, and even then puts a one-line
+ * message in the image window's status bar, where it vanishes after a few seconds: hence the
+ * handler, set for this message only, and the second line. */
+static void
+show_error (const gchar *message)
+{
+  GimpMessageHandlerType handler = gimp_message_get_handler ();
+  gchar *text = g_strdup_printf ("Seg-Grad-CAM could not finish:\n%s", message);
+
+  gimp_message_set_handler (GIMP_MESSAGE_BOX);
+  gimp_message (text);
+  gimp_message_set_handler (handler);
+  g_free (text);
+}
+
 static void
 run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
      GimpParam **return_vals)
@@ -430,8 +446,8 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
     }
   else if (error != NULL)
     {
-      /* Users get a message; scripts get the PDB error string (GIMP would show that string
-       * too when the filter runs from a menu, so the user would read it twice). */
+      /* Users get a message dialog; scripts get the PDB error string (GIMP would show that
+       * string too when the filter runs from a menu, so the user would read it twice). */
       if (run_mode == GIMP_RUN_NONINTERACTIVE)
         {
           g_free (message);
@@ -441,7 +457,7 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
           values[1].data.d_string = message;
         }
       else
-        gimp_message (error->message);
+        show_error (error->message);
     }
   g_clear_error (&error);
   g_free (model_dir);

@@ -327,8 +327,9 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   else
     segcam_model_free (model);
 
-  /* On failure GIMP shows the error to the user when the filter ran from a menu, and hands it
-   * to the calling script otherwise. */
+  /* On failure GIMP shows the error to the user when the filter ran from a menu — in a message
+   * dialog: it adds a first line, "Execution error for 'Explain...':", and the status bar takes
+   * only one-liners — and hands it to the calling script otherwise. */
   values = gimp_procedure_new_return_values (procedure, status, error);
   if (status == GIMP_PDB_SUCCESS)
     GIMP_VALUES_SET_LAYER (values, 1, created);

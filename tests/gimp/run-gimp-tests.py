@@ -346,11 +346,18 @@ def check_batch_outputs(args, results, work, log, profile):
     if args.api == "3":
         check_gimp3_signatures(results, rc)
     # Repeat Last's error reached the user as a message, not only as a failed call (in 2.10 the
-    # plug-in's message; GIMP 3 shows the returned error itself).
+    # plug-in's message, two lines so that GIMP shows it in a dialog, not in the status bar;
+    # GIMP 3 shows the returned error itself, after a line of its own).
     results.check("interactive-error-message",
                   re.search(r"^(?!.*segcam-test).*empty ROI: the selection does not overlap the "
                             r"layer", log, re.M) is not None,
                   "no message from the plug-in on the console")
+    if args.api == "2":
+        shown = re.findall(r"Seg-Grad-CAM could not finish:\s*\n.*\S", log)
+        # Only Repeat Last's: the batch calls' errors go to the script alone.
+        results.check("interactive-error-dialog-text",
+                      len(shown) == 1 and "empty ROI" in shown[0],
+                      "messages shown: %s" % shown)
     results.check("clean-exit", not unclean(log, args.api),
                   "leaks, crashes or warnings on the console: see %s" % work)
     compare(results, "source-untouched", work, "rect-source.png", "rgb.png")
