@@ -35,7 +35,6 @@ G_BEGIN_DECLS
   "Logits are what the Seg-Grad-CAM paper explains; probabilities saturate where the "        \
   "network is sure."
 #define DIALOG_TIP_COLORMAP "Colours of the heat map, from 0 to the map's maximum."
-#define DIALOG_TIP_COLORMAP_GRAY "A grayscale image can only show grayscale heat maps."
 #define DIALOG_TIP_OPACITY "Opacity of the heat-map layers, and of the heat map in the overlays."
 #define DIALOG_TIP_SEGMENT_OPACITY "Opacity of the segmentation layer."
 /* The outputs bits 1, 2, 4 as check buttons (mnemonics clear of Help, Reset, Cancel, OK and

@@ -209,19 +209,22 @@ explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection)
   g_return_val_if_reached (NULL);
 }
 
+/* The class first and the method last: the Layers dock cuts long names at the end, and the
+ * class is what tells one result from the next. */
 char *
 explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
                     const char *roi_label)
 {
-  return g_strdup_printf ("Seg-Grad-CAM%s: %s @ %s (%s)",
-                          kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "", class_name, node_name,
-                          roi_label);
+  return g_strdup_printf ("%s @ %s (%s) — Seg-Grad-CAM%s", class_name, node_name, roi_label,
+                          kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "");
 }
 
 char *
-explain_group_name (const char *model_label)
+explain_group_name (const char *class_names, const char *node_name, const char *model_label)
 {
-  return g_strdup_printf ("Seg-Grad-CAM: %s", model_label);
+  if (class_names == NULL)
+    return g_strdup_printf ("Segmentation — Seg-Grad-CAM (%s)", model_label);
+  return g_strdup_printf ("%s @ %s — Seg-Grad-CAM (%s)", class_names, node_name, model_label);
 }
 
 char *
@@ -588,18 +591,37 @@ job_explain (Job *job, double start, double end, GError **error)
   return ok;
 }
 
+/* The group's name: the classes explained, by name, and the layer (none when only segmenting). */
+static char *
+job_group_name (const Job *job, const char *model_label)
+{
+  GString *names;
+  char *name;
+
+  if (! job->explain)
+    return explain_group_name (NULL, NULL, model_label);
+  names = g_string_new (NULL);
+  for (guint i = 0; i < job->classes->len; i++)
+    g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
+                            segcam_model_class_name (job->model,
+                                                     g_array_index (job->classes, int, i)));
+  name = explain_group_name (names->str, segcam_model_node_name (job->model, job->node),
+                             model_label);
+  g_string_free (names, TRUE);
+  return name;
+}
+
 /* The layers, coloured at the layer's size; nothing here can fail. */
 static ExplainResult *
 job_render (Job *job, const char *model_label)
 {
   const ExplainSettings *settings = job->settings;
-  SegcamColormap colormap = job->source->gray ? SEGCAM_COLORMAP_GRAYSCALE : settings->colormap;
   const char *roi_label = explain_roi_label (settings->roi_mode, job->source->selection != NULL);
   ExplainResult *result = g_new0 (ExplainResult, 1);
   guint n_classes = job->explain ? job->classes->len : 0;
 
   progress_phase (&job->progress, 0.9, 0.1, "Colouring the maps");
-  result->group_name = explain_group_name (model_label);
+  result->group_name = job_group_name (job, model_label);
   result->layers = g_ptr_array_new_with_free_func (layer_free);
   result->working_width = job->work_width;
   result->working_height = job->work_height;
@@ -626,9 +648,9 @@ job_render (Job *job, const char *model_label)
                                job->width, job->height, "R'G'B'A float", 100.0);
           g_ptr_array_add (result->layers, overlay);
         }
-      render_map (job->maps[i], job->work_width, job->work_height, colormap, job->source->pixels,
-                  settings->opacity / 100.0, heat != NULL ? heat->buffer : NULL,
-                  overlay != NULL ? overlay->buffer : NULL);
+      render_map (job->maps[i], job->work_width, job->work_height, settings->colormap,
+                  job->source->pixels, settings->opacity / 100.0,
+                  heat != NULL ? heat->buffer : NULL, overlay != NULL ? overlay->buffer : NULL);
       progress_report (&job->progress, (i + 1.0) / (n_classes + 1.0), NULL);
     }
   if (settings->outputs & EXPLAIN_OUTPUT_SEGMENTATION)

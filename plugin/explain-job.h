@@ -56,8 +56,6 @@ typedef struct {
   GeglBuffer *selection;     /* the image's selection mask, NULL when nothing is selected */
   int offset_x, offset_y;    /* the layer's offsets: its pixel (x, y) is the selection's pixel
                                 (x + offset_x, y + offset_y) */
-  gboolean gray;             /* a grayscale image: its layers can only hold gray, so heat maps
-                                use the grayscale colormap whatever the setting */
 } ExplainSource;
 
 typedef enum {
@@ -66,7 +64,8 @@ typedef enum {
   EXPLAIN_LAYER_SEGMENTATION,
 } ExplainLayerKind;
 
-/* One layer to create: the source layer's size and offsets, normal mode. */
+/* One layer to create: the source layer's size and offsets, normal mode, in colour (an RGB
+ * layer, whatever the source's image mode). */
 typedef struct {
   ExplainLayerKind kind;
   char *name;
@@ -124,11 +123,14 @@ gboolean explain_build_roi (ExplainRoiMode roi_mode, const float *selection,
 
 /* "selection", "whole layer", "predicted in selection", ... as layer names show the ROI. */
 const char *explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection);
-/* "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)" and its overlay's name. */
+/* "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM" and its overlay's name (… overlay): the
+ * class first, so that it stays readable in the Layers dock. */
 char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
                           const char *roi_label);
-/* "Seg-Grad-CAM: texture-mnist-biased" */
-char *explain_group_name (const char *model_label);
+/* "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)", or with class_names
+ * NULL (only a segmentation) "Segmentation — Seg-Grad-CAM (texture-mnist-biased)". */
+char *explain_group_name (const char *class_names, const char *node_name,
+                          const char *model_label);
 /* "Segmentation: texture-mnist-biased" */
 char *explain_segmentation_name (const char *model_label);
 

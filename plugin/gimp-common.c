@@ -1,17 +1,10 @@
 /* gimp-common.c — the part of a run both libgimp adapters share (gimp-common.h). */
+#include <string.h>
+
 #include <libgimp/gimp.h>
 
 #include "gimp-common.h"
 #include "model-files.h"
-
-/* The type of a new layer in an image of base type gray or RGB. */
-static GimpImageType
-layer_type (gboolean gray, gboolean alpha)
-{
-  if (gray)
-    return alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
-  return alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
-}
 
 gboolean
 gimp_common_check_source (gboolean plain_layer, gboolean indexed, GError **error)
@@ -80,19 +73,64 @@ out:
   return result;
 }
 
-/* The only place that changes the image: one undo group, the new layers directly above the
- * source layer (in a group of their own when grouped), aligned with it (bounds). Returns the
- * group, or the first layer when not grouped. */
+/* The mark of what runs create for drawable: its tattoo, as text. */
+static gchar *
+source_mark (const GimpCommonSeam *seam, GimpCommonItem drawable)
+{
+  return g_strdup_printf ("%u", seam->tattoo (drawable));
+}
+
+static gboolean
+has_mark (const GimpCommonSeam *seam, GimpCommonItem item, const gchar *mark)
+{
+  gchar *text = seam->get_parasite (item, SEGCAM_PARASITE_SOURCE);
+  gboolean marked = g_strcmp0 (text, mark) == 0;
+
+  g_free (text);
+  return marked;
+}
+
+/* Where in drawable's parent the new result goes: above the topmost result an earlier run
+ * made for drawable there, else directly above drawable (at position). */
+static gint
+result_position (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
+                 gint position, const gchar *mark)
+{
+  gint n = 0;
+  GimpCommonItem *siblings = seam->siblings (image, drawable, &n);
+
+  for (gint i = 0; i < MIN (position, n); i++)
+    if (has_mark (seam, siblings[i], mark))
+      {
+        position = i;
+        break;
+      }
+  g_free (siblings);
+  return position;
+}
+
+/* The only place that changes the image: one undo group, a gray image converted to RGB (so
+ * that the results can be in colour: layers of a gray image can only hold gray, and a heat map
+ * in gray over a gray picture is unreadable; the conversion gives every gray level the same
+ * value in R, G and B, so the source's pixels keep their values), the new layers above the
+ * source layer and its earlier results (in a group of their own when grouped), aligned with it
+ * (bounds), the new top item marked as the source's, the source left active. Returns the group,
+ * or the first layer when not grouped. */
 static GimpCommonItem
 insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
                const GeglRectangle *bounds, gboolean gray, const ExplainResult *result,
                gboolean grouped)
 {
+  gchar *mark = source_mark (seam, drawable);
+  GimpParasite *parasite;
   GimpCommonItem parent, top = NULL;
   gint position;
 
   seam->place (image, drawable, &parent, &position);
+  position = result_position (seam, image, drawable, position, mark);
   seam->begin (image);
+  if (gray)
+    seam->convert_rgb (image);
   if (grouped)
     {
       top = seam->add_group (image, result->group_name, parent, position);
@@ -102,7 +140,8 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
   for (guint i = 0; i < result->layers->len; i++)
     {
       const ExplainLayer *out = g_ptr_array_index (result->layers, i);
-      GimpCommonItem layer = seam->add_layer (image, out, layer_type (gray, out->has_alpha),
+      GimpCommonItem layer = seam->add_layer (image, out,
+                                              out->has_alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE,
                                               bounds, parent, position + i);
       GeglBuffer *buffer = seam->buffer (layer);
 
@@ -112,7 +151,14 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
       if (top == NULL)
         top = layer;
     }
-  seam->end (image, top);
+  /* Undoable: a Ctrl-Z that removes the result removes its mark with it. */
+  parasite = gimp_parasite_new (SEGCAM_PARASITE_SOURCE,
+                                GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
+                                strlen (mark), mark);
+  seam->attach_parasite (top, parasite);
+  gimp_parasite_free (parasite);
+  seam->end (image, drawable);
+  g_free (mark);
   return top;
 }
 
@@ -125,6 +171,7 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
   ExplainResult *result;
   GeglRectangle bounds;
   GimpCommonItem created = NULL;
+  gboolean gray = seam->is_gray (image);
 
   seam->read_source (image, drawable, &source);
   /* The new layers' place and size, taken now: compute releases the source's buffers. */
@@ -134,7 +181,7 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
 
   result = compute (model_dir, model_setting, model, settings, &source, error);
   if (result != NULL)
-    created = insert_layers (seam, image, drawable, &bounds, source.gray, result, grouped);
+    created = insert_layers (seam, image, drawable, &bounds, gray, result, grouped);
   explain_result_free (result);
   return created;
 }

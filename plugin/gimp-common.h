@@ -35,17 +35,22 @@ G_BEGIN_DECLS
   "(feathered selections give fractional weights; the whole layer when nothing is "            \
   "selected), optionally reduced to the pixels predicted as the class. The heat map covers "   \
   "the whole layer, because the context outside the ROI is what the method reveals.\n\n"      \
-  "A layer group is added directly above the layer, in one undo step, holding per class a "    \
-  "heat-map layer named like \"Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)\" and/or an "     \
-  "overlay, and optionally the segmentation; only its top layer is visible. The layer itself " \
-  "is never modified. " SEGCAM_WORKING_SIZE_HELP ("maps")                                     \
+  "A layer group is added above the layer, in one undo step, holding per class a heat-map "    \
+  "layer named like \"digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM\" and/or an overlay, "    \
+  "and optionally the segmentation; only its top layer is visible. " SEGCAM_RESULT_HELP       \
+  " " SEGCAM_WORKING_SIZE_HELP ("maps")                                                       \
   " Models are .safetensors files or ONNX (.onnx) networks, which are imported on loading (see " \
   "the segcam README); the bundled ones live in the models folder beside the plug-in."
 #define SEGCAM_SEGMENT_BLURB "Segment a layer with a segmentation network"
 #define SEGCAM_SEGMENT_HELP                                                                     \
-  "Runs a segmentation network on the layer and adds its prediction as a new layer directly "  \
-  "above it, in the model's class colours, in one undo step. The layer itself is never "       \
-  "modified. " SEGCAM_WORKING_SIZE_HELP ("labels")
+  "Runs a segmentation network on the layer and adds its prediction as a new layer above it, " \
+  "in the model's class colours, in one undo step. " SEGCAM_RESULT_HELP " "                    \
+  SEGCAM_WORKING_SIZE_HELP ("labels")
+#define SEGCAM_RESULT_HELP                                                                      \
+  "Each run's result goes above the layer and above the results of earlier runs on it, and "   \
+  "the layer stays the active one, so Repeat works on it again. A grayscale image is "         \
+  "converted to RGB in the same undo step, so that the results are in colour; its pixels keep " \
+  "their values, and the layer itself is never modified."
 #define SEGCAM_WORKING_SIZE_HELP(what)                                                          \
   "Layers larger than the maximum working size (a dialog setting, "                           \
   G_STRINGIFY (EXPLAIN_DEFAULT_MAX_SIZE) " pixels in batch mode) are resampled for the "       \
@@ -66,8 +71,7 @@ G_BEGIN_DECLS
   "of those inside the selection) }"
 #define SEGCAM_ARG_SCORE    "Score explained: { LOGITS (0), PROBABILITIES (1) }"
 #define SEGCAM_ARG_COLORMAP                                                                     \
-  "Heat-map colours: { JET (0), TURBO (1), VIRIDIS (2), INFERNO (3), GRAYSCALE (4) } "         \
-  "(grayscale images always get GRAYSCALE)"
+  "Heat-map colours: { JET (0), TURBO (1), VIRIDIS (2), INFERNO (3), GRAYSCALE (4) }"
 #define SEGCAM_ARG_OPACITY                                                                      \
   "Opacity of the heat-map layers, and of the heat map in the overlay (0 <= opacity <= 100)"
 #define SEGCAM_ARG_OUTPUTS                                                                      \
@@ -95,14 +99,26 @@ typedef gpointer GimpCommonItem;
  * gimp_common_run's. */
 typedef struct {
   /* Fills source from drawable of image: its pixels, the selection (NULL when nothing is
-   * selected), the drawable's offsets and whether the image is grayscale. */
+   * selected) and the drawable's offsets. */
   void (*read_source) (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *source);
+  /* Whether image's base type is grayscale. */
+  gboolean (*is_gray) (GimpCommonItem image);
   /* Where item stands: its parent group (whatever the API says at the top level) and its
    * position in it. */
   void (*place) (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent,
                  gint *position);
+  /* The items of item's parent (the image's top-level layers at the top level), top to
+   * bottom, item among them; free with g_free. */
+  GimpCommonItem *(*siblings) (GimpCommonItem image, GimpCommonItem item, gint *n);
+  /* item's tattoo: unique in its image and kept in XCF files, unlike its ID. */
+  guint (*tattoo) (GimpCommonItem item);
+  /* The data of item's parasite of that name as text (NULL: none); free with g_free. */
+  gchar *(*get_parasite) (GimpCommonItem item, const gchar *name);
+  void (*attach_parasite) (GimpCommonItem item, const GimpParasite *parasite);
   /* Opens the undo group and freezes the Layers dialog. */
   void (*begin) (GimpCommonItem image);
+  /* Converts image to RGB. */
+  void (*convert_rgb) (GimpCommonItem image);
   /* A new empty layer group named name, inserted at position in parent. */
   GimpCommonItem (*add_group) (GimpCommonItem image, const gchar *name, GimpCommonItem parent,
                                gint position);
@@ -115,16 +131,23 @@ typedef struct {
   GeglBuffer *(*buffer) (GimpCommonItem layer);
   /* After the pixels are written: redraws the layer and sets its visibility. */
   void (*finish_layer) (GimpCommonItem layer, const GeglRectangle *bounds, gboolean visible);
-  /* Thaws the Layers dialog, makes top the active (selected) layer and closes the undo group. */
-  void (*end) (GimpCommonItem image, GimpCommonItem top);
+  /* Thaws the Layers dialog, makes layer the active (selected) one and closes the undo group. */
+  void (*end) (GimpCommonItem image, GimpCommonItem layer);
 } GimpCommonSeam;
+
+/* The parasite that marks what a run created (its group, or Segment's layer) with the tattoo
+ * of the source layer, in decimal: a later run for the same layer puts its result above the
+ * marked ones, whatever they have been renamed to. Persistent, so it survives XCF files. */
+#define SEGCAM_PARASITE_SOURCE "segcam-source"
 
 /* One run on drawable of image, up to the changed image: loads the model model_setting names
  * (unless model is given: a dialog loaded it already, and it is released here either way), runs
- * the job with GIMP's progress bar and, only if that succeeds, adds the layers directly above
- * drawable, aligned with it, in one undo group — in a layer group of their own when grouped.
- * Returns the group, or the first layer when not grouped; NULL with an error, the image as it
- * was. */
+ * the job with GIMP's progress bar and, only if that succeeds, adds the layers above drawable
+ * and above what earlier runs created for it (newest on top), aligned with it, in one undo
+ * group — in a layer group of their own when grouped, after converting a grayscale image to RGB
+ * so that they are in colour — and leaves drawable the active layer, so that Repeat works on it
+ * again. Returns the group, or the first layer when not grouped; NULL
+ * with an error, the image as it was. */
 GimpCommonItem gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image,
                                 GimpCommonItem drawable, const gchar *model_dir,
                                 const gchar *model_setting, segcam_model *model,

@@ -130,7 +130,7 @@ explain_output_toggled (GtkToggleButton *button, ExplainDialog *d)
   explain_update_ok (d);
 }
 
-static GtkWidget *
+static void
 int_combo_attach (GtkTable *table, gint row, const gchar *label, gint32 *value,
                   const gchar *tooltip, GtkWidget *combo)
 {
@@ -138,7 +138,6 @@ int_combo_attach (GtkTable *table, gint row, const gchar *label, gint32 *value,
                               G_CALLBACK (gimp_int_combo_box_get_active), value);
   gimp_help_set_help_data (combo, tooltip, NULL);
   gimp_table_attach_aligned (table, 0, row, label, 0.0, 0.5, combo, 2, FALSE);
-  return combo;
 }
 
 static void
@@ -153,8 +152,8 @@ gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir
 {
   static const gchar *const output_labels[] = DIALOG_OUTPUT_LABELS;
   ExplainDialog d = { vals };
-  gboolean gray = gimp_drawable_is_gray (drawable), run;
-  GtkWidget *vbox, *table, *frame, *outputs_box, *combo, *outputs[G_N_ELEMENTS (output_labels)];
+  gboolean run;
+  GtkWidget *vbox, *table, *frame, *outputs_box, *outputs[G_N_ELEMENTS (output_labels)];
   GtkObject *size;
 
   gimp_ui_init (SEGCAM_BINARY, FALSE);
@@ -172,10 +171,8 @@ gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir
                     DIALOG_TIP_ROI_MODE, gimp_int_combo_box_new (DIALOG_ROI_MODES));
   int_combo_attach (GTK_TABLE (table), 3, "S_core:", &vals->score, DIALOG_TIP_SCORE,
                     gimp_int_combo_box_new (DIALOG_SCORES));
-  combo = int_combo_attach (GTK_TABLE (table), 4, "Color_map:", &vals->colormap,
-                            gray ? DIALOG_TIP_COLORMAP_GRAY : DIALOG_TIP_COLORMAP,
-                            gimp_int_combo_box_new (DIALOG_COLORMAPS));
-  gtk_widget_set_sensitive (combo, ! gray);
+  int_combo_attach (GTK_TABLE (table), 4, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
+                    gimp_int_combo_box_new (DIALOG_COLORMAPS));
   opacity_attach (GTK_TABLE (table), 5, &vals->opacity, DIALOG_TIP_OPACITY);
   size = working_size_attach (GTK_TABLE (table), 6, d.w.size_note, &vals->max_size);
   size_note_update (d.w.size_note, d.w.width, d.w.height, vals->max_size);

@@ -172,7 +172,12 @@ seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *
   if (! gimp_selection_is_empty (ID (image)))
     source->selection = gimp_drawable_get_buffer (gimp_image_get_selection (ID (image)));
   gimp_drawable_offsets (ID (drawable), &source->offset_x, &source->offset_y);
-  source->gray = gimp_image_base_type (ID (image)) == GIMP_GRAY;
+}
+
+static gboolean
+seam_is_gray (GimpCommonItem image)
+{
+  return gimp_image_base_type (ID (image)) == GIMP_GRAY;
 }
 
 static void
@@ -182,11 +187,55 @@ seam_place (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent, g
   *position = gimp_image_get_item_position (ID (image), ID (item));
 }
 
+static GimpCommonItem *
+seam_siblings (GimpCommonItem image, GimpCommonItem item, gint *n)
+{
+  gint32 parent = gimp_item_get_parent (ID (item));
+  gint *ids = parent > 0 ? gimp_item_get_children (parent, n)
+                         : gimp_image_get_layers (ID (image), n);
+  GimpCommonItem *items = g_new (GimpCommonItem, *n);
+
+  for (gint i = 0; i < *n; i++)
+    items[i] = ITEM (ids[i]);
+  g_free (ids);
+  return items;
+}
+
+static guint
+seam_tattoo (GimpCommonItem item)
+{
+  return gimp_item_get_tattoo (ID (item));
+}
+
+static gchar *
+seam_get_parasite (GimpCommonItem item, const gchar *name)
+{
+  GimpParasite *parasite = gimp_item_get_parasite (ID (item), name);
+  gchar *text = NULL;
+
+  if (parasite != NULL)
+    text = g_strndup (gimp_parasite_data (parasite), gimp_parasite_data_size (parasite));
+  gimp_parasite_free (parasite);
+  return text;
+}
+
+static void
+seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
+{
+  gimp_item_attach_parasite (ID (item), parasite);
+}
+
 static void
 seam_begin (GimpCommonItem image)
 {
   gimp_image_undo_group_start (ID (image));
   gimp_image_freeze_layers (ID (image));
+}
+
+static void
+seam_convert_rgb (GimpCommonItem image)
+{
+  gimp_image_convert_rgb (ID (image));
 }
 
 static GimpCommonItem
@@ -225,16 +274,17 @@ seam_finish_layer (GimpCommonItem layer, const GeglRectangle *bounds, gboolean v
 }
 
 static void
-seam_end (GimpCommonItem image, GimpCommonItem top)
+seam_end (GimpCommonItem image, GimpCommonItem layer)
 {
   gimp_image_thaw_layers (ID (image));
-  gimp_image_set_active_layer (ID (image), ID (top));
+  gimp_image_set_active_layer (ID (image), ID (layer));
   gimp_image_undo_group_end (ID (image));
 }
 
 static const GimpCommonSeam seam = {
-  seam_read_source, seam_place, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
-  seam_finish_layer, seam_end,
+  seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
+  seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
+  seam_buffer, seam_finish_layer, seam_end,
 };
 
 /* What differs between the two procedures; their run modes work alike. */
@@ -337,6 +387,22 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
   return GIMP_PDB_SUCCESS;
 }
 
+/* An error for the user who ran the filter from a menu, in a message dialog. GIMP shows
+ * plug-in messages in a dialog only with that message handler, and even then puts a one-line
+ * message in the image window's status bar, where it vanishes after a few seconds: hence the
+ * handler, set for this message only, and the second line. */
+static void
+show_error (const gchar *message)
+{
+  GimpMessageHandlerType handler = gimp_message_get_handler ();
+  gchar *text = g_strdup_printf ("Seg-Grad-CAM could not finish:\n%s", message);
+
+  gimp_message_set_handler (GIMP_MESSAGE_BOX);
+  gimp_message (text);
+  gimp_message_set_handler (handler);
+  g_free (text);
+}
+
 static void
 run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
      GimpParam **return_vals)
@@ -380,8 +446,8 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
     }
   else if (error != NULL)
     {
-      /* Users get a message; scripts get the PDB error string (GIMP would show that string
-       * too when the filter runs from a menu, so the user would read it twice). */
+      /* Users get a message dialog; scripts get the PDB error string (GIMP would show that
+       * string too when the filter runs from a menu, so the user would read it twice). */
       if (run_mode == GIMP_RUN_NONINTERACTIVE)
         {
           g_free (message);
@@ -391,7 +457,7 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
           values[1].data.d_string = message;
         }
       else
-        gimp_message (error->message);
+        show_error (error->message);
     }
   g_clear_error (&error);
   g_free (model_dir);

@@ -295,10 +295,9 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                                             "max-size" };
   ExplainDialog e = { { NULL } };
   GimpProcedureDialog *dialog;
-  gboolean gray = gimp_drawable_is_gray (drawable), run;
+  gboolean run;
   GtkSizeGroup *labels = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
   gchar *setting;
-  GtkWidget *combo;
 
   dialog_init (&e.d, procedure, config, drawable, "Seg-Grad-CAM: Explain");
   dialog = GIMP_PROCEDURE_DIALOG (e.d.dialog);
@@ -322,10 +321,10 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
   gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
                              dialog, "score", GIMP_INT_STORE (gimp_int_store_new (DIALOG_SCORES))),
                            DIALOG_TIP_SCORE, NULL);
-  combo = gimp_procedure_dialog_get_int_combo (
-    dialog, "colormap", GIMP_INT_STORE (gimp_int_store_new (DIALOG_COLORMAPS)));
-  gimp_help_set_help_data (combo, gray ? DIALOG_TIP_COLORMAP_GRAY : DIALOG_TIP_COLORMAP, NULL);
-  gtk_widget_set_sensitive (combo, ! gray);
+  gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
+                             dialog, "colormap", GIMP_INT_STORE (gimp_int_store_new (
+                                                   DIALOG_COLORMAPS))),
+                           DIALOG_TIP_COLORMAP, NULL);
   gimp_help_set_help_data (gimp_procedure_dialog_get_scale_entry (dialog, "opacity", 1.0),
                            DIALOG_TIP_OPACITY, NULL);
   gimp_procedure_dialog_fill (dialog, "roi-mode", "score", "colormap", "opacity", NULL);

@@ -141,7 +141,12 @@ seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *
     source->selection = gimp_drawable_get_buffer (
       GIMP_DRAWABLE (gimp_image_get_selection (image)));
   gimp_drawable_get_offsets (drawable, &source->offset_x, &source->offset_y);
-  source->gray = gimp_image_get_base_type (image) == GIMP_GRAY;
+}
+
+static gboolean
+seam_is_gray (GimpCommonItem image)
+{
+  return gimp_image_get_base_type (image) == GIMP_GRAY;
 }
 
 static void
@@ -151,11 +156,57 @@ seam_place (GimpCommonItem image, GimpCommonItem item, GimpCommonItem *parent, g
   *position = gimp_image_get_item_position (image, item);
 }
 
+static GimpCommonItem *
+seam_siblings (GimpCommonItem image, GimpCommonItem item, gint *n)
+{
+  GimpItem *parent = gimp_item_get_parent (item);
+  GimpItem **items = parent != NULL ? gimp_item_get_children (parent)
+                                    : (GimpItem **) gimp_image_get_layers (image);
+
+  *n = (gint) gimp_core_object_array_get_length ((GObject **) items);
+  return (GimpCommonItem *) items;
+}
+
+static guint
+seam_tattoo (GimpCommonItem item)
+{
+  return gimp_item_get_tattoo (item);
+}
+
+static gchar *
+seam_get_parasite (GimpCommonItem item, const gchar *name)
+{
+  GimpParasite *parasite = gimp_item_get_parasite (item, name);
+  gchar *text = NULL;
+
+  if (parasite != NULL)
+    {
+      guint32 size = 0;
+      gconstpointer data = gimp_parasite_get_data (parasite, &size);
+
+      text = g_strndup (data, size);
+    }
+  gimp_parasite_free (parasite);
+  return text;
+}
+
+static void
+seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
+{
+  gimp_item_attach_parasite (item, parasite);
+}
+
 static void
 seam_begin (GimpCommonItem image)
 {
   gimp_image_undo_group_start (image);
   gimp_image_freeze_layers (image);
+}
+
+static void
+seam_convert_rgb (GimpCommonItem image)
+{
+  gimp_image_convert_rgb (image);
 }
 
 static GimpCommonItem
@@ -193,16 +244,17 @@ seam_finish_layer (GimpCommonItem layer, const GeglRectangle *bounds, gboolean v
 }
 
 static void
-seam_end (GimpCommonItem image, GimpCommonItem top)
+seam_end (GimpCommonItem image, GimpCommonItem layer)
 {
   gimp_image_thaw_layers (image);
-  gimp_image_set_selected_layers (image, (const GimpLayer *[]) { top, NULL });
+  gimp_image_set_selected_layers (image, (const GimpLayer *[]) { layer, NULL });
   gimp_image_undo_group_end (image);
 }
 
 static const GimpCommonSeam seam = {
-  seam_read_source, seam_place, seam_begin, seam_add_group, seam_add_layer, seam_buffer,
-  seam_finish_layer, seam_end,
+  seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
+  seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
+  seam_buffer, seam_finish_layer, seam_end,
 };
 
 /* The one layer a run works on, or NULL with an error: GIMP 3 passes every selected drawable. */
@@ -275,8 +327,9 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   else
     segcam_model_free (model);
 
-  /* On failure GIMP shows the error to the user when the filter ran from a menu, and hands it
-   * to the calling script otherwise. */
+  /* On failure GIMP shows the error to the user when the filter ran from a menu — in a message
+   * dialog: it adds a first line, "Execution error for 'Explain...':", and the status bar takes
+   * only one-liners — and hands it to the calling script otherwise. */
   values = gimp_procedure_new_return_values (procedure, status, error);
   if (status == GIMP_PDB_SUCCESS)
     GIMP_VALUES_SET_LAYER (values, 1, created);

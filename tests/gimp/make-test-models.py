@@ -100,7 +100,8 @@ def gray_model(path):
     ]
     graph = {"input": {"channels": 1, "colorspace": "gray", "size_multiple": 1},
              "classes": [{"name": "background", "color": "#000000"},
-                         {"name": "foreground", "color": "#ffffff"}],
+                         # Not gray: a gray image's segmentation must keep its colours.
+                         {"name": "foreground", "color": "#ff8000"}],
              "output": "logits", "output_activation": "sigmoid", "default_layer": "enc.relu1",
              "nodes": nodes}
     save(path, graph, t, "tiny gray")

@@ -180,21 +180,51 @@
            (kids (st-children group))
            (heat (car kids)))
       (st-expect (st-group? group) "returns a layer group")
-      (st-expect-equal (st-name group) "Seg-Grad-CAM: texture-mnist-biased" "group name")
-      (st-expect-equal (map st-name (st-layers image)) '("top" "Seg-Grad-CAM: texture-mnist-biased"
-                                                         "source" "bottom")
+      (st-expect-equal (st-name group) "digit 1 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                       "group name: the class and layer first")
+      (st-expect-equal (map st-name (st-layers image))
+                       '("top" "digit 1 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                         "source" "bottom")
                        "group directly above the source")
       (st-expect-equal (st-parent group) -1 "group at the top level, as the source")
-      (st-expect-equal (map st-name kids) '("Seg-Grad-CAM: digit 1 @ mid.relu1 (selection)")
+      (st-expect-equal (map st-name kids) '("digit 1 @ mid.relu1 (selection) — Seg-Grad-CAM")
                        "layer names")
       (st-expect-equal (st-size heat) '(48 40) "heat map size")
       (st-expect-equal (st-offsets heat) '(0 0) "heat map offsets")
       (st-expect-equal (st-opacity heat) 50.0 "heat map opacity")
       (st-expect (st-visible? heat) "heat map visible")
-      (st-expect-equal (st-source image) group "active layer")
+      (st-expect-equal (st-source image) source "the source stays the active layer")
       (st-expect (st-has-selection? image) "selection kept")
       (st-save image heat "rect-heat.png")
       (st-save image source "rect-source.png"))
+    (gimp-image-delete image)))
+
+; Runs again on the same layer: each result goes above the earlier ones for that layer (newest
+; on top), which the plug-in finds by a mark, not by their names; the source stays the active
+; layer, so that the next run (Repeat) finds it. Results for another layer stay by that layer.
+(define (st-test-rerun)
+  (let* ((image (st-sandwich))
+         (source (st-source image))
+         (bottom (list-ref (st-layers image) 2))
+         (first (st-explain image source "" "digit 1" "" 0 0 0 60 1)))
+    (define (names) (map st-name (st-layers image)))
+    (st-expect-equal (st-source image) source "active after the first run")
+    (gimp-item-set-name first "first")
+    (st-explain image (st-source image) "" "digit 2" "" 0 0 0 60 1)
+    (st-expect-equal (names) '("top" "digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                               "first" "source" "bottom")
+                     "the second group above the first, both above the source")
+    (st-expect-equal (st-source image) source "active after the second run")
+    (st-segment RUN-NONINTERACTIVE image (st-source image) "" 60)
+    (st-expect-equal (names) '("top" "Segmentation: texture-mnist-biased"
+                               "digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                               "first" "source" "bottom")
+                     "a segmentation above them")
+    (st-expect-equal (st-source image) source "active after segmenting")
+    (gimp-item-set-name (st-explain image bottom "" "digit 3" "" 0 0 0 60 1) "for the bottom")
+    (st-expect-equal (list-tail (names) 4) '("source" "for the bottom" "bottom")
+                     "another layer's result directly above it")
+    (st-expect-equal (st-source image) bottom "that layer active")
     (gimp-image-delete image)))
 
 ; Several classes and every output; the CLI comparison of heat maps, overlay and segmentation.
@@ -204,12 +234,15 @@
          (group (st-explain image source "" "digit 1, 2" "" 0 0 0 50 7))
          (kids (st-children group)))
     (st-expect-equal (map st-name kids)
-                     '("Seg-Grad-CAM: digit 1 @ mid.relu1 (whole layer)"
-                       "Seg-Grad-CAM overlay: digit 1 @ mid.relu1 (whole layer)"
-                       "Seg-Grad-CAM: digit 2 @ mid.relu1 (whole layer)"
-                       "Seg-Grad-CAM overlay: digit 2 @ mid.relu1 (whole layer)"
+                     '("digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM"
+                       "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay"
+                       "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM"
+                       "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay"
                        "Segmentation: texture-mnist-biased")
                      "layer names")
+    (st-expect-equal (st-name group)
+                     "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                     "group name: the classes and layer first")
     (st-expect-equal (map st-visible? kids) '(#t #f #f #f #f) "only the top layer visible")
     (st-expect-equal (map st-opacity kids) '(50.0 100.0 50.0 100.0 50.0) "opacities")
     (st-save image (list-ref kids 0) "multi-heat1.png")
@@ -224,10 +257,10 @@
     (define (explained-class)
       (st-name (car (st-children (st-explain image source "" "" "" 0 0 0 60 1)))))
     (st-select image 25 2 8 36)
-    (st-expect-equal (explained-class) "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)"
+    (st-expect-equal (explained-class) "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM"
                      "the class predicted most in the selection")
     (gimp-selection-none image)
-    (st-expect-equal (explained-class) "Seg-Grad-CAM: background @ mid.relu1 (whole layer)"
+    (st-expect-equal (explained-class) "background @ mid.relu1 (whole layer) — Seg-Grad-CAM"
                      "the class predicted most in the layer")
     (gimp-image-delete image)))
 
@@ -239,12 +272,12 @@
     (define (names classes layer roi score file)
       (map st-name (st-children (st-explain-save image source classes layer roi score file))))
     (st-expect-equal (names "digit 1" "enc.relu1" 1 0 "roi-class-in-selection.png")
-                     '("Seg-Grad-CAM: digit 1 @ enc.relu1 (predicted in selection)")
+                     '("digit 1 @ enc.relu1 (predicted in selection) — Seg-Grad-CAM")
                      "selection and class")
     (st-expect-equal (names "digit 1" "" 2 1 "roi-class.png")
-                     '("Seg-Grad-CAM: digit 1 @ mid.relu1 (predicted)") "class")
+                     '("digit 1 @ mid.relu1 (predicted) — Seg-Grad-CAM") "class")
     (st-expect-equal (names "digit 1" "" 3 0 "roi-component.png")
-                     '("Seg-Grad-CAM: digit 1 @ mid.relu1 (largest region in selection)")
+                     '("digit 1 @ mid.relu1 (largest region in selection) — Seg-Grad-CAM")
                      "largest component")
     (gimp-image-delete image)))
 
@@ -267,7 +300,8 @@
       (st-expect-equal (st-size heat) '(48 40) "heat map of the layer's size")
       (st-expect-equal (st-offsets group) '(10 12) "group aligned with the layer")
       (st-expect-equal (map st-name (st-layers image))
-                       '("Seg-Grad-CAM: texture-mnist-biased" "rgb.png" "background")
+                       '("digit 1 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)" "rgb.png"
+                         "background")
                        "group above the layer"))
     ; Without a selection the ROI is the whole layer, also where it leaves the canvas.
     (gimp-selection-none image)
@@ -287,26 +321,35 @@
     (let ((group (st-explain image layer "" "digit 2" "" 0 0 0 60 1)))
       (st-expect-equal (st-parent group) folder "group in the source's parent")
       (st-expect-equal (map st-name (st-children folder))
-                       '("sibling" "Seg-Grad-CAM: texture-mnist-biased" "source")
+                       '("sibling" "digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)"
+                         "source")
                        "group directly above the source"))
     (gimp-image-delete image)))
 
+; A grayscale image gets its results in colour: the image becomes RGB in the run's undo step,
+; the source keeping its pixel values (the driver compares them with gray.png, and the heat map
+; and segmentation with the CLI's colour output).
 (define (st-test-gray)
   (let* ((image (st-load "gray.png"))
          (source (st-source image)))
-    (let* ((group (st-explain image source (st-gray-model) "foreground" "" 0 0 0 60 1))
-           (heat (car (st-children group))))
-      (st-expect-equal (st-name heat) "Seg-Grad-CAM: foreground @ enc.relu1 (whole layer)"
-                       "layer name")
-      (st-expect (st-gray? heat) "a gray heat map in a gray image")
-      (st-save image heat "gray-heat.png"))
+    (let* ((group (st-explain image source (st-gray-model) "foreground" "" 0 0 0 60 5))
+           (kids (st-children group)))
+      (st-expect-equal (map st-name kids) '("foreground @ enc.relu1 (whole layer) — Seg-Grad-CAM"
+                                            "Segmentation: tiny-gray")
+                       "layer names")
+      (st-expect (not (st-gray? (car kids))) "an RGB heat map")
+      (st-expect (not (st-gray? source)) "the image converted to RGB")
+      (st-expect-equal (st-source image) source "the source still the active layer")
+      (st-save image (car kids) "gray-heat.png")
+      (st-save image (cadr kids) "gray-segmentation.png")
+      (st-save image source "gray-source.png"))
     ; An RGB model on a gray image sees the gray replicated.
     (st-save image (car (st-children (st-explain image source "" "digit 1" "" 0 0 4 60 1)))
              "gray-rgb-model-heat.png")
     ; Alpha is ignored.
     (gimp-layer-add-alpha source)
     (st-save image (car (st-children (st-explain image source (st-gray-model) "foreground" "" 0 0
-                                                 4 60 1)))
+                                                 0 60 1)))
              "gray-alpha-heat.png")
     (gimp-image-delete image)))
 
@@ -337,7 +380,7 @@
   (let* ((image (st-load "big.png"))
          (group (st-explain image (st-source image) "" "digit 1" "" 2 0 0 60 5))
          (kids (st-children group)))
-    (st-expect-equal (map st-name kids) '("Seg-Grad-CAM: digit 1 @ mid.relu1 (predicted)"
+    (st-expect-equal (map st-name kids) '("digit 1 @ mid.relu1 (predicted) — Seg-Grad-CAM"
                                           "Segmentation: texture-mnist-biased")
                      "layer names")
     (st-expect-equal (map st-size kids) '((1100 700) (1100 700)) "layers of the layer's size")
@@ -411,7 +454,7 @@
          (group (st-explain-mode RUN-WITH-LAST-VALS image (st-source image) "" "" "" 0 0 0 60 1))
          (offset (st-offset-image)))
     (st-expect-equal (map st-name (st-children group))
-                     '("Seg-Grad-CAM: background @ mid.relu1 (whole layer)") "default settings")
+                     '("background @ mid.relu1 (whole layer) — Seg-Grad-CAM") "default settings")
     (st-expect-equal (st-opacity (car (st-children group))) 60.0 "default opacity")
     (st-select offset 0 0 8 8)
     (st-expect-failure offset "repeat with an empty ROI" st-repeat-error
@@ -424,6 +467,7 @@
   (st-test "registration" st-test-registration)
   (st-test "rect" st-test-rect)
   (st-test "multi" st-test-multi)
+  (st-test "rerun" st-test-rerun)
   (st-test "default-class" st-test-default-class)
   (st-test "roi-modes" st-test-roi-modes)
   (st-test "feathered" st-test-feathered)
@@ -469,7 +513,7 @@
         (st-select image 6 6 20 20)
         (let ((group (st-interactive-explain image source)))
           (st-expect-equal (map st-name (st-children group))
-                           '("Seg-Grad-CAM: digit 1 @ mid.relu1 (selection)")
+                           '("digit 1 @ mid.relu1 (selection) — Seg-Grad-CAM")
                            "the dialog's defaults")
           (st-expect-equal (st-opacity (car (st-children group))) 60.0 "default opacity"))
         (let ((layer (st-segment RUN-INTERACTIVE image source "" 60)))
@@ -484,7 +528,7 @@
         (st-select image 6 6 20 20)
         (let ((group (st-explain-mode RUN-WITH-LAST-VALS image source "" "" "" 0 0 0 60 1)))
           (st-expect-equal (map st-name (st-children group))
-                           '("Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)") "last values"))
+                           '("digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM") "last values"))
         ; The dialog opens with them too (the driver reads what it shows).
         (st-interactive-explain image source)
         (gimp-image-delete image)))))

@@ -219,18 +219,22 @@ test_names (void)
   char *name = explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, "digit 2", "mid.relu1",
                                    explain_roi_label (EXPLAIN_ROI_SELECTION, TRUE));
 
-  g_assert_cmpstr (name, ==, "Seg-Grad-CAM: digit 2 @ mid.relu1 (selection)");
+  g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM");
   g_free (name);
   name = explain_layer_name (EXPLAIN_LAYER_OVERLAY, "digit 2", "mid.relu1",
                              explain_roi_label (EXPLAIN_ROI_SELECTION, FALSE));
-  g_assert_cmpstr (name, ==, "Seg-Grad-CAM overlay: digit 2 @ mid.relu1 (whole layer)");
+  g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay");
   g_free (name);
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_SELECTION_CLASS, TRUE), ==,
                    "predicted in selection");
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_CLASS, TRUE), ==, "predicted");
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_COMPONENT, FALSE), ==, "largest region");
-  name = explain_group_name ("texture-mnist-biased");
-  g_assert_cmpstr (name, ==, "Seg-Grad-CAM: texture-mnist-biased");
+  name = explain_group_name ("digit 1, digit 2", "mid.relu1", "texture-mnist-biased");
+  g_assert_cmpstr (name, ==,
+                   "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)");
+  g_free (name);
+  name = explain_group_name (NULL, NULL, "texture-mnist-biased");
+  g_assert_cmpstr (name, ==, "Segmentation — Seg-Grad-CAM (texture-mnist-biased)");
   g_free (name);
   name = explain_segmentation_name ("texture-mnist-biased");
   g_assert_cmpstr (name, ==, "Segmentation: texture-mnist-biased");
@@ -482,7 +486,7 @@ test_run_whole_layer (void)
     "digit 1, 2", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
     EXPLAIN_OUTPUTS_ALL, 1024,
   };
-  ExplainSource source = { layer, NULL, 0, 0, FALSE };
+  ExplainSource source = { layer, NULL, 0, 0 };
   ProgressLog log = { 0, 0, TRUE };
   GError *error = NULL;
   ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, log_progress, &log,
@@ -493,15 +497,16 @@ test_run_whole_layer (void)
   g_assert_no_error (error);
   g_assert_true (log.monotonic);
   g_assert_cmpfloat (log.last, ==, 1.0);
-  g_assert_cmpstr (result->group_name, ==, "Seg-Grad-CAM: tiny");
+  g_assert_cmpstr (result->group_name, ==,
+                   "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (tiny)");
   g_assert_cmpint (result->working_width, ==, width);
   g_assert_cmpint (result->layers->len, ==, 5);
   g_assert_cmpstr (layer_at (result, 0)->name, ==,
-                   "Seg-Grad-CAM: digit 1 @ mid.relu1 (whole layer)");
+                   "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM");
   g_assert_cmpstr (layer_at (result, 1)->name, ==,
-                   "Seg-Grad-CAM overlay: digit 1 @ mid.relu1 (whole layer)");
+                   "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay");
   g_assert_cmpstr (layer_at (result, 2)->name, ==,
-                   "Seg-Grad-CAM: digit 2 @ mid.relu1 (whole layer)");
+                   "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM");
   g_assert_cmpstr (layer_at (result, 4)->name, ==, "Segmentation: tiny");
   g_assert_cmpint (layer_at (result, 0)->kind, ==, EXPLAIN_LAYER_HEAT_MAP);
   g_assert_cmpint (layer_at (result, 1)->kind, ==, EXPLAIN_LAYER_OVERLAY);
@@ -569,7 +574,7 @@ test_run_selection_offsets (void)
     "", "enc.relu1", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_PROBABILITIES, SEGCAM_COLORMAP_VIRIDIS,
     60, EXPLAIN_OUTPUT_HEAT_MAP, 1024,
   };
-  ExplainSource source = { layer, selection, offset_x, offset_y, FALSE };
+  ExplainSource source = { layer, selection, offset_x, offset_y };
   GError *error = NULL;
   ExplainResult *result;
   uint8_t *labels;
@@ -593,7 +598,7 @@ test_run_selection_offsets (void)
   best = explain_default_class (labels, &roi[0][0], width * height, 4);
   g_assert_cmpint (best, ==, 1);
   g_assert_cmpstr (layer_at (result, 0)->name, ==,
-                   "Seg-Grad-CAM: digit 1 @ enc.relu1 (selection)");
+                   "digit 1 @ enc.relu1 (selection) — Seg-Grad-CAM");
 
   /* enc.relu1 is not the default: the engine must explain there too. */
   {
@@ -633,7 +638,7 @@ test_run_resampled (void)
     "digit 2", "", EXPLAIN_ROI_CLASS, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
     EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_SEGMENTATION, 30,
   };
-  ExplainSource source = { layer, NULL, 0, 0, FALSE };
+  ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
   ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
   const GeglRectangle *extent;
@@ -642,7 +647,8 @@ test_run_resampled (void)
   g_assert_no_error (error);
   g_assert_cmpint (result->working_width, ==, 30);
   g_assert_cmpint (result->working_height, ==, 20);
-  g_assert_cmpstr (layer_at (result, 0)->name, ==, "Seg-Grad-CAM: digit 2 @ mid.relu1 (predicted)");
+  g_assert_cmpstr (layer_at (result, 0)->name, ==,
+                   "digit 2 @ mid.relu1 (predicted) — Seg-Grad-CAM");
   extent = gegl_buffer_get_extent (layer_at (result, 0)->buffer);
   g_assert_cmpint (extent->width, ==, width);
   g_assert_cmpint (extent->height, ==, height);
@@ -661,7 +667,8 @@ test_run_resampled (void)
 static void
 test_run_gray (void)
 {
-  /* A gray model on a gray image: heat maps are gray whatever the colormap asked. */
+  /* A gray model on a gray image: the heat map in the colormap asked, in colour (the adapter
+   * converts the image to RGB before adding it). */
   const int width = 16, height = 12;
   float *pixels, *gray = g_new (float, width * height);
   GeglBuffer *layer = make_layer (width, height, &pixels);
@@ -669,7 +676,7 @@ test_run_gray (void)
     "foreground", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
     EXPLAIN_OUTPUT_HEAT_MAP, 1024,
   };
-  ExplainSource source = { layer, NULL, 0, 0, TRUE };
+  ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
   ExplainResult *result = explain_run (gray_model, "gray", &settings, &source, NULL, NULL, &error);
   guint8 *want, *got;
@@ -678,7 +685,7 @@ test_run_gray (void)
   gegl_buffer_get (layer, NULL, 1.0, babl_format ("Y' float"), gray, GEGL_AUTO_ROWSTRIDE,
                    GEGL_ABYSS_NONE);
   want = engine_heat (gray_model, gray, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
-                      SEGCAM_COLORMAP_GRAYSCALE, NULL);
+                      SEGCAM_COLORMAP_JET, NULL);
   got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
   g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
   g_free (got);
@@ -694,7 +701,7 @@ check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const c
 {
   float *pixels;
   GeglBuffer *layer = make_layer (20, 10, &pixels);
-  ExplainSource source = { layer, selection, 0, 0, FALSE };
+  ExplainSource source = { layer, selection, 0, 0 };
   GError *error = NULL;
 
   g_assert_null (explain_run (rgb_model, "tiny", settings, &source, NULL, NULL, &error));
@@ -741,7 +748,7 @@ test_run_too_large (void)
     "", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 60,
     EXPLAIN_OUTPUT_HEAT_MAP, 1 << 20,
   };
-  ExplainSource source = { huge, NULL, 0, 0, FALSE };
+  ExplainSource source = { huge, NULL, 0, 0 };
   GError *error = NULL;
 
   g_assert_null (explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error));

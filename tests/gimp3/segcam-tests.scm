@@ -126,7 +126,7 @@
          (group (plug-in-segcam-explain #:run-mode RUN-NONINTERACTIVE #:image image
                                         #:drawables (vector source) #:classes "digit 2")))
     (st-expect-equal (map st-name (st-children group))
-                     '("Seg-Grad-CAM: digit 2 @ mid.relu1 (whole layer)") "explain by name")
+                     '("digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM") "explain by name")
     (st-expect-equal (map st-opacity (st-children group)) '(60.0) "default opacity")
     (st-expect-equal (st-name (plug-in-segcam-segment #:run-mode RUN-NONINTERACTIVE #:image image
                                                       #:drawables (vector source)))
