@@ -79,9 +79,6 @@ segcam_session *segcam_session_create (const segcam_model *m, int width, int hei
                                        segcam_run_mode mode, int target, int n_threads,
                                        gboolean exact, GError **error);
 
-/* Shapes of every node for a batch of padded inputs of hp x wp; acts[i].data stays NULL. */
-gboolean segcam_plan_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_act *acts,
-                             GError **error);
 /* Marks the nodes that are descendants of target and ancestors of the output. */
 void segcam_plan_grad_set (const segcam_model *m, int target, guint8 *needs_grad);
 /* Places every buffer in one arena and allocates it (and the conv scratch). */

@@ -23,6 +23,10 @@ segcam_act_size (const segcam_act *a)
   return (size_t) a->n * a->h * a->w * a->c;
 }
 
+/* Shapes of every node (graph/shapes.c) for a batch of padded inputs of hp x wp; acts[i].data stays NULL. */
+gboolean segcam_plan_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_act *acts,
+                             GError **error);
+
 /* ---- shapes: output height or width for one spatial axis; <= 0 means "empty" ---------------- */
 int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
 int segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d);
