@@ -11,7 +11,7 @@
  *   5. only then are tensors allocated (their total is bounded by the file size) and copied out.
  */
 #include "safetensors.h"
-#include "segcam.h"
+#include "error.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -105,18 +105,7 @@ static void widen (const uint8_t *src, dtype type, size_t n, float *dst)
 
 /* ---- Errors ------------------------------------------------------------------------------ */
 
-static gboolean G_GNUC_PRINTF (3, 4) fail_code (GError **error, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, SEGCAM_ERROR, code, msg);
-  g_free (msg);
-  return FALSE;
-}
-
-#define fail(error, ...) fail_code (error, SEGCAM_ERROR_MODEL, __VA_ARGS__)
+#define fail(error, ...) segcam_fail (error, SEGCAM_ERROR_MODEL, __VA_ARGS__)
 
 typedef struct { char text[MAX_SHOWN_CHARS * 4 + 4]; } shown_buf;
 
@@ -552,7 +541,7 @@ static gboolean load_tensors (const entry *entries, int n, const uint8_t *data_s
     t->data = g_try_malloc_n (t->n_elements, sizeof (float));
     if (!t->data) {
       shown_buf s;
-      return fail_code (error, SEGCAM_ERROR_MEMORY, "out of memory for tensor '%s' (%zu floats)",
+      return segcam_fail (error, SEGCAM_ERROR_MEMORY, "out of memory for tensor '%s' (%zu floats)",
                         show (&s, t->name), t->n_elements);
     }
     widen (data_section + e->begin, e->type, t->n_elements, t->data);
@@ -654,7 +643,7 @@ const char *segcam_safetensors_metadata (const segcam_safetensors *st, const cha
 
 /* ---- Writer ------------------------------------------------------------------------------ */
 
-#define input_fail(error, ...) fail_code (error, SEGCAM_ERROR_INPUT, __VA_ARGS__)
+#define input_fail(error, ...) segcam_fail (error, SEGCAM_ERROR_INPUT, __VA_ARGS__)
 
 static gboolean check_name (const char *name, const char *what, GHashTable *seen, GError **error)
 {

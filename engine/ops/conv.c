@@ -323,3 +323,275 @@ segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t per_thread,
       g_free (sum);
     }
 }
+
+/* ---- weight packing ---------------------------------------------------------------------- */
+
+/* Index of weight (co, ci, tap) in PyTorch's storage: conv2d [cout][cin][kh][kw],
+ * conv_transpose2d [cin][cout][kh][kw]. */
+static inline size_t
+torch_index (const segcam_conv_params *c, gboolean transposed, int co, int ci, size_t tap)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  return transposed ? ((size_t) ci * c->cout + co) * taps + tap : ((size_t) co * c->cin + ci) * taps + tap;
+}
+
+void
+segcam_conv_pack (const segcam_conv_params *c, gboolean transposed, const float *w, float *fwd)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (int co = 0; co < c->cout; co++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (size_t t = 0; t < taps; t++)
+        fwd[(t * c->cin + ci) * c->cout + co] = w[torch_index (c, transposed, co, ci, t)];
+}
+
+/* Grouped convolutions run group by group (see conv.c) from fwd [g][kh][kw][cin/g][cout/g] and
+ * bwd [g][kh][kw][cout/g][cin/g]; PyTorch stores conv2d weights as [cout][cin/g][kh][kw] and
+ * conv_transpose2d weights as [cin][cout/g][kh][kw]. */
+static void
+pack_conv_grouped (segcam_conv_params *c, const float *w, gboolean transposed)
+{
+  int groups = c->groups, cig = c->cin / groups, cog = c->cout / groups;
+  size_t taps = (size_t) c->kh * c->kw, n = taps * cig * c->cout;
+  c->w_fwd = g_new (float, n);
+  c->w_bwd = g_new (float, n);
+  for (int g = 0; g < groups; g++)
+    for (int co = 0; co < cog; co++)
+      for (int ci = 0; ci < cig; ci++)
+        for (size_t t = 0; t < taps; t++)
+          {
+            size_t from = transposed ? ((size_t) (g * cig + ci) * cog + co) * taps + t
+                                     : ((size_t) (g * cog + co) * cig + ci) * taps + t;
+            c->w_fwd[(((size_t) g * taps + t) * cig + ci) * cog + co] = w[from];
+            c->w_bwd[(((size_t) g * taps + t) * cog + co) * cig + ci] = w[from];
+          }
+}
+
+/* Both conv ops run from fwd [kh][kw][cin][cout] and bwd [kh][kw][cout][cin] (see conv.c). */
+static void
+pack_conv (segcam_conv_params *c, const float *w, gboolean transposed)
+{
+  if (c->groups > 1)
+    {
+      pack_conv_grouped (c, w, transposed);
+      return;
+    }
+  size_t n = (size_t) c->kh * c->kw * c->cin * c->cout;
+  c->w_fwd = g_new (float, n);
+  c->w_bwd = g_new (float, n);
+  segcam_conv_pack (c, transposed, w, c->w_fwd);
+  segcam_conv_repack_backward (c);
+}
+
+void
+segcam_conv_repack_backward (segcam_conv_params *c)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (size_t t = 0; t < taps; t++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (int co = 0; co < c->cout; co++)
+        c->w_bwd[(t * c->cout + co) * c->cin + ci] = c->w_fwd[(t * c->cin + ci) * c->cout + co];
+}
+
+void
+segcam_conv_unpack (const segcam_conv_params *c, gboolean transposed, const float *fwd, float *w)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (int co = 0; co < c->cout; co++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (size_t t = 0; t < taps; t++)
+        w[torch_index (c, transposed, co, ci, t)] = fwd[(t * c->cin + ci) * c->cout + co];
+}
+
+
+/* ---- the ops ------------------------------------------------------------------------------- */
+
+static gboolean
+parse_conv (segcam_attrs *a, segcam_node *node, gboolean transposed)
+{
+  segcam_conv_params *c = &node->p.conv;
+  int cin = node->channels;
+  c->transposed = transposed;
+  static const int one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
+  gboolean bad = FALSE;
+  const char *wname = segcam_attr_string (a, "weight", &bad);
+  if (bad)
+    return FALSE;
+  if (!wname)
+    return segcam_attr_fail (a, "missing attribute 'weight'");
+  const segcam_tensor *w = segcam_safetensors_find (a->st, wname);
+  if (!w)
+    return segcam_attr_fail (a, "tensor '%s' (weight) is not in the file", wname);
+  if (w->n_dims != 4 || w->shape[0] < 1 || w->shape[0] > SEGCAM_MAX_CHANNELS || w->shape[1] < 1
+      || w->shape[1] > SEGCAM_MAX_CHANNELS || w->shape[2] < 1 || w->shape[2] > SEGCAM_MAX_KERNEL
+      || w->shape[3] < 1 || w->shape[3] > SEGCAM_MAX_KERNEL)
+    return segcam_attr_fail (a, "weight '%s' must be 4-D with channels in [1, %d] and kernel in "
+                             "[1, %d]", wname, SEGCAM_MAX_CHANNELS, SEGCAM_MAX_KERNEL);
+
+  int k[2];
+  const int wk[2] = {(int) w->shape[2], (int) w->shape[3]};
+  if (!segcam_attr_ints (a, "kernel", 2, 1, SEGCAM_MAX_KERNEL, wk, k)
+      || !segcam_attr_ints (a, "stride", 2, 1, SEGCAM_MAX_STRIDE, one, &c->sh)
+      || !segcam_attr_ints (a, "dilation", 2, 1, SEGCAM_MAX_DILATION, one, &c->dh)
+      || !segcam_attr_ints (a, "groups", 1, 1, SEGCAM_MAX_CHANNELS, one, &c->groups))
+    return FALSE;
+  c->kh = k[0], c->kw = k[1];
+  c->cin = cin;
+  int64_t cout = transposed ? w->shape[1] * c->groups : w->shape[0];
+  if (cin % c->groups || cout % c->groups || cout > SEGCAM_MAX_CHANNELS)
+    return segcam_attr_fail (a, "%d groups do not divide %d input and %" G_GINT64_FORMAT
+                 " output channels", c->groups, cin, cout);
+  c->cout = (int) cout;
+  /* PyTorch's shapes: conv2d [cout][cin/g][kh][kw], conv_transpose2d [cin][cout/g][kh][kw]. */
+  const int64_t want[4] = {transposed ? cin : c->cout, (transposed ? c->cout : cin) / c->groups,
+                           c->kh, c->kw};
+  const segcam_tensor *wt, *bt;
+  if (!segcam_attr_tensor (a, "weight", TRUE, 4, want, &wt))
+    return FALSE;
+  const int64_t bshape[1] = {c->cout};
+  if (!segcam_attr_tensor (a, "bias", FALSE, 1, bshape, &bt))
+    return FALSE;
+
+  if (transposed)
+    {
+      int pad[2];
+      if (!segcam_attr_ints (a, "padding", 2, 0, SEGCAM_MAX_KERNEL * SEGCAM_MAX_DILATION, zero, pad)
+          || !segcam_attr_ints (a, "output_padding", 2, 0, SEGCAM_MAX_STRIDE, zero, &c->oph))
+        return FALSE;
+      c->pt = c->pb = pad[0];
+      c->pl = c->pr = pad[1];
+      /* PyTorch's rule: output padding must be smaller than stride or dilation. */
+      if ((c->oph >= c->sh && c->oph >= c->dh) || (c->opw >= c->sw && c->opw >= c->dw))
+        return segcam_attr_fail (a, "output_padding must be smaller than stride or dilation");
+    }
+  else
+    {
+      JsonNode *pn = json_object_get_member (a->obj, "padding");
+      if (pn && JSON_NODE_TYPE (pn) == JSON_NODE_VALUE
+          && json_node_get_value_type (pn) == G_TYPE_STRING)
+        {
+          if (strcmp (json_node_get_string (pn), "same") != 0)
+            return segcam_attr_fail (a, "padding must be [t,l,b,r], an integer or \"same\"");
+          if (c->sh != 1 || c->sw != 1)
+            return segcam_attr_fail (a, "padding \"same\" needs stride 1");
+          /* PyTorch puts the odd pixel of "same" padding at the bottom and right. */
+          int th = c->dh * (c->kh - 1), tw = c->dw * (c->kw - 1);
+          c->pt = th / 2, c->pb = th - th / 2, c->pl = tw / 2, c->pr = tw - tw / 2;
+        }
+      else if (!segcam_attr_ints (a, "padding", 4, 0, SEGCAM_MAX_KERNEL * SEGCAM_MAX_DILATION, zero, &c->pt))
+        return FALSE;
+    }
+  pack_conv (c, wt->data, transposed);
+  c->bias = bt ? g_memdup2 (bt->data, c->cout * sizeof (float)) : NULL;
+  node->tensors[0] = g_strdup (wt->name);
+  node->tensors[1] = bt ? g_strdup (bt->name) : NULL;
+  node->channels = c->cout;
+  return TRUE;
+}
+
+
+static gboolean
+parse_conv2d (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
+{
+  return parse_conv (a, node, FALSE);
+}
+
+static gboolean
+parse_conv_transpose2d (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
+{
+  return parse_conv (a, node, TRUE);
+}
+
+static char *
+conv_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
+{
+  const segcam_conv_params *p = &n->p.conv;
+  const segcam_act *x = &acts[n->inputs[0]];
+  if (p->transposed)
+    {
+      out->h = segcam_conv_transpose_out (x->h, p->kh, p->sh, p->pt, p->oph, p->dh);
+      out->w = segcam_conv_transpose_out (x->w, p->kw, p->sw, p->pl, p->opw, p->dw);
+    }
+  else
+    {
+      out->h = segcam_conv_out (x->h, p->kh, p->sh, p->pt, p->pb, p->dh);
+      out->w = segcam_conv_out (x->w, p->kw, p->sw, p->pl, p->pr, p->dw);
+    }
+  return NULL;
+}
+
+static void
+conv_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                   segcam_act *out)
+{
+  segcam_conv_forward (r->pool, r->scratch, r->scratch_per_thread, &n->p.conv, n->p.conv.transposed,
+                       in[0], out);
+}
+
+/* Training reads the forward input for the weight gradient (SEGCAM_READS_INPUT_TRAIN). */
+static void
+conv_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                    const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
+{
+  const segcam_conv_params *p = &n->p.conv;
+  if (r->dweight)
+    segcam_conv_weight_grad (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0],
+                             dout, r->dweight, r->dbias);
+  if (din[0])
+    segcam_conv_backward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, dout,
+                          din[0]);
+}
+
+static size_t
+conv_node_scratch (const segcam_node *n)
+{
+  return segcam_conv_scratch (&n->p.conv);
+}
+
+/* tensors[0] is the weight, tensors[1] the bias (if any). */
+static gboolean
+conv_tensor (segcam_node *n, int k, segcam_op_tensor *t, GError **error)
+{
+  segcam_conv_params *c = &n->p.conv;
+  /* The weight gradient and the packing assume one group. */
+  if (c->groups > 1)
+    return segcam_fail (error, SEGCAM_ERROR_MODEL, "node '%s': grouped convolutions cannot be "
+                        "trained", n->name);
+  if (k == 1)
+    *t = (segcam_op_tensor) {c->bias, c->cout, 1, {c->cout}, FALSE, TRUE};
+  else
+    *t = (segcam_op_tensor) {c->w_fwd, (size_t) c->kh * c->kw * c->cin * c->cout, 4,
+                             {c->transposed ? c->cin : c->cout, c->transposed ? c->cout : c->cin,
+                              c->kh, c->kw}, TRUE, TRUE};
+  return TRUE;
+}
+
+static void
+conv_refresh (segcam_node *n)
+{
+  segcam_conv_repack_backward (&n->p.conv);
+}
+
+static void
+conv_clear (segcam_node *n)
+{
+  g_free (n->p.conv.w_fwd);
+  g_free (n->p.conv.w_bwd);
+  g_free (n->p.conv.bias);
+}
+
+const segcam_op_def segcam_op_conv2d = {
+  .name = "conv2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
+  .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
+  .parse = parse_conv2d, .shape = conv_shape, .forward = conv_node_forward,
+  .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
+  .refresh = conv_refresh, .clear = conv_clear,
+};
+
+const segcam_op_def segcam_op_conv_transpose2d = {
+  .name = "conv_transpose2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1,
+  .grad_inputs = 1, .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
+  .parse = parse_conv_transpose2d, .shape = conv_shape, .forward = conv_node_forward,
+  .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
+  .refresh = conv_refresh, .clear = conv_clear,
+};

@@ -7,25 +7,7 @@
 #ifndef SEGCAM_OPS_H
 #define SEGCAM_OPS_H
 
-#include "model.h"
-#include "threads.h"
-
-#include <stddef.h>
-
-typedef struct {
-  float *data;
-  int n, h, w, c;
-} segcam_act;
-
-static inline size_t
-segcam_act_size (const segcam_act *a)
-{
-  return (size_t) a->n * a->h * a->w * a->c;
-}
-
-/* Shapes of every node (graph/shapes.c) for a batch of padded inputs of hp x wp; acts[i].data stays NULL. */
-gboolean segcam_plan_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_act *acts,
-                             GError **error);
+#include "op.h"
 
 /* ---- shapes: output height or width for one spatial axis; <= 0 means "empty" ---------------- */
 int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
@@ -34,6 +16,14 @@ int segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode);
 int segcam_upsample_out (int in, double scale);
 
 /* ---- conv2d and conv_transpose2d (conv.c) -------------------------------------------------- */
+
+/* Re-derives a conv's backward weights from its forward weights (after training changed them). */
+void segcam_conv_repack_backward (segcam_conv_params *p);
+/* Conversions between PyTorch's weight layout (conv2d [cout][cin][kh][kw], conv_transpose2d
+ * [cin][cout][kh][kw]) and the forward-packed one [kh][kw][cin][cout]. */
+void segcam_conv_pack (const segcam_conv_params *p, gboolean transposed, const float *w, float *fwd);
+void segcam_conv_unpack (const segcam_conv_params *p, gboolean transposed, const float *fwd, float *w);
+
 
 /* Per-thread scratch floats the forward and backward kernels of a conv node need. */
 size_t segcam_conv_scratch (const segcam_conv_params *p);
@@ -56,7 +46,9 @@ void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_
                               const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
                               const segcam_act *dout, float *dw, float *db);
 
-/* ---- batch norm in training mode (batchnorm-train.c) -------------------------------------- */
+/* ---- batch norm (batchnorm.c) ------------------------------------------------------------ */
+/* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */
+void segcam_batchnorm_fold (segcam_batchnorm_params *p);
 /* Normalises with the batch's statistics (biased variance), saves the per-channel mean and
  * 1/sqrt(var + eps) for backward, and moves the running statistics by momentum (unbiased
  * variance), as PyTorch's BatchNorm2d does in train mode. */
@@ -88,7 +80,7 @@ void segcam_concat_forward (segcam_pool *pool, const segcam_act *const *ins, int
 void segcam_concat_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *const *dins,
                              int n_ins);
 
-/* ---- max pooling (pool.c) -------------------------------------------------------------------- */
+/* ---- pooling (pooling.c) ---------------------------------------------------------------------- */
 void segcam_maxpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
                              segcam_act *out);
 /* Routes each output gradient to the first maximum of its window in row-major order (PyTorch),
@@ -104,7 +96,7 @@ void segcam_upsample_forward (segcam_pool *pool, segcam_upsample_mode mode, doub
 void segcam_upsample_backward (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double scale_w,
                                const segcam_act *dout, segcam_act *din);
 
-/* ---- version 2 ops (DESIGN.md §2; ops-v2.c) ------------------------------ */
+/* ---- the version 2 ops (activation.c, combine.c, pooling.c, pad.c) --------------------------- */
 int segcam_pad_out (int in, int lo, int hi);
 
 /* hardswish, hardsigmoid, leaky_relu and clip (op picks which; p holds alpha or min and max).

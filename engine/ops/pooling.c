@@ -1,6 +1,7 @@
-/* pool.c — max pooling, forward and backward, with PyTorch's output sizes, -inf padding and
- * tie-breaking (the first maximum of a window in row-major order takes the gradient). */
-#include "ops.h"
+/* pooling.c — max, average and global average pooling, forward and backward, with PyTorch's
+ * output sizes; max pooling pads with -inf and breaks ties as PyTorch does (the first maximum of
+ * a window in row-major order takes the gradient). */
+#include "tasks.h"
 
 #include <math.h>
 
@@ -136,3 +137,210 @@ segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, const s
   pool_job j = {.p = p, .in = in, .out = dout, .din = din};
   pool_run (pool, &j);
 }
+
+/* ---- average pooling ------------------------------------------------------------------------ */
+
+/* PyTorch's avg_pool2d (AvgPoolKernel.cpp): the divisor counts the padding (up to the padded
+ * input's end, so ceil mode's overhanging windows are clipped) only with count_include_pad. */
+static inline void
+avg_window (const segcam_pool_params *p, int in_h, int in_w, int oy, int ox, int *y0, int *y1,
+            int *x0, int *x1, float *divisor)
+{
+  int ys = oy * p->sh - p->ph, xs = ox * p->sw - p->pw;
+  int ye = MIN (ys + p->kh, in_h + p->ph), xe = MIN (xs + p->kw, in_w + p->pw);
+  int padded = (ye - ys) * (xe - xs);
+  *y0 = MAX (ys, 0), *x0 = MAX (xs, 0), *y1 = MIN (ye, in_h), *x1 = MIN (xe, in_w);
+  *divisor = (float) (p->count_include_pad ? padded : (*y1 - *y0) * (*x1 - *x0));
+}
+
+static void
+avg_task (void *ctx, int task, int thread)
+{
+  const channel_job *j = ctx;
+  const segcam_pool_params *p = j->p;
+  const segcam_act *in = j->in, *out = j->out;
+  int c = in->c, b, k0, k1;
+  channel_block (task, c, &b, &k0, &k1);
+  float *x = in->data + (size_t) b * in->h * in->w * c;
+  float *y = out->data + (size_t) b * out->h * out->w * c;
+  for (int oy = 0; oy < out->h; oy++)
+    for (int ox = 0; ox < out->w; ox++)
+      {
+        int y0, y1, x0, x1;
+        float divisor, *o = y + ((size_t) oy * out->w + ox) * c;
+        avg_window (p, in->h, in->w, oy, ox, &y0, &y1, &x0, &x1, &divisor);
+        if (y0 >= y1 || x0 >= x1)
+          {
+            if (!j->backward)
+              for (int k = k0; k < k1; k++)
+                o[k] = 0;
+            continue;
+          }
+        float acc[CHANNEL_BLOCK] = {0};
+        for (int sy = y0; sy < y1; sy++)
+          for (int sx = x0; sx < x1; sx++)
+            {
+              float *v = x + ((size_t) sy * in->w + sx) * c;
+              if (j->backward)
+                for (int k = k0; k < k1; k++)
+                  v[k] += o[k] / divisor;
+              else
+                for (int k = k0; k < k1; k++)
+                  acc[k - k0] += v[k];
+            }
+        if (!j->backward)
+          for (int k = k0; k < k1; k++)
+            o[k] = acc[k - k0] / divisor;
+      }
+  (void) thread;
+}
+
+void
+segcam_avgpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
+                        segcam_act *out)
+{
+  channel_run (pool, avg_task, p, in, out, FALSE);
+}
+
+void
+segcam_avgpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *dout,
+                         segcam_act *din)
+{
+  channel_run (pool, avg_task, p, din, dout, TRUE);
+}
+
+/* ---- global average pooling ----------------------------------------------------------------- */
+
+static void
+gap_task (void *ctx, int task, int thread)
+{
+  const channel_job *j = ctx;
+  int c = j->in->c, b, k0, k1;
+  channel_block (task, c, &b, &k0, &k1);
+  size_t hw = (size_t) j->in->h * j->in->w;
+  float *x = j->in->data + (size_t) b * hw * c, *y = j->out->data + (size_t) b * c;
+  if (j->backward)
+    {
+      for (size_t p = 0; p < hw; p++)
+        for (int k = k0; k < k1; k++)
+          x[p * c + k] += y[k] / (float) hw;
+      return;
+    }
+  double sum[CHANNEL_BLOCK] = {0};
+  for (size_t p = 0; p < hw; p++)
+    for (int k = k0; k < k1; k++)
+      sum[k - k0] += x[p * c + k];
+  for (int k = k0; k < k1; k++)
+    y[k] = (float) (sum[k - k0] / hw);
+  (void) thread;
+}
+
+void
+segcam_global_avgpool_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out)
+{
+  channel_run (pool, gap_task, NULL, in, out, FALSE);
+}
+
+void
+segcam_global_avgpool_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *din)
+{
+  channel_run (pool, gap_task, NULL, din, dout, TRUE);
+}
+
+/* ---- the ops -------------------------------------------------------------------------- */
+
+static gboolean
+parse_pool (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
+{
+  segcam_pool_params *p = &node->p.pool;
+  static const int zero[2] = {0, 0};
+  if (!segcam_attr_ints (a, "kernel", 2, 1, SEGCAM_MAX_KERNEL, NULL, &p->kh))
+    return FALSE;
+  if (!segcam_attr_ints (a, "stride", 2, 1, SEGCAM_MAX_STRIDE, &p->kh, &p->sh)
+      || !segcam_attr_ints (a, "padding", 2, 0, SEGCAM_MAX_KERNEL, zero, &p->ph)
+      || !segcam_attr_bool (a, "ceil_mode", FALSE, &p->ceil_mode)
+      || !segcam_attr_bool (a, "count_include_pad", TRUE, &p->count_include_pad))
+    return FALSE;
+  if (2 * p->ph > p->kh || 2 * p->pw > p->kw)
+    return segcam_attr_fail (a, "padding must be at most half the kernel");
+  return TRUE;
+}
+
+
+static char *
+pool_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
+{
+  const segcam_pool_params *p = &n->p.pool;
+  const segcam_act *x = &acts[n->inputs[0]];
+  out->h = segcam_pool_out (x->h, p->kh, p->sh, p->ph, p->ceil_mode);
+  out->w = segcam_pool_out (x->w, p->kw, p->sw, p->pw, p->ceil_mode);
+  return NULL;
+}
+
+static char *
+global_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
+{
+  out->h = out->w = 1;
+  return NULL;
+}
+
+static void
+maxpool_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                      segcam_act *out)
+{
+  segcam_maxpool_forward (r->pool, &n->p.pool, in[0], out);
+}
+
+/* The window maxima are found again in the forward input (SEGCAM_READS_INPUT). */
+static void
+maxpool_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                       const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
+{
+  segcam_maxpool_backward (r->pool, &n->p.pool, in[0], dout, din[0]);
+}
+
+static void
+avgpool_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                      segcam_act *out)
+{
+  segcam_avgpool_forward (r->pool, &n->p.pool, in[0], out);
+}
+
+static void
+avgpool_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                       const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
+{
+  segcam_avgpool_backward (r->pool, &n->p.pool, dout, din[0]);
+}
+
+static void
+global_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                     segcam_act *out)
+{
+  segcam_global_avgpool_forward (r->pool, in[0], out);
+}
+
+static void
+global_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                      const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
+{
+  segcam_global_avgpool_backward (r->pool, dout, din[0]);
+}
+
+const segcam_op_def segcam_op_maxpool2d = {
+  .name = "maxpool2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
+  .backward_reads = SEGCAM_READS_INPUT, .parse = parse_pool, .shape = pool_shape,
+  .forward = maxpool_node_forward, .backward = maxpool_node_backward,
+};
+
+const segcam_op_def segcam_op_avgpool2d = {
+  .name = "avgpool2d", .format_version = 2, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
+  .parse = parse_pool, .shape = pool_shape, .forward = avgpool_node_forward,
+  .backward = avgpool_node_backward,
+};
+
+const segcam_op_def segcam_op_global_avgpool = {
+  .name = "global_avgpool", .format_version = 2, .min_inputs = 1, .max_inputs = 1,
+  .grad_inputs = 1, .shape = global_shape, .forward = global_node_forward,
+  .backward = global_node_backward,
+};

@@ -167,3 +167,75 @@ segcam_upsample_backward (segcam_pool *pool, segcam_upsample_mode mode, double s
   /* The job reads "in" and "out" by shape: din has the input's shape, dout the output's. */
   up_run (pool, mode, scale_h, scale_w, din, dout, TRUE);
 }
+
+/* ---- the op --------------------------------------------------------------------------- */
+
+static gboolean
+parse_upsample (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
+{
+  segcam_upsample_params *u = &node->p.up;
+  gboolean bad = FALSE;
+  const char *mode = segcam_attr_string (a, "mode", &bad);
+  gboolean align_corners;
+  if (bad || !segcam_attr_bool (a, "align_corners", FALSE, &align_corners))
+    return FALSE;
+  if (!mode || strcmp (mode, "nearest") == 0)
+    u->mode = SEGCAM_UPSAMPLE_NEAREST;
+  else if (strcmp (mode, "bilinear") == 0)
+    u->mode = align_corners ? SEGCAM_UPSAMPLE_ALIGN_CORNERS : SEGCAM_UPSAMPLE_BILINEAR;
+  else
+    return segcam_attr_fail (a, "mode must be \"nearest\" or \"bilinear\", not \"%s\"", mode);
+  if (align_corners && u->mode == SEGCAM_UPSAMPLE_NEAREST)
+    return segcam_attr_fail (a, "align_corners applies to bilinear upsampling only");
+  if (node->n_inputs == 2)
+    return TRUE;
+  JsonNode *sn = json_object_get_member (a->obj, "scale");
+  double s[2];
+  gboolean ok = FALSE;
+  if (sn && segcam_json_double (sn, &s[0]))
+    s[1] = s[0], ok = TRUE;
+  else if (sn && JSON_NODE_HOLDS_ARRAY (sn) && json_array_get_length (json_node_get_array (sn)) == 2)
+    ok = segcam_json_double (json_array_get_element (json_node_get_array (sn), 0), &s[0])
+         && segcam_json_double (json_array_get_element (json_node_get_array (sn), 1), &s[1]);
+  if (!ok || s[0] <= 0 || s[1] <= 0 || s[0] > 64 || s[1] > 64)
+    return segcam_attr_fail (a, "upsample needs 'scale' [sh,sw] in (0, 64] or a second input");
+  u->scale_h = s[0], u->scale_w = s[1];
+  return TRUE;
+}
+
+
+/* The size comes from the second input, when there is one, or from the scale. */
+static char *
+upsample_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
+{
+  const segcam_act *x = &acts[n->inputs[0]];
+  if (n->n_inputs == 2)
+    out->h = acts[n->inputs[1]].h, out->w = acts[n->inputs[1]].w;
+  else
+    {
+      out->h = segcam_upsample_out (x->h, n->p.up.scale_h);
+      out->w = segcam_upsample_out (x->w, n->p.up.scale_w);
+    }
+  return NULL;
+}
+
+static void
+upsample_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                       segcam_act *out)
+{
+  segcam_upsample_forward (r->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, in[0], out);
+}
+
+static void
+upsample_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                        const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
+{
+  segcam_upsample_backward (r->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, dout, din[0]);
+}
+
+/* The size input (if any) only lends its shape: no gradient flows into it (grad_inputs 1). */
+const segcam_op_def segcam_op_upsample = {
+  .name = "upsample", .format_version = 1, .min_inputs = 1, .max_inputs = 2, .grad_inputs = 1,
+  .parse = parse_upsample, .shape = upsample_shape, .forward = upsample_node_forward,
+  .backward = upsample_node_backward,
+};

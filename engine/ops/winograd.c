@@ -149,7 +149,7 @@ segcam_winograd_applies (const segcam_conv_params *p)
   /* No threshold on the channel counts: measured on Zen 4 with 2 threads, this beats the gather
    * GEMM at every count tried, from 1 x 1 (memory-bound either way) to 512 x 512, at 64x64 and
    * 512x512 pixels; the RGB input layer (3 x 32) by 1.4x. */
-  return p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt == 1 && p->pl == 1
+  return !p->transposed && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt == 1 && p->pl == 1
          && p->pb == 1 && p->pr == 1 && p->dh == 1 && p->dw == 1 && p->groups <= 1
          && p->cin >= 1 && p->cout >= 1;
 }

@@ -10,8 +10,7 @@
 #ifndef SEGCAM_WINOGRAD_H
 #define SEGCAM_WINOGRAD_H
 
-#include "model.h"
-#include "threads.h"
+#include "op.h"
 
 #include <stddef.h>
 

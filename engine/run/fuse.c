@@ -41,6 +41,12 @@ only_reader (const segcam_model *m, const int *readers, int i)
   return -1;
 }
 
+static segcam_fuse_role
+fuse_role (const segcam_model *m, int i)
+{
+  return segcam_op_get (m->nodes[i].op)->fuse;
+}
+
 static gboolean
 visible (const segcam_session *s, int i)
 {
@@ -134,7 +140,7 @@ uses_winograd (const segcam_session *s, int i)
   const segcam_node *node = &s->model->nodes[i];
   const segcam_act *out = &s->acts[i];
   size_t tiles = (size_t) out->n * ((out->h + 3) / 4) * ((out->w + 3) / 4);
-  return node->op == SEGCAM_OP_CONV2D && segcam_winograd_applies (&node->p.conv)
+  return fuse_role (s->model, i) == SEGCAM_FUSE_CONV && segcam_winograd_applies (&node->p.conv)
          && tiles >= WINOGRAD_MIN_TILES;
 }
 
@@ -143,7 +149,7 @@ static gboolean
 concat_in_place (const segcam_session *s, int i)
 {
   const segcam_model *m = s->model;
-  if (m->nodes[i].op != SEGCAM_OP_CONCAT || visible (s, i))
+  if (fuse_role (m, i) != SEGCAM_FUSE_PARTS || visible (s, i))
     return FALSE;
   for (int j = i + 1; j < m->n_nodes; j++)
     for (int k = 0; k < m->nodes[j].n_inputs; k++)
@@ -170,20 +176,20 @@ segcam_fuse_plan (segcam_session *s, GError **error)
   for (int i = 0; ok && i < n; i++)
     {
       const segcam_node *node = &m->nodes[i];
-      if (node->op != SEGCAM_OP_CONV2D && node->op != SEGCAM_OP_CONV_TRANSPOSE2D)
+      if (fuse_role (m, i) != SEGCAM_FUSE_CONV)
         continue;
       segcam_conv_step *st = &s->steps[s->n_steps++];
       st->head = st->out = i;
       const segcam_batchnorm_params *bn = NULL;
       int next = visible (s, i) ? -1 : only_reader (m, readers, i);
-      if (next >= 0 && m->nodes[next].op == SEGCAM_OP_BATCHNORM)
+      if (next >= 0 && fuse_role (m, next) == SEGCAM_FUSE_FOLD)
         {
           bn = &m->nodes[next].p.bn;
           s->absorbed[st->out] = 1;
           st->out = next;
           next = visible (s, next) ? -1 : only_reader (m, readers, next);
         }
-      if (next >= 0 && m->nodes[next].op == SEGCAM_OP_RELU)
+      if (next >= 0 && fuse_role (m, next) == SEGCAM_FUSE_RELU)
         {
           s->absorbed[st->out] = 1;
           st->out = next;
@@ -272,7 +278,7 @@ segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
   if (!st->winograd)
     {
       segcam_conv_forward_relu (s->pool, s->scratch, s->scratch_per_thread, &st->p,
-                                s->model->nodes[st->head].op == SEGCAM_OP_CONV_TRANSPOSE2D,
+                                st->p.transposed,
                                 &s->acts[st->parts[0]], out, st->relu);
       return;
     }
@@ -295,7 +301,7 @@ segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act 
     {
       if (dparts[0])
         segcam_conv_backward (s->pool, s->scratch, s->scratch_per_thread, &st->p,
-                              s->model->nodes[st->head].op == SEGCAM_OP_CONV_TRANSPOSE2D, dout,
+                              st->p.transposed, dout,
                               dparts[0]);
       return;
     }

@@ -105,24 +105,22 @@ segcam_plan_memory (segcam_session *s, GError **error)
   gboolean train = s->mode == SEGCAM_RUN_TRAIN;
   if (s->mode != SEGCAM_RUN_FORWARD)
     {
-      /* What backward reads stays until the end, so that one forward serves many explanations.
-       * Training also reads the inputs of convs and batch norms, for the parameter gradients. */
+      /* What backward reads (each op's backward_reads) stays until the end, so that one forward
+       * serves many explanations. */
       last[s->target] = end;
       for (int i = s->target + 1; i < n; i++)
         {
           const segcam_node *node = &m->nodes[i];
           if (!s->needs_grad[i] || segcam_node_absorbed (s, i))
             continue;
-          if (node->op == SEGCAM_OP_RELU || node->op == SEGCAM_OP_SIGMOID)
+          unsigned reads = segcam_op_get (node->op)->backward_reads;
+          if (reads & SEGCAM_READS_OUTPUT)
             last[i] = end;
-          else if (node->op == SEGCAM_OP_MUL)
-            last[node->inputs[0]] = last[node->inputs[1]] = end;
-          else if (node->op == SEGCAM_OP_MAXPOOL2D || node->op == SEGCAM_OP_HARDSWISH
-                   || node->op == SEGCAM_OP_HARDSIGMOID || node->op == SEGCAM_OP_LEAKY_RELU
-                   || node->op == SEGCAM_OP_CLIP
-                   || (train && (node->op == SEGCAM_OP_CONV2D || node->op == SEGCAM_OP_CONV_TRANSPOSE2D
-                                 || node->op == SEGCAM_OP_BATCHNORM)))
-            last[node->inputs[0]] = end;
+          for (int k = 0; k < node->n_inputs; k++)
+            if ((reads & SEGCAM_READS_INPUTS)
+                || (k == 0 && ((reads & SEGCAM_READS_INPUT)
+                               || (train && (reads & SEGCAM_READS_INPUT_TRAIN)))))
+              last[node->inputs[k]] = end;
         }
     }
   for (int i = 0; i < n; i++)
@@ -153,8 +151,11 @@ segcam_plan_memory (segcam_session *s, GError **error)
   size_t total = place (bufs, nb);
   size_t scratch = 0;
   for (int i = 0; i < n; i++)
-    if (m->nodes[i].op == SEGCAM_OP_CONV2D || m->nodes[i].op == SEGCAM_OP_CONV_TRANSPOSE2D)
-      scratch = MAX (scratch, aligned (segcam_conv_scratch (&m->nodes[i].p.conv)));
+    {
+      const segcam_op_def *def = segcam_op_get (m->nodes[i].op);
+      if (def->scratch)
+        scratch = MAX (scratch, aligned (def->scratch (&m->nodes[i])));
+    }
   scratch = MAX (scratch, aligned (segcam_fuse_scratch (s)));
   int threads = segcam_pool_threads (s->pool);
   double bytes = (total + (double) scratch * threads) * sizeof (float);

@@ -34,7 +34,7 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
   s->grads = g_new0 (segcam_act, m->n_nodes);
   s->needs_grad = g_new0 (guint8, m->n_nodes);
   s->pool = segcam_pool_new (n_threads);
-  if (!segcam_plan_shapes (m, batch, s->hp, s->wp, s->acts, error))
+  if (!segcam_model_shapes (m, batch, s->hp, s->wp, s->acts, error))
     goto fail;
   if (mode != SEGCAM_RUN_FORWARD)
     {
@@ -49,7 +49,7 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
       s->bn_mean = g_new0 (float *, m->n_nodes);
       s->bn_rstd = g_new0 (float *, m->n_nodes);
       for (int i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == SEGCAM_OP_BATCHNORM)
+        if (segcam_op_get (m->nodes[i].op)->batch_stats)
           {
             s->bn_mean[i] = g_new (float, m->nodes[i].channels);
             s->bn_rstd[i] = g_new (float, m->nodes[i].channels);
@@ -159,72 +159,34 @@ preprocess (const segcam_session *s, const float *pixels, float *out)
     }
 }
 
+/* What node i's kernels need of the session. */
+static segcam_op_run
+node_run (const segcam_session *s, int i)
+{
+  const segcam_node_grads *pg = s->param_grads ? &s->param_grads[i] : NULL;
+  return (segcam_op_run) {
+    .pool = s->pool, .scratch = s->scratch, .scratch_per_thread = s->scratch_per_thread,
+    .train = s->mode == SEGCAM_RUN_TRAIN, .bn_momentum = s->bn_momentum,
+    .bn_mean = s->bn_mean ? s->bn_mean[i] : NULL, .bn_rstd = s->bn_rstd ? s->bn_rstd[i] : NULL,
+    .dweight = pg ? pg->weight : NULL, .dbias = pg ? pg->bias : NULL,
+  };
+}
+
+static const segcam_act **
+node_inputs (const segcam_session *s, const segcam_node *n, const segcam_act **ins)
+{
+  for (int k = 0; k < n->n_inputs; k++)
+    ins[k] = &s->acts[n->inputs[k]];
+  return ins;
+}
+
 static void
 forward_node (segcam_session *s, int i)
 {
   const segcam_node *n = &s->model->nodes[i];
-  segcam_act *out = &s->acts[i];
-  const segcam_act *x = n->n_inputs ? &s->acts[n->inputs[0]] : NULL;
-  switch (n->op)
-    {
-    case SEGCAM_OP_CONV2D:
-    case SEGCAM_OP_CONV_TRANSPOSE2D:
-      segcam_conv_forward (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv,
-                           n->op == SEGCAM_OP_CONV_TRANSPOSE2D, x, out);
-      break;
-    case SEGCAM_OP_BATCHNORM:
-      if (s->mode == SEGCAM_RUN_TRAIN)
-        /* Training owns its model: the running statistics are meant to change. */
-        segcam_batchnorm_train_forward (s->pool, (segcam_batchnorm_params *) &n->p.bn,
-                                        s->bn_momentum, x, out, s->bn_mean[i], s->bn_rstd[i]);
-      else
-        segcam_batchnorm_forward (s->pool, &n->p.bn, x, out);
-      break;
-    case SEGCAM_OP_RELU:
-      segcam_relu_forward (s->pool, x, out);
-      break;
-    case SEGCAM_OP_SIGMOID:
-      segcam_sigmoid_forward (s->pool, x, out);
-      break;
-    case SEGCAM_OP_MAXPOOL2D:
-      segcam_maxpool_forward (s->pool, &n->p.pool, x, out);
-      break;
-    case SEGCAM_OP_UPSAMPLE:
-      segcam_upsample_forward (s->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, x, out);
-      break;
-    case SEGCAM_OP_ADD:
-      segcam_add_forward (s->pool, x, &s->acts[n->inputs[1]], out);
-      break;
-    case SEGCAM_OP_MUL:
-      segcam_mul_forward (s->pool, x, &s->acts[n->inputs[1]], out);
-      break;
-    case SEGCAM_OP_AVGPOOL2D:
-      segcam_avgpool_forward (s->pool, &n->p.pool, x, out);
-      break;
-    case SEGCAM_OP_GLOBAL_AVGPOOL:
-      segcam_global_avgpool_forward (s->pool, x, out);
-      break;
-    case SEGCAM_OP_HARDSWISH:
-    case SEGCAM_OP_HARDSIGMOID:
-    case SEGCAM_OP_LEAKY_RELU:
-    case SEGCAM_OP_CLIP:
-      segcam_activation_forward (s->pool, n->op, &n->p.act, x, out);
-      break;
-    case SEGCAM_OP_PAD:
-      segcam_pad_forward (s->pool, &n->p.pad, x, out);
-      break;
-    case SEGCAM_OP_CONCAT:
-      {
-        const segcam_act **ins = g_newa (const segcam_act *, n->n_inputs);
-        for (int k = 0; k < n->n_inputs; k++)
-          ins[k] = &s->acts[n->inputs[k]];
-        segcam_concat_forward (s->pool, ins, n->n_inputs, out);
-        break;
-      }
-    case SEGCAM_OP_INPUT:
-    case SEGCAM_OP_COUNT:
-      break;
-    }
+  segcam_op_run r = node_run (s, i);
+  const segcam_act **ins = g_newa (const segcam_act *, MAX (n->n_inputs, 1));
+  segcam_op_get (n->op)->forward (&r, n, node_inputs (s, n, ins), &s->acts[i]);
 }
 
 gboolean
@@ -304,86 +266,21 @@ backward_node (segcam_session *s, int i, guint8 *ready)
       return;
     }
   const segcam_node *n = &s->model->nodes[i];
-  const segcam_act *dout = &s->grads[i];
-  segcam_act *dx = input_grad (s, n->inputs[0], ready);
-  const segcam_node_grads *pg = s->param_grads ? &s->param_grads[i] : NULL;
-  gboolean transposed = n->op == SEGCAM_OP_CONV_TRANSPOSE2D;
-  if (pg && pg->weight && (n->op == SEGCAM_OP_CONV2D || transposed))
-    segcam_conv_weight_grad (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv, transposed,
-                             &s->acts[n->inputs[0]], dout, pg->weight, pg->bias);
-  if (s->mode == SEGCAM_RUN_TRAIN && n->op == SEGCAM_OP_BATCHNORM)
+  const segcam_op_def *def = segcam_op_get (n->op);
+  segcam_op_run r = node_run (s, i);
+  int n_grad = def->grad_inputs < 0 ? n->n_inputs : def->grad_inputs;
+  segcam_act **din = g_newa (segcam_act *, n->n_inputs);
+  gboolean any = r.dweight != NULL;
+  for (int k = 0; k < n->n_inputs; k++)
     {
-      segcam_batchnorm_train_backward (s->pool, &n->p.bn, &s->acts[n->inputs[0]], s->bn_mean[i],
-                                       s->bn_rstd[i], dout, dx, pg->weight, pg->bias);
-      return;
+      din[k] = k < n_grad ? input_grad (s, n->inputs[k], ready) : NULL;
+      any |= din[k] != NULL;
     }
-  /* Only add, mul and concat have several differentiable inputs; the others need the first. */
-  if (!dx && n->op != SEGCAM_OP_ADD && n->op != SEGCAM_OP_MUL && n->op != SEGCAM_OP_CONCAT)
+  /* Nothing below needs a gradient, and no parameter is trained here. */
+  if (!any)
     return;
-  switch (n->op)
-    {
-    case SEGCAM_OP_CONV2D:
-    case SEGCAM_OP_CONV_TRANSPOSE2D:
-      segcam_conv_backward (s->pool, s->scratch, s->scratch_per_thread, &n->p.conv, transposed,
-                            dout, dx);
-      break;
-    case SEGCAM_OP_BATCHNORM:
-      segcam_batchnorm_backward (s->pool, &n->p.bn, dout, dx);
-      break;
-    case SEGCAM_OP_RELU:
-      segcam_relu_backward (s->pool, &s->acts[i], dout, dx);
-      break;
-    case SEGCAM_OP_SIGMOID:
-      segcam_sigmoid_backward (s->pool, &s->acts[i], dout, dx);
-      break;
-    case SEGCAM_OP_MAXPOOL2D:
-      segcam_maxpool_backward (s->pool, &n->p.pool, &s->acts[n->inputs[0]], dout, dx);
-      break;
-    case SEGCAM_OP_UPSAMPLE:
-      /* The size input (if any) only lends its shape: no gradient flows into it. */
-      segcam_upsample_backward (s->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, dout, dx);
-      break;
-    case SEGCAM_OP_ADD:
-      segcam_add_backward (s->pool, dout, dx, input_grad (s, n->inputs[1], ready));
-      break;
-    case SEGCAM_OP_MUL:
-      segcam_mul_backward (s->pool, &s->acts[n->inputs[0]], &s->acts[n->inputs[1]], dout, dx,
-                           input_grad (s, n->inputs[1], ready));
-      break;
-    case SEGCAM_OP_AVGPOOL2D:
-      segcam_avgpool_backward (s->pool, &n->p.pool, dout, dx);
-      break;
-    case SEGCAM_OP_GLOBAL_AVGPOOL:
-      segcam_global_avgpool_backward (s->pool, dout, dx);
-      break;
-    case SEGCAM_OP_HARDSWISH:
-    case SEGCAM_OP_HARDSIGMOID:
-    case SEGCAM_OP_LEAKY_RELU:
-    case SEGCAM_OP_CLIP:
-      segcam_activation_backward (s->pool, n->op, &n->p.act, &s->acts[n->inputs[0]], dout, dx);
-      break;
-    case SEGCAM_OP_PAD:
-      segcam_pad_backward (s->pool, &n->p.pad, dout, dx);
-      break;
-    case SEGCAM_OP_CONCAT:
-      {
-        segcam_act *parts = g_newa (segcam_act, n->n_inputs);
-        int batch = dout->n;
-        segcam_act **dins = g_newa (segcam_act *, n->n_inputs);
-        for (int k = 0; k < n->n_inputs; k++)
-          {
-            segcam_act *g = k ? input_grad (s, n->inputs[k], ready) : dx;
-            /* A part without a gradient keeps its width so the channel offsets stay right. */
-            parts[k] = g ? *g : (segcam_act) {NULL, batch, 0, 0, s->acts[n->inputs[k]].c};
-            dins[k] = &parts[k];
-          }
-        segcam_concat_backward (s->pool, dout, dins, n->n_inputs);
-        break;
-      }
-    case SEGCAM_OP_INPUT:
-    case SEGCAM_OP_COUNT:
-      break;
-    }
+  const segcam_act **ins = g_newa (const segcam_act *, n->n_inputs);
+  def->backward (&r, n, node_inputs (s, n, ins), &s->acts[i], &s->grads[i], din);
 }
 
 void

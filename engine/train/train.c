@@ -369,6 +369,19 @@ struct segcam_trainer {
   int64_t steps;
 };
 
+/* What each op derives from its tensors (conv backward weights, batch norm's eval scale and
+ * shift) follows the values training gave them. */
+static void
+refresh (segcam_model *m)
+{
+  for (int i = 0; i < m->n_nodes; i++)
+    {
+      const segcam_op_def *def = segcam_op_get (m->nodes[i].op);
+      if (def->refresh)
+        def->refresh (&m->nodes[i]);
+    }
+}
+
 static void
 add_param (GArray *list, const segcam_node *n, int node, int which, float *value, size_t count,
            gboolean packed)
@@ -404,44 +417,33 @@ segcam_trainer_new (segcam_model *model, const segcam_trainer_options *options, 
       segcam_trainer_free (t);
       return NULL;
     }
-  /* Parameter records and the weight gradient assume one group: dense convolutions only. */
-  for (int i = 0; i < model->n_nodes; i++)
-    if ((model->nodes[i].op == SEGCAM_OP_CONV2D || model->nodes[i].op == SEGCAM_OP_CONV_TRANSPOSE2D)
-        && model->nodes[i].p.conv.groups > 1)
-      {
-        g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL,
-                     "node '%s': grouped convolutions cannot be trained", model->nodes[i].name);
-        segcam_trainer_free (t);
-        return NULL;
-      }
-  t->session = segcam_session_create (model, options->width, options->height, options->batch,
-                                      SEGCAM_RUN_TRAIN, 0, options->n_threads, TRUE, error);
+  /* One record per trainable tensor, in node order: each op describes its tensors (and refuses
+   * what it cannot train). */
+  GArray *list = g_array_new (FALSE, FALSE, sizeof (param));
+  gboolean ok = TRUE;
+  for (int i = 0; ok && i < model->n_nodes; i++)
+    {
+      segcam_node *n = &model->nodes[i];
+      const segcam_op_def *def = segcam_op_get (n->op);
+      for (int k = 0; ok && def->tensor && k < (int) G_N_ELEMENTS (n->tensors); k++)
+        {
+          segcam_op_tensor ft;
+          if (n->tensors[k] && (ok = def->tensor (n, k, &ft, error)) && ft.trainable)
+            add_param (list, n, i, k, ft.data, ft.n, ft.packed);
+        }
+    }
+  t->n_params = (int) list->len;
+  t->params = (param *) g_array_free (list, FALSE);
+  if (ok)
+    t->session = segcam_session_create (model, options->width, options->height, options->batch,
+                                        SEGCAM_RUN_TRAIN, 0, options->n_threads, TRUE, error);
   if (!t->session)
     {
       segcam_trainer_free (t);
       return NULL;
     }
   t->session->bn_momentum = t->o.bn_momentum;
-  GArray *list = g_array_new (FALSE, FALSE, sizeof (param));
   t->node_grads = g_new0 (segcam_node_grads, model->n_nodes);
-  for (int i = 0; i < model->n_nodes; i++)
-    {
-      segcam_node *n = &model->nodes[i];
-      if (n->op == SEGCAM_OP_CONV2D || n->op == SEGCAM_OP_CONV_TRANSPOSE2D)
-        {
-          segcam_conv_params *c = &n->p.conv;
-          add_param (list, n, i, 0, c->w_fwd, (size_t) c->kh * c->kw * c->cin * c->cout, TRUE);
-          if (c->bias)
-            add_param (list, n, i, 1, c->bias, c->cout, FALSE);
-        }
-      else if (n->op == SEGCAM_OP_BATCHNORM)
-        {
-          add_param (list, n, i, 0, n->p.bn.gamma, n->channels, FALSE);
-          add_param (list, n, i, 1, n->p.bn.beta, n->channels, FALSE);
-        }
-    }
-  t->n_params = (int) list->len;
-  t->params = (param *) g_array_free (list, FALSE);
   /* Each node's gradients come first (weight or gamma), then bias or beta. */
   for (int k = 0; k < t->n_params; k++)
     {
@@ -555,12 +557,7 @@ adam_update (segcam_trainer *t, double lr)
           p->value[i] -= (float) (step_size * p->m[i] / denom);
         }
     }
-  for (int i = 0; i < t->model->n_nodes; i++)
-    {
-      segcam_node *n = &t->model->nodes[i];
-      if (n->op == SEGCAM_OP_CONV2D || n->op == SEGCAM_OP_CONV_TRANSPOSE2D)
-        segcam_conv_repack_backward (&n->p.conv);
-    }
+  refresh (t->model);
 }
 
 gboolean
@@ -587,9 +584,7 @@ segcam_trainer_step (segcam_trainer *t, const float *images, const uint8_t *labe
 void
 segcam_trainer_sync (segcam_trainer *t)
 {
-  for (int i = 0; i < t->model->n_nodes; i++)
-    if (t->model->nodes[i].op == SEGCAM_OP_BATCHNORM)
-      segcam_batchnorm_fold (&t->model->nodes[i].p.bn);
+  refresh (t->model);
 }
 
 /* PyTorch's layout of a parameter-shaped buffer (the value, a gradient or a moment). */
@@ -598,7 +593,7 @@ to_torch (const segcam_trainer *t, const param *p, const float *src, float *dst)
 {
   const segcam_node *n = &t->model->nodes[p->node];
   if (p->packed)
-    segcam_conv_unpack (&n->p.conv, n->op == SEGCAM_OP_CONV_TRANSPOSE2D, src, dst);
+    segcam_conv_unpack (&n->p.conv, n->p.conv.transposed, src, dst);
   else
     memcpy (dst, src, p->n * sizeof (float));
 }
@@ -608,7 +603,7 @@ from_torch (const segcam_trainer *t, const param *p, const float *src, float *ds
 {
   const segcam_node *n = &t->model->nodes[p->node];
   if (p->packed)
-    segcam_conv_pack (&n->p.conv, n->op == SEGCAM_OP_CONV_TRANSPOSE2D, src, dst);
+    segcam_conv_pack (&n->p.conv, n->p.conv.transposed, src, dst);
   else
     memcpy (dst, src, p->n * sizeof (float));
 }
@@ -630,19 +625,14 @@ segcam_trainer_gradient (segcam_trainer *t, const char *tensor, size_t *n)
   return NULL;
 }
 
-/* A tensor named name with the shape of the file tensor it was loaded from (n_dims 1 or 4). */
+/* A tensor named name, laid out as the file tensor tensors[which] of node n. */
 static segcam_tensor
-file_tensor (const segcam_node *n, int which, char *name, float *data, size_t count)
+file_tensor (segcam_node *n, int which, char *name, float *data)
 {
-  segcam_tensor t = {name, 1, {(int64_t) count}, count, data};
-  if ((n->op == SEGCAM_OP_CONV2D || n->op == SEGCAM_OP_CONV_TRANSPOSE2D) && which == 0)
-    {
-      const segcam_conv_params *c = &n->p.conv;
-      gboolean tr = n->op == SEGCAM_OP_CONV_TRANSPOSE2D;
-      t.n_dims = 4;
-      t.shape[0] = tr ? c->cin : c->cout, t.shape[1] = tr ? c->cout : c->cin;
-      t.shape[2] = c->kh, t.shape[3] = c->kw;
-    }
+  segcam_op_tensor ft;
+  segcam_op_get (n->op)->tensor (n, which, &ft, NULL);
+  segcam_tensor t = {name, ft.n_dims, {0}, ft.n, data};
+  memcpy (t.shape, ft.shape, sizeof ft.shape);
   return t;
 }
 
@@ -656,7 +646,7 @@ segcam_trainer_save (segcam_trainer *t, const char *path, const char *training_j
   for (int k = 0; k < t->n_params; k++)
     {
       const param *p = &t->params[k];
-      const segcam_node *n = &m->nodes[p->node];
+      segcam_node *n = &m->nodes[p->node];
       const float *srcs[3] = {p->value, p->m, p->v};
       for (int s = 0; s < (checkpoint ? 3 : 1); s++)
         {
@@ -665,20 +655,25 @@ segcam_trainer_save (segcam_trainer *t, const char *path, const char *training_j
           to_torch (t, p, srcs[s], data);
           g_ptr_array_add (owned, data);
           g_ptr_array_add (owned, name);
-          segcam_tensor ft = file_tensor (n, p->which, name, data, p->n);
+          segcam_tensor ft = file_tensor (n, p->which, name, data);
           g_array_append_val (out, ft);
         }
     }
-  /* Running statistics are state, not parameters: saved, never optimised. */
+  /* State (running statistics) is saved, never optimised. */
   for (int i = 0; i < m->n_nodes; i++)
-    if (m->nodes[i].op == SEGCAM_OP_BATCHNORM)
-      for (int which = 2; which < 4; which++)
+    {
+      segcam_node *n = &m->nodes[i];
+      const segcam_op_def *def = segcam_op_get (n->op);
+      for (int k = 0; def->tensor && k < (int) G_N_ELEMENTS (n->tensors); k++)
         {
-          const segcam_node *n = &m->nodes[i];
-          segcam_tensor ft = file_tensor (n, which, n->tensors[which], which == 2 ? n->p.bn.mean : n->p.bn.var,
-                                          n->channels);
-          g_array_append_val (out, ft);
+          segcam_op_tensor st;
+          if (n->tensors[k] && def->tensor (n, k, &st, NULL) && !st.trainable)
+            {
+              segcam_tensor ft = file_tensor (n, k, n->tensors[k], st.data);
+              g_array_append_val (out, ft);
+            }
         }
+    }
   char *steps = g_strdup_printf ("%" G_GINT64_FORMAT, t->steps);
   /* The graph is written back as loaded, so it keeps its format: version 2 ops need "2". */
   char *format = g_strdup_printf ("%d", MAX (m->format_version, 1));
