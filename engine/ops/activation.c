@@ -4,7 +4,92 @@
 
 #include <math.h>
 
-/* ---- element-wise activations ------------------------------------------------------------- */
+/* ---- relu and sigmoid --------------------------------------------------------------------- */
+
+typedef struct {
+  const float *x;         /* forward input; in backward, the forward output */
+  const float *dy;        /* output gradient (backward) */
+  float *out;             /* forward output, or the input gradient (backward) */
+  int c;
+} pw_job;
+
+static void
+relu_forward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const pw_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    j->out[i] = j->x[i] > 0 ? j->x[i] : 0;
+}
+
+static void
+relu_backward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const pw_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    j->out[i] += j->x[i] > 0 ? j->dy[i] : 0;
+}
+
+static void
+relu_mask_pixels (const void *job, size_t p0, size_t p1)
+{
+  const pw_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    j->out[i] = j->x[i] > 0 ? j->out[i] : 0;
+}
+
+static void
+sigmoid_forward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const pw_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    j->out[i] = 1.0f / (1.0f + expf (-j->x[i]));
+}
+
+static void
+sigmoid_backward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const pw_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    j->out[i] += j->dy[i] * j->x[i] * (1.0f - j->x[i]);
+}
+
+void
+segcam_relu_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out)
+{
+  pw_job j = {in->data, NULL, out->data, in->c};
+  pixel_run (pool, in, relu_forward_pixels, &j);
+}
+
+void
+segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout, segcam_act *din)
+{
+  pw_job j = {out->data, dout->data, din->data, dout->c};
+  pixel_run (pool, dout, relu_backward_pixels, &j);
+}
+
+void
+segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g)
+{
+  pw_job j = {out->data, NULL, g->data, g->c};
+  pixel_run (pool, g, relu_mask_pixels, &j);
+}
+
+void
+segcam_sigmoid_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out)
+{
+  pw_job j = {in->data, NULL, out->data, in->c};
+  pixel_run (pool, in, sigmoid_forward_pixels, &j);
+}
+
+void
+segcam_sigmoid_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
+                         segcam_act *din)
+{
+  pw_job j = {out->data, dout->data, din->data, dout->c};
+  pixel_run (pool, dout, sigmoid_backward_pixels, &j);
+}
+
+/* ---- hard activations, leaky ReLU and clip ------------------------------------------------ */
 
 typedef struct {
   segcam_op op;

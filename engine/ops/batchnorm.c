@@ -5,10 +5,57 @@
  * Per-channel sums run over n*h*w pixels in double, in one fixed order, so training is
  * reproducible; the per-pixel work is split over the pool. The backward is the usual
  * two-reduction form:  dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) * gamma. */
-#include "ops.h"
+#include "tasks.h"
 
 #include <math.h>
 #include <string.h>
+
+/* ---- eval mode: the folded per-channel scale and shift ----------------------------------- */
+
+typedef struct {
+  const float *x;         /* forward input, or the output gradient (backward) */
+  float *out;             /* forward output, or the input gradient (backward) */
+  const float *scale, *shift;
+  int c;
+} eval_job;
+
+static void
+eval_forward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const eval_job *j = job;
+  int c = j->c;
+  for (size_t p = p0; p < p1; p++)
+    for (int k = 0; k < c; k++)
+      j->out[p * c + k] = j->x[p * c + k] * j->scale[k] + j->shift[k];
+}
+
+static void
+eval_backward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const eval_job *j = job;
+  int c = j->c;
+  for (size_t p = p0; p < p1; p++)
+    for (int k = 0; k < c; k++)
+      j->out[p * c + k] += j->x[p * c + k] * j->scale[k];
+}
+
+void
+segcam_batchnorm_forward (segcam_pool *pool, const segcam_batchnorm_params *p, const segcam_act *in,
+                          segcam_act *out)
+{
+  eval_job j = {in->data, out->data, p->scale, p->shift, in->c};
+  pixel_run (pool, in, eval_forward_pixels, &j);
+}
+
+void
+segcam_batchnorm_backward (segcam_pool *pool, const segcam_batchnorm_params *p,
+                           const segcam_act *dout, segcam_act *din)
+{
+  eval_job j = {dout->data, din->data, p->scale, NULL, dout->c};
+  pixel_run (pool, dout, eval_backward_pixels, &j);
+}
+
+/* ---- training: batch statistics ----------------------------------------------------------- */
 
 #define BN_BLOCK 4096
 

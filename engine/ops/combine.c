@@ -4,6 +4,102 @@
 
 #include <string.h>
 
+/* ---- add ------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const float *x, *y;     /* forward: the two terms; backward: x is the output gradient */
+  float *out, *out2;      /* forward: the sum; backward: the two gradients (either may be NULL) */
+  int c;
+} add_job;
+
+static void
+add_forward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const add_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    j->out[i] = j->x[i] + j->y[i];
+}
+
+static void
+add_backward_pixels (const void *job, size_t p0, size_t p1)
+{
+  const add_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
+    {
+      if (j->out)
+        j->out[i] += j->x[i];
+      if (j->out2)
+        j->out2[i] += j->x[i];
+    }
+}
+
+void
+segcam_add_forward (segcam_pool *pool, const segcam_act *a, const segcam_act *b, segcam_act *out)
+{
+  add_job j = {a->data, b->data, out->data, NULL, a->c};
+  pixel_run (pool, a, add_forward_pixels, &j);
+}
+
+void
+segcam_add_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *da, segcam_act *db)
+{
+  /* For add (x, x) da == db: both += happen in turn in the same task, so nothing races. */
+  add_job j = {dout->data, NULL, da ? da->data : NULL, db ? db->data : NULL, dout->c};
+  pixel_run (pool, dout, add_backward_pixels, &j);
+}
+
+/* ---- concat along channels -------------------------------------------------------------------- */
+
+typedef struct {
+  const segcam_act *const *parts; /* the inputs (forward) or their gradients (backward) */
+  int n_parts;
+  float *out;                     /* forward output */
+  const float *dy;                /* output gradient (backward) */
+  int c;
+} concat_job;
+
+static void
+concat_pixels (const void *job, size_t p0, size_t p1)
+{
+  const concat_job *j = job;
+  int offset = 0;
+  for (int i = 0; i < j->n_parts; i++)
+    {
+      const segcam_act *part = j->parts[i];
+      int pc = part->c;
+      if (part->data)
+        for (size_t p = p0; p < p1; p++)
+          {
+            if (!j->dy)
+              memcpy (j->out + p * j->c + offset, part->data + p * pc, pc * sizeof (float));
+            else
+              {
+                const float *g = j->dy + p * j->c + offset;
+                float *d = part->data + p * pc;
+                for (int k = 0; k < pc; k++)
+                  d[k] += g[k];
+              }
+          }
+      offset += pc;
+    }
+}
+
+void
+segcam_concat_forward (segcam_pool *pool, const segcam_act *const *ins, int n_ins, segcam_act *out)
+{
+  concat_job j = {ins, n_ins, out->data, NULL, out->c};
+  pixel_run (pool, out, concat_pixels, &j);
+}
+
+void
+segcam_concat_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *const *dins, int n_ins)
+{
+  /* Parts with data == NULL need no gradient. A node concatenated with itself appears twice with
+   * the same buffer: the parts are visited in turn within a pixel, so that is safe too. */
+  concat_job j = {(const segcam_act *const *) dins, n_ins, NULL, dout->data, dout->c};
+  pixel_run (pool, dout, concat_pixels, &j);
+}
+
 /* ---- mul, with the second operand optionally one pixel broadcast over the first's ---------- */
 
 typedef struct {

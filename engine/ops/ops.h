@@ -14,6 +14,7 @@ int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
 int segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d);
 int segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode);
 int segcam_upsample_out (int in, double scale);
+int segcam_pad_out (int in, int lo, int hi);
 
 /* ---- conv2d and conv_transpose2d (conv.c) -------------------------------------------------- */
 
@@ -23,7 +24,6 @@ void segcam_conv_repack_backward (segcam_conv_params *p);
  * [cin][cout][kh][kw]) and the forward-packed one [kh][kw][cin][cout]. */
 void segcam_conv_pack (const segcam_conv_params *p, gboolean transposed, const float *w, float *fwd);
 void segcam_conv_unpack (const segcam_conv_params *p, gboolean transposed, const float *fwd, float *w);
-
 
 /* Per-thread scratch floats the forward and backward kernels of a conv node need. */
 size_t segcam_conv_scratch (const segcam_conv_params *p);
@@ -46,7 +46,7 @@ void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_
                               const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
                               const segcam_act *dout, float *dw, float *db);
 
-/* ---- batch norm (batchnorm.c) ------------------------------------------------------------ */
+/* ---- batch norm (batchnorm.c) --------------------------------------------------------------- */
 /* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */
 void segcam_batchnorm_fold (segcam_batchnorm_params *p);
 /* Normalises with the batch's statistics (biased variance), saves the per-channel mean and
@@ -60,11 +60,13 @@ void segcam_batchnorm_train_backward (segcam_pool *pool, const segcam_batchnorm_
                                       const segcam_act *dout, segcam_act *din, float *dgamma,
                                       float *dbeta);
 
-/* ---- element-wise and channel ops (pointwise.c) ------------------------------------------- */
+/* Eval mode: the folded scale and shift. */
 void segcam_batchnorm_forward (segcam_pool *pool, const segcam_batchnorm_params *p,
                                const segcam_act *in, segcam_act *out);
 void segcam_batchnorm_backward (segcam_pool *pool, const segcam_batchnorm_params *p,
                                 const segcam_act *dout, segcam_act *din);
+
+/* ---- activations (activation.c) --------------------------------------------------------------- */
 void segcam_relu_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
 /* out is the forward output: the gradient passes where out > 0 (PyTorch's convention at 0). */
 void segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
@@ -74,11 +76,24 @@ void segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g);
 void segcam_sigmoid_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
 void segcam_sigmoid_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
                               segcam_act *din);
+/* hardswish, hardsigmoid, leaky_relu and clip (op picks which; p holds alpha or min and max).
+ * Backward reads the forward input. */
+void segcam_activation_forward (segcam_pool *pool, segcam_op op, const segcam_activation_params *p,
+                                const segcam_act *in, segcam_act *out);
+void segcam_activation_backward (segcam_pool *pool, segcam_op op, const segcam_activation_params *p,
+                                 const segcam_act *in, const segcam_act *dout, segcam_act *din);
+
+/* ---- add, mul and concat (combine.c) ----------------------------------------------------------- */
 void segcam_add_forward (segcam_pool *pool, const segcam_act *a, const segcam_act *b, segcam_act *out);
 void segcam_add_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *da, segcam_act *db);
 void segcam_concat_forward (segcam_pool *pool, const segcam_act *const *ins, int n_ins, segcam_act *out);
 void segcam_concat_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *const *dins,
                              int n_ins);
+/* out = a * b, where b may have one pixel per image (N x 1 x 1 x C) broadcast over a's pixels.
+ * Backward reads both forward inputs; da or db may be NULL. */
+void segcam_mul_forward (segcam_pool *pool, const segcam_act *a, const segcam_act *b, segcam_act *out);
+void segcam_mul_backward (segcam_pool *pool, const segcam_act *a, const segcam_act *b,
+                          const segcam_act *dout, segcam_act *da, segcam_act *db);
 
 /* ---- pooling (pooling.c) ---------------------------------------------------------------------- */
 void segcam_maxpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
@@ -87,6 +102,14 @@ void segcam_maxpool_forward (segcam_pool *pool, const segcam_pool_params *p, con
  * recomputed from the forward input. */
 void segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
                               const segcam_act *dout, segcam_act *din);
+/* PyTorch's avg_pool2d with p->count_include_pad; sizes as segcam_pool_out. */
+void segcam_avgpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
+                             segcam_act *out);
+void segcam_avgpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *dout,
+                              segcam_act *din);
+/* Mean over each image's pixels: out is N x 1 x 1 x C. */
+void segcam_global_avgpool_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
+void segcam_global_avgpool_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *din);
 
 /* ---- upsampling and resizing (upsample.c) -------------------------------------------------- */
 /* scale_h, scale_w as given by the model (0: derive from the sizes), PyTorch's interpolate
@@ -96,28 +119,7 @@ void segcam_upsample_forward (segcam_pool *pool, segcam_upsample_mode mode, doub
 void segcam_upsample_backward (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double scale_w,
                                const segcam_act *dout, segcam_act *din);
 
-/* ---- the version 2 ops (activation.c, combine.c, pooling.c, pad.c) --------------------------- */
-int segcam_pad_out (int in, int lo, int hi);
-
-/* hardswish, hardsigmoid, leaky_relu and clip (op picks which; p holds alpha or min and max).
- * Backward reads the forward input. */
-void segcam_activation_forward (segcam_pool *pool, segcam_op op, const segcam_activation_params *p,
-                                const segcam_act *in, segcam_act *out);
-void segcam_activation_backward (segcam_pool *pool, segcam_op op, const segcam_activation_params *p,
-                                 const segcam_act *in, const segcam_act *dout, segcam_act *din);
-/* out = a * b, where b may have one pixel per image (N x 1 x 1 x C) broadcast over a's pixels.
- * Backward reads both forward inputs; da or db may be NULL. */
-void segcam_mul_forward (segcam_pool *pool, const segcam_act *a, const segcam_act *b, segcam_act *out);
-void segcam_mul_backward (segcam_pool *pool, const segcam_act *a, const segcam_act *b,
-                          const segcam_act *dout, segcam_act *da, segcam_act *db);
-/* PyTorch's avg_pool2d with p->count_include_pad; sizes as segcam_pool_out. */
-void segcam_avgpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
-                             segcam_act *out);
-void segcam_avgpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *dout,
-                              segcam_act *din);
-/* Mean over each image's pixels: out is N x 1 x 1 x C. */
-void segcam_global_avgpool_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
-void segcam_global_avgpool_backward (segcam_pool *pool, const segcam_act *dout, segcam_act *din);
+/* ---- padding (pad.c) ------------------------------------------------------------------------- */
 /* Constant, reflect (edge not repeated) or replicate padding; negative pads crop. */
 void segcam_pad_forward (segcam_pool *pool, const segcam_pad_params *p, const segcam_act *in,
                          segcam_act *out);

@@ -11,6 +11,31 @@
 #define PIXEL_BLOCK 4096  /* pixels per task of element-wise kernels */
 #define CHANNEL_BLOCK 16  /* channels per task of the scattering ops */
 
+/* An element-wise kernel over pixels [p0, p1) of its job (each pixel's channels contiguous). */
+typedef void (*pixel_fn) (const void *job, size_t p0, size_t p1);
+
+typedef struct {
+  pixel_fn fn;
+  const void *job;
+  size_t n_pixels;
+} pixel_job;
+
+static inline void
+pixel_task (void *ctx, int task, int thread)
+{
+  const pixel_job *j = ctx;
+  size_t p0 = (size_t) task * PIXEL_BLOCK;
+  j->fn (j->job, p0, MIN (p0 + PIXEL_BLOCK, j->n_pixels));
+}
+
+/* Runs fn over every pixel of shape's images, in tasks of PIXEL_BLOCK pixels. */
+static inline void
+pixel_run (segcam_pool *pool, const segcam_act *shape, pixel_fn fn, const void *job)
+{
+  pixel_job j = {fn, job, (size_t) shape->n * shape->h * shape->w};
+  segcam_pool_run (pool, (int) ((j.n_pixels + PIXEL_BLOCK - 1) / PIXEL_BLOCK), pixel_task, &j);
+}
+
 /* Tasks split by image and block of CHANNEL_BLOCK channels: how many there are for a, and
  * which image b and channels [k0, k1) of c task covers. */
 static inline int
