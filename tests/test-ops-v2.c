@@ -1,5 +1,5 @@
-/* test-ops-v2.c — the version 2 ops (DESIGN.md §2), grouped convolution and align-corners
- * bilinear upsampling against naive references.
+/* test-ops-v2.c — the version 2 ops (docs/model-format.md, 'Ops', 'Version 2'), grouped
+ * convolution and align-corners bilinear upsampling against naive references.
  *
  * As in test-ops.c, each case runs the engine's forward and backward kernels (float32,
  * channels-last, two threads) and compares:

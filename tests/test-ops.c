@@ -1,4 +1,4 @@
-/* test-ops.c — every op kernel of engine/ops.h against naive references.
+/* test-ops.c — every op kernel of engine/ops/ops.h against naive references.
  *
  * Each case runs an op forward and backward through the engine (float32, channels-last, split
  * over a thread pool) and compares:
@@ -14,7 +14,7 @@
  *
  * The shape helpers (segcam_conv_out & co.) are checked against PyTorch's output-size formulas
  * on a grid of values. Nothing here reuses engine index code: the references are written from
- * the PyTorch documentation and source (aten/src/ATen/native/Pool.h, UpSample.h).
+ * PyTorch's documented output sizes and conventions.
  */
 #include "ops.h"
 
@@ -551,7 +551,7 @@ static void naive_maxpool (const op_instance *t, const double *x, double *y)
 }
 
 /* Source pixels of output index x along one axis, after PyTorch's interpolate with
- * align_corners=False (aten/src/ATen/native/UpSample.h): the ratio is 1 / scale_factor when the
+ * align_corners=False: the ratio is 1 / scale_factor when the
  * model gives one, else in / out; equal sizes copy; nearest takes floor (x * ratio), with the
  * out == 2 in special case x / 2; bilinear samples at (x + 0.5) ratio - 0.5, clamped at 0. */
 static void upsample_taps (gboolean bilinear, double scale, int x, int in, int out, int *i0, int *i1,

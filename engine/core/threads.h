@@ -2,7 +2,7 @@
  *
  * The engine runs one node at a time and splits each node's work into independent tasks (blocks
  * of rows, or of channels); the calling thread works too. OpenBLAS is kept single-threaded so that
- * the pool's threads can each call sgemm on their own block (engine-notes §0.4). */
+ * the pool's threads can each call sgemm on their own block. */
 #ifndef SEGCAM_THREADS_H
 #define SEGCAM_THREADS_H
 

@@ -1,4 +1,4 @@
-/* seggradcam.c — Seg-Grad-CAM exactly as DESIGN.md §3:
+/* seggradcam.c — Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition':
  *
  *   S = sum_ij M_ij y_c,ij            y = logits, or probabilities (softmax / sigmoid)
  *   alpha_k = mean_uv dS/dA_k,uv      optionally |alpha| or max(alpha, 0)

@@ -1,4 +1,4 @@
-/* safetensors.c — strict safetensors reader and writer (DESIGN.md §2, engine-notes §3.2, §3.5).
+/* safetensors.c — strict safetensors reader and writer (docs/model-format.md, 'Container').
  *
  * Parsing runs in stages, each trusting only what the previous one proved:
  *   1. the 8-byte header length against the file size and a 100 MB cap;

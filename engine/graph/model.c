@@ -1,6 +1,7 @@
-/* model.c — loading a segcam model: safetensors container + the `segcam.graph` JSON
- * (DESIGN.md §2), validated node by node, sorted topologically, pruned to what the output needs,
- * and weights repacked for channels-last execution. Every error is one line naming the node,
+/* model.c — a segcam model from a parsed container: the `segcam.graph` JSON (docs/model-format.md,
+ * 'Graph' and 'Validation') validated node by node, sorted topologically and pruned to what the
+ * output needs; each node's attributes and tensors go through its op's parse function (ops/),
+ * which repacks weights for channels-last execution. Every error is one line naming the node,
  * attribute or tensor at fault. */
 #include "model.h"
 

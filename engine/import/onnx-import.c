@@ -1,5 +1,5 @@
 /* onnx-import.c — ONNX models (as PyTorch's torch.onnx.export writes them) translated into segcam
- * models: the segcam.graph JSON and its F32 tensors (DESIGN.md §2). This part unpacks the file,
+ * models: the segcam.graph JSON and its F32 tensors (docs/model-format.md, 'ONNX import'). This part unpacks the file,
  * orders the nodes the output needs (the file may list them in any order; nodes the output does
  * not need are never looked at), hands them to onnx-nodes.c, describes classes and input, and
  * settles what needs the model's shapes. */

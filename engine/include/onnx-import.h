@@ -1,8 +1,9 @@
-/* onnx-import.h — ONNX segmentation networks as segcam models (DESIGN.md §2, version 2 ops).
+/* onnx-import.h — ONNX segmentation networks as segcam models (docs/model-format.md,
+ * 'ONNX import').
  *
  * An ONNX file is unpacked by protobuf-c (code generated from libonnx-dev's onnx.proto at build
  * time) and translated into what a segcam model file holds: F32 tensors and the segcam.*
- * metadata with a `segcam.graph`. model.c then validates that exactly as it validates a file, so
+ * metadata with a `segcam.graph`. The loader then validates that exactly as it validates a file, so
  * `.onnx` files load wherever a model path is accepted, and `segcam import` writes the same
  * translation out as a `.safetensors` model. Each node takes the name of the ONNX tensor it
  * produces. The file is untrusted: every failure is one line naming the node or tensor at fault.

@@ -1,4 +1,4 @@
-/* safetensors.h — strict reader and writer of the safetensors container (DESIGN.md §2).
+/* safetensors.h — strict reader and writer of the safetensors container (docs/model-format.md, 'Container').
  *
  * The reader treats the file as hostile: every length, offset, shape and dtype is checked with
  * overflow-safe arithmetic before use, and tensor byte ranges must tile the data section exactly

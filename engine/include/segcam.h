@@ -1,7 +1,7 @@
 /* segcam.h — public API of libsegcam, the Seg-Grad-CAM engine.
  *
- * libsegcam loads a segmentation network from a safetensors file (DESIGN.md §2), segments images
- * and explains a class's prediction over a region of interest with Seg-Grad-CAM (DESIGN.md §3).
+ * libsegcam loads a segmentation network from a safetensors file (docs/model-format.md), segments images
+ * and explains a class's prediction over a region of interest with Seg-Grad-CAM (docs/seg-grad-cam.md).
  * It knows nothing of GIMP or of image files: callers hand it float pixels and get float maps.
  *
  * Conventions used throughout:
@@ -120,22 +120,22 @@ typedef struct {
 typedef struct {
   float raw_max;          /* maximum of the map after resize and ReLU, before normalising */
   double roi_weight;      /* sum of the ROI weights */
-  double score;           /* S of DESIGN.md §3 */
+  double score;           /* S of docs/seg-grad-cam.md, 'Definition' */
 } segcam_explain_info;
 
-/* Seg-Grad-CAM (DESIGN.md §3) after segcam_session_forward. roi has height x width weights in
+/* Seg-Grad-CAM (docs/seg-grad-cam.md, 'Definition') after segcam_session_forward. roi has height x width weights in
  * [0, 1] (NULL: the whole image); map receives height x width floats. An ROI whose weights sum to
  * zero is an error. info may be NULL. */
 gboolean segcam_session_explain (segcam_session *session, const segcam_explain_options *options,
                                  const float *roi, float *map, segcam_explain_info *info,
                                  GError **error);
 
-/* The class-activation map before resizing and ReLU (L of DESIGN.md §3, h x w of the target
+/* The class-activation map before resizing and ReLU (L of docs/seg-grad-cam.md, 'Definition', h x w of the target
  * layer) from the last segcam_session_explain; h and w may be NULL. */
 const float *segcam_session_cam (const segcam_session *session, int *h, int *w);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Regions of interest (DESIGN.md §3 "ROI kinds"). All maps are width x height, row-major.     */
+/* Regions of interest (docs/seg-grad-cam.md, 'Region of interest'). All maps are width x height, row-major.     */
 
 /* roi = 1 inside the rectangle (clipped to the image), else 0. FALSE if nothing is left. */
 gboolean segcam_roi_rect (float *roi, int width, int height, int x, int y, int w, int h);

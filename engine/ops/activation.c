@@ -99,7 +99,7 @@ typedef struct {
   size_t n;
 } act_job;
 
-/* PyTorch's definitions (aten/src/ATen/native/cpu/Activation.cpp). */
+/* PyTorch's definitions, as its CPU kernels compute them. */
 static inline float
 act_value (segcam_op op, const segcam_activation_params *p, float x)
 {

@@ -345,7 +345,7 @@ segcam_conv_pack (const segcam_conv_params *c, gboolean transposed, const float 
         fwd[(t * c->cin + ci) * c->cout + co] = w[torch_index (c, transposed, co, ci, t)];
 }
 
-/* Grouped convolutions run group by group (see conv.c) from fwd [g][kh][kw][cin/g][cout/g] and
+/* Grouped convolutions run group by group from fwd [g][kh][kw][cin/g][cout/g] and
  * bwd [g][kh][kw][cout/g][cin/g]; PyTorch stores conv2d weights as [cout][cin/g][kh][kw] and
  * conv_transpose2d weights as [cin][cout/g][kh][kw]. */
 static void
@@ -367,7 +367,7 @@ pack_conv_grouped (segcam_conv_params *c, const float *w, gboolean transposed)
           }
 }
 
-/* Both conv ops run from fwd [kh][kw][cin][cout] and bwd [kh][kw][cout][cin] (see conv.c). */
+/* Both conv ops run from fwd [kh][kw][cin][cout] and bwd [kh][kw][cout][cin]. */
 static void
 pack_conv (segcam_conv_params *c, const float *w, gboolean transposed)
 {

@@ -140,7 +140,7 @@ segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, const s
 
 /* ---- average pooling ------------------------------------------------------------------------ */
 
-/* PyTorch's avg_pool2d (AvgPoolKernel.cpp): the divisor counts the padding (up to the padded
+/* PyTorch's avg_pool2d: the divisor counts the padding (up to the padded
  * input's end, so ceil mode's overhanging windows are clipped) only with count_include_pad. */
 static inline void
 avg_window (const segcam_pool_params *p, int in_h, int in_w, int oy, int ox, int *y0, int *y1,

@@ -1,8 +1,8 @@
 /* session.h — a planned run of one model at one image size (internal).
  *
- * The plan (plan.c) fixes every activation's shape and, from the nodes' lifetimes on a timeline
- * of forward steps followed by backward steps, places all activations and gradients in one arena
- * with reuse. Only the nodes on paths from the target layer to the output get gradients, and only
+ * The plan (plan.c) takes every activation's shape from the graph (graph/shapes.c) and, from the
+ * nodes' lifetimes on a timeline of forward steps followed by backward steps, places all
+ * activations and gradients in one arena with reuse. Only the nodes on paths from the target layer to the output get gradients, and only
  * the activations their backward reads outlive their last forward use. */
 #ifndef SEGCAM_SESSION_H
 #define SEGCAM_SESSION_H

@@ -282,7 +282,7 @@ def tokens(text):
 
 # GIMP 3's record of the procedures: (type, name) and, for plain values, min, max and default
 # (strings: the default) — the same arguments, ranges and defaults as the 2.10 procedures, with
-# the drawables as an array (DESIGN.md §5); the return value last.
+# the drawables as an array (docs/architecture.md, 'GIMP plug-in'); the return value last.
 GIMP3_SIGNATURES = {
     "plug-in-segcam-explain": [
         ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
