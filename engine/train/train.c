@@ -8,11 +8,9 @@
 #include "safetensors.h"
 #include "session.h"
 
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- U-Net construction ----------------------------------------------------------------- */
 
@@ -258,24 +256,6 @@ free_tensor (gpointer p)
   g_free (t);
 }
 
-/* Writes tensors and metadata to a temporary file and loads it: one validation path for every
- * model, however it was made. */
-static segcam_model *
-load_via_file (const segcam_tensor *tensors, int n, const char *const *keys, const char *const *values,
-               GError **error)
-{
-  char *path = NULL;
-  int fd = g_file_open_tmp ("segcam-XXXXXX.safetensors", &path, error);
-  if (fd < 0)
-    return NULL;
-  close (fd);
-  segcam_model *m = segcam_safetensors_write (path, tensors, n, keys, values, error)
-                      ? segcam_model_load (path, error) : NULL;
-  g_unlink (path);
-  g_free (path);
-  return m;
-}
-
 segcam_model *
 segcam_unet_build (const segcam_unet_spec *spec, GError **error)
 {
@@ -325,13 +305,20 @@ segcam_unet_build (const segcam_unet_spec *spec, GError **error)
 
   JsonNode *nodes = json_builder_get_root (b.nodes);
   char *graph = graph_json (spec, nodes, default_layer, "head");
-  const char *keys[] = {"segcam.format", "segcam.graph", "segcam.name", NULL};
-  const char *values[] = {"1", graph, spec->name ? spec->name : "U-Net", NULL};
+  /* The container the model would be saved as, in memory and borrowing the builder's strings
+   * and tensors: the loader validates it as it validates a file. */
+  GHashTable *metadata = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (metadata, (gpointer) "segcam.format", (gpointer) "1");
+  g_hash_table_insert (metadata, (gpointer) "segcam.graph", graph);
+  g_hash_table_insert (metadata, (gpointer) "segcam.name",
+                       (gpointer) (spec->name ? spec->name : "U-Net"));
   GPtrArray *ts = b.tensors;
   segcam_tensor *flat = g_new (segcam_tensor, ts->len);
   for (guint i = 0; i < ts->len; i++)
     flat[i] = *(segcam_tensor *) ts->pdata[i];
-  segcam_model *m = load_via_file (flat, (int) ts->len, keys, values, error);
+  segcam_safetensors st = {flat, (int) ts->len, metadata, NULL};
+  segcam_model *m = segcam_model_from_safetensors (&st, error);
+  g_hash_table_unref (metadata);
 
   g_free (flat);
   g_free (graph);
