@@ -12,6 +12,7 @@
  */
 #include "safetensors.h"
 #include "error.h"
+#include "fp16.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -65,40 +66,20 @@ static void store_le64 (uint8_t *p, uint64_t v)
     p[i] = (uint8_t) (v >> 8 * i);
 }
 
-/* Assumes IEEE-754 binary32 floats, as every platform GIMP runs on has. */
-static float float_from_bits (uint32_t bits)
-{
-  float f;
-  memcpy (&f, &bits, sizeof f);
-  return f;
-}
-
-static float f16_to_f32 (uint16_t h)
-{
-  uint32_t sign = (uint32_t) (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  if (exp == 0) { /* zero or subnormal: mant * 2^-24 is exact in binary32 */
-    float v = (float) mant * 0x1p-24f;
-    return sign ? -v : v;
-  }
-  if (exp == 0x1f) /* inf or nan, payload kept */
-    return float_from_bits (sign | 0x7f800000u | mant << 13);
-  return float_from_bits (sign | (exp + 127 - 15) << 23 | mant << 13);
-}
-
 static void widen (const uint8_t *src, dtype type, size_t n, float *dst)
 {
   switch (type) {
   case DTYPE_F32:
     for (size_t i = 0; i < n; i++)
-      dst[i] = float_from_bits (load_le32 (src + 4 * i));
+      dst[i] = segcam_float_from_bits (load_le32 (src + 4 * i));
     break;
   case DTYPE_F16:
     for (size_t i = 0; i < n; i++)
-      dst[i] = f16_to_f32 (load_le16 (src + 2 * i));
+      dst[i] = segcam_f16_to_f32 (load_le16 (src + 2 * i));
     break;
-  default: /* BF16 is the upper half of an F32 */
+  default:
     for (size_t i = 0; i < n; i++)
-      dst[i] = float_from_bits ((uint32_t) load_le16 (src + 2 * i) << 16);
+      dst[i] = segcam_bf16_to_f32 (load_le16 (src + 2 * i));
     break;
   }
 }

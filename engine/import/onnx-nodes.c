@@ -2,6 +2,7 @@
  * time (onnx-nodes.h): the graph ops with their ONNX attributes mapped to PyTorch's conventions,
  * and the shape arithmetic that feeds Resize. */
 #include "onnx-nodes.h"
+#include "fp16.h"
 
 #include <math.h>
 #include <string.h>
@@ -94,39 +95,6 @@ number_int (const value *v, size_t i)
 
 /* ---- tensors in the file ------------------------------------------------------------------ */
 
-static float
-half_to_float (uint16_t h)
-{
-  uint32_t sign = (uint32_t) (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-  if (exp == 0x1f)
-    bits = sign | 0x7f800000 | (mant << 13);
-  else if (exp)
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  else if (!mant)
-    bits = sign;
-  else
-    {
-      /* subnormal: normalise the mantissa */
-      int e = -1;
-      do
-        mant <<= 1, e++;
-      while (!(mant & 0x400));
-      bits = sign | ((uint32_t) (112 - e) << 23) | ((mant & 0x3ff) << 13);
-    }
-  float f;
-  memcpy (&f, &bits, 4);
-  return f;
-}
-
-static float
-bf16_to_float (uint16_t h)
-{
-  uint32_t bits = (uint32_t) h << 16;
-  float f;
-  memcpy (&f, &bits, 4);
-  return f;
-}
-
 /* Element i of a tensor's data as double (floats) or int64 (integers), from raw little-endian
  * bytes or the typed field. The caller has checked the lengths. */
 static double
@@ -154,8 +122,8 @@ tensor_float (const Onnx__TensorProto *t, size_t i)
         memcpy (&h, raw + 2 * i, 2);
       else
         h = (uint16_t) t->int32_data[i];
-      return t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 ? half_to_float (h)
-                                                                    : bf16_to_float (h);
+      return t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 ? segcam_f16_to_f32 (h)
+                                                                    : segcam_bf16_to_f32 (h);
     default:
       return 0;
     }
