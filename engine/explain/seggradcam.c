@@ -4,17 +4,11 @@
  *   alpha_k = mean_uv dS/dA_k,uv      optionally |alpha| or max(alpha, 0)
  *   L = sum_k alpha_k A_k             at the target layer's h x w
  *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0 */
+#include "error.h"
 #include "session.h"
 
 #include <math.h>
 #include <string.h>
-
-static gboolean
-input_error (GError **error, const char *message)
-{
-  g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, message);
-  return FALSE;
-}
 
 /* Fills grads[output] with dS/dz and returns S. The padding has no ROI weight. */
 static double
@@ -103,19 +97,20 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
 {
   const segcam_model *m = s->model;
   if (!s->explain || !s->forward_done)
-    return input_error (error, "the session must be planned for explaining and run forward first");
+    return segcam_fail (error, SEGCAM_ERROR_INPUT,
+                        "the session must be planned for explaining and run forward first");
   if (o->class_index < 0 || o->class_index >= m->n_classes)
-    return input_error (error, "the class index is out of range");
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "the class index is out of range");
   size_t n = (size_t) s->width * s->height;
   double roi_sum = roi ? 0 : (double) n;
   for (size_t i = 0; roi && i < n; i++)
     {
       if (!(roi[i] >= 0 && roi[i] <= 1))
-        return input_error (error, "ROI weights must lie in [0, 1]");
+        return segcam_fail (error, SEGCAM_ERROR_INPUT, "ROI weights must lie in [0, 1]");
       roi_sum += roi[i];
     }
   if (roi_sum <= 0)
-    return input_error (error, "the region of interest is empty");
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "the region of interest is empty");
 
   double score = seed_output (s, o, roi);
   segcam_session_backward (s);

@@ -14,7 +14,7 @@
 
 #include "onnx-import.h"
 #include "onnx.pb-c.h"
-#include "segcam.h"
+#include "error.h"
 
 #include <json-glib/json-glib.h>
 
@@ -81,10 +81,8 @@ fail (importer *imp, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  char *msg = g_strdup_vprintf (fmt, ap);
+  segcam_failv (imp->error, SEGCAM_ERROR_MODEL, fmt, ap);
   va_end (ap);
-  g_set_error_literal (imp->error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL, msg);
-  g_free (msg);
   return FALSE;
 }
 
