@@ -22,6 +22,7 @@ seed_output (segcam_session *s, const segcam_explain_options *o, const float *ro
   /* A one-channel model's class 0 is the background: logit -z, probability 1 - sigmoid(z). */
   float sign = one_channel && c == 0 ? -1.0f : 1.0f;
   int zc = one_channel ? 0 : c;
+  float *prob = g_newa (float, nc);
   double score = 0;
   memset (g->data, 0, segcam_act_size (g) * sizeof (float));
   for (int y = 0; y < s->height; y++)
@@ -40,21 +41,17 @@ seed_output (segcam_session *s, const segcam_explain_options *o, const float *ro
           }
         else if (m->sigmoid)
           {
-            float p = 1.0f / (1.0f + expf (-v[zc]));
+            float p = segcam_logistic (v[zc]);
             d[zc] = sign * w * p * (1.0f - p);
             score += (double) w * (sign > 0 ? p : 1.0f - p);
           }
         else
           {
             /* d p_c / d z_k = p_c (delta_ck - p_k) */
-            float mx = v[0], sum = 0;
-            for (int k = 1; k < nc; k++)
-              mx = MAX (mx, v[k]);
+            segcam_softmax (v, nc, prob);
+            float pc = prob[c];
             for (int k = 0; k < nc; k++)
-              sum += expf (v[k] - mx);
-            float pc = expf (v[c] - mx) / sum;
-            for (int k = 0; k < nc; k++)
-              d[k] = -w * pc * (expf (v[k] - mx) / sum);
+              d[k] = -w * pc * prob[k];
             d[c] += w * pc;
             score += (double) w * pc;
           }

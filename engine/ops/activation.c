@@ -42,7 +42,7 @@ sigmoid_forward_pixels (const void *job, size_t p0, size_t p1)
 {
   const pw_job *j = job;
   for (size_t i = p0 * j->c; i < p1 * j->c; i++)
-    j->out[i] = 1.0f / (1.0f + expf (-j->x[i]));
+    j->out[i] = segcam_logistic (j->x[i]);
 }
 
 static void
@@ -51,6 +51,18 @@ sigmoid_backward_pixels (const void *job, size_t p0, size_t p1)
   const pw_job *j = job;
   for (size_t i = p0 * j->c; i < p1 * j->c; i++)
     j->out[i] += j->dy[i] * j->x[i] * (1.0f - j->x[i]);
+}
+
+void
+segcam_softmax (const float *z, int n, float *p)
+{
+  float mx = z[0], sum = 0;
+  for (int k = 1; k < n; k++)
+    mx = MAX (mx, z[k]);
+  for (int k = 0; k < n; k++)
+    sum += expf (z[k] - mx);
+  for (int k = 0; k < n; k++)
+    p[k] = expf (z[k] - mx) / sum;
 }
 
 void

@@ -9,6 +9,8 @@
 
 #include "op.h"
 
+#include <math.h>
+
 /* ---- shapes: output height or width for one spatial axis; <= 0 means "empty" ---------------- */
 int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
 int segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d);
@@ -71,6 +73,15 @@ void segcam_relu_forward (segcam_pool *pool, const segcam_act *in, segcam_act *o
 /* out is the forward output: the gradient passes where out > 0 (PyTorch's convention at 0). */
 void segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
                            segcam_act *din);
+/* The logistic function, as the sigmoid op, sigmoid outputs and their scores compute it. */
+static inline float
+segcam_logistic (float x)
+{
+  return 1.0f / (1.0f + expf (-x));
+}
+/* p = softmax (z) over n logits, after subtracting their maximum; the one softmax of predictions
+ * and Seg-Grad-CAM scores. */
+void segcam_softmax (const float *z, int n, float *p);
 /* g *= (out > 0), in place: a fused ReLU's backward. */
 void segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g);
 void segcam_sigmoid_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);

@@ -305,6 +305,7 @@ segcam_session_probabilities (const segcam_session *s, float *out)
   const segcam_act *z = &s->acts[m->output];
   size_t plane = (size_t) s->width * s->height;
   int nc = m->n_classes;
+  float *prob = g_newa (float, nc);
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
@@ -312,22 +313,18 @@ segcam_session_probabilities (const segcam_session *s, float *out)
         size_t p = (size_t) y * s->width + x;
         if (m->sigmoid && z->c == 1)
           {
-            float fg = 1.0f / (1.0f + expf (-v[0]));
+            float fg = segcam_logistic (v[0]);
             out[p] = 1.0f - fg;
             out[plane + p] = fg;
           }
         else if (m->sigmoid)
           for (int k = 0; k < nc; k++)
-            out[k * plane + p] = 1.0f / (1.0f + expf (-v[k]));
+            out[k * plane + p] = segcam_logistic (v[k]);
         else
           {
-            float mx = v[0], sum = 0;
-            for (int k = 1; k < nc; k++)
-              mx = MAX (mx, v[k]);
+            segcam_softmax (v, nc, prob);
             for (int k = 0; k < nc; k++)
-              sum += expf (v[k] - mx);
-            for (int k = 0; k < nc; k++)
-              out[k * plane + p] = expf (v[k] - mx) / sum;
+              out[k * plane + p] = prob[k];
           }
       }
 }

@@ -499,7 +499,7 @@ loss_and_seed (segcam_session *s, const uint8_t *labels, double *accuracy, GErro
       if (nc == 1)
         {
           /* Binary cross-entropy with logits, in its stable form. */
-          float x = v[0], prob = 1.0f / (1.0f + expf (-x));
+          float x = v[0], prob = segcam_logistic (x);
           loss += MAX (x, 0.0f) - x * y + log1p (exp (-fabs (x)));
           d[0] = (float) ((prob - y) * inv);
           correct += (x > 0) == (y == 1);
