@@ -1250,6 +1250,7 @@ static void test_registry (void)
       const segcam_op_def *def = segcam_op_get (op);
       g_assert_nonnull (def);
       g_assert_cmpint (segcam_op_find (def->name), ==, op);
+      g_assert_true (def->format_version == 1 || def->format_version == 2);
       if (op == SEGCAM_OP_INPUT)
         continue;
       g_assert_true (def->forward && def->backward && def->shape);

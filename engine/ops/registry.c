@@ -34,8 +34,8 @@ static const segcam_op_def *const table[] = {
   [SEGCAM_OP_CLIP] = &segcam_op_clip,
   [SEGCAM_OP_PAD] = &segcam_op_pad,
 };
-/* An op added to the enum without a line here would be a hole; the op test checks there is none
- * and that every name is unique. */
+/* An op added at the end of the enum without a line here fails the assertion; one added in the
+ * middle leaves a NULL, which the op test's /ops/registry finds, along with names used twice. */
 G_STATIC_ASSERT (G_N_ELEMENTS (table) == SEGCAM_OP_COUNT);
 
 const segcam_op_def *
