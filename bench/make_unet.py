@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_unet.py OUT.safetensors [--channels 3] [--classes 8] [--depth 4] [--filters 32] [--flops WxH]
 
-Writes the benchmark yardstick in segcam format (DESIGN.md §2) with numpy alone: the U-Net size of
+Writes the benchmark yardstick in segcam format (docs/model-format.md) with numpy alone: the U-Net size of
 the Seg-Grad-CAM paper's Cityscapes experiment.
 
   depth 4 (4 max-pools), 32 base filters doubling per level (32, 64, 128, 256; bottleneck 512);

@@ -4,12 +4,12 @@
     torch_peer.py MODEL --size WxH --runs N --threads T [--channels-last] [--mem-limit-gib G]
     torch_peer.py MODEL --train --batch B --size WxH --steps N --threads T
 
-Builds the network of a segcam model file (DESIGN.md §2) as an nn.Module (nn.Conv2d,
+Builds the network of a segcam model file (docs/model-format.md) as an nn.Module (nn.Conv2d,
 nn.BatchNorm2d, ...) with the file's weights, in float32, and times, like `segcam bench`:
 
   forward          model.eval(), parameters frozen (requires_grad False), under torch.no_grad():
                    the normalised input -> logits
-  forward+explain  Seg-Grad-CAM of DESIGN.md §3 for class 0 with the whole image as ROI, at the
+  forward+explain  Seg-Grad-CAM of docs/seg-grad-cam.md for class 0 with the whole image as ROI, at the
                    model's default layer A: one forward with autograd enabled from A on (A's
                    output is detached and made to require grad, so nothing upstream of A is
                    recorded), S = sum of the class-0 logits, G = dS/dA by torch.autograd.grad,

@@ -1,5 +1,5 @@
 # cli-expect.sh — sourced by the command-line tests (test-cli.sh, onnx/test-import-cli.sh): a
-# scratch folder $tmp, the pass/fail counts, and running one command the way DESIGN.md §4 says
+# scratch folder $tmp, the pass/fail counts, and running one command the way tools/cli.h says
 # every command behaves (exit status 0, 1 usage, 2 bad input; on failure one line on stderr).
 
 tmp=$(mktemp -d)

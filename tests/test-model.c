@@ -1,5 +1,5 @@
 /* test-model.c — the model loader on a valid graph and on every kind of bad graph: each must be
- * refused with a one-line error that names the problem (DESIGN.md §2). The container itself
+ * refused with a one-line error that names the problem (docs/model-format.md, 'Validation'). The container itself
  * (safetensors) has its own hostile-file tests in test-safetensors.c. */
 #include "model.h"
 #include "safetensors.h"

@@ -1,7 +1,7 @@
-/* test-ops.c — every op kernel of engine/ops.h against naive references.
+/* test-ops.c — every op of the table (engine/ops/registry.c) against naive references.
  *
- * Each case runs an op forward and backward through the engine (float32, channels-last, split
- * over a thread pool) and compares:
+ * Each case runs an op forward and backward through its definition's kernels (float32,
+ * channels-last, split over a thread pool) and compares:
  *   - the forward output with a naive loop over NCHW indices in double precision, written
  *     directly from PyTorch's definition of the op;
  *   - the backward (vector-Jacobian product with a random output gradient) with central finite
@@ -10,11 +10,13 @@
  *   - accumulation: backward into input gradients pre-filled with random values must add the
  *     product (din_after - din_before == vjp), as ops.h promises.
  * Errors are max |got - want| / max |want| over a case; the worst one of each kind is reported
- * with g_test_message (run with --verbose to see the table).
+ * with g_test_message (run with --verbose to see the table). Inputs of the piecewise activations
+ * stay away from their kinks, where finite differences would straddle two pieces; the kink
+ * conventions themselves are checked by exact values.
  *
  * The shape helpers (segcam_conv_out & co.) are checked against PyTorch's output-size formulas
  * on a grid of values. Nothing here reuses engine index code: the references are written from
- * the PyTorch documentation and source (aten/src/ATen/native/Pool.h, UpSample.h).
+ * PyTorch's documented output sizes and conventions.
  */
 #include "ops.h"
 
@@ -62,35 +64,33 @@ static int64_t ref_upsample_out (int in, double scale)
 
 /* ---- the case table --------------------------------------------------------------------------- */
 
-typedef enum { OP_CONV, OP_CONVT, OP_BN, OP_RELU, OP_SIGMOID, OP_MAXPOOL, OP_UPSAMPLE, OP_CONCAT,
-               OP_ADD } op_kind;
-
-static const char *const op_names[] = {"conv2d", "conv_transpose2d", "batchnorm", "relu", "sigmoid",
-                                       "maxpool2d", "upsample", "concat", "add"};
-
 typedef enum {
   VALUES_RANDOM,        /* uniform in [-1, 1] */
   VALUES_WIDE,          /* uniform in [-4, 4]: sigmoid's curved part and tails */
   VALUES_OFF_ZERO,      /* |x| >= 0.05: ReLU's kink stays out of the finite differences */
   VALUES_DISTINCT,      /* a shuffled ladder 0.01 apart: pooling windows have one clear max */
   VALUES_CONSTANT,      /* all equal: every pooling window is a tie */
+  VALUES_OFF_KINKS,     /* uniform in [-5, 5], 0.05 away from the activation's kinks */
 } values_kind;
 
 typedef struct {
   const char *name;
-  op_kind op;
+  segcam_op op;
   int n, h, w;              /* batch and spatial size of every input */
   int c[3];                 /* channels of each distinct input */
   int n_ins;                /* distinct inputs (0 means 1) */
-  /* conv2d, conv_transpose2d (padding pt, pl = [ph, pw]), maxpool2d (pt, pl) */
-  int cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, oph, opw;
-  gboolean bias, ceil_mode;
+  int h1, w1;               /* mul: the second factor's size (0: the first's) */
+  /* conv2d, conv_transpose2d (padding pt, pl = [ph, pw]), maxpool2d and avgpool2d (pt, pl) */
+  int cout, groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, oph, opw;
+  gboolean bias, ceil_mode, exclude_pad;
   /* upsample: scale factors, or (0) a target size */
-  gboolean bilinear;
+  segcam_upsample_mode mode;
   double scale_h, scale_w;
   int to_h, to_w;
-  /* concat and add: operands as indices into the inputs (0 means the inputs in order), and a
-   * bit per operand whose gradient is not wanted (data NULL, width kept) */
+  segcam_activation_params act;
+  segcam_pad_params pad;
+  /* concat, add and mul: operands as indices into the inputs (0 means the inputs in order), and
+   * a bit per operand whose gradient is not wanted (data NULL, width kept) */
   int n_operands;
   int operand[3];
   unsigned null_grad;
@@ -99,6 +99,19 @@ typedef struct {
   gboolean also_1_thread;
 } op_case;
 
+#define OP_CONV SEGCAM_OP_CONV2D
+#define OP_CONVT SEGCAM_OP_CONV_TRANSPOSE2D
+#define OP_BN SEGCAM_OP_BATCHNORM
+#define OP_RELU SEGCAM_OP_RELU
+#define OP_SIGMOID SEGCAM_OP_SIGMOID
+#define OP_MAXPOOL SEGCAM_OP_MAXPOOL2D
+#define OP_UPSAMPLE SEGCAM_OP_UPSAMPLE
+#define OP_CONCAT SEGCAM_OP_CONCAT
+#define OP_ADD SEGCAM_OP_ADD
+#define OP_AVGPOOL SEGCAM_OP_AVGPOOL2D
+#define OP_MUL SEGCAM_OP_MUL
+#define BILINEAR .mode = SEGCAM_UPSAMPLE_BILINEAR
+#define ALIGN_CORNERS .mode = SEGCAM_UPSAMPLE_ALIGN_CORNERS
 #define K(a, b) .kh = a, .kw = b
 #define S(a, b) .sh = a, .sw = b
 #define D(a, b) .dh = a, .dw = b
@@ -198,21 +211,21 @@ static const op_case cases[] = {
   {"nearest-13x11-to-7x5", OP_UPSAMPLE, 1, 13, 11, {2}, .to_h = 7, .to_w = 5},
   {"nearest-1x1-x2", OP_UPSAMPLE, 1, 1, 1, {3}, .scale_h = 2, .scale_w = 2},
   /* upsample bilinear (align_corners=False) */
-  {"bilinear-7x5-x2", OP_UPSAMPLE, 2, 7, 5, {3}, .bilinear = TRUE, .scale_h = 2, .scale_w = 2,
+  {"bilinear-7x5-x2", OP_UPSAMPLE, 2, 7, 5, {3}, BILINEAR, .scale_h = 2, .scale_w = 2,
    .also_1_thread = TRUE},
-  {"bilinear-7x5-x2.5", OP_UPSAMPLE, 1, 7, 5, {2}, .bilinear = TRUE, .scale_h = 2.5,
+  {"bilinear-7x5-x2.5", OP_UPSAMPLE, 1, 7, 5, {2}, BILINEAR, .scale_h = 2.5,
    .scale_w = 2.5},
-  {"bilinear-37x29-to-64x48", OP_UPSAMPLE, 1, 37, 29, {2}, .bilinear = TRUE, .to_h = 64,
+  {"bilinear-37x29-to-64x48", OP_UPSAMPLE, 1, 37, 29, {2}, BILINEAR, .to_h = 64,
    .to_w = 48, .fd_samples = 400},
-  {"bilinear-64x48-to-37x29", OP_UPSAMPLE, 1, 64, 48, {2}, .bilinear = TRUE, .to_h = 37,
+  {"bilinear-64x48-to-37x29", OP_UPSAMPLE, 1, 64, 48, {2}, BILINEAR, .to_h = 37,
    .to_w = 29, .fd_samples = 400},
-  {"bilinear-13x11-to-13x11", OP_UPSAMPLE, 2, 13, 11, {2}, .bilinear = TRUE, .to_h = 13,
+  {"bilinear-13x11-to-13x11", OP_UPSAMPLE, 2, 13, 11, {2}, BILINEAR, .to_h = 13,
    .to_w = 11},
   /* floor (5 * 1.1) = 5: PyTorch copies when the sizes agree, whatever the factor */
-  {"bilinear-5x7-x1.1-same-size", OP_UPSAMPLE, 1, 5, 7, {2}, .bilinear = TRUE, .scale_h = 1.1,
+  {"bilinear-5x7-x1.1-same-size", OP_UPSAMPLE, 1, 5, 7, {2}, BILINEAR, .scale_h = 1.1,
    .scale_w = 1.1},
-  {"bilinear-1x1-x2", OP_UPSAMPLE, 1, 1, 1, {2}, .bilinear = TRUE, .scale_h = 2, .scale_w = 2},
-  {"bilinear-70x65-x2", OP_UPSAMPLE, 2, 70, 65, {2}, .bilinear = TRUE, .scale_h = 2,
+  {"bilinear-1x1-x2", OP_UPSAMPLE, 1, 1, 1, {2}, BILINEAR, .scale_h = 2, .scale_w = 2},
+  {"bilinear-70x65-x2", OP_UPSAMPLE, 2, 70, 65, {2}, BILINEAR, .scale_h = 2,
    .scale_w = 2, .fd_samples = 150},
 
   /* concat */
@@ -231,6 +244,60 @@ static const op_case cases[] = {
    .also_1_thread = TRUE},
   {"a+b-b-null-grad", OP_ADD, 1, 7, 5, {2, 2}, .n_ins = 2, .null_grad = 2},
   {"70x65-a+b", OP_ADD, 2, 70, 65, {3, 3}, .n_ins = 2, .fd_samples = 200},
+
+  /* grouped and depthwise convolutions */
+  {"groups-2", OP_CONV, 2, 7, 6, {4}, .cout = 6, .groups = 2, K (3, 3), PAD2 (1, 1), .bias = TRUE},
+  {"groups-3-1x1", OP_CONV, 1, 5, 4, {6}, .cout = 9, .groups = 3, K (1, 1), .bias = TRUE},
+  {"depthwise-k3-s2-p2-d2", OP_CONV, 2, 9, 7, {5}, .cout = 5, .groups = 5, K (3, 3), S (2, 2),
+   PAD2 (2, 2), D (2, 2), .bias = TRUE},
+  {"depthwise-k5-p2", OP_CONV, 1, 6, 5, {18}, .cout = 18, .groups = 18, K (5, 5), PAD2 (2, 2),
+   .bias = TRUE},
+  {"depthwise-multiplier-2", OP_CONV, 1, 6, 5, {3}, .cout = 6, .groups = 3, K (3, 3), PAD2 (1, 1),
+   .bias = TRUE},
+  {"groups-2-s2", OP_CONVT, 1, 4, 3, {4}, .cout = 6, .groups = 2, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .bias = TRUE},
+  {"depthwise-s2", OP_CONVT, 1, 4, 3, {3}, .cout = 3, .groups = 3, K (2, 2), S (2, 2),
+   .bias = TRUE},
+
+  /* upsample bilinear, align_corners=True */
+  {"align-corners-x2", OP_UPSAMPLE, 2, 7, 5, {3}, ALIGN_CORNERS, .to_h = 14, .to_w = 10},
+  {"align-corners-13x11-to-20x17", OP_UPSAMPLE, 1, 13, 11, {2}, ALIGN_CORNERS, .to_h = 20,
+   .to_w = 17},
+  {"align-corners-down-9x8-to-4x3", OP_UPSAMPLE, 1, 9, 8, {2}, ALIGN_CORNERS, .to_h = 4, .to_w = 3},
+  {"align-corners-1x1-to-3x2", OP_UPSAMPLE, 1, 1, 1, {2}, ALIGN_CORNERS, .to_h = 3, .to_w = 2},
+  {"align-corners-to-1x1", OP_UPSAMPLE, 1, 5, 4, {2}, ALIGN_CORNERS, .to_h = 1, .to_w = 1},
+
+  /* avgpool2d */
+  {"k2-s2", OP_AVGPOOL, 2, 6, 8, {3}, K (2, 2), S (2, 2)},
+  {"k3-s2-p1-include-pad", OP_AVGPOOL, 1, 7, 5, {3}, K (3, 3), S (2, 2), PAD2 (1, 1)},
+  {"k3-s2-p1-exclude-pad", OP_AVGPOOL, 1, 7, 5, {3}, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .exclude_pad = TRUE},
+  {"k2-s2-ceil", OP_AVGPOOL, 1, 7, 5, {2}, K (2, 2), S (2, 2), .ceil_mode = TRUE},
+  {"k3-s2-p1-ceil-include-pad", OP_AVGPOOL, 2, 8, 6, {17}, K (3, 3), S (2, 2), PAD2 (1, 1),
+   .ceil_mode = TRUE},
+  {"k3-s1-p1-c20", OP_AVGPOOL, 1, 5, 4, {20}, K (3, 3), S (1, 1), PAD2 (1, 1), .exclude_pad = TRUE},
+
+  /* global_avgpool */
+  {"5x7-c19", SEGCAM_OP_GLOBAL_AVGPOOL, 2, 5, 7, {19}},
+
+  /* mul */
+  {"same-size", OP_MUL, 2, 5, 4, {3, 3}, .n_ins = 2},
+  {"broadcast-gate", OP_MUL, 2, 5, 4, {18, 18}, .n_ins = 2, .h1 = 1, .w1 = 1},
+  {"x-times-x", OP_MUL, 1, 5, 4, {3}, .n_ins = 1, .n_operands = 2, .operand = {0, 0}},
+
+  /* hard activations, leaky ReLU, clip */
+  {"5x4-c3-n2", SEGCAM_OP_HARDSWISH, 2, 5, 4, {3}, .values = VALUES_OFF_KINKS},
+  {"5x4-c3-n2", SEGCAM_OP_HARDSIGMOID, 2, 5, 4, {3}, .values = VALUES_OFF_KINKS},
+  {"alpha-0.2", SEGCAM_OP_LEAKY_RELU, 1, 5, 4, {3}, .act = {.alpha = 0.2f},
+   .values = VALUES_OFF_KINKS},
+  {"relu6", SEGCAM_OP_CLIP, 1, 5, 4, {3}, .act = {.min = 0, .max = 6}, .values = VALUES_OFF_KINKS},
+  {"-1,2", SEGCAM_OP_CLIP, 1, 5, 4, {3}, .act = {.min = -1, .max = 2}, .values = VALUES_OFF_KINKS},
+
+  /* pad */
+  {"constant", SEGCAM_OP_PAD, 2, 5, 4, {3}, .pad = {1, 2, 3, 0, SEGCAM_PAD_CONSTANT, 0.5f}},
+  {"reflect", SEGCAM_OP_PAD, 1, 5, 4, {3}, .pad = {2, 3, 4, 1, SEGCAM_PAD_REFLECT, 0}},
+  {"replicate", SEGCAM_OP_PAD, 1, 5, 4, {17}, .pad = {3, 1, 0, 5, SEGCAM_PAD_REPLICATE, 0}},
+  {"crop", SEGCAM_OP_PAD, 1, 6, 5, {3}, .pad = {-1, 1, -2, 0, SEGCAM_PAD_CONSTANT, 0}},
 };
 
 /* ---- tensors --------------------------------------------------------------------------------- */
@@ -279,7 +346,23 @@ static double rand_float (GRand *r, double lo, double hi)
   return (float) g_rand_double_range (r, lo, hi);
 }
 
-static double *random_values (GRand *r, size_t n, values_kind kind)
+/* Uniform in [-5, 5] but 0.05 away from the kinks of op's activation. */
+static double off_kinks (GRand *r, segcam_op op, const segcam_activation_params *p)
+{
+  double kinks[2] = {-3, 3};
+  if (op == SEGCAM_OP_LEAKY_RELU)
+    kinks[0] = kinks[1] = 0;
+  else if (op == SEGCAM_OP_CLIP)
+    kinks[0] = p->min, kinks[1] = p->max;
+  for (;;)
+    {
+      double v = rand_float (r, -5, 5);
+      if (fabs (v - kinks[0]) > 0.05 && fabs (v - kinks[1]) > 0.05)
+        return v;
+    }
+}
+
+static double *random_values (GRand *r, size_t n, values_kind kind, const op_case *k)
 {
   double *v = g_new (double, n);
   for (size_t i = 0; i < n; i++)
@@ -299,6 +382,9 @@ static double *random_values (GRand *r, size_t n, values_kind kind)
         break;
       case VALUES_CONSTANT:
         v[i] = 0.25;
+        break;
+      case VALUES_OFF_KINKS:
+        v[i] = off_kinks (r, k->op, &k->act);
         break;
       }
   if (kind == VALUES_DISTINCT)
@@ -320,32 +406,32 @@ typedef struct {
   shape in[3];
   shape out;
   int sh, sw, dh, dw;           /* defaults filled in */
+  int groups;
   double *weight, *bias;        /* conv: PyTorch layouts */
   double *gamma, *beta, *mean, *var, eps;
-  segcam_conv_params conv;
-  segcam_batchnorm_params bn;
-  segcam_pool_params pool;
+  segcam_node node;             /* what the engine runs: the op and its parameters */
+  int inputs[3];
 } op_instance;
 
-/* Packs a PyTorch weight into the two layouts model.h documents for the engine: forward
- * [kh][kw][cin][cout] and backward [kh][kw][cout][cin], cin and cout being the op's input and
- * output channels. conv2d stores [cout][cin][kh][kw], conv_transpose2d [cin][cout][kh][kw]. */
-static void pack_conv_weights (op_instance *t, gboolean transposed)
+/* Packs a PyTorch weight into the two layouts op.h documents for the engine, per group: forward
+ * [taps][cin/g][cout/g] and backward [taps][cout/g][cin/g], cin and cout being the op's input
+ * and output channels. conv2d stores [cout][cin/g][kh][kw], conv_transpose2d [cin][cout/g][kh][kw]. */
+static void pack_conv_weights (op_instance *t)
 {
-  segcam_conv_params *p = &t->conv;
-  size_t n = (size_t) p->kh * p->kw * p->cin * p->cout;
+  segcam_conv_params *p = &t->node.p.conv;
+  int groups = t->groups, cig = p->cin / groups, cog = p->cout / groups, taps = p->kh * p->kw;
+  size_t n = (size_t) taps * cig * p->cout;
   p->w_fwd = g_new (float, n);
   p->w_bwd = g_new (float, n);
-  for (int ky = 0; ky < p->kh; ky++)
-    for (int kx = 0; kx < p->kw; kx++)
-      for (int ci = 0; ci < p->cin; ci++)
-        for (int co = 0; co < p->cout; co++)
+  for (int g = 0; g < groups; g++)
+    for (int co = 0; co < cog; co++)
+      for (int ci = 0; ci < cig; ci++)
+        for (int tap = 0; tap < taps; tap++)
           {
-            size_t torch = transposed ? (((size_t) ci * p->cout + co) * p->kh + ky) * p->kw + kx
-                                      : (((size_t) co * p->cin + ci) * p->kh + ky) * p->kw + kx;
-            size_t tap = (size_t) ky * p->kw + kx;
-            p->w_fwd[(tap * p->cin + ci) * p->cout + co] = (float) t->weight[torch];
-            p->w_bwd[(tap * p->cout + co) * p->cin + ci] = (float) t->weight[torch];
+            size_t torch = p->transposed ? ((size_t) (g * cig + ci) * cog + co) * taps + tap
+                                         : ((size_t) (g * cog + co) * cig + ci) * taps + tap;
+            p->w_fwd[(((size_t) g * taps + tap) * cig + ci) * cog + co] = (float) t->weight[torch];
+            p->w_bwd[(((size_t) g * taps + tap) * cog + co) * cig + ci] = (float) t->weight[torch];
           }
 }
 
@@ -359,10 +445,20 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
     t->operand[i] = k->n_operands ? k->operand[i] : i;
   for (int i = 0; i < t->n_ins; i++)
     t->in[i] = (shape) {k->n, k->c[i], k->h, k->w};
-  t->sh = k->sh ? k->sh : k->op == OP_MAXPOOL ? k->kh : 1;
-  t->sw = k->sw ? k->sw : k->op == OP_MAXPOOL ? k->kw : 1;
+  if (k->h1)
+    t->in[1].h = k->h1, t->in[1].w = k->w1;
+  gboolean pool = k->op == OP_MAXPOOL || k->op == OP_AVGPOOL;
+  t->sh = k->sh ? k->sh : pool ? k->kh : 1;
+  t->sw = k->sw ? k->sw : pool ? k->kw : 1;
   t->dh = k->dh ? k->dh : 1;
   t->dw = k->dw ? k->dw : 1;
+  t->groups = MAX (k->groups, 1);
+  segcam_node *node = &t->node;
+  node->name = (char *) k->name;
+  node->op = k->op;
+  node->n_inputs = t->n_operands;
+  node->inputs = t->inputs;
+  memcpy (t->inputs, t->operand, sizeof t->inputs);
   shape in = t->in[0], out = in;
   switch (k->op)
     {
@@ -381,25 +477,26 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
             out.h = (int) ref_conv_out (in.h, k->kh, t->sh, k->pt, k->pb, t->dh);
             out.w = (int) ref_conv_out (in.w, k->kw, t->sw, k->pl, k->pr, t->dw);
           }
-        size_t nw = (size_t) in.c * k->cout * k->kh * k->kw;
+        size_t nw = (size_t) in.c * (k->cout / t->groups) * k->kh * k->kw;
         /* He-like scale keeps outputs O(1) whatever the fan-in. */
-        double scale = 1.0 / sqrt ((double) in.c * k->kh * k->kw);
+        double scale = 1.0 / sqrt ((double) in.c / t->groups * k->kh * k->kw);
         t->weight = g_new (double, nw);
         for (size_t i = 0; i < nw; i++)
           t->weight[i] = rand_float (r, -scale, scale);
         if (k->bias)
-          t->bias = random_values (r, k->cout, VALUES_RANDOM);
-        t->conv = (segcam_conv_params) {
-          .kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw,
+          t->bias = random_values (r, k->cout, VALUES_RANDOM, k);
+        node->p.conv = (segcam_conv_params) {
+          .transposed = transposed, .kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw,
           .pt = k->pt, .pl = k->pl, .pb = transposed ? k->pt : k->pb, .pr = transposed ? k->pl : k->pr,
           .oph = k->oph, .opw = k->opw, .dh = t->dh, .dw = t->dw, .cin = in.c, .cout = k->cout,
+          .groups = k->groups,
         };
-        pack_conv_weights (t, transposed);
+        pack_conv_weights (t);
         if (t->bias)
           {
-            t->conv.bias = g_new (float, k->cout);
+            node->p.conv.bias = g_new (float, k->cout);
             for (int c = 0; c < k->cout; c++)
-              t->conv.bias[c] = (float) t->bias[c];
+              node->p.conv.bias[c] = (float) t->bias[c];
           }
         break;
       }
@@ -409,27 +506,34 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
       t->mean = g_new (double, in.c);
       t->var = g_new (double, in.c);
       t->eps = 1e-5;
-      t->bn = (segcam_batchnorm_params) {.channels = in.c, .eps = t->eps, .scale = g_new (float, in.c),
-                                         .shift = g_new (float, in.c)};
+      node->p.bn = (segcam_batchnorm_params) {.channels = in.c, .eps = t->eps,
+                                              .scale = g_new (float, in.c),
+                                              .shift = g_new (float, in.c)};
       for (int c = 0; c < in.c; c++)
         {
           t->gamma[c] = rand_float (r, 0.5, 1.5);
           t->beta[c] = rand_float (r, -0.5, 0.5);
           t->mean[c] = rand_float (r, -0.5, 0.5);
           t->var[c] = rand_float (r, 0.1, 2);
-          /* The loader folds the four vectors into a scale and a shift (model.h). */
+          /* The loader folds the four vectors into a scale and a shift (op.h). */
           double s = t->gamma[c] / sqrt (t->var[c] + t->eps);
-          t->bn.scale[c] = (float) s;
-          t->bn.shift[c] = (float) (t->beta[c] - t->mean[c] * s);
+          node->p.bn.scale[c] = (float) s;
+          node->p.bn.shift[c] = (float) (t->beta[c] - t->mean[c] * s);
         }
       break;
     case OP_MAXPOOL:
-      t->pool = (segcam_pool_params) {.kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw, .ph = k->pt,
-                                      .pw = k->pl, .ceil_mode = k->ceil_mode};
+    case OP_AVGPOOL:
+      node->p.pool = (segcam_pool_params) {.kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw,
+                                           .ph = k->pt, .pw = k->pl, .ceil_mode = k->ceil_mode,
+                                           .count_include_pad = !k->exclude_pad};
       out.h = (int) ref_pool_out (in.h, k->kh, t->sh, k->pt, k->ceil_mode);
       out.w = (int) ref_pool_out (in.w, k->kw, t->sw, k->pl, k->ceil_mode);
       break;
+    case SEGCAM_OP_GLOBAL_AVGPOOL:
+      out.h = out.w = 1;
+      break;
     case OP_UPSAMPLE:
+      node->p.up = (segcam_upsample_params) {k->scale_h, k->scale_w, k->mode};
       out.h = k->scale_h > 0 ? (int) ref_upsample_out (in.h, k->scale_h) : k->to_h;
       out.w = k->scale_w > 0 ? (int) ref_upsample_out (in.w, k->scale_w) : k->to_w;
       break;
@@ -438,11 +542,21 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
       for (int i = 0; i < t->n_operands; i++)
         out.c += t->in[t->operand[i]].c;
       break;
-    case OP_RELU:
-    case OP_SIGMOID:
-    case OP_ADD:
+    case SEGCAM_OP_PAD:
+      node->p.pad = k->pad;
+      out.h = in.h + k->pad.pt + k->pad.pb;
+      out.w = in.w + k->pad.pl + k->pad.pr;
+      break;
+    case SEGCAM_OP_HARDSWISH:
+    case SEGCAM_OP_HARDSIGMOID:
+    case SEGCAM_OP_LEAKY_RELU:
+    case SEGCAM_OP_CLIP:
+      node->p.act = k->act;
+      break;
+    default:
       break;
     }
+  node->channels = out.c;
   g_assert_cmpint (out.h, >=, 1);
   g_assert_cmpint (out.w, >=, 1);
   t->out = out;
@@ -456,11 +570,9 @@ static void instance_clear (op_instance *t)
   g_free (t->beta);
   g_free (t->mean);
   g_free (t->var);
-  g_free (t->conv.w_fwd);
-  g_free (t->conv.w_bwd);
-  g_free (t->conv.bias);
-  g_free (t->bn.scale);
-  g_free (t->bn.shift);
+  const segcam_op_def *def = segcam_op_get (t->k->op);
+  if (def->clear)
+    def->clear (&t->node);
 }
 
 /* ---- naive references, NCHW, double ------------------------------------------------------ */
@@ -469,13 +581,15 @@ static void naive_conv (const op_instance *t, const double *x, double *y)
 {
   const op_case *k = t->k;
   shape in = t->in[0], out = t->out;
+  /* Output channel co of group g = co / (cout / groups) sees that group's input channels. */
+  int cig = in.c / t->groups, cog = out.c / t->groups;
   for (int n = 0; n < out.n; n++)
     for (int co = 0; co < out.c; co++)
       for (int oy = 0; oy < out.h; oy++)
         for (int ox = 0; ox < out.w; ox++)
           {
             double sum = t->bias ? t->bias[co] : 0;
-            for (int ci = 0; ci < in.c; ci++)
+            for (int ci = co / cog * cig; ci < (co / cog + 1) * cig; ci++)
               for (int ky = 0; ky < k->kh; ky++)
                 for (int kx = 0; kx < k->kw; kx++)
                   {
@@ -483,7 +597,7 @@ static void naive_conv (const op_instance *t, const double *x, double *y)
                     int iy = oy * t->sh - k->pt + ky * t->dh, ix = ox * t->sw - k->pl + kx * t->dw;
                     if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
                       continue;
-                    double w = t->weight[(((size_t) co * in.c + ci) * k->kh + ky) * k->kw + kx];
+                    double w = t->weight[(((size_t) co * cig + ci % cig) * k->kh + ky) * k->kw + kx];
                     sum += w * x[nchw (in, n, ci, iy, ix)];
                   }
             y[nchw (out, n, co, oy, ox)] = sum;
@@ -496,6 +610,7 @@ static void naive_conv_transpose (const op_instance *t, const double *x, double 
    * adds w * x[iy] to out[iy * stride - pad + ky * dilation]. */
   const op_case *k = t->k;
   shape in = t->in[0], out = t->out;
+  int cig = in.c / t->groups, cog = out.c / t->groups;
   for (int n = 0; n < out.n; n++)
     for (int co = 0; co < out.c; co++)
       for (int oy = 0; oy < out.h; oy++)
@@ -505,14 +620,14 @@ static void naive_conv_transpose (const op_instance *t, const double *x, double 
     for (int ci = 0; ci < in.c; ci++)
       for (int iy = 0; iy < in.h; iy++)
         for (int ix = 0; ix < in.w; ix++)
-          for (int co = 0; co < out.c; co++)
+          for (int co = ci / cig * cog; co < (ci / cig + 1) * cog; co++)
             for (int ky = 0; ky < k->kh; ky++)
               for (int kx = 0; kx < k->kw; kx++)
                 {
                   int oy = iy * t->sh - k->pt + ky * t->dh, ox = ix * t->sw - k->pl + kx * t->dw;
                   if (oy < 0 || oy >= out.h || ox < 0 || ox >= out.w)
                     continue;
-                  double w = t->weight[(((size_t) ci * out.c + co) * k->kh + ky) * k->kw + kx];
+                  double w = t->weight[(((size_t) ci * cog + co % cog) * k->kh + ky) * k->kw + kx];
                   y[nchw (out, n, co, oy, ox)] += w * x[nchw (in, n, ci, iy, ix)];
                 }
 }
@@ -551,13 +666,23 @@ static void naive_maxpool (const op_instance *t, const double *x, double *y)
 }
 
 /* Source pixels of output index x along one axis, after PyTorch's interpolate with
- * align_corners=False (aten/src/ATen/native/UpSample.h): the ratio is 1 / scale_factor when the
+ * align_corners=False: the ratio is 1 / scale_factor when the
  * model gives one, else in / out; equal sizes copy; nearest takes floor (x * ratio), with the
  * out == 2 in special case x / 2; bilinear samples at (x + 0.5) ratio - 0.5, clamped at 0. */
-static void upsample_taps (gboolean bilinear, double scale, int x, int in, int out, int *i0, int *i1,
-                           double *l1)
+static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int in, int out, int *i0,
+                           int *i1, double *l1)
 {
+  gboolean bilinear = mode != SEGCAM_UPSAMPLE_NEAREST;
   *i1 = -1, *l1 = 0;
+  if (mode == SEGCAM_UPSAMPLE_ALIGN_CORNERS)
+    {
+      /* align_corners=True: the corner pixels' centres align. */
+      double real = out > 1 ? (double) x * (in - 1) / (out - 1) : 0;
+      *i0 = (int) floor (real);
+      *i1 = MIN (*i0 + 1, in - 1);
+      *l1 = real - *i0;
+      return;
+    }
   if (out == in)
     {
       *i0 = x;
@@ -588,8 +713,8 @@ static void naive_upsample (const op_instance *t, const double *x, double *y)
           {
             int y0, y1, x0, x1;
             double ly, lx;
-            upsample_taps (k->bilinear, k->scale_h, oy, in.h, out.h, &y0, &y1, &ly);
-            upsample_taps (k->bilinear, k->scale_w, ox, in.w, out.w, &x0, &x1, &lx);
+            upsample_taps (k->mode, k->scale_h, oy, in.h, out.h, &y0, &y1, &ly);
+            upsample_taps (k->mode, k->scale_w, ox, in.w, out.w, &x0, &x1, &lx);
             /* taps with weight 0 may be -1: read them only when weighted */
             double v = (1 - ly) * (1 - lx) * x[nchw (in, n, c, y0, x0)];
             if (lx > 0)
@@ -600,6 +725,72 @@ static void naive_upsample (const op_instance *t, const double *x, double *y)
               v += ly * lx * x[nchw (in, n, c, y1, x1)];
             y[nchw (out, n, c, oy, ox)] = v;
           }
+}
+
+/* torch.nn.AvgPool2d: the window is clipped to the padded input; the divisor is that window's
+ * size with count_include_pad, else the real pixels. */
+static void naive_avgpool (const op_instance *t, const double *x, double *y)
+{
+  const op_case *k = t->k;
+  shape in = t->in[0], out = t->out;
+  for (int n = 0; n < out.n; n++)
+    for (int c = 0; c < out.c; c++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          {
+            int y0 = oy * t->sh - k->pt, x0 = ox * t->sw - k->pl;
+            int y1 = MIN (y0 + k->kh, in.h + k->pt), x1 = MIN (x0 + k->kw, in.w + k->pl);
+            int padded = (y1 - y0) * (x1 - x0), real = 0;
+            double v = 0;
+            for (int yy = y0; yy < y1; yy++)
+              for (int xx = x0; xx < x1; xx++)
+                if (yy >= 0 && yy < in.h && xx >= 0 && xx < in.w)
+                  v += x[nchw (in, n, c, yy, xx)], real++;
+            y[nchw (out, n, c, oy, ox)] = v / (k->exclude_pad ? real : padded);
+          }
+}
+
+/* F.pad's source index: reflect mirrors without repeating the edge, replicate clamps; -1 is
+ * the constant. */
+static int pad_index (segcam_pad_mode mode, int i, int n)
+{
+  if (i >= 0 && i < n)
+    return i;
+  if (mode == SEGCAM_PAD_CONSTANT)
+    return -1;
+  if (mode == SEGCAM_PAD_REPLICATE)
+    return i < 0 ? 0 : n - 1;
+  return i < 0 ? -i : 2 * n - 2 - i;
+}
+
+static void naive_pad (const op_instance *t, const double *x, double *y)
+{
+  const segcam_pad_params *p = &t->k->pad;
+  shape in = t->in[0], out = t->out;
+  for (int n = 0; n < out.n; n++)
+    for (int c = 0; c < out.c; c++)
+      for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++)
+          {
+            int sy = pad_index (p->mode, oy - p->pt, in.h), sx = pad_index (p->mode, ox - p->pl, in.w);
+            y[nchw (out, n, c, oy, ox)] = sy < 0 || sx < 0 ? p->value : x[nchw (in, n, c, sy, sx)];
+          }
+}
+
+/* PyTorch's hard activations, leaky ReLU and clip (hardtanh). */
+static double naive_activation (const op_case *k, double x)
+{
+  switch (k->op)
+    {
+    case SEGCAM_OP_HARDSWISH: /* x * relu6 (x + 3) / 6 */
+      return x * fmin (fmax (x + 3, 0), 6) / 6;
+    case SEGCAM_OP_HARDSIGMOID: /* relu6 (x + 3) / 6 */
+      return fmin (fmax (x + 3, 0), 6) / 6;
+    case SEGCAM_OP_LEAKY_RELU:
+      return x >= 0 ? x : k->act.alpha * x;
+    default:
+      return fmin (fmax (x, k->act.min), k->act.max);
+    }
 }
 
 /* The forward of any case: forward_fn for the finite differences. */
@@ -655,6 +846,44 @@ static void naive_forward (const void *ctx, double *const *x, double *y)
       for (size_t i = 0; i < n; i++)
         y[i] = x[t->operand[0]][i] + x[t->operand[1]][i];
       break;
+    case OP_AVGPOOL:
+      naive_avgpool (t, x[0], y);
+      break;
+    case SEGCAM_OP_GLOBAL_AVGPOOL:
+      for (int b = 0; b < out.n; b++)
+        for (int c = 0; c < out.c; c++)
+          {
+            shape in = t->in[0];
+            double sum = 0;
+            for (int p = 0; p < in.h * in.w; p++)
+              sum += x[0][nchw (in, b, c, 0, 0) + p];
+            y[nchw (out, b, c, 0, 0)] = sum / (in.h * in.w);
+          }
+      break;
+    case OP_MUL:
+      {
+        /* The second factor may be one pixel per image (a gate), broadcast over the first. */
+        shape g = t->in[t->operand[1]];
+        for (int b = 0; b < out.n; b++)
+          for (int c = 0; c < out.c; c++)
+            for (int p = 0; p < out.h * out.w; p++)
+              y[nchw (out, b, c, 0, 0) + p] = x[t->operand[0]][nchw (out, b, c, 0, 0) + p]
+                                               * x[t->operand[1]][nchw (g, b, c, 0, 0)
+                                                                  + (g.h * g.w == 1 ? 0 : p)];
+        break;
+      }
+    case SEGCAM_OP_PAD:
+      naive_pad (t, x[0], y);
+      break;
+    case SEGCAM_OP_HARDSWISH:
+    case SEGCAM_OP_HARDSIGMOID:
+    case SEGCAM_OP_LEAKY_RELU:
+    case SEGCAM_OP_CLIP:
+      for (size_t i = 0; i < n; i++)
+        y[i] = naive_activation (t->k, x[0][i]);
+      break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
@@ -672,108 +901,45 @@ static void tie_vjp (const op_instance *t, const double *x, const double *dout, 
           din[pool_argmax (t, x, n, c, oy, ox)] += dout[nchw (out, n, c, oy, ox)];
 }
 
-/* ---- the engine ------------------------------------------------------------------------------ */
+/* ---- the engine: through the op's definition, as a session runs it -------------------------- */
 
-static float *conv_scratch (const op_instance *t, segcam_pool *pool, size_t *per_thread)
+static segcam_op_run engine_run (const op_instance *t, segcam_pool *pool)
 {
-  *per_thread = segcam_conv_scratch (&t->conv);
-  return g_new (float, *per_thread * segcam_pool_threads (pool));
+  const segcam_op_def *def = segcam_op_get (t->k->op);
+  segcam_op_run run = {.pool = pool};
+  if (def->scratch)
+    {
+      run.scratch_per_thread = def->scratch (&t->node);
+      run.scratch = g_new (float, run.scratch_per_thread * segcam_pool_threads (pool));
+    }
+  return run;
 }
 
 static void engine_forward (const op_instance *t, segcam_pool *pool, segcam_act *ins, segcam_act *out)
 {
-  const op_case *k = t->k;
-  switch (k->op)
-    {
-    case OP_CONV:
-    case OP_CONVT:
-      {
-        size_t per_thread;
-        float *scratch = conv_scratch (t, pool, &per_thread);
-        segcam_conv_forward (pool, scratch, per_thread, &t->conv, k->op == OP_CONVT, &ins[0], out);
-        g_free (scratch);
-        break;
-      }
-    case OP_BN:
-      segcam_batchnorm_forward (pool, &t->bn, &ins[0], out);
-      break;
-    case OP_RELU:
-      segcam_relu_forward (pool, &ins[0], out);
-      break;
-    case OP_SIGMOID:
-      segcam_sigmoid_forward (pool, &ins[0], out);
-      break;
-    case OP_MAXPOOL:
-      segcam_maxpool_forward (pool, &t->pool, &ins[0], out);
-      break;
-    case OP_UPSAMPLE:
-      segcam_upsample_forward (pool, k->bilinear, k->scale_h, k->scale_w, &ins[0], out);
-      break;
-    case OP_CONCAT:
-      {
-        const segcam_act *parts[3];
-        for (int i = 0; i < t->n_operands; i++)
-          parts[i] = &ins[t->operand[i]];
-        segcam_concat_forward (pool, parts, t->n_operands, out);
-        break;
-      }
-    case OP_ADD:
-      segcam_add_forward (pool, &ins[t->operand[0]], &ins[t->operand[1]], out);
-      break;
-    }
+  segcam_op_run run = engine_run (t, pool);
+  const segcam_act *operands[3];
+  for (int i = 0; i < t->n_operands; i++)
+    operands[i] = &ins[t->operand[i]];
+  segcam_op_get (t->k->op)->forward (&run, &t->node, operands, out);
+  g_free (run.scratch);
 }
 
-/* Backward into dins (accumulating); ins and out are the forward's. */
+/* Backward into dins (accumulating); ins and out are the forward's. Operands named twice (x + x,
+ * concat (x, y, x)) pass the same buffer twice; a null_grad operand passes none. */
 static void engine_backward (const op_instance *t, segcam_pool *pool, const segcam_act *ins,
                              const segcam_act *out, const segcam_act *dout, segcam_act *dins)
 {
-  const op_case *k = t->k;
-  switch (k->op)
+  segcam_op_run run = engine_run (t, pool);
+  const segcam_act *operands[3];
+  segcam_act *grads[3];
+  for (int i = 0; i < t->n_operands; i++)
     {
-    case OP_CONV:
-    case OP_CONVT:
-      {
-        size_t per_thread;
-        float *scratch = conv_scratch (t, pool, &per_thread);
-        segcam_conv_backward (pool, scratch, per_thread, &t->conv, k->op == OP_CONVT, dout, &dins[0]);
-        g_free (scratch);
-        break;
-      }
-    case OP_BN:
-      segcam_batchnorm_backward (pool, &t->bn, dout, &dins[0]);
-      break;
-    case OP_RELU:
-      segcam_relu_backward (pool, out, dout, &dins[0]);
-      break;
-    case OP_SIGMOID:
-      segcam_sigmoid_backward (pool, out, dout, &dins[0]);
-      break;
-    case OP_MAXPOOL:
-      segcam_maxpool_backward (pool, &t->pool, &ins[0], dout, &dins[0]);
-      break;
-    case OP_UPSAMPLE:
-      segcam_upsample_backward (pool, k->bilinear, k->scale_h, k->scale_w, dout, &dins[0]);
-      break;
-    case OP_CONCAT:
-      {
-        /* A part without a gradient: data NULL, its channels kept so the offsets stay right. */
-        segcam_act parts[3], *ptrs[3];
-        for (int i = 0; i < t->n_operands; i++)
-          {
-            parts[i] = dins[t->operand[i]];
-            if (k->null_grad & (1u << i))
-              parts[i] = (segcam_act) {NULL, 1, 0, 0, parts[i].c};
-            ptrs[i] = &parts[i];
-          }
-        segcam_concat_backward (pool, dout, ptrs, t->n_operands);
-        break;
-      }
-    case OP_ADD:
-      /* operands {0, 0} pass the same buffer twice: add (x, x) */
-      segcam_add_backward (pool, dout, k->null_grad & 1 ? NULL : &dins[t->operand[0]],
-                           k->null_grad & 2 ? NULL : &dins[t->operand[1]]);
-      break;
+      operands[i] = &ins[t->operand[i]];
+      grads[i] = t->k->null_grad & (1u << i) ? NULL : &dins[t->operand[i]];
     }
+  segcam_op_get (t->k->op)->backward (&run, &t->node, operands, out, dout, grads);
+  g_free (run.scratch);
 }
 
 /* ---- checking --------------------------------------------------------------------------------- */
@@ -859,7 +1025,7 @@ static void check_case (gconstpointer data)
   segcam_act ins[3];
   for (int i = 0; i < t.n_ins; i++)
     {
-      x[i] = random_values (r, shape_size (t.in[i]), k->values);
+      x[i] = random_values (r, shape_size (t.in[i]), k->values, k);
       ins[i] = act_from (t.in[i], x[i]);
     }
 
@@ -875,7 +1041,7 @@ static void check_case (gconstpointer data)
   double err_fwd = rel_error (got, want, n_out);
 
   /* Backward, from zero and on top of random values. */
-  double *dout_v = random_values (r, n_out, VALUES_RANDOM);
+  double *dout_v = random_values (r, n_out, VALUES_RANDOM, k);
   segcam_act dout = act_from (t.out, dout_v);
   double err_bwd = 0, err_acc = 0;
   size_t n_checked = 0;
@@ -884,7 +1050,7 @@ static void check_case (gconstpointer data)
   for (int i = 0; i < t.n_ins; i++)
     {
       size_t n = shape_size (t.in[i]);
-      before[i] = random_values (r, n, VALUES_RANDOM);
+      before[i] = random_values (r, n, VALUES_RANDOM, k);
       dfill[i] = act_from (t.in[i], before[i]);
       dzero[i] = (segcam_act) {g_new0 (float, n), t.in[i].n, t.in[i].h, t.in[i].w, t.in[i].c};
     }
@@ -940,7 +1106,7 @@ static void check_case (gconstpointer data)
     }
 
   g_test_message ("%-17s %-40s t%d  %dx%dx%dx%d -> %dx%dx%dx%d  fwd %.1e  bwd %.1e  acc %.1e  (%zu grads)",
-                  op_names[k->op], k->name, spec->threads, t.in[0].n, t.in[0].c, t.in[0].h, t.in[0].w,
+                  segcam_op_name (k->op), k->name, spec->threads, t.in[0].n, t.in[0].c, t.in[0].h, t.in[0].w,
                   t.out.n, t.out.c, t.out.h, t.out.w, err_fwd, err_bwd, err_acc, n_checked);
   g_assert_cmpfloat (err_fwd, <=, TOL);
   g_assert_cmpfloat (err_bwd, <=, TOL);
@@ -1048,9 +1214,60 @@ static void test_shapes_upsample (void)
   shapes_done ("upsample");
 }
 
+/* PyTorch's gradients exactly at the kinks, which finite differences cannot see. */
+static void test_kinks (void)
+{
+  static const struct {
+    segcam_op op;
+    segcam_activation_params p;
+    float x, slope;
+  } kinks[] = {
+    {SEGCAM_OP_HARDSWISH, {0}, -3.0f, -0.5f},   /* the middle piece holds on [-3, 3] */
+    {SEGCAM_OP_HARDSWISH, {0}, 3.0f, 1.5f},
+    {SEGCAM_OP_HARDSIGMOID, {0}, -3.0f, 0.0f},  /* and the open interval for hardsigmoid */
+    {SEGCAM_OP_HARDSIGMOID, {0}, 3.0f, 0.0f},
+    {SEGCAM_OP_LEAKY_RELU, {.alpha = 0.1f}, 0.0f, 0.1f},
+    {SEGCAM_OP_CLIP, {.min = 0, .max = 6}, 0.0f, 0.0f}, /* hardtanh, as ReLU6 */
+    {SEGCAM_OP_CLIP, {.min = 0, .max = 6}, 6.0f, 0.0f},
+  };
+  segcam_pool *pool = segcam_pool_new (1);
+  for (size_t i = 0; i < G_N_ELEMENTS (kinks); i++)
+    {
+      float x = kinks[i].x, g = 1, d = 0;
+      segcam_act in = {&x, 1, 1, 1, 1}, dout = {&g, 1, 1, 1, 1}, din = {&d, 1, 1, 1, 1};
+      segcam_activation_backward (pool, kinks[i].op, &kinks[i].p, &in, &dout, &din);
+      g_assert_cmpfloat (fabsf (d - kinks[i].slope), <, 1e-6);
+    }
+  segcam_pool_free (pool);
+}
+
+/* The table has an entry per op, each named once, and every op but the input has kernels and a
+ * case here. */
+static void test_registry (void)
+{
+  for (int op = 0; op < SEGCAM_OP_COUNT; op++)
+    {
+      const segcam_op_def *def = segcam_op_get (op);
+      g_assert_nonnull (def);
+      g_assert_cmpint (segcam_op_find (def->name), ==, op);
+      g_assert_true (def->format_version == 1 || def->format_version == 2);
+      if (op == SEGCAM_OP_INPUT)
+        continue;
+      g_assert_true (def->forward && def->backward && def->shape);
+      gboolean tested = FALSE;
+      for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+        tested |= cases[i].op == (segcam_op) op;
+      if (!tested)
+        g_error ("op %s has no case", def->name);
+    }
+  g_assert_null (segcam_op_get (SEGCAM_OP_COUNT));
+}
+
 int main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/ops/registry", test_registry);
+  g_test_add_func ("/ops/kinks", test_kinks);
   g_test_add_func ("/ops/shapes/conv2d", test_shapes_conv);
   g_test_add_func ("/ops/shapes/conv_transpose2d", test_shapes_conv_transpose);
   g_test_add_func ("/ops/shapes/maxpool2d", test_shapes_pool);
@@ -1065,7 +1282,8 @@ int main (int argc, char **argv)
         if (threads == 1 && !cases[i].also_1_thread)
           continue;
         specs[n_specs] = (run_spec) {&cases[i], threads};
-        char *path = g_strdup_printf ("/ops/%s/%s/t%d", op_names[cases[i].op], cases[i].name, threads);
+        char *path = g_strdup_printf ("/ops/%s/%s/t%d", segcam_op_name (cases[i].op), cases[i].name,
+                                      threads);
         g_test_add_data_func (path, &specs[n_specs++], check_case);
         g_free (path);
       }

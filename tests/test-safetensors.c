@@ -1,4 +1,4 @@
-/* test-safetensors.c — the safetensors reader and writer (engine/safetensors.c).
+/* test-safetensors.c — the safetensors reader and writer (engine/format/safetensors.c).
  *
  * Valid files round-trip through the writer or are built by hand (F16, BF16, unaligned offsets);
  * every hostile case must fail with a one-line SEGCAM_ERROR_MODEL message naming the problem;

@@ -1,4 +1,4 @@
-/* test-seggradcam.c — Seg-Grad-CAM (DESIGN.md §3) through the public API, on small models built
+/* test-seggradcam.c — Seg-Grad-CAM (docs/seg-grad-cam.md) through the public API, on small models built
  * here and written as safetensors files.
  *
  * Properties that must hold whatever the weights:
@@ -395,7 +395,7 @@ static void solve3 (double a[3][3], double y[3], double x[3])
     }
 }
 
-/* The preprocessed, padded image (DESIGN.md §2): channel k at padded pixel (y, x). */
+/* The preprocessed, padded image (docs/model-format.md, 'Graph'): channel k at padded pixel (y, x). */
 static double input_activation (const float *px, int width, int height, int y, int x, int k)
 {
   size_t q = ((size_t) MIN (y, height - 1) * width + MIN (x, width - 1)) * 3 + k;

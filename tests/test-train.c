@@ -14,7 +14,7 @@
  *
  * Errors are max |got - want| / max |want| over a case (run with --verbose to see them).
  */
-#include "ops.h"
+#include "session.h"
 #include "segcam-train.h"
 
 #include <glib/gstdio.h>

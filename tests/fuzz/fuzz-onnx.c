@@ -1,4 +1,4 @@
-/* fuzz-onnx.c — libFuzzer entry for the ONNX importer (engine/onnx-import.c): protobuf unpacking,
+/* fuzz-onnx.c — libFuzzer entry for the ONNX importer (engine/import/onnx-import.c): protobuf unpacking,
  * the translation and the validation of its result by the model loader.
  *
  *   meson setup build-fuzz -Dfuzz=true -Dplugin=disabled -Dtools=disabled (CC=clang)

@@ -1,8 +1,9 @@
 /* fuzz-safetensors.c — libFuzzer entry for the safetensors reader.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iengine \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iengine/include -Iengine/core \
  *     $(pkg-config --cflags glib-2.0 json-glib-1.0) tests/fuzz/fuzz-safetensors.c \
- *     engine/safetensors.c engine/error.c $(pkg-config --libs glib-2.0 json-glib-1.0) -o fuzz-st
+ *     engine/format/safetensors.c engine/core/error.c \
+ *     $(pkg-config --libs glib-2.0 json-glib-1.0) -o fuzz-st
  *   mkdir -p /tmp/corpus && ./fuzz-st /tmp/corpus tests/fuzz/corpus-safetensors
  *
  * New inputs go to the first (scratch) directory, so the seed corpus stays small. Besides memory

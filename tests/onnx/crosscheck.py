@@ -8,7 +8,7 @@ differ from the export size compares
     module's, and
   - the Seg-Grad-CAM map of `segcam explain` (command line, whole-image ROI, logits score, at a
     given layer) with the same map computed by PyTorch autograd on the original module
-    (DESIGN.md §3: S = sum of the class's logits, alpha = spatial mean of dS/dA,
+    (docs/seg-grad-cam.md, 'Definition': S = sum of the class's logits, alpha = spatial mean of dS/dA,
     L = sum_k alpha_k A_k, bilinear resize, ReLU, divided by the maximum).
 Half of the architectures are loaded as .onnx directly, the other half through
 `segcam import` (with ImageNet mean and std, so that the normalisation is checked too).
@@ -73,7 +73,7 @@ MAP_TOL = 2e-3     # max |segcam - torch| of maps normalised to [0, 1]
 
 
 def torch_map(model, module_path, x, cls, one_channel):
-    """Seg-Grad-CAM of DESIGN.md §3 by autograd on the original module."""
+    """Seg-Grad-CAM of docs/seg-grad-cam.md by autograd on the original module."""
     saved = {}
     hook = model.get_submodule(module_path).register_forward_hook(
         lambda m, i, o: saved.__setitem__("a", o))

@@ -1,4 +1,4 @@
-"""segcam_file — segcam model files (DESIGN.md §2) with numpy alone, no torch.
+"""segcam_file — segcam model files (docs/model-format.md) with numpy alone, no torch.
 
   - safetensors by hand: read_safetensors / write_safetensors (F32, F16, BF16);
   - GraphBuilder: segcam graph nodes and their He-like random tensors;
@@ -17,7 +17,7 @@ import numpy as np
 
 
 class SegcamError(Exception):
-    """A failure the command line reports in one line; exit_code follows DESIGN.md §4."""
+    """A failure the command line reports in one line; exit_code follows the command line's (tools/cli.h)."""
 
     exit_code = 2
 

@@ -2,9 +2,9 @@
 """segcam_torch — an independent PyTorch reference implementation of segcam.
 
 It reads a segcam model file (safetensors with a ``segcam.graph`` in ``__metadata__``,
-DESIGN.md §2), runs the graph with ``torch.nn.functional`` and computes Seg-Grad-CAM maps
-(DESIGN.md §3) with autograd.  Its command line mirrors ``segcam predict`` and ``segcam explain``
-(DESIGN.md §4) closely enough for cross-checks and for standing in for the C program:
+docs/model-format.md), runs the graph with ``torch.nn.functional`` and computes Seg-Grad-CAM maps
+(docs/seg-grad-cam.md) with autograd.  Its command line mirrors ``segcam predict`` and ``segcam explain``
+(tools/segcam.c) closely enough for cross-checks and for standing in for the C program:
 
     segcam_torch.py [--dtype float32|float64] predict --model M IMAGE [-o SEG.png]
                     [--probabilities P.npy]
@@ -13,7 +13,7 @@ DESIGN.md §2), runs the graph with ``torch.nn.functional`` and computes Seg-Gra
                     [--no-normalize] IMAGE [-o MAP.png] [--map-npy MAP.npy]
     segcam_torch.py info MODEL
 
-It is written from DESIGN.md alone, without reading the C engine, so that the two can check each
+It is written from docs/model-format.md and docs/seg-grad-cam.md alone, without reading the C engine, so that the two can check each
 other.  It needs Debian's python3-torch, python3-numpy and python3-pil (image files).
 """
 
@@ -166,7 +166,7 @@ def op_add(model, node, args):
     return total
 
 
-# ---- version 2 ops (DESIGN.md §2) ----
+# ---- version 2 ops (docs/model-format.md, 'Ops') ----
 
 
 def op_avgpool2d(model, node, args):
@@ -303,7 +303,7 @@ class SegcamModel:
         return self.tensors[name]
 
     def class_index(self, name_or_index: str) -> int:
-        """A class by exact name, else by decimal index (DESIGN.md §4 --class NAME|INDEX)."""
+        """A class by exact name, else by decimal index (segcam explain --class NAME|INDEX)."""
         for index, cls in enumerate(self.classes):
             if cls["name"] == name_or_index:
                 return index
@@ -361,7 +361,7 @@ class SegcamModel:
         return torch.softmax(z, dim=0)
 
     def class_score_map(self, logits: torch.Tensor, class_index: int, score: str) -> torch.Tensor:
-        """The (H,W) per-pixel score whose ROI-weighted sum is S (DESIGN.md §3 step 1).
+        """The (H,W) per-pixel score whose ROI-weighted sum is S (docs/seg-grad-cam.md, 'Definition', step 1).
 
         One-channel sigmoid models: class 1 is z (probabilities: sigmoid z), class 0 is -z
         (probabilities: 1 - sigmoid z)."""
@@ -514,7 +514,7 @@ class Explanation:
 
     map: np.ndarray          # (H,W) after resize, crop, ReLU and (optionally) normalisation
     signed_map: np.ndarray   # (H,W) resized and cropped L, before ReLU
-    cam: np.ndarray          # (h,w) L of DESIGN.md §3 step 3
+    cam: np.ndarray          # (h,w) L of docs/seg-grad-cam.md, 'Definition', step 3
     alpha: np.ndarray        # (K,) channel weights after the weights option
     raw_max: float           # maximum after ReLU, before normalising
     score: float             # S
@@ -524,7 +524,7 @@ class Explanation:
 def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Optional[str] = None,
             roi: Optional[np.ndarray] = None, score: str = "logits", weights: str = "mean",
             normalize: bool = True) -> Explanation:
-    """Seg-Grad-CAM exactly as DESIGN.md §3.  image is (H,W,C) in [0,1]; roi (H,W) weights or
+    """Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition'.  image is (H,W,C) in [0,1]; roi (H,W) weights or
     None for the whole image."""
     height, width = image.shape[:2]
     layer = layer or model.default_layer
@@ -646,7 +646,7 @@ def _hex_color(text: str) -> List[int]:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with DESIGN.md's exit status 1 for usage errors."""
+    """argparse with the command line's exit status 1 for usage errors (tools/cli.h)."""
 
     def error(self, message):
         raise UsageError(message)

@@ -282,7 +282,7 @@ def finite_difference_gradient(model, x, layer, class_index, score, weights, eps
 
 
 def manual_map(activation, grad, weights_mode, height, width, padded):
-    """Steps 2-4 of DESIGN.md §3 with NumPy: returns (alpha, signed map, final map, raw max)."""
+    """Steps 2-4 of docs/seg-grad-cam.md, 'Definition', with NumPy: returns (alpha, signed map, final map, raw max)."""
     alpha = grad.mean(axis=(1, 2))
     alpha = {"mean": alpha, "abs": np.abs(alpha), "relu": np.maximum(alpha, 0)}[weights_mode]
     cam = np.einsum("k,khw->hw", alpha, activation)

@@ -1,0 +1,783 @@
+/* safetensors.c — strict safetensors reader and writer (docs/model-format.md, 'Container').
+ *
+ * Parsing runs in stages, each trusting only what the previous one proved:
+ *   1. the 8-byte header length against the file size and a 100 MB cap;
+ *   2. a lexical pass over the header text (UTF-8, strict JSON tokens, nesting depth, number of
+ *      values), because json-glib is lenient (comments, single quotes, hex and octal,
+ *      silently wrapping integers, trailing values) and recurses without a depth limit;
+ *   3. json-glib builds the tree while signal handlers catch duplicate keys, which it would
+ *      otherwise collapse into one;
+ *   4. every entry is checked and the byte ranges must tile the data section exactly;
+ *   5. only then are tensors allocated (their total is bounded by the file size) and copied out.
+ */
+#include "safetensors.h"
+#include "error.h"
+#include "fp16.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#define MAX_HEADER_BYTES (100 * 1000 * 1000)  /* as the reference implementation */
+#define MAX_TENSORS 100000
+#define MAX_JSON_DEPTH 16                     /* a valid header nests 3 deep */
+#define MAX_JSON_VALUES (20 * MAX_TENSORS)    /* a valid entry holds at most 18 values */
+#define MAX_SHOWN_CHARS 96                    /* of a name quoted in an error message */
+
+typedef enum { DTYPE_F32, DTYPE_F16, DTYPE_BF16, N_DTYPES } dtype;
+
+static const struct { const char *name; int size; } dtypes[N_DTYPES] = {
+  [DTYPE_F32] = { "F32", 4 }, [DTYPE_F16] = { "F16", 2 }, [DTYPE_BF16] = { "BF16", 2 },
+};
+
+/* One header entry, checked but not yet loaded. */
+typedef struct {
+  const char *name;  /* owned by the JSON tree */
+  dtype type;
+  int n_dims;
+  int64_t shape[SEGCAM_TENSOR_MAX_DIMS];
+  uint64_t n_elements, begin, end;
+  int index;         /* position in the header: orders tensors that share offsets */
+} entry;
+
+/* ---- Bytes and numbers ------------------------------------------------------------------- */
+
+/* Explicit little-endian loads and stores keep the file format independent of the host. */
+static uint16_t load_le16 (const uint8_t *p) { return (uint16_t) (p[0] | p[1] << 8); }
+
+static uint32_t load_le32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static uint64_t load_le64 (const uint8_t *p)
+{
+  return load_le32 (p) | (uint64_t) load_le32 (p + 4) << 32;
+}
+
+static void store_le64 (uint8_t *p, uint64_t v)
+{
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t) (v >> 8 * i);
+}
+
+static void widen (const uint8_t *src, dtype type, size_t n, float *dst)
+{
+  switch (type) {
+  case DTYPE_F32:
+    for (size_t i = 0; i < n; i++)
+      dst[i] = segcam_float_from_bits (load_le32 (src + 4 * i));
+    break;
+  case DTYPE_F16:
+    for (size_t i = 0; i < n; i++)
+      dst[i] = segcam_f16_to_f32 (load_le16 (src + 2 * i));
+    break;
+  default:
+    for (size_t i = 0; i < n; i++)
+      dst[i] = segcam_bf16_to_f32 (load_le16 (src + 2 * i));
+    break;
+  }
+}
+
+/* ---- Errors ------------------------------------------------------------------------------ */
+
+#define fail(error, ...) segcam_fail (error, SEGCAM_ERROR_MODEL, __VA_ARGS__)
+
+typedef struct { char text[MAX_SHOWN_CHARS * 4 + 4]; } shown_buf;
+
+/* Text from the file as it may appear in a one-line message: valid UTF-8, control characters
+ * escaped, cut after MAX_SHOWN_CHARS characters. Formats into buf, so callers free nothing. */
+static const char *show (shown_buf *buf, const char *s)
+{
+  char *out = buf->text;
+  size_t left = strlen (s);
+  for (int n = 0; left > 0 && n < MAX_SHOWN_CHARS; n++) {
+    gunichar c = g_utf8_get_char_validated (s, (gssize) left);
+    size_t len = c >= (gunichar) -2 ? 1 : (size_t) g_utf8_skip[*(const guchar *) s];
+    if (c >= (gunichar) -2) {
+      *out++ = '?';
+    } else if (c < 0x20 || c == 0x7f) {
+      out += g_snprintf (out, 5, "\\x%02x", c);
+    } else {
+      memcpy (out, s, len);
+      out += len;
+    }
+    s += len;
+    left -= len;
+  }
+  strcpy (out, left > 0 ? "..." : "");
+  return buf->text;
+}
+
+static gboolean G_GNUC_PRINTF (3, 4)
+tensor_fail (GError **error, const char *name, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *what = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  shown_buf who;
+  fail (error, "tensor '%s': %s", show (&who, name), what);
+  g_free (what);
+  return FALSE;
+}
+
+/* ---- Lexical pass over the header text --------------------------------------------------- */
+
+/* The value of 4 hex digits at s[k], or -1. */
+static int hex4 (const char *s, size_t n, size_t k)
+{
+  int v = 0;
+  for (size_t d = k; d < k + 4; d++) {
+    if (d >= n || !g_ascii_isxdigit (s[d]))
+      return -1;
+    v = v << 4 | g_ascii_xdigit_value (s[d]);
+  }
+  return v;
+}
+
+/* Besides JSON's rules: no \u0000 (C strings cannot hold it) and no unpaired surrogate, which
+ * json-glib would turn into invalid UTF-8. */
+static gboolean skip_string (const char *s, size_t n, size_t *i, GError **error)
+{
+  size_t k = *i + 1;
+  while (k < n && s[k] != '"') {
+    if ((unsigned char) s[k] < 0x20)
+      return fail (error, "header has a raw control character in a string at byte %zu", k);
+    if (s[k] != '\\') {
+      k++;
+    } else if (k + 1 < n && s[k + 1] == 'u') {
+      int u = hex4 (s, n, k + 2);
+      if (u < 0)
+        return fail (error, "header has a bad \\u escape at byte %zu", k);
+      if (u == 0)
+        return fail (error, "header has a \\u0000 escape at byte %zu", k);
+      if (u >= 0xd800 && u <= 0xdfff) { /* only as a high, low pair */
+        gboolean high = u < 0xdc00 && k + 7 < n && s[k + 6] == '\\' && s[k + 7] == 'u';
+        int low = high ? hex4 (s, n, k + 8) : -1;
+        if (low < 0xdc00 || low > 0xdfff)
+          return fail (error, "header has an unpaired surrogate escape at byte %zu", k);
+        k += 6;
+      }
+      k += 6;
+    } else if (k + 1 < n && s[k + 1] != '\0' && strchr ("\"\\/bfnrt", s[k + 1])) {
+      k += 2;
+    } else {
+      return fail (error, "header has a bad escape sequence at byte %zu", k);
+    }
+  }
+  if (k >= n)
+    return fail (error, "header has an unterminated string");
+  *i = k + 1;
+  return TRUE;
+}
+
+/* Integers must be plain decimal and fit in int64: json-glib reads 010 as octal and 0x10 as hex,
+ * and wraps larger values silently. A token with a fraction or an exponent is left to json-glib,
+ * which makes it a double (no field accepts one) or rejects it. */
+static gboolean skip_number (const char *s, size_t n, size_t *i, GError **error)
+{
+  size_t start = *i, digits = start + (s[start] == '-'), k = digits;
+  uint64_t magnitude = 0;
+  gboolean wide = FALSE;
+  for (; k < n && g_ascii_isdigit (s[k]); k++)
+    wide |= __builtin_mul_overflow (magnitude, 10, &magnitude)
+            || __builtin_add_overflow (magnitude, (uint64_t) (s[k] - '0'), &magnitude);
+  if (k == digits || (s[digits] == '0' && k - digits > 1))
+    return fail (error, "header has a malformed number at byte %zu", start);
+  if (k < n && (s[k] == '.' || s[k] == 'e' || s[k] == 'E')) {
+    while (k < n && s[k] && strchr ("0123456789+-.eE", s[k]))
+      k++;
+  } else if (wide || magnitude > INT64_MAX) {
+    return fail (error, "header has an integer beyond 64 bits at byte %zu", start);
+  }
+  *i = k;
+  return TRUE;
+}
+
+static gboolean skip_literal (const char *s, size_t n, size_t *i, GError **error)
+{
+  static const char *const words[] = { "true", "false", "null" };
+  for (size_t w = 0; w < G_N_ELEMENTS (words); w++) {
+    size_t len = strlen (words[w]);
+    if (n - *i >= len && memcmp (s + *i, words[w], len) == 0) {
+      *i += len;
+      return TRUE;
+    }
+  }
+  return fail (error, "header has an unexpected character at byte %zu", *i);
+}
+
+/* Checks what json-glib would accept too leniently, and bounds what it would allocate.
+ * The text starts with '{' (checked by the caller). */
+static gboolean check_json_text (const char *s, size_t n, GError **error)
+{
+  size_t i = 0, n_values = 0;
+  int depth = 0;
+  while (i < n) {
+    char c = s[i];
+    gboolean ok = TRUE;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      i++;
+      continue;
+    }
+    if (depth == 0 && i > 0)
+      return fail (error, "header has bytes after the JSON object (at byte %zu)", i);
+    if (c == '{' || c == '[') {
+      if (++depth > MAX_JSON_DEPTH)
+        return fail (error, "header JSON nests deeper than %d levels", MAX_JSON_DEPTH);
+      n_values++, i++;
+    } else if (c == '}' || c == ']') {
+      depth--, i++;
+    } else if (c == ',' || c == ':') {
+      i++;
+    } else if (c == '"') {
+      ok = skip_string (s, n, &i, error), n_values++;
+    } else if (c == '-' || g_ascii_isdigit (c)) {
+      ok = skip_number (s, n, &i, error), n_values++;
+    } else {
+      ok = skip_literal (s, n, &i, error), n_values++;
+    }
+    if (!ok)
+      return FALSE;
+    if (n_values > MAX_JSON_VALUES)
+      return fail (error, "header JSON holds more than %d values", MAX_JSON_VALUES);
+  }
+  return TRUE;
+}
+
+/* ---- JSON tree with duplicate-key detection ---------------------------------------------- */
+
+typedef struct {
+  GPtrArray *open;  /* names seen so far in each object being parsed, innermost last */
+  char *key;        /* the first key seen twice in one object */
+  guint level;      /* nesting level of that object, 1 = the header object */
+  char *parent;     /* the header member that holds it, when level > 1 */
+} dup_check;
+
+static void on_object_start (JsonParser *parser G_GNUC_UNUSED, dup_check *dup)
+{
+  g_ptr_array_add (dup->open, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
+}
+
+/* Members are reported after their value is parsed, so a header member arrives after any
+ * duplicate found inside it and names its parent. */
+static void on_object_member (JsonParser *parser G_GNUC_UNUSED, JsonObject *object G_GNUC_UNUSED,
+                              const char *name, dup_check *dup)
+{
+  guint level = dup->open->len; /* >= 1: object-start came first */
+  GHashTable *seen = g_ptr_array_index (dup->open, level - 1);
+  if (!g_hash_table_add (seen, g_strdup (name)) && !dup->key) {
+    dup->key = g_strdup (name);
+    dup->level = level;
+  } else if (level == 1 && dup->key && dup->level > 1 && !dup->parent) {
+    dup->parent = g_strdup (name);
+  }
+}
+
+static void on_object_end (JsonParser *parser G_GNUC_UNUSED, JsonObject *object G_GNUC_UNUSED,
+                           dup_check *dup)
+{
+  g_ptr_array_remove_index (dup->open, dup->open->len - 1);
+}
+
+static gboolean duplicate_fail (const dup_check *dup, GError **error)
+{
+  shown_buf key;
+  show (&key, dup->key);
+  if (dup->level == 1 && strcmp (dup->key, "__metadata__") == 0)
+    return fail (error, "header has __metadata__ twice");
+  if (dup->level == 1)
+    return fail (error, "duplicate tensor name '%s'", key.text);
+  if (g_strcmp0 (dup->parent, "__metadata__") == 0)
+    return fail (error, "__metadata__ has duplicate key '%s'", key.text);
+  return tensor_fail (error, dup->parent ? dup->parent : "?", "duplicate key '%s'", key.text);
+}
+
+static JsonParser *parse_json (const char *text, size_t n, GError **error)
+{
+  dup_check dup = { .open = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref) };
+  JsonParser *parser = json_parser_new ();
+  g_signal_connect (parser, "object-start", G_CALLBACK (on_object_start), &dup);
+  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &dup);
+  g_signal_connect (parser, "object-end", G_CALLBACK (on_object_end), &dup);
+  GError *json_error = NULL;
+  gboolean ok = json_parser_load_from_data (parser, text, (gssize) n, &json_error);
+  if (!ok) {
+    shown_buf msg;
+    fail (error, "header is not valid JSON: %s", show (&msg, json_error->message));
+    g_error_free (json_error);
+  } else if (dup.key) {
+    ok = duplicate_fail (&dup, error);
+  }
+  g_signal_handlers_disconnect_by_data (parser, &dup);
+  g_ptr_array_unref (dup.open);
+  g_free (dup.key);
+  g_free (dup.parent);
+  if (!ok)
+    g_clear_object (&parser);
+  return parser;
+}
+
+/* ---- Header entries ---------------------------------------------------------------------- */
+
+/* Reads an array of min..max non-negative integers. */
+static gboolean read_uints (JsonNode *node, const char *tensor, const char *field, guint min,
+                            guint max, uint64_t *vals, guint *n, GError **error)
+{
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return tensor_fail (error, tensor, "%s is not an array", field);
+  JsonArray *array = json_node_get_array (node);
+  guint len = json_array_get_length (array);
+  if (len < min || len > max)
+    return min == max
+           ? tensor_fail (error, tensor, "%s has %u elements, expected %u", field, len, min)
+           : tensor_fail (error, tensor, "%s has %u elements, at most %u allowed", field, len, max);
+  for (guint i = 0; i < len; i++) {
+    JsonNode *v = json_array_get_element (array, i);
+    if (!JSON_NODE_HOLDS_VALUE (v) || json_node_get_value_type (v) != G_TYPE_INT64)
+      return tensor_fail (error, tensor, "%s[%u] is not an integer", field, i);
+    if (json_node_get_int (v) < 0)
+      return tensor_fail (error, tensor, "%s[%u] is negative (%" G_GINT64_FORMAT ")", field, i,
+                          json_node_get_int (v));
+    vals[i] = (uint64_t) json_node_get_int (v);
+  }
+  *n = len;
+  return TRUE;
+}
+
+static gboolean read_dtype (JsonNode *node, const char *tensor, dtype *type, GError **error)
+{
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return tensor_fail (error, tensor, "dtype is not a string");
+  const char *name = json_node_get_string (node);
+  for (int t = 0; t < N_DTYPES; t++)
+    if (strcmp (name, dtypes[t].name) == 0) {
+      *type = (dtype) t;
+      return TRUE;
+    }
+  shown_buf s;
+  return tensor_fail (error, tensor, "unsupported dtype %s (F32, F16 and BF16 are)",
+                      show (&s, name));
+}
+
+static gboolean read_entry (const char *name, JsonNode *node, entry *e, GError **error)
+{
+  static const char *const fields[] = { "dtype", "shape", "data_offsets" };
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return tensor_fail (error, name, "entry is not an object");
+  JsonObject *object = json_node_get_object (node);
+  JsonObjectIter iter;
+  const char *key;
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &key, NULL))
+    if (strcmp (key, fields[0]) && strcmp (key, fields[1]) && strcmp (key, fields[2])) {
+      shown_buf s;
+      return tensor_fail (error, name, "unknown key '%s'", show (&s, key));
+    }
+  for (size_t f = 0; f < G_N_ELEMENTS (fields); f++)
+    if (!json_object_has_member (object, fields[f]))
+      return tensor_fail (error, name, "missing %s", fields[f]);
+
+  uint64_t dims[SEGCAM_TENSOR_MAX_DIMS], offsets[2];
+  guint n_dims, n_offsets;
+  if (!read_dtype (json_object_get_member (object, "dtype"), name, &e->type, error)
+      || !read_uints (json_object_get_member (object, "shape"), name, "shape", 0,
+                      SEGCAM_TENSOR_MAX_DIMS, dims, &n_dims, error)
+      || !read_uints (json_object_get_member (object, "data_offsets"), name, "data_offsets", 2, 2,
+                      offsets, &n_offsets, error))
+    return FALSE;
+
+  e->name = name;
+  e->n_dims = (int) n_dims;
+  e->begin = offsets[0];
+  e->end = offsets[1];
+  uint64_t n_elements = 1, n_bytes;
+  for (guint d = 0; d < n_dims; d++) {
+    e->shape[d] = (int64_t) dims[d];
+    if (__builtin_mul_overflow (n_elements, dims[d], &n_elements))
+      return tensor_fail (error, name, "shape is too large, its element count overflows 64 bits");
+  }
+  if (__builtin_mul_overflow (n_elements, (uint64_t) dtypes[e->type].size, &n_bytes))
+    return tensor_fail (error, name, "shape is too large, its byte size overflows 64 bits");
+  e->n_elements = n_elements;
+  if (e->end < e->begin)
+    return tensor_fail (error, name, "data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                        "] are reversed", e->begin, e->end);
+  if (e->end - e->begin != n_bytes)
+    return tensor_fail (error, name, "data_offsets span %" G_GUINT64_FORMAT " bytes but shape and "
+                        "dtype %s need %" G_GUINT64_FORMAT, e->end - e->begin,
+                        dtypes[e->type].name, n_bytes);
+  return TRUE;
+}
+
+static gboolean read_metadata (JsonNode *node, GHashTable *metadata, GError **error)
+{
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return fail (error, "__metadata__ is not an object");
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *value;
+  json_object_iter_init_ordered (&iter, json_node_get_object (node));
+  while (json_object_iter_next_ordered (&iter, &key, &value)) {
+    if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING) {
+      shown_buf s;
+      return fail (error, "__metadata__ value of '%s' is not a string", show (&s, key));
+    }
+    g_hash_table_insert (metadata, g_strdup (key), g_strdup (json_node_get_string (value)));
+  }
+  return TRUE;
+}
+
+/* Fills entries (room for every member) and metadata; returns the number of entries or -1. */
+static int read_header (JsonObject *root, entry *entries, GHashTable *metadata, GError **error)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+  int n = 0;
+  json_object_iter_init_ordered (&iter, root);
+  while (json_object_iter_next_ordered (&iter, &name, &node)) {
+    if (strcmp (name, "__metadata__") == 0) {
+      if (!read_metadata (node, metadata, error))
+        return -1;
+      continue;
+    }
+    if (!read_entry (name, node, &entries[n], error))
+      return -1;
+    entries[n].index = n;
+    n++;
+  }
+  return n;
+}
+
+/* ---- Layout of the data section ---------------------------------------------------------- */
+
+static int compare_entries (const void *pa, const void *pb)
+{
+  const entry *a = pa, *b = pb;
+  if (a->begin != b->begin)
+    return a->begin < b->begin ? -1 : 1;
+  if (a->end != b->end)
+    return a->end < b->end ? -1 : 1;
+  return a->index - b->index;
+}
+
+/* Explains why e, following prev (NULL for the first) which ends at byte at, breaks the tiling. */
+static gboolean layout_fail (const entry *e, const entry *prev, uint64_t at, uint64_t data_size,
+                             GError **error)
+{
+  shown_buf a, b;
+  show (&a, e->name);
+  show (&b, prev ? prev->name : "");
+  if (e->end > data_size)
+    return fail (error, "tensor '%s' ends at byte %" G_GUINT64_FORMAT " beyond the data section (%"
+                 G_GUINT64_FORMAT " bytes)", a.text, e->end, data_size);
+  if (e->begin < at)
+    return fail (error, "tensor '%s' overlaps tensor '%s'", a.text, b.text);
+  if (prev)
+    return fail (error, "tensor '%s' starts at byte %" G_GUINT64_FORMAT ", leaving a hole of %"
+                 G_GUINT64_FORMAT " bytes after tensor '%s'", a.text, e->begin, e->begin - at,
+                 b.text);
+  return fail (error, "tensor '%s' starts at byte %" G_GUINT64_FORMAT ", leaving a hole at the "
+               "start of the data section", a.text, e->begin);
+}
+
+/* Sorted by offset, the ranges must tile [0, data_size): no holes (polyglot files), no
+ * overlaps, nothing past the end and nothing left over. */
+static gboolean check_tiling (const entry *entries, int n, uint64_t data_size, GError **error)
+{
+  uint64_t at = 0;
+  for (int i = 0; i < n; i++) {
+    const entry *e = &entries[i];
+    if (e->end > data_size || e->begin != at)
+      return layout_fail (e, i > 0 ? &entries[i - 1] : NULL, at, data_size, error);
+    at = e->end;
+  }
+  if (at < data_size)
+    return fail (error, "data section has %" G_GUINT64_FORMAT " bytes after the last tensor%s",
+                 data_size - at, n == 0 ? " (the header lists none)" : "");
+  return TRUE;
+}
+
+static gboolean load_tensors (const entry *entries, int n, const uint8_t *data_section,
+                              segcam_safetensors *out, GError **error)
+{
+  out->tensors = g_new0 (segcam_tensor, n);
+  out->n_tensors = n;
+  for (int i = 0; i < n; i++) {
+    const entry *e = &entries[i];
+    segcam_tensor *t = &out->tensors[i];
+    t->name = g_strdup (e->name);
+    t->n_dims = e->n_dims;
+    memcpy (t->shape, e->shape, (size_t) e->n_dims * sizeof *t->shape);
+    t->n_elements = (size_t) e->n_elements; /* <= the file size, by the tiling */
+    if (t->n_elements == 0)
+      continue;
+    t->data = g_try_malloc_n (t->n_elements, sizeof (float));
+    if (!t->data) {
+      shown_buf s;
+      return segcam_fail (error, SEGCAM_ERROR_MEMORY, "out of memory for tensor '%s' (%zu floats)",
+                        show (&s, t->name), t->n_elements);
+    }
+    widen (data_section + e->begin, e->type, t->n_elements, t->data);
+  }
+  return TRUE;
+}
+
+/* ---- Reader ------------------------------------------------------------------------------ */
+
+static gboolean check_header_text (const char *text, uint64_t n, GError **error)
+{
+  if (n == 0 || text[0] != '{')
+    return fail (error, "header is not a JSON object (it must start with '{')");
+  if (!g_utf8_validate_len (text, n, NULL))
+    return fail (error, "header is not valid UTF-8");
+  return check_json_text (text, n, error);
+}
+
+gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safetensors *out,
+                                   GError **error)
+{
+  memset (out, 0, sizeof *out);
+  if (size < 8)
+    return fail (error, "file is %zu bytes, too short for a safetensors header", size);
+  uint64_t header_len = load_le64 (data);
+  if (header_len > size - 8)
+    return fail (error, "header length %" G_GUINT64_FORMAT " exceeds the file (%zu bytes)",
+                 header_len, size);
+  if (header_len > MAX_HEADER_BYTES)
+    return fail (error, "header length %" G_GUINT64_FORMAT " exceeds the limit of %d bytes",
+                 header_len, MAX_HEADER_BYTES);
+  const char *text = (const char *) data + 8;
+  if (!check_header_text (text, header_len, error))
+    return FALSE;
+  JsonParser *parser = parse_json (text, header_len, error);
+  if (!parser)
+    return FALSE;
+
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser)); /* text starts with { */
+  if (json_object_get_size (root) - (guint) json_object_has_member (root, "__metadata__")
+      > MAX_TENSORS) {
+    g_object_unref (parser);
+    return fail (error, "header lists more than %d tensors", MAX_TENSORS);
+  }
+  entry *entries = g_new (entry, json_object_get_size (root));
+  GHashTable *metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const uint8_t *data_section = data + 8 + header_len;
+  uint64_t data_size = size - 8 - header_len;
+  int n = read_header (root, entries, metadata, error);
+  if (n > 1)
+    qsort (entries, (size_t) n, sizeof *entries, compare_entries);
+  gboolean ok = n >= 0 && check_tiling (entries, n, data_size, error);
+  if (ok) {
+    out->metadata = metadata;
+    ok = load_tensors (entries, n, data_section, out, error);
+    /* Loaders look tensors up by name once per reference: keep that O(1) for hostile files. */
+    out->index = g_hash_table_new (g_str_hash, g_str_equal);
+    for (int i = 0; ok && i < out->n_tensors; i++)
+      g_hash_table_insert (out->index, out->tensors[i].name, &out->tensors[i]);
+  } else {
+    g_hash_table_unref (metadata);
+  }
+  g_free (entries);
+  g_object_unref (parser);
+  if (!ok)
+    segcam_safetensors_clear (out);
+  return ok;
+}
+
+void segcam_safetensors_clear (segcam_safetensors *st)
+{
+  for (int i = 0; i < st->n_tensors; i++) {
+    g_free (st->tensors[i].name);
+    g_free (st->tensors[i].data);
+  }
+  g_free (st->tensors);
+  if (st->metadata)
+    g_hash_table_unref (st->metadata);
+  if (st->index)
+    g_hash_table_unref (st->index);
+  memset (st, 0, sizeof *st);
+}
+
+const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, const char *name)
+{
+  if (st->index)
+    return g_hash_table_lookup (st->index, name);
+  /* A table built in memory (the ONNX importer's) has no index. */
+  for (int i = 0; i < st->n_tensors; i++)
+    if (strcmp (st->tensors[i].name, name) == 0)
+      return &st->tensors[i];
+  return NULL;
+}
+
+const char *segcam_safetensors_metadata (const segcam_safetensors *st, const char *key)
+{
+  return st->metadata ? g_hash_table_lookup (st->metadata, key) : NULL;
+}
+
+/* ---- Writer ------------------------------------------------------------------------------ */
+
+#define input_fail(error, ...) segcam_fail (error, SEGCAM_ERROR_INPUT, __VA_ARGS__)
+
+static gboolean check_name (const char *name, const char *what, GHashTable *seen, GError **error)
+{
+  if (!name || !g_utf8_validate (name, -1, NULL))
+    return input_fail (error, "%s is NULL or not valid UTF-8", what);
+  if (!g_hash_table_add (seen, (gpointer) name))
+    return input_fail (error, "%s '%s' is given twice", what, name);
+  return TRUE;
+}
+
+static gboolean add_metadata (JsonBuilder *b, const char *const *keys, const char *const *values,
+                              GError **error)
+{
+  GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean ok = TRUE;
+  json_builder_set_member_name (b, "__metadata__");
+  json_builder_begin_object (b);
+  for (int i = 0; ok && keys[i]; i++) {
+    ok = check_name (keys[i], "metadata key", seen, error);
+    if (ok && (!values[i] || !g_utf8_validate (values[i], -1, NULL)))
+      ok = input_fail (error, "metadata value of '%s' is NULL or not valid UTF-8", keys[i]);
+    if (ok) {
+      json_builder_set_member_name (b, keys[i]);
+      json_builder_add_string_value (b, values[i]);
+    }
+  }
+  json_builder_end_object (b);
+  g_hash_table_unref (seen);
+  return ok;
+}
+
+static void add_int_array (JsonBuilder *b, const char *name, const int64_t *vals, int n)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    json_builder_add_int_value (b, vals[i]);
+  json_builder_end_array (b);
+}
+
+static gboolean add_tensor (JsonBuilder *b, const segcam_tensor *t, uint64_t *offset,
+                            GError **error)
+{
+  if (strcmp (t->name, "__metadata__") == 0)
+    return input_fail (error, "tensor name __metadata__ is reserved");
+  if (t->n_dims < 0 || t->n_dims > SEGCAM_TENSOR_MAX_DIMS)
+    return input_fail (error, "tensor '%s' has %d dimensions", t->name, t->n_dims);
+  uint64_t n = 1, n_bytes;
+  for (int d = 0; d < t->n_dims; d++)
+    if (t->shape[d] < 0 || __builtin_mul_overflow (n, (uint64_t) t->shape[d], &n))
+      return input_fail (error, "tensor '%s' has a bad shape", t->name);
+  if (n != t->n_elements || (n > 0 && !t->data))
+    return input_fail (error, "tensor '%s' has %zu elements but its shape holds %" G_GUINT64_FORMAT,
+                       t->name, t->n_elements, n);
+  uint64_t end;
+  if (__builtin_mul_overflow (n, 4, &n_bytes) || __builtin_add_overflow (*offset, n_bytes, &end)
+      || end > INT64_MAX)
+    return input_fail (error, "tensor '%s' is too large", t->name);
+  int64_t offsets[2] = { (int64_t) *offset, (int64_t) end };
+  *offset = end;
+  json_builder_set_member_name (b, t->name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "dtype");
+  json_builder_add_string_value (b, "F32");
+  add_int_array (b, "shape", t->shape, t->n_dims);
+  add_int_array (b, "data_offsets", offsets, 2);
+  json_builder_end_object (b);
+  return TRUE;
+}
+
+/* The header JSON padded with spaces to a multiple of 8, so that the data starts 8-aligned. */
+static GString *build_header (const segcam_tensor *tensors, int n_tensors, const char *const *keys,
+                              const char *const *values, GError **error)
+{
+  JsonBuilder *b = json_builder_new ();
+  GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean ok = TRUE;
+  uint64_t offset = 0;
+  json_builder_begin_object (b);
+  if (keys && !values)
+    ok = input_fail (error, "metadata keys given without values");
+  else if (keys)
+    ok = add_metadata (b, keys, values, error);
+  for (int i = 0; ok && i < n_tensors; i++)
+    ok = check_name (tensors[i].name, "tensor name", seen, error)
+         && add_tensor (b, &tensors[i], &offset, error);
+  json_builder_end_object (b);
+  GString *header = NULL;
+  if (ok) {
+    JsonGenerator *gen = json_generator_new ();
+    JsonNode *root = json_builder_get_root (b);
+    json_generator_set_root (gen, root);
+    header = g_string_new (NULL);
+    json_generator_to_gstring (gen, header);
+    while (header->len % 8)
+      g_string_append_c (header, ' ');
+    json_node_unref (root);
+    g_object_unref (gen);
+  }
+  g_hash_table_unref (seen);
+  g_object_unref (b);
+  return header;
+}
+
+static gboolean write_floats (FILE *f, const float *data, size_t n)
+{
+  uint8_t buf[4096];
+  while (n > 0) {
+    size_t k = MIN (n, sizeof buf / 4);
+    for (size_t i = 0; i < k; i++) {
+      uint32_t bits;
+      memcpy (&bits, &data[i], 4);
+      for (size_t j = 0; j < 4; j++)
+        buf[4 * i + j] = (uint8_t) (bits >> 8 * j);
+    }
+    if (fwrite (buf, 4, k, f) != k)
+      return FALSE;
+    data += k;
+    n -= k;
+  }
+  return TRUE;
+}
+
+gboolean segcam_safetensors_write (const char *path, const segcam_tensor *tensors, int n_tensors,
+                                   const char *const *meta_keys, const char *const *meta_values,
+                                   GError **error)
+{
+  GString *header = build_header (tensors, n_tensors, meta_keys, meta_values, error);
+  if (!header)
+    return FALSE;
+  uint8_t len[8];
+  store_le64 (len, header->len);
+  int saved_errno = 0;
+  FILE *f = g_fopen (path, "wb");
+  GStatBuf st;
+  gboolean regular = f && fstat (fileno (f), &st) == 0 && S_ISREG (st.st_mode);
+  gboolean ok = f && fwrite (len, 1, 8, f) == 8
+                && fwrite (header->str, 1, header->len, f) == header->len;
+  for (int i = 0; ok && i < n_tensors; i++)
+    ok = write_floats (f, tensors[i].data, tensors[i].n_elements);
+  if (!ok)
+    saved_errno = errno;
+  if (f && fclose (f) != 0 && ok) {
+    ok = FALSE;
+    saved_errno = errno;
+  }
+  g_string_free (header, TRUE);
+  if (ok)
+    return TRUE;
+  if (regular) /* no half-written model left behind; never unlink /dev/full and the like */
+    g_remove (path);
+  char *display = g_filename_display_name (path);
+  fail (error, "cannot write '%s': %s", display, g_strerror (saved_errno ? saved_errno : EIO));
+  g_free (display);
+  return FALSE;
+}

@@ -1,0 +1,50 @@
+/* model.h — the in-memory network: a topologically sorted list of nodes with plain parameter
+ * structs (ggml-style), weights already repacked for channels-last execution. Internal to the
+ * engine; segcam.h is the public face. */
+#ifndef SEGCAM_MODEL_H
+#define SEGCAM_MODEL_H
+
+#include "op.h"
+
+typedef struct {
+  char *name;
+  uint8_t rgb[3];
+} segcam_class;
+
+struct segcam_model {
+  int format_version;
+  char *name, *description, *training;
+  char *graph_json;       /* segcam.graph as loaded, written back when a trained model is saved */
+
+  int in_channels;
+  float mean[3], std[3];
+  int size_multiple;
+
+  int n_classes;
+  segcam_class *classes;
+  gboolean sigmoid;       /* output_activation "sigmoid" */
+
+  int n_nodes;
+  segcam_node *nodes;     /* topological order, only ancestors of the output; nodes[0] = input */
+  int output;
+  int default_layer;
+  int64_t n_parameters;
+};
+
+/* A model from a parsed container (tensors and segcam.* metadata), validated as a file is. */
+segcam_model *segcam_model_from_safetensors (const segcam_safetensors *st, GError **error);
+
+/* Depth-first post-order of root and its ancestors among n nodes, with cycle detection; iterative,
+ * as a hostile file may chain 100000 nodes. input (ctx, v, k) is the node that feeds input k of
+ * node v (k < n_inputs (ctx, v)), or -1 for none; a root < 0 has no ancestors. order (n entries)
+ * receives the nodes, inputs before users, and *n_order their count. Returns -1, or a node on a
+ * cycle (found before the order was complete). Model files and ONNX graphs are sorted by it. */
+int segcam_sort_ancestors (int n, int root, int (*n_inputs) (const void *ctx, int v),
+                           int (*input) (const void *ctx, int v, int k), const void *ctx,
+                           int *order, int *n_order);
+
+/* Shapes of every node for a batch of padded inputs of hp x wp; acts[i].data stays NULL. */
+gboolean segcam_model_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_act *acts,
+                             GError **error);
+
+#endif /* SEGCAM_MODEL_H */

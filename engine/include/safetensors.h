@@ -1,0 +1,46 @@
+/* safetensors.h — strict reader and writer of the safetensors container (docs/model-format.md, 'Container').
+ *
+ * The reader treats the file as hostile: every length, offset, shape and dtype is checked with
+ * overflow-safe arithmetic before use, and tensor byte ranges must tile the data section exactly
+ * (no holes, no overlaps, nothing left over). F16 and BF16 tensors are widened to F32 on load;
+ * tensors are copied out, never cast in place, because offsets need not be aligned.
+ */
+#ifndef SEGCAM_SAFETENSORS_H
+#define SEGCAM_SAFETENSORS_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#define SEGCAM_TENSOR_MAX_DIMS 8
+
+typedef struct {
+  char *name;
+  int n_dims;
+  int64_t shape[SEGCAM_TENSOR_MAX_DIMS];
+  size_t n_elements;
+  float *data;            /* n_elements floats, widened from the stored dtype */
+} segcam_tensor;
+
+typedef struct {
+  segcam_tensor *tensors; /* in the order of their data offsets */
+  int n_tensors;
+  GHashTable *metadata;   /* __metadata__: char * -> char *, owned; never NULL after parse */
+  GHashTable *index;      /* tensor name -> segcam_tensor * into tensors (set by parse) */
+} segcam_safetensors;
+
+/* Parses a whole file image. On failure returns FALSE, sets a one-line error (SEGCAM_ERROR,
+ * SEGCAM_ERROR_MODEL) and leaves *out empty. */
+gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safetensors *out,
+                                   GError **error);
+void segcam_safetensors_clear (segcam_safetensors *st);
+
+const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, const char *name);
+const char *segcam_safetensors_metadata (const segcam_safetensors *st, const char *key);
+
+/* Writes F32 tensors and string metadata (keys and values NULL-terminated arrays of equal length,
+ * may be NULL) as a safetensors file, header padded with spaces to a multiple of 8. */
+gboolean segcam_safetensors_write (const char *path, const segcam_tensor *tensors, int n_tensors,
+                                   const char *const *meta_keys, const char *const *meta_values,
+                                   GError **error);
+
+#endif /* SEGCAM_SAFETENSORS_H */

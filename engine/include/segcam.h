@@ -1,0 +1,177 @@
+/* segcam.h — public API of libsegcam, the Seg-Grad-CAM engine.
+ *
+ * libsegcam loads a segmentation network from a safetensors file (docs/model-format.md), segments images
+ * and explains a class's prediction over a region of interest with Seg-Grad-CAM (docs/seg-grad-cam.md).
+ * It knows nothing of GIMP or of image files: callers hand it float pixels and get float maps.
+ *
+ * Conventions used throughout:
+ *   - images are interleaved, row-major, H x W x C floats in [0, 1], non-linear R'G'B' (C = 3) or
+ *     Y' (C = 1), exactly the model's input channels (segcam_model_input_channels());
+ *   - per-pixel maps (ROI weights, heat maps, labels) are row-major H x W;
+ *   - per-class maps (probabilities) are C x H x W (planar), as NumPy and PyTorch print them;
+ *   - every function that can fail takes a GError ** and returns FALSE / NULL with a one-line
+ *     message naming the problem; nothing aborts on bad input.
+ */
+#ifndef SEGCAM_H
+#define SEGCAM_H
+
+#include <glib.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+#define SEGCAM_ERROR (segcam_error_quark ())
+GQuark segcam_error_quark (void);
+
+typedef enum {
+  SEGCAM_ERROR_MODEL,   /* the model file is unreadable, malformed or inconsistent */
+  SEGCAM_ERROR_INPUT,   /* bad argument: unknown class or layer, empty ROI, wrong size */
+  SEGCAM_ERROR_MEMORY,  /* the requested size does not fit in memory or address space */
+} SegcamError;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models                                                                                     */
+
+typedef struct segcam_model segcam_model;
+
+/* Loads and fully validates a model file. */
+segcam_model *segcam_model_load (const char *path, GError **error);
+/* Same from bytes in memory (the fuzzer's entry point). The bytes are not retained. */
+segcam_model *segcam_model_load_from_data (const uint8_t *data, size_t size, GError **error);
+void segcam_model_free (segcam_model *model);
+
+const char *segcam_model_name (const segcam_model *model);        /* "" when absent */
+const char *segcam_model_description (const segcam_model *model); /* "" when absent */
+const char *segcam_model_training (const segcam_model *model);    /* JSON text or "" */
+int segcam_model_format_version (const segcam_model *model);
+
+int segcam_model_input_channels (const segcam_model *model); /* 1 (Y') or 3 (R'G'B') */
+int segcam_model_size_multiple (const segcam_model *model);
+int64_t segcam_model_n_parameters (const segcam_model *model);
+
+/* Classes as the model lists them. A one-channel sigmoid model lists two: background, foreground. */
+int segcam_model_n_classes (const segcam_model *model);
+const char *segcam_model_class_name (const segcam_model *model, int class_index);
+void segcam_model_class_color (const segcam_model *model, int class_index, uint8_t rgb[3]);
+/* A class by exact name, or by decimal index; -1 when there is no such class. */
+int segcam_model_find_class (const segcam_model *model, const char *name_or_index);
+gboolean segcam_model_output_is_sigmoid (const segcam_model *model);
+
+/* Nodes in topological order; node 0 is "input". */
+int segcam_model_n_nodes (const segcam_model *model);
+const char *segcam_model_node_name (const segcam_model *model, int node);
+const char *segcam_model_node_op (const segcam_model *model, int node);
+int segcam_model_find_node (const segcam_model *model, const char *name); /* -1 when absent */
+int segcam_model_output_node (const segcam_model *model);
+int segcam_model_default_layer (const segcam_model *model);
+
+/* Output shape (channels, height, width) of every node for an image of width x height, after the
+ * input is padded to the size multiple. shapes has 3 * n_nodes ints. */
+gboolean segcam_model_infer_shapes (const segcam_model *model, int width, int height,
+                                    int *shapes, GError **error);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sessions: one model, one image size, one target layer; forward once, explain many times.   */
+
+typedef struct segcam_session segcam_session;
+
+/* Called with fraction in [0, 1] and a short description of the step ("conv d1.conv1"). */
+typedef void (*segcam_progress_fn) (double fraction, const char *what, void *user_data);
+
+typedef struct {
+  int width, height;      /* image size (before padding) */
+  int layer;              /* node to explain at (segcam_model_find_node), or -1 for the default;
+                             ignored when explain is FALSE */
+  gboolean explain;       /* keep what backward needs; FALSE plans a forward-only session */
+  int n_threads;          /* 0: all cores */
+  segcam_progress_fn progress;
+  void *progress_data;
+  gboolean exact;         /* FALSE: the fast path (batch norm folded into convs, Winograd 3x3
+                             convs; maps agree with the exact path to about 2e-5 of their
+                             maximum). TRUE: node by node with direct convolutions, the reference */
+} segcam_session_options;
+
+/* Plans memory for the whole run up front; fails with SEGCAM_ERROR_MEMORY if it cannot fit. */
+segcam_session *segcam_session_new (const segcam_model *model, const segcam_session_options *options,
+                                    GError **error);
+void segcam_session_free (segcam_session *session);
+/* Bytes the session holds (activations, gradients, scratch), for benchmarks and the plug-in. */
+size_t segcam_session_memory (const segcam_session *session);
+
+/* Runs the network on pixels (height x width x input_channels). */
+gboolean segcam_session_forward (segcam_session *session, const float *pixels, GError **error);
+
+/* After forward: per-class probabilities (n_classes x height x width; softmax, or for a sigmoid
+ * model its per-class sigmoid, with background = 1 - foreground for a one-channel model). */
+void segcam_session_probabilities (const segcam_session *session, float *out);
+/* After forward: the predicted class of every pixel (argmax; the first of equal maxima). */
+void segcam_session_labels (const segcam_session *session, uint8_t *labels);
+
+typedef enum { SEGCAM_SCORE_LOGITS, SEGCAM_SCORE_PROBABILITIES } SegcamScore;
+typedef enum { SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_ABS, SEGCAM_WEIGHTS_RELU } SegcamWeights;
+
+typedef struct {
+  int class_index;
+  SegcamScore score;
+  SegcamWeights weights;
+  gboolean normalize;     /* divide by the maximum when it is > 0 */
+} segcam_explain_options;
+
+typedef struct {
+  float raw_max;          /* maximum of the map after resize and ReLU, before normalising */
+  double roi_weight;      /* sum of the ROI weights */
+  double score;           /* S of docs/seg-grad-cam.md, 'Definition' */
+} segcam_explain_info;
+
+/* Seg-Grad-CAM (docs/seg-grad-cam.md, 'Definition') after segcam_session_forward. roi has height x width weights in
+ * [0, 1] (NULL: the whole image); map receives height x width floats. An ROI whose weights sum to
+ * zero is an error. info may be NULL. */
+gboolean segcam_session_explain (segcam_session *session, const segcam_explain_options *options,
+                                 const float *roi, float *map, segcam_explain_info *info,
+                                 GError **error);
+
+/* The class-activation map before resizing and ReLU (L of docs/seg-grad-cam.md, 'Definition', h x w of the target
+ * layer) from the last segcam_session_explain; h and w may be NULL. */
+const float *segcam_session_cam (const segcam_session *session, int *h, int *w);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Regions of interest (docs/seg-grad-cam.md, 'Region of interest'). All maps are width x height, row-major.     */
+
+/* roi = 1 inside the rectangle (clipped to the image), else 0. FALSE if nothing is left. */
+gboolean segcam_roi_rect (float *roi, int width, int height, int x, int y, int w, int h);
+/* roi = 1 at one pixel, else 0. FALSE if the pixel is outside the image. */
+gboolean segcam_roi_pixel (float *roi, int width, int height, int x, int y);
+/* roi *= (labels == class_index). */
+void segcam_roi_intersect_class (float *roi, const uint8_t *labels, int width, int height,
+                                 int class_index);
+/* Keeps only the largest (or smallest) 8-connected component of the pixels where roi > 0;
+ * equal sizes are broken by the component met first in row-major order. */
+void segcam_roi_keep_component (float *roi, int width, int height, gboolean largest);
+/* Sum of the weights. */
+double segcam_roi_sum (const float *roi, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Colormaps                                                                                  */
+
+typedef enum {
+  SEGCAM_COLORMAP_JET,
+  SEGCAM_COLORMAP_TURBO,
+  SEGCAM_COLORMAP_VIRIDIS,
+  SEGCAM_COLORMAP_INFERNO,
+  SEGCAM_COLORMAP_GRAYSCALE,
+} SegcamColormap;
+
+/* "jet", "turbo", "viridis", "inferno", "grayscale" (also "gray"); -1 for anything else. */
+int segcam_colormap_from_name (const char *name);
+const char *segcam_colormap_name (SegcamColormap colormap);
+/* Maps n values (clamped to [0, 1]) to 8-bit RGB triples. Grayscale is round(255 v). */
+void segcam_colormap_apply (SegcamColormap colormap, const float *values, size_t n, uint8_t *rgb);
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* Threads the engine uses when a session asks for 0 (all cores). */
+int segcam_default_threads (void);
+
+G_END_DECLS
+
+#endif /* SEGCAM_H */

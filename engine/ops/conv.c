@@ -1,0 +1,597 @@
+/* conv.c — conv2d and conv_transpose2d, forward and backward-data, as one "gather GEMM".
+ *
+ * Every destination pixel gathers kh*kw source pixels (C_src channels each) into a row, and a
+ * block of such rows times a packed weight matrix [kh*kw*C_src][C_dst] gives a block of
+ * destination pixels. Two gathers cover all four cases:
+ *
+ *   DIRECT      src = dst * s - p + k * d                 conv2d forward, conv_transpose2d backward
+ *   TRANSPOSED  src = (dst + p - k * d) / s, if exact     conv_transpose2d forward, conv2d backward
+ *
+ * Blocks are sized so that the gathered rows stay in L2 (no full im2col), each task owns its
+ * destination pixels (so backward accumulation needs no locks), and OpenBLAS runs one thread per
+ * task. Pixels outside the source are zero: that is the convolution's zero padding. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <string.h>
+
+int
+segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d)
+{
+  int64_t span = (int64_t) in + pad_lo + pad_hi - (int64_t) d * (k - 1) - 1;
+  return span < 0 ? 0 : (int) (span / s + 1);
+}
+
+int
+segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d)
+{
+  int64_t v = (int64_t) (in - 1) * s - 2 * (int64_t) pad + (int64_t) d * (k - 1) + out_pad + 1;
+  return v < 0 || v > INT32_MAX ? 0 : (int) v;
+}
+
+typedef enum { GATHER_DIRECT, GATHER_TRANSPOSED } gather_mode;
+
+typedef struct {
+  gather_mode mode;
+  int kh, kw, sh, sw, ph, pw, dh, dw;
+  const float *src;
+  int src_h, src_w, src_c;
+  float *dst;
+  int dst_h, dst_w, dst_c;
+  int groups;             /* independent convolutions over channel slices */
+  const float *weight;    /* per group [kh*kw*src_c/groups][dst_c/groups] */
+  const float *bias;      /* dst_c or NULL */
+  float beta;             /* 0: overwrite, 1: accumulate */
+  gboolean relu;          /* max (0, .) after the bias */
+  int block;              /* destination pixels per task */
+  int blocks_per_image;
+  float *scratch;
+  size_t scratch_per_thread;
+} gather_job;
+
+/* Source coordinate of destination coordinate x through tap k, or -1 if there is none. */
+static inline int
+gather_src (gather_mode mode, int x, int k, int s, int p, int d, int n_src)
+{
+  int v;
+  if (mode == GATHER_DIRECT)
+    v = x * s - p + k * d;
+  else
+    {
+      int t = x + p - k * d;
+      if (t < 0 || t % s)
+        return -1;
+      v = t / s;
+    }
+  return v >= 0 && v < n_src ? v : -1;
+}
+
+static gboolean
+gather_is_identity (const gather_job *j)
+{
+  return j->kh == 1 && j->kw == 1 && j->sh == 1 && j->sw == 1 && j->ph == 0 && j->pw == 0
+         && j->src_h == j->dst_h && j->src_w == j->dst_w;
+}
+
+static int
+gather_block (int k)
+{
+  /* About 1 MB of gathered rows: big enough for an efficient GEMM, small enough for L2. */
+  int block = 262144 / MAX (k, 1);
+  return CLAMP (block, 64, 4096);
+}
+
+/* The gathered rows of destination pixels [p0, p1) of image b for the channels of group g, or
+ * the source itself when the gather is the identity (1x1 stride-1 convs; rows j->src_c apart). */
+static const float *
+gather_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, int g)
+{
+  int cg = j->src_c / j->groups;
+  const float *src = j->src + (size_t) b * j->src_h * j->src_w * j->src_c + (size_t) g * cg;
+  if (gather_is_identity (j))
+    return src + p0 * j->src_c;
+  float *row = j->scratch + (size_t) thread * j->scratch_per_thread, *a = row;
+  size_t cbytes = (size_t) cg * sizeof (float);
+  for (size_t p = p0; p < p1; p++)
+    {
+      int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
+      for (int ky = 0; ky < j->kh; ky++)
+        {
+          int sy = gather_src (j->mode, y, ky, j->sh, j->ph, j->dh, j->src_h);
+          for (int kx = 0; kx < j->kw; kx++, row += cg)
+            {
+              int sx = sy < 0 ? -1 : gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
+              if (sx < 0)
+                memset (row, 0, cbytes);
+              else
+                memcpy (row, src + ((size_t) sy * j->src_w + sx) * j->src_c, cbytes);
+            }
+        }
+    }
+  return a;
+}
+
+/* Depthwise convolution (one input and one output channel per group): a GEMM per channel would
+ * be a matrix-vector product of width 1, so accumulate taps along the contiguous channels. The
+ * weights [c][taps] are first transposed into the thread's scratch as [taps][c]. */
+static void
+depthwise_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, float *dst)
+{
+  int c = j->src_c, taps = j->kh * j->kw;
+  float *w = j->scratch + (size_t) thread * j->scratch_per_thread;
+  for (int k = 0; k < c; k++)
+    for (int t = 0; t < taps; t++)
+      w[(size_t) t * c + k] = j->weight[(size_t) k * taps + t];
+  const float *src = j->src + (size_t) b * j->src_h * j->src_w * c;
+  for (size_t p = p0; p < p1; p++)
+    {
+      int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
+      float *o = dst + (p - p0) * c;
+      for (int k = 0; k < c; k++)
+        o[k] = (j->beta != 0 ? o[k] : 0) + (j->bias ? j->bias[k] : 0);
+      for (int ky = 0; ky < j->kh; ky++)
+        {
+          int sy = gather_src (j->mode, y, ky, j->sh, j->ph, j->dh, j->src_h);
+          for (int kx = 0; sy >= 0 && kx < j->kw; kx++)
+            {
+              int sx = gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
+              if (sx < 0)
+                continue;
+              const float *v = src + ((size_t) sy * j->src_w + sx) * c;
+              const float *wt = w + (size_t) (ky * j->kw + kx) * c;
+              for (int k = 0; k < c; k++)
+                o[k] += v[k] * wt[k];
+            }
+        }
+    }
+}
+
+static void
+gather_task (void *ctx, int task, int thread)
+{
+  const gather_job *j = ctx;
+  int b = task / j->blocks_per_image;
+  size_t hw = (size_t) j->dst_h * j->dst_w;
+  size_t p0 = (size_t) (task % j->blocks_per_image) * j->block;
+  size_t p1 = MIN (p0 + j->block, hw);
+  int rows = (int) (p1 - p0);
+  float *dst = j->dst + ((size_t) b * hw + p0) * j->dst_c;
+  if (j->groups > 1 && j->groups == j->src_c && j->groups == j->dst_c)
+    depthwise_rows (j, b, p0, p1, thread, dst);
+  else
+    {
+      /* One GEMM per group, each writing its slice of the destination's channels. */
+      int k = j->kh * j->kw * (j->src_c / j->groups), n = j->dst_c / j->groups;
+      int lda = gather_is_identity (j) ? j->src_c : k;
+      for (int g = 0; g < j->groups; g++)
+        {
+          const float *a = gather_rows (j, b, p0, p1, thread, g);
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1.0f, a, lda,
+                       j->weight + (size_t) g * k * n, n, j->beta, dst + (size_t) g * n, j->dst_c);
+        }
+      /* The epilogue, while the block is still in cache (depthwise_rows adds its own bias). */
+      if (j->bias)
+        for (int r = 0; r < rows; r++)
+          for (int c = 0; c < j->dst_c; c++)
+            dst[(size_t) r * j->dst_c + c] += j->bias[c];
+    }
+  if (j->relu)
+    for (size_t i = 0; i < (size_t) rows * j->dst_c; i++)
+      dst[i] = dst[i] > 0 ? dst[i] : 0;
+}
+
+static void
+gather_run (segcam_pool *pool, gather_job *j, int n_images)
+{
+  size_t hw = (size_t) j->dst_h * j->dst_w;
+  j->block = gather_block (j->kh * j->kw * (j->src_c / j->groups));
+  j->blocks_per_image = (int) ((hw + j->block - 1) / j->block);
+  segcam_pool_run (pool, n_images * j->blocks_per_image, gather_task, j);
+}
+
+static size_t
+gather_scratch (int kh, int kw, int src_c)
+{
+  int k = kh * kw * src_c;
+  return (size_t) gather_block (k) * k;
+}
+
+size_t
+segcam_conv_scratch (const segcam_conv_params *p)
+{
+  /* The forward gathers a group's cin channels per tap, the backward its cout; a depthwise
+   * convolution holds its transposed weights instead. */
+  int groups = MAX (p->groups, 1);
+  size_t depthwise = (size_t) p->kh * p->kw * p->cin;
+  return MAX (MAX (gather_scratch (p->kh, p->kw, p->cin / groups),
+                   gather_scratch (p->kh, p->kw, p->cout / groups)), depthwise);
+}
+
+static gather_job
+conv_job (float *scratch, size_t per_thread, const segcam_conv_params *p, gather_mode mode,
+          const float *weight, const float *bias, float beta, const segcam_act *src, segcam_act *dst)
+{
+  return (gather_job) {
+    .mode = mode, .kh = p->kh, .kw = p->kw, .sh = p->sh, .sw = p->sw, .ph = p->pt, .pw = p->pl,
+    .dh = p->dh, .dw = p->dw, .groups = MAX (p->groups, 1),
+    .src = src->data, .src_h = src->h, .src_w = src->w, .src_c = src->c,
+    .dst = dst->data, .dst_h = dst->h, .dst_w = dst->w, .dst_c = dst->c,
+    .weight = weight, .bias = bias, .beta = beta, .scratch = scratch, .scratch_per_thread = per_thread,
+  };
+}
+
+static void
+conv_run (segcam_pool *pool, float *scratch, size_t per_thread, const segcam_conv_params *p,
+          gather_mode mode, const float *weight, const float *bias, float beta, gboolean relu,
+          const segcam_act *src, segcam_act *dst)
+{
+  gather_job j = conv_job (scratch, per_thread, p, mode, weight, bias, beta, src, dst);
+  j.relu = relu;
+  gather_run (pool, &j, src->n);
+}
+
+void
+segcam_conv_forward_relu (segcam_pool *pool, float *scratch, size_t per_thread,
+                          const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                          segcam_act *out, gboolean relu)
+{
+  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, p->w_fwd,
+            p->bias, 0.0f, relu, in, out);
+}
+
+void
+segcam_conv_forward (segcam_pool *pool, float *scratch, size_t per_thread,
+                     const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                     segcam_act *out)
+{
+  segcam_conv_forward_relu (pool, scratch, per_thread, p, transposed, in, out, FALSE);
+}
+
+void
+segcam_conv_backward (segcam_pool *pool, float *scratch, size_t per_thread,
+                      const segcam_conv_params *p, gboolean transposed, const segcam_act *dout,
+                      segcam_act *din)
+{
+  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_DIRECT : GATHER_TRANSPOSED, p->w_bwd,
+            NULL, 1.0f, FALSE, dout, din);
+}
+
+/* ---- weight gradient ------------------------------------------------------------------------ */
+
+/* Fixed, so the order of the partial sums never depends on the number of threads. */
+#define WGRAD_CHUNKS 4
+
+typedef struct {
+  gather_job g;           /* the forward gather: rows of input patches per output pixel */
+  const float *dy;        /* output gradient, n x h x w x cout */
+  float *partial;         /* WGRAD_CHUNKS x [k][cout] */
+  int n_images;
+} wgrad_job;
+
+static void
+wgrad_task (void *ctx, int chunk, int thread)
+{
+  const wgrad_job *w = ctx;
+  const gather_job *j = &w->g;
+  size_t hw = (size_t) j->dst_h * j->dst_w, total = hw * w->n_images;
+  size_t q0 = total * chunk / WGRAD_CHUNKS, q1 = total * (chunk + 1) / WGRAD_CHUNKS;
+  int k = j->kh * j->kw * j->src_c;
+  float *acc = w->partial + (size_t) chunk * k * j->dst_c;
+  memset (acc, 0, (size_t) k * j->dst_c * sizeof (float));
+  while (q0 < q1)
+    {
+      /* Blocks stay inside one image: the gather works per image. */
+      int b = (int) (q0 / hw);
+      size_t p0 = q0 % hw, p1 = MIN (MIN (p0 + j->block, hw), p0 + (q1 - q0));
+      int rows = (int) (p1 - p0);
+      const float *a = gather_rows (j, b, p0, p1, thread, 0);
+      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k, j->dst_c, rows, 1.0f, a, k,
+                   w->dy + q0 * j->dst_c, j->dst_c, 1.0f, acc, j->dst_c);
+      q0 += rows;
+    }
+}
+
+void
+segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t per_thread,
+                         const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
+                         const segcam_act *dout, float *dw, float *db)
+{
+  segcam_act shape = *dout;
+  wgrad_job w = {
+    .g = conv_job (scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, NULL,
+                   NULL, 0, in, &shape),
+    .dy = dout->data, .n_images = in->n,
+  };
+  int k = p->kh * p->kw * p->cin;
+  size_t n = (size_t) k * p->cout;
+  w.g.block = gather_block (k);
+  w.partial = g_new (float, WGRAD_CHUNKS * n);
+  segcam_pool_run (pool, WGRAD_CHUNKS, wgrad_task, &w);
+  for (int c = 0; c < WGRAD_CHUNKS; c++)
+    for (size_t i = 0; i < n; i++)
+      dw[i] += w.partial[c * n + i];
+  g_free (w.partial);
+  if (db)
+    {
+      size_t pixels = segcam_act_size (dout) / p->cout;
+      double *sum = g_new0 (double, p->cout);
+      for (size_t q = 0; q < pixels; q++)
+        for (int c = 0; c < p->cout; c++)
+          sum[c] += dout->data[q * p->cout + c];
+      for (int c = 0; c < p->cout; c++)
+        db[c] += (float) sum[c];
+      g_free (sum);
+    }
+}
+
+/* ---- weight packing ---------------------------------------------------------------------- */
+
+/* Index of weight (co, ci, tap) in PyTorch's storage: conv2d [cout][cin][kh][kw],
+ * conv_transpose2d [cin][cout][kh][kw]. */
+static inline size_t
+torch_index (const segcam_conv_params *c, gboolean transposed, int co, int ci, size_t tap)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  return transposed ? ((size_t) ci * c->cout + co) * taps + tap : ((size_t) co * c->cin + ci) * taps + tap;
+}
+
+void
+segcam_conv_pack (const segcam_conv_params *c, gboolean transposed, const float *w, float *fwd)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (int co = 0; co < c->cout; co++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (size_t t = 0; t < taps; t++)
+        fwd[(t * c->cin + ci) * c->cout + co] = w[torch_index (c, transposed, co, ci, t)];
+}
+
+/* Grouped convolutions run group by group from fwd [g][kh][kw][cin/g][cout/g] and
+ * bwd [g][kh][kw][cout/g][cin/g]; PyTorch stores conv2d weights as [cout][cin/g][kh][kw] and
+ * conv_transpose2d weights as [cin][cout/g][kh][kw]. */
+static void
+pack_conv_grouped (segcam_conv_params *c, const float *w, gboolean transposed)
+{
+  int groups = c->groups, cig = c->cin / groups, cog = c->cout / groups;
+  size_t taps = (size_t) c->kh * c->kw, n = taps * cig * c->cout;
+  c->w_fwd = g_new (float, n);
+  c->w_bwd = g_new (float, n);
+  for (int g = 0; g < groups; g++)
+    for (int co = 0; co < cog; co++)
+      for (int ci = 0; ci < cig; ci++)
+        for (size_t t = 0; t < taps; t++)
+          {
+            size_t from = transposed ? ((size_t) (g * cig + ci) * cog + co) * taps + t
+                                     : ((size_t) (g * cog + co) * cig + ci) * taps + t;
+            c->w_fwd[(((size_t) g * taps + t) * cig + ci) * cog + co] = w[from];
+            c->w_bwd[(((size_t) g * taps + t) * cog + co) * cig + ci] = w[from];
+          }
+}
+
+/* Both conv ops run from fwd [kh][kw][cin][cout] and bwd [kh][kw][cout][cin]. */
+static void
+pack_conv (segcam_conv_params *c, const float *w, gboolean transposed)
+{
+  if (c->groups > 1)
+    {
+      pack_conv_grouped (c, w, transposed);
+      return;
+    }
+  size_t n = (size_t) c->kh * c->kw * c->cin * c->cout;
+  c->w_fwd = g_new (float, n);
+  c->w_bwd = g_new (float, n);
+  segcam_conv_pack (c, transposed, w, c->w_fwd);
+  segcam_conv_repack_backward (c);
+}
+
+void
+segcam_conv_repack_backward (segcam_conv_params *c)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (size_t t = 0; t < taps; t++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (int co = 0; co < c->cout; co++)
+        c->w_bwd[(t * c->cout + co) * c->cin + ci] = c->w_fwd[(t * c->cin + ci) * c->cout + co];
+}
+
+void
+segcam_conv_unpack (const segcam_conv_params *c, gboolean transposed, const float *fwd, float *w)
+{
+  size_t taps = (size_t) c->kh * c->kw;
+  for (int co = 0; co < c->cout; co++)
+    for (int ci = 0; ci < c->cin; ci++)
+      for (size_t t = 0; t < taps; t++)
+        w[torch_index (c, transposed, co, ci, t)] = fwd[(t * c->cin + ci) * c->cout + co];
+}
+
+
+/* ---- the ops ------------------------------------------------------------------------------- */
+
+static gboolean
+parse_conv (segcam_attrs *a, segcam_node *node, gboolean transposed)
+{
+  segcam_conv_params *c = &node->p.conv;
+  int cin = node->channels;
+  c->transposed = transposed;
+  static const int one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
+  gboolean bad = FALSE;
+  const char *wname = segcam_attr_string (a, "weight", &bad);
+  if (bad)
+    return FALSE;
+  if (!wname)
+    return segcam_attr_fail (a, "missing attribute 'weight'");
+  const segcam_tensor *w = segcam_safetensors_find (a->st, wname);
+  if (!w)
+    return segcam_attr_fail (a, "tensor '%s' (weight) is not in the file", wname);
+  if (w->n_dims != 4 || w->shape[0] < 1 || w->shape[0] > SEGCAM_MAX_CHANNELS || w->shape[1] < 1
+      || w->shape[1] > SEGCAM_MAX_CHANNELS || w->shape[2] < 1 || w->shape[2] > SEGCAM_MAX_KERNEL
+      || w->shape[3] < 1 || w->shape[3] > SEGCAM_MAX_KERNEL)
+    return segcam_attr_fail (a, "weight '%s' must be 4-D with channels in [1, %d] and kernel in "
+                             "[1, %d]", wname, SEGCAM_MAX_CHANNELS, SEGCAM_MAX_KERNEL);
+
+  int k[2];
+  const int wk[2] = {(int) w->shape[2], (int) w->shape[3]};
+  if (!segcam_attr_ints (a, "kernel", 2, 1, SEGCAM_MAX_KERNEL, wk, k)
+      || !segcam_attr_ints (a, "stride", 2, 1, SEGCAM_MAX_STRIDE, one, &c->sh)
+      || !segcam_attr_ints (a, "dilation", 2, 1, SEGCAM_MAX_DILATION, one, &c->dh)
+      || !segcam_attr_ints (a, "groups", 1, 1, SEGCAM_MAX_CHANNELS, one, &c->groups))
+    return FALSE;
+  c->kh = k[0], c->kw = k[1];
+  c->cin = cin;
+  int64_t cout = transposed ? w->shape[1] * c->groups : w->shape[0];
+  if (cin % c->groups || cout % c->groups || cout > SEGCAM_MAX_CHANNELS)
+    return segcam_attr_fail (a, "%d groups do not divide %d input and %" G_GINT64_FORMAT
+                 " output channels", c->groups, cin, cout);
+  c->cout = (int) cout;
+  /* PyTorch's shapes: conv2d [cout][cin/g][kh][kw], conv_transpose2d [cin][cout/g][kh][kw]. */
+  const int64_t want[4] = {transposed ? cin : c->cout, (transposed ? c->cout : cin) / c->groups,
+                           c->kh, c->kw};
+  const segcam_tensor *wt, *bt;
+  if (!segcam_attr_tensor (a, "weight", TRUE, 4, want, &wt))
+    return FALSE;
+  const int64_t bshape[1] = {c->cout};
+  if (!segcam_attr_tensor (a, "bias", FALSE, 1, bshape, &bt))
+    return FALSE;
+
+  if (transposed)
+    {
+      int pad[2];
+      if (!segcam_attr_ints (a, "padding", 2, 0, SEGCAM_MAX_KERNEL * SEGCAM_MAX_DILATION, zero, pad)
+          || !segcam_attr_ints (a, "output_padding", 2, 0, SEGCAM_MAX_STRIDE, zero, &c->oph))
+        return FALSE;
+      c->pt = c->pb = pad[0];
+      c->pl = c->pr = pad[1];
+      /* PyTorch's rule: output padding must be smaller than stride or dilation. */
+      if ((c->oph >= c->sh && c->oph >= c->dh) || (c->opw >= c->sw && c->opw >= c->dw))
+        return segcam_attr_fail (a, "output_padding must be smaller than stride or dilation");
+    }
+  else
+    {
+      JsonNode *pn = json_object_get_member (a->obj, "padding");
+      if (pn && JSON_NODE_TYPE (pn) == JSON_NODE_VALUE
+          && json_node_get_value_type (pn) == G_TYPE_STRING)
+        {
+          if (strcmp (json_node_get_string (pn), "same") != 0)
+            return segcam_attr_fail (a, "padding must be [t,l,b,r], an integer or \"same\"");
+          if (c->sh != 1 || c->sw != 1)
+            return segcam_attr_fail (a, "padding \"same\" needs stride 1");
+          /* PyTorch puts the odd pixel of "same" padding at the bottom and right. */
+          int th = c->dh * (c->kh - 1), tw = c->dw * (c->kw - 1);
+          c->pt = th / 2, c->pb = th - th / 2, c->pl = tw / 2, c->pr = tw - tw / 2;
+        }
+      else if (!segcam_attr_ints (a, "padding", 4, 0, SEGCAM_MAX_KERNEL * SEGCAM_MAX_DILATION, zero, &c->pt))
+        return FALSE;
+    }
+  pack_conv (c, wt->data, transposed);
+  c->bias = bt ? g_memdup2 (bt->data, c->cout * sizeof (float)) : NULL;
+  node->tensors[0] = g_strdup (wt->name);
+  node->tensors[1] = bt ? g_strdup (bt->name) : NULL;
+  node->channels = c->cout;
+  return TRUE;
+}
+
+
+static gboolean
+parse_conv2d (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
+{
+  return parse_conv (a, node, FALSE);
+}
+
+static gboolean
+parse_conv_transpose2d (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
+{
+  return parse_conv (a, node, TRUE);
+}
+
+static char *
+conv_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
+{
+  const segcam_conv_params *p = &n->p.conv;
+  const segcam_act *x = &acts[n->inputs[0]];
+  if (p->transposed)
+    {
+      out->h = segcam_conv_transpose_out (x->h, p->kh, p->sh, p->pt, p->oph, p->dh);
+      out->w = segcam_conv_transpose_out (x->w, p->kw, p->sw, p->pl, p->opw, p->dw);
+    }
+  else
+    {
+      out->h = segcam_conv_out (x->h, p->kh, p->sh, p->pt, p->pb, p->dh);
+      out->w = segcam_conv_out (x->w, p->kw, p->sw, p->pl, p->pr, p->dw);
+    }
+  return NULL;
+}
+
+static void
+conv_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                   segcam_act *out)
+{
+  segcam_conv_forward (r->pool, r->scratch, r->scratch_per_thread, &n->p.conv, n->p.conv.transposed,
+                       in[0], out);
+}
+
+/* Training reads the forward input for the weight gradient (SEGCAM_READS_INPUT_TRAIN). */
+static void
+conv_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
+                    const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
+{
+  const segcam_conv_params *p = &n->p.conv;
+  if (r->dweight)
+    segcam_conv_weight_grad (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0],
+                             dout, r->dweight, r->dbias);
+  if (din[0])
+    segcam_conv_backward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, dout,
+                          din[0]);
+}
+
+static size_t
+conv_node_scratch (const segcam_node *n)
+{
+  return segcam_conv_scratch (&n->p.conv);
+}
+
+/* tensors[0] is the weight, tensors[1] the bias (if any). */
+static gboolean
+conv_tensor (segcam_node *n, int k, segcam_op_tensor *t, GError **error)
+{
+  segcam_conv_params *c = &n->p.conv;
+  /* The weight gradient and the packing assume one group. */
+  if (c->groups > 1)
+    return segcam_fail (error, SEGCAM_ERROR_MODEL, "node '%s': grouped convolutions cannot be "
+                        "trained", n->name);
+  if (k == 1)
+    *t = (segcam_op_tensor) {c->bias, c->cout, 1, {c->cout}, FALSE, TRUE};
+  else
+    *t = (segcam_op_tensor) {c->w_fwd, (size_t) c->kh * c->kw * c->cin * c->cout, 4,
+                             {c->transposed ? c->cin : c->cout, c->transposed ? c->cout : c->cin,
+                              c->kh, c->kw}, TRUE, TRUE};
+  return TRUE;
+}
+
+static void
+conv_refresh (segcam_node *n)
+{
+  segcam_conv_repack_backward (&n->p.conv);
+}
+
+static void
+conv_clear (segcam_node *n)
+{
+  g_free (n->p.conv.w_fwd);
+  g_free (n->p.conv.w_bwd);
+  g_free (n->p.conv.bias);
+}
+
+const segcam_op_def segcam_op_conv2d = {
+  .name = "conv2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
+  .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
+  .parse = parse_conv2d, .shape = conv_shape, .forward = conv_node_forward,
+  .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
+  .refresh = conv_refresh, .clear = conv_clear,
+};
+
+const segcam_op_def segcam_op_conv_transpose2d = {
+  .name = "conv_transpose2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1,
+  .grad_inputs = 1, .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
+  .parse = parse_conv_transpose2d, .shape = conv_shape, .forward = conv_node_forward,
+  .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
+  .refresh = conv_refresh, .clear = conv_clear,
+};

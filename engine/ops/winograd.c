@@ -1,0 +1,458 @@
+/* winograd.c — 3x3 stride-1 "same" convolutions by Winograd's minimal filtering F(4x4, 3x3).
+ *
+ * Lavin & Gray (2016), with the interpolation points 0, ±1, ±2 and infinity: each 4x4 block of
+ * outputs (a "tile") comes from the 6x6 input patch d around it as
+ *
+ *   Y = A^T [ sum_ci (G g G^T) .* (B^T d B) ] A
+ *
+ * so the 36 positions of the transformed 6x6 tiles are 36 independent matrix products
+ * V_k [tiles x cin] x U_k [cin x cout] = M_k [tiles x cout], done by cblas_sgemm.
+ *
+ * A task takes a block of consecutive tiles and a slice of the output channels (the whole of
+ * them unless there are few tiles). For each chunk of input channels it transforms the block's
+ * input patches into V in the thread's scratch (zeros outside the image, read straight from the
+ * parts of a concatenated input) and runs the 36 GEMMs, accumulating into M; then it transforms
+ * M back into 4x4 outputs with the bias, beta and ReLU epilogue. Blocks are sized from the shape
+ * alone, so results never depend on the number of threads, and so that V and M stay near the
+ * caches while the GEMMs keep enough rows to amortise reading the (4x larger) transformed weights,
+ * and each GEMM stays small enough for OpenBLAS's unpacked small-matrix kernels (WINO_GEMM_MNK).
+ *
+ * Channels-last activations make the transforms element-wise over contiguous channels: each runs
+ * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
+ * code for full passes measured no faster.) */
+#include "winograd.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* Channels per transform pass. */
+#ifndef WINO_CB
+#define WINO_CB 32
+#endif
+
+/* Block sizing. A task owns a block of tiles and a slice of the output channels, and goes over
+ * the input channels in chunks of at most WINO_CK_MAX: per tile that costs 36 * (chunk + slice)
+ * floats of V and M, which should stay within WINO_BUDGET floats per thread, but the GEMMs need
+ * WINO_T_MIN rows or more to amortise reading (and packing) their slice of the weights, which
+ * dominates the deep layers' time. */
+#ifndef WINO_BUDGET
+#define WINO_BUDGET (1 << 18)
+#endif
+#ifndef WINO_T_MIN
+#define WINO_T_MIN 64
+#endif
+#ifndef WINO_T_MAX
+#define WINO_T_MAX 512
+#endif
+#ifndef WINO_CK_MAX
+#define WINO_CK_MAX 128
+#endif
+/* Input-channel chunks are cut further so that each GEMM has rows x slice x chunk <= WINO_GEMM_MNK:
+ * OpenBLAS (0.3.17+, SkylakeX and Cooperlake kernels) multiplies such products with its "small
+ * matrix" kernels, which read the operands in place instead of packing them. On Zen 4 with 2
+ * threads that made the deep layers' 64 x 128 x 128 GEMMs (1.05M, just over the limit, 62-75
+ * GFLOP/s per thread, a quarter of it packing the weights) as fast as the shallow layers' ones
+ * (~100): 7% off the yardstick U-Net's conv time at 512x512, 9% at 2048x1024, despite more
+ * passes over M (winograd-bench). With other BLAS or cores the chunks are just smaller. */
+#ifndef WINO_GEMM_MNK
+#define WINO_GEMM_MNK 1000000
+#endif
+#ifndef WINO_COB_MAX
+#define WINO_COB_MAX 256
+#endif
+/* Few tiles (deep layers): slice the output channels thinner, down to WINO_COB_MIN, until there
+ * are WINO_MIN_TASKS tasks to share between threads. Each slice repeats the input transform:
+ * 128 rather than 64 measured 6-8% faster on the 32x32-pixel 256/512 x 512 layers (64 tiles). */
+#ifndef WINO_MIN_TASKS
+#define WINO_MIN_TASKS 8
+#endif
+#ifndef WINO_COB_MIN
+#define WINO_COB_MIN 128
+#endif
+
+/* The transforms are a good part of the time for narrow layers and vectorise well: on x86-64
+ * with glibc (ifunc), compile them for AVX2 and AVX-512 too, picked at load time by the CPU. */
+#if defined __x86_64__ && defined __GLIBC__ && (defined __GNUC__ || defined __clang__) \
+    && !defined WINO_NO_CLONES
+#define WINO_CLONES __attribute__ ((target_clones ("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define WINO_CLONES
+#endif
+
+/* Stands in for pixels outside the image. */
+static const float wino_zeros[WINO_CB];
+
+/* ---- weights ---------------------------------------------------------------------------- */
+
+/* G (6x3): the kernel polynomial at the points 0, 1, -1, 2, -2 and infinity, with the scalings
+ * that keep B^T and A^T in small integers (Lavin & Gray's F(4x4, 3x3)). */
+static const double wino_g[6][3] = {
+  {1.0 / 4, 0, 0},
+  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+  {0, 0, 1},
+};
+
+gboolean
+segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed, int cin, int cout)
+{
+  memset (w, 0, sizeof *w);
+  size_t plane = (size_t) cin * cout;
+  float *u = g_try_new (float, 36 * plane);
+  /* one input channel's 36 rows, then copied out whole: 36 stores a plane apart for each
+   * channel pair made this twice as slow (80 ms for 512 x 512) */
+  float *rows = g_try_new (float, 36 * (size_t) cout);
+  if (!u || !rows)
+    {
+      g_free (u);
+      g_free (rows);
+      return FALSE;
+    }
+  /* In double: the transformed weights are rounded once. */
+  for (int ci = 0; ci < cin; ci++)
+    {
+      for (int co = 0; co < cout; co++)
+        {
+          double g[3][3], t[6][3];
+          for (int k = 0; k < 9; k++)
+            g[k / 3][k % 3] = packed[((size_t) k * cin + ci) * cout + co];
+          for (int i = 0; i < 6; i++)
+            for (int x = 0; x < 3; x++)
+              t[i][x] = wino_g[i][0] * g[0][x] + wino_g[i][1] * g[1][x] + wino_g[i][2] * g[2][x];
+          for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++)
+              rows[(size_t) (i * 6 + j) * cout + co] =
+                (float) (t[i][0] * wino_g[j][0] + t[i][1] * wino_g[j][1] + t[i][2] * wino_g[j][2]);
+        }
+      for (int k = 0; k < 36; k++)
+        memcpy (u + k * plane + (size_t) ci * cout, rows + (size_t) k * cout, cout * sizeof (float));
+    }
+  g_free (rows);
+  w->cin = cin;
+  w->cout = cout;
+  w->u = u;
+  return TRUE;
+}
+
+void
+segcam_winograd_clear (segcam_winograd_weights *w)
+{
+  g_free (w->u);
+  memset (w, 0, sizeof *w);
+}
+
+gboolean
+segcam_winograd_applies (const segcam_conv_params *p)
+{
+  /* No threshold on the channel counts: measured on Zen 4 with 2 threads, this beats the gather
+   * GEMM at every count tried, from 1 x 1 (memory-bound either way) to 512 x 512, at 64x64 and
+   * 512x512 pixels; the RGB input layer (3 x 32) by 1.4x. */
+  return !p->transposed && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt == 1 && p->pl == 1
+         && p->pb == 1 && p->pr == 1 && p->dh == 1 && p->dw == 1 && p->groups <= 1
+         && p->cin >= 1 && p->cout >= 1;
+}
+
+/* ---- block sizing --------------------------------------------------------------------------- */
+
+/* n split into equal parts of at most max, rounded up to whole vectors (16 floats). */
+static int
+even_slice (int n, int max)
+{
+  int parts = (n + max - 1) / max;
+  int slice = (n + parts - 1) / parts;
+  return MIN ((slice + 15) / 16 * 16, n);
+}
+
+/* The most tiles per task, for cin-chunks of ck and cout-slices of up to cob. */
+static int
+tile_cap (int ck, int cob)
+{
+  long t = WINO_BUDGET / (36L * (ck + cob));
+  return (int) CLAMP (t, WINO_T_MIN, WINO_T_MAX);
+}
+
+size_t
+segcam_winograd_scratch (int cin, int cout)
+{
+  int ck = even_slice (MAX (cin, 1), WINO_CK_MAX), cob = even_slice (MAX (cout, 1), WINO_COB_MAX);
+  return (size_t) 36 * tile_cap (ck, cob) * (ck + cob);
+}
+
+typedef struct {
+  int n_tiles, tiles_h, tiles_w;
+  int block, n_blocks;          /* tiles per task */
+  int cob, n_cblocks;           /* output channels per task */
+  int ck;                       /* input channels per GEMM */
+} wino_plan;
+
+static wino_plan
+plan_blocks (int n, int h, int wd, int cin, int cout)
+{
+  wino_plan p = {.tiles_h = (h + 3) / 4, .tiles_w = (wd + 3) / 4};
+  p.n_tiles = n * p.tiles_h * p.tiles_w;
+  p.ck = even_slice (MAX (cin, 1), WINO_CK_MAX);
+  p.cob = even_slice (cout, WINO_COB_MAX);
+  int cap = tile_cap (p.ck, p.cob);
+  p.n_blocks = (p.n_tiles + cap - 1) / cap;
+  p.block = (p.n_tiles + p.n_blocks - 1) / p.n_blocks;
+  p.n_blocks = (p.n_tiles + p.block - 1) / p.block;
+  p.n_cblocks = (cout + p.cob - 1) / p.cob;
+  while (p.n_blocks * p.n_cblocks < WINO_MIN_TASKS && p.cob / 2 >= WINO_COB_MIN)
+    {
+      p.cob = even_slice (cout, p.cob / 2);
+      p.n_cblocks = (cout + p.cob - 1) / p.cob;
+    }
+  /* Chunks of a multiple of 16 channels within the GEMM size limit: never more than the ck above
+   * (more chunks of at most the same size), so segcam_winograd_scratch still holds. */
+  long kmax = WINO_GEMM_MNK / ((long) p.block * p.cob) / 16 * 16;
+  p.ck = even_slice (MAX (cin, 1), (int) CLAMP (kmax, 16, WINO_CK_MAX));
+  return p;
+}
+
+/* ---- transforms ----------------------------------------------------------------------------- */
+
+/* V = B^T d B for channels [0, nc) of one tile: d[r * 6 + c] points at the channels of row r,
+ * column c of the 6x6 patch; position k of the result goes to v[k * vs]. */
+static inline void
+input_tile (const float *const d[36], int nc, float *restrict v, size_t vs)
+{
+  float t[36][WINO_CB];
+  for (int j = 0; j < 6; j++)
+    {
+      const float *d0 = d[j], *d1 = d[6 + j], *d2 = d[12 + j], *d3 = d[18 + j], *d4 = d[24 + j],
+                  *d5 = d[30 + j];
+      for (int c = 0; c < nc; c++)
+        {
+          float a0 = d0[c], a1 = d1[c], a2 = d2[c], a3 = d3[c], a4 = d4[c], a5 = d5[c];
+          float s12 = a4 - 4 * a2, s34 = a3 - 4 * a1, s56 = a4 - a2, s78 = 2 * (a3 - a1);
+          t[j][c] = 4 * a0 - 5 * a2 + a4;
+          t[6 + j][c] = s12 + s34;
+          t[12 + j][c] = s12 - s34;
+          t[18 + j][c] = s56 + s78;
+          t[24 + j][c] = s56 - s78;
+          t[30 + j][c] = 4 * a1 - 5 * a3 + a5;
+        }
+    }
+  for (int i = 0; i < 6; i++)
+    {
+      /* Through a local row: six stores vs floats apart in one loop defeat the vectoriser. */
+      const float *r = t[i * 6];     /* row i of B^T d */
+      float o[6][WINO_CB];
+      for (int c = 0; c < nc; c++)
+        {
+          float a0 = r[c], a1 = r[WINO_CB + c], a2 = r[2 * WINO_CB + c], a3 = r[3 * WINO_CB + c],
+                a4 = r[4 * WINO_CB + c], a5 = r[5 * WINO_CB + c];
+          float s12 = a4 - 4 * a2, s34 = a3 - 4 * a1, s56 = a4 - a2, s78 = 2 * (a3 - a1);
+          o[0][c] = 4 * a0 - 5 * a2 + a4;
+          o[1][c] = s12 + s34;
+          o[2][c] = s12 - s34;
+          o[3][c] = s56 + s78;
+          o[4][c] = s56 - s78;
+          o[5][c] = 4 * a1 - 5 * a3 + a5;
+        }
+      for (int k = 0; k < 6; k++)
+        memcpy (v + (size_t) (i * 6 + k) * vs, o[k], (size_t) nc * sizeof (float));
+    }
+}
+
+/* Y = A^T m A for channels [0, nc) of one tile, position k of m at m[k * ms]; row y of Y goes to
+ * y[y][x][c] for x = 0..3. */
+static inline void
+output_tile (const float *restrict m, size_t ms, int nc, float y[4][4][WINO_CB])
+{
+  float t[24][WINO_CB];
+  for (int j = 0; j < 6; j++)
+    {
+      const float *m0 = m + (size_t) j * ms;
+      size_t row = 6 * ms;
+      for (int c = 0; c < nc; c++)
+        {
+          float a0 = m0[c], a1 = m0[row + c], a2 = m0[2 * row + c], a3 = m0[3 * row + c],
+                a4 = m0[4 * row + c], a5 = m0[5 * row + c];
+          float s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4;
+          t[j][c] = a0 + s12 + s34;
+          t[6 + j][c] = d12 + 2 * d34;
+          t[12 + j][c] = s12 + 4 * s34;
+          t[18 + j][c] = d12 + 8 * d34 + a5;
+        }
+    }
+  for (int i = 0; i < 4; i++)
+    for (int c = 0; c < nc; c++)
+      {
+        const float *r = t[i * 6];
+        float a0 = r[c], a1 = r[WINO_CB + c], a2 = r[2 * WINO_CB + c], a3 = r[3 * WINO_CB + c],
+              a4 = r[4 * WINO_CB + c], a5 = r[5 * WINO_CB + c];
+        float s12 = a1 + a2, d12 = a1 - a2, s34 = a3 + a4, d34 = a3 - a4;
+        y[i][0][c] = a0 + s12 + s34;
+        y[i][1][c] = d12 + 2 * d34;
+        y[i][2][c] = s12 + 4 * s34;
+        y[i][3][c] = d12 + 8 * d34 + a5;
+      }
+}
+
+/* o = relu? max (0, r): r, r = beta * o + y + bias (bias NULL: none; beta 0: o is not read).
+ * The conditions are loop-invariant: the compiler makes one loop of each combination. */
+static inline void
+epilogue (float *restrict o, const float *restrict y, const float *restrict bias, int nc,
+          float beta, gboolean relu)
+{
+  for (int c = 0; c < nc; c++)
+    {
+      float r = y[c];
+      if (bias)
+        r += bias[c];
+      if (beta != 0)
+        r += beta * o[c];
+      if (relu)
+        r = r > 0 ? r : 0;
+      o[c] = r;
+    }
+}
+
+/* ---- the tasks ------------------------------------------------------------------------------ */
+
+typedef struct {
+  const segcam_winograd_weights *w;
+  wino_plan plan;
+  int n, h, wd;
+  const segcam_winograd_part *parts;
+  int n_parts;
+  float *out;
+  int ldo;
+  const float *bias;
+  float beta;
+  gboolean relu;
+  float *scratch;
+  size_t per_thread;
+} wino_job;
+
+/* The tile's image and top-left output pixel. */
+static inline void
+tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
+{
+  int per_image = j->plan.tiles_h * j->plan.tiles_w;
+  *b = q / per_image;
+  q %= per_image;
+  *y0 = q / j->plan.tiles_w * 4;
+  *x0 = q % j->plan.tiles_w * 4;
+}
+
+/* Input channels [lo, hi) of tiles [q0, q0 + rows) into V [rows][36][hi - lo]: tile-major, so
+ * that each tile's transform writes one contiguous run (36 streams of rows, position-major,
+ * measured 10% slower); the GEMMs read V_k with a row stride of 36 * (hi - lo). */
+WINO_CLONES static void
+transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
+{
+  int nck = hi - lo;
+  size_t hw = (size_t) j->h * j->wd;
+  for (int t = 0; t < rows; t++)
+    {
+      int b, y0, x0;
+      tile_origin (j, q0 + t, &b, &y0, &x0);
+      /* Pixel index of each patch position in image b, or -1 in the padding. */
+      long pix[36];
+      for (int r = 0; r < 6; r++)
+        for (int c = 0; c < 6; c++)
+          {
+            int y = y0 - 1 + r, x = x0 - 1 + c;
+            pix[r * 6 + c] = y >= 0 && y < j->h && x >= 0 && x < j->wd ? (long) y * j->wd + x : -1;
+          }
+      float *vt = v + (size_t) t * 36 * nck;
+      for (int pi = 0, off = 0; pi < j->n_parts && off < hi; off += j->parts[pi].c, pi++)
+        {
+          /* the part's channels [c0, c1) that fall in [lo, hi) */
+          int pc = j->parts[pi].c, c0 = MAX (lo - off, 0), c1 = MIN (hi - off, pc);
+          const float *base = j->parts[pi].data + (size_t) b * hw * pc;
+          for (int c = c0; c < c1; c += WINO_CB)
+            {
+              const float *d[36];
+              for (int k = 0; k < 36; k++)
+                d[k] = pix[k] < 0 ? wino_zeros : base + (size_t) pix[k] * pc + c;
+              float *dst = vt + off + c - lo;
+              if (c1 - c >= WINO_CB)
+                input_tile (d, WINO_CB, dst, nck);
+              else
+                input_tile (d, c1 - c, dst, nck);
+            }
+        }
+    }
+}
+
+/* M [rows][36][nco] of tiles [q0, q0 + rows) into output channels [co0, co0 + nco). */
+WINO_CLONES static void
+transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0, int nco)
+{
+  for (int t = 0; t < rows; t++)
+    {
+      int b, y0, x0;
+      tile_origin (j, q0 + t, &b, &y0, &x0);
+      int ny = MIN (4, j->h - y0), nx = MIN (4, j->wd - x0);
+      float *o = j->out + ((size_t) (b * j->h + y0) * j->wd + x0) * j->ldo + co0;
+      for (int c0 = 0; c0 < nco; c0 += WINO_CB)
+        {
+          float y[4][4][WINO_CB];
+          int nc = MIN (WINO_CB, nco - c0);
+          if (nc == WINO_CB)
+            output_tile (m + (size_t) t * 36 * nco + c0, nco, WINO_CB, y);
+          else
+            output_tile (m + (size_t) t * 36 * nco + c0, nco, nc, y);
+          const float *bias = j->bias ? j->bias + co0 + c0 : NULL;
+          for (int dy = 0; dy < ny; dy++)
+            for (int dx = 0; dx < nx; dx++)
+              {
+                float *p = o + ((size_t) dy * j->wd + dx) * j->ldo + c0;
+                if (nc == WINO_CB)
+                  epilogue (p, y[dy][dx], bias, WINO_CB, j->beta, j->relu);
+                else
+                  epilogue (p, y[dy][dx], bias, nc, j->beta, j->relu);
+              }
+        }
+    }
+}
+
+static void
+wino_task (void *ctx, int task, int thread)
+{
+  const wino_job *j = ctx;
+  const wino_plan *p = &j->plan;
+  int cin = j->w->cin, cout = j->w->cout;
+  int q0 = task / p->n_cblocks * p->block, rows = MIN (p->block, p->n_tiles - q0);
+  int co0 = task % p->n_cblocks * p->cob, nco = MIN (p->cob, cout - co0);
+  float *m = j->scratch + (size_t) thread * j->per_thread;
+  float *v = m + (size_t) 36 * rows * nco;
+  size_t plane = (size_t) cin * cout;
+  /* M_k = sum over the chunks of V_k [rows x chunk] U_k [chunk x nco] */
+  for (int lo = 0; lo < cin; lo += p->ck)
+    {
+      int nck = MIN (p->ck, cin - lo);
+      transform_inputs (j, q0, rows, lo, lo + nck, v);
+      for (int k = 0; k < 36; k++)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nco, nck, 1.0f,
+                     v + (size_t) k * nck, 36 * nck,
+                     j->w->u + k * plane + (size_t) lo * cout + co0, cout, lo ? 1.0f : 0.0f,
+                     m + (size_t) k * nco, 36 * nco);
+    }
+  if (cin == 0)
+    memset (m, 0, (size_t) 36 * rows * nco * sizeof (float));
+  transform_outputs (j, q0, rows, m, co0, nco);
+}
+
+void
+segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                      const segcam_winograd_weights *w, int n, int h, int wd,
+                      const segcam_winograd_part *parts, int n_parts,
+                      float *out, int ldo, const float *bias, float beta, gboolean relu)
+{
+  g_return_if_fail (scratch_per_thread >= segcam_winograd_scratch (w->cin, w->cout));
+  g_return_if_fail (ldo >= w->cout);
+  if (n <= 0 || h <= 0 || wd <= 0 || w->cout <= 0)
+    return;
+  wino_job j = {
+    .w = w, .plan = plan_blocks (n, h, wd, w->cin, w->cout), .n = n, .h = h, .wd = wd,
+    .parts = parts, .n_parts = n_parts, .out = out, .ldo = ldo, .bias = bias, .beta = beta,
+    .relu = relu, .scratch = scratch, .per_thread = scratch_per_thread,
+  };
+  segcam_pool_run (pool, j.plan.n_blocks * j.plan.n_cblocks, wino_task, &j);
+}

@@ -1,0 +1,314 @@
+/* fuse.c — the fast path of forward and explain sessions: each conv runs as one step with the
+ * batch norm and ReLU that follow it, reading a concat's inputs in place.
+ *
+ * A rewrite of the node list, decided once per session (ggml-style), that keeps every tensor the
+ * caller can see:
+ *   - conv -> batch norm (eval): the norm's per-channel scale goes into the conv's weights and its
+ *     shift into the bias, so the conv's and the norm's activations are never written;
+ *   - -> ReLU: applied in the conv's output epilogue (and in backward, as a mask on the gradient);
+ *   - concat read only by convs on the Winograd path: never materialised; the convs read its
+ *     inputs as channel parts, and in backward write only the gradients of the parts on a path
+ *     to the target (a U-Net decoder's skip half needs none);
+ *   - 3x3 stride-1 convs run as Winograd F(4x4, 3x3) (winograd.c), forward and backward-data.
+ * A node is left out of a chain when it is the explained layer or the output, or when anything
+ * else reads it. Training (batch statistics, gradients for every node) and sessions asked to be
+ * exact run node by node. */
+#include "session.h"
+
+#include <string.h>
+
+/* Readers of each node, counted over all input slots. */
+static int *
+count_readers (const segcam_model *m)
+{
+  int *readers = g_new0 (int, m->n_nodes);
+  for (int i = 0; i < m->n_nodes; i++)
+    for (int k = 0; k < m->nodes[i].n_inputs; k++)
+      readers[m->nodes[i].inputs[k]]++;
+  return readers;
+}
+
+/* The single reader of node i, or -1. */
+static int
+only_reader (const segcam_model *m, const int *readers, int i)
+{
+  if (readers[i] != 1)
+    return -1;
+  for (int j = i + 1; j < m->n_nodes; j++)
+    for (int k = 0; k < m->nodes[j].n_inputs; k++)
+      if (m->nodes[j].inputs[k] == i)
+        return j;
+  return -1;
+}
+
+static segcam_fuse_role
+fuse_role (const segcam_model *m, int i)
+{
+  return segcam_op_get (m->nodes[i].op)->fuse;
+}
+
+static gboolean
+visible (const segcam_session *s, int i)
+{
+  return i == s->target || i == s->model->output;
+}
+
+/* Scales output channel co of every weight by scale[co]; w is laid out per group as
+ * [taps][cig][cog] (forward) or [taps][cog][cig] (backward, out_inner FALSE). */
+static void
+scale_out_channels (float *w, const segcam_conv_params *p, const float *scale, gboolean out_inner)
+{
+  int groups = MAX (p->groups, 1), cig = p->cin / groups, cog = p->cout / groups;
+  size_t per_group = (size_t) p->kh * p->kw * cig * cog;
+  for (int g = 0; g < groups; g++)
+    for (size_t e = 0; e < per_group; e++)
+      {
+        int co = out_inner ? (int) (e % cog) : (int) (e / cig % cog);
+        w[g * per_group + e] *= scale[g * cog + co];
+      }
+}
+
+/* The conv with batch norm bn (NULL: none) folded in; shares the model's arrays when there is
+ * nothing to fold. The backward weights are folded only when backward asks for them. */
+static gboolean
+fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn,
+      gboolean backward)
+{
+  st->p = *conv;
+  if (!bn)
+    return TRUE;
+  size_t n = (size_t) conv->kh * conv->kw * (conv->cin / MAX (conv->groups, 1)) * conv->cout;
+  st->p.w_fwd = g_try_new (float, n);
+  st->p.w_bwd = backward ? g_try_new (float, n) : NULL;
+  st->p.bias = g_try_new (float, conv->cout);
+  st->owns_weights = TRUE;
+  if (!st->p.w_fwd || (backward && !st->p.w_bwd) || !st->p.bias)
+    return FALSE;
+  memcpy (st->p.w_fwd, conv->w_fwd, n * sizeof (float));
+  scale_out_channels (st->p.w_fwd, conv, bn->scale, TRUE);
+  if (backward)
+    {
+      memcpy (st->p.w_bwd, conv->w_bwd, n * sizeof (float));
+      scale_out_channels (st->p.w_bwd, conv, bn->scale, FALSE);
+    }
+  for (int c = 0; c < conv->cout; c++)
+    st->p.bias[c] = (conv->bias ? conv->bias[c] * bn->scale[c] : 0) + bn->shift[c];
+  return TRUE;
+}
+
+/* Winograd weights of the backward-data conv into channels [first, first + count) of the input:
+ * a 3x3 pad-1 conv of the output gradient with the kernel turned 180 degrees and transposed. */
+static gboolean
+prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, int first, int count)
+{
+  float *k = g_try_new (float, (size_t) 9 * p->cout * count);
+  if (!k)
+    return FALSE;
+  for (int t = 0; t < 9; t++)
+    for (int co = 0; co < p->cout; co++)
+      for (int j = 0; j < count; j++)
+        k[((size_t) t * p->cout + co) * count + j]
+          = p->w_fwd[((size_t) (8 - t) * p->cin + first + j) * p->cout + co];
+  gboolean ok = segcam_winograd_prepare (u, k, p->cout, count);
+  g_free (k);
+  return ok;
+}
+
+static gboolean
+prepare_winograd (segcam_session *s, segcam_conv_step *st)
+{
+  if (!segcam_winograd_prepare (&st->wfwd, st->p.w_fwd, st->p.cin, st->p.cout))
+    return FALSE;
+  st->wbwd = g_new0 (segcam_winograd_weights, st->n_parts);
+  if (s->mode != SEGCAM_RUN_EXPLAIN || !s->needs_grad[st->out])
+    return TRUE;
+  for (int k = 0, first = 0; k < st->n_parts; first += s->acts[st->parts[k]].c, k++)
+    if (s->needs_grad[st->parts[k]]
+        && !prepare_backward_part (&st->wbwd[k], &st->p, first, s->acts[st->parts[k]].c))
+      return FALSE;
+  return TRUE;
+}
+
+/* Winograd's weights take 4x the direct ones, and its transforms cost per tile. On maps of
+ * fewer tiles, such as the 16x16 bottleneck of a 256x256 image, the gather GEMM is as fast within
+ * a few milliseconds and saves the memory (bench/README.md). */
+#define WINOGRAD_MIN_TILES 64
+
+static gboolean
+uses_winograd (const segcam_session *s, int i)
+{
+  const segcam_node *node = &s->model->nodes[i];
+  const segcam_act *out = &s->acts[i];
+  size_t tiles = (size_t) out->n * ((out->h + 3) / 4) * ((out->w + 3) / 4);
+  return fuse_role (s->model, i) == SEGCAM_FUSE_CONV && segcam_winograd_applies (&node->p.conv)
+         && tiles >= WINOGRAD_MIN_TILES;
+}
+
+/* Whether concat node i can stay virtual: every reader is a conv on the Winograd path. */
+static gboolean
+concat_in_place (const segcam_session *s, int i)
+{
+  const segcam_model *m = s->model;
+  if (fuse_role (m, i) != SEGCAM_FUSE_PARTS || visible (s, i))
+    return FALSE;
+  for (int j = i + 1; j < m->n_nodes; j++)
+    for (int k = 0; k < m->nodes[j].n_inputs; k++)
+      if (m->nodes[j].inputs[k] == i && !uses_winograd (s, j))
+        return FALSE;
+  return TRUE;
+}
+
+gboolean
+segcam_fuse_plan (segcam_session *s, GError **error)
+{
+  const segcam_model *m = s->model;
+  int n = m->n_nodes;
+  int *readers = count_readers (m);
+  s->step_at = g_new (int, n);
+  s->absorbed = g_new0 (guint8, n);
+  s->steps = g_new0 (segcam_conv_step, n);
+  for (int i = 0; i < n; i++)
+    s->step_at[i] = -1;
+  for (int i = 0; i < n; i++)
+    s->absorbed[i] = concat_in_place (s, i);
+
+  gboolean ok = TRUE;
+  for (int i = 0; ok && i < n; i++)
+    {
+      const segcam_node *node = &m->nodes[i];
+      if (fuse_role (m, i) != SEGCAM_FUSE_CONV)
+        continue;
+      segcam_conv_step *st = &s->steps[s->n_steps++];
+      st->head = st->out = i;
+      const segcam_batchnorm_params *bn = NULL;
+      int next = visible (s, i) ? -1 : only_reader (m, readers, i);
+      if (next >= 0 && fuse_role (m, next) == SEGCAM_FUSE_FOLD)
+        {
+          bn = &m->nodes[next].p.bn;
+          s->absorbed[st->out] = 1;
+          st->out = next;
+          next = visible (s, next) ? -1 : only_reader (m, readers, next);
+        }
+      if (next >= 0 && fuse_role (m, next) == SEGCAM_FUSE_RELU)
+        {
+          s->absorbed[st->out] = 1;
+          st->out = next;
+          st->relu = TRUE;
+        }
+      s->step_at[st->out] = s->n_steps - 1;
+
+      int in = node->inputs[0];
+      gboolean split = s->absorbed[in];
+      st->n_parts = split ? m->nodes[in].n_inputs : 1;
+      st->parts = split ? m->nodes[in].inputs : node->inputs;
+      st->winograd = uses_winograd (s, i);
+      gboolean backward = s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out];
+      ok = fold (st, &node->p.conv, bn, backward && !st->winograd)
+           && (!st->winograd || prepare_winograd (s, st));
+      if (ok && st->winograd && st->owns_weights)
+        {
+          /* The transformed weights replace the folded ones. */
+          g_clear_pointer (&st->p.w_fwd, g_free);
+          g_clear_pointer (&st->p.w_bwd, g_free);
+        }
+    }
+  g_free (readers);
+  if (!ok)
+    g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
+                 "not enough memory for the model's prepared weights");
+  return ok;
+}
+
+void
+segcam_fuse_free (segcam_session *s)
+{
+  for (int i = 0; s->steps && i < s->n_steps; i++)
+    {
+      segcam_conv_step *st = &s->steps[i];
+      if (st->owns_weights)
+        {
+          g_free (st->p.w_fwd);
+          g_free (st->p.w_bwd);
+          g_free (st->p.bias);
+        }
+      segcam_winograd_clear (&st->wfwd);
+      for (int k = 0; st->wbwd && k < st->n_parts; k++)
+        segcam_winograd_clear (&st->wbwd[k]);
+      g_free (st->wbwd);
+    }
+  g_free (s->steps);
+  g_free (s->step_at);
+  g_free (s->absorbed);
+}
+
+int
+segcam_node_reads (const segcam_session *s, int i, const int **inputs)
+{
+  const segcam_conv_step *st = segcam_step_at (s, i);
+  if (st)
+    {
+      *inputs = st->parts;
+      return st->n_parts;
+    }
+  *inputs = s->model->nodes[i].inputs;
+  return s->model->nodes[i].n_inputs;
+}
+
+size_t
+segcam_fuse_scratch (const segcam_session *s)
+{
+  size_t floats = 0;
+  for (int i = 0; i < s->n_steps; i++)
+    {
+      const segcam_conv_step *st = &s->steps[i];
+      if (!st->winograd)
+        continue;
+      floats = MAX (floats, segcam_winograd_scratch (st->p.cin, st->p.cout));
+      for (int k = 0; k < st->n_parts; k++)
+        if (st->wbwd[k].u)
+          floats = MAX (floats, segcam_winograd_scratch (st->p.cout, st->wbwd[k].cout));
+    }
+  return floats;
+}
+
+void
+segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
+{
+  segcam_act *out = &s->acts[st->out];
+  if (!st->winograd)
+    {
+      segcam_conv_forward_relu (s->pool, s->scratch, s->scratch_per_thread, &st->p,
+                                st->p.transposed,
+                                &s->acts[st->parts[0]], out, st->relu);
+      return;
+    }
+  segcam_winograd_part *parts = g_newa (segcam_winograd_part, st->n_parts);
+  for (int k = 0; k < st->n_parts; k++)
+    parts[k] = (segcam_winograd_part) {s->acts[st->parts[k]].data, s->acts[st->parts[k]].c};
+  segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wfwd, out->n, out->h,
+                        out->w, parts, st->n_parts, out->data, out->c, st->p.bias, 0.0f, st->relu);
+}
+
+void
+segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act *const *dparts,
+                      const gboolean *fresh)
+{
+  segcam_act *dout = &s->grads[st->out];
+  if (st->relu)
+    /* The gradient of the step's output is read only here: mask it in place. */
+    segcam_relu_mask (s->pool, &s->acts[st->out], dout);
+  if (!st->winograd)
+    {
+      if (dparts[0])
+        segcam_conv_backward (s->pool, s->scratch, s->scratch_per_thread, &st->p,
+                              st->p.transposed, dout,
+                              dparts[0]);
+      return;
+    }
+  segcam_winograd_part g = {dout->data, dout->c};
+  for (int k = 0; k < st->n_parts; k++)
+    if (dparts[k])
+      segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wbwd[k], dout->n,
+                            dout->h, dout->w, &g, 1, dparts[k]->data, dparts[k]->c, NULL,
+                            fresh[k] ? 0.0f : 1.0f, FALSE);
+}

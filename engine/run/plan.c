@@ -1,0 +1,180 @@
+/* plan.c — the gradient set and the memory plan of a session.
+ *
+ * Memory is planned once per (model, image size, target): every buffer gets an interval on a
+ * timeline (forward step i at time i, the backward of node i at time 2n-1-i) and an offset in one
+ * arena such that buffers alive at the same time never overlap (greedy placement, largest first,
+ * as ggml-alloc and TFLite's arena planner do). Nothing is allocated while the network runs. */
+#include "session.h"
+
+#include <string.h>
+#include <unistd.h>
+
+void
+segcam_plan_grad_set (const segcam_model *m, int target, guint8 *needs_grad)
+{
+  /* Descendants of the target, in topological order... */
+  memset (needs_grad, 0, m->n_nodes);
+  needs_grad[target] = 1;
+  for (int i = target + 1; i < m->n_nodes; i++)
+    for (int k = 0; k < m->nodes[i].n_inputs; k++)
+      if (needs_grad[m->nodes[i].inputs[k]])
+        needs_grad[i] = 1;
+  /* ...that are also ancestors of the output: every node the loader kept is one. */
+}
+
+/* ---- arena placement --------------------------------------------------------------------- */
+
+typedef struct {
+  size_t floats;
+  int start, end;         /* alive during [start, end] */
+  size_t offset;
+  float **slot;           /* where the final pointer goes */
+} buffer;
+
+static int
+by_size_desc (const void *a, const void *b)
+{
+  const buffer *x = a, *y = b;
+  return x->floats < y->floats ? 1 : x->floats > y->floats ? -1 : 0;
+}
+
+static int
+by_offset (const void *a, const void *b)
+{
+  const buffer *x = *(const buffer *const *) a, *y = *(const buffer *const *) b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Greedy best placement: each buffer (largest first) goes at the lowest offset that does not
+ * collide with an already placed buffer alive at an overlapping time. Returns the arena size. */
+static size_t
+place (buffer *bufs, int n)
+{
+  qsort (bufs, n, sizeof *bufs, by_size_desc);
+  buffer **live = g_new (buffer *, n);
+  size_t total = 0;
+  for (int i = 0; i < n; i++)
+    {
+      int k = 0;
+      for (int j = 0; j < i; j++)
+        if (bufs[j].start <= bufs[i].end && bufs[i].start <= bufs[j].end)
+          live[k++] = &bufs[j];
+      qsort (live, k, sizeof *live, by_offset);
+      size_t offset = 0;
+      for (int j = 0; j < k; j++)
+        {
+          if (live[j]->offset >= offset + bufs[i].floats)
+            break;
+          offset = MAX (offset, live[j]->offset + live[j]->floats);
+        }
+      bufs[i].offset = offset;
+      total = MAX (total, offset + bufs[i].floats);
+    }
+  g_free (live);
+  return total;
+}
+
+/* Round up to 16 floats so every buffer starts on a 64-byte line. */
+static size_t
+aligned (size_t floats)
+{
+  return (floats + 15) & ~(size_t) 15;
+}
+
+gboolean
+segcam_plan_memory (segcam_session *s, GError **error)
+{
+  const segcam_model *m = s->model;
+  int n = m->n_nodes, end = 2 * n;
+  buffer *bufs = g_new0 (buffer, 2 * n);
+  int nb = 0;
+
+  /* Activations: alive from their node to their last reader. A fast-path step runs at the time
+   * of its last node and reads its parts then; absorbed nodes have no buffer. */
+  int *last = g_new (int, n);
+  for (int i = 0; i < n; i++)
+    last[i] = i;
+  for (int i = 0; i < n; i++)
+    {
+      const int *in;
+      int n_in = segcam_node_absorbed (s, i) ? 0 : segcam_node_reads (s, i, &in);
+      for (int k = 0; k < n_in; k++)
+        last[in[k]] = i;
+    }
+  last[m->output] = end;
+  gboolean train = s->mode == SEGCAM_RUN_TRAIN;
+  if (s->mode != SEGCAM_RUN_FORWARD)
+    {
+      /* What backward reads (each op's backward_reads) stays until the end, so that one forward
+       * serves many explanations. */
+      last[s->target] = end;
+      for (int i = s->target + 1; i < n; i++)
+        {
+          const segcam_node *node = &m->nodes[i];
+          if (!s->needs_grad[i] || segcam_node_absorbed (s, i))
+            continue;
+          unsigned reads = segcam_op_get (node->op)->backward_reads;
+          if (reads & SEGCAM_READS_OUTPUT)
+            last[i] = end;
+          for (int k = 0; k < node->n_inputs; k++)
+            if ((reads & SEGCAM_READS_INPUTS)
+                || (k == 0 && ((reads & SEGCAM_READS_INPUT)
+                               || (train && (reads & SEGCAM_READS_INPUT_TRAIN)))))
+              last[node->inputs[k]] = end;
+        }
+    }
+  for (int i = 0; i < n; i++)
+    if (!segcam_node_absorbed (s, i))
+      bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), i, last[i], 0, &s->acts[i].data};
+
+  /* Gradients: from the backward step of their first writer to their own backward step. */
+  if (s->mode != SEGCAM_RUN_FORWARD)
+    for (int i = s->target; i < n; i++)
+      {
+        if (!s->needs_grad[i] || segcam_node_absorbed (s, i))
+          continue;
+        int first_writer = i == m->output ? i : -1;
+        for (int j = i + 1; j < n; j++)
+          {
+            const int *in;
+            int n_in = segcam_node_absorbed (s, j) || !s->needs_grad[j] ? 0 : segcam_node_reads (s, j, &in);
+            for (int k = 0; k < n_in; k++)
+              if (in[k] == i)
+                first_writer = j;
+          }
+        int start = end - 1 - first_writer, stop = i == s->target ? end : end - 1 - i;
+        bufs[nb++] = (buffer) {aligned (segcam_act_size (&s->acts[i])), start, stop, 0,
+                               &s->grads[i].data};
+      }
+  g_free (last);
+
+  size_t total = place (bufs, nb);
+  size_t scratch = 0;
+  for (int i = 0; i < n; i++)
+    {
+      const segcam_op_def *def = segcam_op_get (m->nodes[i].op);
+      if (def->scratch)
+        scratch = MAX (scratch, aligned (def->scratch (&m->nodes[i])));
+    }
+  scratch = MAX (scratch, aligned (segcam_fuse_scratch (s)));
+  int threads = segcam_pool_threads (s->pool);
+  double bytes = (total + (double) scratch * threads) * sizeof (float);
+  /* Linux overcommits: a plan larger than the machine would "allocate" and then be killed. */
+  double physical = (double) sysconf (_SC_PHYS_PAGES) * sysconf (_SC_PAGESIZE);
+  s->arena = bytes < physical ? g_try_new (float, total) : NULL;
+  s->scratch = scratch ? g_try_new (float, scratch * threads) : NULL;
+  s->scratch_per_thread = scratch;
+  s->arena_floats = total;
+  if (!s->arena || (scratch && !s->scratch))
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
+                   "not enough memory for a %dx%d image (%.1f GiB needed)", s->width, s->height,
+                   bytes / (1 << 30));
+      g_free (bufs);
+      return FALSE;
+    }
+  for (int i = 0; i < nb; i++)
+    *bufs[i].slot = s->arena + bufs[i].offset;
+  g_free (bufs);
+  return TRUE;
+}

@@ -1,0 +1,351 @@
+/* session.c — running a planned network: preprocessing, the forward pass node by node, the
+ * backward pass over the gradient set, and reading predictions off the output. */
+#include "session.h"
+
+#include <math.h>
+#include <string.h>
+
+segcam_session *
+segcam_session_create (const segcam_model *m, int width, int height, int batch,
+                       segcam_run_mode mode, int target, int n_threads, gboolean exact,
+                       GError **error)
+{
+  if (width < 1 || height < 1 || width > 1 << 20 || height > 1 << 20 || batch < 1 || batch > 1 << 16)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "image size %dx%d is out of range",
+                   width, height);
+      return NULL;
+    }
+  if (mode == SEGCAM_RUN_EXPLAIN && (target < 0 || target >= m->n_nodes))
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "layer %d does not exist", target);
+      return NULL;
+    }
+  segcam_session *s = g_new0 (segcam_session, 1);
+  int mult = m->size_multiple;
+  s->model = m;
+  s->width = width, s->height = height, s->batch = batch;
+  s->hp = (height + mult - 1) / mult * mult;
+  s->wp = (width + mult - 1) / mult * mult;
+  s->mode = mode;
+  s->explain = mode == SEGCAM_RUN_EXPLAIN;
+  s->target = mode == SEGCAM_RUN_EXPLAIN ? target : mode == SEGCAM_RUN_TRAIN ? 0 : -1;
+  s->acts = g_new0 (segcam_act, m->n_nodes);
+  s->grads = g_new0 (segcam_act, m->n_nodes);
+  s->needs_grad = g_new0 (guint8, m->n_nodes);
+  s->pool = segcam_pool_new (n_threads);
+  if (!segcam_model_shapes (m, batch, s->hp, s->wp, s->acts, error))
+    goto fail;
+  if (mode != SEGCAM_RUN_FORWARD)
+    {
+      segcam_plan_grad_set (m, s->target, s->needs_grad);
+      for (int i = 0; i < m->n_nodes; i++)
+        s->grads[i] = (segcam_act) {NULL, batch, s->acts[i].h, s->acts[i].w, s->acts[i].c};
+    }
+  if (mode == SEGCAM_RUN_TRAIN)
+    {
+      /* Nothing needs the gradient of the image itself. */
+      s->needs_grad[0] = 0;
+      s->bn_mean = g_new0 (float *, m->n_nodes);
+      s->bn_rstd = g_new0 (float *, m->n_nodes);
+      for (int i = 0; i < m->n_nodes; i++)
+        if (segcam_op_get (m->nodes[i].op)->batch_stats)
+          {
+            s->bn_mean[i] = g_new (float, m->nodes[i].channels);
+            s->bn_rstd[i] = g_new (float, m->nodes[i].channels);
+          }
+    }
+  if (mode == SEGCAM_RUN_EXPLAIN)
+    {
+      const segcam_act *a = &s->acts[target];
+      s->cam = g_try_new (float, (size_t) a->h * a->w);
+      s->resized = g_try_new (float, (size_t) s->hp * s->wp);
+      if (!s->cam || !s->resized)
+        {
+          g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
+                       "not enough memory for a %dx%d image", width, height);
+          goto fail;
+        }
+    }
+  if (mode != SEGCAM_RUN_TRAIN && !exact && !segcam_fuse_plan (s, error))
+    goto fail;
+  if (!segcam_plan_memory (s, error))
+    goto fail;
+  return s;
+
+fail:
+  segcam_session_free (s);
+  return NULL;
+}
+
+segcam_session *
+segcam_session_new (const segcam_model *m, const segcam_session_options *o, GError **error)
+{
+  if (o->layer < -1)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "layer %d does not exist", o->layer);
+      return NULL;
+    }
+  int target = o->layer < 0 ? m->default_layer : o->layer;
+  segcam_session *s = segcam_session_create (m, o->width, o->height, 1,
+                                             o->explain ? SEGCAM_RUN_EXPLAIN : SEGCAM_RUN_FORWARD,
+                                             target, o->n_threads, o->exact, error);
+  if (s)
+    {
+      s->progress = o->progress;
+      s->progress_data = o->progress_data;
+    }
+  return s;
+}
+
+void
+segcam_session_free (segcam_session *s)
+{
+  if (!s)
+    return;
+  segcam_pool_free (s->pool);
+  segcam_fuse_free (s);
+  g_free (s->acts);
+  g_free (s->grads);
+  g_free (s->needs_grad);
+  g_free (s->arena);
+  g_free (s->scratch);
+  g_free (s->cam);
+  g_free (s->resized);
+  for (int i = 0; s->bn_mean && i < s->model->n_nodes; i++)
+    {
+      g_free (s->bn_mean[i]);
+      g_free (s->bn_rstd[i]);
+    }
+  g_free (s->bn_mean);
+  g_free (s->bn_rstd);
+  g_free (s);
+}
+
+size_t
+segcam_session_memory (const segcam_session *s)
+{
+  size_t floats = s->arena_floats + s->scratch_per_thread * segcam_pool_threads (s->pool);
+  if (s->cam)
+    floats += (size_t) s->acts[s->target].h * s->acts[s->target].w + (size_t) s->hp * s->wp;
+  return floats * sizeof (float);
+}
+
+static void
+report (const segcam_session *s, double fraction, const char *what)
+{
+  if (s->progress)
+    s->progress (fraction, what, s->progress_data);
+}
+
+/* (x - mean) / std, padded at the bottom and right by repeating the edge pixels. */
+static void
+preprocess (const segcam_session *s, const float *pixels, float *out)
+{
+  const segcam_model *m = s->model;
+  int c = m->in_channels;
+  for (int b = 0; b < s->batch; b++, pixels += (size_t) s->width * s->height * c,
+       out += (size_t) s->wp * s->hp * c)
+  for (int y = 0; y < s->hp; y++)
+    {
+      const float *row = pixels + (size_t) MIN (y, s->height - 1) * s->width * c;
+      for (int x = 0; x < s->wp; x++)
+        {
+          const float *p = row + (size_t) MIN (x, s->width - 1) * c;
+          float *o = out + ((size_t) y * s->wp + x) * c;
+          for (int k = 0; k < c; k++)
+            o[k] = (p[k] - m->mean[k]) / m->std[k];
+        }
+    }
+}
+
+/* What node i's kernels need of the session. */
+static segcam_op_run
+node_run (const segcam_session *s, int i)
+{
+  const segcam_node_grads *pg = s->param_grads ? &s->param_grads[i] : NULL;
+  return (segcam_op_run) {
+    .pool = s->pool, .scratch = s->scratch, .scratch_per_thread = s->scratch_per_thread,
+    .train = s->mode == SEGCAM_RUN_TRAIN, .bn_momentum = s->bn_momentum,
+    .bn_mean = s->bn_mean ? s->bn_mean[i] : NULL, .bn_rstd = s->bn_rstd ? s->bn_rstd[i] : NULL,
+    .dweight = pg ? pg->weight : NULL, .dbias = pg ? pg->bias : NULL,
+  };
+}
+
+static const segcam_act **
+node_inputs (const segcam_session *s, const segcam_node *n, const segcam_act **ins)
+{
+  for (int k = 0; k < n->n_inputs; k++)
+    ins[k] = &s->acts[n->inputs[k]];
+  return ins;
+}
+
+static void
+forward_node (segcam_session *s, int i)
+{
+  const segcam_node *n = &s->model->nodes[i];
+  segcam_op_run r = node_run (s, i);
+  const segcam_act **ins = g_newa (const segcam_act *, MAX (n->n_inputs, 1));
+  segcam_op_get (n->op)->forward (&r, n, node_inputs (s, n, ins), &s->acts[i]);
+}
+
+gboolean
+segcam_session_forward (segcam_session *s, const float *pixels, GError **error)
+{
+  const segcam_model *m = s->model;
+  for (size_t i = 0, n = (size_t) s->width * s->height * m->in_channels * s->batch; i < n; i++)
+    if (!isfinite (pixels[i]))
+      {
+        g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "the image has a non-finite value");
+        return FALSE;
+      }
+  preprocess (s, pixels, s->acts[0].data);
+  for (int i = 1; i < m->n_nodes; i++)
+    {
+      if (segcam_node_absorbed (s, i))
+        continue;
+      report (s, (double) i / m->n_nodes, m->nodes[i].name);
+      const segcam_conv_step *st = segcam_step_at (s, i);
+      if (st)
+        segcam_step_forward (s, st);
+      else
+        forward_node (s, i);
+    }
+  report (s, 1.0, "done");
+  s->forward_done = TRUE;
+  return TRUE;
+}
+
+/* Gradient of node src, or NULL when the plan gives it none; *fresh says whether this is its
+ * first writer, whose buffer may still hold another tensor's old values (the arena reuses it). */
+static segcam_act *
+claim_grad (segcam_session *s, int src, guint8 *ready, gboolean *fresh)
+{
+  if (!s->needs_grad[src])
+    return NULL;
+  *fresh = !ready[src];
+  ready[src] = 1;
+  return &s->grads[src];
+}
+
+/* The same, zeroed for kernels that accumulate. */
+static segcam_act *
+input_grad (segcam_session *s, int src, guint8 *ready)
+{
+  gboolean fresh;
+  segcam_act *g = claim_grad (s, src, ready, &fresh);
+  if (g && fresh)
+    memset (g->data, 0, segcam_act_size (g) * sizeof (float));
+  return g;
+}
+
+/* A fast-path step: the gradients of the parts it reads, as far as they need one. Winograd
+ * steps overwrite a fresh gradient instead of adding to zeros. */
+static void
+backward_step (segcam_session *s, const segcam_conv_step *st, guint8 *ready)
+{
+  segcam_act **dparts = g_newa (segcam_act *, st->n_parts);
+  gboolean *fresh = g_newa (gboolean, st->n_parts);
+  for (int k = 0; k < st->n_parts; k++)
+    {
+      dparts[k] = claim_grad (s, st->parts[k], ready, &fresh[k]);
+      if (dparts[k] && fresh[k] && !st->winograd)
+        memset (dparts[k]->data, 0, segcam_act_size (dparts[k]) * sizeof (float));
+    }
+  segcam_step_backward (s, st, dparts, fresh);
+}
+
+static void
+backward_node (segcam_session *s, int i, guint8 *ready)
+{
+  const segcam_conv_step *st = segcam_step_at (s, i);
+  if (st)
+    {
+      /* Steps exist only in forward and explain sessions: no parameter gradients. */
+      backward_step (s, st, ready);
+      return;
+    }
+  const segcam_node *n = &s->model->nodes[i];
+  const segcam_op_def *def = segcam_op_get (n->op);
+  segcam_op_run r = node_run (s, i);
+  int n_grad = def->grad_inputs < 0 ? n->n_inputs : def->grad_inputs;
+  segcam_act **din = g_newa (segcam_act *, n->n_inputs);
+  gboolean any = r.dweight != NULL;
+  for (int k = 0; k < n->n_inputs; k++)
+    {
+      din[k] = k < n_grad ? input_grad (s, n->inputs[k], ready) : NULL;
+      any |= din[k] != NULL;
+    }
+  /* Nothing below needs a gradient, and no parameter is trained here. */
+  if (!any)
+    return;
+  const segcam_act **ins = g_newa (const segcam_act *, n->n_inputs);
+  def->backward (&r, n, node_inputs (s, n, ins), &s->acts[i], &s->grads[i], din);
+}
+
+void
+segcam_session_backward (segcam_session *s)
+{
+  const segcam_model *m = s->model;
+  guint8 *ready = g_new0 (guint8, m->n_nodes);
+  ready[m->output] = 1;
+  for (int i = m->output; i > s->target; i--)
+    if (s->needs_grad[i] && !segcam_node_absorbed (s, i))
+      backward_node (s, i, ready);
+  g_free (ready);
+}
+
+/* ---- predictions ------------------------------------------------------------------------- */
+
+void
+segcam_session_probabilities (const segcam_session *s, float *out)
+{
+  g_return_if_fail (s->forward_done);
+  const segcam_model *m = s->model;
+  const segcam_act *z = &s->acts[m->output];
+  size_t plane = (size_t) s->width * s->height;
+  int nc = m->n_classes;
+  float *prob = g_newa (float, nc);
+  for (int y = 0; y < s->height; y++)
+    for (int x = 0; x < s->width; x++)
+      {
+        const float *v = z->data + ((size_t) y * s->wp + x) * z->c;
+        size_t p = (size_t) y * s->width + x;
+        if (m->sigmoid && z->c == 1)
+          {
+            float fg = segcam_logistic (v[0]);
+            out[p] = 1.0f - fg;
+            out[plane + p] = fg;
+          }
+        else if (m->sigmoid)
+          for (int k = 0; k < nc; k++)
+            out[k * plane + p] = segcam_logistic (v[k]);
+        else
+          {
+            segcam_softmax (v, nc, prob);
+            for (int k = 0; k < nc; k++)
+              out[k * plane + p] = prob[k];
+          }
+      }
+}
+
+void
+segcam_session_labels (const segcam_session *s, uint8_t *labels)
+{
+  g_return_if_fail (s->forward_done);
+  const segcam_model *m = s->model;
+  const segcam_act *z = &s->acts[m->output];
+  for (int y = 0; y < s->height; y++)
+    for (int x = 0; x < s->width; x++)
+      {
+        const float *v = z->data + ((size_t) y * s->wp + x) * z->c;
+        int best = 0;
+        if (z->c == 1)
+          best = v[0] > 0; /* sigmoid(z) > 0.5 */
+        else
+          for (int k = 1; k < z->c; k++)
+            if (v[k] > v[best])
+              best = k;
+        labels[(size_t) y * s->width + x] = (uint8_t) best;
+      }
+}

@@ -1,0 +1,119 @@
+/* session.h — a planned run of one model at one image size (internal).
+ *
+ * The plan (plan.c) takes every activation's shape from the graph (graph/shapes.c) and, from the
+ * nodes' lifetimes on a timeline of forward steps followed by backward steps, places all
+ * activations and gradients in one arena with reuse. Only the nodes on paths from the target layer to the output get gradients, and only
+ * the activations their backward reads outlive their last forward use. */
+#ifndef SEGCAM_SESSION_H
+#define SEGCAM_SESSION_H
+
+#include "model.h"
+#include "ops.h"
+#include "winograd.h"
+
+typedef enum {
+  SEGCAM_RUN_FORWARD,     /* predictions only */
+  SEGCAM_RUN_EXPLAIN,     /* forward once, then backward to a target layer per explanation */
+  SEGCAM_RUN_TRAIN,       /* batch statistics, gradients for every node and parameter */
+} segcam_run_mode;
+
+/* Parameter gradients of one node (training): conv dW in the forward-packed layout and db;
+ * batch norm dgamma and dbeta. */
+typedef struct {
+  float *weight, *bias;
+} segcam_node_grads;
+
+/* One conv of the fast path (fuse.c) with what it absorbs: it reads its input channels from parts
+ * (a concat's inputs, in place, or the conv's own input) and writes the activation of out, the
+ * last node of the chain conv [-> batch norm] [-> ReLU]. */
+typedef struct {
+  int head, out;
+  gboolean relu;
+  segcam_conv_params p;          /* the conv with the batch norm folded in */
+  gboolean owns_weights;         /* p's arrays are the step's, not the model's */
+  int n_parts;
+  const int *parts;              /* node indices */
+  gboolean winograd;
+  segcam_winograd_weights wfwd;
+  segcam_winograd_weights *wbwd; /* per part: backward-data into it (u NULL: not needed) */
+} segcam_conv_step;
+
+struct segcam_session {
+  const segcam_model *model;
+  int width, height;      /* the caller's image */
+  int hp, wp;             /* padded to the model's size multiple */
+  int batch;              /* images per forward pass */
+  segcam_run_mode mode;
+  gboolean explain;       /* mode == SEGCAM_RUN_EXPLAIN */
+  int target;             /* node explained at (0, the input, when training), -1 otherwise */
+  segcam_pool *pool;
+  segcam_progress_fn progress;
+  void *progress_data;
+
+  segcam_act *acts;       /* per node */
+  segcam_act *grads;      /* per node; data NULL outside the gradient set */
+  guint8 *needs_grad;     /* per node: on a path from target to output */
+  float *arena;
+  size_t arena_floats;
+  float *scratch;         /* per-thread conv scratch */
+  size_t scratch_per_thread;
+  float *cam;             /* L of the last explanation: target h x w */
+  float *resized;         /* L resized to hp x wp */
+  gboolean forward_done;
+
+  /* fast path (fuse.c); steps NULL when the session runs node by node */
+  segcam_conv_step *steps;
+  int n_steps;
+  int *step_at;           /* per node: the step whose output it is, or -1 */
+  guint8 *absorbed;       /* per node: computed inside a step, never materialised */
+
+  /* training only */
+  segcam_node_grads *param_grads; /* per node, filled by the trainer */
+  float **bn_mean, **bn_rstd;     /* per batch-norm node: the last batch's statistics */
+  double bn_momentum;
+};
+
+/* The general constructor; segcam_session_new is the public face for FORWARD and EXPLAIN.
+ * exact: node by node with direct convolutions, no fast path (fuse.c); training is always exact. */
+segcam_session *segcam_session_create (const segcam_model *m, int width, int height, int batch,
+                                       segcam_run_mode mode, int target, int n_threads,
+                                       gboolean exact, GError **error);
+
+/* Marks the nodes that are descendants of target and ancestors of the output. */
+void segcam_plan_grad_set (const segcam_model *m, int target, guint8 *needs_grad);
+/* Places every buffer in one arena and allocates it (and the conv scratch). */
+gboolean segcam_plan_memory (segcam_session *s, GError **error);
+
+/* Whether node i is computed inside a fast-path step and so has no buffer and no node of its own
+ * to run; the step, if any, whose output node i is (NULL otherwise). */
+static inline gboolean
+segcam_node_absorbed (const segcam_session *s, int i)
+{
+  return s->absorbed && s->absorbed[i];
+}
+
+static inline const segcam_conv_step *
+segcam_step_at (const segcam_session *s, int i)
+{
+  return s->step_at && s->step_at[i] >= 0 ? &s->steps[s->step_at[i]] : NULL;
+}
+
+/* Decides the fast path's steps and prepares their weights (forward and explain sessions). */
+gboolean segcam_fuse_plan (segcam_session *s, GError **error);
+void segcam_fuse_free (segcam_session *s);
+/* The nodes whose activations node i's computation reads: a step's parts, or the node's inputs.
+ * Absorbed nodes read nothing of their own. */
+int segcam_node_reads (const segcam_session *s, int i, const int **inputs);
+/* Per-thread scratch floats the Winograd steps need. */
+size_t segcam_fuse_scratch (const segcam_session *s);
+void segcam_step_forward (segcam_session *s, const segcam_conv_step *st);
+/* Back-propagates grads[st->out] (which it overwrites) into the gradients of the step's parts;
+ * dparts[k] NULL: part k needs none. A Winograd step overwrites dparts[k] where fresh[k] and
+ * adds to it elsewhere; other steps always add. */
+void segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act *const *dparts,
+                           const gboolean *fresh);
+
+/* Runs the backward pass from the gradient already in grads[output] down to the target. */
+void segcam_session_backward (segcam_session *s);
+
+#endif /* SEGCAM_SESSION_H */
