@@ -90,4 +90,118 @@ echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQ
 expect 2 "ROI mask is 1x1" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/tiny.png" "$image" -o "$tmp/h.png"
 expect 2 "cannot write" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/no/such/dir/h.png"
 
+# ---- Nothing the user had is lost (issue 12) ----------------------------------------------------
+# Outputs that would destroy something are refused before any work, and leave it as it was.
+cp "$image" "$tmp/in.png"
+cp "$tmp/in.png" "$tmp/in-copy.png"
+same () {
+  cmp -s "$1" "$2" && pass || fail "FAIL: $1 was changed"
+}
+expect 2 "-o '.*in.png' is the same file as the image" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/in.png" -o "$tmp/in.png"
+same "$tmp/in.png" "$tmp/in-copy.png"
+expect 2 "--overlay .* is the same file as the image" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/in.png" -o "$tmp/h.png" --overlay "$tmp/./in.png"
+same "$tmp/in.png" "$tmp/in-copy.png"
+expect 2 "--map-npy .* is the same file as -o" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/x.png" --map-npy "$tmp/x.png"
+cp "$model" "$tmp/m.safetensors"
+expect 2 "--probabilities .* is the same file as --model" \
+  "$segcam" predict --model "$tmp/m.safetensors" "$image" -o "$tmp/s.png" --probabilities "$tmp/m.safetensors"
+same "$tmp/m.safetensors" "$model"
+mkdir "$tmp/empty-dir"
+expect 2 "cannot write -o .*: it is a directory" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/empty-dir"
+[ -d "$tmp/empty-dir" ] && pass || fail "FAIL: the directory given as -o is gone"
+# Root would replace /dev/full itself if this failed: it gets a device node of its own.
+full=/dev/full
+[ "$(id -u)" -eq 0 ] && mknod "$tmp/full" c 1 7 && full=$tmp/full
+expect 2 "cannot write -o '.*full': it is a device" "$segcam" predict --model "$model" "$image" -o "$full"
+[ -c "$full" ] && pass || fail "FAIL: $full is no longer a device"
+mkfifo "$tmp/fifo"
+expect 2 "cannot write --map-npy .*: it is a FIFO" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.png" --map-npy "$tmp/fifo"
+[ -p "$tmp/fifo" ] && pass || fail "FAIL: the FIFO given as --map-npy is gone"
+# An empty name is a slip on the command line (it crashed inside GEGL's png-save).
+expect 1 "-o must name a file" "$segcam" explain --model "$model" --class 1 "$image" -o ""
+expect 1 "--map-npy must name a file" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.png" --map-npy ""
+expect 1 "--probabilities must name a file" "$segcam" predict --model "$model" "$image" -o "$tmp/s.png" --probabilities ""
+# The model trained must not replace the checkpoint it resumes from (checked before the digits
+# file is even looked for).
+expect 2 "-o .* is the same file as --resume" "$segcam" train --data texture-mnist --config biased \
+  --mnist "$tmp/none.bin" --resume "$tmp/m.safetensors" -o "$tmp/m.safetensors"
+same "$tmp/m.safetensors" "$model"
+
+# Write failures are detected (here a file-size limit; a full disk goes the same way), reported in
+# one line, and leave the previous output as it was and no temporary file.
+expect 0 "" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w.png" --map-npy "$tmp/w.npy"
+cp "$tmp/w.png" "$tmp/w-good.png"
+cp "$tmp/w.npy" "$tmp/w-good.npy"
+limited () { # limited BLOCKS COMMAND...: COMMAND under ulimit -f BLOCKS
+  blocks=$1
+  shift
+  sh -c 'ulimit -f "$0" && exec "$@"' "$blocks" "$@"
+}
+expect 2 "cannot write '.*w.png': .*File too large" limited 1 \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w.png"
+same "$tmp/w.png" "$tmp/w-good.png"
+expect 2 "cannot write '.*w.npy': File too large" limited 8 \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w2.png" --map-npy "$tmp/w.npy"
+same "$tmp/w.npy" "$tmp/w-good.npy"
+leftovers=$(find "$tmp" -name '.*.??????' | wc -l)
+[ "$leftovers" -eq 0 ] && pass || fail "FAIL: $leftovers temporary files left after failed writes"
+
+# A read-only folder is refused before the computation; root writes anywhere, so root runs this
+# as nobody.
+mkdir "$tmp/ro"
+cp "$model" "$image" "$tmp/ro/"
+chmod 755 "$tmp" && chmod 555 "$tmp/ro"
+as_user=""
+[ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" -ne 0 ] || [ -n "$as_user" ]; then
+  expect 2 "cannot write -o .*: folder '.*ro' is not writable" $as_user \
+    "$segcam" predict --model "$tmp/ro/$(basename "$model")" "$tmp/ro/$(basename "$image")" -o "$tmp/ro/s.png"
+fi
+chmod 755 "$tmp/ro"
+
+# An interrupted write never leaves a partial file under the final name and never loses the
+# previous one: SIGKILL at random points of writes of a 4.7 MB .npy and its PNG, then SIGINT and
+# SIGTERM, which also leave no temporary file.
+{ printf 'P6\n768 512\n255\n'; head -c $((768 * 512 * 3)) /dev/urandom; } >"$tmp/large.ppm"
+set -- predict --model "$model" "$tmp/large.ppm" -o "$tmp/k.png" --probabilities "$tmp/k.npy" -t 1
+expect 0 "" "$segcam" "$@"
+cp "$tmp/k.npy" "$tmp/k-good.npy"
+cp "$tmp/k.png" "$tmp/k-good.png"
+during_writes=0
+interrupt () { # interrupt SIGNAL ARG...: runs segcam ARG... and sends it SIGNAL while it writes
+  sig=$1
+  shift
+  # A shell starts background commands with SIGINT ignored; env gives them the default back.
+  env --default-signal=INT "$segcam" "$@" >/dev/null 2>&1 &
+  pid=$!
+  # Writes take some 1/20 of the run: wait until an output (or a file beside it) is open.
+  until ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "$tmp/\.\{0,1\}k\."; do
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  kill -0 "$pid" 2>/dev/null && during_writes=$((during_writes + 1))
+  sleep "0.0$(($(od -An -N2 -tu2 /dev/urandom) % 50))"
+  kill -s "$sig" "$pid" 2>/dev/null
+  wait "$pid"
+  if cmp -s "$tmp/k.npy" "$tmp/k-good.npy" && cmp -s "$tmp/k.png" "$tmp/k-good.png"; then
+    pass
+  else
+    fail "FAIL: SIG$sig left k.npy or k.png partial or missing"
+  fi
+}
+for i in $(seq 20); do
+  interrupt KILL "$@"
+done
+rm -f "$tmp"/.k.*
+for s in INT INT INT TERM TERM TERM; do
+  interrupt $s "$@"
+done
+leftovers=$(find "$tmp" -name '.k.*' | wc -l)
+[ "$leftovers" -eq 0 ] && pass || fail "FAIL: SIGINT or SIGTERM left $leftovers temporary files"
+echo "$during_writes of 26 signals sent while an output was open"
+
 finish

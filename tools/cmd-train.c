@@ -6,6 +6,7 @@
  * data and the final metrics in segcam.training. */
 #include "cli.h"
 #include "commands.h"
+#include "output.h"
 #include "segcam-train.h"
 #include "texture-mnist.h"
 
@@ -112,6 +113,20 @@ training_record (const char *command, const char *config, int train_count, guint
   return text;
 }
 
+typedef struct {
+  segcam_trainer *trainer;
+  const char *training_json;
+  gboolean checkpoint;
+} save_job;
+
+/* The model or checkpoint file, for segcam_write_atomically. */
+static gboolean
+write_trained (const char *path, gpointer data, GError **error)
+{
+  const save_job *job = data;
+  return segcam_trainer_save (job->trainer, path, job->training_json, job->checkpoint, error);
+}
+
 int
 segcam_cmd_train (int argc, char **argv)
 {
@@ -168,6 +183,13 @@ segcam_cmd_train (int argc, char **argv)
                                 "biased|unbiased and -o; counts and rates must be positive");
       goto out;
     }
+  /* The checkpoint may be the file resumed from (it is read whole before the first write, and
+   * replaced only by a complete one); the model must not replace the checkpoint it came from. */
+  const segcam_cli_file outputs[] = {{"-o", out}, {"--checkpoint", checkpoint}};
+  const segcam_cli_file data_file = {"--mnist", mnist_path}, resumed = {"--resume", resume};
+  if ((status = segcam_cli_check_outputs ("train", outputs, 2, &data_file, 1))
+      || (status = segcam_cli_check_outputs ("train", outputs, 1, &resumed, 1)))
+    goto out;
   if (!(mnist = segcam_cli_load_mnist ("train", mnist_path)))
     {
       status = EXIT_INPUT;
@@ -226,7 +248,8 @@ segcam_cmd_train (int argc, char **argv)
       printf ("epoch %3d/%d  loss %.4f  train acc %.4f  val acc %.4f  val mIoU %.4f  %.1f img/s  %.0f s left\n",
               epoch + 1, epochs, loss, acc_sum / steps_per_epoch, mt.accuracy, mt.mean_iou, ips, left);
       fflush (stdout);
-      if (checkpoint && !segcam_trainer_save (trainer, checkpoint, NULL, TRUE, &error))
+      save_job job = {trainer, NULL, TRUE};
+      if (checkpoint && !segcam_write_atomically (checkpoint, write_trained, &job, &error))
         {
           status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
           goto out;
@@ -235,7 +258,8 @@ segcam_cmd_train (int argc, char **argv)
   double ips = trained_seconds > 0 ? (double) (epochs - first_epoch) * steps_per_epoch * batch / trained_seconds : 0;
   char *record = training_record (command, config_name, train_count, (guint64) seed, &spec, epochs,
                                   batch, lr, &mt, loss, trained_seconds, ips, val_count);
-  if (!segcam_trainer_save (trainer, out, record, FALSE, &error))
+  save_job job = {trainer, record, FALSE};
+  if (!segcam_write_atomically (out, write_trained, &job, &error))
     status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
   else
     printf ("wrote %s: val pixel accuracy %.4f, mean IoU %.4f, %.1f images/s\n", out, mt.accuracy,

@@ -2,16 +2,79 @@
  * GEGL knows is accepted and colour conversions are babl's, as in GIMP. */
 #include "image-io.h"
 
+#include "output.h"
+
+#include <errno.h>
 #include <gegl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static gboolean gegl_ready;
 
+/* ---- library chatter ------------------------------------------------------------------------ */
+
+/* GEGL, libpng and libjpeg tell of failures only by printing them: GLib messages (caught by
+ * collect) and fprintf on stderr (caught by pointing file descriptor 2 at a temporary file). While
+ * an operation runs, both are collected, and the caller folds what matters into its one line. */
+static GString *collected;
+
 static void
-quiet (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+collect (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
+  if (collected)
+    g_string_append_printf (collected, "%s\n", message);
+}
+
+typedef struct {
+  FILE *sink;
+  int saved_stderr;
+} chatter;
+
+static void
+chatter_begin (chatter *c)
+{
+  fflush (stderr);
+  c->sink = tmpfile ();
+  c->saved_stderr = c->sink ? dup (STDERR_FILENO) : -1;
+  if (c->saved_stderr >= 0)
+    dup2 (fileno (c->sink), STDERR_FILENO);
+  collected = g_string_new (NULL);
+}
+
+/* The first line of what was printed since chatter_begin, without the libraries' own
+ * "libpng error: " prefixes, or NULL when nothing was. Libraries end lines inconsistently (GEGL's
+ * libpng handler prints "LIBPNG ERROR: x" without a newline before libpng's "libpng error: x"), so
+ * the text after the last "error: " of the first line is the message. */
+static char *
+chatter_end (chatter *c)
+{
+  fflush (stderr);
+  if (c->saved_stderr >= 0)
+    {
+      dup2 (c->saved_stderr, STDERR_FILENO);
+      close (c->saved_stderr);
+      char buf[1024];
+      rewind (c->sink);
+      size_t n = fread (buf, 1, sizeof buf - 1, c->sink);
+      buf[n] = '\0';
+      g_string_append (collected, buf);
+    }
+  if (c->sink)
+    fclose (c->sink);
+  char *text = g_string_free (collected, FALSE);
+  collected = NULL;
+  g_strstrip (text);
+  char *end = strchr (text, '\n');
+  if (end)
+    *end = '\0';
+  char *last = NULL;
+  for (char *p = text; (p = strstr (p, "error: ")); p++)
+    last = p + strlen ("error: ");
+  char *line = *text ? g_strdup (g_strstrip (last ? last : text)) : NULL;
+  g_free (text);
+  return line;
 }
 
 static void
@@ -20,11 +83,11 @@ ensure_gegl (void)
   if (gegl_ready)
     return;
   gegl_init (NULL, NULL);
-  /* GEGL's loaders and savers warn on stderr about every unreadable file; the caller reports
-   * each failure in one line of its own, so their chatter would only repeat it. */
+  /* GEGL's loaders and savers warn about every unreadable file; the caller reports each failure in
+   * one line of its own, with what they said folded in. */
   const GLogLevelFlags levels = G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_CRITICAL;
-  g_log_set_handler ("GEGL", levels, quiet, NULL);
-  g_log_set_handler (NULL, levels, quiet, NULL);
+  g_log_set_handler ("GEGL", levels, collect, NULL);
+  g_log_set_handler (NULL, levels, collect, NULL);
   gegl_ready = TRUE;
 }
 
@@ -80,25 +143,26 @@ segcam_image_load (const char *path, int channels, int *width, int *height, GErr
   return pixels;
 }
 
-/* Writes a whole buffer through one GEGL save operation (created with the given properties). */
+/* One PNG for segcam_write_atomically: the whole buffer through gegl:png-save. */
 static gboolean
-save_buffer (GeglBuffer *buffer, GeglNode *save, const char *path, GError **error)
+write_png (const char *path, gpointer buffer, GError **error)
 {
   GeglNode *graph = gegl_node_new ();
   GeglNode *src = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
-  gegl_node_add_child (graph, save);
-  g_object_unref (save);
+  /* png-save defaults to 16 bits per channel; labels and heat maps are 8-bit images. */
+  GeglNode *save = gegl_node_new_child (graph, "operation", "gegl:png-save", "path", path,
+                                        "bitdepth", 8, NULL);
   gegl_node_link (src, save);
-  /* GEGL's savers report failure only as a warning; check the file instead. */
-  g_remove (path);
+  /* GEGL's savers report failure only by what they and libpng print. */
+  chatter c;
+  chatter_begin (&c);
   gegl_node_process (save);
+  char *complaint = chatter_end (&c);
   g_object_unref (graph);
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    {
-      io_error (error, "cannot write '%s'", path);
-      return FALSE;
-    }
-  return TRUE;
+  if (complaint)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write '%s': %s", path, complaint);
+  g_free (complaint);
+  return complaint == NULL;
 }
 
 gboolean
@@ -110,40 +174,44 @@ segcam_png_save (const char *path, const uint8_t *pixels, int width, int height,
   const Babl *fmt = babl_format (format);
   GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, pixels, GEGL_AUTO_ROWSTRIDE);
-  /* png-save defaults to 16 bits per channel; labels and heat maps are 8-bit images. */
-  GeglNode *save = gegl_node_new ();
-  gegl_node_set (save, "operation", "gegl:png-save", "path", path, "bitdepth", 8, NULL);
-  gboolean ok = save_buffer (buffer, save, path, error);
+  gboolean ok = segcam_write_atomically (path, write_png, buffer, error);
   g_object_unref (buffer);
   return ok;
 }
 
-/* gegl:npy-save writes pixel formats only, (height, width) for one channel; a stack of class
- * planes has no pixel format, so (channels, height, width) arrays get the .npy header here. */
+typedef struct {
+  const float *values;
+  int width, height, channels;
+} npy_array;
+
+/* One .npy file for segcam_write_atomically. Written here rather than by gegl:npy-save, which
+ * knows only pixel formats (no (channels, height, width) stack of class planes) and reports a
+ * failed write only on stderr. */
 static gboolean
-save_npy_planes (const char *path, const float *values, int width, int height, int channels,
-                 GError **error)
+write_npy (const char *path, gpointer data, GError **error)
 {
-  char dict[128];
-  int len = g_snprintf (dict, sizeof dict,
-                        "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }",
-                        channels, height, width);
+  const npy_array *a = data;
+  char shape[64], dict[128];
+  if (a->channels == 1)
+    g_snprintf (shape, sizeof shape, "%d, %d", a->height, a->width);
+  else
+    g_snprintf (shape, sizeof shape, "%d, %d, %d", a->channels, a->height, a->width);
+  int len = g_snprintf (dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
+                        shape);
   /* Magic (6) + version (2) + header length (2) + dict, padded with spaces to 64 bytes, '\n'. */
   int header = (10 + len + 1 + 63) / 64 * 64 - 10;
-  FILE *f = fopen (path, "wb");
-  if (!f)
-    {
-      io_error (error, "cannot write '%s'", path);
-      return FALSE;
-    }
+  FILE *f = g_fopen (path, "wb");
   const uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, header & 0xff, header >> 8};
-  fwrite (pre, 1, sizeof pre, f);
-  fprintf (f, "%s%*s\n", dict, header - len - 1, "");
-  size_t n = (size_t) width * height * channels;
-  gboolean ok = fwrite (values, sizeof (float), n, f) == n;
-  ok = fclose (f) == 0 && ok;
+  size_t n = (size_t) a->width * a->height * a->channels;
+  gboolean ok = f && fwrite (pre, 1, sizeof pre, f) == sizeof pre
+                && fprintf (f, "%s%*s\n", dict, header - len - 1, "") == header
+                && fwrite (a->values, sizeof (float), n, f) == n;
+  int saved = errno;
+  if (f && fclose (f) != 0 && ok)
+    ok = FALSE, saved = errno;
   if (!ok)
-    io_error (error, "cannot write '%s'", path);
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot write '%s': %s", path,
+                 g_strerror (saved));
   return ok;
 }
 
@@ -151,15 +219,6 @@ gboolean
 segcam_npy_save (const char *path, const float *values, int width, int height, int channels,
                  GError **error)
 {
-  if (channels != 1)
-    return save_npy_planes (path, values, width, height, channels, error);
-  ensure_gegl ();
-  const Babl *fmt = babl_format ("Y float");
-  GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
-  gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, values, GEGL_AUTO_ROWSTRIDE);
-  GeglNode *save = gegl_node_new ();
-  gegl_node_set (save, "operation", "gegl:npy-save", "path", path, NULL);
-  gboolean ok = save_buffer (buffer, save, path, error);
-  g_object_unref (buffer);
-  return ok;
+  npy_array a = {values, width, height, channels};
+  return segcam_write_atomically (path, write_npy, &a, error);
 }

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "image-io.h"
+#include "output.h"
 #include "segcam.h"
 
 #include <cblas.h>
@@ -144,6 +145,12 @@ cmd_predict (int argc, char **argv)
     return EXIT_USAGE;
   if (!model || !out || argc != 2)
     return segcam_cli_fail ("predict", EXIT_USAGE, "needs --model, -o and one IMAGE");
+  const segcam_cli_file outputs[] = {{"-o", out}, {"--probabilities", probs}};
+  const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}};
+  int checked = segcam_cli_check_outputs ("predict", outputs, G_N_ELEMENTS (outputs), inputs,
+                                          G_N_ELEMENTS (inputs));
+  if (checked)
+    return checked;
   run r;
   int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact);
   GError *error = NULL;
@@ -315,6 +322,12 @@ cmd_explain (int argc, char **argv)
   if (cmap < 0)
     return segcam_cli_fail ("explain", EXIT_USAGE,
                             "--colormap must be jet, turbo, viridis, inferno or grayscale");
+  const segcam_cli_file outputs[] = {{"-o", out}, {"--overlay", over}, {"--map-npy", npy}};
+  const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}, {"--roi-mask", ro.mask}};
+  int checked = segcam_cli_check_outputs ("explain", outputs, G_N_ELEMENTS (outputs), inputs,
+                                          G_N_ELEMENTS (inputs));
+  if (checked)
+    return checked;
 
   run r;
   int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact);
