@@ -90,6 +90,45 @@ echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQ
 expect 2 "ROI mask is 1x1" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/tiny.png" "$image" -o "$tmp/h.png"
 expect 2 "cannot write" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/no/such/dir/h.png"
 
+# ---- Corrupt or absurd images are refused (issue 12) --------------------------------------------
+# A truncated PNG or JPEG decodes in part: an input error naming the file, with the decoder's
+# words folded into the one line (libpng printed its own lines before).
+head -c 3000 "$image" >"$tmp/cut.png"
+expect 2 "cannot read image '.*cut.png': the file is damaged or truncated \(IDAT: CRC error\)" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/cut.png" -o "$tmp/h.png"
+echo '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4
+UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj
+Y2NjY2NjY2NjY2NjY2NjY2P/wAARCAAQABADASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAwT/xAAmEAACAgAEBAcA
+AAAAAAAAAAABAgMREiEiMQATUaEEMkFCYnHw/8QAFAEBAAAAAAAAAAAAAAAAAAAAAP/EAB0RAAEDBQEAAAAAAAAAAAAAAAEA
+EfACEjFBkfH/2gAMAwEAAhEDEQA/ACklknUR4hTVG8ZKmOvgPvYdO6x+ITEYwEdo4hgKrqZSSDuD' | base64 -d >"$tmp/cut.jpg"
+expect 2 "cannot read image '.*cut.jpg': the file is damaged or truncated \(.*premature end" \
+  "$segcam" predict --model "$model" "$tmp/cut.jpg" -o "$tmp/s.png"
+# A damaged JPEG header: libjpeg calls exit (1) from inside GEGL.
+head -c 250 "$tmp/cut.jpg" >"$tmp/head.jpg"
+expect 2 "cannot read image '.*head.jpg'" "$segcam" predict --model "$model" "$tmp/head.jpg" -o "$tmp/s.png"
+# A 0x0 PNG (libpng and GEGL printed 7 lines).
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAAAAAAACAIAAAC06etFAAAACElEQVR4nAMAAAAAAUgGidIAAAAASUVORK5CYII=' \
+  | base64 -d >"$tmp/zero.png"
+expect 2 "cannot read image '.*zero.png': not an image GEGL can load \(.*zero" \
+  "$segcam" predict --model "$model" "$tmp/zero.png" -o "$tmp/s.png"
+# What is not a file is named for what it is.
+mkdir -p "$tmp/empty-in"
+expect 2 "cannot read image '.*empty-in': it is a directory" \
+  "$segcam" predict --model "$model" "$tmp/empty-in" -o "$tmp/s.png"
+mkfifo "$tmp/in-fifo"
+expect 2 "cannot read image '.*in-fifo': it is a FIFO" "$segcam" predict --model "$model" "$tmp/in-fifo" -o "$tmp/s.png"
+expect 2 "cannot read image '/dev/null': it is a device" "$segcam" predict --model "$model" /dev/null -o "$tmp/s.png"
+# The size comes from the header and is checked before decoding: a 69-byte PNG that says
+# 20000x20000 (GEGL decoded 5 GB of it before) is refused with the remedy.
+echo 'iVBORw0KGgoAAAANSUhEUgAATiAAAE4gCAIAAABsEtFuAAAADElEQVR4nGNgoD0AAABkAAGGZDw1AAAAAElFTkSuQmCC' \
+  | base64 -d >"$tmp/huge.png"
+expect 2 "image '.*huge.png' is 20000x20000, larger than --max-size 16384 .*scale it down" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/huge.png" -o "$tmp/h.png"
+expect 2 "is 64x48, larger than --max-size 63" "$segcam" predict --max-size 63 --model "$model" "$image" -o "$tmp/s.png"
+expect 0 "" "$segcam" predict --max-size 64 --model "$model" "$image" -o "$tmp/s.png"
+expect 2 "cannot read image '.*cut.png'" \
+  "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/cut.png" "$image" -o "$tmp/h.png"
+
 # ---- Nothing the user had is lost (issue 12) ----------------------------------------------------
 # Outputs that would destroy something are refused before any work, and leave it as it was.
 cp "$image" "$tmp/in.png"

@@ -8,6 +8,7 @@
 #include <gegl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,66 +16,96 @@ static gboolean gegl_ready;
 
 /* ---- library chatter ------------------------------------------------------------------------ */
 
-/* GEGL, libpng and libjpeg tell of failures only by printing them: GLib messages (caught by
- * collect) and fprintf on stderr (caught by pointing file descriptor 2 at a temporary file). While
- * an operation runs, both are collected, and the caller folds what matters into its one line. */
-static GString *collected;
+/* GEGL, libpng and libjpeg tell of failures only by printing them: GLib messages (through
+ * collect) and fprintf on stderr. While an operation runs, file descriptor 2 points at a temporary
+ * file that collects both, in order, and the caller folds what matters into its one line. */
+typedef struct {
+  FILE *sink;
+  int saved_stderr;
+  const char *what; /* "cannot read image 'x.png'", for a library that exits */
+} chatter;
+
+static chatter *collecting;
 
 static void
 collect (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
-  if (collected)
-    g_string_append_printf (collected, "%s\n", message);
+  if (collecting)
+    fprintf (stderr, "%s\n", message);
 }
 
-typedef struct {
-  FILE *sink;
-  int saved_stderr;
-} chatter;
-
 static void
-chatter_begin (chatter *c)
+chatter_begin (chatter *c, const char *what)
 {
   fflush (stderr);
   c->sink = tmpfile ();
   c->saved_stderr = c->sink ? dup (STDERR_FILENO) : -1;
   if (c->saved_stderr >= 0)
     dup2 (fileno (c->sink), STDERR_FILENO);
-  collected = g_string_new (NULL);
+  c->what = what;
+  collecting = c;
 }
 
-/* The first line of what was printed since chatter_begin, without the libraries' own
- * "libpng error: " prefixes, or NULL when nothing was. Libraries end lines inconsistently (GEGL's
- * libpng handler prints "LIBPNG ERROR: x" without a newline before libpng's "libpng error: x"), so
- * the text after the last "error: " of the first line is the message. */
+/* What was printed since chatter_begin, or NULL when nothing was (or it could not be caught). */
 static char *
 chatter_end (chatter *c)
 {
   fflush (stderr);
+  collecting = NULL;
+  char buf[1024] = "";
   if (c->saved_stderr >= 0)
     {
       dup2 (c->saved_stderr, STDERR_FILENO);
       close (c->saved_stderr);
-      char buf[1024];
       rewind (c->sink);
-      size_t n = fread (buf, 1, sizeof buf - 1, c->sink);
-      buf[n] = '\0';
-      g_string_append (collected, buf);
+      buf[fread (buf, 1, sizeof buf - 1, c->sink)] = '\0';
     }
   if (c->sink)
     fclose (c->sink);
-  char *text = g_string_free (collected, FALSE);
-  collected = NULL;
-  g_strstrip (text);
-  char *end = strchr (text, '\n');
-  if (end)
-    *end = '\0';
-  char *last = NULL;
-  for (char *p = text; (p = strstr (p, "error: ")); p++)
+  g_strstrip (buf);
+  return *buf ? g_strdup (buf) : NULL;
+}
+
+/* The first line of chatter, without the libraries' "libpng error: " prefixes. Libraries end
+ * lines inconsistently (GEGL's libpng handler prints "LIBPNG ERROR: x" without a newline before
+ * libpng's own "libpng error: x"), so the text after the last "error: " of the line is the
+ * message. */
+static char *
+complaint (const char *chatter)
+{
+  char *line = g_strndup (chatter, strcspn (chatter, "\n")), *last = NULL;
+  for (char *p = line; (p = strstr (p, "error: ")); p++)
     last = p + strlen ("error: ");
-  char *line = *text ? g_strdup (g_strstrip (last ? last : text)) : NULL;
-  g_free (text);
-  return line;
+  char *out = g_strdup (g_strstrip (last ? last : line));
+  g_free (line);
+  return out;
+}
+
+/* libjpeg's default error handler, which GEGL's jpg-load keeps when it reads the header, calls
+ * exit (1) on a damaged file: the one line and the bad-input status instead. Registered before
+ * the first atomic write's handler, so it runs after that one has removed its temporary file. */
+static void
+exit_while_collecting (void)
+{
+  if (!collecting)
+    return;
+  const char *what = collecting->what;
+  char *said = chatter_end (collecting);
+  char *line = said ? complaint (said) : g_strdup ("the decoder gave up");
+  fprintf (stderr, "%s: %s: %s\n", g_get_prgname (), what, line);
+  _exit (2);
+}
+
+/* Whether a decoder's chatter says the image is damaged rather than merely unusual (libpng warns
+ * about odd colour profiles in files that decode well; a truncated JPEG gives only libjpeg's
+ * "premature end" warning). */
+static gboolean
+decoder_failed (const char *chatter)
+{
+  char *lower = g_ascii_strdown (chatter, -1);
+  gboolean failed = strstr (lower, "error") || strstr (lower, "premature end") || strstr (lower, "truncat");
+  g_free (lower);
+  return failed;
 }
 
 static void
@@ -88,6 +119,7 @@ ensure_gegl (void)
   const GLogLevelFlags levels = G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_CRITICAL;
   g_log_set_handler ("GEGL", levels, collect, NULL);
   g_log_set_handler (NULL, levels, collect, NULL);
+  atexit (exit_while_collecting);
   gegl_ready = TRUE;
 }
 
@@ -105,41 +137,83 @@ segcam_image_io_exit (void)
   gegl_ready = FALSE;
 }
 
+/* A gegl:load node for path in graph, and the image's extent from its header (nothing is decoded
+ * yet); NULL with the error set. */
+static GeglNode *
+open_image (GeglNode *graph, const char *path, GeglRectangle *extent, GError **error)
+{
+  ensure_gegl ();
+  const char *kind = segcam_cli_file_kind (path);
+  char *what = g_strdup_printf ("cannot read image '%s'", path);
+  if (kind || !g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s%s", what, kind ? "it is " : "",
+                   kind ? kind : "no such file");
+      g_free (what);
+      return NULL;
+    }
+  /* gegl:load reads the header as soon as it has the path. */
+  chatter c;
+  chatter_begin (&c, what);
+  GeglNode *load = gegl_node_new_child (graph, "operation", "gegl:load", "path", path, NULL);
+  *extent = gegl_node_get_bounding_box (load);
+  char *said = chatter_end (&c);
+  if (extent->width < 1 || extent->height < 1)
+    {
+      char *line = said ? complaint (said) : NULL;
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: not an image GEGL can load%s%s%s",
+                   what, line ? " (" : "", line ? line : "", line ? ")" : "");
+      g_free (line);
+      load = NULL;
+    }
+  g_free (said);
+  g_free (what);
+  return load;
+}
+
+gboolean
+segcam_image_size (const char *path, int *width, int *height, GError **error)
+{
+  GeglNode *graph = gegl_node_new ();
+  GeglRectangle r;
+  gboolean ok = open_image (graph, path, &r, error) != NULL;
+  g_object_unref (graph);
+  *width = r.width, *height = r.height;
+  return ok;
+}
+
 float *
 segcam_image_load (const char *path, int channels, int *width, int *height, GError **error)
 {
-  ensure_gegl ();
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    {
-      io_error (error, "cannot read image '%s': no such file", path);
-      return NULL;
-    }
-  GeglBuffer *buffer = NULL;
   GeglNode *graph = gegl_node_new ();
-  GeglNode *load = gegl_node_new_child (graph, "operation", "gegl:load", "path", path, NULL);
-  GeglNode *sink = gegl_node_new_child (graph, "operation", "gegl:buffer-sink", "buffer", &buffer, NULL);
-  gegl_node_link (load, sink);
-  gegl_node_process (sink);
+  GeglRectangle r;
+  GeglNode *load = open_image (graph, path, &r, error);
+  float *pixels = load ? g_try_new (float, (size_t) r.width * r.height * channels) : NULL;
+  if (load && !pixels)
+    io_error (error, "image '%s' is too large for memory", path);
+  if (pixels)
+    {
+      static const char *const formats[] = {NULL, "Y' float", "Y'A float", "R'G'B' float"};
+      chatter c;
+      char *what = g_strdup_printf ("cannot read image '%s'", path);
+      chatter_begin (&c, what);
+      gegl_node_blit (load, 1.0, &r, babl_format (formats[channels]), pixels, GEGL_AUTO_ROWSTRIDE,
+                      GEGL_BLIT_DEFAULT);
+      char *said = chatter_end (&c);
+      /* A damaged file decodes in part, the rest left as zeros: an error, not a darker image. */
+      if (said && decoder_failed (said))
+        {
+          char *line = complaint (said);
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                       "%s: the file is damaged or truncated (%s)", what, line);
+          g_free (line);
+          g_clear_pointer (&pixels, g_free);
+        }
+      g_free (said);
+      g_free (what);
+    }
   g_object_unref (graph);
-  const GeglRectangle *r = buffer ? gegl_buffer_get_extent (buffer) : NULL;
-  if (!r || r->width < 1 || r->height < 1)
-    {
-      io_error (error, "cannot read image '%s': not an image GEGL can load", path);
-      g_clear_object (&buffer);
-      return NULL;
-    }
-  float *pixels = g_try_new (float, (size_t) r->width * r->height * channels);
-  if (!pixels)
-    {
-      io_error (error, "image '%s' is too large for memory", path);
-      g_object_unref (buffer);
-      return NULL;
-    }
-  gegl_buffer_get (buffer, r, 1.0, babl_format (channels == 1 ? "Y' float" : "R'G'B' float"), pixels,
-                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
-  *width = r->width;
-  *height = r->height;
-  g_object_unref (buffer);
+  *width = r.width, *height = r.height;
   return pixels;
 }
 
@@ -155,14 +229,20 @@ write_png (const char *path, gpointer buffer, GError **error)
   gegl_node_link (src, save);
   /* GEGL's savers report failure only by what they and libpng print. */
   chatter c;
-  chatter_begin (&c);
+  char *what = g_strdup_printf ("cannot write '%s'", path);
+  chatter_begin (&c, what);
   gegl_node_process (save);
-  char *complaint = chatter_end (&c);
+  char *said = chatter_end (&c);
   g_object_unref (graph);
-  if (complaint)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write '%s': %s", path, complaint);
-  g_free (complaint);
-  return complaint == NULL;
+  if (said)
+    {
+      char *line = complaint (said);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s", what, line);
+      g_free (line);
+    }
+  g_free (what);
+  g_free (said);
+  return said == NULL;
 }
 
 gboolean

@@ -98,11 +98,21 @@ run_clear (run *r)
    "Run node by node with direct convolutions (slower; the fast path is tested against it)",   \
    NULL}
 
+/* The longer side of the images predict and explain take by default: the plug-in's largest
+ * working size. Beyond it an image is more likely a mistake than a photograph. */
+#define DEFAULT_MAX_SIZE 16384
+
+#define MAX_SIZE_OPTION                                                                         \
+  {"max-size", 0, 0, G_OPTION_ARG_INT, &max_size,                                               \
+   "Refuse images whose longer side exceeds N pixels (default " G_STRINGIFY (DEFAULT_MAX_SIZE) ")", \
+   "N"}
+
 /* Loads model and image, plans a session and runs the forward pass; errors are printed as
- * command's. */
+ * command's. The image's size is read from its header and the session planned for it (which
+ * refuses what memory cannot hold) before the image is decoded. */
 static int
 run_forward (run *r, const char *command, const char *model_path, const char *image_path,
-             gboolean explain, const char *layer, int threads, gboolean exact)
+             gboolean explain, const char *layer, int threads, gboolean exact, int max_size)
 {
   GError *error = NULL;
   memset (r, 0, sizeof *r);
@@ -112,13 +122,18 @@ run_forward (run *r, const char *command, const char *model_path, const char *im
   if (layer && (node = segcam_model_find_node (r->model, layer)) < 0)
     return segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)",
                             layer);
-  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), &r->width,
-                                 &r->height, &error);
-  if (!r->pixels)
+  if (!segcam_image_size (image_path, &r->width, &r->height, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  if (MAX (r->width, r->height) > max_size)
+    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
+                            "on its longer side: scale it down, or raise --max-size if memory allows",
+                            image_path, r->width, r->height, max_size);
   segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL, exact};
-  if (!(r->session = segcam_session_new (r->model, &o, &error))
-      || !segcam_session_forward (r->session, r->pixels, &error))
+  if (!(r->session = segcam_session_new (r->model, &o, &error)))
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  int w, h;
+  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), &w, &h, &error);
+  if (!r->pixels || !segcam_session_forward (r->session, r->pixels, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   r->labels = g_new (uint8_t, (size_t) r->width * r->height);
   segcam_session_labels (r->session, r->labels);
@@ -131,13 +146,14 @@ static int
 cmd_predict (int argc, char **argv)
 {
   char *model = NULL, *out = NULL, *probs = NULL;
-  int threads = 0;
+  int threads = 0, max_size = DEFAULT_MAX_SIZE;
   gboolean exact = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Segmentation PNG in the classes' colours", "PNG"},
     {"probabilities", 0, 0, G_OPTION_ARG_FILENAME, &probs, "Class probabilities as .npy (C x H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    MAX_SIZE_OPTION,
     EXACT_OPTION,
     {NULL},
   };
@@ -152,7 +168,7 @@ cmd_predict (int argc, char **argv)
   if (checked)
     return checked;
   run r;
-  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact);
+  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
   GError *error = NULL;
   if (status == 0)
     {
@@ -200,14 +216,13 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
     {
       int w, h;
       GError *error = NULL;
-      if (!(roi = segcam_image_load (o->mask, 1, &w, &h, &error)))
+      if (!segcam_image_size (o->mask, &w, &h, &error))
         return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       if (w != r->width || h != r->height)
-        {
-          g_free (roi);
-          return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
-                                  w, h, r->width, r->height);
-        }
+        return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
+                                w, h, r->width, r->height);
+      if (!(roi = segcam_image_load (o->mask, 1, &w, &h, &error)))
+        return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
     }
   else if (o->rect || o->pixel)
     {
@@ -280,7 +295,7 @@ cmd_explain (int argc, char **argv)
   char *model = NULL, *cls_arg = NULL, *layer = NULL, *score = NULL, *weights = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
   gboolean no_normalize = FALSE, exact = FALSE;
-  int threads = 0;
+  int threads = 0, max_size = DEFAULT_MAX_SIZE;
   roi_options ro = {0};
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
@@ -301,6 +316,7 @@ cmd_explain (int argc, char **argv)
     {"overlay", 0, 0, G_OPTION_ARG_FILENAME, &over, "Heat map over the image, PNG", "PNG"},
     {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    MAX_SIZE_OPTION,
     EXACT_OPTION,
     {NULL},
   };
@@ -330,7 +346,7 @@ cmd_explain (int argc, char **argv)
     return checked;
 
   run r;
-  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact);
+  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact, max_size);
   int cls = status ? -1 : segcam_model_find_class (r.model, cls_arg);
   if (status == 0 && cls < 0)
     {
