@@ -129,6 +129,38 @@ expect 0 "" "$segcam" predict --max-size 64 --model "$model" "$image" -o "$tmp/s
 expect 2 "cannot read image '.*cut.png'" \
   "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/cut.png" "$image" -o "$tmp/h.png"
 
+# ---- Clear messages (issue 12) -------------------------------------------------------------------
+# Names from a model are escaped wherever they are printed: here class 2 is "m", a newline and
+# ESC [2J (clear the screen), put into the file's metadata in place of "cell membrane".
+LC_ALL=C sed 's/\\"cell membrane\\", \\"color\\": \\"#00ff00\\"/\\"m\\\\u000a\\\\u001b[2J\\"                   /' \
+  "$model" >"$tmp/evil.safetensors"
+expect 2 "the model has: background, cell, m\\\\x0a\\\\x1b\[2J\)$" \
+  "$segcam" explain --model "$tmp/evil.safetensors" --class 9 "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" info "$tmp/evil.safetensors"
+if grep -qF '  m\x0a\x1b[2J' "$tmp/out" && ! grep -q "$(printf '\033')" "$tmp/out"; then pass; else
+  fail "FAIL: info prints the class name raw"; fi
+expect 2 "unknown class 'a\\\\x0ab\\\\x1b\[31m'" \
+  "$segcam" explain --model "$model" --class "$(printf 'a\nb\033[31m')" "$image" -o "$tmp/h.png"
+# Non-ASCII option values under a UTF-8 locale ("Invalid byte sequence" before).
+if locale -a 2>/dev/null | grep -qix 'c.utf-\{0,1\}8'; then
+  expect 2 "unknown layer 'é'" env LC_ALL=C.UTF-8 \
+    "$segcam" explain --model "$model" --class 1 --layer 'é' "$image" -o "$tmp/h.png"
+fi
+# Numbers: one strict parser; nothing wraps, nothing trails.
+expect 1 "--size must look like 512x384 .*not '99999999999x1'" "$segcam" info --size 99999999999x1 "$model"
+expect 1 "--size" "$segcam" bench --model "$model" --size 64x48junk --runs 1
+expect 1 "--roi-rect must be X,Y,W,H.*not '0,0,99999999999,5'" \
+  "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,99999999999,5 "$image" -o "$tmp/h.png"
+expect 1 "--roi-rect must be X,Y,W,H.*not '1,2,3,4junk'" \
+  "$segcam" explain --model "$model" --class 1 --roi-rect 1,2,3,4junk "$image" -o "$tmp/h.png"
+expect 1 "--roi-pixel must be X,Y" "$segcam" explain --model "$model" --class 1 --roi-pixel 1,2,3 "$image" -o "$tmp/h.png"
+expect 1 "rates must be positive" "$segcam" train --data texture-mnist --config biased --lr inf -o "$tmp/t.safetensors"
+# An ROI mask's alpha weighs its gray: white on the left half, transparent white on the right.
+echo 'iVBORw0KGgoAAAANSUhEUgAAAEAAAAAwCAQAAAALQrSUAAAAOElEQVR42u3OsQ0AAAjDMOD/n8sRDCzOHsmd1K2+7VPPAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAs6M0CX/G1iSQAAAAASUVORK5CYII=' \
+  | base64 -d >"$tmp/half.png"
+expect 0 "" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/half.png" "$image" -o "$tmp/h.png"
+grep -q "ROI weight 1536.0," "$tmp/out" && pass || fail "FAIL: the mask's alpha is ignored: $(cat "$tmp/out")"
+
 # ---- Nothing the user had is lost (issue 12) ----------------------------------------------------
 # Outputs that would destroy something are refused before any work, and leave it as it was.
 cp "$image" "$tmp/in.png"

@@ -11,6 +11,7 @@
 #include "texture-mnist.h"
 
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,7 +177,7 @@ segcam_cmd_train (int argc, char **argv)
   if (!data || strcmp (data, "texture-mnist") != 0 || !config_name
       || (strcmp (config_name, "biased") != 0 && strcmp (config_name, "unbiased") != 0) || !out
       || argc != 1 || epochs < 1 || batch < 1 || batch > 4096 || train_count < batch
-      || val_count < 1 || !(lr > 0) || seed < 0
+      || val_count < 1 || !(lr > 0) || !isfinite (lr) || seed < 0
       || (upsample && strcmp (upsample, "bilinear") != 0 && strcmp (upsample, "transposed") != 0))
     {
       status = segcam_cli_fail ("train", EXIT_USAGE, "needs --data texture-mnist, --config "
@@ -212,9 +213,9 @@ segcam_cmd_train (int argc, char **argv)
   int first_epoch = (int) (segcam_trainer_steps (trainer) / steps_per_epoch);
   images = g_new (float, (size_t) batch * SIZE * SIZE);
   labels = g_new (uint8_t, (size_t) batch * SIZE * SIZE);
-  printf ("training %s: %" G_GINT64_FORMAT " parameters, %d steps of %d images per epoch\n",
-          segcam_model_name (segcam_trainer_model (trainer)),
-          segcam_model_n_parameters (segcam_trainer_model (trainer)), steps_per_epoch, batch);
+  segcam_cli_print ("training %s: %" G_GINT64_FORMAT " parameters, %d steps of %d images per epoch",
+                    segcam_model_name (segcam_trainer_model (trainer)),
+                    segcam_model_n_parameters (segcam_trainer_model (trainer)), steps_per_epoch, batch);
   gint64 start = g_get_monotonic_time ();
   metrics mt = {0};
   double loss = 0, trained_seconds = 0;

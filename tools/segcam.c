@@ -8,6 +8,7 @@
 #include "segcam.h"
 
 #include <cblas.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,11 @@ cmd_info (int argc, char **argv)
     return EXIT_USAGE;
   if (argc != 2)
     return segcam_cli_fail ("info", EXIT_USAGE, "expected one MODEL");
-  int w = 256, h = 256;
-  if (size && sscanf (size, "%dx%d", &w, &h) != 2)
-    return segcam_cli_fail ("info", EXIT_USAGE, "--size must look like 512x384");
+  int wh[2] = {256, 256};
+  if (size && !segcam_cli_parse_ints (size, 'x', 2, 1, wh))
+    return segcam_cli_fail ("info", EXIT_USAGE, "--size must look like 512x384 (at most %d a side), "
+                            "not '%s'", G_MAXINT, size);
+  int w = wh[0], h = wh[1];
   GError *error = NULL;
   segcam_model *m = segcam_model_load (argv[1], &error);
   if (!m)
@@ -43,31 +46,32 @@ cmd_info (int argc, char **argv)
       segcam_model_free (m);
       return segcam_cli_fail_error ("info", EXIT_INPUT, &error);
     }
-  printf ("model:         %s\n", *segcam_model_name (m) ? segcam_model_name (m) : argv[1]);
+  segcam_cli_print ("model:         %s", *segcam_model_name (m) ? segcam_model_name (m) : argv[1]);
   if (*segcam_model_description (m))
-    printf ("description:   %s\n", segcam_model_description (m));
+    segcam_cli_print ("description:   %s", segcam_model_description (m));
   printf ("format:        %d\n", segcam_model_format_version (m));
   printf ("input:         %s, padded to a multiple of %d\n",
           segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')",
           segcam_model_size_multiple (m));
-  printf ("output:        %s (%s)\n", segcam_model_node_name (m, segcam_model_output_node (m)),
-          segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
-  printf ("default layer: %s\n", segcam_model_node_name (m, segcam_model_default_layer (m)));
+  segcam_cli_print ("output:        %s (%s)", segcam_model_node_name (m, segcam_model_output_node (m)),
+                    segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
+  segcam_cli_print ("default layer: %s", segcam_model_node_name (m, segcam_model_default_layer (m)));
   printf ("parameters:    %" G_GINT64_FORMAT "\n", segcam_model_n_parameters (m));
   printf ("classes:\n");
   for (int c = 0; c < segcam_model_n_classes (m); c++)
     {
       uint8_t rgb[3];
       segcam_model_class_color (m, c, rgb);
-      printf ("  %3d  #%02x%02x%02x  %s\n", c, rgb[0], rgb[1], rgb[2], segcam_model_class_name (m, c));
+      segcam_cli_print ("  %3d  #%02x%02x%02x  %s", c, rgb[0], rgb[1], rgb[2],
+                        segcam_model_class_name (m, c));
     }
   printf ("nodes (shapes C x H x W for a %dx%d input):\n", w, h);
   for (int i = 0; i < n; i++)
-    printf ("  %-32s %-18s %5d x %5d x %5d%s\n", segcam_model_node_name (m, i),
-            segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1], shapes[3 * i + 2],
-            i == segcam_model_default_layer (m) ? "  (default layer)" : "");
+    segcam_cli_print ("  %-32s %-18s %5d x %5d x %5d%s", segcam_model_node_name (m, i),
+                      segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1],
+                      shapes[3 * i + 2], i == segcam_model_default_layer (m) ? "  (default layer)" : "");
   if (*segcam_model_training (m))
-    printf ("training:      %s\n", segcam_model_training (m));
+    segcam_cli_print ("training:      %s", segcam_model_training (m));
   g_free (shapes);
   segcam_model_free (m);
   return 0;
@@ -221,20 +225,27 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
       if (w != r->width || h != r->height)
         return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
                                 w, h, r->width, r->height);
-      if (!(roi = segcam_image_load (o->mask, 1, &w, &h, &error)))
+      float *gray_alpha = segcam_image_load (o->mask, 2, &w, &h, &error);
+      if (!gray_alpha)
         return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+      /* A transparent pixel is outside the region, whatever its gray. */
+      roi = g_new (float, n);
+      for (size_t i = 0; i < n; i++)
+        roi[i] = gray_alpha[2 * i] * gray_alpha[2 * i + 1];
+      g_free (gray_alpha);
     }
   else if (o->rect || o->pixel)
     {
       int v[4];
       roi = g_new (float, n);
-      gboolean inside = o->rect ? sscanf (o->rect, "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]) == 4
-                                  : sscanf (o->pixel, "%d,%d", &v[0], &v[1]) == 2;
+      gboolean inside = o->rect ? segcam_cli_parse_ints (o->rect, ',', 4, G_MININT, v)
+                                : segcam_cli_parse_ints (o->pixel, ',', 2, G_MININT, v);
       if (!inside)
         {
           g_free (roi);
-          return segcam_cli_fail ("explain", EXIT_USAGE, "%s",
-                                  o->rect ? "--roi-rect must be X,Y,W,H" : "--roi-pixel must be X,Y");
+          return segcam_cli_fail ("explain", EXIT_USAGE, "%s must be %s, whole numbers within "
+                                  "+-%d, not '%s'", o->rect ? "--roi-rect" : "--roi-pixel",
+                                  o->rect ? "X,Y,W,H" : "X,Y", G_MAXINT, o->rect ? o->rect : o->pixel);
         }
       inside = o->rect ? segcam_roi_rect (roi, r->width, r->height, v[0], v[1], v[2], v[3])
                        : segcam_roi_pixel (roi, r->width, r->height, v[0], v[1]);
@@ -370,8 +381,8 @@ cmd_explain (int argc, char **argv)
       if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       else
-        printf ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g\n",
-                 segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
+        segcam_cli_print ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g",
+                          segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
     }
   if (status == 0)
     {
@@ -419,10 +430,11 @@ cmd_bench (int argc, char **argv)
   if (!segcam_cli_parse ("bench", "", "Time forward and explain passes on a synthetic image.",
                          entries, &argc, &argv))
     return EXIT_USAGE;
-  int w = 512, h = 512;
-  if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && sscanf (size, "%dx%d", &w, &h) != 2))
+  int wh[2] = {512, 512};
+  if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && !segcam_cli_parse_ints (size, 'x', 2, 1, wh)))
     return segcam_cli_fail ("bench", EXIT_USAGE,
                             "needs --model; --size like 512x384; 1 <= --runs <= 1000");
+  int w = wh[0], h = wh[1];
   GError *error = NULL;
   segcam_model *m = segcam_model_load (model, &error);
   if (!m)
@@ -506,6 +518,10 @@ usage (FILE *f)
 int
 main (int argc, char **argv)
 {
+  /* The user's character set, so that GOption takes non-ASCII --class and --layer values; numbers
+   * stay in the C locale's format, which scripts read. */
+  setlocale (LC_ALL, "");
+  setlocale (LC_NUMERIC, "C");
   if (argc < 2)
     return usage (stderr);
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
