@@ -236,43 +236,84 @@ fi
 chmod 755 "$tmp/ro"
 
 # An interrupted write never leaves a partial file under the final name and never loses the
-# previous one: SIGKILL at random points of writes of a 4.7 MB .npy and its PNG, then SIGINT and
-# SIGTERM, which also leave no temporary file.
+# previous one: SIGKILL at random points of writes, then SIGINT and SIGTERM, which also leave no
+# temporary file. First predict's 4.7 MB .npy and its PNG, then train's 5.9 MB checkpoint and its
+# model (on a digits file of 20 made-up digits: label, then 784 white pixels).
 { printf 'P6\n768 512\n255\n'; head -c $((768 * 512 * 3)) /dev/urandom; } >"$tmp/large.ppm"
-set -- predict --model "$model" "$tmp/large.ppm" -o "$tmp/k.png" --probabilities "$tmp/k.npy" -t 1
-expect 0 "" "$segcam" "$@"
-cp "$tmp/k.npy" "$tmp/k-good.npy"
-cp "$tmp/k.png" "$tmp/k-good.png"
-during_writes=0
-interrupt () { # interrupt SIGNAL ARG...: runs segcam ARG... and sends it SIGNAL while it writes
-  sig=$1
-  shift
+{ printf 'SCMNIST1\012\0\0\0\012\0\0\0'
+  for d in 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9; do
+    printf "\\$(printf %03o $d)"
+    head -c 784 /dev/zero | tr '\0' '\377'
+  done; } >"$tmp/digits.bin"
+mkdir "$tmp/good"
+during_writes=0 signals=0
+# interrupt SIGNAL STEM ARG...: runs segcam ARG... and sends it SIGNAL while it writes one of its
+# outputs $tmp/STEM.*; then each must be as in $tmp/good, except a trained model, which records
+# the training's duration: that one must be complete (segcam info loads it).
+interrupt () {
+  sig=$1 stem=$2
+  shift 2
   # A shell starts background commands with SIGINT ignored; env gives them the default back.
   env --default-signal=INT "$segcam" "$@" >/dev/null 2>&1 &
   pid=$!
   # Writes take some 1/20 of the run: wait until an output (or a file beside it) is open.
-  until ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "$tmp/\.\{0,1\}k\."; do
+  until ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "$tmp/\.\{0,1\}$stem\."; do
     kill -0 "$pid" 2>/dev/null || break
+    sleep 0.005 # leave the cores to segcam
   done
   kill -0 "$pid" 2>/dev/null && during_writes=$((during_writes + 1))
+  signals=$((signals + 1))
   sleep "0.0$(($(od -An -N2 -tu2 /dev/urandom) % 50))"
   kill -s "$sig" "$pid" 2>/dev/null
   wait "$pid"
-  if cmp -s "$tmp/k.npy" "$tmp/k-good.npy" && cmp -s "$tmp/k.png" "$tmp/k-good.png"; then
-    pass
-  else
-    fail "FAIL: SIG$sig left k.npy or k.png partial or missing"
-  fi
+  for f in "$tmp/good/$stem".*; do
+    out=$tmp/$(basename "$f")
+    case "$f" in
+      *.safetensors) "$segcam" info "$out" >/dev/null 2>&1 ;;
+      *) cmp -s "$f" "$out" ;;
+    esac
+    if [ $? -ne 0 ]; then
+      fail "FAIL: SIG$sig left $(basename "$f") partial or missing"
+      return
+    fi
+  done
+  pass
 }
-for i in $(seq 20); do
-  interrupt KILL "$@"
-done
-rm -f "$tmp"/.k.*
-for s in INT INT INT TERM TERM TERM; do
-  interrupt $s "$@"
-done
-leftovers=$(find "$tmp" -name '.k.*' | wc -l)
-[ "$leftovers" -eq 0 ] && pass || fail "FAIL: SIGINT or SIGTERM left $leftovers temporary files"
-echo "$during_writes of 26 signals sent while an output was open"
+# interrupt_all STEM ARG...: segcam ARG... once to completion, then interrupted 20 times by
+# SIGKILL, 3 by SIGINT, 3 by SIGTERM.
+interrupt_all () {
+  stem=$1
+  shift
+  expect 0 "" "$segcam" "$@"
+  cp "$tmp/$stem".* "$tmp/good/"
+  for i in $(seq 20); do
+    interrupt KILL "$stem" "$@"
+  done
+  rm -f "$tmp/.$stem".*
+  for s in INT INT INT TERM TERM TERM; do
+    interrupt $s "$stem" "$@"
+  done
+  leftovers=$(find "$tmp" -name ".$stem.*" | wc -l)
+  [ "$leftovers" -eq 0 ] && pass || fail "FAIL: SIGINT or SIGTERM left $leftovers temporary files"
+}
+interrupt_all k predict --model "$model" "$tmp/large.ppm" -o "$tmp/k.png" --probabilities "$tmp/k.npy" -t 1
+interrupt_all c train --data texture-mnist --config biased --mnist "$tmp/digits.bin" --depth 3 \
+  --filters 16 --epochs 1 --batch 2 --train-count 2 --val-count 1 -t 1 \
+  --checkpoint "$tmp/c.ckpt" -o "$tmp/c.safetensors"
+echo "$during_writes of $signals signals sent while an output was open"
+
+# A checkpoint that cannot be written stops training with one line naming it, and the previous
+# checkpoint (also the one resumed from) stays.
+set -- train --data texture-mnist --config biased --mnist "$tmp/digits.bin" --depth 1 --filters 2 \
+  --batch 2 --train-count 4 --val-count 2 -t 1
+expect 0 "" "$segcam" "$@" --epochs 1 --checkpoint "$tmp/r.ckpt" -o "$tmp/r1.safetensors"
+cp "$tmp/r.ckpt" "$tmp/r-good.ckpt"
+expect 2 "cannot write '.*r.ckpt': File too large" limited 4 \
+  "$segcam" "$@" --epochs 2 --resume "$tmp/r.ckpt" --checkpoint "$tmp/r.ckpt" -o "$tmp/r2.safetensors"
+same "$tmp/r.ckpt" "$tmp/r-good.ckpt"
+expect 0 "" "$segcam" "$@" --epochs 2 --resume "$tmp/r.ckpt" --checkpoint "$tmp/r.ckpt" -o "$tmp/r2.safetensors"
+expect 2 "cannot write --checkpoint .*: folder .* does not exist" \
+  "$segcam" "$@" --epochs 1 --checkpoint "$tmp/none/r.ckpt" -o "$tmp/r3.safetensors"
+[ -e "$tmp/r3.safetensors" ] && fail "FAIL: train ran before refusing --checkpoint" || pass
 
 finish
