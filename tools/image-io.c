@@ -2,6 +2,7 @@
  * GEGL knows is accepted and colour conversions are babl's, as in GIMP. */
 #include "image-io.h"
 
+#include "cli.h"
 #include "output.h"
 
 #include <errno.h>
@@ -82,8 +83,8 @@ complaint (const char *chatter)
 }
 
 /* libjpeg's default error handler, which GEGL's jpg-load keeps when it reads the header, calls
- * exit (1) on a damaged file: the one line and the bad-input status instead. Registered before
- * the first atomic write's handler, so it runs after that one has removed its temporary file. */
+ * exit (1) on a damaged file: the one line, escaped as segcam_cli_fail's, and the bad-input
+ * status instead. (Only loads exit so; no temporary output file is pending then.) */
 static void
 exit_while_collecting (void)
 {
@@ -91,9 +92,10 @@ exit_while_collecting (void)
     return;
   const char *what = collecting->what;
   char *said = chatter_end (collecting);
-  char *line = said ? complaint (said) : g_strdup ("the decoder gave up");
-  fprintf (stderr, "%s: %s: %s\n", g_get_prgname (), what, line);
-  _exit (2);
+  char *raw = g_strdup_printf ("%s: %s", what, said ? complaint (said) : "the decoder gave up");
+  char *line = segcam_cli_escape (raw);
+  fprintf (stderr, "%s: %s\n", g_get_prgname (), line);
+  _exit (EXIT_INPUT);
 }
 
 /* Whether a decoder's chatter says the image is damaged rather than merely unusual (libpng warns
@@ -121,12 +123,6 @@ ensure_gegl (void)
   g_log_set_handler (NULL, levels, collect, NULL);
   atexit (exit_while_collecting);
   gegl_ready = TRUE;
-}
-
-static void
-io_error (GError **error, const char *fmt, const char *path)
-{
-  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, fmt, path);
 }
 
 void
@@ -183,14 +179,20 @@ segcam_image_size (const char *path, int *width, int *height, GError **error)
 }
 
 float *
-segcam_image_load (const char *path, int channels, int *width, int *height, GError **error)
+segcam_image_load (const char *path, int channels, int width, int height, GError **error)
 {
   GeglNode *graph = gegl_node_new ();
   GeglRectangle r;
   GeglNode *load = open_image (graph, path, &r, error);
+  if (load && (r.width != width || r.height != height))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "image '%s' changed while being read "
+                   "(%dx%d, then %dx%d)", path, width, height, r.width, r.height);
+      load = NULL;
+    }
   float *pixels = load ? g_try_new (float, (size_t) r.width * r.height * channels) : NULL;
   if (load && !pixels)
-    io_error (error, "image '%s' is too large for memory", path);
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "image '%s' is too large for memory", path);
   if (pixels)
     {
       static const char *const formats[] = {NULL, "Y' float", "Y'A float", "R'G'B' float"};
@@ -213,7 +215,6 @@ segcam_image_load (const char *path, int channels, int *width, int *height, GErr
       g_free (what);
     }
   g_object_unref (graph);
-  *width = r.width, *height = r.height;
   return pixels;
 }
 

@@ -135,8 +135,8 @@ run_forward (run *r, const char *command, const char *model_path, const char *im
   segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL, exact};
   if (!(r->session = segcam_session_new (r->model, &o, &error)))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  int w, h;
-  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), &w, &h, &error);
+  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), r->width,
+                                 r->height, &error);
   if (!r->pixels || !segcam_session_forward (r->session, r->pixels, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   r->labels = g_new (uint8_t, (size_t) r->width * r->height);
@@ -225,7 +225,7 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
       if (w != r->width || h != r->height)
         return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
                                 w, h, r->width, r->height);
-      float *gray_alpha = segcam_image_load (o->mask, 2, &w, &h, &error);
+      float *gray_alpha = segcam_image_load (o->mask, 2, w, h, &error);
       if (!gray_alpha)
         return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       /* A transparent pixel is outside the region, whatever its gray. */
@@ -392,8 +392,7 @@ cmd_explain (int argc, char **argv)
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       if (status == 0 && over)
         {
-          int w, h;
-          float *rgb = segcam_image_load (argv[1], 3, &w, &h, &error);
+          float *rgb = segcam_image_load (argv[1], 3, r.width, r.height, &error);
           uint8_t *blend = rgb ? overlay (heat, rgb, n) : NULL;
           if (!blend || !segcam_png_save (over, blend, r.width, r.height, 3, &error))
             status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
