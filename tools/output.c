@@ -66,7 +66,7 @@ same_file (const identity *a, const identity *b)
   return a->dev == b->dev && a->ino == b->ino && g_strcmp0 (a->name, b->name) == 0;
 }
 
-/* The problem with writing output, or NULL; errno-free, for one line. */
+/* What stands in the way of writing path, in a few words for the one line, or NULL. */
 static char *
 output_problem (const char *path)
 {
@@ -113,10 +113,11 @@ segcam_cli_check_outputs (const char *command, const segcam_cli_file *outputs, i
           g_free (problem);
           break;
         }
-      known[i] = identify (o->path, &ids[i]);
-      /* Earlier outputs, then every input. */
+      if (!(known[i] = identify (o->path, &ids[i])))
+        continue;
+      /* Earlier outputs (later ones meet this one in their turn), then every input. */
       for (int j = 0; j < n_outputs + n_inputs && status == 0; j++)
-        if (j != i && known[i] && known[j] && (j < i || j >= n_outputs) && same_file (&ids[i], &ids[j]))
+        if ((j < i || j >= n_outputs) && known[j] && same_file (&ids[i], &ids[j]))
           {
             const segcam_cli_file *other = j < n_outputs ? &outputs[j] : &inputs[j - n_outputs];
             status = segcam_cli_fail (command, EXIT_INPUT, "%s '%s' is the same file as %s '%s'; "
