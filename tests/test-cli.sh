@@ -221,6 +221,26 @@ expect 2 "cannot write '.*w.npy': File too large" limited 8 \
 same "$tmp/w.npy" "$tmp/w-good.npy"
 leftovers=$(find "$tmp" -name '.*.??????' | wc -l)
 [ "$leftovers" -eq 0 ] && pass || fail "FAIL: $leftovers temporary files left after failed writes"
+# A full disk: a 16 KB tmpfs holding the previous 12 KB w.npy, in a mount namespace of its own
+# (where unshare may make one). on_full_disk COMMAND... runs COMMAND there and adds a second line
+# to stderr if the previous w.npy changed or a file was left beside it.
+on_full_disk () {
+  unshare -rm sh -c 'd=$1 good=$2
+    shift 2
+    mount -t tmpfs -o size=16k none "$d" && cp "$good" "$d/w.npy" || exit 99
+    "$@"
+    status=$?
+    cmp -s "$good" "$d/w.npy" || echo "the previous w.npy is lost" >&2
+    [ "$(ls -A "$d")" = w.npy ] || echo "left in the folder: $(ls -A "$d")" >&2
+    exit $status' sh "$tmp/mnt" "$tmp/w-good.npy" "$@"
+}
+mkdir "$tmp/mnt"
+if unshare -rm true 2>/dev/null; then
+  expect 2 "cannot write '.*mnt/w.png': .*No space left on device" on_full_disk \
+    "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/mnt/w.png"
+  expect 2 "cannot write '.*mnt/w.npy': No space left on device" on_full_disk \
+    "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w3.png" --map-npy "$tmp/mnt/w.npy"
+fi
 
 # A read-only folder is refused before the computation; root writes anywhere, so root runs this
 # as nobody.
