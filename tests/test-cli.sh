@@ -90,4 +90,250 @@ echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQ
 expect 2 "ROI mask is 1x1" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/tiny.png" "$image" -o "$tmp/h.png"
 expect 2 "cannot write" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/no/such/dir/h.png"
 
+# ---- Corrupt or absurd images are refused (issue 12) --------------------------------------------
+# A truncated PNG or JPEG decodes in part: an input error naming the file, with the decoder's
+# words folded into the one line (libpng printed its own lines before).
+head -c 3000 "$image" >"$tmp/cut.png"
+expect 2 "cannot read image '.*cut.png': the file is damaged or truncated \(IDAT: CRC error\)" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/cut.png" -o "$tmp/h.png"
+echo '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4
+UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj
+Y2NjY2NjY2NjY2NjY2NjY2P/wAARCAAQABADASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAwT/xAAmEAACAgAEBAcA
+AAAAAAAAAAABAgMREiEiMQATUaEEMkFCYnHw/8QAFAEBAAAAAAAAAAAAAAAAAAAAAP/EAB0RAAEDBQEAAAAAAAAAAAAAAAEA
+EfACEjFBkfH/2gAMAwEAAhEDEQA/ACklknUR4hTVG8ZKmOvgPvYdO6x+ITEYwEdo4hgKrqZSSDuD' | base64 -d >"$tmp/cut.jpg"
+expect 2 "cannot read image '.*cut.jpg': the file is damaged or truncated \(.*premature end" \
+  "$segcam" predict --model "$model" "$tmp/cut.jpg" -o "$tmp/s.png"
+# A damaged JPEG header: libjpeg calls exit (1) from inside GEGL.
+head -c 250 "$tmp/cut.jpg" >"$tmp/head.jpg"
+expect 2 "cannot read image '.*head.jpg'" "$segcam" predict --model "$model" "$tmp/head.jpg" -o "$tmp/s.png"
+# A 0x0 PNG (libpng and GEGL printed 7 lines).
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAAAAAAACAIAAAC06etFAAAACElEQVR4nAMAAAAAAUgGidIAAAAASUVORK5CYII=' \
+  | base64 -d >"$tmp/zero.png"
+expect 2 "cannot read image '.*zero.png': not an image GEGL can load \(.*zero" \
+  "$segcam" predict --model "$model" "$tmp/zero.png" -o "$tmp/s.png"
+# What is not a file is named for what it is.
+mkdir -p "$tmp/empty-in"
+expect 2 "cannot read image '.*empty-in': it is a directory" \
+  "$segcam" predict --model "$model" "$tmp/empty-in" -o "$tmp/s.png"
+mkfifo "$tmp/in-fifo"
+expect 2 "cannot read image '.*in-fifo': it is a FIFO" "$segcam" predict --model "$model" "$tmp/in-fifo" -o "$tmp/s.png"
+expect 2 "cannot read image '/dev/null': it is a device" "$segcam" predict --model "$model" /dev/null -o "$tmp/s.png"
+# The size comes from the header and is checked before decoding: a 69-byte PNG that says
+# 20000x20000 (GEGL decoded 5 GB of it before) is refused with the remedy.
+echo 'iVBORw0KGgoAAAANSUhEUgAATiAAAE4gCAIAAABsEtFuAAAADElEQVR4nGNgoD0AAABkAAGGZDw1AAAAAElFTkSuQmCC' \
+  | base64 -d >"$tmp/huge.png"
+expect 2 "image '.*huge.png' is 20000x20000, larger than --max-size 16384 .*scale it down" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/huge.png" -o "$tmp/h.png"
+expect 2 "is 64x48, larger than --max-size 63" "$segcam" predict --max-size 63 --model "$model" "$image" -o "$tmp/s.png"
+expect 0 "" "$segcam" predict --max-size 64 --model "$model" "$image" -o "$tmp/s.png"
+expect 2 "cannot read image '.*cut.png'" \
+  "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/cut.png" "$image" -o "$tmp/h.png"
+
+# ---- Clear messages (issue 12) -------------------------------------------------------------------
+# Names from a model are escaped wherever they are printed: here class 2 is "m", a newline and
+# ESC [2J (clear the screen), put into the file's metadata in place of "cell membrane".
+LC_ALL=C sed 's/\\"cell membrane\\", \\"color\\": \\"#00ff00\\"/\\"m\\\\u000a\\\\u001b[2J\\"                   /' \
+  "$model" >"$tmp/evil.safetensors"
+expect 2 "the model has: background, cell, m\\\\x0a\\\\x1b\[2J\)$" \
+  "$segcam" explain --model "$tmp/evil.safetensors" --class 9 "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" info "$tmp/evil.safetensors"
+if grep -qF '  m\x0a\x1b[2J' "$tmp/out" && ! grep -q "$(printf '\033')" "$tmp/out"; then pass; else
+  fail "FAIL: info prints the class name raw"; fi
+expect 2 "unknown class 'a\\\\x0ab\\\\x1b\[31m'" \
+  "$segcam" explain --model "$model" --class "$(printf 'a\nb\033[31m')" "$image" -o "$tmp/h.png"
+# Non-ASCII option values under a UTF-8 locale ("Invalid byte sequence" before).
+if locale -a 2>/dev/null | grep -qix 'c.utf-\{0,1\}8'; then
+  expect 2 "unknown layer 'é'" env LC_ALL=C.UTF-8 \
+    "$segcam" explain --model "$model" --class 1 --layer 'é' "$image" -o "$tmp/h.png"
+fi
+# Numbers: one strict parser; nothing wraps, nothing trails.
+expect 1 "--size must look like 512x384 .*not '99999999999x1'" "$segcam" info --size 99999999999x1 "$model"
+expect 1 "--size" "$segcam" bench --model "$model" --size 64x48junk --runs 1
+expect 1 "--roi-rect must be X,Y,W,H.*not '0,0,99999999999,5'" \
+  "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,99999999999,5 "$image" -o "$tmp/h.png"
+expect 1 "--roi-rect must be X,Y,W,H.*not '1,2,3,4junk'" \
+  "$segcam" explain --model "$model" --class 1 --roi-rect 1,2,3,4junk "$image" -o "$tmp/h.png"
+expect 1 "--roi-pixel must be X,Y" "$segcam" explain --model "$model" --class 1 --roi-pixel 1,2,3 "$image" -o "$tmp/h.png"
+expect 1 "rates must be positive" "$segcam" train --data texture-mnist --config biased --lr inf -o "$tmp/t.safetensors"
+# An ROI mask's alpha weighs its gray: white on the left half, transparent white on the right.
+echo 'iVBORw0KGgoAAAANSUhEUgAAAEAAAAAwCAQAAAALQrSUAAAAOElEQVR42u3OsQ0AAAjDMOD/n8sRDCzOHsmd1K2+7VPPAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAs6M0CX/G1iSQAAAAASUVORK5CYII=' \
+  | base64 -d >"$tmp/half.png"
+expect 0 "" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/half.png" "$image" -o "$tmp/h.png"
+grep -q "ROI weight 1536.0," "$tmp/out" && pass || fail "FAIL: the mask's alpha is ignored: $(cat "$tmp/out")"
+
+# ---- Nothing the user had is lost (issue 12) ----------------------------------------------------
+# Outputs that would destroy something are refused before any work, and leave it as it was.
+cp "$image" "$tmp/in.png"
+cp "$tmp/in.png" "$tmp/in-copy.png"
+same () {
+  cmp -s "$1" "$2" && pass || fail "FAIL: $1 was changed"
+}
+expect 2 "-o '.*in.png' is the same file as the image" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/in.png" -o "$tmp/in.png"
+same "$tmp/in.png" "$tmp/in-copy.png"
+expect 2 "--overlay .* is the same file as the image" \
+  "$segcam" explain --model "$model" --class 1 "$tmp/in.png" -o "$tmp/h.png" --overlay "$tmp/./in.png"
+same "$tmp/in.png" "$tmp/in-copy.png"
+expect 2 "--map-npy .* is the same file as -o" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/x.png" --map-npy "$tmp/x.png"
+cp "$model" "$tmp/m.safetensors"
+expect 2 "--probabilities .* is the same file as --model" \
+  "$segcam" predict --model "$tmp/m.safetensors" "$image" -o "$tmp/s.png" --probabilities "$tmp/m.safetensors"
+same "$tmp/m.safetensors" "$model"
+mkdir "$tmp/empty-dir"
+expect 2 "cannot write -o .*: it is a directory" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/empty-dir"
+[ -d "$tmp/empty-dir" ] && pass || fail "FAIL: the directory given as -o is gone"
+# Root would replace /dev/full itself if this failed: it gets a device node of its own.
+full=/dev/full
+[ "$(id -u)" -eq 0 ] && mknod "$tmp/full" c 1 7 && full=$tmp/full
+expect 2 "cannot write -o '.*full': it is a device" "$segcam" predict --model "$model" "$image" -o "$full"
+[ -c "$full" ] && pass || fail "FAIL: $full is no longer a device"
+mkfifo "$tmp/fifo"
+expect 2 "cannot write --map-npy .*: it is a FIFO" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.png" --map-npy "$tmp/fifo"
+[ -p "$tmp/fifo" ] && pass || fail "FAIL: the FIFO given as --map-npy is gone"
+# An empty name is a slip on the command line (it crashed inside GEGL's png-save).
+expect 1 "-o must name a file" "$segcam" explain --model "$model" --class 1 "$image" -o ""
+expect 1 "--map-npy must name a file" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.png" --map-npy ""
+expect 1 "--probabilities must name a file" "$segcam" predict --model "$model" "$image" -o "$tmp/s.png" --probabilities ""
+# The model trained must not replace the checkpoint it resumes from (checked before the digits
+# file is even looked for).
+expect 2 "-o .* is the same file as --resume" "$segcam" train --data texture-mnist --config biased \
+  --mnist "$tmp/none.bin" --resume "$tmp/m.safetensors" -o "$tmp/m.safetensors"
+same "$tmp/m.safetensors" "$model"
+
+# Write failures are detected (here a file-size limit; a full disk goes the same way), reported in
+# one line, and leave the previous output as it was and no temporary file.
+expect 0 "" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w.png" --map-npy "$tmp/w.npy"
+cp "$tmp/w.png" "$tmp/w-good.png"
+cp "$tmp/w.npy" "$tmp/w-good.npy"
+limited () { # limited BLOCKS COMMAND...: COMMAND under ulimit -f BLOCKS
+  blocks=$1
+  shift
+  sh -c 'ulimit -f "$0" && exec "$@"' "$blocks" "$@"
+}
+expect 2 "cannot write '.*w.png': .*File too large" limited 1 \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w.png"
+same "$tmp/w.png" "$tmp/w-good.png"
+expect 2 "cannot write '.*w.npy': File too large" limited 8 \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w2.png" --map-npy "$tmp/w.npy"
+same "$tmp/w.npy" "$tmp/w-good.npy"
+leftovers=$(find "$tmp" -name '.*.??????' | wc -l)
+[ "$leftovers" -eq 0 ] && pass || fail "FAIL: $leftovers temporary files left after failed writes"
+# A full disk: a 16 KB tmpfs holding the previous 12 KB w.npy, in a mount namespace of its own
+# (where unshare may make one). on_full_disk COMMAND... runs COMMAND there and adds a second line
+# to stderr if the previous w.npy changed or a file was left beside it.
+on_full_disk () {
+  unshare -rm sh -c 'd=$1 good=$2
+    shift 2
+    mount -t tmpfs -o size=16k none "$d" && cp "$good" "$d/w.npy" || exit 99
+    "$@"
+    status=$?
+    cmp -s "$good" "$d/w.npy" || echo "the previous w.npy is lost" >&2
+    [ "$(ls -A "$d")" = w.npy ] || echo "left in the folder: $(ls -A "$d")" >&2
+    exit $status' sh "$tmp/mnt" "$tmp/w-good.npy" "$@"
+}
+mkdir "$tmp/mnt"
+if unshare -rm true 2>/dev/null; then
+  expect 2 "cannot write '.*mnt/w.png': .*No space left on device" on_full_disk \
+    "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/mnt/w.png"
+  expect 2 "cannot write '.*mnt/w.npy': No space left on device" on_full_disk \
+    "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/w3.png" --map-npy "$tmp/mnt/w.npy"
+fi
+
+# A read-only folder is refused before the computation; root writes anywhere, so root runs this
+# as nobody.
+mkdir "$tmp/ro"
+cp "$model" "$image" "$tmp/ro/"
+chmod 755 "$tmp" && chmod 555 "$tmp/ro"
+as_user=""
+[ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" -ne 0 ] || [ -n "$as_user" ]; then
+  expect 2 "cannot write -o .*: folder '.*ro' is not writable" $as_user \
+    "$segcam" predict --model "$tmp/ro/$(basename "$model")" "$tmp/ro/$(basename "$image")" -o "$tmp/ro/s.png"
+fi
+chmod 755 "$tmp/ro"
+
+# An interrupted write never leaves a partial file under the final name and never loses the
+# previous one: SIGKILL at random points of writes, then SIGINT and SIGTERM, which also leave no
+# temporary file. First predict's 4.7 MB .npy and its PNG, then train's 5.9 MB checkpoint and its
+# model (on a digits file of 20 made-up digits: label, then 784 white pixels).
+{ printf 'P6\n768 512\n255\n'; head -c $((768 * 512 * 3)) /dev/urandom; } >"$tmp/large.ppm"
+{ printf 'SCMNIST1\012\0\0\0\012\0\0\0'
+  for d in 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9; do
+    printf "\\$(printf %03o $d)"
+    head -c 784 /dev/zero | tr '\0' '\377'
+  done; } >"$tmp/digits.bin"
+mkdir "$tmp/good"
+during_writes=0 signals=0
+# interrupt SIGNAL STEM ARG...: runs segcam ARG... and sends it SIGNAL while it writes one of its
+# outputs $tmp/STEM.*; then each must be as in $tmp/good, except a trained model, which records
+# the training's duration: that one must be complete (segcam info loads it).
+interrupt () {
+  sig=$1 stem=$2
+  shift 2
+  # A shell starts background commands with SIGINT ignored; env gives them the default back.
+  env --default-signal=INT "$segcam" "$@" >/dev/null 2>&1 &
+  pid=$!
+  # Writes take some 1/20 of the run: wait until an output (or a file beside it) is open.
+  until ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "$tmp/\.\{0,1\}$stem\."; do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.005 # leave the cores to segcam
+  done
+  kill -0 "$pid" 2>/dev/null && during_writes=$((during_writes + 1))
+  signals=$((signals + 1))
+  sleep "0.0$(($(od -An -N2 -tu2 /dev/urandom) % 50))"
+  kill -s "$sig" "$pid" 2>/dev/null
+  wait "$pid"
+  for f in "$tmp/good/$stem".*; do
+    out=$tmp/$(basename "$f")
+    case "$f" in
+      *.safetensors) "$segcam" info "$out" >/dev/null 2>&1 ;;
+      *) cmp -s "$f" "$out" ;;
+    esac
+    if [ $? -ne 0 ]; then
+      fail "FAIL: SIG$sig left $(basename "$f") partial or missing"
+      return
+    fi
+  done
+  pass
+}
+# interrupt_all STEM ARG...: segcam ARG... once to completion, then interrupted 20 times by
+# SIGKILL, 3 by SIGINT, 3 by SIGTERM.
+interrupt_all () {
+  stem=$1
+  shift
+  expect 0 "" "$segcam" "$@"
+  cp "$tmp/$stem".* "$tmp/good/"
+  for i in $(seq 20); do
+    interrupt KILL "$stem" "$@"
+  done
+  rm -f "$tmp/.$stem".*
+  for s in INT INT INT TERM TERM TERM; do
+    interrupt $s "$stem" "$@"
+  done
+  leftovers=$(find "$tmp" -name ".$stem.*" | wc -l)
+  [ "$leftovers" -eq 0 ] && pass || fail "FAIL: SIGINT or SIGTERM left $leftovers temporary files"
+}
+interrupt_all k predict --model "$model" "$tmp/large.ppm" -o "$tmp/k.png" --probabilities "$tmp/k.npy" -t 1
+interrupt_all c train --data texture-mnist --config biased --mnist "$tmp/digits.bin" --depth 3 \
+  --filters 16 --epochs 1 --batch 2 --train-count 2 --val-count 1 -t 1 \
+  --checkpoint "$tmp/c.ckpt" -o "$tmp/c.safetensors"
+echo "$during_writes of $signals signals sent while an output was open"
+
+# A checkpoint that cannot be written stops training with one line naming it, and the previous
+# checkpoint (also the one resumed from) stays.
+set -- train --data texture-mnist --config biased --mnist "$tmp/digits.bin" --depth 1 --filters 2 \
+  --batch 2 --train-count 4 --val-count 2 -t 1
+expect 0 "" "$segcam" "$@" --epochs 1 --checkpoint "$tmp/r.ckpt" -o "$tmp/r1.safetensors"
+cp "$tmp/r.ckpt" "$tmp/r-good.ckpt"
+expect 2 "cannot write '.*r.ckpt': File too large" limited 4 \
+  "$segcam" "$@" --epochs 2 --resume "$tmp/r.ckpt" --checkpoint "$tmp/r.ckpt" -o "$tmp/r2.safetensors"
+same "$tmp/r.ckpt" "$tmp/r-good.ckpt"
+expect 0 "" "$segcam" "$@" --epochs 2 --resume "$tmp/r.ckpt" --checkpoint "$tmp/r.ckpt" -o "$tmp/r2.safetensors"
+expect 2 "cannot write --checkpoint .*: folder .* does not exist" \
+  "$segcam" "$@" --epochs 1 --checkpoint "$tmp/none/r.ckpt" -o "$tmp/r3.safetensors"
+[ -e "$tmp/r3.safetensors" ] && fail "FAIL: train ran before refusing --checkpoint" || pass
+
 finish

@@ -16,6 +16,14 @@ enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
  * status is EXIT_USAGE; returns status. */
 int segcam_cli_fail (const char *command, int status, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
+/* text as it may appear in one line on a terminal: control characters (newlines, ESC, C1) and
+ * bytes that are not UTF-8 as \xNN. Newly allocated. */
+char *segcam_cli_escape (const char *text);
+
+/* Prints one line on stdout (the newline is added), escaped as segcam_cli_fail's messages are:
+ * for every line that shows names from a model. */
+void segcam_cli_print (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
 /* segcam_cli_fail with the error's message; clears *error. */
 int segcam_cli_fail_error (const char *command, int status, GError **error);
 
@@ -24,6 +32,12 @@ int segcam_cli_fail_error (const char *command, int status, GError **error);
  * printed. */
 gboolean segcam_cli_parse (const char *command, const char *args, const char *summary,
                            const GOptionEntry *entries, int *argc, char ***argv);
+
+/* Parses exactly n whole numbers in [min, G_MAXINT] separated by separator ("512x384",
+ * "0,0,10,10") into out; FALSE for anything else: junk after a number, a number beyond int (no
+ * silent wrapping), too few or too many. The one parser for numeric option values GOption's
+ * own G_OPTION_ARG_INT (as strict) does not take. */
+gboolean segcam_cli_parse_ints (const char *text, char separator, int n, int min, int *out);
 
 /* The digits file made by tools/fetch-mnist.sh: path (--mnist) when given, else $SEGCAM_MNIST
  * when set and not empty, else SEGCAM_CLI_DEFAULT_MNIST. NULL with the error printed (exit

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "onnx-import.h"
+#include "output.h"
 #include "segcam.h"
 
 #include <math.h>
@@ -47,9 +48,11 @@ parse_classes (const char *arg, char ***classes, char ***colors, GError **error)
   return TRUE;
 }
 
+/* The model file, for segcam_write_atomically. */
 static gboolean
-write_model (const char *path, const segcam_safetensors *st, GError **error)
+write_model (const char *path, gpointer data, GError **error)
 {
+  const segcam_safetensors *st = data;
   guint n = g_hash_table_size (st->metadata), i = 0;
   const char **keys = g_new0 (const char *, n + 1), **values = g_new0 (const char *, n + 1);
   GHashTableIter it;
@@ -103,6 +106,12 @@ segcam_cmd_import (int argc, char **argv)
     status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
   if (status == 0)
     {
+      const segcam_cli_file output_file = {"-o", out};
+      const segcam_cli_file inputs[] = {{"the ONNX model", argv[1]}, {"--classes", classes}};
+      status = segcam_cli_check_outputs ("import", &output_file, 1, inputs, G_N_ELEMENTS (inputs));
+    }
+  if (status == 0)
+    {
       if (colors)
         {
           g_strfreev (o.colors);
@@ -116,7 +125,7 @@ segcam_cmd_import (int argc, char **argv)
                                              g_mapped_file_get_length (f), argv[1], &o, &st, &error);
       if (f)
         g_mapped_file_unref (f);
-      if (!ok || !write_model (out, &st, &error))
+      if (!ok || !segcam_write_atomically (out, write_model, &st, &error))
         status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
     }
   if (status == 0)
@@ -127,12 +136,13 @@ segcam_cmd_import (int argc, char **argv)
         status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
       else
         {
-          printf ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', input padded "
-                  "to a multiple of %d\n", out, segcam_model_n_nodes (m), segcam_model_n_classes (m),
-                  segcam_model_node_name (m, segcam_model_output_node (m)),
-                  segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax",
-                  segcam_model_node_name (m, segcam_model_default_layer (m)),
-                  segcam_model_size_multiple (m));
+          segcam_cli_print ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', "
+                            "input padded to a multiple of %d", out, segcam_model_n_nodes (m),
+                            segcam_model_n_classes (m),
+                            segcam_model_node_name (m, segcam_model_output_node (m)),
+                            segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax",
+                            segcam_model_node_name (m, segcam_model_default_layer (m)),
+                            segcam_model_size_multiple (m));
           segcam_model_free (m);
         }
     }

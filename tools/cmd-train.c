@@ -6,10 +6,12 @@
  * data and the final metrics in segcam.training. */
 #include "cli.h"
 #include "commands.h"
+#include "output.h"
 #include "segcam-train.h"
 #include "texture-mnist.h"
 
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,6 +114,20 @@ training_record (const char *command, const char *config, int train_count, guint
   return text;
 }
 
+typedef struct {
+  segcam_trainer *trainer;
+  const char *training_json;
+  gboolean checkpoint;
+} save_job;
+
+/* The model or checkpoint file, for segcam_write_atomically. */
+static gboolean
+write_trained (const char *path, gpointer data, GError **error)
+{
+  const save_job *job = data;
+  return segcam_trainer_save (job->trainer, path, job->training_json, job->checkpoint, error);
+}
+
 int
 segcam_cmd_train (int argc, char **argv)
 {
@@ -161,13 +177,20 @@ segcam_cmd_train (int argc, char **argv)
   if (!data || strcmp (data, "texture-mnist") != 0 || !config_name
       || (strcmp (config_name, "biased") != 0 && strcmp (config_name, "unbiased") != 0) || !out
       || argc != 1 || epochs < 1 || batch < 1 || batch > 4096 || train_count < batch
-      || val_count < 1 || !(lr > 0) || seed < 0
+      || val_count < 1 || !(lr > 0) || !isfinite (lr) || seed < 0
       || (upsample && strcmp (upsample, "bilinear") != 0 && strcmp (upsample, "transposed") != 0))
     {
       status = segcam_cli_fail ("train", EXIT_USAGE, "needs --data texture-mnist, --config "
                                 "biased|unbiased and -o; counts and rates must be positive");
       goto out;
     }
+  /* The checkpoint may be the file resumed from (it is read whole before the first write, and
+   * replaced only by a complete one); the model must not replace the checkpoint it came from. */
+  const segcam_cli_file outputs[] = {{"-o", out}, {"--checkpoint", checkpoint}};
+  const segcam_cli_file data_file = {"--mnist", mnist_path}, resumed = {"--resume", resume};
+  if ((status = segcam_cli_check_outputs ("train", outputs, 2, &data_file, 1))
+      || (status = segcam_cli_check_outputs ("train", outputs, 1, &resumed, 1)))
+    goto out;
   if (!(mnist = segcam_cli_load_mnist ("train", mnist_path)))
     {
       status = EXIT_INPUT;
@@ -190,9 +213,9 @@ segcam_cmd_train (int argc, char **argv)
   int first_epoch = (int) (segcam_trainer_steps (trainer) / steps_per_epoch);
   images = g_new (float, (size_t) batch * SIZE * SIZE);
   labels = g_new (uint8_t, (size_t) batch * SIZE * SIZE);
-  printf ("training %s: %" G_GINT64_FORMAT " parameters, %d steps of %d images per epoch\n",
-          segcam_model_name (segcam_trainer_model (trainer)),
-          segcam_model_n_parameters (segcam_trainer_model (trainer)), steps_per_epoch, batch);
+  segcam_cli_print ("training %s: %" G_GINT64_FORMAT " parameters, %d steps of %d images per epoch",
+                    segcam_model_name (segcam_trainer_model (trainer)),
+                    segcam_model_n_parameters (segcam_trainer_model (trainer)), steps_per_epoch, batch);
   gint64 start = g_get_monotonic_time ();
   metrics mt = {0};
   double loss = 0, trained_seconds = 0;
@@ -226,7 +249,8 @@ segcam_cmd_train (int argc, char **argv)
       printf ("epoch %3d/%d  loss %.4f  train acc %.4f  val acc %.4f  val mIoU %.4f  %.1f img/s  %.0f s left\n",
               epoch + 1, epochs, loss, acc_sum / steps_per_epoch, mt.accuracy, mt.mean_iou, ips, left);
       fflush (stdout);
-      if (checkpoint && !segcam_trainer_save (trainer, checkpoint, NULL, TRUE, &error))
+      save_job job = {trainer, NULL, TRUE};
+      if (checkpoint && !segcam_write_atomically (checkpoint, write_trained, &job, &error))
         {
           status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
           goto out;
@@ -235,7 +259,8 @@ segcam_cmd_train (int argc, char **argv)
   double ips = trained_seconds > 0 ? (double) (epochs - first_epoch) * steps_per_epoch * batch / trained_seconds : 0;
   char *record = training_record (command, config_name, train_count, (guint64) seed, &spec, epochs,
                                   batch, lr, &mt, loss, trained_seconds, ips, val_count);
-  if (!segcam_trainer_save (trainer, out, record, FALSE, &error))
+  save_job job = {trainer, record, FALSE};
+  if (!segcam_write_atomically (out, write_trained, &job, &error))
     status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
   else
     printf ("wrote %s: val pixel accuracy %.4f, mean IoU %.4f, %.1f images/s\n", out, mt.accuracy,

@@ -2,16 +2,112 @@
  * GEGL knows is accepted and colour conversions are babl's, as in GIMP. */
 #include "image-io.h"
 
+#include "cli.h"
+#include "output.h"
+
+#include <errno.h>
 #include <gegl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static gboolean gegl_ready;
 
+/* ---- library chatter ------------------------------------------------------------------------ */
+
+/* GEGL, libpng and libjpeg tell of failures only by printing them: GLib messages (through
+ * collect) and fprintf on stderr. While an operation runs, file descriptor 2 points at a temporary
+ * file that collects both, in order, and the caller folds what matters into its one line. */
+typedef struct {
+  FILE *sink;
+  int saved_stderr;
+  const char *what; /* "cannot read image 'x.png'", for a library that exits */
+} chatter;
+
+static chatter *collecting;
+
 static void
-quiet (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+collect (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
+  if (collecting)
+    fprintf (stderr, "%s\n", message);
+}
+
+static void
+chatter_begin (chatter *c, const char *what)
+{
+  fflush (stderr);
+  c->sink = tmpfile ();
+  c->saved_stderr = c->sink ? dup (STDERR_FILENO) : -1;
+  if (c->saved_stderr >= 0)
+    dup2 (fileno (c->sink), STDERR_FILENO);
+  c->what = what;
+  collecting = c;
+}
+
+/* What was printed since chatter_begin, or NULL when nothing was (or it could not be caught). */
+static char *
+chatter_end (chatter *c)
+{
+  fflush (stderr);
+  collecting = NULL;
+  char buf[1024] = "";
+  if (c->saved_stderr >= 0)
+    {
+      dup2 (c->saved_stderr, STDERR_FILENO);
+      close (c->saved_stderr);
+      rewind (c->sink);
+      buf[fread (buf, 1, sizeof buf - 1, c->sink)] = '\0';
+    }
+  if (c->sink)
+    fclose (c->sink);
+  g_strstrip (buf);
+  return *buf ? g_strdup (buf) : NULL;
+}
+
+/* The first line of chatter, without the libraries' "libpng error: " prefixes. Libraries end
+ * lines inconsistently (GEGL's libpng handler prints "LIBPNG ERROR: x" without a newline before
+ * libpng's own "libpng error: x"), so the text after the last "error: " of the line is the
+ * message. */
+static char *
+complaint (const char *chatter)
+{
+  char *line = g_strndup (chatter, strcspn (chatter, "\n")), *last = NULL;
+  for (char *p = line; (p = strstr (p, "error: ")); p++)
+    last = p + strlen ("error: ");
+  char *out = g_strdup (g_strstrip (last ? last : line));
+  g_free (line);
+  return out;
+}
+
+/* libjpeg's default error handler, which GEGL's jpg-load keeps when it reads the header, calls
+ * exit (1) on a damaged file: the one line, escaped as segcam_cli_fail's, and the bad-input
+ * status instead. (Only loads exit so; no temporary output file is pending then.) */
+static void
+exit_while_collecting (void)
+{
+  if (!collecting)
+    return;
+  const char *what = collecting->what;
+  char *said = chatter_end (collecting);
+  char *raw = g_strdup_printf ("%s: %s", what, said ? complaint (said) : "the decoder gave up");
+  char *line = segcam_cli_escape (raw);
+  fprintf (stderr, "%s: %s\n", g_get_prgname (), line);
+  _exit (EXIT_INPUT);
+}
+
+/* Whether a decoder's chatter says the image is damaged rather than merely unusual (libpng warns
+ * about odd colour profiles in files that decode well; a truncated JPEG gives only libjpeg's
+ * "premature end" warning). */
+static gboolean
+decoder_failed (const char *chatter)
+{
+  char *lower = g_ascii_strdown (chatter, -1);
+  gboolean failed = strstr (lower, "error") || strstr (lower, "premature end") || strstr (lower, "truncat");
+  g_free (lower);
+  return failed;
 }
 
 static void
@@ -20,18 +116,13 @@ ensure_gegl (void)
   if (gegl_ready)
     return;
   gegl_init (NULL, NULL);
-  /* GEGL's loaders and savers warn on stderr about every unreadable file; the caller reports
-   * each failure in one line of its own, so their chatter would only repeat it. */
+  /* GEGL's loaders and savers warn about every unreadable file; the caller reports each failure in
+   * one line of its own, with what they said folded in. */
   const GLogLevelFlags levels = G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_CRITICAL;
-  g_log_set_handler ("GEGL", levels, quiet, NULL);
-  g_log_set_handler (NULL, levels, quiet, NULL);
+  g_log_set_handler ("GEGL", levels, collect, NULL);
+  g_log_set_handler (NULL, levels, collect, NULL);
+  atexit (exit_while_collecting);
   gegl_ready = TRUE;
-}
-
-static void
-io_error (GError **error, const char *fmt, const char *path)
-{
-  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, fmt, path);
 }
 
 void
@@ -42,63 +133,117 @@ segcam_image_io_exit (void)
   gegl_ready = FALSE;
 }
 
-float *
-segcam_image_load (const char *path, int channels, int *width, int *height, GError **error)
+/* A gegl:load node for path in graph, and the image's extent from its header (nothing is decoded
+ * yet); NULL with the error set. */
+static GeglNode *
+open_image (GeglNode *graph, const char *path, GeglRectangle *extent, GError **error)
 {
   ensure_gegl ();
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+  const char *kind = segcam_cli_file_kind (path);
+  char *what = g_strdup_printf ("cannot read image '%s'", path);
+  if (kind || !g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      io_error (error, "cannot read image '%s': no such file", path);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s%s", what, kind ? "it is " : "",
+                   kind ? kind : "no such file");
+      g_free (what);
       return NULL;
     }
-  GeglBuffer *buffer = NULL;
-  GeglNode *graph = gegl_node_new ();
+  /* gegl:load reads the header as soon as it has the path. */
+  chatter c;
+  chatter_begin (&c, what);
   GeglNode *load = gegl_node_new_child (graph, "operation", "gegl:load", "path", path, NULL);
-  GeglNode *sink = gegl_node_new_child (graph, "operation", "gegl:buffer-sink", "buffer", &buffer, NULL);
-  gegl_node_link (load, sink);
-  gegl_node_process (sink);
+  *extent = gegl_node_get_bounding_box (load);
+  char *said = chatter_end (&c);
+  if (extent->width < 1 || extent->height < 1)
+    {
+      char *line = said ? complaint (said) : NULL;
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: not an image GEGL can load%s%s%s",
+                   what, line ? " (" : "", line ? line : "", line ? ")" : "");
+      g_free (line);
+      load = NULL;
+    }
+  g_free (said);
+  g_free (what);
+  return load;
+}
+
+gboolean
+segcam_image_size (const char *path, int *width, int *height, GError **error)
+{
+  GeglNode *graph = gegl_node_new ();
+  GeglRectangle r;
+  gboolean ok = open_image (graph, path, &r, error) != NULL;
   g_object_unref (graph);
-  const GeglRectangle *r = buffer ? gegl_buffer_get_extent (buffer) : NULL;
-  if (!r || r->width < 1 || r->height < 1)
+  *width = r.width, *height = r.height;
+  return ok;
+}
+
+float *
+segcam_image_load (const char *path, int channels, int width, int height, GError **error)
+{
+  GeglNode *graph = gegl_node_new ();
+  GeglRectangle r;
+  GeglNode *load = open_image (graph, path, &r, error);
+  if (load && (r.width != width || r.height != height))
     {
-      io_error (error, "cannot read image '%s': not an image GEGL can load", path);
-      g_clear_object (&buffer);
-      return NULL;
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "image '%s' changed while being read "
+                   "(%dx%d, then %dx%d)", path, width, height, r.width, r.height);
+      load = NULL;
     }
-  float *pixels = g_try_new (float, (size_t) r->width * r->height * channels);
-  if (!pixels)
+  float *pixels = load ? g_try_new (float, (size_t) r.width * r.height * channels) : NULL;
+  if (load && !pixels)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "image '%s' is too large for memory", path);
+  if (pixels)
     {
-      io_error (error, "image '%s' is too large for memory", path);
-      g_object_unref (buffer);
-      return NULL;
+      static const char *const formats[] = {NULL, "Y' float", "Y'A float", "R'G'B' float"};
+      chatter c;
+      char *what = g_strdup_printf ("cannot read image '%s'", path);
+      chatter_begin (&c, what);
+      gegl_node_blit (load, 1.0, &r, babl_format (formats[channels]), pixels, GEGL_AUTO_ROWSTRIDE,
+                      GEGL_BLIT_DEFAULT);
+      char *said = chatter_end (&c);
+      /* A damaged file decodes in part, the rest left as zeros: an error, not a darker image. */
+      if (said && decoder_failed (said))
+        {
+          char *line = complaint (said);
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                       "%s: the file is damaged or truncated (%s)", what, line);
+          g_free (line);
+          g_clear_pointer (&pixels, g_free);
+        }
+      g_free (said);
+      g_free (what);
     }
-  gegl_buffer_get (buffer, r, 1.0, babl_format (channels == 1 ? "Y' float" : "R'G'B' float"), pixels,
-                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
-  *width = r->width;
-  *height = r->height;
-  g_object_unref (buffer);
+  g_object_unref (graph);
   return pixels;
 }
 
-/* Writes a whole buffer through one GEGL save operation (created with the given properties). */
+/* One PNG for segcam_write_atomically: the whole buffer through gegl:png-save. */
 static gboolean
-save_buffer (GeglBuffer *buffer, GeglNode *save, const char *path, GError **error)
+write_png (const char *path, gpointer buffer, GError **error)
 {
   GeglNode *graph = gegl_node_new ();
   GeglNode *src = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
-  gegl_node_add_child (graph, save);
-  g_object_unref (save);
+  /* png-save defaults to 16 bits per channel; labels and heat maps are 8-bit images. */
+  GeglNode *save = gegl_node_new_child (graph, "operation", "gegl:png-save", "path", path,
+                                        "bitdepth", 8, NULL);
   gegl_node_link (src, save);
-  /* GEGL's savers report failure only as a warning; check the file instead. */
-  g_remove (path);
+  /* GEGL's savers report failure only by what they and libpng print. */
+  chatter c;
+  char *what = g_strdup_printf ("cannot write '%s'", path);
+  chatter_begin (&c, what);
   gegl_node_process (save);
+  char *said = chatter_end (&c);
   g_object_unref (graph);
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+  if (said)
     {
-      io_error (error, "cannot write '%s'", path);
-      return FALSE;
+      char *line = complaint (said);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s", what, line);
+      g_free (line);
     }
-  return TRUE;
+  g_free (what);
+  g_free (said);
+  return said == NULL;
 }
 
 gboolean
@@ -110,40 +255,44 @@ segcam_png_save (const char *path, const uint8_t *pixels, int width, int height,
   const Babl *fmt = babl_format (format);
   GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, pixels, GEGL_AUTO_ROWSTRIDE);
-  /* png-save defaults to 16 bits per channel; labels and heat maps are 8-bit images. */
-  GeglNode *save = gegl_node_new ();
-  gegl_node_set (save, "operation", "gegl:png-save", "path", path, "bitdepth", 8, NULL);
-  gboolean ok = save_buffer (buffer, save, path, error);
+  gboolean ok = segcam_write_atomically (path, write_png, buffer, error);
   g_object_unref (buffer);
   return ok;
 }
 
-/* gegl:npy-save writes pixel formats only, (height, width) for one channel; a stack of class
- * planes has no pixel format, so (channels, height, width) arrays get the .npy header here. */
+typedef struct {
+  const float *values;
+  int width, height, channels;
+} npy_array;
+
+/* One .npy file for segcam_write_atomically. Written here rather than by gegl:npy-save, which
+ * knows only pixel formats (no (channels, height, width) stack of class planes) and reports a
+ * failed write only on stderr. */
 static gboolean
-save_npy_planes (const char *path, const float *values, int width, int height, int channels,
-                 GError **error)
+write_npy (const char *path, gpointer data, GError **error)
 {
-  char dict[128];
-  int len = g_snprintf (dict, sizeof dict,
-                        "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }",
-                        channels, height, width);
+  const npy_array *a = data;
+  char shape[64], dict[128];
+  if (a->channels == 1)
+    g_snprintf (shape, sizeof shape, "%d, %d", a->height, a->width);
+  else
+    g_snprintf (shape, sizeof shape, "%d, %d, %d", a->channels, a->height, a->width);
+  int len = g_snprintf (dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
+                        shape);
   /* Magic (6) + version (2) + header length (2) + dict, padded with spaces to 64 bytes, '\n'. */
   int header = (10 + len + 1 + 63) / 64 * 64 - 10;
-  FILE *f = fopen (path, "wb");
-  if (!f)
-    {
-      io_error (error, "cannot write '%s'", path);
-      return FALSE;
-    }
+  FILE *f = g_fopen (path, "wb");
   const uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, header & 0xff, header >> 8};
-  fwrite (pre, 1, sizeof pre, f);
-  fprintf (f, "%s%*s\n", dict, header - len - 1, "");
-  size_t n = (size_t) width * height * channels;
-  gboolean ok = fwrite (values, sizeof (float), n, f) == n;
-  ok = fclose (f) == 0 && ok;
+  size_t n = (size_t) a->width * a->height * a->channels;
+  gboolean ok = f && fwrite (pre, 1, sizeof pre, f) == sizeof pre
+                && fprintf (f, "%s%*s\n", dict, header - len - 1, "") == header
+                && fwrite (a->values, sizeof (float), n, f) == n;
+  int saved = errno;
+  if (f && fclose (f) != 0 && ok)
+    ok = FALSE, saved = errno;
   if (!ok)
-    io_error (error, "cannot write '%s'", path);
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot write '%s': %s", path,
+                 g_strerror (saved));
   return ok;
 }
 
@@ -151,15 +300,6 @@ gboolean
 segcam_npy_save (const char *path, const float *values, int width, int height, int channels,
                  GError **error)
 {
-  if (channels != 1)
-    return save_npy_planes (path, values, width, height, channels, error);
-  ensure_gegl ();
-  const Babl *fmt = babl_format ("Y float");
-  GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
-  gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, values, GEGL_AUTO_ROWSTRIDE);
-  GeglNode *save = gegl_node_new ();
-  gegl_node_set (save, "operation", "gegl:npy-save", "path", path, NULL);
-  gboolean ok = save_buffer (buffer, save, path, error);
-  g_object_unref (buffer);
-  return ok;
+  npy_array a = {values, width, height, channels};
+  return segcam_write_atomically (path, write_npy, &a, error);
 }

@@ -8,9 +8,17 @@
 #include <glib.h>
 #include <stdint.h>
 
-/* Loads any image GEGL reads as floats in [0, 1]: channels 1 gives Y', 3 gives R'G'B' (alpha is
- * dropped; gray images are replicated). Returns a g_malloc'd buffer of height x width x channels. */
-float *segcam_image_load (const char *path, int channels, int *width, int *height, GError **error);
+/* The size of an image from its header, before anything is decoded (so that what it would take
+ * can be checked first). */
+gboolean segcam_image_size (const char *path, int *width, int *height, GError **error);
+
+/* Loads an image GEGL reads, of the size segcam_image_size gave (so buffers are sized before
+ * decoding; a file that changed meanwhile is an error), as floats in [0, 1]: channels 1 gives Y',
+ * 2 gives Y' and alpha, 3 gives R'G'B' (alpha is dropped; gray images are replicated). Returns a
+ * g_malloc'd buffer of height x width x channels. A file that is not a regular file, or that the
+ * decoder reports as damaged (truncated PNG or JPEG), is an error naming it, with the decoder's
+ * words. */
+float *segcam_image_load (const char *path, int channels, int width, int height, GError **error);
 
 /* Saves 8-bit pixels (channels 1 = gray, 3 = RGB, 4 = RGBA) as PNG. */
 gboolean segcam_png_save (const char *path, const uint8_t *pixels, int width, int height,

@@ -4,9 +4,11 @@
 #include "cli.h"
 #include "commands.h"
 #include "image-io.h"
+#include "output.h"
 #include "segcam.h"
 
 #include <cblas.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +29,11 @@ cmd_info (int argc, char **argv)
     return EXIT_USAGE;
   if (argc != 2)
     return segcam_cli_fail ("info", EXIT_USAGE, "expected one MODEL");
-  int w = 256, h = 256;
-  if (size && sscanf (size, "%dx%d", &w, &h) != 2)
-    return segcam_cli_fail ("info", EXIT_USAGE, "--size must look like 512x384");
+  int wh[2] = {256, 256};
+  if (size && !segcam_cli_parse_ints (size, 'x', 2, 1, wh))
+    return segcam_cli_fail ("info", EXIT_USAGE, "--size must look like 512x384 (at most %d a side), "
+                            "not '%s'", G_MAXINT, size);
+  int w = wh[0], h = wh[1];
   GError *error = NULL;
   segcam_model *m = segcam_model_load (argv[1], &error);
   if (!m)
@@ -42,31 +46,32 @@ cmd_info (int argc, char **argv)
       segcam_model_free (m);
       return segcam_cli_fail_error ("info", EXIT_INPUT, &error);
     }
-  printf ("model:         %s\n", *segcam_model_name (m) ? segcam_model_name (m) : argv[1]);
+  segcam_cli_print ("model:         %s", *segcam_model_name (m) ? segcam_model_name (m) : argv[1]);
   if (*segcam_model_description (m))
-    printf ("description:   %s\n", segcam_model_description (m));
+    segcam_cli_print ("description:   %s", segcam_model_description (m));
   printf ("format:        %d\n", segcam_model_format_version (m));
   printf ("input:         %s, padded to a multiple of %d\n",
           segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')",
           segcam_model_size_multiple (m));
-  printf ("output:        %s (%s)\n", segcam_model_node_name (m, segcam_model_output_node (m)),
-          segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
-  printf ("default layer: %s\n", segcam_model_node_name (m, segcam_model_default_layer (m)));
+  segcam_cli_print ("output:        %s (%s)", segcam_model_node_name (m, segcam_model_output_node (m)),
+                    segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
+  segcam_cli_print ("default layer: %s", segcam_model_node_name (m, segcam_model_default_layer (m)));
   printf ("parameters:    %" G_GINT64_FORMAT "\n", segcam_model_n_parameters (m));
   printf ("classes:\n");
   for (int c = 0; c < segcam_model_n_classes (m); c++)
     {
       uint8_t rgb[3];
       segcam_model_class_color (m, c, rgb);
-      printf ("  %3d  #%02x%02x%02x  %s\n", c, rgb[0], rgb[1], rgb[2], segcam_model_class_name (m, c));
+      segcam_cli_print ("  %3d  #%02x%02x%02x  %s", c, rgb[0], rgb[1], rgb[2],
+                        segcam_model_class_name (m, c));
     }
   printf ("nodes (shapes C x H x W for a %dx%d input):\n", w, h);
   for (int i = 0; i < n; i++)
-    printf ("  %-32s %-18s %5d x %5d x %5d%s\n", segcam_model_node_name (m, i),
-            segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1], shapes[3 * i + 2],
-            i == segcam_model_default_layer (m) ? "  (default layer)" : "");
+    segcam_cli_print ("  %-32s %-18s %5d x %5d x %5d%s", segcam_model_node_name (m, i),
+                      segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1],
+                      shapes[3 * i + 2], i == segcam_model_default_layer (m) ? "  (default layer)" : "");
   if (*segcam_model_training (m))
-    printf ("training:      %s\n", segcam_model_training (m));
+    segcam_cli_print ("training:      %s", segcam_model_training (m));
   g_free (shapes);
   segcam_model_free (m);
   return 0;
@@ -97,11 +102,21 @@ run_clear (run *r)
    "Run node by node with direct convolutions (slower; the fast path is tested against it)",   \
    NULL}
 
+/* The longer side of the images predict and explain take by default: the plug-in's largest
+ * working size. Beyond it an image is more likely a mistake than a photograph. */
+#define DEFAULT_MAX_SIZE 16384
+
+#define MAX_SIZE_OPTION                                                                         \
+  {"max-size", 0, 0, G_OPTION_ARG_INT, &max_size,                                               \
+   "Refuse images whose longer side exceeds N pixels (default " G_STRINGIFY (DEFAULT_MAX_SIZE) ")", \
+   "N"}
+
 /* Loads model and image, plans a session and runs the forward pass; errors are printed as
- * command's. */
+ * command's. The image's size is read from its header and the session planned for it (which
+ * refuses what memory cannot hold) before the image is decoded. */
 static int
 run_forward (run *r, const char *command, const char *model_path, const char *image_path,
-             gboolean explain, const char *layer, int threads, gboolean exact)
+             gboolean explain, const char *layer, int threads, gboolean exact, int max_size)
 {
   GError *error = NULL;
   memset (r, 0, sizeof *r);
@@ -111,13 +126,18 @@ run_forward (run *r, const char *command, const char *model_path, const char *im
   if (layer && (node = segcam_model_find_node (r->model, layer)) < 0)
     return segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)",
                             layer);
-  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), &r->width,
-                                 &r->height, &error);
-  if (!r->pixels)
+  if (!segcam_image_size (image_path, &r->width, &r->height, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  if (MAX (r->width, r->height) > max_size)
+    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
+                            "on its longer side: scale it down, or raise --max-size if memory allows",
+                            image_path, r->width, r->height, max_size);
   segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL, exact};
-  if (!(r->session = segcam_session_new (r->model, &o, &error))
-      || !segcam_session_forward (r->session, r->pixels, &error))
+  if (!(r->session = segcam_session_new (r->model, &o, &error)))
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), r->width,
+                                 r->height, &error);
+  if (!r->pixels || !segcam_session_forward (r->session, r->pixels, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   r->labels = g_new (uint8_t, (size_t) r->width * r->height);
   segcam_session_labels (r->session, r->labels);
@@ -130,13 +150,14 @@ static int
 cmd_predict (int argc, char **argv)
 {
   char *model = NULL, *out = NULL, *probs = NULL;
-  int threads = 0;
+  int threads = 0, max_size = DEFAULT_MAX_SIZE;
   gboolean exact = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Segmentation PNG in the classes' colours", "PNG"},
     {"probabilities", 0, 0, G_OPTION_ARG_FILENAME, &probs, "Class probabilities as .npy (C x H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    MAX_SIZE_OPTION,
     EXACT_OPTION,
     {NULL},
   };
@@ -144,8 +165,14 @@ cmd_predict (int argc, char **argv)
     return EXIT_USAGE;
   if (!model || !out || argc != 2)
     return segcam_cli_fail ("predict", EXIT_USAGE, "needs --model, -o and one IMAGE");
+  const segcam_cli_file outputs[] = {{"-o", out}, {"--probabilities", probs}};
+  const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}};
+  int checked = segcam_cli_check_outputs ("predict", outputs, G_N_ELEMENTS (outputs), inputs,
+                                          G_N_ELEMENTS (inputs));
+  if (checked)
+    return checked;
   run r;
-  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact);
+  int status = run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
   GError *error = NULL;
   if (status == 0)
     {
@@ -193,26 +220,32 @@ build_roi (const roi_options *o, const run *r, int cls, float **out)
     {
       int w, h;
       GError *error = NULL;
-      if (!(roi = segcam_image_load (o->mask, 1, &w, &h, &error)))
+      if (!segcam_image_size (o->mask, &w, &h, &error))
         return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       if (w != r->width || h != r->height)
-        {
-          g_free (roi);
-          return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
-                                  w, h, r->width, r->height);
-        }
+        return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
+                                w, h, r->width, r->height);
+      float *gray_alpha = segcam_image_load (o->mask, 2, w, h, &error);
+      if (!gray_alpha)
+        return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+      /* A transparent pixel is outside the region, whatever its gray. */
+      roi = g_new (float, n);
+      for (size_t i = 0; i < n; i++)
+        roi[i] = gray_alpha[2 * i] * gray_alpha[2 * i + 1];
+      g_free (gray_alpha);
     }
   else if (o->rect || o->pixel)
     {
       int v[4];
       roi = g_new (float, n);
-      gboolean inside = o->rect ? sscanf (o->rect, "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]) == 4
-                                  : sscanf (o->pixel, "%d,%d", &v[0], &v[1]) == 2;
+      gboolean inside = o->rect ? segcam_cli_parse_ints (o->rect, ',', 4, G_MININT, v)
+                                : segcam_cli_parse_ints (o->pixel, ',', 2, G_MININT, v);
       if (!inside)
         {
           g_free (roi);
-          return segcam_cli_fail ("explain", EXIT_USAGE, "%s",
-                                  o->rect ? "--roi-rect must be X,Y,W,H" : "--roi-pixel must be X,Y");
+          return segcam_cli_fail ("explain", EXIT_USAGE, "%s must be %s, whole numbers within "
+                                  "+-%d, not '%s'", o->rect ? "--roi-rect" : "--roi-pixel",
+                                  o->rect ? "X,Y,W,H" : "X,Y", G_MAXINT, o->rect ? o->rect : o->pixel);
         }
       inside = o->rect ? segcam_roi_rect (roi, r->width, r->height, v[0], v[1], v[2], v[3])
                        : segcam_roi_pixel (roi, r->width, r->height, v[0], v[1]);
@@ -273,7 +306,7 @@ cmd_explain (int argc, char **argv)
   char *model = NULL, *cls_arg = NULL, *layer = NULL, *score = NULL, *weights = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
   gboolean no_normalize = FALSE, exact = FALSE;
-  int threads = 0;
+  int threads = 0, max_size = DEFAULT_MAX_SIZE;
   roi_options ro = {0};
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
@@ -294,6 +327,7 @@ cmd_explain (int argc, char **argv)
     {"overlay", 0, 0, G_OPTION_ARG_FILENAME, &over, "Heat map over the image, PNG", "PNG"},
     {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    MAX_SIZE_OPTION,
     EXACT_OPTION,
     {NULL},
   };
@@ -315,9 +349,15 @@ cmd_explain (int argc, char **argv)
   if (cmap < 0)
     return segcam_cli_fail ("explain", EXIT_USAGE,
                             "--colormap must be jet, turbo, viridis, inferno or grayscale");
+  const segcam_cli_file outputs[] = {{"-o", out}, {"--overlay", over}, {"--map-npy", npy}};
+  const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}, {"--roi-mask", ro.mask}};
+  int checked = segcam_cli_check_outputs ("explain", outputs, G_N_ELEMENTS (outputs), inputs,
+                                          G_N_ELEMENTS (inputs));
+  if (checked)
+    return checked;
 
   run r;
-  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact);
+  int status = run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact, max_size);
   int cls = status ? -1 : segcam_model_find_class (r.model, cls_arg);
   if (status == 0 && cls < 0)
     {
@@ -341,8 +381,8 @@ cmd_explain (int argc, char **argv)
       if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       else
-        printf ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g\n",
-                 segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
+        segcam_cli_print ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g",
+                          segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
     }
   if (status == 0)
     {
@@ -352,8 +392,7 @@ cmd_explain (int argc, char **argv)
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       if (status == 0 && over)
         {
-          int w, h;
-          float *rgb = segcam_image_load (argv[1], 3, &w, &h, &error);
+          float *rgb = segcam_image_load (argv[1], 3, r.width, r.height, &error);
           uint8_t *blend = rgb ? overlay (heat, rgb, n) : NULL;
           if (!blend || !segcam_png_save (over, blend, r.width, r.height, 3, &error))
             status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
@@ -390,10 +429,11 @@ cmd_bench (int argc, char **argv)
   if (!segcam_cli_parse ("bench", "", "Time forward and explain passes on a synthetic image.",
                          entries, &argc, &argv))
     return EXIT_USAGE;
-  int w = 512, h = 512;
-  if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && sscanf (size, "%dx%d", &w, &h) != 2))
+  int wh[2] = {512, 512};
+  if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && !segcam_cli_parse_ints (size, 'x', 2, 1, wh)))
     return segcam_cli_fail ("bench", EXIT_USAGE,
                             "needs --model; --size like 512x384; 1 <= --runs <= 1000");
+  int w = wh[0], h = wh[1];
   GError *error = NULL;
   segcam_model *m = segcam_model_load (model, &error);
   if (!m)
@@ -477,6 +517,10 @@ usage (FILE *f)
 int
 main (int argc, char **argv)
 {
+  /* The user's character set, so that GOption takes non-ASCII --class and --layer values; numbers
+   * stay in the C locale's format, which scripts read. */
+  setlocale (LC_ALL, "");
+  setlocale (LC_NUMERIC, "C");
   if (argc < 2)
     return usage (stderr);
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)

@@ -42,4 +42,11 @@ expect 0 "" "$segcam" predict --model "$tmp/net.onnx" "$image" -o "$tmp/s.png"
 expect 2 "op Tanh at node" "$segcam" predict --model "$corpus/bad-unsupported-op" "$image" \
   -o "$tmp/s.png"
 
+# The ONNX file is never replaced by the model made from it; a failed import leaves -o as it was.
+cp "$corpus/valid-unet" "$tmp/a.onnx"
+expect 2 "-o '$tmp/a.onnx' is the same file as the ONNX model" "$segcam" import "$tmp/a.onnx" -o "$tmp/a.onnx"
+cmp -s "$tmp/a.onnx" "$corpus/valid-unet" && pass || fail "FAIL: import -o replaced the ONNX file"
+expect 2 "op Tanh" "$segcam" import "$corpus/bad-unsupported-op" -o "$tmp/m.safetensors"
+expect 0 "" "$segcam" info "$tmp/m.safetensors"
+
 finish
