@@ -1,4 +1,4 @@
-/* cli.h — what every segcam command shares (DESIGN.md §4): the exit statuses, the one-line error
+/* cli.h — what every segcam command shares (README, "Command line"): the exit statuses, the one-line error
  * "segcam COMMAND: message", option parsing and the TextureMNIST digits file. */
 #ifndef SEGCAM_CLI_H
 #define SEGCAM_CLI_H

@@ -1,5 +1,5 @@
-/* cmd-dataset.c — `segcam dataset texture-mnist ...` (DESIGN.md §4): writes TextureMNIST samples
- * (engine/texture-mnist.h) as PNG files, per sample NNNN: NNNN.png (the gray image),
+/* cmd-dataset.c — `segcam dataset texture-mnist ...` (README, "Command line"): writes TextureMNIST samples
+ * (engine/include/texture-mnist.h) as PNG files, per sample NNNN: NNNN.png (the gray image),
  * NNNN-labels.png (class index per pixel: 0 background, 1 + d for digit d) and NNNN-bias.png
  * (255 where the bias texture lies, else 0).
  *

@@ -1,5 +1,5 @@
 /* commands.h — subcommands of the segcam program that live in files of their own. Each takes
- * argv with argv[0] the subcommand's name and returns the exit status (DESIGN.md §4). */
+ * argv with argv[0] the subcommand's name and returns the exit status (README, "Command line"). */
 #ifndef SEGCAM_COMMANDS_H
 #define SEGCAM_COMMANDS_H
 

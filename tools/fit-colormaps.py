@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fits the piecewise-linear channel tables of engine/colormap.c to matplotlib's colormaps.
+"""Fits the piecewise-linear channel tables of engine/explain/colormap.c to matplotlib's colormaps.
 
 Usage: /usr/bin/python3 tools/fit-colormaps.py [TOLERANCE]   (in 1/255 units, default 0.5)
 
