@@ -54,15 +54,16 @@ segcam_method_needs_gradient (SegcamMethod method)
 #define GRADCAM_PP_EPS 1e-6
 #define XGRAD_EPS 1e-7
 
-/* alpha_k of the channel-weight methods, in double. */
+/* L = sum_k alpha_k A_k with the method's alpha_k, in double. Seg-Grad-CAM's weights are rounded
+ * to float first, as they always were, so that its maps stay bit for bit what they were before
+ * the other methods. */
 static void
-channel_weights (const segcam_act *a, const segcam_act *g, const segcam_explain_options *o,
-                 double *alpha)
+channel_weighted_cam (const segcam_act *a, const segcam_act *g, const segcam_explain_options *o,
+                      float *cam)
 {
   size_t hw = (size_t) a->h * a->w;
   int nc = a->c;
-  double *sum_a = g_new0 (double, nc);
-  memset (alpha, 0, nc * sizeof (double));
+  double *sum_a = g_new0 (double, nc), *alpha = g_new0 (double, nc);
   if (o->method != SEGCAM_METHOD_SEG_GRAD_CAM)
     for (size_t p = 0; p < hw; p++)
       for (int k = 0; k < nc; k++)
@@ -88,28 +89,12 @@ channel_weights (const segcam_act *a, const segcam_act *g, const segcam_explain_
       if (o->method == SEGCAM_METHOD_SEG_GRAD_CAM)
         {
           double v = alpha[k] / (double) hw;
-          alpha[k] = o->weights == SEGCAM_WEIGHTS_ABS ? fabs (v)
-                     : o->weights == SEGCAM_WEIGHTS_RELU ? MAX (v, 0.0) : v;
+          alpha[k] = (float) (o->weights == SEGCAM_WEIGHTS_ABS ? fabs (v)
+                              : o->weights == SEGCAM_WEIGHTS_RELU ? MAX (v, 0.0) : v);
         }
       else if (o->method == SEGCAM_METHOD_XGRAD)
         alpha[k] /= sum_a[k] + XGRAD_EPS;
     }
-  g_free (sum_a);
-}
-
-/* L = sum_k alpha_k A_k. Seg-Grad-CAM's weights are rounded to float first, as they always were,
- * so that its maps stay bit for bit what they were before the other methods. */
-static void
-channel_weighted_cam (const segcam_act *a, const segcam_act *g, const segcam_explain_options *o,
-                      float *cam)
-{
-  size_t hw = (size_t) a->h * a->w;
-  int nc = a->c;
-  double *alpha = g_new (double, nc);
-  channel_weights (a, g, o, alpha);
-  if (o->method == SEGCAM_METHOD_SEG_GRAD_CAM)
-    for (int k = 0; k < nc; k++)
-      alpha[k] = (float) alpha[k];
   for (size_t p = 0; p < hw; p++)
     {
       double sum = 0;
@@ -117,6 +102,7 @@ channel_weighted_cam (const segcam_act *a, const segcam_act *g, const segcam_exp
         sum += alpha[k] * a->data[p * nc + k];
       cam[p] = (float) sum;
     }
+  g_free (sum_a);
   g_free (alpha);
 }
 
