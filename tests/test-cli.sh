@@ -56,6 +56,16 @@ file_is png-rgb8 "$tmp/o.png"
 file_is npy "$tmp/m.npy"
 expect 0 "" "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,10,10 --score probabilities \
   --weights relu --no-normalize "$image" -o "$tmp/h.png"
+for method in seg-grad-cam hires xres gradcam++ xgrad layer eigen; do
+  expect 0 "" "$segcam" explain --model "$model" --class 1 --method "$method" "$image" -o "$tmp/h.png" \
+    --map-npy "$tmp/m.npy"
+  file_is npy "$tmp/m.npy"
+done
+grep -q "eigen is class-agnostic" "$tmp/err" && pass || fail "FAIL: eigen does not say it is class-agnostic"
+expect 0 "" "$segcam" explain --model "$model" --class 1 --method xres --pool 3 --pool-mode mean \
+  "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" bench --model "$model" --size 64x48 --runs 1 --method xres --pool 4
+grep -q "method xres" "$tmp/out" && pass || fail "FAIL: bench --method does not say which method it ran"
 expect 0 "" "$segcam" bench --model "$model" --size 64x48 --runs 1
 grep -q "fast path" "$tmp/out" && pass || fail "FAIL: bench does not say it ran the fast path"
 expect 0 "" "$segcam" bench --model "$model" --size 64x48 --runs 1 --exact
@@ -67,6 +77,14 @@ expect 0 "" "$segcam" predict --exact --model "$model" "$image" -o "$tmp/seg.png
 expect 1 "needs --model" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"
 expect 1 "score" "$segcam" explain --model "$model" --class 1 --score odds "$image" -o "$tmp/h.png"
 expect 1 "weights" "$segcam" explain --model "$model" --class 1 --weights max "$image" -o "$tmp/h.png"
+expect 1 "--method must be" "$segcam" explain --model "$model" --class 1 --method grad "$image" -o "$tmp/h.png"
+expect 1 "--method must be" "$segcam" bench --model "$model" --method score-cam
+expect 1 "xres only" "$segcam" explain --model "$model" --class 1 --method hires --pool 2 "$image" -o "$tmp/h.png"
+expect 1 "xres only" "$segcam" explain --model "$model" --class 1 --pool-mode max "$image" -o "$tmp/h.png"
+expect 1 "--pool must be" "$segcam" explain --model "$model" --class 1 --method xres --pool 0 "$image" -o "$tmp/h.png"
+expect 1 "--pool must be" "$segcam" explain --model "$model" --class 1 --method xres --pool 2x "$image" -o "$tmp/h.png"
+expect 1 "--pool-mode must be" "$segcam" explain --model "$model" --class 1 --method xres --pool-mode sum "$image" -o "$tmp/h.png"
+expect 1 "seg-grad-cam only" "$segcam" explain --model "$model" --class 1 --method layer --weights abs "$image" -o "$tmp/h.png"
 expect 1 "colormap" "$segcam" explain --model "$model" --class 1 --colormap rainbow "$image" -o "$tmp/h.png"
 expect 1 "at most one" "$segcam" explain --model "$model" --class 1 --roi-rect 0,0,1,1 --roi-pixel 0,0 "$image" -o "$tmp/h.png"
 expect 1 "roi-rect" "$segcam" explain --model "$model" --class 1 --roi-rect 1,2 "$image" -o "$tmp/h.png"
@@ -81,6 +99,8 @@ printf 'not an image' >"$tmp/bad.png"
 expect 2 "not an image" "$segcam" explain --model "$model" --class 1 "$tmp/bad.png" -o "$tmp/h.png"
 expect 2 "unknown class 'zebra'" "$segcam" explain --model "$model" --class zebra "$image" -o "$tmp/h.png"
 expect 2 "unknown class '99'" "$segcam" explain --model "$model" --class 99 "$image" -o "$tmp/h.png"
+expect 2 "unknown class 'zebra'" "$segcam" explain --model "$model" --class zebra --method eigen "$image" -o "$tmp/h.png"
+expect 2 "unknown layer" "$segcam" explain --model "$model" --class 1 --method xres --layer no.such "$image" -o "$tmp/h.png"
 expect 2 "unknown layer 'nope'" "$segcam" explain --model "$model" --class 1 --layer nope "$image" -o "$tmp/h.png"
 expect 2 "outside" "$segcam" explain --model "$model" --class 1 --roi-rect 5000,0,4,4 "$image" -o "$tmp/h.png"
 expect 2 "outside" "$segcam" explain --model "$model" --class 1 --roi-pixel -1,0 "$image" -o "$tmp/h.png"

@@ -1,4 +1,4 @@
-/* test-seggradcam.c — Seg-Grad-CAM (docs/seg-grad-cam.md) through the public API, on small models built
+/* test-seggradcam.c — Seg-Grad-CAM (docs/seg-grad-cam.md) and the other CAM methods through the public API, on small models built
  * here and written as safetensors files.
  *
  * Properties that must hold whatever the weights:
@@ -7,7 +7,10 @@
  *     every pixel", which central differences of S (reported by explain) give independently of
  *     the engine's backward; and the class-activation map must be sum_k alpha_k A_k, with |alpha|
  *     and max(alpha, 0) for the abs and relu weights;
- *   - the pre-ReLU map L is linear in the ROI weights (logits score);
+ *   - the pre-ReLU map L is linear in the ROI weights (logits score), for every method linear in G;
+ *   - the other CAM methods (docs/methods.md): Seg-XRes-CAM's limits are Seg-Grad-CAM and
+ *     HiResCAM; Layer-CAM is HiResCAM where no gradient is negative; EigenCAM ignores the class
+ *     and is the first principal component of A;
  *   - a class whose logits do not depend on the target layer gets an all-zero map;
  *   - results do not depend on the number of threads, nor on what was explained before;
  *   - normalisation, the sign symmetry of a one-channel sigmoid model, probabilities and labels;
@@ -310,18 +313,24 @@ typedef struct {
   segcam_explain_info info;
 } explanation;
 
+static explanation explain_with (segcam_session *s, int width, int height,
+                                 const segcam_explain_options *o, const float *roi)
+{
+  explanation e = {g_new (float, (size_t) width * height)};
+  GError *error = NULL;
+  if (!segcam_session_explain (s, o, roi, e.map, &e.info, &error))
+    g_error ("explain: %s", error->message);
+  const float *cam = segcam_session_cam (s, &e.h, &e.w);
+  e.cam = g_memdup2 (cam, (size_t) e.h * e.w * sizeof (float));
+  return e;
+}
+
 static explanation explain (segcam_session *s, int width, int height, int class_index,
                             SegcamScore score, SegcamWeights weights, gboolean normalize,
                             const float *roi)
 {
   segcam_explain_options o = {class_index, score, weights, normalize};
-  explanation e = {g_new (float, (size_t) width * height)};
-  GError *error = NULL;
-  if (!segcam_session_explain (s, &o, roi, e.map, &e.info, &error))
-    g_error ("explain: %s", error->message);
-  const float *cam = segcam_session_cam (s, &e.h, &e.w);
-  e.cam = g_memdup2 (cam, (size_t) e.h * e.w * sizeof (float));
-  return e;
+  return explain_with (s, width, height, &o, roi);
 }
 
 static void explanation_clear (explanation *e)
@@ -513,6 +522,9 @@ static void test_gradient_fd (gconstpointer data)
 
 /* ---- linearity in the ROI ------------------------------------------------------------------ */
 
+/* L is linear in the ROI M wherever the method is linear in G (S and G are, with logits):
+ * Seg-Grad-CAM, HiResCAM, XGrad-CAM and Seg-XRes-CAM with mean pooling; not Grad-CAM++,
+ * Layer-CAM or max pooling, whose weights clip or pick. */
 static void test_linearity (void)
 {
   const int width = 37, height = 29;
@@ -525,34 +537,242 @@ static void test_linearity (void)
   for (size_t i = 0; i < n; i++)
     mix[i] = (float) (a * m1[i] + b * m2[i]);
   static const char *const layers[] = {"mid.relu", "enc1.relu", "cat", "head"};
+  static const segcam_explain_options methods[] = {
+    {.method = SEGCAM_METHOD_SEG_GRAD_CAM},
+    {.method = SEGCAM_METHOD_HIRES},
+    {.method = SEGCAM_METHOD_XGRAD},
+    {.method = SEGCAM_METHOD_XRES, .pool = 3, .pool_mode = SEGCAM_POOL_MEAN},
+  };
   for (size_t l = 0; l < G_N_ELEMENTS (layers); l++)
     for (int c = 0; c < 3; c++)
       {
         segcam_session *s = session_run (m, width, height, segcam_model_find_node (m, layers[l]), 2, px);
-        explanation e1 = explain (s, width, height, c, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE, m1);
-        explanation e2 = explain (s, width, height, c, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE, m2);
-        explanation em = explain (s, width, height, c, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE, mix);
-        size_t hw = (size_t) em.h * em.w;
-        double worst = 0;
-        for (size_t i = 0; i < hw; i++)
-          worst = MAX (worst, fabs (em.cam[i] - (a * e1.cam[i] + b * e2.cam[i])));
-        double err = worst / max_abs (em.cam, hw);
-        double score_err = fabs (em.info.score - (a * e1.info.score + b * e2.info.score))
-                           / fabs (em.info.score);
-        g_test_message ("layer %-9s class %d: %dx%d map, linearity error %.1e, score %.1e",
-                        layers[l], c, em.h, em.w, err, score_err);
-        g_assert_cmpfloat (err, <=, 1e-5);
-        g_assert_cmpfloat (score_err, <=, 1e-6);
-        g_assert_cmpfloat (fabs (em.info.roi_weight - (a * e1.info.roi_weight + b * e2.info.roi_weight)),
-                           <=, 1e-3);
-        explanation_clear (&e1);
-        explanation_clear (&e2);
-        explanation_clear (&em);
+        for (size_t k = 0; k < G_N_ELEMENTS (methods); k++)
+          {
+            segcam_explain_options o = methods[k];
+            o.class_index = c;
+            o.normalize = TRUE;
+            explanation e1 = explain_with (s, width, height, &o, m1);
+            explanation e2 = explain_with (s, width, height, &o, m2);
+            explanation em = explain_with (s, width, height, &o, mix);
+            size_t hw = (size_t) em.h * em.w;
+            double worst = 0;
+            for (size_t i = 0; i < hw; i++)
+              worst = MAX (worst, fabs (em.cam[i] - (a * e1.cam[i] + b * e2.cam[i])));
+            double err = worst / max_abs (em.cam, hw);
+            double score_err = fabs (em.info.score - (a * e1.info.score + b * e2.info.score))
+                               / fabs (em.info.score);
+            g_test_message ("%-12s layer %-9s class %d: %dx%d map, linearity error %.1e, score %.1e",
+                            segcam_method_name (o.method), layers[l], c, em.h, em.w, err, score_err);
+            g_assert_cmpfloat (err, <=, 1e-5);
+            g_assert_cmpfloat (score_err, <=, 1e-6);
+            g_assert_cmpfloat (fabs (em.info.roi_weight - (a * e1.info.roi_weight + b * e2.info.roi_weight)),
+                               <=, 1e-3);
+            explanation_clear (&e1);
+            explanation_clear (&e2);
+            explanation_clear (&em);
+          }
         segcam_session_free (s);
       }
   g_free (mix);
   g_free (m1);
   g_free (m2);
+  g_free (px);
+  segcam_model_free (m);
+}
+
+/* ---- the methods' relations ---------------------------------------------------------------- */
+
+/* max |a - b| / max |b| over the target maps, after checking they are not all zero. */
+static double cam_difference (const explanation *a, const explanation *b)
+{
+  size_t hw = (size_t) b->h * b->w;
+  g_assert_cmpint (a->h * a->w, ==, hw);
+  double worst = 0, scale = max_abs (b->cam, hw);
+  g_assert_cmpfloat (scale, >, 0);
+  for (size_t i = 0; i < hw; i++)
+    worst = MAX (worst, fabs ((double) a->cam[i] - b->cam[i]));
+  return worst / scale;
+}
+
+/* Seg-XRes-CAM spans the two: one block covering the map with mean pooling is Seg-Grad-CAM, and
+ * 1 x 1 blocks (either mode) are HiResCAM. Odd sizes leave blocks cut short at the edges. */
+static void test_xres_limits (void)
+{
+  const int width = 37, height = 29;
+  segcam_model *m = make_unet ();
+  float *px = random_image (31, width, height), *roi = random_roi (32, width, height, 1.0);
+  static const char *const layers[] = {"mid.relu", "enc1.relu", "cat", "input"};
+  for (size_t l = 0; l < G_N_ELEMENTS (layers); l++)
+    for (int score = 0; score <= 1; score++)
+      {
+        segcam_session *s = session_run (m, width, height, segcam_model_find_node (m, layers[l]), 2, px);
+        segcam_explain_options o = {.class_index = 1, .score = score, .normalize = TRUE};
+        explanation grad_cam = explain_with (s, width, height, &o, roi);
+        o.method = SEGCAM_METHOD_HIRES;
+        explanation hires = explain_with (s, width, height, &o, roi);
+        o.method = SEGCAM_METHOD_XRES;
+        o.pool_mode = SEGCAM_POOL_MEAN;
+        o.pool = MAX (hires.h, hires.w);
+        explanation whole = explain_with (s, width, height, &o, roi);
+        o.pool = 1000;
+        explanation larger = explain_with (s, width, height, &o, roi);
+        o.pool = 1;
+        explanation one_mean = explain_with (s, width, height, &o, roi);
+        o.pool_mode = SEGCAM_POOL_MAX;
+        explanation one_max = explain_with (s, width, height, &o, roi);
+        double d[] = {cam_difference (&whole, &grad_cam), cam_difference (&larger, &grad_cam),
+                      cam_difference (&one_mean, &hires), cam_difference (&one_max, &hires)};
+        g_test_message ("layer %-9s %dx%d: whole block vs seg-grad-cam %.1e (%.1e), 1x1 vs hires %.1e, %.1e",
+                        layers[l], hires.h, hires.w, d[0], d[1], d[2], d[3]);
+        g_assert_cmpfloat (d[0], <=, 1e-6);
+        g_assert_cmpfloat (d[1], <=, 1e-6);
+        g_assert_cmpfloat (d[2], ==, 0);
+        g_assert_cmpfloat (d[3], ==, 0);
+        /* and the two limits differ, or the checks above would be vacuous */
+        g_assert_cmpfloat (cam_difference (&hires, &grad_cam), >, 1e-3);
+        explanation e[] = {grad_cam, hires, whole, larger, one_mean, one_max};
+        for (size_t i = 0; i < G_N_ELEMENTS (e); i++)
+          explanation_clear (&e[i]);
+        segcam_session_free (s);
+      }
+  g_free (px);
+  g_free (roi);
+  segcam_model_free (m);
+}
+
+/* A head whose weights are all positive after a ReLU: with the logits score every gradient at the
+ * ReLU is >= 0, so Layer-CAM's ReLU (G) is G and its map is HiResCAM's. */
+static segcam_model *make_positive_head (void)
+{
+  builder b;
+  builder_init (&b, 53);
+  add_conv (&b, "conv2d", "c1", "input", 3, 6, 3, P1);
+  add_node (&b, "{\"name\": \"r1\", \"op\": \"relu\", \"inputs\": [\"c1\"]}");
+  float *w = add_conv (&b, "conv2d", "head", "r1", 6, 3, 3, P1);
+  for (int i = 0; i < 3 * 6 * 3 * 3; i++)
+    w[i] = fabsf (w[i]);
+  return builder_finish (&b, 1, THREE_CLASSES, "softmax", "r1");
+}
+
+static void test_layer_positive (void)
+{
+  const int width = 23, height = 17;
+  float *px = random_image (33, width, height), *roi = random_roi (34, width, height, 1.0);
+  segcam_model *pos = make_positive_head (), *unet = make_unet ();
+  for (int c = 0; c < 3; c++)
+    {
+      segcam_session *s = session_run (pos, width, height, -1, 2, px);
+      segcam_explain_options o = {.class_index = c, .normalize = TRUE, .method = SEGCAM_METHOD_LAYER};
+      explanation layer = explain_with (s, width, height, &o, roi);
+      o.method = SEGCAM_METHOD_HIRES;
+      explanation hires = explain_with (s, width, height, &o, roi);
+      g_assert_cmpfloat (cam_difference (&layer, &hires), ==, 0);
+      assert_identical (layer.map, hires.map, (size_t) width * height, "layer vs hires map");
+      explanation_clear (&layer);
+      explanation_clear (&hires);
+      segcam_session_free (s);
+    }
+  /* With gradients of both signs they differ. */
+  segcam_session *s = session_run (unet, width, height, -1, 2, px);
+  segcam_explain_options o = {.class_index = 1, .normalize = TRUE, .method = SEGCAM_METHOD_LAYER};
+  explanation layer = explain_with (s, width, height, &o, roi);
+  o.method = SEGCAM_METHOD_HIRES;
+  explanation hires = explain_with (s, width, height, &o, roi);
+  g_assert_cmpfloat (cam_difference (&layer, &hires), >, 1e-3);
+  explanation_clear (&layer);
+  explanation_clear (&hires);
+  segcam_session_free (s);
+  segcam_model_free (pos);
+  segcam_model_free (unet);
+  g_free (px);
+  g_free (roi);
+}
+
+/* EigenCAM reads only the activation: every class, ROI and score gives the same bits. */
+static void test_eigen_class_agnostic (void)
+{
+  const int width = 37, height = 29;
+  segcam_model *m = make_unet ();
+  float *px = random_image (35, width, height);
+  float *r1 = random_roi (36, width, height, 1.0), *r2 = random_roi (37, width, height, 0.5);
+  g_assert_true (segcam_method_is_class_agnostic (SEGCAM_METHOD_EIGEN));
+  g_assert_false (segcam_method_is_class_agnostic (SEGCAM_METHOD_HIRES));
+  static const char *const layers[] = {"mid.relu", "enc1.relu", "cat", "input"};
+  for (size_t l = 0; l < G_N_ELEMENTS (layers); l++)
+    {
+      int node = segcam_model_find_node (m, layers[l]);
+      segcam_session *s = session_run (m, width, height, node, 2, px);
+      segcam_explain_options o = {.class_index = 0, .normalize = TRUE, .method = SEGCAM_METHOD_EIGEN};
+      explanation first = explain_with (s, width, height, &o, r1);
+      g_assert_cmpfloat (max_abs (first.cam, (size_t) first.h * first.w), >, 0);
+      for (int c = 0; c < 3; c++)
+        for (int score = 0; score <= 1; score++)
+          {
+            o.class_index = c;
+            o.score = score;
+            explanation e = explain_with (s, width, height, &o, c % 2 ? r2 : NULL);
+            assert_identical (e.cam, first.cam, (size_t) e.h * e.w, "eigen cam across classes");
+            assert_identical (e.map, first.map, (size_t) width * height, "eigen map across classes");
+            explanation_clear (&e);
+          }
+      explanation_clear (&first);
+      segcam_session_free (s);
+    }
+  g_free (px);
+  g_free (r1);
+  g_free (r2);
+  segcam_model_free (m);
+}
+
+/* EigenCAM at the input, where A is the preprocessed image (edge-replicated into the padding)
+ * and K = 3: the covariance's top eigenvector by plain power iteration, signed so that its
+ * components sum to >= 0, and L = (A - mean) v. */
+static void test_eigen_input (void)
+{
+  const int width = 31, height = 22;
+  segcam_model *m = make_unet ();
+  float *px = random_image (38, width, height);
+  segcam_session *s = session_run (m, width, height, 0, 2, px);
+  segcam_explain_options o = {.normalize = TRUE, .method = SEGCAM_METHOD_EIGEN};
+  explanation e = explain_with (s, width, height, &o, NULL);
+  size_t hw = (size_t) e.h * e.w;
+  double mean[3] = {0}, cov[3][3] = {{0}}, v[3] = {1, 1, 1};
+  for (int y = 0; y < e.h; y++)
+    for (int x = 0; x < e.w; x++)
+      for (int k = 0; k < 3; k++)
+        mean[k] += input_activation (px, width, height, y, x, k) / (double) hw;
+  for (int y = 0; y < e.h; y++)
+    for (int x = 0; x < e.w; x++)
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+          cov[i][j] += (input_activation (px, width, height, y, x, i) - mean[i])
+                       * (input_activation (px, width, height, y, x, j) - mean[j]);
+  for (int iter = 0; iter < 10000; iter++)
+    {
+      double t[3] = {0}, norm = 0;
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+          t[i] += cov[i][j] * v[j];
+      for (int i = 0; i < 3; i++)
+        norm += t[i] * t[i];
+      for (int i = 0; i < 3; i++)
+        v[i] = t[i] / sqrt (norm);
+    }
+  double sign = v[0] + v[1] + v[2] < 0 ? -1 : 1, worst = 0;
+  for (int y = 0; y < e.h; y++)
+    for (int x = 0; x < e.w; x++)
+      {
+        double l = 0;
+        for (int k = 0; k < 3; k++)
+          l += sign * (input_activation (px, width, height, y, x, k) - mean[k]) * v[k];
+        worst = MAX (worst, fabs (l - e.cam[(size_t) y * e.w + x]));
+      }
+  double err = worst / max_abs (e.cam, hw);
+  g_test_message ("eigen at the input, %dx%d: relative error %.1e", e.h, e.w, err);
+  g_assert_cmpfloat (err, <=, 1e-5);
+  explanation_clear (&e);
+  segcam_session_free (s);
   g_free (px);
   segcam_model_free (m);
 }
@@ -961,6 +1181,25 @@ static void test_bad_explain (void)
                 "class n_classes");
   o.class_index = 1;
 
+  /* Methods: unknown, and Seg-XRes-CAM blocks below one pixel. */
+  o.method = (SegcamMethod) 99;
+  expect_error (segcam_session_explain (s, &o, roi, map, NULL, &error), &error, SEGCAM_ERROR_INPUT,
+                "method 99");
+  o.method = SEGCAM_METHOD_XRES;
+  for (int pool = -1; pool <= 0; pool++)
+    {
+      o.pool = pool;
+      expect_error (segcam_session_explain (s, &o, roi, map, NULL, &error), &error,
+                    SEGCAM_ERROR_INPUT, "xres pool < 1");
+    }
+  o.method = SEGCAM_METHOD_SEG_GRAD_CAM;
+  g_assert_cmpint (segcam_method_from_name ("gradcam++"), ==, SEGCAM_METHOD_GRADCAM_PP);
+  g_assert_cmpint (segcam_method_from_name ("GradCAM"), ==, -1);
+  g_assert_cmpint (segcam_method_from_name (NULL), ==, -1);
+  g_assert_null (segcam_method_name ((SegcamMethod) -1));
+  for (int i = SEGCAM_METHOD_SEG_GRAD_CAM; i <= SEGCAM_METHOD_EIGEN; i++)
+    g_assert_cmpint (segcam_method_from_name (segcam_method_name (i)), ==, i);
+
   /* ROIs: empty, out of [0, 1], not a number. */
   float *bad = g_new0 (float, n);
   expect_error (segcam_session_explain (s, &o, bad, map, NULL, &error), &error, SEGCAM_ERROR_INPUT,
@@ -1076,6 +1315,10 @@ int main (int argc, char **argv)
       g_free (path);
     }
   g_test_add_func ("/seggradcam/linearity", test_linearity);
+  g_test_add_func ("/seggradcam/methods/xres-limits", test_xres_limits);
+  g_test_add_func ("/seggradcam/methods/layer-positive", test_layer_positive);
+  g_test_add_func ("/seggradcam/methods/eigen-class-agnostic", test_eigen_class_agnostic);
+  g_test_add_func ("/seggradcam/methods/eigen-input", test_eigen_input);
   g_test_add_func ("/seggradcam/independent-class", test_independent_class);
   g_test_add_func ("/seggradcam/threads", test_threads);
   g_test_add_func ("/seggradcam/repeat", test_repeat);

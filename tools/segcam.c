@@ -300,6 +300,48 @@ lookup_choice (const char *value, const char *const *names, int def)
   return -1;
 }
 
+/* The method options of explain and bench. */
+typedef struct {
+  char *method, *pool, *pool_mode;
+} method_options;
+
+#define METHOD_OPTIONS(mo)                                                                        \
+  {"method", 0, 0, G_OPTION_ARG_STRING, &(mo).method,                                             \
+   "CAM method: seg-grad-cam (default), hires, xres, gradcam++, xgrad, layer or eigen", "NAME"},  \
+  {"pool", 0, 0, G_OPTION_ARG_STRING, &(mo).pool,                                                 \
+   "xres: gradient block side in target pixels (default 2)", "S"},                                \
+  {"pool-mode", 0, 0, G_OPTION_ARG_STRING, &(mo).pool_mode,                                       \
+   "xres: pool the gradient by max (default) or mean", "MODE"}
+
+/* Fills eo's method fields from the options; 0, or EXIT_USAGE with the error printed. A
+ * weights mode other than the default, or a pool option, with a method that has no use for it is
+ * a mistake worth saying. */
+static int
+parse_method (const char *command, const method_options *mo, gboolean weights_given,
+              segcam_explain_options *eo)
+{
+  int method = mo->method ? segcam_method_from_name (mo->method) : SEGCAM_METHOD_SEG_GRAD_CAM;
+  if (method < 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--method must be seg-grad-cam, hires, xres, "
+                            "gradcam++, xgrad, layer or eigen, not '%s'", mo->method);
+  if (weights_given && method != SEGCAM_METHOD_SEG_GRAD_CAM)
+    return segcam_cli_fail (command, EXIT_USAGE, "--weights applies to --method seg-grad-cam only");
+  if ((mo->pool || mo->pool_mode) && method != SEGCAM_METHOD_XRES)
+    return segcam_cli_fail (command, EXIT_USAGE, "--pool and --pool-mode apply to --method xres only");
+  int pool = 2;
+  if (mo->pool && !segcam_cli_parse_ints (mo->pool, ',', 1, 1, &pool))
+    return segcam_cli_fail (command, EXIT_USAGE, "--pool must be a whole number from 1 to %d, not '%s'",
+                            G_MAXINT, mo->pool);
+  static const char *const modes[] = {"max", "mean", NULL};
+  int mode = lookup_choice (mo->pool_mode, modes, SEGCAM_POOL_MAX);
+  if (mode < 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--pool-mode must be max or mean");
+  eo->method = method;
+  eo->pool = pool;
+  eo->pool_mode = mode;
+  return 0;
+}
+
 static int
 cmd_explain (int argc, char **argv)
 {
@@ -308,6 +350,7 @@ cmd_explain (int argc, char **argv)
   gboolean no_normalize = FALSE, exact = FALSE;
   int threads = 0, max_size = DEFAULT_MAX_SIZE;
   roi_options ro = {0};
+  method_options mo = {0};
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"class", 'c', 0, G_OPTION_ARG_STRING, &cls_arg, "Class to explain, by name or index", "NAME|INDEX"},
@@ -319,7 +362,9 @@ cmd_explain (int argc, char **argv)
     {"roi-component", 0, 0, G_OPTION_ARG_STRING, &ro.component,
      "ROI: largest or smallest 8-connected region predicted as the class", "largest|smallest"},
     {"score", 0, 0, G_OPTION_ARG_STRING, &score, "Score: logits (default) or probabilities", "MODE"},
-    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights, "Channel weights: mean (default), abs or relu", "MODE"},
+    METHOD_OPTIONS (mo),
+    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights,
+     "seg-grad-cam's channel weights: mean (default), abs or relu", "MODE"},
     {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &no_normalize, "Keep the map's raw scale", NULL},
     {"colormap", 0, 0, G_OPTION_ARG_STRING, &colormap,
      "jet (default), turbo, viridis, inferno or grayscale", "NAME"},
@@ -332,7 +377,7 @@ cmd_explain (int argc, char **argv)
     {NULL},
   };
   if (!segcam_cli_parse ("explain", "IMAGE",
-                         "Explain a class's prediction over a region with Seg-Grad-CAM.", entries,
+                         "Explain a class's prediction over a region with Seg-Grad-CAM or another CAM method.", entries,
                          &argc, &argv))
     return EXIT_USAGE;
   if (!model || !cls_arg || !out || argc != 2)
@@ -349,6 +394,10 @@ cmd_explain (int argc, char **argv)
   if (cmap < 0)
     return segcam_cli_fail ("explain", EXIT_USAGE,
                             "--colormap must be jet, turbo, viridis, inferno or grayscale");
+  segcam_explain_options eo = {.score = score_mode, .weights = weight_mode, .normalize = !no_normalize};
+  int bad_method = parse_method ("explain", &mo, weights && weight_mode != SEGCAM_WEIGHTS_MEAN, &eo);
+  if (bad_method)
+    return bad_method;
   const segcam_cli_file outputs[] = {{"-o", out}, {"--overlay", over}, {"--map-npy", npy}};
   const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}, {"--roi-mask", ro.mask}};
   int checked = segcam_cli_check_outputs ("explain", outputs, G_N_ELEMENTS (outputs), inputs,
@@ -375,8 +424,11 @@ cmd_explain (int argc, char **argv)
   size_t n = (size_t) r.width * r.height;
   if (status == 0)
     {
-      segcam_explain_options eo = {cls, score_mode, weight_mode, !no_normalize};
       segcam_explain_info info;
+      eo.class_index = cls;
+      if (segcam_method_is_class_agnostic (eo.method))
+        fprintf (stderr, "segcam explain: note: %s is class-agnostic: the map is the same for "
+                 "every class and region of interest\n", segcam_method_name (eo.method));
       map = g_new (float, n);
       if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
@@ -417,7 +469,9 @@ cmd_bench (int argc, char **argv)
   char *model = NULL, *size = NULL, *layer = NULL;
   int runs = 5, threads = 0;
   gboolean exact = FALSE;
+  method_options mo = {0};
   GOptionEntry entries[] = {
+    METHOD_OPTIONS (mo),
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Image size (default 512x512)", "WxH"},
     {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
@@ -433,6 +487,10 @@ cmd_bench (int argc, char **argv)
   if (!model || argc != 1 || runs < 1 || runs > 1000 || (size && !segcam_cli_parse_ints (size, 'x', 2, 1, wh)))
     return segcam_cli_fail ("bench", EXIT_USAGE,
                             "needs --model; --size like 512x384; 1 <= --runs <= 1000");
+  segcam_explain_options eo = {.normalize = TRUE};
+  int bad_method = parse_method ("bench", &mo, FALSE, &eo);
+  if (bad_method)
+    return bad_method;
   int w = wh[0], h = wh[1];
   GError *error = NULL;
   segcam_model *m = segcam_model_load (model, &error);
@@ -458,7 +516,6 @@ cmd_bench (int argc, char **argv)
     pixels[i] = (float) g_rand_double (rand);
   g_rand_free (rand);
   double *fwd = g_new (double, runs), *exp = g_new (double, runs);
-  segcam_explain_options eo = {0, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE};
   for (int i = -1; i < runs; i++) /* run -1 warms caches and pages */
     {
       gint64 t0 = g_get_monotonic_time ();
@@ -471,9 +528,9 @@ cmd_bench (int argc, char **argv)
     }
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
-  printf ("model %s, %dx%d, %d thread(s), %s path, OpenBLAS core %s\n", model, w, h,
+  printf ("model %s, %dx%d, %d thread(s), %s path, method %s, OpenBLAS core %s\n", model, w, h,
           threads > 0 ? threads : segcam_default_threads (), exact ? "exact" : "fast",
-          openblas_get_corename ());
+          segcam_method_name (eo.method), openblas_get_corename ());
   printf ("forward          %10.2f ms (median of %d)\n", segcam_cli_median (fwd, runs), runs);
   printf ("forward+explain  %10.2f ms (median of %d)\n", segcam_cli_median (exp, runs), runs);
   printf ("planned memory   %10.1f MiB\n", segcam_session_memory (s) / 1048576.0);

@@ -1,9 +1,11 @@
-/* seggradcam.c — Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition':
+/* seggradcam.c — Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition', and the steps every
+ * other CAM method (docs/methods.md) shares with it:
  *
  *   S = sum_ij M_ij y_c,ij            y = logits, or probabilities (softmax / sigmoid)
- *   alpha_k = mean_uv dS/dA_k,uv      optionally |alpha| or max(alpha, 0)
- *   L = sum_k alpha_k A_k             at the target layer's h x w
+ *   G = dS/dA                         backward to the target layer
+ *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k
  *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0 */
+#include "cam.h"
 #include "error.h"
 #include "session.h"
 
@@ -59,35 +61,6 @@ seed_output (segcam_session *s, const segcam_explain_options *o, const float *ro
   return score;
 }
 
-/* L = sum_k alpha_k A_k with alpha from the target's gradient. */
-static void
-class_activation (segcam_session *s, SegcamWeights weights)
-{
-  const segcam_act *a = &s->acts[s->target], *g = &s->grads[s->target];
-  size_t hw = (size_t) a->h * a->w;
-  int nc = a->c;
-  double *alpha = g_new0 (double, nc);
-  for (size_t p = 0; p < hw; p++)
-    for (int k = 0; k < nc; k++)
-      alpha[k] += g->data[p * nc + k];
-  float *af = g_new (float, nc);
-  for (int k = 0; k < nc; k++)
-    {
-      double v = alpha[k] / (double) hw;
-      af[k] = (float) (weights == SEGCAM_WEIGHTS_ABS ? fabs (v)
-                       : weights == SEGCAM_WEIGHTS_RELU ? MAX (v, 0.0) : v);
-    }
-  for (size_t p = 0; p < hw; p++)
-    {
-      double sum = 0;
-      for (int k = 0; k < nc; k++)
-        sum += (double) af[k] * a->data[p * nc + k];
-      s->cam[p] = (float) sum;
-    }
-  g_free (alpha);
-  g_free (af);
-}
-
 gboolean
 segcam_session_explain (segcam_session *s, const segcam_explain_options *o, const float *roi,
                         float *map, segcam_explain_info *info, GError **error)
@@ -98,6 +71,10 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
                         "the session must be planned for explaining and run forward first");
   if (o->class_index < 0 || o->class_index >= m->n_classes)
     return segcam_fail (error, SEGCAM_ERROR_INPUT, "the class index is out of range");
+  if (!segcam_method_name (o->method))
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "unknown CAM method %d", (int) o->method);
+  if (o->method == SEGCAM_METHOD_XRES && o->pool < 1)
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "the xres pool must be at least 1, not %d", o->pool);
   size_t n = (size_t) s->width * s->height;
   double roi_sum = roi ? 0 : (double) n;
   for (size_t i = 0; roi && i < n; i++)
@@ -110,11 +87,12 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
     return segcam_fail (error, SEGCAM_ERROR_INPUT, "the region of interest is empty");
 
   double score = seed_output (s, o, roi);
-  segcam_session_backward (s);
-  class_activation (s, o->weights);
+  if (segcam_method_needs_gradient (o->method))
+    segcam_session_backward (s);
+  const segcam_act *a = &s->acts[s->target];
+  segcam_cam_compute (a, &s->grads[s->target], o, s->cam);
 
   /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
-  const segcam_act *a = &s->acts[s->target];
   segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};
   segcam_upsample_forward (s->pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, &cam, &full);
   float mx = 0;

@@ -110,12 +110,48 @@ void segcam_session_labels (const segcam_session *session, uint8_t *labels);
 typedef enum { SEGCAM_SCORE_LOGITS, SEGCAM_SCORE_PROBABILITIES } SegcamScore;
 typedef enum { SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_ABS, SEGCAM_WEIGHTS_RELU } SegcamWeights;
 
+/* The CAM methods (docs/methods.md has each formula and its source). All use the same score S
+ * and the same output steps (resize, crop, ReLU, normalise); they differ in how the signed map L
+ * at the target layer is made from its activation A and the gradient G = dS/dA:
+ *   SEG_GRAD_CAM  L = sum_k alpha_k A_k, alpha_k = mean_uv G_k (with the weights option)
+ *   HIRES         L = sum_k G_k * A_k (element-wise)
+ *   XRES          L = sum_k pool (G)_k * A_k, G pooled in pool x pool blocks, nearest upsampling
+ *   GRADCAM_PP    L = sum_k alpha_k A_k, alpha from Grad-CAM++'s closed form (2nd, 3rd powers of G)
+ *   XGRAD         L = sum_k alpha_k A_k, alpha_k = sum_uv G_k,uv A_k,uv / sum_uv A_k,uv
+ *   LAYER         L = sum_k ReLU (G_k) * A_k
+ *   EIGEN         L = the projection of the centred A on its first principal component; it needs
+ *                 no gradient and does not depend on the class or the ROI (class-agnostic) */
+typedef enum {
+  SEGCAM_METHOD_SEG_GRAD_CAM,
+  SEGCAM_METHOD_HIRES,
+  SEGCAM_METHOD_XRES,
+  SEGCAM_METHOD_GRADCAM_PP,
+  SEGCAM_METHOD_XGRAD,
+  SEGCAM_METHOD_LAYER,
+  SEGCAM_METHOD_EIGEN,
+} SegcamMethod;
+
+/* How XRES pools the gradient within a block: its maximum (the paper's) or its mean. */
+typedef enum { SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN } SegcamPoolMode;
+
+/* Fields after normalize may be left zero: Seg-Grad-CAM, as before they existed. */
 typedef struct {
   int class_index;
   SegcamScore score;
-  SegcamWeights weights;
+  SegcamWeights weights;  /* SEG_GRAD_CAM only */
   gboolean normalize;     /* divide by the maximum when it is > 0 */
+  SegcamMethod method;
+  int pool;               /* XRES: block side in target pixels, >= 1; blocks at the right and
+                             bottom edges are cut short. Equal to the map's larger side (or more)
+                             with SEGCAM_POOL_MEAN this is Seg-Grad-CAM; 1 is HIRES */
+  SegcamPoolMode pool_mode; /* XRES */
 } segcam_explain_options;
+
+/* "seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen"; -1 for anything else. */
+int segcam_method_from_name (const char *name);
+const char *segcam_method_name (SegcamMethod method);
+/* TRUE for methods whose map does not depend on the class or the ROI (EIGEN). */
+gboolean segcam_method_is_class_agnostic (SegcamMethod method);
 
 typedef struct {
   float raw_max;          /* maximum of the map after resize and ReLU, before normalising */
@@ -123,15 +159,16 @@ typedef struct {
   double score;           /* S of docs/seg-grad-cam.md, 'Definition' */
 } segcam_explain_info;
 
-/* Seg-Grad-CAM (docs/seg-grad-cam.md, 'Definition') after segcam_session_forward. roi has height x width weights in
- * [0, 1] (NULL: the whole image); map receives height x width floats. An ROI whose weights sum to
- * zero is an error. info may be NULL. */
+/* Seg-Grad-CAM (docs/seg-grad-cam.md, 'Definition'), or the options' other method (docs/methods.md),
+ * after segcam_session_forward. roi has height x width weights in [0, 1] (NULL: the whole image);
+ * map receives height x width floats. An ROI whose weights sum to zero, an unknown method or an
+ * XRES pool below 1 is an error. info may be NULL. */
 gboolean segcam_session_explain (segcam_session *session, const segcam_explain_options *options,
                                  const float *roi, float *map, segcam_explain_info *info,
                                  GError **error);
 
-/* The class-activation map before resizing and ReLU (L of docs/seg-grad-cam.md, 'Definition', h x w of the target
- * layer) from the last segcam_session_explain; h and w may be NULL. */
+/* The class-activation map before resizing and ReLU (L of docs/seg-grad-cam.md, 'Definition', or of
+ * the method, h x w of the target layer) from the last segcam_session_explain; h and w may be NULL. */
 const float *segcam_session_cam (const segcam_session *session, int *h, int *w);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -3,8 +3,9 @@
 
 Generates the test models and images (make_models.py), then for every model runs
 `segcam predict` and many `segcam explain` cases (classes by name and index, both score modes,
-all weights modes, several layers including "input", every ROI kind, --no-normalize, and cases
-that must fail with exit status 2) and compares the .npy outputs with segcam_torch.py computed
+all weights modes, several layers including "input", every ROI kind, --no-normalize, every CAM
+method of docs/methods.md at two layers and both pool modes, and cases that must fail with exit
+status 2) and compares the .npy outputs with segcam_torch.py computed
 in-process in float64.
 
 A map case passes when max|map - ref| / max|ref| <= --tolerance (1e-4).  Each case is also
@@ -58,6 +59,7 @@ class Case:
     score: str = "logits"
     weights: str = "mean"
     normalize: bool = True
+    method: str = "seg-grad-cam"  # with its pool options, as the table shows it
     npy: str = ""                # where the CLI writes its array
     # filled in by run():
     status: str = ""
@@ -107,7 +109,8 @@ def make_cases(name: str, model_path: str, image_name: str, image_path: str,
 
     def explain(cls: int, by_name: bool = False, layer: Optional[str] = None,
                 roi: Optional[List[str]] = None, score: str = "logits", weights: str = "mean",
-                normalize: bool = True, roi_label: str = "whole", cls_text=None) -> None:
+                normalize: bool = True, roi_label: str = "whole", cls_text=None,
+                method: List[str] = ()) -> None:
         text = cls_text if cls_text is not None else (
             model.classes[cls]["name"] if by_name else str(cls))
         argv = ["explain", "--model", model_path, "--class", text]
@@ -115,8 +118,10 @@ def make_cases(name: str, model_path: str, image_name: str, image_path: str,
         argv += roi or []
         argv += ["--score", score, "--weights", weights]
         argv += [] if normalize else ["--no-normalize"]
+        argv += ["--method", *method] if method else []
         cases.append(Case(name, image_name, "explain", argv + [image_path], text,
-                          layer or "default", roi_label, score, weights, normalize))
+                          layer or "default", roi_label, score, weights, normalize,
+                          " ".join(method) or "seg-grad-cam"))
 
     # every class, alternately by name and by index
     for i, cls in enumerate(order):
@@ -153,6 +158,21 @@ def make_cases(name: str, model_path: str, image_name: str, image_path: str,
     explain(c1, roi=rect, roi_label="rect", score="probabilities", normalize=False)
     explain(c0, layer=pick_layers(model)[1], roi=["--roi-class"], roi_label="class",
             weights="abs", normalize=False)
+    # CAM methods: each at the default layer; on the first image also at the decoder's last ReLU
+    # with probabilities and a rectangle, at the input (signed activations) for the methods that
+    # stay well-conditioned there (docs/methods.md), and xres's pool options
+    methods = [[m] for m in st.METHODS if m != "seg-grad-cam"]
+    for method in methods:
+        explain(c1, method=method)
+        if first_image:
+            explain(c0, layer=pick_layers(model)[1], roi=rect, roi_label="rect",
+                    score="probabilities", method=method)
+    if first_image:
+        for method in (["hires"], ["layer"], ["eigen"], ["xres", "--pool", "4"]):
+            explain(c1, layer="input", method=method)
+        explain(c1, method=["xres", "--pool", "3", "--pool-mode", "mean"])
+        explain(c0, roi=["--roi-class"], roi_label="class", normalize=False,
+                method=["xres", "--pool", "1"])
     # cases that must be rejected with exit status 2
     if first_image:
         explain(c0, roi=["--roi-rect", f"{width + 3},0,5,5"], roi_label="rect outside")
@@ -228,8 +248,8 @@ def judge(case: Case, proc: subprocess.CompletedProcess, tolerance: float) -> No
 def print_table(cases: List[Case]) -> None:
     """One line per case, then one per model."""
     head = (f"{'#':>4} {'model':10} {'image':13} {'kind':7} {'class':14} {'layer':17} "
-            f"{'roi':17} {'score':13} {'weights':7} {'norm':4} {'rel.diff':>9} {'f32 ref':>9} "
-            f"status")
+            f"{'roi':17} {'score':13} {'weights':7} {'norm':4} {'method':24} {'rel.diff':>9} "
+            f"{'f32 ref':>9} status")
     print(head)
     print("-" * len(head))
     for i, c in enumerate(cases):
@@ -237,7 +257,7 @@ def print_table(cases: List[Case]) -> None:
         rel32 = "-" if c.rel32 is None else f"{c.rel32:.2e}"
         print(f"{i:>4} {c.model:10} {c.image:13} {c.kind:7} {c.label[:14]:14} {c.layer[:17]:17} "
               f"{c.roi[:17]:17} {c.score:13} {c.weights:7} {'-' if c.kind == 'predict' else 'yes' if c.normalize else 'no':4} "
-              f"{rel:>9} {rel32:>9} {c.status}  {c.note}")
+              f"{'-' if c.kind == 'predict' else c.method[:24]:24} {rel:>9} {rel32:>9} {c.status}  {c.note}")
     print()
     print(f"{'model':12} {'cases':>5} {'passed':>6} {'failed':>6} {'skipped':>7} "
           f"{'max rel.diff (maps)':>20} {'max abs.diff (probabilities)':>29}")
@@ -248,6 +268,15 @@ def print_table(cases: List[Case]) -> None:
         count = {s: sum(c.status == s for c in mine) for s in ("PASS", "FAIL", "SKIP")}
         print(f"{model:12} {len(mine):>5} {count['PASS']:>6} {count['FAIL']:>6} "
               f"{count['SKIP']:>7} {max(maps, default=0):>20.2e} {max(probs, default=0):>29.2e}")
+    print()
+    print(f"{'method':24} {'cases':>5} {'passed':>6} {'failed':>6} {'skipped':>7} {'max rel.diff':>12}")
+    explained = [c for c in cases if c.kind == "explain"]
+    for method in dict.fromkeys(c.method.split()[0] for c in explained):
+        mine = [c for c in explained if c.method.split()[0] == method]
+        diffs = [c.rel for c in mine if c.rel is not None and c.status == "PASS"]
+        count = {s: sum(c.status == s for c in mine) for s in ("PASS", "FAIL", "SKIP")}
+        print(f"{method:24} {len(mine):>5} {count['PASS']:>6} {count['FAIL']:>6} "
+              f"{count['SKIP']:>7} {max(diffs, default=0):>12.2e}")
     print()
 
 

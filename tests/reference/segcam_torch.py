@@ -3,17 +3,18 @@
 
 It reads a segcam model file (safetensors with a ``segcam.graph`` in ``__metadata__``,
 docs/model-format.md), runs the graph with ``torch.nn.functional`` and computes Seg-Grad-CAM maps
-(docs/seg-grad-cam.md) with autograd.  Its command line mirrors ``segcam predict`` and ``segcam explain``
+(docs/seg-grad-cam.md) and the other CAM methods' (docs/methods.md) with autograd.  Its command line mirrors ``segcam predict`` and ``segcam explain``
 (tools/segcam.c) closely enough for cross-checks and for standing in for the C program:
 
     segcam_torch.py [--dtype float32|float64] predict --model M IMAGE [-o SEG.png]
                     [--probabilities P.npy]
     segcam_torch.py [--dtype float32|float64] explain --model M --class NAME|INDEX [--layer NODE]
                     [ROI] [--score logits|probabilities] [--weights mean|abs|relu]
+                    [--method NAME] [--pool S] [--pool-mode max|mean]
                     [--no-normalize] IMAGE [-o MAP.png] [--map-npy MAP.npy]
     segcam_torch.py info MODEL
 
-It is written from docs/model-format.md and docs/seg-grad-cam.md alone, without reading the C engine, so that the two can check each
+It is written from docs/model-format.md, docs/seg-grad-cam.md and docs/methods.md alone, without reading the C engine, so that the two can check each
 other.  It needs Debian's python3-torch, python3-numpy and python3-pil (image files).
 """
 
@@ -36,6 +37,10 @@ from segcam_file import InputError, SegcamError, UsageError, read_graph  # noqa:
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SCORES = ("logits", "probabilities")
 WEIGHTS = ("mean", "abs", "relu")
+METHODS = ("seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen")
+POOL_MODES = ("max", "mean")
+GRADCAM_PP_EPS = 1e-6   # docs/methods.md: pytorch-grad-cam's guards, kept
+XGRAD_EPS = 1e-7
 
 
 # ------------------------------------------------------------------------------------------------
@@ -515,25 +520,69 @@ class Explanation:
     map: np.ndarray          # (H,W) after resize, crop, ReLU and (optionally) normalisation
     signed_map: np.ndarray   # (H,W) resized and cropped L, before ReLU
     cam: np.ndarray          # (h,w) L of docs/seg-grad-cam.md, 'Definition', step 3
-    alpha: np.ndarray        # (K,) channel weights after the weights option
+    alpha: Optional[np.ndarray]  # (K,) channel weights after the weights option; None for the
+                                 # methods without (hires, xres, layer, eigen)
     raw_max: float           # maximum after ReLU, before normalising
     score: float             # S
     roi_weight: float        # sum of the ROI weights
 
 
+def block_pool(grad: torch.Tensor, pool: int, mode: str) -> torch.Tensor:
+    """Seg-XRes-CAM's gradient: each channel's max or mean over pool x pool blocks (cut short at
+    the right and bottom edges), written back over its block (nearest-neighbour upsampling)."""
+    out = torch.empty_like(grad)
+    h, w = grad.shape[1:]
+    for y in range(0, h, pool):
+        for x in range(0, w, pool):
+            block = grad[:, y:y + pool, x:x + pool]
+            value = block.amax(dim=(1, 2)) if mode == "max" else block.mean(dim=(1, 2))
+            out[:, y:y + pool, x:x + pool] = value[:, None, None]
+    return out
+
+
+def method_cam(method: str, act: torch.Tensor, grad: torch.Tensor, weights: str, pool: int,
+               pool_mode: str) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """(L (h,w), the channel weights alpha (K,) or None) of docs/methods.md from A and G (K,h,w)."""
+    sum_a = act.sum(dim=(1, 2))
+    if method == "seg-grad-cam":
+        alpha = grad.mean(dim=(1, 2))
+        alpha = alpha.abs() if weights == "abs" else alpha.clamp(min=0) if weights == "relu" else alpha
+    elif method == "gradcam++":
+        g2, g3 = grad ** 2, grad ** 3
+        a_uv = g2 / (2 * g2 + sum_a[:, None, None] * g3 + GRADCAM_PP_EPS)
+        a_uv = torch.where(grad != 0, a_uv, torch.zeros_like(a_uv))
+        alpha = (a_uv * grad.clamp(min=0)).sum(dim=(1, 2))
+    elif method == "xgrad":
+        alpha = (grad * act / (sum_a[:, None, None] + XGRAD_EPS)).sum(dim=(1, 2))
+    elif method == "eigen":
+        x = act.reshape(act.shape[0], -1).T           # pixels x channels
+        x = x - x.mean(dim=0)
+        _, _, vt = torch.linalg.svd(x, full_matrices=False)
+        v = vt[0] if vt[0].sum() >= 0 else -vt[0]
+        return (x @ v).reshape(act.shape[1:]), None
+    else:
+        elementwise = {"hires": grad, "layer": grad.clamp(min=0)}
+        w_uv = block_pool(grad, pool, pool_mode) if method == "xres" else elementwise[method]
+        return (w_uv * act).sum(dim=0), None
+    return (alpha[:, None, None] * act).sum(dim=0), alpha
+
+
 def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Optional[str] = None,
             roi: Optional[np.ndarray] = None, score: str = "logits", weights: str = "mean",
-            normalize: bool = True) -> Explanation:
-    """Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition'.  image is (H,W,C) in [0,1]; roi (H,W) weights or
-    None for the whole image."""
+            normalize: bool = True, method: str = "seg-grad-cam", pool: int = 2,
+            pool_mode: str = "max") -> Explanation:
+    """Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition', or another method of
+    docs/methods.md.  image is (H,W,C) in [0,1]; roi (H,W) weights or None for the whole image."""
     height, width = image.shape[:2]
     layer = layer or model.default_layer
     if layer not in model.by_name:
         raise InputError(f"unknown layer {layer!r}")
     if not 0 <= class_index < len(model.classes):
         raise InputError(f"class index {class_index} out of range")
-    if score not in SCORES or weights not in WEIGHTS:
-        raise UsageError(f"bad score {score!r} or weights {weights!r}")
+    if score not in SCORES or weights not in WEIGHTS or method not in METHODS:
+        raise UsageError(f"bad score {score!r}, weights {weights!r} or method {method!r}")
+    if pool < 1 or pool_mode not in POOL_MODES:
+        raise UsageError(f"bad pool {pool} or pool mode {pool_mode!r}")
     roi = np.ones((height, width)) if roi is None else roi
     if roi.sum() <= 0:
         raise InputError("empty ROI")
@@ -548,12 +597,7 @@ def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Opti
     if grad is None:
         grad = torch.zeros_like(activation)
 
-    alpha = grad[0].mean(dim=(1, 2))
-    if weights == "abs":
-        alpha = alpha.abs()
-    elif weights == "relu":
-        alpha = alpha.clamp(min=0)
-    cam = (alpha[:, None, None] * activation[0].detach()).sum(dim=0)
+    cam, alpha = method_cam(method, activation[0].detach(), grad[0], weights, pool, pool_mode)
     resized = F.interpolate(cam[None, None], size=(padded_h, padded_w), mode="bilinear",
                             align_corners=False)[0, 0]
     signed = resized[:height, :width]
@@ -562,7 +606,7 @@ def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Opti
     if normalize and raw_max > 0:
         heat = heat / raw_max
     return Explanation(map=heat.numpy(), signed_map=signed.numpy(), cam=cam.numpy(),
-                       alpha=alpha.numpy(), raw_max=raw_max, score=float(s),
+                       alpha=None if alpha is None else alpha.numpy(), raw_max=raw_max, score=float(s),
                        roi_weight=float(roi.sum()))
 
 
@@ -625,7 +669,7 @@ def run_explain(args, dtype_name: Optional[str] = None) -> Explanation:
     class_index = model.class_index(args.class_)
     roi = build_roi(args, model, image, class_index)
     return explain(model, image, class_index, args.layer, roi, args.score, args.weights,
-                   not args.no_normalize)
+                   not args.no_normalize, args.method, args.pool, args.pool_mode)
 
 
 def run_predict(args, dtype_name: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -678,6 +722,9 @@ def make_parser() -> argparse.ArgumentParser:
     exp.add_argument("--roi-component", choices=("largest", "smallest"))
     exp.add_argument("--score", choices=SCORES, default="logits")
     exp.add_argument("--weights", choices=WEIGHTS, default="mean")
+    exp.add_argument("--method", choices=METHODS, default="seg-grad-cam")
+    exp.add_argument("--pool", type=int, default=2)
+    exp.add_argument("--pool-mode", choices=POOL_MODES, default="max")
     exp.add_argument("--no-normalize", action="store_true")
     exp.add_argument("--colormap", help="accepted for compatibility; -o is always grayscale")
     exp.add_argument("-o", "--output", help="map as a grayscale PNG, round(255 v)")

@@ -10,6 +10,7 @@
       mode, and alpha on the U-Net with batch norm, ReLU and max-pool;
   (c) properties: the pre-ReLU map is linear in the ROI weights; a one-channel sigmoid model's
       class 0 map is minus its class 1 map; probability-mode maps of all classes sum to zero;
+      the CAM methods (docs/methods.md) against their limits and NumPy versions of their formulas;
   (d) ROI helpers (8-connectivity, tie-breaking, clipping), babl's Y' conversion, safetensors
       round trips with F16/BF16 at unaligned offsets.
 
@@ -382,6 +383,46 @@ def map_is_linear_in_roi_weights():
         worst.append(assert_close(ab.cam, 0.3 * a.cam + 0.6 * b.cam, 1e-10, score + " cam"))
         worst.append(assert_close(ab.score, 0.3 * a.score + 0.6 * b.score, 1e-10,
                                   score + " S"))
+    return "max rel. error " + max(worst)
+
+
+@check
+def methods_match_their_limits_and_numpy():
+    """(c) CAM methods: xres with one mean block is Seg-Grad-CAM and with 1x1 blocks HiResCAM;
+    on random A and G, Grad-CAM++, XGrad-CAM and Layer-CAM against NumPy, element by element,
+    and EigenCAM's axis against the covariance's eigh."""
+    data = test_data()
+    model = st.SegcamModel.load(data["models"]["unet-bn"])
+    image = st.load_image(data["images"]["shapes-37x29"], 3)
+    worst = []
+
+    def run(method, **kw):
+        return st.explain(model, image, 1, "enc2.relu2", None, "logits", "mean", True, method, **kw)
+    grad_cam, hires = run("seg-grad-cam"), run("hires")
+    side = max(hires.cam.shape)
+    worst.append(assert_close(run("xres", pool=side, pool_mode="mean").cam, grad_cam.cam, 1e-12,
+                              "xres whole"))
+    worst.append(assert_close(run("xres", pool=1).cam, hires.cam, 0, "xres 1x1"))
+    rng = np.random.RandomState(8)
+    a, g = rng.uniform(0, 2, (5, 6, 7)), rng.normal(size=(5, 6, 7))
+    sum_a = a.sum(axis=(1, 2))
+    alpha_pp = np.zeros(5)
+    for k, v, u in np.ndindex(a.shape):
+        if g[k, v, u] > 0:
+            x = g[k, v, u]
+            alpha_pp[k] += x * x / (2 * x * x + sum_a[k] * x ** 3 + 1e-6) * x
+    alpha_x = (g * a).sum(axis=(1, 2)) / (sum_a + 1e-7)
+    expected = {"gradcam++": np.einsum("k,kvu->vu", alpha_pp, a),
+                "xgrad": np.einsum("k,kvu->vu", alpha_x, a),
+                "layer": (np.maximum(g, 0) * a).sum(axis=0)}
+    for method, want in expected.items():
+        cam, _ = st.method_cam(method, torch.tensor(a), torch.tensor(g), "mean", 2, "max")
+        worst.append(assert_close(cam.numpy(), want, 1e-12, method))
+    x = a.reshape(5, -1).T - a.reshape(5, -1).T.mean(axis=0)
+    v = np.linalg.eigh(x.T @ x)[1][:, -1]
+    v = v if v.sum() >= 0 else -v
+    cam, _ = st.method_cam("eigen", torch.tensor(a), torch.tensor(g), "mean", 2, "max")
+    worst.append(assert_close(cam.numpy(), (x @ v).reshape(6, 7), 1e-10, "eigen"))
     return "max rel. error " + max(worst)
 
 

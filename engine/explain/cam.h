@@ -1,0 +1,16 @@
+/* cam.h — the signed map L of each CAM method at the target layer (internal; docs/methods.md). */
+#ifndef SEGCAM_CAM_H
+#define SEGCAM_CAM_H
+
+#include "op.h"
+#include "segcam.h"
+
+/* FALSE for the methods that read only the activation (EIGEN): explain skips the backward pass. */
+gboolean segcam_method_needs_gradient (SegcamMethod method);
+
+/* cam (a->h x a->w) = L of o->method from the activation a and its gradient g (same shape; not
+ * read when the method needs no gradient). o must be valid: a known method, pool >= 1 for XRES. */
+void segcam_cam_compute (const segcam_act *a, const segcam_act *g, const segcam_explain_options *o,
+                         float *cam);
+
+#endif /* SEGCAM_CAM_H */
