@@ -69,14 +69,23 @@ segcam_model *model_picker_steal (ModelPicker *picker);
 void model_picker_clear (ModelPicker *picker);
 
 /* What the Explain dialog shows about the loaded model: the class checklist ("Automatic" and one
- * row per class with its colour) and the node combo (each node with its output shape at the
- * working size). */
+ * row per class with its colour) and the node chooser (a search entry over a tree of modules and
+ * nodes, each with its output shape at the working size, and the chosen node's full name). */
 typedef struct {
   ModelPicker picker;
   GtkListStore *classes;
-  GtkListStore *nodes;
   GtkWidget *classes_view;     /* a scrolled window */
-  GtkWidget *node_combo;
+  GtkWidget *node_chooser;     /* a box: node_search, the tree in a scrolled window, node_chosen */
+  GtkWidget *node_search;
+  GtkWidget *node_view;
+  GtkWidget *node_chosen;
+  GtkTreeStore *node_store;
+  GtkTreeModelFilter *node_filter;
+  gchar **node_words;          /* the search, case-folded; NULL: none */
+  gint node;                   /* the chosen node, -1 without a model */
+  gchar *node_setting;         /* the choice as a layer setting ("" = the default), kept across
+                                  a new model or working size */
+  gint *node_shapes;           /* segcam_model_infer_shapes at the working size, or NULL */
   GtkWidget *size_note;        /* see size_note_new */
   gint width, height;          /* the layer */
   gboolean filling;
@@ -84,7 +93,7 @@ typedef struct {
   gpointer user_data;
 } ExplainWidgets;
 
-/* Creates the stores, the checklist and the node combo (w->width and w->height set first). */
+/* Creates the stores, the checklist and the node chooser (w->width and w->height set first). */
 void explain_widgets_init (ExplainWidgets *w);
 /* The class rows for the loaded model, checked as in classes (automatic when those are empty
  * or do not fit the model). */
@@ -104,7 +113,8 @@ GtkWidget *size_note_new (void);
 void size_note_update (GtkWidget *note, gint width, gint height, gint max_size);
 
 /* SEGCAM_TEST_DIALOG=ok|cancel: once the dialog runs, dump prints what it shows to stderr
- * ("segcam-dialog: ..." lines), then the dialog answers itself. Does nothing without it. */
+ * ("segcam-dialog: ..." lines), then the dialog answers itself — at once, or after
+ * SEGCAM_TEST_DIALOG_WAIT seconds (for a screenshot). Does nothing without it. */
 typedef void (*DialogDump) (gpointer state);
 void dialog_test_hook (GtkWidget *dialog, DialogDump dump, gpointer state);
 void explain_widgets_dump (ExplainWidgets *w);

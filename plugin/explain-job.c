@@ -140,6 +140,149 @@ explain_node_label (const segcam_model *model, int node, const int *shapes)
                           shapes[3 * node + 1], shapes[3 * node + 2], mark);
 }
 
+/* ---- the node tree ------------------------------------------------------------------------ */
+
+static ExplainNodeGroup *
+node_group_new (const char *label, const char *path, int node, gboolean module)
+{
+  ExplainNodeGroup *group = g_new0 (ExplainNodeGroup, 1);
+
+  group->label = g_strdup (label);
+  group->path = g_strdup (path);
+  group->node = node;
+  if (module)
+    group->children = g_ptr_array_new_with_free_func ((GDestroyNotify) explain_node_tree_free);
+  return group;
+}
+
+void
+explain_node_tree_free (ExplainNodeGroup *tree)
+{
+  if (tree == NULL)
+    return;
+  if (tree->children != NULL)
+    g_ptr_array_unref (tree->children);
+  g_free (tree->label);
+  g_free (tree->path);
+  g_free (tree);
+}
+
+/* The child module of parent labelled label, made when missing (modules keep the order in
+ * which their first node comes). */
+static ExplainNodeGroup *
+node_group_module (ExplainNodeGroup *parent, const char *label, const char *path)
+{
+  ExplainNodeGroup *child;
+
+  for (guint i = 0; i < parent->children->len; i++)
+    {
+      child = parent->children->pdata[i];
+      if (child->children != NULL && strcmp (child->label, label) == 0)
+        return child;
+    }
+  child = node_group_new (label, path, -1, TRUE);
+  g_ptr_array_add (parent->children, child);
+  return child;
+}
+
+/* "Relu_output_0": the name ONNX gives an op's output says nothing the op column does not. */
+static gboolean
+is_output_suffix (const char *label)
+{
+  const char *mark = strstr (label, "_output_");
+
+  return mark != NULL && mark[8] != '\0' && strspn (mark + 8, "0123456789") == strlen (mark + 8);
+}
+
+/* Folds single-child modules: one node becomes that node (named by the module, plus the
+ * node's own part unless it is only ONNX's "_output_N"), one module merges into "a/b". */
+static ExplainNodeGroup *
+node_group_compact (ExplainNodeGroup *group, char separator)
+{
+  ExplainNodeGroup *only;
+  char *label;
+
+  if (group->children == NULL)
+    return group;
+  for (guint i = 0; i < group->children->len; i++)
+    group->children->pdata[i] = node_group_compact (group->children->pdata[i], separator);
+  if (group->children->len != 1 || group->label[0] == '\0')
+    return group;
+
+  only = g_ptr_array_steal_index (group->children, 0);
+  label = only->children == NULL && is_output_suffix (only->label)
+            ? g_strdup (group->label)
+            : g_strdup_printf ("%s%c%s", group->label, separator, only->label);
+  g_free (only->label);
+  only->label = label;
+  explain_node_tree_free (group);
+  return only;
+}
+
+/* A module around all the others (ONNX's "model") is spliced into the root: its parts are the
+ * blocks to show first. */
+static void
+node_group_splice_single_module (ExplainNodeGroup *root)
+{
+  guint modules = 0, at = 0;
+  ExplainNodeGroup *only;
+
+  for (guint i = 0; i < root->children->len; i++)
+    if (((ExplainNodeGroup *) root->children->pdata[i])->children != NULL)
+      {
+        modules++;
+        at = i;
+      }
+  if (modules != 1)
+    return;
+  only = g_ptr_array_steal_index (root->children, at);
+  for (guint i = 0; i < only->children->len; i++)
+    g_ptr_array_insert (root->children, at + i, only->children->pdata[i]);
+  g_ptr_array_set_free_func (only->children, NULL);
+  explain_node_tree_free (only);
+}
+
+ExplainNodeGroup *
+explain_node_tree (const segcam_model *model)
+{
+  ExplainNodeGroup *root = node_group_new ("", "", -1, TRUE);
+  gboolean onnx = FALSE;
+  char separator;
+
+  for (int node = 1; node < segcam_model_n_nodes (model); node++)
+    onnx |= strchr (segcam_model_node_name (model, node), '/') != NULL;
+  separator = onnx ? '/' : '.';
+
+  for (int node = 1; node < segcam_model_n_nodes (model); node++)
+    {
+      const char *name = segcam_model_node_name (model, node);
+      char sep[2] = { separator, '\0' };
+      char **parts = g_strsplit (name, sep, -1);
+      guint n = g_strv_length (parts), last = n;
+      GString *path = g_string_new (NULL);
+      ExplainNodeGroup *module = root;
+
+      /* The last non-empty part is the node's own; "/a/b" has an empty first part. */
+      while (last > 0 && parts[last - 1][0] == '\0')
+        last--;
+      for (guint i = 0; i + 1 < last; i++)
+        {
+          if (parts[i][0] == '\0')
+            continue;
+          g_string_append_printf (path, "%s%s", path->len > 0 ? sep : "", parts[i]);
+          module = node_group_module (module, parts[i], path->str);
+          /* Topological order: the node seen last in a module is its output. */
+          module->node = node;
+        }
+      g_ptr_array_add (module->children,
+                       node_group_new (last > 0 ? parts[last - 1] : name, name, node, FALSE));
+      g_string_free (path, TRUE);
+      g_strfreev (parts);
+    }
+  node_group_splice_single_module (root);
+  return node_group_compact (root, separator);
+}
+
 /* ---- ROI ---------------------------------------------------------------------------------- */
 
 int

@@ -111,6 +111,22 @@ int explain_find_layer (const segcam_model *model, const char *layer, GError **e
  * is the default. */
 char *explain_node_label (const segcam_model *model, int node, const int *shapes);
 
+/* The nodes grouped by module, for a chooser: a name splits into modules at "/" (ONNX names
+ * such as "/model/backbone/layer4/layer4.2/relu_2/Relu_output_0") or else at "." ("mid.relu1").
+ * A module stands for its output, the last of its nodes in topological order; a module with a
+ * single node is that node, and a chain of single modules is one row ("model/backbone"). */
+typedef struct ExplainNodeGroup ExplainNodeGroup;
+struct ExplainNodeGroup {
+  char *label;               /* the row's text: its part of the name ("layer4.2", "relu_2") */
+  char *path;                /* the whole name up to here, for searching */
+  int node;                  /* the node the row stands for */
+  GPtrArray *children;       /* ExplainNodeGroup *, in topological order; NULL for a node */
+};
+
+/* The root (label "", children the top-level rows); node 0, the input, is left out. */
+ExplainNodeGroup *explain_node_tree (const segcam_model *model);
+void explain_node_tree_free (ExplainNodeGroup *tree);
+
 /* The class with the largest ROI weight among the predicted labels (the lowest on ties);
  * weights NULL counts every pixel once. */
 int explain_default_class (const uint8_t *labels, const float *weights, size_t n, int n_classes);

@@ -165,8 +165,10 @@ gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir
   table = table_new (9);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, 0, "_Classes:", 0.0, 0.0, d.w.classes_view,
                              2, FALSE);
-  gimp_table_attach_aligned (GTK_TABLE (table), 0, 1, "_Layer:", 0.0, 0.5, d.w.node_combo, 2,
-                             FALSE);
+  gtk_label_set_mnemonic_widget (
+    GTK_LABEL (gimp_table_attach_aligned (GTK_TABLE (table), 0, 1, "_Layer:", 0.0, 0.0,
+                                          d.w.node_chooser, 2, FALSE)),
+    d.w.node_search);
   int_combo_attach (GTK_TABLE (table), 2, "_Region of interest:", &vals->roi_mode,
                     DIALOG_TIP_ROI_MODE, gimp_int_combo_box_new (DIALOG_ROI_MODES));
   int_combo_attach (GTK_TABLE (table), 3, "S_core:", &vals->score, DIALOG_TIP_SCORE,

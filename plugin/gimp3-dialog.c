@@ -240,7 +240,7 @@ explain_config_changed (GObject *config, GParamSpec *pspec, ExplainDialog *e)
     }
 }
 
-/* The class checklist and the node combo, their labels aligned with those GIMP makes. */
+/* The class checklist and the node chooser, their labels aligned with those GIMP makes. */
 static GtkWidget *
 explain_model_grid (ExplainDialog *e, GtkSizeGroup *labels)
 {
@@ -255,8 +255,9 @@ explain_model_grid (ExplainDialog *e, GtkSizeGroup *labels)
   gtk_label_set_mnemonic_widget (GTK_LABEL (label),
                                  gtk_bin_get_child (GTK_BIN (e->w.classes_view)));
   gtk_size_group_add_widget (labels, label);
-  label = gimp_grid_attach_aligned (GTK_GRID (grid), 0, 1, "Network la_yer", 0.0, 0.5,
-                                    e->w.node_combo, 1);
+  label = gimp_grid_attach_aligned (GTK_GRID (grid), 0, 1, "Network la_yer", 0.0, 0.0,
+                                    e->w.node_chooser, 1);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), e->w.node_search);
   gtk_size_group_add_widget (labels, label);
   return grid;
 }

@@ -483,10 +483,16 @@ def check_dialogs(args, results, work, profile):
     lines = dialog_lines(log)
     want = [
         "model = texture-mnist-biased (bundled, default)",
-        "classes = [x] Automatic: the class predicted most in the selection | [ ] background | "
+        "classes = [x] Automatic: the class predicted most | [ ] background | "
         "[ ] digit 1 | [ ] digit 2 | [ ] digit 3",
         "layer = mid.relu1 (relu) 8 × 20 × 24 — default",
         "layers = 10",
+        # The chooser's top level: modules (standing for their output) and single nodes; a
+        # module of one node is that node.
+        "layer rows = enc [relu  6 × 40 × 48] | pool1 [maxpool2d  6 × 20 × 24] | "
+        "mid — default [relu  8 × 20 × 24] | up1 [upsample  8 × 40 × 48] | "
+        "cat1 [concat  14 × 40 × 48] | dec.conv1 [conv2d  4 × 40 × 48] | "
+        "colour [conv2d  4 × 40 × 48] | logits [add  4 × 40 × 48]",
         "working size = The network sees the layer at its own size, 48 × 40 pixels.",
         "ok-sensitive = 1",
     ]

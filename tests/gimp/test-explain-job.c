@@ -213,6 +213,46 @@ test_find_layer (void)
   g_free (label);
 }
 
+/* "label=node" for a node, "label=node{child child}" for a module. */
+static void
+format_tree (const ExplainNodeGroup *group, GString *out)
+{
+  g_string_append_printf (out, "%s=%s", group->label,
+                          segcam_model_node_name (rgb_model, group->node));
+  if (group->children == NULL)
+    return;
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < group->children->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ' ');
+      format_tree (group->children->pdata[i], out);
+    }
+  g_string_append_c (out, '}');
+}
+
+static void
+test_node_tree (void)
+{
+  ExplainNodeGroup *tree = explain_node_tree (rgb_model);
+  GString *text = g_string_new (NULL);
+
+  /* Modules stand for their last node; "dec" has one node and becomes it; the input is left
+   * out. */
+  for (guint i = 0; i < tree->children->len; i++)
+    {
+      g_string_append (text, i > 0 ? " " : "");
+      format_tree (tree->children->pdata[i], text);
+    }
+  g_assert_cmpstr (text->str, ==,
+                   "enc=enc.relu1{conv1=enc.conv1 relu1=enc.relu1} pool1=pool1 "
+                   "mid=mid.relu1{conv1=mid.conv1 relu1=mid.relu1} up1=up1 cat1=cat1 "
+                   "dec.conv1=dec.conv1 colour=colour logits=logits");
+  g_assert_cmpstr (((ExplainNodeGroup *) tree->children->pdata[2])->path, ==, "mid");
+  g_string_free (text, TRUE);
+  explain_node_tree_free (tree);
+}
+
 static void
 test_names (void)
 {
@@ -783,6 +823,7 @@ main (int argc, char **argv)
   g_test_add_func ("/settings/working-size", test_working_size);
   g_test_add_func ("/settings/classes", test_parse_classes);
   g_test_add_func ("/settings/layer", test_find_layer);
+  g_test_add_func ("/settings/node-tree", test_node_tree);
   g_test_add_func ("/settings/names", test_names);
   g_test_add_func ("/roi/default-class", test_default_class);
   g_test_add_func ("/roi/modes", test_build_roi);
