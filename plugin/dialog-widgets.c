@@ -116,6 +116,8 @@ model_picker_load (ModelPicker *picker)
   GError *error = NULL;
   gchar *path = model_files_resolve (picker->setting, picker->dir, &error);
 
+  if (picker->model != NULL && picker->releasing != NULL)
+    picker->releasing (picker->releasing_data);
   g_clear_pointer (&picker->model, segcam_model_free);
   if (path != NULL)
     picker->model = segcam_model_load (path, &error);
@@ -338,8 +340,11 @@ explain_widgets_fill_classes (ExplainWidgets *w, const gchar *classes)
 static void
 explain_widgets_user_changed (ExplainWidgets *w)
 {
-  if (! w->filling && w->user_changed != NULL)
+  if (w->filling)
+    return;
+  if (w->user_changed != NULL)
     w->user_changed (w->user_data);
+  explain_widgets_preview_update (w);
 }
 
 /* Checking "automatic" unchecks the classes, and "automatic" is checked exactly when no class
@@ -426,7 +431,7 @@ node_store_add (ExplainWidgets *w, const ExplainNodeGroup *group, GtkTreeIter *p
       gchar *label = explain_node_label (model, node, shapes);
       gchar *tip = g_markup_escape_text (label, -1);
       gchar *info = shapes != NULL
-                      ? g_strdup_printf ("%s  %d × %d × %d", segcam_model_node_op (model, node),
+                      ? g_strdup_printf ("%s  %d×%d×%d", segcam_model_node_op (model, node),
                                          shapes[3 * node], shapes[3 * node + 1],
                                          shapes[3 * node + 2])
                       : g_strdup (segcam_model_node_op (model, node));
@@ -664,7 +669,7 @@ node_chooser_new (ExplainWidgets *w)
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
                                   GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_shadow_type (GTK_SCROLLED_WINDOW (scrolled), GTK_SHADOW_IN);
-  gtk_widget_set_size_request (scrolled, -1, 150);
+  gtk_widget_set_size_request (scrolled, -1, 130);
   gtk_container_add (GTK_CONTAINER (scrolled), w->node_view);
 
   w->node_chosen = small_label_new ();
@@ -681,6 +686,308 @@ node_chooser_new (ExplainWidgets *w)
                            NULL);
   gtk_widget_show_all (box);
   return box;
+}
+
+/* ---- the live preview --------------------------------------------------------------------- */
+
+/* The longer side of the preview, in pixels: enough to see where the map is hot, small enough
+ * that a forward pass of a large network takes about a second. */
+#define PREVIEW_SIZE 200
+/* How long the settings must stay put before a computation starts, in ms: a quick run through
+ * the classes computes only the last. */
+#define PREVIEW_DELAY 150
+
+/* The preview's state, on the heap: a computation's result comes back through the main loop,
+ * where it must find the state even after the dialog is gone (w == NULL). */
+typedef struct PreviewState {
+  ExplainWidgets *w;
+  ExplainPreview *preview;
+  GtkWidget *toggle, *image, *status;
+  GCancellable *cancel;        /* the computation in flight, NULL when none */
+  gboolean again;              /* the settings changed during it */
+  guint timeout;
+  float *map;                  /* the last map, NULL when there is none */
+  gchar *key;                  /* what it was computed for */
+  gchar *text;                 /* its status line */
+} PreviewState;
+
+/* One computation: what it needs, copied, and what it returns. */
+typedef struct {
+  PreviewState *state;
+  const segcam_model *model;
+  gchar *classes, *layer, *key;
+  ExplainSettings settings;
+  ExplainPreviewStats stats;
+  float *map;
+} PreviewJob;
+
+static void
+preview_job_free (PreviewJob *job)
+{
+  g_free (job->map);
+  g_free (job->key);
+  g_free (job->layer);
+  g_free (job->classes);
+  g_free (job);
+}
+
+/* The current settings; *key says what the map depends on (not colormap or opacity). */
+static void
+preview_settings (ExplainWidgets *w, ExplainSettings *settings, gchar **classes, gchar **layer,
+                  gchar **key)
+{
+  *settings = (ExplainSettings) { NULL };
+  w->get_settings (w->user_data, settings);
+  *classes = explain_widgets_classes (w);
+  *layer = explain_widgets_layer (w);
+  settings->classes = *classes;
+  settings->layer = *layer;
+  *key = g_strdup_printf ("%p|%s|%s|%d|%d", (void *) w->picker.model, *classes, *layer,
+                          settings->roi_mode, settings->score);
+}
+
+static void
+free_pixels (guchar *pixels, gpointer data)
+{
+  g_free (pixels);
+}
+
+/* Shows the map (or the layer alone) in the current colormap and opacity. */
+static void
+preview_show (PreviewState *state)
+{
+  ExplainSettings settings = { NULL };
+  gint width, height;
+  guint8 *rgb;
+  GdkPixbuf *pixbuf;
+
+  state->w->get_settings (state->w->user_data, &settings);
+  explain_preview_size (state->preview, &width, &height);
+  rgb = explain_preview_render (state->preview, state->map, settings.colormap,
+                                settings.opacity);
+  pixbuf = gdk_pixbuf_new_from_data (rgb, GDK_COLORSPACE_RGB, FALSE, 8, width, height, 3 * width,
+                                     free_pixels, NULL);
+  gtk_image_set_from_pixbuf (GTK_IMAGE (state->image), pixbuf);
+  g_object_unref (pixbuf);
+}
+
+static void
+preview_status (PreviewState *state, const gchar *text, gboolean error)
+{
+  gchar *markup = g_markup_printf_escaped (error ? "<span foreground=\"#c01c28\">%s</span>"
+                                                 : "%s", text);
+
+  g_free (state->text);
+  state->text = g_strdup (text);
+  gtk_label_set_markup (GTK_LABEL (state->status), markup);
+  g_free (markup);
+}
+
+static void
+preview_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+  PreviewJob *job = data;
+  GError *error = NULL;
+
+  job->map = explain_preview_compute (job->state->preview, job->model, &job->settings, cancel,
+                                      &job->stats, &error);
+  if (job->map != NULL)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void preview_start (PreviewState *state);
+
+static void
+preview_free (PreviewState *state)
+{
+  if (state->timeout != 0)
+    g_source_remove (state->timeout);
+  explain_preview_free (state->preview);
+  g_free (state->map);
+  g_free (state->key);
+  g_free (state->text);
+  g_free (state);
+}
+
+/* Back in the main loop: shows the map, unless the dialog is gone or it was cancelled. */
+static void
+preview_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  PreviewJob *job = g_task_get_task_data (G_TASK (result));
+  PreviewState *state = job->state;
+  GError *error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+
+  gboolean cancelled = g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result)));
+
+  g_clear_object (&state->cancel);
+  /* A result computed for settings or a model that have changed since is not shown. */
+  if (state->w == NULL || cancelled)
+    ;
+  else if (! ok)
+    {
+      g_clear_pointer (&state->map, g_free);
+      preview_show (state);
+      preview_status (state, error->message, TRUE);
+    }
+  else
+    {
+      const segcam_model *model = job->model;
+      gchar *text;
+
+      g_free (state->map);
+      state->map = g_steal_pointer (&job->map);
+      g_free (state->key);
+      state->key = g_strdup (job->key);
+      preview_show (state);
+      /* The times say what a change costs: the forward pass only for a new node or model. */
+      if (job->stats.forward_seconds >= 0)
+        text = g_strdup_printf ("%s: forward %.2f s, backward %.2f s",
+                                segcam_model_class_name (model, job->stats.class_index),
+                                job->stats.forward_seconds, job->stats.backward_seconds);
+      else
+        text = g_strdup_printf ("%s: backward %.2f s (forward kept)",
+                                segcam_model_class_name (model, job->stats.class_index),
+                                job->stats.backward_seconds);
+      preview_status (state, text, FALSE);
+      g_free (text);
+    }
+  g_clear_error (&error);
+  if (state->w != NULL && state->again)
+    preview_start (state);
+}
+
+static void
+preview_start (PreviewState *state)
+{
+  ExplainWidgets *w = state->w;
+  PreviewJob *job;
+  GTask *task;
+
+  state->again = FALSE;
+  if (w->picker.model == NULL)
+    return;
+  job = g_new0 (PreviewJob, 1);
+  job->state = state;
+  job->model = w->picker.model;
+  preview_settings (w, &job->settings, &job->classes, &job->layer, &job->key);
+  state->cancel = g_cancellable_new ();
+  preview_status (state, "Computing…", FALSE);
+  task = g_task_new (NULL, state->cancel, preview_done, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) preview_job_free);
+  g_task_run_in_thread (task, preview_thread);
+  g_object_unref (task);
+}
+
+static gboolean
+preview_timeout (gpointer data)
+{
+  PreviewState *state = data;
+
+  state->timeout = 0;
+  if (state->cancel != NULL)
+    state->again = TRUE;
+  else
+    preview_start (state);
+  return G_SOURCE_REMOVE;
+}
+
+/* Cancels the computation in flight and waits until it no longer uses the model. */
+static void
+preview_stop (gpointer data)
+{
+  PreviewState *state = ((ExplainWidgets *) data)->preview;
+
+  if (state == NULL)
+    return;
+  if (state->cancel != NULL)
+    g_cancellable_cancel (state->cancel);
+  state->again = FALSE;
+  if (state->timeout != 0)
+    g_source_remove (state->timeout);
+  state->timeout = 0;
+  explain_preview_forget (state->preview);
+  g_clear_pointer (&state->map, g_free);
+  g_clear_pointer (&state->key, g_free);
+}
+
+void
+explain_widgets_preview_update (ExplainWidgets *w)
+{
+  PreviewState *state = w->preview;
+  ExplainSettings settings;
+  gchar *classes, *layer, *key;
+  gboolean on;
+
+  if (state == NULL || w->filling)
+    return;
+  on = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (state->toggle)) && w->picker.model != NULL;
+  gtk_widget_set_sensitive (state->image, on);
+  if (! on)
+    {
+      if (state->cancel != NULL)
+        g_cancellable_cancel (state->cancel);
+      state->again = FALSE;
+      preview_status (state, w->picker.model != NULL ? "" : "No model", FALSE);
+      return;
+    }
+  preview_settings (w, &settings, &classes, &layer, &key);
+  if (g_strcmp0 (key, state->key) == 0)
+    preview_show (state);               /* only the colours changed */
+  else
+    {
+      if (state->cancel != NULL)
+        g_cancellable_cancel (state->cancel);
+      if (state->timeout != 0)
+        g_source_remove (state->timeout);
+      state->timeout = g_timeout_add (PREVIEW_DELAY, preview_timeout, state);
+    }
+  g_free (key);
+  g_free (layer);
+  g_free (classes);
+}
+
+static void
+preview_toggled (GtkToggleButton *toggle, ExplainWidgets *w)
+{
+  explain_widgets_preview_update (w);
+}
+
+static GtkWidget *
+preview_box_new (ExplainWidgets *w)
+{
+  PreviewState *state = g_new0 (PreviewState, 1);
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+
+  state->w = w;
+  state->preview = explain_preview_new (w->source, PREVIEW_SIZE);
+  state->toggle = gtk_check_button_new_with_mnemonic ("Pre_view");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (state->toggle), TRUE);
+  gimp_help_set_help_data (state->toggle, "The first chosen class's heat map over the layer, "
+                           "scaled down, as the overlay would show it. It follows the settings; "
+                           "a new class or ROI costs only a backward pass.", NULL);
+  g_signal_connect (state->toggle, "toggled", G_CALLBACK (preview_toggled), w);
+  state->image = gtk_image_new ();
+  state->status = small_label_new ();
+  g_object_set (state->status, "max-width-chars", 30, NULL);
+  w->preview = state;
+  preview_status (state, "", FALSE);
+  preview_show (state);
+
+  gtk_box_pack_start (GTK_BOX (box), state->toggle, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), state->image, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), state->status, FALSE, FALSE, 0);
+  gtk_widget_show_all (box);
+  return box;
+}
+
+segcam_model *
+explain_widgets_steal_model (ExplainWidgets *w)
+{
+  preview_stop (w);
+  return model_picker_steal (&w->picker);
 }
 
 static GtkWidget *
@@ -708,7 +1015,7 @@ classes_view_new (ExplainWidgets *w)
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
                                   GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_shadow_type (GTK_SCROLLED_WINDOW (scrolled), GTK_SHADOW_IN);
-  gtk_widget_set_size_request (scrolled, -1, 160);
+  gtk_widget_set_size_request (scrolled, -1, 110);
   gtk_container_add (GTK_CONTAINER (scrolled), view);
   gtk_widget_show_all (scrolled);
   return scrolled;
@@ -722,11 +1029,24 @@ explain_widgets_init (ExplainWidgets *w)
   w->classes_view = classes_view_new (w);
   w->node_chooser = node_chooser_new (w);
   w->size_note = size_note_new ();
+  w->preview_box = preview_box_new (w);
+  w->picker.releasing = preview_stop;
+  w->picker.releasing_data = w;
 }
 
 void
 explain_widgets_clear (ExplainWidgets *w)
 {
+  PreviewState *state = w->preview;
+
+  /* Waits for the computation in flight to come back (cancelled, it stops at its next step),
+   * so that nothing outlives the dialog. */
+  preview_stop (w);
+  state->w = NULL;
+  while (state->cancel != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  preview_free (state);
+  w->preview = NULL;
   model_picker_clear (&w->picker);
   g_clear_object (&w->node_filter);
   g_clear_object (&w->node_store);
@@ -875,6 +1195,7 @@ explain_widgets_dump (ExplainWidgets *w)
   g_printerr ("segcam-dialog: layers = %d\n", count_nodes (GTK_TREE_MODEL (w->node_store), NULL));
   g_printerr ("segcam-dialog: layer rows = %s\n", nodes->str);
   g_printerr ("segcam-dialog: working size = %s\n", gtk_label_get_text (GTK_LABEL (w->size_note)));
+  g_printerr ("segcam-dialog: preview = %s\n", w->preview->text);
   g_string_free (nodes, TRUE);
   g_string_free (rows, TRUE);
 }

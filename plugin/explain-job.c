@@ -12,6 +12,13 @@
 /* Classes an "unknown class" message lists before it stops. */
 #define LISTED_CLASSES 12
 
+void
+explain_source_clear (ExplainSource *source)
+{
+  g_clear_object (&source->selection);
+  g_clear_object (&source->pixels);
+}
+
 /* ---- settings ----------------------------------------------------------------------------- */
 
 gboolean
@@ -638,31 +645,53 @@ job_open_session (Job *job, GError **error)
   return FALSE;
 }
 
+/* The selection's weights over the layer, resampled by kx, ky into selection. */
+static void
+read_selection (const ExplainSource *source, const ResampleKernel *kx, const ResampleKernel *ky,
+                float *selection)
+{
+  size_t n = (size_t) kx->dst_size * ky->dst_size;
+
+  read_resampled (source->selection, source->offset_x, source->offset_y, babl_format ("Y float"),
+                  1, kx, ky, selection);
+  /* Area weights sum to 1 only up to rounding, and the engine wants weights in [0, 1]. */
+  for (size_t i = 0; i < n; i++)
+    selection[i] = CLAMP (selection[i], 0.0f, 1.0f);
+}
+
+/* The selection the ROI of roi_mode uses: selection itself, or NULL when there is none or the
+ * mode ignores an empty one (the class ROI: it would only have picked the default class).
+ * FALSE when the selection misses the layer and the ROI needs it. */
+static gboolean
+usable_selection (const float *selection, size_t n, ExplainRoiMode roi_mode,
+                  const float **usable, GError **error)
+{
+  *usable = selection;
+  if (selection == NULL || segcam_roi_sum (selection, n) > 0)
+    return TRUE;
+  *usable = NULL;
+  if (roi_mode == EXPLAIN_ROI_CLASS)
+    return TRUE;
+  g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+               "empty ROI: the selection does not overlap the layer");
+  return FALSE;
+}
+
 static gboolean
 job_read_selection (Job *job, GError **error)
 {
-  const ExplainSource *source = job->source;
+  const float *usable;
 
-  if (source->selection == NULL || ! job->explain)
+  if (job->source->selection == NULL || ! job->explain)
     return TRUE;
   job->selection = g_try_new (float, job->n);
   if (job->selection == NULL)
     return too_large (job, error);
-  read_resampled (source->selection, source->offset_x, source->offset_y, babl_format ("Y float"),
-                  1, job->kx, job->ky, job->selection);
-  /* Area weights sum to 1 only up to rounding, and the engine wants weights in [0, 1]. */
-  for (size_t i = 0; i < job->n; i++)
-    job->selection[i] = CLAMP (job->selection[i], 0.0f, 1.0f);
-  if (segcam_roi_sum (job->selection, job->n) > 0)
-    return TRUE;
-  if (job->settings->roi_mode != EXPLAIN_ROI_CLASS)
-    {
-      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
-                   "empty ROI: the selection does not overlap the layer");
-      return FALSE;
-    }
-  /* The class ROI ignores the selection; it would only have picked the default class. */
-  g_clear_pointer (&job->selection, g_free);
+  read_selection (job->source, job->kx, job->ky, job->selection);
+  if (! usable_selection (job->selection, job->n, job->settings->roi_mode, &usable, error))
+    return FALSE;
+  if (usable == NULL)
+    g_clear_pointer (&job->selection, g_free);
   return TRUE;
 }
 
@@ -869,4 +898,213 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
     result = job_render (&job, model_label);
   job_clear (&job);
   return result;
+}
+
+/* ---- the dialog's live preview ------------------------------------------------------------ */
+
+struct ExplainPreview {
+  int width, height;
+  size_t n;
+  float *rgba;                 /* the layer at the preview's size, R'G'B'A float */
+  GeglBuffer *pixels;          /* the same, for render_map */
+  float *selection;            /* NULL: nothing selected */
+  GMutex lock;                 /* held while computing */
+  /* What the forward pass was run for, and its results. */
+  const segcam_model *model;
+  int node;
+  segcam_session *session;
+  uint8_t *labels;
+};
+
+ExplainPreview *
+explain_preview_new (const ExplainSource *source, int max_size)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (source->pixels);
+  ExplainPreview *preview = g_new0 (ExplainPreview, 1);
+  ResampleKernel *kx, *ky;
+
+  explain_working_size (extent->width, extent->height, max_size, &preview->width,
+                        &preview->height);
+  preview->n = (size_t) preview->width * preview->height;
+  kx = resample_kernel_new_area (extent->width, preview->width);
+  ky = resample_kernel_new_area (extent->height, preview->height);
+  preview->rgba = g_new (float, preview->n * 4);
+  read_resampled (source->pixels, 0, 0, babl_format ("R'G'B'A float"), 4, kx, ky,
+                  preview->rgba);
+  preview->pixels = gegl_buffer_new (GEGL_RECTANGLE (0, 0, preview->width, preview->height),
+                                     babl_format ("R'G'B'A float"));
+  gegl_buffer_set (preview->pixels, NULL, 0, babl_format ("R'G'B'A float"), preview->rgba,
+                   GEGL_AUTO_ROWSTRIDE);
+  if (source->selection != NULL)
+    {
+      preview->selection = g_new (float, preview->n);
+      read_selection (source, kx, ky, preview->selection);
+    }
+  resample_kernel_free (ky);
+  resample_kernel_free (kx);
+  g_mutex_init (&preview->lock);
+  preview->node = -1;
+  return preview;
+}
+
+static void
+preview_drop_session (ExplainPreview *preview)
+{
+  g_clear_pointer (&preview->session, segcam_session_free);
+  g_clear_pointer (&preview->labels, g_free);
+  preview->model = NULL;
+  preview->node = -1;
+}
+
+void
+explain_preview_forget (ExplainPreview *preview)
+{
+  g_mutex_lock (&preview->lock);
+  preview_drop_session (preview);
+  g_mutex_unlock (&preview->lock);
+}
+
+void
+explain_preview_free (ExplainPreview *preview)
+{
+  if (preview == NULL)
+    return;
+  explain_preview_forget (preview);
+  g_mutex_clear (&preview->lock);
+  g_clear_object (&preview->pixels);
+  g_free (preview->selection);
+  g_free (preview->rgba);
+  g_free (preview);
+}
+
+void
+explain_preview_size (const ExplainPreview *preview, int *width, int *height)
+{
+  *width = preview->width;
+  *height = preview->height;
+}
+
+/* A new session for node and its forward pass on the preview's pixels. */
+static gboolean
+preview_forward (ExplainPreview *preview, const segcam_model *model, int node, GError **error)
+{
+  segcam_session_options options = {
+    .width = preview->width, .height = preview->height, .layer = node, .explain = TRUE,
+  };
+  int channels = segcam_model_input_channels (model);
+  float *pixels;
+  gboolean ok;
+
+  preview_drop_session (preview);
+  preview->session = segcam_session_new (model, &options, error);
+  if (preview->session == NULL)
+    return FALSE;
+  pixels = g_new (float, preview->n * channels);
+  babl_process (babl_fish (babl_format ("R'G'B'A float"),
+                           babl_format (channels == 1 ? "Y' float" : "R'G'B' float")),
+                preview->rgba, pixels, preview->n);
+  ok = segcam_session_forward (preview->session, pixels, error);
+  g_free (pixels);
+  if (! ok)
+    {
+      preview_drop_session (preview);
+      return FALSE;
+    }
+  preview->labels = g_new (uint8_t, preview->n);
+  segcam_session_labels (preview->session, preview->labels);
+  preview->model = model;
+  preview->node = node;
+  return TRUE;
+}
+
+/* The steps of explain_preview_compute, with the lock held. */
+static float *
+preview_compute (ExplainPreview *preview, const segcam_model *model,
+                 const ExplainSettings *settings, GCancellable *cancel,
+                 ExplainPreviewStats *stats, GError **error)
+{
+  GArray *classes = NULL;
+  const float *selection;
+  float *roi = NULL, *map = NULL;
+  int node;
+  gint64 start;
+
+  stats->forward_seconds = -1;
+  if (g_cancellable_set_error_if_cancelled (cancel, error)
+      || (classes = explain_parse_classes (model, settings->classes, error)) == NULL
+      || (node = explain_find_layer (model, settings->layer, error)) < 0
+      || ! usable_selection (preview->selection, preview->n, settings->roi_mode, &selection,
+                             error))
+    goto out;
+  stats->node = node;
+  if (preview->model != model || preview->node != node)
+    {
+      start = g_get_monotonic_time ();
+      if (! preview_forward (preview, model, node, error))
+        goto out;
+      stats->forward_seconds = (g_get_monotonic_time () - start) / 1e6;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancel, error))
+    goto out;
+
+  stats->class_index = classes->len > 0
+                         ? g_array_index (classes, int, 0)
+                         : explain_default_class (preview->labels, selection, preview->n,
+                                                  segcam_model_n_classes (model));
+  start = g_get_monotonic_time ();
+  roi = g_new (float, preview->n);
+  map = g_new (float, preview->n);
+  if (! explain_build_roi (settings->roi_mode, selection, preview->labels, preview->width,
+                           preview->height, stats->class_index,
+                           segcam_model_class_name (model, stats->class_index), roi, error)
+      || ! segcam_session_explain (preview->session,
+                                   &(segcam_explain_options) {
+                                     .class_index = stats->class_index,
+                                     .score = settings->score,
+                                     .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE },
+                                   roi, map, NULL, error))
+    g_clear_pointer (&map, g_free);
+  stats->backward_seconds = (g_get_monotonic_time () - start) / 1e6;
+
+out:
+  g_free (roi);
+  if (classes != NULL)
+    g_array_unref (classes);
+  return map;
+}
+
+float *
+explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
+                         const ExplainSettings *settings, GCancellable *cancel,
+                         ExplainPreviewStats *stats, GError **error)
+{
+  float *map;
+
+  g_mutex_lock (&preview->lock);
+  map = preview_compute (preview, model, settings, cancel, stats, error);
+  g_mutex_unlock (&preview->lock);
+  return map;
+}
+
+guint8 *
+explain_preview_render (ExplainPreview *preview, const float *map, SegcamColormap colormap,
+                        double opacity)
+{
+  guint8 *rgb = g_new (guint8, preview->n * 3);
+  GeglBuffer *overlay;
+
+  if (map == NULL)
+    {
+      gegl_buffer_get (preview->pixels, NULL, 1.0, babl_format ("R'G'B' u8"), rgb,
+                       GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      return rgb;
+    }
+  overlay = gegl_buffer_new (GEGL_RECTANGLE (0, 0, preview->width, preview->height),
+                             babl_format ("R'G'B'A float"));
+  render_map (map, preview->width, preview->height, colormap, preview->pixels, opacity / 100.0,
+              NULL, overlay);
+  gegl_buffer_get (overlay, NULL, 1.0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  g_object_unref (overlay);
+  return rgb;
 }

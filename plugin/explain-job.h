@@ -11,6 +11,7 @@
 #define SEGCAM_EXPLAIN_JOB_H
 
 #include <gegl.h>
+#include <gio/gio.h>
 
 #include "segcam.h"
 
@@ -58,6 +59,9 @@ typedef struct {
                                 (x + offset_x, y + offset_y) */
 } ExplainSource;
 
+/* Releases the source's buffers. */
+void explain_source_clear (ExplainSource *source);
+
 typedef enum {
   EXPLAIN_LAYER_HEAT_MAP,
   EXPLAIN_LAYER_OVERLAY,
@@ -90,6 +94,41 @@ ExplainResult *explain_run (const segcam_model *model, const char *model_label,
                             const ExplainSettings *settings, const ExplainSource *source,
                             ExplainProgress progress, void *progress_data, GError **error);
 void explain_result_free (ExplainResult *result);
+
+/* ---- the dialog's live preview ------------------------------------------------------------ */
+
+/* The layer downscaled once, with a session that keeps its forward pass between explanations:
+ * a new class, ROI mode or score costs one backward pass, a new layer or model a forward too.
+ * explain_preview_compute may run in a worker thread while the dialog calls
+ * explain_preview_render from the main loop; computations must not overlap each other. */
+typedef struct ExplainPreview ExplainPreview;
+
+typedef struct {
+  int class_index;           /* the class explained (the default class when none is chosen) */
+  int node;
+  double forward_seconds;    /* < 0 when the forward pass was kept */
+  double backward_seconds;
+} ExplainPreviewStats;
+
+/* Reads source (its pixels and selection, not kept) scaled to at most max_size pixels on the
+ * longer side. Call from the thread that owns the buffers. */
+ExplainPreview *explain_preview_new (const ExplainSource *source, int max_size);
+void explain_preview_free (ExplainPreview *preview);
+void explain_preview_size (const ExplainPreview *preview, int *width, int *height);
+
+/* The normalised map (width x height floats, to g_free) of the first class of settings (or the
+ * class predicted most in the ROI) with its layer, ROI mode and score; NULL with an error, or
+ * with G_IO_ERROR_CANCELLED when cancel fires (it is checked between steps). */
+float *explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
+                                const ExplainSettings *settings, GCancellable *cancel,
+                                ExplainPreviewStats *stats, GError **error);
+/* Waits for a computation in progress and drops the session: call before model is freed. */
+void explain_preview_forget (ExplainPreview *preview);
+
+/* The preview's pixels (R'G'B' u8, width x height x 3, to g_free) with map (NULL: none) in
+ * colormap over them at opacity (0..100), as the overlay layer shows it. */
+guint8 *explain_preview_render (ExplainPreview *preview, const float *map,
+                                SegcamColormap colormap, double opacity);
 
 /* ---- the steps, for the adapters' dialogs and for tests ----------------------------------- */
 

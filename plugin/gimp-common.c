@@ -64,8 +64,7 @@ compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model
   gimp_progress_end ();
 
 out:
-  g_clear_object (&source->selection);
-  g_clear_object (&source->pixels);
+  explain_source_clear (source);
   segcam_model_free (model);
   g_free (shown);
   g_free (label);

@@ -32,10 +32,12 @@ typedef struct {
   gint32  max_size;
 } SegmentVals;
 
-/* Shows the Explain dialog for drawable. On OK returns TRUE with vals updated and, in *model,
- * the model the dialog loaded for vals->model (owned by the caller), so it is not read twice. */
-gboolean gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir,
-                               segcam_model **model);
+/* Shows the Explain dialog for the layer source holds (its pixels and the selection feed the
+ * preview), or the Segment dialog for drawable. On OK returns TRUE with vals updated and, in
+ * *model, the model the dialog loaded for vals->model (owned by the caller), so it is not read
+ * twice. */
+gboolean gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source,
+                               const gchar *model_dir, segcam_model **model);
 gboolean gimp2_segment_dialog (SegmentVals *vals, gint32 drawable, const gchar *model_dir,
                                segcam_model **model);
 

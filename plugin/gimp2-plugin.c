@@ -293,7 +293,7 @@ typedef struct {
   gsize n_args;
   gsize vals_size;
   gboolean grouped;            /* the new layers go into a layer group of their own */
-  gboolean (*dialog) (gpointer vals, gint32 drawable, const gchar *model_dir,
+  gboolean (*dialog) (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
                       segcam_model **model);
   gboolean (*read_args) (const GimpParam *param, gpointer vals, GError **error);
   /* The job's settings from the values; returns the model setting. */
@@ -301,13 +301,23 @@ typedef struct {
 } Procedure;
 
 static gboolean
-explain_dialog (gpointer vals, gint32 drawable, const gchar *model_dir, segcam_model **model)
+explain_dialog (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
+                segcam_model **model)
 {
-  return gimp2_explain_dialog (vals, drawable, model_dir, model);
+  ExplainSource source = { NULL };
+  gboolean run;
+
+  /* For the preview (the run reads the source again: the image may change while the dialog is
+   * open). */
+  seam_read_source (ITEM (image), ITEM (drawable), &source);
+  run = gimp2_explain_dialog (vals, &source, model_dir, model);
+  explain_source_clear (&source);
+  return run;
 }
 
 static gboolean
-segment_dialog (gpointer vals, gint32 drawable, const gchar *model_dir, segcam_model **model)
+segment_dialog (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
+                segcam_model **model)
 {
   return gimp2_segment_dialog (vals, drawable, model_dir, model);
 }
@@ -364,7 +374,7 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     {
     case GIMP_RUN_INTERACTIVE:
       load_last_vals (proc->name, vals, proc->vals_size);
-      if (! proc->dialog (vals, drawable, model_dir, &model))
+      if (! proc->dialog (vals, image, drawable, model_dir, &model))
         return GIMP_PDB_CANCEL;
       break;
     case GIMP_RUN_NONINTERACTIVE:

@@ -278,6 +278,21 @@ single_layer (GimpDrawable **drawables, GError **error)
   return drawable;
 }
 
+/* The Explain dialog, with the source read for its preview (the run reads it again: the image
+ * may change while the dialog is open). */
+static gboolean
+explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image,
+                GimpDrawable *drawable, const gchar *model_dir, segcam_model **model)
+{
+  ExplainSource source = { NULL };
+  gboolean run;
+
+  seam_read_source (image, drawable, &source);
+  run = gimp3_explain_dialog (procedure, config, &source, model_dir, model);
+  explain_source_clear (&source);
+  return run;
+}
+
 static GimpValueArray *
 run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
      GimpDrawable **drawables, GimpProcedureConfig *config, gboolean explain)
@@ -298,8 +313,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   if (drawable == NULL)
     status = GIMP_PDB_CALLING_ERROR;
   else if (run_mode == GIMP_RUN_INTERACTIVE
-           && ! (explain ? gimp3_explain_dialog : gimp3_segment_dialog) (
-                  procedure, config, drawable, model_dir, &model))
+           && ! (explain ? explain_dialog (procedure, config, image, drawable, model_dir, &model)
+                         : gimp3_segment_dialog (procedure, config, drawable, model_dir, &model)))
     status = GIMP_PDB_CANCEL;
 
   if (status == GIMP_PDB_SUCCESS)

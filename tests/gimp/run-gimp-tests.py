@@ -477,8 +477,9 @@ def check_dialogs(args, results, work, profile):
         results.skip("dialogs", "xvfb-run is not installed")
         return
     wrapper = [xvfb, "-a", "-s", "-screen 0 1280x1024x24"]
+    # Up long enough for the preview to compute (off the main loop) before the dump.
     log = run_gimp(args, work, profile, "segcam-dialog-cancel-tests", wrapper,
-                   {"SEGCAM_TEST_DIALOG": "cancel"})
+                   {"SEGCAM_TEST_DIALOG": "cancel", "SEGCAM_TEST_DIALOG_WAIT": "3"})
     results.scheme(log, ["dialog-cancel"])
     lines = dialog_lines(log)
     want = [
@@ -489,16 +490,24 @@ def check_dialogs(args, results, work, profile):
         "layers = 10",
         # The chooser's top level: modules (standing for their output) and single nodes; a
         # module of one node is that node.
-        "layer rows = enc [relu  6 × 40 × 48] | pool1 [maxpool2d  6 × 20 × 24] | "
-        "mid — default [relu  8 × 20 × 24] | up1 [upsample  8 × 40 × 48] | "
-        "cat1 [concat  14 × 40 × 48] | dec.conv1 [conv2d  4 × 40 × 48] | "
-        "colour [conv2d  4 × 40 × 48] | logits [add  4 × 40 × 48]",
+        "layer rows = enc [relu  6×40×48] | pool1 [maxpool2d  6×20×24] | "
+        "mid — default [relu  8×20×24] | up1 [upsample  8×40×48] | "
+        "cat1 [concat  14×40×48] | dec.conv1 [conv2d  4×40×48] | "
+        "colour [conv2d  4×40×48] | logits [add  4×40×48]",
         "working size = The network sees the layer at its own size, 48 × 40 pixels.",
         "ok-sensitive = 1",
     ]
     missing = [w for w in want if w not in lines]
     results.check("dialog-contents", not missing and len(lines) >= 8,
                   "missing %s in %s" % (missing, lines))
+    # The selection's class, with the times of a first computation: a forward pass and one
+    # backward pass.
+    preview = [l for l in lines if l.startswith("preview = ")]
+    results.check("dialog-preview",
+                  len(preview) == 1
+                  and re.fullmatch(r"preview = digit 1: forward \d+\.\d\d s, backward "
+                                   r"\d+\.\d\d s", preview[0]) is not None,
+                  "preview status: %s" % preview)
 
     log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
                    {"SEGCAM_TEST_DIALOG": "ok"})

@@ -753,6 +753,93 @@ check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const c
   g_object_unref (layer);
 }
 
+/* The preview's map is the engine's at the preview's size; a new class or score keeps the
+ * forward pass, a new layer does not; the render is the overlay's blend. */
+static void
+test_preview (void)
+{
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSource source = { layer, NULL, 0, 0 };
+  ExplainPreview *preview = explain_preview_new (&source, 64);
+  ExplainSettings settings = {
+    "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
+    EXPLAIN_OUTPUT_HEAT_MAP, 64,
+  };
+  ExplainPreviewStats stats;
+  GCancellable *cancel = g_cancellable_new ();
+  GError *error = NULL;
+  uint8_t *labels;
+  guint8 *want, *got;
+  float *map;
+  int w, h;
+
+  explain_preview_size (preview, &w, &h);
+  g_assert_cmpint (w, ==, width);
+  g_assert_cmpint (h, ==, height);
+  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (stats.forward_seconds, >=, 0);
+  g_assert_cmpint (stats.class_index, ==, 1);
+  want = engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                      SEGCAM_COLORMAP_GRAYSCALE, &labels);
+  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+  g_free (got);
+  g_free (want);
+  g_free (map);
+
+  /* Another class, by default the one predicted most: only a backward pass. */
+  settings.classes = "";
+  settings.score = SEGCAM_SCORE_PROBABILITIES;
+  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (stats.forward_seconds, <, 0);
+  g_assert_cmpint (stats.class_index, ==, explain_default_class (labels, NULL, width * height,
+                                                                 segcam_model_n_classes (
+                                                                   rgb_model)));
+  want = engine_heat (rgb_model, pixels, width, height, stats.class_index, NULL,
+                      SEGCAM_SCORE_PROBABILITIES, SEGCAM_COLORMAP_GRAYSCALE, NULL);
+  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+  g_free (got);
+  g_free (want);
+  g_free (map);
+
+  /* Another layer: a forward pass again. */
+  settings.layer = "enc.relu1";
+  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (stats.forward_seconds, >=, 0);
+  g_assert_cmpint (stats.node, ==, segcam_model_find_node (rgb_model, "enc.relu1"));
+  /* No map: the layer itself. */
+  got = explain_preview_render (preview, NULL, SEGCAM_COLORMAP_JET, 60);
+  for (int i = 0; i < width * height * 3; i++)
+    g_assert_cmpint (abs (got[i] - (int) lround (255 * pixels[i])), <=, 1);
+  g_free (got);
+  g_free (map);
+
+  /* Errors, and a cancel before the work starts. */
+  settings.classes = "nope";
+  g_assert_null (explain_preview_compute (preview, rgb_model, &settings, cancel, &stats,
+                                          &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+  g_clear_error (&error);
+  settings.classes = "";
+  g_cancellable_cancel (cancel);
+  g_assert_null (explain_preview_compute (preview, rgb_model, &settings, cancel, &stats,
+                                          &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  explain_preview_free (preview);
+  g_object_unref (cancel);
+  g_free (labels);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
 static void
 test_run_errors (void)
 {
@@ -834,6 +921,7 @@ main (int argc, char **argv)
   g_test_add_func ("/run/resampled", test_run_resampled);
   g_test_add_func ("/run/gray", test_run_gray);
   g_test_add_func ("/run/errors", test_run_errors);
+  g_test_add_func ("/preview/reuses-forward", test_preview);
   g_test_add_func ("/run/too-large", test_run_too_large);
   status = g_test_run ();
 
