@@ -64,6 +64,13 @@ static const GimpParamDef segment_return[] = {
 static void
 query (void)
 {
+  gchar *help_dir = gimp_common_help_dir ();
+  gchar *help_uri = g_filename_to_uri (help_dir, NULL, NULL);
+
+  /* The dialogs' Help button opens the page installed beside the plug-in, not GIMP's manual. */
+  gimp_plugin_help_register (SEGCAM_HELP_DOMAIN, help_uri);
+  g_free (help_uri);
+  g_free (help_dir);
   gimp_install_procedure (SEGCAM_EXPLAIN_PROC, SEGCAM_EXPLAIN_BLURB, SEGCAM_EXPLAIN_HELP,
                           SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE, "_Explain...",
                           SEGCAM_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS (explain_args),
@@ -210,11 +217,17 @@ seam_tattoo (GimpCommonItem item)
 static gchar *
 seam_get_parasite (GimpCommonItem item, const gchar *name)
 {
-  GimpParasite *parasite = gimp_item_get_parasite (ID (item), name);
+  GimpParasite *parasite = item != NULL ? gimp_item_get_parasite (ID (item), name)
+                                         : gimp_get_parasite (name);
   gchar *text = NULL;
 
   if (parasite != NULL)
-    text = g_strndup (gimp_parasite_data (parasite), gimp_parasite_data_size (parasite));
+    {
+      gconstpointer data = gimp_parasite_data (parasite);
+
+      /* An empty parasite has no data, and g_strndup (NULL, 0) would say "none". */
+      text = data != NULL ? g_strndup (data, gimp_parasite_data_size (parasite)) : g_strdup ("");
+    }
   gimp_parasite_free (parasite);
   return text;
 }
@@ -222,7 +235,10 @@ seam_get_parasite (GimpCommonItem item, const gchar *name)
 static void
 seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
 {
-  gimp_item_attach_parasite (ID (item), parasite);
+  if (item != NULL)
+    gimp_item_attach_parasite (ID (item), parasite);
+  else
+    gimp_attach_parasite (parasite);
 }
 
 static void
@@ -298,6 +314,8 @@ typedef struct {
   gboolean (*read_args) (const GimpParam *param, gpointer vals, GError **error);
   /* The job's settings from the values; returns the model setting. */
   const gchar *(*settings) (gconstpointer vals, ExplainSettings *settings);
+  /* Where the values keep the model setting, and its size. */
+  gchar *(*model) (gpointer vals, gsize *size);
 } Procedure;
 
 static gboolean
@@ -346,14 +364,41 @@ segment_settings (gconstpointer data, ExplainSettings *settings)
   return vals->model;
 }
 
+static gchar *
+explain_model (gpointer vals, gsize *size)
+{
+  *size = sizeof ((ExplainVals *) vals)->model;
+  return ((ExplainVals *) vals)->model;
+}
+
+static gchar *
+segment_model (gpointer vals, gsize *size)
+{
+  *size = sizeof ((SegmentVals *) vals)->model;
+  return ((SegmentVals *) vals)->model;
+}
+
 static const Procedure explain_procedure = {
   SEGCAM_EXPLAIN_PROC, G_N_ELEMENTS (explain_args), sizeof (ExplainVals), TRUE,
-  explain_dialog, read_explain_args, explain_settings,
+  explain_dialog, read_explain_args, explain_settings, explain_model,
 };
 static const Procedure segment_procedure = {
   SEGCAM_SEGMENT_PROC, G_N_ELEMENTS (segment_args), sizeof (SegmentVals), FALSE,
-  segment_dialog, read_segment_args, segment_settings,
+  segment_dialog, read_segment_args, segment_settings, segment_model,
 };
+
+/* The dialog opens with the model of the last interactive run of either procedure. */
+static void
+inherit_model (const Procedure *proc, gpointer vals)
+{
+  gchar *last = gimp_common_last_model (&seam);
+  gsize size;
+  gchar *model = proc->model (vals, &size);
+
+  if (last != NULL && strlen (last) < size)
+    g_strlcpy (model, last, size);
+  g_free (last);
+}
 
 /* Runs proc with vals (its defaults on entry); the status for values[0]. */
 static GimpPDBStatusType
@@ -374,6 +419,7 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     {
     case GIMP_RUN_INTERACTIVE:
       load_last_vals (proc->name, vals, proc->vals_size);
+      inherit_model (proc, vals);
       if (! proc->dialog (vals, image, drawable, model_dir, &model))
         return GIMP_PDB_CANCEL;
       break;
@@ -393,7 +439,10 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     return GIMP_PDB_EXECUTION_ERROR;
   *created = ID (layer);
   if (run_mode == GIMP_RUN_INTERACTIVE)
-    gimp_set_data (proc->name, vals, proc->vals_size);
+    {
+      gimp_set_data (proc->name, vals, proc->vals_size);
+      gimp_common_remember_model (&seam, model_setting);
+    }
   return GIMP_PDB_SUCCESS;
 }
 

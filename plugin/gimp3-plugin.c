@@ -43,6 +43,13 @@ static GimpValueArray *run_segment (GimpProcedure *procedure, GimpRunMode run_mo
 static GList *
 query_procedures (GimpPlugIn *plug_in)
 {
+  gchar *help_dir = gimp_common_help_dir ();
+  GFile *help = g_file_new_for_path (help_dir);
+
+  /* The dialogs' Help button opens the page installed beside the plug-in, not GIMP's manual. */
+  gimp_plug_in_set_help_domain (plug_in, SEGCAM_HELP_DOMAIN, help);
+  g_object_unref (help);
+  g_free (help_dir);
   return g_list_append (g_list_append (NULL, g_strdup (SEGCAM_EXPLAIN_PROC)),
                         g_strdup (SEGCAM_SEGMENT_PROC));
 }
@@ -176,7 +183,8 @@ seam_tattoo (GimpCommonItem item)
 static gchar *
 seam_get_parasite (GimpCommonItem item, const gchar *name)
 {
-  GimpParasite *parasite = gimp_item_get_parasite (item, name);
+  GimpParasite *parasite = item != NULL ? gimp_item_get_parasite (item, name)
+                                         : gimp_get_parasite (name);
   gchar *text = NULL;
 
   if (parasite != NULL)
@@ -184,7 +192,8 @@ seam_get_parasite (GimpCommonItem item, const gchar *name)
       guint32 size = 0;
       gconstpointer data = gimp_parasite_get_data (parasite, &size);
 
-      text = g_strndup (data, size);
+      /* An empty parasite has no data, and g_strndup (NULL, 0) would say "none". */
+      text = data != NULL ? g_strndup (data, size) : g_strdup ("");
     }
   gimp_parasite_free (parasite);
   return text;
@@ -193,7 +202,10 @@ seam_get_parasite (GimpCommonItem item, const gchar *name)
 static void
 seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
 {
-  gimp_item_attach_parasite (item, parasite);
+  if (item != NULL)
+    gimp_item_attach_parasite (item, parasite);
+  else
+    gimp_attach_parasite (parasite);
 }
 
 static void
@@ -310,6 +322,15 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   gegl_init (NULL, NULL);
 
   drawable = single_layer (drawables, &error);
+  if (drawable != NULL && run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      /* The dialog opens with the model of the last interactive run of either procedure. */
+      gchar *last = gimp_common_last_model (&seam);
+
+      if (last != NULL)
+        g_object_set (config, "model", last, NULL);
+      g_free (last);
+    }
   if (drawable == NULL)
     status = GIMP_PDB_CALLING_ERROR;
   else if (run_mode == GIMP_RUN_INTERACTIVE
@@ -338,6 +359,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                  &settings, explain, &error);
       if (created == NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
+      else if (run_mode == GIMP_RUN_INTERACTIVE)
+        gimp_common_remember_model (&seam, model_setting);
     }
   else
     segcam_model_free (model);

@@ -531,4 +531,21 @@
                            '("digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM") "last values"))
         ; The dialog opens with them too (the driver reads what it shows).
         (st-interactive-explain image source)
+        (gimp-image-delete image))))
+  (st-test "model-inherited"
+    (lambda ()
+      ; As if the last dialog had chosen the gray model: Segment opens with it, and its run
+      ; hands it on to Explain.
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (gimp-attach-parasite (list "segcam-model" 1 (st-gray-model)))
+        (st-expect-equal (st-name (st-segment RUN-INTERACTIVE image source "" 60))
+                         "Segmentation: tiny-gray" "Segment inherits the model")
+        (gimp-attach-parasite (list "segcam-model" 1 ""))
+        (st-expect-equal (st-name (st-segment RUN-INTERACTIVE image source "" 60))
+                         "Segmentation: texture-mnist-biased" "the bundled default")
+        (gimp-attach-parasite (list "segcam-model" 1 (st-gray-model)))
+        (st-segment RUN-INTERACTIVE image source "" 60)
+        (st-expect (st-contains (st-name (st-interactive-explain image source)) "(tiny-gray)")
+                   "Explain inherits Segment's model")
         (gimp-image-delete image)))))
