@@ -753,6 +753,28 @@ check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const c
   g_object_unref (layer);
 }
 
+/* Computes the preview's map for settings and checks it against the engine's (forward: whether
+ * a forward pass was run for it). */
+static void
+check_preview_map (ExplainPreview *preview, const ExplainSettings *settings,
+                   const float *pixels, int width, int height, gboolean forward,
+                   ExplainPreviewStats *stats)
+{
+  GError *error = NULL;
+  float *map = explain_preview_compute (preview, rgb_model, settings, NULL, stats, &error);
+  guint8 *want, *got;
+
+  g_assert_no_error (error);
+  g_assert_true ((stats->forward_seconds >= 0) == forward);
+  want = engine_heat (rgb_model, pixels, width, height, stats->class_index, NULL,
+                      settings->score, SEGCAM_COLORMAP_GRAYSCALE, NULL);
+  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+  g_free (got);
+  g_free (want);
+  g_free (map);
+}
+
 /* The preview's map is the engine's at the preview's size; a new class or score keeps the
  * forward pass, a new layer does not; the render is the overlay's blend. */
 static void
@@ -771,41 +793,25 @@ test_preview (void)
   GCancellable *cancel = g_cancellable_new ();
   GError *error = NULL;
   uint8_t *labels;
-  guint8 *want, *got;
+  guint8 *got;
   float *map;
   int w, h;
 
   explain_preview_size (preview, &w, &h);
   g_assert_cmpint (w, ==, width);
   g_assert_cmpint (h, ==, height);
-  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
-  g_assert_no_error (error);
-  g_assert_cmpfloat (stats.forward_seconds, >=, 0);
+  check_preview_map (preview, &settings, pixels, width, height, TRUE, &stats);
   g_assert_cmpint (stats.class_index, ==, 1);
-  want = engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
-                      SEGCAM_COLORMAP_GRAYSCALE, &labels);
-  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100);
-  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
-  g_free (got);
-  g_free (want);
-  g_free (map);
+  g_free (engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                       SEGCAM_COLORMAP_GRAYSCALE, &labels));
 
   /* Another class, by default the one predicted most: only a backward pass. */
   settings.classes = "";
   settings.score = SEGCAM_SCORE_PROBABILITIES;
-  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
-  g_assert_no_error (error);
-  g_assert_cmpfloat (stats.forward_seconds, <, 0);
+  check_preview_map (preview, &settings, pixels, width, height, FALSE, &stats);
   g_assert_cmpint (stats.class_index, ==, explain_default_class (labels, NULL, width * height,
                                                                  segcam_model_n_classes (
                                                                    rgb_model)));
-  want = engine_heat (rgb_model, pixels, width, height, stats.class_index, NULL,
-                      SEGCAM_SCORE_PROBABILITIES, SEGCAM_COLORMAP_GRAYSCALE, NULL);
-  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100);
-  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
-  g_free (got);
-  g_free (want);
-  g_free (map);
 
   /* Another layer: a forward pass again. */
   settings.layer = "enc.relu1";
