@@ -764,7 +764,7 @@ preview_show (PreviewState *state)
   state->w->get_settings (state->w->user_data, &settings);
   explain_preview_size (state->preview, &width, &height);
   rgb = explain_preview_render (state->preview, state->map, settings.colormap,
-                                settings.opacity);
+                                settings.opacity, settings.map_alpha);
   pixbuf = gdk_pixbuf_new_from_data (rgb, GDK_COLORSPACE_RGB, FALSE, 8, width, height, 3 * width,
                                      free_pixels, NULL);
   gtk_image_set_from_pixbuf (GTK_IMAGE (state->image), pixbuf);

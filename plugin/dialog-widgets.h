@@ -95,7 +95,8 @@ typedef struct {
   const ExplainSource *source; /* the layer's pixels and the selection, for the preview */
   gboolean filling;
   void (*user_changed) (gpointer data);   /* after the user changes classes or node; optional */
-  /* The dialog's own settings the preview follows: ROI mode, score, colormap and opacity. */
+  /* The dialog's own settings the preview follows: ROI mode, score, colormap, opacity and
+   * map_alpha. */
   void (*get_settings) (gpointer data, ExplainSettings *settings);
   gpointer user_data;
   GtkWidget *preview_box;      /* the "Preview" check button, the image and its status line */

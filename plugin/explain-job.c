@@ -378,6 +378,19 @@ explain_group_name (const char *class_names, const char *node_name, const char *
 }
 
 char *
+explain_legend_name (SegcamColormap colormap, const char *const *class_names,
+                     const float *raw_max, int n_classes, const char *node_name)
+{
+  GString *name = g_string_new (NULL);
+
+  g_string_printf (name, "Legend: %s 0 … max", segcam_colormap_name (colormap));
+  for (int i = 0; i < n_classes; i++)
+    g_string_append_printf (name, ", %s max %.3g", class_names[i], raw_max[i]);
+  g_string_append_printf (name, " @ %s", node_name);
+  return g_string_free (name, FALSE);
+}
+
+char *
 explain_segmentation_name (const char *model_label)
 {
   return g_strdup_printf ("Segmentation: %s", model_label);
@@ -488,11 +501,13 @@ layer_free (gpointer data)
   g_free (layer);
 }
 
-/* Enlarges a map to the layer's size and colours it into heat (opaque colormap colours) and/or
- * overlay (those colours composited at `alpha` over the source's R'G'B', keeping its alpha). */
+/* Enlarges a map to the layer's size and colours it into heat (colormap colours, opaque or,
+ * with map_alpha, as opaque as the map is high) and/or overlay (those colours composited at
+ * `alpha` — times the map with map_alpha — over the source's R'G'B', keeping its alpha). */
 static void
 render_map (const float *map, int map_width, int map_height, SegcamColormap colormap,
-            GeglBuffer *source, double alpha, GeglBuffer *heat, GeglBuffer *overlay)
+            gboolean map_alpha, GeglBuffer *source, double alpha, GeglBuffer *heat,
+            GeglBuffer *overlay)
 {
   const GeglRectangle *extent = gegl_buffer_get_extent (source);
   int width = extent->width, height = extent->height;
@@ -501,6 +516,7 @@ render_map (const float *map, int map_width, int map_height, SegcamColormap colo
   size_t strip = (size_t) width * STRIP_ROWS;
   float *values = g_new (float, strip);
   guint8 *rgb = g_new (guint8, strip * 3);
+  guint8 *heat_rgba = heat != NULL && map_alpha ? g_new (guint8, strip * 4) : NULL;
   float *rgba = overlay != NULL ? g_new (float, strip * 4) : NULL;
 
   for (int y = 0; y < height; y += STRIP_ROWS)
@@ -510,24 +526,76 @@ render_map (const float *map, int map_width, int map_height, SegcamColormap colo
 
       resample_rows (kx, ky, 1, map, 0, y, rows.height, values);
       segcam_colormap_apply (colormap, values, count, rgb);
-      if (heat != NULL)
+      if (heat_rgba != NULL)
+        {
+          for (size_t i = 0; i < count; i++)
+            {
+              memcpy (heat_rgba + 4 * i, rgb + 3 * i, 3);
+              heat_rgba[4 * i + 3] = (guint8) lroundf (255 * CLAMP (values[i], 0.0f, 1.0f));
+            }
+          gegl_buffer_set (heat, &rows, 0, babl_format ("R'G'B'A u8"), heat_rgba,
+                           GEGL_AUTO_ROWSTRIDE);
+        }
+      else if (heat != NULL)
         gegl_buffer_set (heat, &rows, 0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE);
       if (overlay != NULL)
         {
           gegl_buffer_get (source, &rows, 1.0, babl_format ("R'G'B'A float"), rgba,
                            GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
           for (size_t i = 0; i < count; i++)
-            for (int c = 0; c < 3; c++)
-              rgba[4 * i + c] += (float) alpha * (rgb[3 * i + c] / 255.0f - rgba[4 * i + c]);
+            {
+              float weight = (float) alpha * (map_alpha ? CLAMP (values[i], 0.0f, 1.0f) : 1.0f);
+
+              for (int c = 0; c < 3; c++)
+                rgba[4 * i + c] += weight * (rgb[3 * i + c] / 255.0f - rgba[4 * i + c]);
+            }
           gegl_buffer_set (overlay, &rows, 0, babl_format ("R'G'B'A float"), rgba,
                            GEGL_AUTO_ROWSTRIDE);
         }
     }
   g_free (rgba);
+  g_free (heat_rgba);
   g_free (rgb);
   g_free (values);
   resample_kernel_free (ky);
   resample_kernel_free (kx);
+}
+
+/* The legend's pixels in dest (transparent, R'G'B'A u8): the colormap from 0 (left) to 1 in a
+ * framed bar along the bottom left, half the layer wide, about a twentieth of it high. */
+static void
+render_legend (SegcamColormap colormap, GeglBuffer *dest)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (dest);
+  int margin = MAX (1, MIN (extent->width, extent->height) / 40);
+  int bar_width = MAX (3, extent->width / 2), bar_height = CLAMP (extent->height / 20, 3, 32);
+  GeglRectangle bar = { margin, extent->height - margin - bar_height,
+                        MIN (bar_width, extent->width - margin), bar_height };
+  float *values = g_new (float, bar.width);
+  guint8 *rgb = g_new (guint8, (size_t) bar.width * 3);
+  guint8 *rgba = g_new0 (guint8, (size_t) bar.width * bar.height * 4);
+
+  if (bar.y < 0 || bar.width < 3)
+    goto out;                     /* a layer too small for a bar keeps only the name */
+  for (int x = 0; x < bar.width; x++)
+    values[x] = bar.width > 1 ? (float) x / (bar.width - 1) : 0;
+  segcam_colormap_apply (colormap, values, bar.width, rgb);
+  for (int y = 0; y < bar.height; y++)
+    for (int x = 0; x < bar.width; x++)
+      {
+        guint8 *out = rgba + 4 * ((size_t) y * bar.width + x);
+        /* A dark frame keeps the bar apart from whatever lies under it. */
+        gboolean frame = x == 0 || y == 0 || x == bar.width - 1 || y == bar.height - 1;
+
+        if (! frame)
+          memcpy (out, rgb + 3 * x, 3);
+        out[3] = 255;
+      }
+  gegl_buffer_set (dest, &bar, 0, babl_format ("R'G'B'A u8"), rgba, GEGL_AUTO_ROWSTRIDE);
+out:
+  g_free (rgba);
+  g_free (rgb);
+  g_free (values);
 }
 
 /* Enlarges the labels to dest's size (nearest neighbour) in the model's class colours. */
@@ -582,6 +650,7 @@ typedef struct {
   float *selection;               /* the selection's weights; NULL: none, or one the ROI ignores */
   uint8_t *labels;
   float **maps;                   /* one per class */
+  float *raw_max;                 /* each map's maximum before normalising */
   Progress progress;
 } Job;
 
@@ -738,8 +807,10 @@ job_explain (Job *job, double start, double end, GError **error)
       g_array_append_val (job->classes, best);
     }
   job->maps = g_new0 (float *, job->classes->len);
+  job->raw_max = g_new0 (float, job->classes->len);
   for (guint i = 0; ok && i < job->classes->len; i++)
     {
+      segcam_explain_info info;
       int class_index = g_array_index (job->classes, int, i);
       const char *class_name = segcam_model_class_name (job->model, class_index);
       segcam_explain_options options = {
@@ -757,7 +828,9 @@ job_explain (Job *job, double start, double end, GError **error)
         ok = explain_build_roi (job->settings->roi_mode, job->selection, job->labels,
                                 job->work_width, job->work_height, class_index, class_name, roi,
                                 error)
-             && segcam_session_explain (job->session, &options, roi, job->maps[i], NULL, error);
+             && segcam_session_explain (job->session, &options, roi, job->maps[i], &info, error);
+      if (ok)
+        job->raw_max[i] = info.raw_max;
     }
   g_free (roi);
   return ok;
@@ -783,6 +856,25 @@ job_group_name (const Job *job, const char *model_label)
   return name;
 }
 
+/* The legend layer: the colormap bar, named with what its top end means in each map. */
+static ExplainLayer *
+job_legend (const Job *job)
+{
+  guint n = job->classes->len;
+  const char **names = g_new (const char *, n);
+  ExplainLayer *legend;
+
+  for (guint i = 0; i < n; i++)
+    names[i] = segcam_model_class_name (job->model, g_array_index (job->classes, int, i));
+  legend = layer_new (EXPLAIN_LAYER_LEGEND,
+                      explain_legend_name (job->settings->colormap, names, job->raw_max, n,
+                                           segcam_model_node_name (job->model, job->node)),
+                      job->width, job->height, "R'G'B'A u8", 100.0);
+  render_legend (job->settings->colormap, legend->buffer);
+  g_free (names);
+  return legend;
+}
+
 /* The layers, coloured at the layer's size; nothing here can fail. */
 static ExplainResult *
 job_render (Job *job, const char *model_label)
@@ -797,6 +889,8 @@ job_render (Job *job, const char *model_label)
   result->layers = g_ptr_array_new_with_free_func (layer_free);
   result->working_width = job->work_width;
   result->working_height = job->work_height;
+  if (n_classes > 0 && settings->legend)
+    g_ptr_array_add (result->layers, job_legend (job));
   for (guint i = 0; i < n_classes; i++)
     {
       const char *class_name = segcam_model_class_name (job->model,
@@ -809,7 +903,8 @@ job_render (Job *job, const char *model_label)
           heat = layer_new (EXPLAIN_LAYER_HEAT_MAP,
                             explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, class_name, node_name,
                                                 roi_label),
-                            job->width, job->height, "R'G'B' u8", settings->opacity);
+                            job->width, job->height,
+                            settings->map_alpha ? "R'G'B'A u8" : "R'G'B' u8", settings->opacity);
           g_ptr_array_add (result->layers, heat);
         }
       if (settings->outputs & EXPLAIN_OUTPUT_OVERLAY)
@@ -821,7 +916,7 @@ job_render (Job *job, const char *model_label)
           g_ptr_array_add (result->layers, overlay);
         }
       render_map (job->maps[i], job->work_width, job->work_height, settings->colormap,
-                  job->source->pixels, settings->opacity / 100.0,
+                  settings->map_alpha, job->source->pixels, settings->opacity / 100.0,
                   heat != NULL ? heat->buffer : NULL, overlay != NULL ? overlay->buffer : NULL);
       progress_report (&job->progress, (i + 1.0) / (n_classes + 1.0), NULL);
     }
@@ -836,8 +931,16 @@ job_render (Job *job, const char *model_label)
                            segmentation->buffer);
       g_ptr_array_add (result->layers, segmentation);
     }
-  /* Opaque layers would only hide each other: show the top one and let the user toggle. */
-  ((ExplainLayer *) result->layers->pdata[0])->visible = TRUE;
+  /* Opaque layers would only hide each other: show the top one and let the user toggle; the
+   * legend, transparent but for its bar, stays visible above it. */
+  for (guint i = 0; i < result->layers->len; i++)
+    {
+      ExplainLayer *layer = result->layers->pdata[i];
+
+      layer->visible = TRUE;
+      if (layer->kind != EXPLAIN_LAYER_LEGEND)
+        break;
+    }
   progress_report (&job->progress, 1, NULL);
   return result;
 }
@@ -849,6 +952,7 @@ job_clear (Job *job)
     for (guint i = 0; i < job->classes->len; i++)
       g_free (job->maps[i]);
   g_free (job->maps);
+  g_free (job->raw_max);
   g_free (job->labels);
   g_free (job->selection);
   g_clear_pointer (&job->session, segcam_session_free);
@@ -1088,7 +1192,7 @@ explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
 
 guint8 *
 explain_preview_render (ExplainPreview *preview, const float *map, SegcamColormap colormap,
-                        double opacity)
+                        double opacity, gboolean map_alpha)
 {
   guint8 *rgb = g_new (guint8, preview->n * 3);
   GeglBuffer *overlay;
@@ -1101,8 +1205,8 @@ explain_preview_render (ExplainPreview *preview, const float *map, SegcamColorma
     }
   overlay = gegl_buffer_new (GEGL_RECTANGLE (0, 0, preview->width, preview->height),
                              babl_format ("R'G'B'A float"));
-  render_map (map, preview->width, preview->height, colormap, preview->pixels, opacity / 100.0,
-              NULL, overlay);
+  render_map (map, preview->width, preview->height, colormap, map_alpha, preview->pixels,
+              opacity / 100.0, NULL, overlay);
   gegl_buffer_get (overlay, NULL, 1.0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE,
                    GEGL_ABYSS_NONE);
   g_object_unref (overlay);

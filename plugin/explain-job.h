@@ -50,6 +50,10 @@ typedef struct {
   double opacity;            /* 0..100 */
   unsigned outputs;          /* ExplainOutputs; EXPLAIN_OUTPUT_SEGMENTATION alone only segments */
   int max_size;              /* the longer side the model sees at most, in pixels */
+  /* Dialog options beyond the PDB arguments (batch runs leave them FALSE): */
+  gboolean map_alpha;        /* the heat maps' alpha is the map: cold values are transparent */
+  gboolean legend;           /* a legend layer on top: the colormap bar, named with each
+                                class's raw maximum */
 } ExplainSettings;
 
 typedef struct {
@@ -66,6 +70,7 @@ typedef enum {
   EXPLAIN_LAYER_HEAT_MAP,
   EXPLAIN_LAYER_OVERLAY,
   EXPLAIN_LAYER_SEGMENTATION,
+  EXPLAIN_LAYER_LEGEND,
 } ExplainLayerKind;
 
 /* One layer to create: the source layer's size and offsets, normal mode, in colour (an RGB
@@ -81,7 +86,8 @@ typedef struct {
 
 typedef struct {
   char *group_name;
-  GPtrArray *layers;         /* ExplainLayer *, top to bottom; only the top one is visible */
+  GPtrArray *layers;         /* ExplainLayer *, top to bottom; only the top one is visible
+                                (and the legend above it) */
   int working_width, working_height;
 } ExplainResult;
 
@@ -126,9 +132,10 @@ float *explain_preview_compute (ExplainPreview *preview, const segcam_model *mod
 void explain_preview_forget (ExplainPreview *preview);
 
 /* The preview's pixels (R'G'B' u8, width x height x 3, to g_free) with map (NULL: none) in
- * colormap over them at opacity (0..100), as the overlay layer shows it. */
+ * colormap over them at opacity (0..100), as the overlay layer shows it (map_alpha: weighted by
+ * the map, as with transparent cold values). */
 guint8 *explain_preview_render (ExplainPreview *preview, const float *map,
-                                SegcamColormap colormap, double opacity);
+                                SegcamColormap colormap, double opacity, gboolean map_alpha);
 
 /* ---- the steps, for the adapters' dialogs and for tests ----------------------------------- */
 
@@ -186,6 +193,10 @@ char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const c
  * NULL (only a segmentation) "Segmentation — Seg-Grad-CAM (texture-mnist-biased)". */
 char *explain_group_name (const char *class_names, const char *node_name,
                           const char *model_label);
+/* "Legend: jet 0 … max, digit 1 max 0.0213, digit 2 max 0.00871 @ mid.relu1": the colormap
+ * and what its top end stands for in each map (raw_max[i] for class_names[i]). */
+char *explain_legend_name (SegcamColormap colormap, const char *const *class_names,
+                           const float *raw_max, int n_classes, const char *node_name);
 /* "Segmentation: texture-mnist-biased" */
 char *explain_segmentation_name (const char *model_label);
 

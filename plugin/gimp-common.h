@@ -84,6 +84,15 @@ G_BEGIN_DECLS
 #define SEGCAM_ARG_MAX_SIZE                                                                     \
   "Larger layers are scaled down, keeping their aspect ratio, so that their longer side has "  \
   "this many pixels; the network's memory grows with this size."
+/* The Explain dialog's options beyond the PDB arguments (batch runs leave them off), as the
+ * dialogs label them (GIMP 3's are aux arguments of the procedure). */
+#define SEGCAM_MAP_ALPHA_LABEL "Transparent cold value_s"
+#define SEGCAM_MAP_ALPHA_HELP                                                                   \
+  "The heat maps' opacity follows the map: where it is cold the layer below shows through."
+#define SEGCAM_LEGEND_LABEL "Lege_nd"
+#define SEGCAM_LEGEND_HELP                                                                      \
+  "A layer on top with the colormap's bar, named with each class's raw maximum (what the top " \
+  "colour stands for) and the node."
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
 

@@ -121,6 +121,20 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->score = vals->score;
   settings->colormap = vals->colormap;
   settings->opacity = vals->opacity;
+  settings->map_alpha = vals->map_alpha;
+}
+
+/* A check button for a boolean option in *value; the preview follows it. */
+static GtkWidget *
+option_check_new (const gchar *label, const gchar *tooltip, gint32 *value, ExplainWidgets *w)
+{
+  GtkWidget *button = gtk_check_button_new_with_mnemonic (label);
+
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button), *value);
+  gimp_help_set_help_data (button, tooltip, NULL);
+  g_signal_connect (button, "toggled", G_CALLBACK (gimp_toggle_button_update), value);
+  g_signal_connect_swapped (button, "toggled", G_CALLBACK (explain_widgets_preview_update), w);
+  return button;
 }
 
 static void
@@ -210,6 +224,14 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
       g_signal_connect (outputs[i], "toggled", G_CALLBACK (explain_output_toggled), &d);
       gtk_box_pack_start (GTK_BOX (outputs_box), outputs[i], FALSE, FALSE, 0);
     }
+  gtk_box_pack_start (GTK_BOX (outputs_box),
+                      option_check_new (SEGCAM_MAP_ALPHA_LABEL, SEGCAM_MAP_ALPHA_HELP,
+                                        &vals->map_alpha, &d.w),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (outputs_box),
+                      option_check_new (SEGCAM_LEGEND_LABEL, SEGCAM_LEGEND_HELP, &vals->legend,
+                                        &d.w),
+                      FALSE, FALSE, 0);
   gtk_container_add (GTK_CONTAINER (frame), outputs_box);
   gtk_widget_show_all (frame);
 

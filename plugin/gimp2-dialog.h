@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /* Last values, stored with gimp_set_data: plain bytes, so fixed-size strings and a version that
  * changes with the layout (a stored struct of another version or size is ignored). */
-#define GIMP2_VALS_VERSION 1
+#define GIMP2_VALS_VERSION 2
 
 typedef struct {
   guint32 version;
@@ -23,6 +23,8 @@ typedef struct {
   gdouble opacity;
   gint32  outputs;
   gint32  max_size;
+  gint32  map_alpha;       /* dialog options beyond the PDB arguments: FALSE in batch runs */
+  gint32  legend;
 } ExplainVals;
 
 typedef struct {

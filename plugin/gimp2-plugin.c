@@ -27,6 +27,7 @@ MAIN ()
 static const ExplainVals explain_defaults = {
   GIMP2_VALS_VERSION, "", "", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
   SEGCAM_COLORMAP_JET, EXPLAIN_DEFAULT_OPACITY, EXPLAIN_DEFAULT_OUTPUTS, EXPLAIN_DEFAULT_MAX_SIZE,
+  FALSE, FALSE,
 };
 
 static const SegmentVals segment_defaults = {
@@ -348,7 +349,8 @@ explain_settings (gconstpointer data, ExplainSettings *settings)
   *settings = (ExplainSettings) {
     .classes = vals->classes, .layer = vals->layer, .roi_mode = vals->roi_mode,
     .score = vals->score, .colormap = vals->colormap, .opacity = vals->opacity,
-    .outputs = vals->outputs, .max_size = vals->max_size,
+    .outputs = vals->outputs, .max_size = vals->max_size, .map_alpha = vals->map_alpha,
+    .legend = vals->legend,
   };
   return vals->model;
 }

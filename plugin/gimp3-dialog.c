@@ -187,7 +187,8 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->roi_mode = config_int (&e->d, "roi-mode");
   settings->score = config_int (&e->d, "score");
   settings->colormap = config_int (&e->d, "colormap");
-  g_object_get (e->d.config, "opacity", &settings->opacity, NULL);
+  g_object_get (e->d.config, "opacity", &settings->opacity, "map-alpha", &settings->map_alpha,
+                NULL);
 }
 
 static void
@@ -289,6 +290,15 @@ explain_outputs_frame (ExplainDialog *e)
       gtk_box_pack_start (GTK_BOX (box), e->outputs[i], FALSE, FALSE, 0);
     }
   gimp_help_set_help_data (box, SEGCAM_ARG_OUTPUTS, NULL);
+  /* GIMP makes these from the aux arguments, with their tooltips. */
+  gtk_box_pack_start (GTK_BOX (box),
+                      gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (e->d.dialog),
+                                                        "map-alpha", GTK_TYPE_CHECK_BUTTON),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box),
+                      gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (e->d.dialog),
+                                                        "legend", GTK_TYPE_CHECK_BUTTON),
+                      FALSE, FALSE, 0);
   explain_outputs_show (e);
   gtk_container_add (GTK_CONTAINER (frame), box);
   gtk_widget_show_all (frame);

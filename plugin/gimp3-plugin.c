@@ -102,6 +102,14 @@ create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                        SEGCAM_ARG_MAX_SIZE, EXPLAIN_MIN_MAX_SIZE,
                                        EXPLAIN_MAX_MAX_SIZE, EXPLAIN_DEFAULT_MAX_SIZE,
                                        G_PARAM_READWRITE);
+  if (explain)
+    {
+      /* Dialog options, remembered but not part of the PDB signature (FALSE in batch runs). */
+      gimp_procedure_add_boolean_aux_argument (procedure, "map-alpha", SEGCAM_MAP_ALPHA_LABEL,
+                                               SEGCAM_MAP_ALPHA_HELP, FALSE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_aux_argument (procedure, "legend", SEGCAM_LEGEND_LABEL,
+                                               SEGCAM_LEGEND_HELP, FALSE, G_PARAM_READWRITE);
+    }
 
   if (explain)
     gimp_procedure_add_layer_return_value (procedure, "group", "Group", SEGCAM_RETURN_GROUP,
@@ -346,7 +354,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                     &max_size, NULL);
       if (explain)
         g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
-                      "score", &score, "colormap", &colormap, "outputs", &outputs, NULL);
+                      "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
+                      &settings.map_alpha, "legend", &settings.legend, NULL);
       settings.classes = classes;
       settings.layer = layer;
       settings.roi_mode = roi_mode;

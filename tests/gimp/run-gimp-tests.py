@@ -531,7 +531,7 @@ def check_dialogs(args, results, work, profile):
 
     log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
                    {"SEGCAM_TEST_DIALOG": "ok"})
-    results.scheme(log, ["dialog-ok", "repeat-last", "model-inherited"])
+    results.scheme(log, ["dialog-ok", "repeat-last", "dialog-options", "model-inherited"])
     classes = [l for l in dialog_lines(log) if l.startswith("classes = ")]
     results.check("dialog-shows-last-values",
                   len(classes) == 3 and "[x] digit 2" in classes[1]

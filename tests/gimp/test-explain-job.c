@@ -753,6 +753,71 @@ check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const c
   g_object_unref (layer);
 }
 
+/* Transparent cold values: the heat map's alpha is its gray level (grayscale: 255 v), and the
+ * overlay weighs the heat map by it; the legend goes on top with the raw maxima in its name. */
+static void
+test_run_map_alpha_legend (void)
+{
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSettings settings = {
+    "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
+    EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY, 1024, TRUE, TRUE,
+  };
+  ExplainSource source = { layer, NULL, 0, 0 };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  guint8 *want, *heat, *overlay, *legend;
+  char *name;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (result->layers->len, ==, 3);
+  g_assert_cmpint (layer_at (result, 0)->kind, ==, EXPLAIN_LAYER_LEGEND);
+  g_assert_true (layer_at (result, 0)->visible && layer_at (result, 1)->visible);
+  g_assert_false (layer_at (result, 2)->visible);
+  g_assert_true (g_str_has_prefix (layer_at (result, 0)->name,
+                                   "Legend: grayscale 0 … max, digit 1 max "));
+  g_assert_true (g_str_has_suffix (layer_at (result, 0)->name, " @ mid.relu1"));
+  g_assert_true (layer_at (result, 1)->has_alpha);
+
+  want = engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                      SEGCAM_COLORMAP_GRAYSCALE, NULL);
+  heat = read_u8 (layer_at (result, 1)->buffer, "R'G'B'A u8", 4);
+  overlay = read_u8 (layer_at (result, 2)->buffer, "R'G'B'A u8", 4);
+  for (int i = 0; i < width * height; i++)
+    {
+      g_assert_cmpint (heat[4 * i], ==, want[3 * i]);
+      g_assert_cmpint (heat[4 * i + 3], ==, want[3 * i]);
+      for (int c = 0; c < 3; c++)
+        {
+          double v = want[3 * i] / 255.0;
+          double source_value = 255 * pixels[3 * i + c];
+          double blend = source_value + 0.5 * v * (want[3 * i + c] - source_value);
+
+          g_assert_cmpfloat (fabs (overlay[4 * i + c] - blend), <=, 0.51 + 0.5);
+        }
+    }
+  /* The bar: opaque, dark at its frame, black to white (grayscale) from left to right inside. */
+  legend = read_u8 (layer_at (result, 0)->buffer, "R'G'B'A u8", 4);
+  g_assert_cmpint (legend[3], ==, 0);
+  g_assert_cmpint (legend[4 * ((height - 3) * width + 2) + 3], ==, 255);
+  g_assert_cmpint (legend[4 * ((height - 3) * width + 2)], <,
+                   legend[4 * ((height - 3) * width + width / 2 - 1)]);
+
+  name = explain_legend_name (SEGCAM_COLORMAP_JET, (const char *[]) { "a", "b" },
+                              (const float[]) { 0.5f, 0.0123f }, 2, "mid.relu1");
+  g_assert_cmpstr (name, ==, "Legend: jet 0 … max, a max 0.5, b max 0.0123 @ mid.relu1");
+  g_free (name);
+  g_free (legend);
+  g_free (overlay);
+  g_free (heat);
+  g_free (want);
+  g_free (pixels);
+  explain_result_free (result);
+  g_object_unref (layer);
+}
+
 /* Computes the preview's map for settings and checks it against the engine's (forward: whether
  * a forward pass was run for it). */
 static void
@@ -768,7 +833,7 @@ check_preview_map (ExplainPreview *preview, const ExplainSettings *settings,
   g_assert_true ((stats->forward_seconds >= 0) == forward);
   want = engine_heat (rgb_model, pixels, width, height, stats->class_index, NULL,
                       settings->score, SEGCAM_COLORMAP_GRAYSCALE, NULL);
-  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100);
+  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100, FALSE);
   g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
   g_free (got);
   g_free (want);
@@ -820,7 +885,7 @@ test_preview (void)
   g_assert_cmpfloat (stats.forward_seconds, >=, 0);
   g_assert_cmpint (stats.node, ==, segcam_model_find_node (rgb_model, "enc.relu1"));
   /* No map: the layer itself. */
-  got = explain_preview_render (preview, NULL, SEGCAM_COLORMAP_JET, 60);
+  got = explain_preview_render (preview, NULL, SEGCAM_COLORMAP_JET, 60, FALSE);
   for (int i = 0; i < width * height * 3; i++)
     g_assert_cmpint (abs (got[i] - (int) lround (255 * pixels[i])), <=, 1);
   g_free (got);
@@ -927,6 +992,7 @@ main (int argc, char **argv)
   g_test_add_func ("/run/resampled", test_run_resampled);
   g_test_add_func ("/run/gray", test_run_gray);
   g_test_add_func ("/run/errors", test_run_errors);
+  g_test_add_func ("/run/map-alpha-legend", test_run_map_alpha_legend);
   g_test_add_func ("/preview/reuses-forward", test_preview);
   g_test_add_func ("/run/too-large", test_run_too_large);
   status = g_test_run ();
