@@ -40,7 +40,7 @@ G_BEGIN_DECLS
 /* The outputs bits 1, 2, 4 as check buttons (mnemonics clear of Help, Reset, Cancel, OK and
  * GIMP 3's Load and Save settings buttons). */
 #define DIALOG_OUTPUT_LABELS                                                                   \
-  { "Hea_t map per class", "O_verlay per class (heat map over the layer)", "Se_gmentation" }
+  { "Hea_t map per class", "O_verlay per class", "Se_gmentation" }
 
 /* Called after each (re)load of the model, successful or not. */
 typedef void (*ModelChanged) (gpointer data);
@@ -55,6 +55,9 @@ typedef struct {
   gchar *setting;              /* "" = the bundled default */
   segcam_model *model;         /* NULL when the chosen file did not load */
   gint active;                 /* the row to return to when the file chooser is cancelled */
+  ModelChanged releasing;      /* optional: called with releasing_data before the loaded model
+                                  is freed */
+  gpointer releasing_data;
   ModelChanged changed;
   gpointer data;
 } ModelPicker;
@@ -64,28 +67,51 @@ GtkWidget *model_picker_new (ModelPicker *picker, const gchar *dir, const gchar 
                              ModelChanged changed, gpointer data);
 /* Selects setting (adding its row when needed) and loads it, unless it is already chosen. */
 void model_picker_select (ModelPicker *picker, const gchar *setting);
-/* Hands the loaded model to the caller. */
+/* Hands the loaded model to the caller (the Explain dialog's through explain_widgets_steal_model,
+ * which stops the preview first). */
 segcam_model *model_picker_steal (ModelPicker *picker);
 void model_picker_clear (ModelPicker *picker);
 
 /* What the Explain dialog shows about the loaded model: the class checklist ("Automatic" and one
- * row per class with its colour) and the node combo (each node with its output shape at the
- * working size). */
+ * row per class with its colour) and the node chooser (a search entry over a tree of modules and
+ * nodes, each with its output shape at the working size, and the chosen node's full name). */
 typedef struct {
   ModelPicker picker;
   GtkListStore *classes;
-  GtkListStore *nodes;
   GtkWidget *classes_view;     /* a scrolled window */
-  GtkWidget *node_combo;
+  GtkWidget *node_chooser;     /* a box: node_search, the tree in a scrolled window, node_chosen */
+  GtkWidget *node_search;
+  GtkWidget *node_view;
+  GtkWidget *node_chosen;
+  GtkTreeStore *node_store;
+  GtkTreeModelFilter *node_filter;
+  gchar **node_words;          /* the search, case-folded; NULL: none */
+  gint node;                   /* the chosen node, -1 without a model */
+  gchar *node_setting;         /* the choice as a layer setting ("" = the default), kept across
+                                  a new model or working size */
+  gint *node_shapes;           /* segcam_model_infer_shapes at the working size, or NULL */
   GtkWidget *size_note;        /* see size_note_new */
   gint width, height;          /* the layer */
+  const ExplainSource *source; /* the layer's pixels and the selection, for the preview */
   gboolean filling;
   void (*user_changed) (gpointer data);   /* after the user changes classes or node; optional */
+  /* The dialog's own settings the preview follows: ROI mode, score, colormap, opacity and
+   * map_alpha. */
+  void (*get_settings) (gpointer data, ExplainSettings *settings);
   gpointer user_data;
+  GtkWidget *preview_box;      /* the "Preview" check button, the image and its status line */
+  struct PreviewState *preview;
 } ExplainWidgets;
 
-/* Creates the stores, the checklist and the node combo (w->width and w->height set first). */
+/* Creates the stores, the checklist, the node chooser and the preview (w->width, w->height,
+ * w->source and w->get_settings set first). */
 void explain_widgets_init (ExplainWidgets *w);
+/* The preview follows the settings: recomputed off the main loop (the forward pass kept while
+ * the model and node stay), or only recoloured when just the colormap or opacity changed. The
+ * shared widgets call it for classes, node and model; the dialogs for their own settings. */
+void explain_widgets_preview_update (ExplainWidgets *w);
+/* Stops the preview and hands the loaded model to the caller. */
+segcam_model *explain_widgets_steal_model (ExplainWidgets *w);
 /* The class rows for the loaded model, checked as in classes (automatic when those are empty
  * or do not fit the model). */
 void explain_widgets_fill_classes (ExplainWidgets *w, const gchar *classes);
@@ -104,7 +130,8 @@ GtkWidget *size_note_new (void);
 void size_note_update (GtkWidget *note, gint width, gint height, gint max_size);
 
 /* SEGCAM_TEST_DIALOG=ok|cancel: once the dialog runs, dump prints what it shows to stderr
- * ("segcam-dialog: ..." lines), then the dialog answers itself. Does nothing without it. */
+ * ("segcam-dialog: ..." lines), then the dialog answers itself — at once, or after
+ * SEGCAM_TEST_DIALOG_WAIT seconds (for a screenshot). Does nothing without it. */
 typedef void (*DialogDump) (gpointer state);
 void dialog_test_hook (GtkWidget *dialog, DialogDump dump, gpointer state);
 void explain_widgets_dump (ExplainWidgets *w);

@@ -12,6 +12,13 @@
 /* Classes an "unknown class" message lists before it stops. */
 #define LISTED_CLASSES 12
 
+void
+explain_source_clear (ExplainSource *source)
+{
+  g_clear_object (&source->selection);
+  g_clear_object (&source->pixels);
+}
+
 /* ---- settings ----------------------------------------------------------------------------- */
 
 gboolean
@@ -140,6 +147,149 @@ explain_node_label (const segcam_model *model, int node, const int *shapes)
                           shapes[3 * node + 1], shapes[3 * node + 2], mark);
 }
 
+/* ---- the node tree ------------------------------------------------------------------------ */
+
+static ExplainNodeGroup *
+node_group_new (const char *label, const char *path, int node, gboolean module)
+{
+  ExplainNodeGroup *group = g_new0 (ExplainNodeGroup, 1);
+
+  group->label = g_strdup (label);
+  group->path = g_strdup (path);
+  group->node = node;
+  if (module)
+    group->children = g_ptr_array_new_with_free_func ((GDestroyNotify) explain_node_tree_free);
+  return group;
+}
+
+void
+explain_node_tree_free (ExplainNodeGroup *tree)
+{
+  if (tree == NULL)
+    return;
+  if (tree->children != NULL)
+    g_ptr_array_unref (tree->children);
+  g_free (tree->label);
+  g_free (tree->path);
+  g_free (tree);
+}
+
+/* The child module of parent labelled label, made when missing (modules keep the order in
+ * which their first node comes). */
+static ExplainNodeGroup *
+node_group_module (ExplainNodeGroup *parent, const char *label, const char *path)
+{
+  ExplainNodeGroup *child;
+
+  for (guint i = 0; i < parent->children->len; i++)
+    {
+      child = parent->children->pdata[i];
+      if (child->children != NULL && strcmp (child->label, label) == 0)
+        return child;
+    }
+  child = node_group_new (label, path, -1, TRUE);
+  g_ptr_array_add (parent->children, child);
+  return child;
+}
+
+/* "Relu_output_0": the name ONNX gives an op's output says nothing the op column does not. */
+static gboolean
+is_output_suffix (const char *label)
+{
+  const char *mark = strstr (label, "_output_");
+
+  return mark != NULL && mark[8] != '\0' && strspn (mark + 8, "0123456789") == strlen (mark + 8);
+}
+
+/* Folds single-child modules: one node becomes that node (named by the module, plus the
+ * node's own part unless it is only ONNX's "_output_N"), one module merges into "a/b". */
+static ExplainNodeGroup *
+node_group_compact (ExplainNodeGroup *group, char separator)
+{
+  ExplainNodeGroup *only;
+  char *label;
+
+  if (group->children == NULL)
+    return group;
+  for (guint i = 0; i < group->children->len; i++)
+    group->children->pdata[i] = node_group_compact (group->children->pdata[i], separator);
+  if (group->children->len != 1 || group->label[0] == '\0')
+    return group;
+
+  only = g_ptr_array_steal_index (group->children, 0);
+  label = only->children == NULL && is_output_suffix (only->label)
+            ? g_strdup (group->label)
+            : g_strdup_printf ("%s%c%s", group->label, separator, only->label);
+  g_free (only->label);
+  only->label = label;
+  explain_node_tree_free (group);
+  return only;
+}
+
+/* A module around all the others (ONNX's "model") is spliced into the root: its parts are the
+ * blocks to show first. */
+static void
+node_group_splice_single_module (ExplainNodeGroup *root)
+{
+  guint modules = 0, at = 0;
+  ExplainNodeGroup *only;
+
+  for (guint i = 0; i < root->children->len; i++)
+    if (((ExplainNodeGroup *) root->children->pdata[i])->children != NULL)
+      {
+        modules++;
+        at = i;
+      }
+  if (modules != 1)
+    return;
+  only = g_ptr_array_steal_index (root->children, at);
+  for (guint i = 0; i < only->children->len; i++)
+    g_ptr_array_insert (root->children, at + i, only->children->pdata[i]);
+  g_ptr_array_set_free_func (only->children, NULL);
+  explain_node_tree_free (only);
+}
+
+ExplainNodeGroup *
+explain_node_tree (const segcam_model *model)
+{
+  ExplainNodeGroup *root = node_group_new ("", "", -1, TRUE);
+  gboolean onnx = FALSE;
+  char separator;
+
+  for (int node = 1; node < segcam_model_n_nodes (model); node++)
+    onnx |= strchr (segcam_model_node_name (model, node), '/') != NULL;
+  separator = onnx ? '/' : '.';
+
+  for (int node = 1; node < segcam_model_n_nodes (model); node++)
+    {
+      const char *name = segcam_model_node_name (model, node);
+      char sep[2] = { separator, '\0' };
+      char **parts = g_strsplit (name, sep, -1);
+      guint n = g_strv_length (parts), last = n;
+      GString *path = g_string_new (NULL);
+      ExplainNodeGroup *module = root;
+
+      /* The last non-empty part is the node's own; "/a/b" has an empty first part. */
+      while (last > 0 && parts[last - 1][0] == '\0')
+        last--;
+      for (guint i = 0; i + 1 < last; i++)
+        {
+          if (parts[i][0] == '\0')
+            continue;
+          g_string_append_printf (path, "%s%s", path->len > 0 ? sep : "", parts[i]);
+          module = node_group_module (module, parts[i], path->str);
+          /* Topological order: the node seen last in a module is its output. */
+          module->node = node;
+        }
+      g_ptr_array_add (module->children,
+                       node_group_new (last > 0 ? parts[last - 1] : name, name, node, FALSE));
+      g_string_free (path, TRUE);
+      g_strfreev (parts);
+    }
+  node_group_splice_single_module (root);
+  return node_group_compact (root, separator);
+}
+
 /* ---- ROI ---------------------------------------------------------------------------------- */
 
 int
@@ -225,6 +375,19 @@ explain_group_name (const char *class_names, const char *node_name, const char *
   if (class_names == NULL)
     return g_strdup_printf ("Segmentation — Seg-Grad-CAM (%s)", model_label);
   return g_strdup_printf ("%s @ %s — Seg-Grad-CAM (%s)", class_names, node_name, model_label);
+}
+
+char *
+explain_legend_name (SegcamColormap colormap, const char *const *class_names,
+                     const float *raw_max, int n_classes, const char *node_name)
+{
+  GString *name = g_string_new (NULL);
+
+  g_string_printf (name, "Legend: %s 0 … max", segcam_colormap_name (colormap));
+  for (int i = 0; i < n_classes; i++)
+    g_string_append_printf (name, ", %s max %.3g", class_names[i], raw_max[i]);
+  g_string_append_printf (name, " @ %s", node_name);
+  return g_string_free (name, FALSE);
 }
 
 char *
@@ -338,11 +501,13 @@ layer_free (gpointer data)
   g_free (layer);
 }
 
-/* Enlarges a map to the layer's size and colours it into heat (opaque colormap colours) and/or
- * overlay (those colours composited at `alpha` over the source's R'G'B', keeping its alpha). */
+/* Enlarges a map to the layer's size and colours it into heat (colormap colours, opaque or,
+ * with map_alpha, as opaque as the map is high) and/or overlay (those colours composited at
+ * `alpha` — times the map with map_alpha — over the source's R'G'B', keeping its alpha). */
 static void
 render_map (const float *map, int map_width, int map_height, SegcamColormap colormap,
-            GeglBuffer *source, double alpha, GeglBuffer *heat, GeglBuffer *overlay)
+            gboolean map_alpha, GeglBuffer *source, double alpha, GeglBuffer *heat,
+            GeglBuffer *overlay)
 {
   const GeglRectangle *extent = gegl_buffer_get_extent (source);
   int width = extent->width, height = extent->height;
@@ -351,6 +516,7 @@ render_map (const float *map, int map_width, int map_height, SegcamColormap colo
   size_t strip = (size_t) width * STRIP_ROWS;
   float *values = g_new (float, strip);
   guint8 *rgb = g_new (guint8, strip * 3);
+  guint8 *heat_rgba = heat != NULL && map_alpha ? g_new (guint8, strip * 4) : NULL;
   float *rgba = overlay != NULL ? g_new (float, strip * 4) : NULL;
 
   for (int y = 0; y < height; y += STRIP_ROWS)
@@ -360,24 +526,76 @@ render_map (const float *map, int map_width, int map_height, SegcamColormap colo
 
       resample_rows (kx, ky, 1, map, 0, y, rows.height, values);
       segcam_colormap_apply (colormap, values, count, rgb);
-      if (heat != NULL)
+      if (heat_rgba != NULL)
+        {
+          for (size_t i = 0; i < count; i++)
+            {
+              memcpy (heat_rgba + 4 * i, rgb + 3 * i, 3);
+              heat_rgba[4 * i + 3] = (guint8) lroundf (255 * CLAMP (values[i], 0.0f, 1.0f));
+            }
+          gegl_buffer_set (heat, &rows, 0, babl_format ("R'G'B'A u8"), heat_rgba,
+                           GEGL_AUTO_ROWSTRIDE);
+        }
+      else if (heat != NULL)
         gegl_buffer_set (heat, &rows, 0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE);
       if (overlay != NULL)
         {
           gegl_buffer_get (source, &rows, 1.0, babl_format ("R'G'B'A float"), rgba,
                            GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
           for (size_t i = 0; i < count; i++)
-            for (int c = 0; c < 3; c++)
-              rgba[4 * i + c] += (float) alpha * (rgb[3 * i + c] / 255.0f - rgba[4 * i + c]);
+            {
+              float weight = (float) alpha * (map_alpha ? CLAMP (values[i], 0.0f, 1.0f) : 1.0f);
+
+              for (int c = 0; c < 3; c++)
+                rgba[4 * i + c] += weight * (rgb[3 * i + c] / 255.0f - rgba[4 * i + c]);
+            }
           gegl_buffer_set (overlay, &rows, 0, babl_format ("R'G'B'A float"), rgba,
                            GEGL_AUTO_ROWSTRIDE);
         }
     }
   g_free (rgba);
+  g_free (heat_rgba);
   g_free (rgb);
   g_free (values);
   resample_kernel_free (ky);
   resample_kernel_free (kx);
+}
+
+/* The legend's pixels in dest (transparent, R'G'B'A u8): the colormap from 0 (left) to 1 in a
+ * framed bar along the bottom left, half the layer wide, about a twentieth of it high. */
+static void
+render_legend (SegcamColormap colormap, GeglBuffer *dest)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (dest);
+  int margin = MAX (1, MIN (extent->width, extent->height) / 40);
+  int bar_width = MAX (3, extent->width / 2), bar_height = CLAMP (extent->height / 20, 3, 32);
+  GeglRectangle bar = { margin, extent->height - margin - bar_height,
+                        MIN (bar_width, extent->width - margin), bar_height };
+  float *values = g_new (float, bar.width);
+  guint8 *rgb = g_new (guint8, (size_t) bar.width * 3);
+  guint8 *rgba = g_new0 (guint8, (size_t) bar.width * bar.height * 4);
+
+  if (bar.y < 0 || bar.width < 3)
+    goto out;                     /* a layer too small for a bar keeps only the name */
+  for (int x = 0; x < bar.width; x++)
+    values[x] = bar.width > 1 ? (float) x / (bar.width - 1) : 0;
+  segcam_colormap_apply (colormap, values, bar.width, rgb);
+  for (int y = 0; y < bar.height; y++)
+    for (int x = 0; x < bar.width; x++)
+      {
+        guint8 *out = rgba + 4 * ((size_t) y * bar.width + x);
+        /* A dark frame keeps the bar apart from whatever lies under it. */
+        gboolean frame = x == 0 || y == 0 || x == bar.width - 1 || y == bar.height - 1;
+
+        if (! frame)
+          memcpy (out, rgb + 3 * x, 3);
+        out[3] = 255;
+      }
+  gegl_buffer_set (dest, &bar, 0, babl_format ("R'G'B'A u8"), rgba, GEGL_AUTO_ROWSTRIDE);
+out:
+  g_free (rgba);
+  g_free (rgb);
+  g_free (values);
 }
 
 /* Enlarges the labels to dest's size (nearest neighbour) in the model's class colours. */
@@ -432,6 +650,7 @@ typedef struct {
   float *selection;               /* the selection's weights; NULL: none, or one the ROI ignores */
   uint8_t *labels;
   float **maps;                   /* one per class */
+  float *raw_max;                 /* each map's maximum before normalising */
   Progress progress;
 } Job;
 
@@ -495,31 +714,53 @@ job_open_session (Job *job, GError **error)
   return FALSE;
 }
 
+/* The selection's weights over the layer, resampled by kx, ky into selection. */
+static void
+read_selection (const ExplainSource *source, const ResampleKernel *kx, const ResampleKernel *ky,
+                float *selection)
+{
+  size_t n = (size_t) kx->dst_size * ky->dst_size;
+
+  read_resampled (source->selection, source->offset_x, source->offset_y, babl_format ("Y float"),
+                  1, kx, ky, selection);
+  /* Area weights sum to 1 only up to rounding, and the engine wants weights in [0, 1]. */
+  for (size_t i = 0; i < n; i++)
+    selection[i] = CLAMP (selection[i], 0.0f, 1.0f);
+}
+
+/* The selection the ROI of roi_mode uses: selection itself, or NULL when there is none or the
+ * mode ignores an empty one (the class ROI: it would only have picked the default class).
+ * FALSE when the selection misses the layer and the ROI needs it. */
+static gboolean
+usable_selection (const float *selection, size_t n, ExplainRoiMode roi_mode,
+                  const float **usable, GError **error)
+{
+  *usable = selection;
+  if (selection == NULL || segcam_roi_sum (selection, n) > 0)
+    return TRUE;
+  *usable = NULL;
+  if (roi_mode == EXPLAIN_ROI_CLASS)
+    return TRUE;
+  g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+               "empty ROI: the selection does not overlap the layer");
+  return FALSE;
+}
+
 static gboolean
 job_read_selection (Job *job, GError **error)
 {
-  const ExplainSource *source = job->source;
+  const float *usable;
 
-  if (source->selection == NULL || ! job->explain)
+  if (job->source->selection == NULL || ! job->explain)
     return TRUE;
   job->selection = g_try_new (float, job->n);
   if (job->selection == NULL)
     return too_large (job, error);
-  read_resampled (source->selection, source->offset_x, source->offset_y, babl_format ("Y float"),
-                  1, job->kx, job->ky, job->selection);
-  /* Area weights sum to 1 only up to rounding, and the engine wants weights in [0, 1]. */
-  for (size_t i = 0; i < job->n; i++)
-    job->selection[i] = CLAMP (job->selection[i], 0.0f, 1.0f);
-  if (segcam_roi_sum (job->selection, job->n) > 0)
-    return TRUE;
-  if (job->settings->roi_mode != EXPLAIN_ROI_CLASS)
-    {
-      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
-                   "empty ROI: the selection does not overlap the layer");
-      return FALSE;
-    }
-  /* The class ROI ignores the selection; it would only have picked the default class. */
-  g_clear_pointer (&job->selection, g_free);
+  read_selection (job->source, job->kx, job->ky, job->selection);
+  if (! usable_selection (job->selection, job->n, job->settings->roi_mode, &usable, error))
+    return FALSE;
+  if (usable == NULL)
+    g_clear_pointer (&job->selection, g_free);
   return TRUE;
 }
 
@@ -566,8 +807,10 @@ job_explain (Job *job, double start, double end, GError **error)
       g_array_append_val (job->classes, best);
     }
   job->maps = g_new0 (float *, job->classes->len);
+  job->raw_max = g_new0 (float, job->classes->len);
   for (guint i = 0; ok && i < job->classes->len; i++)
     {
+      segcam_explain_info info;
       int class_index = g_array_index (job->classes, int, i);
       const char *class_name = segcam_model_class_name (job->model, class_index);
       segcam_explain_options options = {
@@ -585,7 +828,9 @@ job_explain (Job *job, double start, double end, GError **error)
         ok = explain_build_roi (job->settings->roi_mode, job->selection, job->labels,
                                 job->work_width, job->work_height, class_index, class_name, roi,
                                 error)
-             && segcam_session_explain (job->session, &options, roi, job->maps[i], NULL, error);
+             && segcam_session_explain (job->session, &options, roi, job->maps[i], &info, error);
+      if (ok)
+        job->raw_max[i] = info.raw_max;
     }
   g_free (roi);
   return ok;
@@ -611,6 +856,25 @@ job_group_name (const Job *job, const char *model_label)
   return name;
 }
 
+/* The legend layer: the colormap bar, named with what its top end means in each map. */
+static ExplainLayer *
+job_legend (const Job *job)
+{
+  guint n = job->classes->len;
+  const char **names = g_new (const char *, n);
+  ExplainLayer *legend;
+
+  for (guint i = 0; i < n; i++)
+    names[i] = segcam_model_class_name (job->model, g_array_index (job->classes, int, i));
+  legend = layer_new (EXPLAIN_LAYER_LEGEND,
+                      explain_legend_name (job->settings->colormap, names, job->raw_max, n,
+                                           segcam_model_node_name (job->model, job->node)),
+                      job->width, job->height, "R'G'B'A u8", 100.0);
+  render_legend (job->settings->colormap, legend->buffer);
+  g_free (names);
+  return legend;
+}
+
 /* The layers, coloured at the layer's size; nothing here can fail. */
 static ExplainResult *
 job_render (Job *job, const char *model_label)
@@ -625,6 +889,8 @@ job_render (Job *job, const char *model_label)
   result->layers = g_ptr_array_new_with_free_func (layer_free);
   result->working_width = job->work_width;
   result->working_height = job->work_height;
+  if (n_classes > 0 && settings->legend)
+    g_ptr_array_add (result->layers, job_legend (job));
   for (guint i = 0; i < n_classes; i++)
     {
       const char *class_name = segcam_model_class_name (job->model,
@@ -637,7 +903,8 @@ job_render (Job *job, const char *model_label)
           heat = layer_new (EXPLAIN_LAYER_HEAT_MAP,
                             explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, class_name, node_name,
                                                 roi_label),
-                            job->width, job->height, "R'G'B' u8", settings->opacity);
+                            job->width, job->height,
+                            settings->map_alpha ? "R'G'B'A u8" : "R'G'B' u8", settings->opacity);
           g_ptr_array_add (result->layers, heat);
         }
       if (settings->outputs & EXPLAIN_OUTPUT_OVERLAY)
@@ -649,7 +916,7 @@ job_render (Job *job, const char *model_label)
           g_ptr_array_add (result->layers, overlay);
         }
       render_map (job->maps[i], job->work_width, job->work_height, settings->colormap,
-                  job->source->pixels, settings->opacity / 100.0,
+                  settings->map_alpha, job->source->pixels, settings->opacity / 100.0,
                   heat != NULL ? heat->buffer : NULL, overlay != NULL ? overlay->buffer : NULL);
       progress_report (&job->progress, (i + 1.0) / (n_classes + 1.0), NULL);
     }
@@ -664,8 +931,16 @@ job_render (Job *job, const char *model_label)
                            segmentation->buffer);
       g_ptr_array_add (result->layers, segmentation);
     }
-  /* Opaque layers would only hide each other: show the top one and let the user toggle. */
-  ((ExplainLayer *) result->layers->pdata[0])->visible = TRUE;
+  /* Opaque layers would only hide each other: show the top one and let the user toggle; the
+   * legend, transparent but for its bar, stays visible above it. */
+  for (guint i = 0; i < result->layers->len; i++)
+    {
+      ExplainLayer *layer = result->layers->pdata[i];
+
+      layer->visible = TRUE;
+      if (layer->kind != EXPLAIN_LAYER_LEGEND)
+        break;
+    }
   progress_report (&job->progress, 1, NULL);
   return result;
 }
@@ -677,6 +952,7 @@ job_clear (Job *job)
     for (guint i = 0; i < job->classes->len; i++)
       g_free (job->maps[i]);
   g_free (job->maps);
+  g_free (job->raw_max);
   g_free (job->labels);
   g_free (job->selection);
   g_clear_pointer (&job->session, segcam_session_free);
@@ -726,4 +1002,213 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
     result = job_render (&job, model_label);
   job_clear (&job);
   return result;
+}
+
+/* ---- the dialog's live preview ------------------------------------------------------------ */
+
+struct ExplainPreview {
+  int width, height;
+  size_t n;
+  float *rgba;                 /* the layer at the preview's size, R'G'B'A float */
+  GeglBuffer *pixels;          /* the same, for render_map */
+  float *selection;            /* NULL: nothing selected */
+  GMutex lock;                 /* held while computing */
+  /* What the forward pass was run for, and its results. */
+  const segcam_model *model;
+  int node;
+  segcam_session *session;
+  uint8_t *labels;
+};
+
+ExplainPreview *
+explain_preview_new (const ExplainSource *source, int max_size)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (source->pixels);
+  ExplainPreview *preview = g_new0 (ExplainPreview, 1);
+  ResampleKernel *kx, *ky;
+
+  explain_working_size (extent->width, extent->height, max_size, &preview->width,
+                        &preview->height);
+  preview->n = (size_t) preview->width * preview->height;
+  kx = resample_kernel_new_area (extent->width, preview->width);
+  ky = resample_kernel_new_area (extent->height, preview->height);
+  preview->rgba = g_new (float, preview->n * 4);
+  read_resampled (source->pixels, 0, 0, babl_format ("R'G'B'A float"), 4, kx, ky,
+                  preview->rgba);
+  preview->pixels = gegl_buffer_new (GEGL_RECTANGLE (0, 0, preview->width, preview->height),
+                                     babl_format ("R'G'B'A float"));
+  gegl_buffer_set (preview->pixels, NULL, 0, babl_format ("R'G'B'A float"), preview->rgba,
+                   GEGL_AUTO_ROWSTRIDE);
+  if (source->selection != NULL)
+    {
+      preview->selection = g_new (float, preview->n);
+      read_selection (source, kx, ky, preview->selection);
+    }
+  resample_kernel_free (ky);
+  resample_kernel_free (kx);
+  g_mutex_init (&preview->lock);
+  preview->node = -1;
+  return preview;
+}
+
+static void
+preview_drop_session (ExplainPreview *preview)
+{
+  g_clear_pointer (&preview->session, segcam_session_free);
+  g_clear_pointer (&preview->labels, g_free);
+  preview->model = NULL;
+  preview->node = -1;
+}
+
+void
+explain_preview_forget (ExplainPreview *preview)
+{
+  g_mutex_lock (&preview->lock);
+  preview_drop_session (preview);
+  g_mutex_unlock (&preview->lock);
+}
+
+void
+explain_preview_free (ExplainPreview *preview)
+{
+  if (preview == NULL)
+    return;
+  explain_preview_forget (preview);
+  g_mutex_clear (&preview->lock);
+  g_clear_object (&preview->pixels);
+  g_free (preview->selection);
+  g_free (preview->rgba);
+  g_free (preview);
+}
+
+void
+explain_preview_size (const ExplainPreview *preview, int *width, int *height)
+{
+  *width = preview->width;
+  *height = preview->height;
+}
+
+/* A new session for node and its forward pass on the preview's pixels. */
+static gboolean
+preview_forward (ExplainPreview *preview, const segcam_model *model, int node, GError **error)
+{
+  segcam_session_options options = {
+    .width = preview->width, .height = preview->height, .layer = node, .explain = TRUE,
+  };
+  int channels = segcam_model_input_channels (model);
+  float *pixels;
+  gboolean ok;
+
+  preview_drop_session (preview);
+  preview->session = segcam_session_new (model, &options, error);
+  if (preview->session == NULL)
+    return FALSE;
+  pixels = g_new (float, preview->n * channels);
+  babl_process (babl_fish (babl_format ("R'G'B'A float"),
+                           babl_format (channels == 1 ? "Y' float" : "R'G'B' float")),
+                preview->rgba, pixels, preview->n);
+  ok = segcam_session_forward (preview->session, pixels, error);
+  g_free (pixels);
+  if (! ok)
+    {
+      preview_drop_session (preview);
+      return FALSE;
+    }
+  preview->labels = g_new (uint8_t, preview->n);
+  segcam_session_labels (preview->session, preview->labels);
+  preview->model = model;
+  preview->node = node;
+  return TRUE;
+}
+
+/* The steps of explain_preview_compute, with the lock held. */
+static float *
+preview_compute (ExplainPreview *preview, const segcam_model *model,
+                 const ExplainSettings *settings, GCancellable *cancel,
+                 ExplainPreviewStats *stats, GError **error)
+{
+  GArray *classes = NULL;
+  const float *selection;
+  float *roi = NULL, *map = NULL;
+  int node;
+  gint64 start;
+
+  stats->forward_seconds = -1;
+  if (g_cancellable_set_error_if_cancelled (cancel, error)
+      || (classes = explain_parse_classes (model, settings->classes, error)) == NULL
+      || (node = explain_find_layer (model, settings->layer, error)) < 0
+      || ! usable_selection (preview->selection, preview->n, settings->roi_mode, &selection,
+                             error))
+    goto out;
+  stats->node = node;
+  if (preview->model != model || preview->node != node)
+    {
+      start = g_get_monotonic_time ();
+      if (! preview_forward (preview, model, node, error))
+        goto out;
+      stats->forward_seconds = (g_get_monotonic_time () - start) / 1e6;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancel, error))
+    goto out;
+
+  stats->class_index = classes->len > 0
+                         ? g_array_index (classes, int, 0)
+                         : explain_default_class (preview->labels, selection, preview->n,
+                                                  segcam_model_n_classes (model));
+  start = g_get_monotonic_time ();
+  roi = g_new (float, preview->n);
+  map = g_new (float, preview->n);
+  if (! explain_build_roi (settings->roi_mode, selection, preview->labels, preview->width,
+                           preview->height, stats->class_index,
+                           segcam_model_class_name (model, stats->class_index), roi, error)
+      || ! segcam_session_explain (preview->session,
+                                   &(segcam_explain_options) {
+                                     .class_index = stats->class_index,
+                                     .score = settings->score,
+                                     .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE },
+                                   roi, map, NULL, error))
+    g_clear_pointer (&map, g_free);
+  stats->backward_seconds = (g_get_monotonic_time () - start) / 1e6;
+
+out:
+  g_free (roi);
+  if (classes != NULL)
+    g_array_unref (classes);
+  return map;
+}
+
+float *
+explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
+                         const ExplainSettings *settings, GCancellable *cancel,
+                         ExplainPreviewStats *stats, GError **error)
+{
+  float *map;
+
+  g_mutex_lock (&preview->lock);
+  map = preview_compute (preview, model, settings, cancel, stats, error);
+  g_mutex_unlock (&preview->lock);
+  return map;
+}
+
+guint8 *
+explain_preview_render (ExplainPreview *preview, const float *map, SegcamColormap colormap,
+                        double opacity, gboolean map_alpha)
+{
+  guint8 *rgb = g_new (guint8, preview->n * 3);
+  GeglBuffer *overlay;
+
+  if (map == NULL)
+    {
+      gegl_buffer_get (preview->pixels, NULL, 1.0, babl_format ("R'G'B' u8"), rgb,
+                       GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      return rgb;
+    }
+  overlay = gegl_buffer_new (GEGL_RECTANGLE (0, 0, preview->width, preview->height),
+                             babl_format ("R'G'B'A float"));
+  render_map (map, preview->width, preview->height, colormap, map_alpha, preview->pixels,
+              opacity / 100.0, NULL, overlay);
+  gegl_buffer_get (overlay, NULL, 1.0, babl_format ("R'G'B' u8"), rgb, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  g_object_unref (overlay);
+  return rgb;
 }

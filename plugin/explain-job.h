@@ -11,6 +11,7 @@
 #define SEGCAM_EXPLAIN_JOB_H
 
 #include <gegl.h>
+#include <gio/gio.h>
 
 #include "segcam.h"
 
@@ -49,6 +50,10 @@ typedef struct {
   double opacity;            /* 0..100 */
   unsigned outputs;          /* ExplainOutputs; EXPLAIN_OUTPUT_SEGMENTATION alone only segments */
   int max_size;              /* the longer side the model sees at most, in pixels */
+  /* Dialog options beyond the PDB arguments (batch runs leave them FALSE): */
+  gboolean map_alpha;        /* the heat maps' alpha is the map: cold values are transparent */
+  gboolean legend;           /* a legend layer on top: the colormap bar, named with each
+                                class's raw maximum */
 } ExplainSettings;
 
 typedef struct {
@@ -58,10 +63,14 @@ typedef struct {
                                 (x + offset_x, y + offset_y) */
 } ExplainSource;
 
+/* Releases the source's buffers. */
+void explain_source_clear (ExplainSource *source);
+
 typedef enum {
   EXPLAIN_LAYER_HEAT_MAP,
   EXPLAIN_LAYER_OVERLAY,
   EXPLAIN_LAYER_SEGMENTATION,
+  EXPLAIN_LAYER_LEGEND,
 } ExplainLayerKind;
 
 /* One layer to create: the source layer's size and offsets, normal mode, in colour (an RGB
@@ -77,7 +86,8 @@ typedef struct {
 
 typedef struct {
   char *group_name;
-  GPtrArray *layers;         /* ExplainLayer *, top to bottom; only the top one is visible */
+  GPtrArray *layers;         /* ExplainLayer *, top to bottom; only the top one is visible
+                                (and the legend above it) */
   int working_width, working_height;
 } ExplainResult;
 
@@ -90,6 +100,42 @@ ExplainResult *explain_run (const segcam_model *model, const char *model_label,
                             const ExplainSettings *settings, const ExplainSource *source,
                             ExplainProgress progress, void *progress_data, GError **error);
 void explain_result_free (ExplainResult *result);
+
+/* ---- the dialog's live preview ------------------------------------------------------------ */
+
+/* The layer downscaled once, with a session that keeps its forward pass between explanations:
+ * a new class, ROI mode or score costs one backward pass, a new layer or model a forward too.
+ * explain_preview_compute may run in a worker thread while the dialog calls
+ * explain_preview_render from the main loop; computations must not overlap each other. */
+typedef struct ExplainPreview ExplainPreview;
+
+typedef struct {
+  int class_index;           /* the class explained (the default class when none is chosen) */
+  int node;
+  double forward_seconds;    /* < 0 when the forward pass was kept */
+  double backward_seconds;
+} ExplainPreviewStats;
+
+/* Reads source (its pixels and selection, not kept) scaled to at most max_size pixels on the
+ * longer side. Call from the thread that owns the buffers. */
+ExplainPreview *explain_preview_new (const ExplainSource *source, int max_size);
+void explain_preview_free (ExplainPreview *preview);
+void explain_preview_size (const ExplainPreview *preview, int *width, int *height);
+
+/* The normalised map (width x height floats, to g_free) of the first class of settings (or the
+ * class predicted most in the ROI) with its layer, ROI mode and score; NULL with an error, or
+ * with G_IO_ERROR_CANCELLED when cancel fires (it is checked between steps). */
+float *explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
+                                const ExplainSettings *settings, GCancellable *cancel,
+                                ExplainPreviewStats *stats, GError **error);
+/* Waits for a computation in progress and drops the session: call before model is freed. */
+void explain_preview_forget (ExplainPreview *preview);
+
+/* The preview's pixels (R'G'B' u8, width x height x 3, to g_free) with map (NULL: none) in
+ * colormap over them at opacity (0..100), as the overlay layer shows it (map_alpha: weighted by
+ * the map, as with transparent cold values). */
+guint8 *explain_preview_render (ExplainPreview *preview, const float *map,
+                                SegcamColormap colormap, double opacity, gboolean map_alpha);
 
 /* ---- the steps, for the adapters' dialogs and for tests ----------------------------------- */
 
@@ -111,6 +157,22 @@ int explain_find_layer (const segcam_model *model, const char *layer, GError **e
  * is the default. */
 char *explain_node_label (const segcam_model *model, int node, const int *shapes);
 
+/* The nodes grouped by module, for a chooser: a name splits into modules at "/" (ONNX names
+ * such as "/model/backbone/layer4/layer4.2/relu_2/Relu_output_0") or else at "." ("mid.relu1").
+ * A module stands for its output, the last of its nodes in topological order; a module with a
+ * single node is that node, and a chain of single modules is one row ("model/backbone"). */
+typedef struct ExplainNodeGroup ExplainNodeGroup;
+struct ExplainNodeGroup {
+  char *label;               /* the row's text: its part of the name ("layer4.2", "relu_2") */
+  char *path;                /* the whole name up to here, for searching */
+  int node;                  /* the node the row stands for */
+  GPtrArray *children;       /* ExplainNodeGroup *, in topological order; NULL for a node */
+};
+
+/* The root (label "", children the top-level rows); node 0, the input, is left out. */
+ExplainNodeGroup *explain_node_tree (const segcam_model *model);
+void explain_node_tree_free (ExplainNodeGroup *tree);
+
 /* The class with the largest ROI weight among the predicted labels (the lowest on ties);
  * weights NULL counts every pixel once. */
 int explain_default_class (const uint8_t *labels, const float *weights, size_t n, int n_classes);
@@ -131,6 +193,10 @@ char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const c
  * NULL (only a segmentation) "Segmentation — Seg-Grad-CAM (texture-mnist-biased)". */
 char *explain_group_name (const char *class_names, const char *node_name,
                           const char *model_label);
+/* "Legend: jet 0 … max, digit 1 max 0.0213, digit 2 max 0.00871 @ mid.relu1": the colormap
+ * and what its top end stands for in each map (raw_max[i] for class_names[i]). */
+char *explain_legend_name (SegcamColormap colormap, const char *const *class_names,
+                           const float *raw_max, int n_classes, const char *node_name);
 /* "Segmentation: texture-mnist-biased" */
 char *explain_segmentation_name (const char *model_label);
 

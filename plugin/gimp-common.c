@@ -6,6 +6,16 @@
 #include "gimp-common.h"
 #include "model-files.h"
 
+gchar *
+gimp_common_help_dir (void)
+{
+  gchar *folder = g_path_get_dirname (gimp_get_progname ());
+  gchar *help = g_build_filename (folder, "help", NULL);
+
+  g_free (folder);
+  return help;
+}
+
 gboolean
 gimp_common_check_source (gboolean plain_layer, gboolean indexed, GError **error)
 {
@@ -19,6 +29,22 @@ gimp_common_check_source (gboolean plain_layer, gboolean indexed, GError **error
   if (problem != NULL)
     g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, problem);
   return problem == NULL;
+}
+
+gchar *
+gimp_common_last_model (const GimpCommonSeam *seam)
+{
+  return seam->get_parasite (NULL, SEGCAM_PARASITE_MODEL);
+}
+
+void
+gimp_common_remember_model (const GimpCommonSeam *seam, const gchar *model_setting)
+{
+  GimpParasite *parasite = gimp_parasite_new (SEGCAM_PARASITE_MODEL, GIMP_PARASITE_PERSISTENT,
+                                              strlen (model_setting), model_setting);
+
+  seam->attach_parasite (NULL, parasite);
+  gimp_parasite_free (parasite);
 }
 
 /* Engine progress onto GIMP's progress bar; the text only when it changes (each call is a PDB
@@ -64,8 +90,7 @@ compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model
   gimp_progress_end ();
 
 out:
-  g_clear_object (&source->selection);
-  g_clear_object (&source->pixels);
+  explain_source_clear (source);
   segcam_model_free (model);
   g_free (shown);
   g_free (label);

@@ -25,6 +25,9 @@ G_BEGIN_DECLS
 #define SEGCAM_AUTHOR        "The segcam authors"
 #define SEGCAM_COPYRIGHT     "GPL-3.0-or-later"
 #define SEGCAM_DATE          "2025"
+/* The help domain of both procedures: the folder help/ beside the plug-in, whose
+ * en/gimp-help.xml maps the procedures' names (their help IDs) to pages. */
+#define SEGCAM_HELP_DOMAIN   "plug-in-segcam"
 
 #define SEGCAM_EXPLAIN_BLURB "Explain a segmentation network's prediction with Seg-Grad-CAM"
 #define SEGCAM_EXPLAIN_HELP                                                                     \
@@ -81,8 +84,20 @@ G_BEGIN_DECLS
 #define SEGCAM_ARG_MAX_SIZE                                                                     \
   "Larger layers are scaled down, keeping their aspect ratio, so that their longer side has "  \
   "this many pixels; the network's memory grows with this size."
+/* The Explain dialog's options beyond the PDB arguments (batch runs leave them off), as the
+ * dialogs label them (GIMP 3's are aux arguments of the procedure). */
+#define SEGCAM_MAP_ALPHA_LABEL "Transparent cold value_s"
+#define SEGCAM_MAP_ALPHA_HELP                                                                   \
+  "The heat maps' opacity follows the map: where it is cold the layer below shows through."
+#define SEGCAM_LEGEND_LABEL "Lege_nd"
+#define SEGCAM_LEGEND_HELP                                                                      \
+  "A layer on top with the colormap's bar, named with each class's raw maximum (what the top " \
+  "colour stands for) and the node."
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
+
+/* The help folder beside the plug-in; free with g_free. */
+gchar *gimp_common_help_dir (void);
 
 /* Fails unless the source is a plain layer (no group, mask or channel) of an RGB or grayscale
  * image. */
@@ -112,7 +127,8 @@ typedef struct {
   GimpCommonItem *(*siblings) (GimpCommonItem image, GimpCommonItem item, gint *n);
   /* item's tattoo: unique in its image and kept in XCF files, unlike its ID. */
   guint (*tattoo) (GimpCommonItem item);
-  /* The data of item's parasite of that name as text (NULL: none); free with g_free. */
+  /* The data of item's parasite of that name as text (NULL: none); free with g_free. item
+   * NULL: GIMP's global parasites, which it keeps across sessions when persistent. */
   gchar *(*get_parasite) (GimpCommonItem item, const gchar *name);
   void (*attach_parasite) (GimpCommonItem item, const GimpParasite *parasite);
   /* Opens the undo group and freezes the Layers dialog. */
@@ -139,6 +155,15 @@ typedef struct {
  * of the source layer, in decimal: a later run for the same layer puts its result above the
  * marked ones, whatever they have been renamed to. Persistent, so it survives XCF files. */
 #define SEGCAM_PARASITE_SOURCE "segcam-source"
+
+/* The global parasite that holds the model setting of the last successful interactive run of
+ * either procedure: Segment's dialog opens with the model last used in Explain's, and the
+ * other way round. */
+#define SEGCAM_PARASITE_MODEL "segcam-model"
+
+/* The model setting the last interactive run used (NULL: none yet); free with g_free. */
+gchar *gimp_common_last_model (const GimpCommonSeam *seam);
+void gimp_common_remember_model (const GimpCommonSeam *seam, const gchar *model_setting);
 
 /* One run on drawable of image, up to the changed image: loads the model model_setting names
  * (unless model is given: a dialog loaded it already, and it is released here either way), runs

@@ -109,6 +109,32 @@ explain_model_changed (gpointer data)
   explain_widgets_fill_classes (&d->w, d->vals->classes);
   explain_widgets_fill_nodes (&d->w, d->vals->layer, d->vals->max_size, TRUE);
   explain_update_ok (d);
+  explain_widgets_preview_update (&d->w);
+}
+
+static void
+explain_get_settings (gpointer data, ExplainSettings *settings)
+{
+  const ExplainVals *vals = ((ExplainDialog *) data)->vals;
+
+  settings->roi_mode = vals->roi_mode;
+  settings->score = vals->score;
+  settings->colormap = vals->colormap;
+  settings->opacity = vals->opacity;
+  settings->map_alpha = vals->map_alpha;
+}
+
+/* A check button for a boolean option in *value; the preview follows it. */
+static GtkWidget *
+option_check_new (const gchar *label, const gchar *tooltip, gint32 *value, ExplainWidgets *w)
+{
+  GtkWidget *button = gtk_check_button_new_with_mnemonic (label);
+
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button), *value);
+  gimp_help_set_help_data (button, tooltip, NULL);
+  g_signal_connect (button, "toggled", G_CALLBACK (gimp_toggle_button_update), value);
+  g_signal_connect_swapped (button, "toggled", G_CALLBACK (explain_widgets_preview_update), w);
+  return button;
 }
 
 static void
@@ -130,12 +156,14 @@ explain_output_toggled (GtkToggleButton *button, ExplainDialog *d)
   explain_update_ok (d);
 }
 
+/* A combo for *value; the preview follows it (when w is given). */
 static void
 int_combo_attach (GtkTable *table, gint row, const gchar *label, gint32 *value,
-                  const gchar *tooltip, GtkWidget *combo)
+                  const gchar *tooltip, GtkWidget *combo, ExplainWidgets *w)
 {
   gimp_int_combo_box_connect (GIMP_INT_COMBO_BOX (combo), *value,
                               G_CALLBACK (gimp_int_combo_box_get_active), value);
+  g_signal_connect_swapped (combo, "changed", G_CALLBACK (explain_widgets_preview_update), w);
   gimp_help_set_help_data (combo, tooltip, NULL);
   gimp_table_attach_aligned (table, 0, row, label, 0.0, 0.5, combo, 2, FALSE);
 }
@@ -147,33 +175,40 @@ explain_dump (gpointer state)
 }
 
 gboolean
-gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir,
+gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gchar *model_dir,
                       segcam_model **model)
 {
   static const gchar *const output_labels[] = DIALOG_OUTPUT_LABELS;
   ExplainDialog d = { vals };
   gboolean run;
-  GtkWidget *vbox, *table, *frame, *outputs_box, *outputs[G_N_ELEMENTS (output_labels)];
-  GtkObject *size;
+  GtkWidget *vbox, *table, *frame, *outputs_box, *outputs[G_N_ELEMENTS (output_labels)], *hbox;
+  GtkObject *size, *opacity;
 
   gimp_ui_init (SEGCAM_BINARY, FALSE);
   d.dialog = dialog_new ("Seg-Grad-CAM: Explain", SEGCAM_EXPLAIN_PROC, &vbox);
-  d.w.width = gimp_drawable_width (drawable);
-  d.w.height = gimp_drawable_height (drawable);
+  d.w.width = gegl_buffer_get_width (source->pixels);
+  d.w.height = gegl_buffer_get_height (source->pixels);
+  d.w.source = source;
+  d.w.get_settings = explain_get_settings;
+  d.w.user_data = &d;
   explain_widgets_init (&d.w);
 
   table = table_new (9);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, 0, "_Classes:", 0.0, 0.0, d.w.classes_view,
                              2, FALSE);
-  gimp_table_attach_aligned (GTK_TABLE (table), 0, 1, "_Layer:", 0.0, 0.5, d.w.node_combo, 2,
-                             FALSE);
+  gtk_label_set_mnemonic_widget (
+    GTK_LABEL (gimp_table_attach_aligned (GTK_TABLE (table), 0, 1, "_Layer:", 0.0, 0.0,
+                                          d.w.node_chooser, 2, FALSE)),
+    d.w.node_search);
   int_combo_attach (GTK_TABLE (table), 2, "_Region of interest:", &vals->roi_mode,
-                    DIALOG_TIP_ROI_MODE, gimp_int_combo_box_new (DIALOG_ROI_MODES));
+                    DIALOG_TIP_ROI_MODE, gimp_int_combo_box_new (DIALOG_ROI_MODES), &d.w);
   int_combo_attach (GTK_TABLE (table), 3, "S_core:", &vals->score, DIALOG_TIP_SCORE,
-                    gimp_int_combo_box_new (DIALOG_SCORES));
+                    gimp_int_combo_box_new (DIALOG_SCORES), &d.w);
   int_combo_attach (GTK_TABLE (table), 4, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
-                    gimp_int_combo_box_new (DIALOG_COLORMAPS));
-  opacity_attach (GTK_TABLE (table), 5, &vals->opacity, DIALOG_TIP_OPACITY);
+                    gimp_int_combo_box_new (DIALOG_COLORMAPS), &d.w);
+  opacity = opacity_attach (GTK_TABLE (table), 5, &vals->opacity, DIALOG_TIP_OPACITY);
+  g_signal_connect_swapped (opacity, "value-changed", G_CALLBACK (explain_widgets_preview_update),
+                            &d.w);
   size = working_size_attach (GTK_TABLE (table), 6, d.w.size_note, &vals->max_size);
   size_note_update (d.w.size_note, d.w.width, d.w.height, vals->max_size);
   g_signal_connect (size, "value-changed", G_CALLBACK (explain_max_size_changed), &d);
@@ -189,6 +224,14 @@ gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir
       g_signal_connect (outputs[i], "toggled", G_CALLBACK (explain_output_toggled), &d);
       gtk_box_pack_start (GTK_BOX (outputs_box), outputs[i], FALSE, FALSE, 0);
     }
+  gtk_box_pack_start (GTK_BOX (outputs_box),
+                      option_check_new (SEGCAM_MAP_ALPHA_LABEL, SEGCAM_MAP_ALPHA_HELP,
+                                        &vals->map_alpha, &d.w),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (outputs_box),
+                      option_check_new (SEGCAM_LEGEND_LABEL, SEGCAM_LEGEND_HELP, &vals->legend,
+                                        &d.w),
+                      FALSE, FALSE, 0);
   gtk_container_add (GTK_CONTAINER (frame), outputs_box);
   gtk_widget_show_all (frame);
 
@@ -197,7 +240,12 @@ gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir
                                         explain_model_changed, &d),
                       FALSE, FALSE, 0);
   gtk_box_pack_start (GTK_BOX (vbox), table, TRUE, TRUE, 0);
-  gtk_box_pack_start (GTK_BOX (vbox), frame, FALSE, FALSE, 0);
+  /* The preview beside the outputs, where the dialog has room to spare. */
+  hbox = gtk_hbox_new (FALSE, 12);
+  gtk_box_pack_start (GTK_BOX (hbox), frame, TRUE, TRUE, 0);
+  gtk_box_pack_start (GTK_BOX (hbox), d.w.preview_box, FALSE, FALSE, 0);
+  gtk_widget_show (hbox);
+  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
 
   run = run_dialog (d.dialog, explain_dump, &d);
   if (run)
@@ -208,7 +256,7 @@ gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir
       g_strlcpy (vals->model, d.w.picker.setting, sizeof vals->model);
       g_strlcpy (vals->classes, classes, sizeof vals->classes);
       g_strlcpy (vals->layer, node != NULL ? node : "", sizeof vals->layer);
-      *model = model_picker_steal (&d.w.picker);
+      *model = explain_widgets_steal_model (&d.w);
       g_free (node);
       g_free (classes);
     }

@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /* Last values, stored with gimp_set_data: plain bytes, so fixed-size strings and a version that
  * changes with the layout (a stored struct of another version or size is ignored). */
-#define GIMP2_VALS_VERSION 1
+#define GIMP2_VALS_VERSION 2
 
 typedef struct {
   guint32 version;
@@ -23,6 +23,8 @@ typedef struct {
   gdouble opacity;
   gint32  outputs;
   gint32  max_size;
+  gint32  map_alpha;       /* dialog options beyond the PDB arguments: FALSE in batch runs */
+  gint32  legend;
 } ExplainVals;
 
 typedef struct {
@@ -32,10 +34,12 @@ typedef struct {
   gint32  max_size;
 } SegmentVals;
 
-/* Shows the Explain dialog for drawable. On OK returns TRUE with vals updated and, in *model,
- * the model the dialog loaded for vals->model (owned by the caller), so it is not read twice. */
-gboolean gimp2_explain_dialog (ExplainVals *vals, gint32 drawable, const gchar *model_dir,
-                               segcam_model **model);
+/* Shows the Explain dialog for the layer source holds (its pixels and the selection feed the
+ * preview), or the Segment dialog for drawable. On OK returns TRUE with vals updated and, in
+ * *model, the model the dialog loaded for vals->model (owned by the caller), so it is not read
+ * twice. */
+gboolean gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source,
+                               const gchar *model_dir, segcam_model **model);
 gboolean gimp2_segment_dialog (SegmentVals *vals, gint32 drawable, const gchar *model_dir,
                                segcam_model **model);
 

@@ -27,6 +27,7 @@ MAIN ()
 static const ExplainVals explain_defaults = {
   GIMP2_VALS_VERSION, "", "", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
   SEGCAM_COLORMAP_JET, EXPLAIN_DEFAULT_OPACITY, EXPLAIN_DEFAULT_OUTPUTS, EXPLAIN_DEFAULT_MAX_SIZE,
+  FALSE, FALSE,
 };
 
 static const SegmentVals segment_defaults = {
@@ -64,6 +65,13 @@ static const GimpParamDef segment_return[] = {
 static void
 query (void)
 {
+  gchar *help_dir = gimp_common_help_dir ();
+  gchar *help_uri = g_filename_to_uri (help_dir, NULL, NULL);
+
+  /* The dialogs' Help button opens the page installed beside the plug-in, not GIMP's manual. */
+  gimp_plugin_help_register (SEGCAM_HELP_DOMAIN, help_uri);
+  g_free (help_uri);
+  g_free (help_dir);
   gimp_install_procedure (SEGCAM_EXPLAIN_PROC, SEGCAM_EXPLAIN_BLURB, SEGCAM_EXPLAIN_HELP,
                           SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE, "_Explain...",
                           SEGCAM_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS (explain_args),
@@ -210,11 +218,17 @@ seam_tattoo (GimpCommonItem item)
 static gchar *
 seam_get_parasite (GimpCommonItem item, const gchar *name)
 {
-  GimpParasite *parasite = gimp_item_get_parasite (ID (item), name);
+  GimpParasite *parasite = item != NULL ? gimp_item_get_parasite (ID (item), name)
+                                         : gimp_get_parasite (name);
   gchar *text = NULL;
 
   if (parasite != NULL)
-    text = g_strndup (gimp_parasite_data (parasite), gimp_parasite_data_size (parasite));
+    {
+      gconstpointer data = gimp_parasite_data (parasite);
+
+      /* An empty parasite has no data, and g_strndup (NULL, 0) would say "none". */
+      text = data != NULL ? g_strndup (data, gimp_parasite_data_size (parasite)) : g_strdup ("");
+    }
   gimp_parasite_free (parasite);
   return text;
 }
@@ -222,7 +236,10 @@ seam_get_parasite (GimpCommonItem item, const gchar *name)
 static void
 seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
 {
-  gimp_item_attach_parasite (ID (item), parasite);
+  if (item != NULL)
+    gimp_item_attach_parasite (ID (item), parasite);
+  else
+    gimp_attach_parasite (parasite);
 }
 
 static void
@@ -293,21 +310,33 @@ typedef struct {
   gsize n_args;
   gsize vals_size;
   gboolean grouped;            /* the new layers go into a layer group of their own */
-  gboolean (*dialog) (gpointer vals, gint32 drawable, const gchar *model_dir,
+  gboolean (*dialog) (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
                       segcam_model **model);
   gboolean (*read_args) (const GimpParam *param, gpointer vals, GError **error);
   /* The job's settings from the values; returns the model setting. */
   const gchar *(*settings) (gconstpointer vals, ExplainSettings *settings);
+  /* Where the values keep the model setting, and its size. */
+  gchar *(*model) (gpointer vals, gsize *size);
 } Procedure;
 
 static gboolean
-explain_dialog (gpointer vals, gint32 drawable, const gchar *model_dir, segcam_model **model)
+explain_dialog (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
+                segcam_model **model)
 {
-  return gimp2_explain_dialog (vals, drawable, model_dir, model);
+  ExplainSource source = { NULL };
+  gboolean run;
+
+  /* For the preview (the run reads the source again: the image may change while the dialog is
+   * open). */
+  seam_read_source (ITEM (image), ITEM (drawable), &source);
+  run = gimp2_explain_dialog (vals, &source, model_dir, model);
+  explain_source_clear (&source);
+  return run;
 }
 
 static gboolean
-segment_dialog (gpointer vals, gint32 drawable, const gchar *model_dir, segcam_model **model)
+segment_dialog (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
+                segcam_model **model)
 {
   return gimp2_segment_dialog (vals, drawable, model_dir, model);
 }
@@ -320,7 +349,8 @@ explain_settings (gconstpointer data, ExplainSettings *settings)
   *settings = (ExplainSettings) {
     .classes = vals->classes, .layer = vals->layer, .roi_mode = vals->roi_mode,
     .score = vals->score, .colormap = vals->colormap, .opacity = vals->opacity,
-    .outputs = vals->outputs, .max_size = vals->max_size,
+    .outputs = vals->outputs, .max_size = vals->max_size, .map_alpha = vals->map_alpha,
+    .legend = vals->legend,
   };
   return vals->model;
 }
@@ -336,14 +366,41 @@ segment_settings (gconstpointer data, ExplainSettings *settings)
   return vals->model;
 }
 
+static gchar *
+explain_model (gpointer vals, gsize *size)
+{
+  *size = sizeof ((ExplainVals *) vals)->model;
+  return ((ExplainVals *) vals)->model;
+}
+
+static gchar *
+segment_model (gpointer vals, gsize *size)
+{
+  *size = sizeof ((SegmentVals *) vals)->model;
+  return ((SegmentVals *) vals)->model;
+}
+
 static const Procedure explain_procedure = {
   SEGCAM_EXPLAIN_PROC, G_N_ELEMENTS (explain_args), sizeof (ExplainVals), TRUE,
-  explain_dialog, read_explain_args, explain_settings,
+  explain_dialog, read_explain_args, explain_settings, explain_model,
 };
 static const Procedure segment_procedure = {
   SEGCAM_SEGMENT_PROC, G_N_ELEMENTS (segment_args), sizeof (SegmentVals), FALSE,
-  segment_dialog, read_segment_args, segment_settings,
+  segment_dialog, read_segment_args, segment_settings, segment_model,
 };
+
+/* The dialog opens with the model of the last interactive run of either procedure. */
+static void
+inherit_model (const Procedure *proc, gpointer vals)
+{
+  gchar *last = gimp_common_last_model (&seam);
+  gsize size;
+  gchar *model = proc->model (vals, &size);
+
+  if (last != NULL && strlen (last) < size)
+    g_strlcpy (model, last, size);
+  g_free (last);
+}
 
 /* Runs proc with vals (its defaults on entry); the status for values[0]. */
 static GimpPDBStatusType
@@ -364,7 +421,8 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     {
     case GIMP_RUN_INTERACTIVE:
       load_last_vals (proc->name, vals, proc->vals_size);
-      if (! proc->dialog (vals, drawable, model_dir, &model))
+      inherit_model (proc, vals);
+      if (! proc->dialog (vals, image, drawable, model_dir, &model))
         return GIMP_PDB_CANCEL;
       break;
     case GIMP_RUN_NONINTERACTIVE:
@@ -383,7 +441,10 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     return GIMP_PDB_EXECUTION_ERROR;
   *created = ID (layer);
   if (run_mode == GIMP_RUN_INTERACTIVE)
-    gimp_set_data (proc->name, vals, proc->vals_size);
+    {
+      gimp_set_data (proc->name, vals, proc->vals_size);
+      gimp_common_remember_model (&seam, model_setting);
+    }
   return GIMP_PDB_SUCCESS;
 }
 

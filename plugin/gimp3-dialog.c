@@ -23,14 +23,14 @@ typedef struct {
 } Dialog;
 
 static void
-dialog_init (Dialog *d, GimpProcedure *procedure, GimpProcedureConfig *config,
-             GimpDrawable *drawable, const gchar *title)
+dialog_init (Dialog *d, GimpProcedure *procedure, GimpProcedureConfig *config, gint width,
+             gint height, const gchar *title)
 {
   gimp_ui_init (SEGCAM_BINARY);
   d->config = config;
   d->dialog = gimp_procedure_dialog_new (procedure, config, title);
-  d->width = gimp_drawable_get_width (drawable);
-  d->height = gimp_drawable_get_height (drawable);
+  d->width = width;
+  d->height = height;
 }
 
 /* Sets one config property from the dialog, without its own notify handlers reacting. */
@@ -174,8 +174,21 @@ explain_model_changed (gpointer data)
   explain_widgets_fill_classes (&e->w, classes);
   explain_widgets_fill_nodes (&e->w, layer, config_int (&e->d, "max-size"), TRUE);
   explain_update_ok (e);
+  explain_widgets_preview_update (&e->w);
   g_free (layer);
   g_free (classes);
+}
+
+static void
+explain_get_settings (gpointer data, ExplainSettings *settings)
+{
+  ExplainDialog *e = data;
+
+  settings->roi_mode = config_int (&e->d, "roi-mode");
+  settings->score = config_int (&e->d, "score");
+  settings->colormap = config_int (&e->d, "colormap");
+  g_object_get (e->d.config, "opacity", &settings->opacity, "map-alpha", &settings->map_alpha,
+                NULL);
 }
 
 static void
@@ -238,9 +251,10 @@ explain_config_changed (GObject *config, GParamSpec *pspec, ExplainDialog *e)
       explain_outputs_show (e);
       explain_update_ok (e);
     }
+  explain_widgets_preview_update (&e->w);
 }
 
-/* The class checklist and the node combo, their labels aligned with those GIMP makes. */
+/* The class checklist and the node chooser, their labels aligned with those GIMP makes. */
 static GtkWidget *
 explain_model_grid (ExplainDialog *e, GtkSizeGroup *labels)
 {
@@ -255,8 +269,9 @@ explain_model_grid (ExplainDialog *e, GtkSizeGroup *labels)
   gtk_label_set_mnemonic_widget (GTK_LABEL (label),
                                  gtk_bin_get_child (GTK_BIN (e->w.classes_view)));
   gtk_size_group_add_widget (labels, label);
-  label = gimp_grid_attach_aligned (GTK_GRID (grid), 0, 1, "Network la_yer", 0.0, 0.5,
-                                    e->w.node_combo, 1);
+  label = gimp_grid_attach_aligned (GTK_GRID (grid), 0, 1, "Network la_yer", 0.0, 0.0,
+                                    e->w.node_chooser, 1);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), e->w.node_search);
   gtk_size_group_add_widget (labels, label);
   return grid;
 }
@@ -275,6 +290,15 @@ explain_outputs_frame (ExplainDialog *e)
       gtk_box_pack_start (GTK_BOX (box), e->outputs[i], FALSE, FALSE, 0);
     }
   gimp_help_set_help_data (box, SEGCAM_ARG_OUTPUTS, NULL);
+  /* GIMP makes these from the aux arguments, with their tooltips. */
+  gtk_box_pack_start (GTK_BOX (box),
+                      gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (e->d.dialog),
+                                                        "map-alpha", GTK_TYPE_CHECK_BUTTON),
+                      FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box),
+                      gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (e->d.dialog),
+                                                        "legend", GTK_TYPE_CHECK_BUTTON),
+                      FALSE, FALSE, 0);
   explain_outputs_show (e);
   gtk_container_add (GTK_CONTAINER (frame), box);
   gtk_widget_show_all (frame);
@@ -289,7 +313,7 @@ explain_dump (gpointer state)
 
 gboolean
 gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
-                      GimpDrawable *drawable, const gchar *model_dir, segcam_model **model)
+                      const ExplainSource *source, const gchar *model_dir, segcam_model **model)
 {
   static const gchar *const generated[] = { "roi-mode", "score", "colormap", "opacity",
                                             "max-size" };
@@ -297,13 +321,17 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
   GimpProcedureDialog *dialog;
   gboolean run;
   GtkSizeGroup *labels = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
+  GtkWidget *hbox;
   gchar *setting;
 
-  dialog_init (&e.d, procedure, config, drawable, "Seg-Grad-CAM: Explain");
+  dialog_init (&e.d, procedure, config, gegl_buffer_get_width (source->pixels),
+               gegl_buffer_get_height (source->pixels), "Seg-Grad-CAM: Explain");
   dialog = GIMP_PROCEDURE_DIALOG (e.d.dialog);
   e.w.width = e.d.width;
   e.w.height = e.d.height;
+  e.w.source = source;
   e.w.user_changed = explain_store_choice;
+  e.w.get_settings = explain_get_settings;
   e.w.user_data = &e;
   explain_widgets_init (&e.w);
 
@@ -334,7 +362,11 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                                  gimp_procedure_dialog_get_widget (dialog, generated[i],
                                                                    G_TYPE_NONE))));
   g_object_unref (labels);
-  dialog_pack (&e.d, explain_outputs_frame (&e));
+  /* The preview beside the outputs, where the dialog has room to spare. */
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  gtk_box_pack_start (GTK_BOX (hbox), explain_outputs_frame (&e), TRUE, TRUE, 0);
+  gtk_box_pack_start (GTK_BOX (hbox), e.w.preview_box, FALSE, FALSE, 0);
+  dialog_pack (&e.d, hbox);
   explain_update_ok (&e);
   g_signal_connect (config, "notify", G_CALLBACK (explain_config_changed), &e);
 
@@ -342,7 +374,7 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
   if (run)
     {
       explain_store_choice (&e);
-      *model = model_picker_steal (&e.w.picker);
+      *model = explain_widgets_steal_model (&e.w);
     }
   gtk_widget_destroy (e.d.dialog);
   explain_widgets_clear (&e.w);
@@ -397,7 +429,8 @@ gimp3_segment_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
   gchar *setting;
   gboolean run;
 
-  dialog_init (&s.d, procedure, config, drawable, "Seg-Grad-CAM: Segment");
+  dialog_init (&s.d, procedure, config, gimp_drawable_get_width (drawable),
+               gimp_drawable_get_height (drawable), "Seg-Grad-CAM: Segment");
   dialog = GIMP_PROCEDURE_DIALOG (s.d.dialog);
   s.size_note = size_note_new ();
 

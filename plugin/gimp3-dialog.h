@@ -8,11 +8,12 @@
 
 G_BEGIN_DECLS
 
-/* Shows the dialog of procedure for drawable, editing config (GIMP loads the last values into it
+/* Shows the dialog of procedure for drawable (Explain: for the layer source holds, whose pixels
+ * and selection feed the preview), editing config (GIMP loads the last values into it
  * and saves them after a successful run). On OK returns TRUE and, in *model, the model the
  * dialog loaded for config's model (owned by the caller), so that it is not read twice. */
 gboolean gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
-                               GimpDrawable *drawable, const gchar *model_dir,
+                               const ExplainSource *source, const gchar *model_dir,
                                segcam_model **model);
 gboolean gimp3_segment_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                                GimpDrawable *drawable, const gchar *model_dir,

@@ -43,6 +43,13 @@ static GimpValueArray *run_segment (GimpProcedure *procedure, GimpRunMode run_mo
 static GList *
 query_procedures (GimpPlugIn *plug_in)
 {
+  gchar *help_dir = gimp_common_help_dir ();
+  GFile *help = g_file_new_for_path (help_dir);
+
+  /* The dialogs' Help button opens the page installed beside the plug-in, not GIMP's manual. */
+  gimp_plug_in_set_help_domain (plug_in, SEGCAM_HELP_DOMAIN, help);
+  g_object_unref (help);
+  g_free (help_dir);
   return g_list_append (g_list_append (NULL, g_strdup (SEGCAM_EXPLAIN_PROC)),
                         g_strdup (SEGCAM_SEGMENT_PROC));
 }
@@ -95,6 +102,14 @@ create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                        SEGCAM_ARG_MAX_SIZE, EXPLAIN_MIN_MAX_SIZE,
                                        EXPLAIN_MAX_MAX_SIZE, EXPLAIN_DEFAULT_MAX_SIZE,
                                        G_PARAM_READWRITE);
+  if (explain)
+    {
+      /* Dialog options, remembered but not part of the PDB signature (FALSE in batch runs). */
+      gimp_procedure_add_boolean_aux_argument (procedure, "map-alpha", SEGCAM_MAP_ALPHA_LABEL,
+                                               SEGCAM_MAP_ALPHA_HELP, FALSE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_aux_argument (procedure, "legend", SEGCAM_LEGEND_LABEL,
+                                               SEGCAM_LEGEND_HELP, FALSE, G_PARAM_READWRITE);
+    }
 
   if (explain)
     gimp_procedure_add_layer_return_value (procedure, "group", "Group", SEGCAM_RETURN_GROUP,
@@ -176,7 +191,8 @@ seam_tattoo (GimpCommonItem item)
 static gchar *
 seam_get_parasite (GimpCommonItem item, const gchar *name)
 {
-  GimpParasite *parasite = gimp_item_get_parasite (item, name);
+  GimpParasite *parasite = item != NULL ? gimp_item_get_parasite (item, name)
+                                         : gimp_get_parasite (name);
   gchar *text = NULL;
 
   if (parasite != NULL)
@@ -184,7 +200,8 @@ seam_get_parasite (GimpCommonItem item, const gchar *name)
       guint32 size = 0;
       gconstpointer data = gimp_parasite_get_data (parasite, &size);
 
-      text = g_strndup (data, size);
+      /* An empty parasite has no data, and g_strndup (NULL, 0) would say "none". */
+      text = data != NULL ? g_strndup (data, size) : g_strdup ("");
     }
   gimp_parasite_free (parasite);
   return text;
@@ -193,7 +210,10 @@ seam_get_parasite (GimpCommonItem item, const gchar *name)
 static void
 seam_attach_parasite (GimpCommonItem item, const GimpParasite *parasite)
 {
-  gimp_item_attach_parasite (item, parasite);
+  if (item != NULL)
+    gimp_item_attach_parasite (item, parasite);
+  else
+    gimp_attach_parasite (parasite);
 }
 
 static void
@@ -278,6 +298,21 @@ single_layer (GimpDrawable **drawables, GError **error)
   return drawable;
 }
 
+/* The Explain dialog, with the source read for its preview (the run reads it again: the image
+ * may change while the dialog is open). */
+static gboolean
+explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage *image,
+                GimpDrawable *drawable, const gchar *model_dir, segcam_model **model)
+{
+  ExplainSource source = { NULL };
+  gboolean run;
+
+  seam_read_source (image, drawable, &source);
+  run = gimp3_explain_dialog (procedure, config, &source, model_dir, model);
+  explain_source_clear (&source);
+  return run;
+}
+
 static GimpValueArray *
 run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
      GimpDrawable **drawables, GimpProcedureConfig *config, gboolean explain)
@@ -295,11 +330,20 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   gegl_init (NULL, NULL);
 
   drawable = single_layer (drawables, &error);
+  if (drawable != NULL && run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      /* The dialog opens with the model of the last interactive run of either procedure. */
+      gchar *last = gimp_common_last_model (&seam);
+
+      if (last != NULL)
+        g_object_set (config, "model", last, NULL);
+      g_free (last);
+    }
   if (drawable == NULL)
     status = GIMP_PDB_CALLING_ERROR;
   else if (run_mode == GIMP_RUN_INTERACTIVE
-           && ! (explain ? gimp3_explain_dialog : gimp3_segment_dialog) (
-                  procedure, config, drawable, model_dir, &model))
+           && ! (explain ? explain_dialog (procedure, config, image, drawable, model_dir, &model)
+                         : gimp3_segment_dialog (procedure, config, drawable, model_dir, &model)))
     status = GIMP_PDB_CANCEL;
 
   if (status == GIMP_PDB_SUCCESS)
@@ -310,7 +354,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                     &max_size, NULL);
       if (explain)
         g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
-                      "score", &score, "colormap", &colormap, "outputs", &outputs, NULL);
+                      "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
+                      &settings.map_alpha, "legend", &settings.legend, NULL);
       settings.classes = classes;
       settings.layer = layer;
       settings.roi_mode = roi_mode;
@@ -323,6 +368,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                  &settings, explain, &error);
       if (created == NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
+      else if (run_mode == GIMP_RUN_INTERACTIVE)
+        gimp_common_remember_model (&seam, model_setting);
     }
   else
     segcam_model_free (model);

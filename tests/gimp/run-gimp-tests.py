@@ -2,19 +2,18 @@
 """Headless tests of the Seg-Grad-CAM GIMP plug-in (meson test suite 'gimp'), 2.10 or 3.0.
 
 Lays the built plug-in out as GIMP expects it (plug-ins/seg-grad-cam/seg-grad-cam with its models
-in plug-ins/seg-grad-cam/models/), writes the input images, then runs gimp-console with a private
-profile (GIMP2_DIRECTORY or GIMP3_DIRECTORY): once in batch mode for most tests, and twice under
-Xvfb (when xvfb-run exists) to open the dialogs, which answer themselves through
-SEGCAM_TEST_DIALOG. Results come from the "segcam-test:" messages of the script-fu tests
-(segcam-common.scm, with the helpers of tests/gimp/segcam-tests.scm for 2.10 or of
-tests/gimp3/segcam-tests.scm for 3.0: the same checks in each version's script-fu), from the
-files the tests export — compared pixel by pixel with the segcam command line's when --cli is
-given —, from what GIMP 3 recorded of the procedures in its pluginrc, and from GIMP's stderr;
-never from GIMP's exit status, which is 0 even after script errors. The last line is
-"N passed, M failed".
+in plug-ins/seg-grad-cam/models/ and its help pages in plug-ins/seg-grad-cam/help/), writes the
+input images, then runs gimp-console with a private profile (GIMP2_DIRECTORY or GIMP3_DIRECTORY):
+once in batch mode for most tests, and twice under Xvfb (when xvfb-run exists) to open the dialogs,
+which answer themselves through SEGCAM_TEST_DIALOG. Results come from the "segcam-test:" messages
+of the script-fu tests (segcam-common.scm, with the helpers of tests/gimp/segcam-tests.scm for 2.10
+or of tests/gimp3/segcam-tests.scm for 3.0: the same checks in each version's script-fu), from the
+files the tests export — compared pixel by pixel with the segcam command line's when --cli is given
+—, from what GIMP 3 recorded of the procedures in its pluginrc, and from GIMP's stderr; never from
+GIMP's exit status, which is 0 even after script errors. The last line is "N passed, M failed".
 
 usage: run-gimp-tests.py [--api 2|3] --gimp GIMP_CONSOLE --plugin SEG_GRAD_CAM --models RGB GRAY
-                         --scheme segcam-tests.scm [--cli SEGCAM] [--keep]
+                         --scheme segcam-tests.scm --help-dir HELP [--cli SEGCAM] [--keep]
 """
 import argparse
 import os
@@ -144,9 +143,10 @@ def write_inputs(work):
         f.write(struct.pack("<Q", 40) + b'{"a": {"dtype": "F32", "shape": [1], "da')
 
 
-def lay_out_plugin(work, plugin, rgb_model, gray_model, api):
+def lay_out_plugin(work, plugin, rgb_model, gray_model, api, help_dir):
     folder = os.path.join(work, "plug-ins", "seg-grad-cam")
     os.makedirs(os.path.join(folder, "models"))
+    shutil.copytree(help_dir, os.path.join(folder, "help"))
     shutil.copy(plugin, os.path.join(folder, "seg-grad-cam"))
     os.chmod(os.path.join(folder, "seg-grad-cam"), 0o755)
     # The RGB test model stands in for the bundled default, to test the lookup by name.
@@ -328,6 +328,25 @@ def check_gimp3_signatures(results, rc):
         results.check("signature " + proc, not problems, "; ".join(problems))
 
 
+def check_help(results, work, rc):
+    """The help domain GIMP recorded for the plug-in (its folder beside the plug-in), and a page
+    there for each procedure's help ID."""
+    folder = os.path.join(work, "plug-ins", "seg-grad-cam", "help")
+    results.check("help-domain",
+                  re.search(r'\(help-def "plug-in-segcam" "file://%s/?"\)' % re.escape(folder), rc)
+                  is not None, "pluginrc has no help domain for %s" % folder)
+    try:
+        with open(os.path.join(folder, "en", "gimp-help.xml")) as f:
+            refs = dict(re.findall(r'<help-item id="([^"]+)" ref="([^"#]+)', f.read()))
+    except OSError as e:
+        refs = {}
+        results.check("help-pages", False, str(e))
+        return
+    missing = [proc for proc in ("plug-in-segcam-explain", "plug-in-segcam-segment")
+               if not os.path.isfile(os.path.join(folder, "en", refs.get(proc, "-")))]
+    results.check("help-pages", not missing, "no page for %s" % missing)
+
+
 BATCH_TESTS = ["registration", "rect", "multi", "rerun", "default-class", "roi-modes", "feathered",
                "offsets", "nested", "gray", "precision", "resampled", "segment", "errors",
                "last-values"]
@@ -345,6 +364,7 @@ def check_batch_outputs(args, results, work, log, profile):
                   "pluginrc lacks the menu path, labels or image types")
     if args.api == "3":
         check_gimp3_signatures(results, rc)
+    check_help(results, work, rc)
     # Repeat Last's error reached the user as a message, not only as a failed call (in 2.10 the
     # plug-in's message, two lines so that GIMP shows it in a dialog, not in the status bar;
     # GIMP 3 shows the returned error itself, after a line of its own).
@@ -477,30 +497,45 @@ def check_dialogs(args, results, work, profile):
         results.skip("dialogs", "xvfb-run is not installed")
         return
     wrapper = [xvfb, "-a", "-s", "-screen 0 1280x1024x24"]
+    # Up long enough for the preview to compute (off the main loop) before the dump.
     log = run_gimp(args, work, profile, "segcam-dialog-cancel-tests", wrapper,
-                   {"SEGCAM_TEST_DIALOG": "cancel"})
+                   {"SEGCAM_TEST_DIALOG": "cancel", "SEGCAM_TEST_DIALOG_WAIT": "3"})
     results.scheme(log, ["dialog-cancel"])
     lines = dialog_lines(log)
     want = [
         "model = texture-mnist-biased (bundled, default)",
-        "classes = [x] Automatic: the class predicted most in the selection | [ ] background | "
+        "classes = [x] Automatic: the class predicted most | [ ] background | "
         "[ ] digit 1 | [ ] digit 2 | [ ] digit 3",
         "layer = mid.relu1 (relu) 8 × 20 × 24 — default",
         "layers = 10",
+        # The chooser's top level: modules (standing for their output) and single nodes; a
+        # module of one node is that node.
+        "layer rows = enc [relu  6×40×48] | pool1 [maxpool2d  6×20×24] | "
+        "mid — default [relu  8×20×24] | up1 [upsample  8×40×48] | "
+        "cat1 [concat  14×40×48] | dec.conv1 [conv2d  4×40×48] | "
+        "colour [conv2d  4×40×48] | logits [add  4×40×48]",
         "working size = The network sees the layer at its own size, 48 × 40 pixels.",
         "ok-sensitive = 1",
     ]
     missing = [w for w in want if w not in lines]
     results.check("dialog-contents", not missing and len(lines) >= 8,
                   "missing %s in %s" % (missing, lines))
+    # The selection's class, with the times of a first computation: a forward pass and one
+    # backward pass.
+    preview = [l for l in lines if l.startswith("preview = ")]
+    results.check("dialog-preview",
+                  len(preview) == 1
+                  and re.fullmatch(r"preview = digit 1: forward \d+\.\d\d s, backward "
+                                   r"\d+\.\d\d s", preview[0]) is not None,
+                  "preview status: %s" % preview)
 
     log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
                    {"SEGCAM_TEST_DIALOG": "ok"})
-    results.scheme(log, ["dialog-ok", "repeat-last"])
+    results.scheme(log, ["dialog-ok", "repeat-last", "dialog-options", "model-inherited"])
     classes = [l for l in dialog_lines(log) if l.startswith("classes = ")]
     results.check("dialog-shows-last-values",
-                  len(classes) == 2 and "[x] digit 2" in classes[-1]
-                  and "[ ] Automatic" in classes[-1], "class rows shown: %s" % classes)
+                  len(classes) == 3 and "[x] digit 2" in classes[1]
+                  and "[ ] Automatic" in classes[1], "class rows shown: %s" % classes)
     results.check("dialog-clean-exit", not unclean(log, args.api),
                   "leaks, crashes or warnings on the console")
 
@@ -513,6 +548,7 @@ def main():
     parser.add_argument("--plugin", required=True)
     parser.add_argument("--models", nargs=2, required=True, metavar=("RGB", "GRAY"))
     parser.add_argument("--scheme", required=True)
+    parser.add_argument("--help-dir", required=True, help="plugin/help, installed beside it")
     parser.add_argument("--cli")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
@@ -523,7 +559,7 @@ def main():
     results = Results()
     try:
         write_inputs(work)
-        profile = lay_out_plugin(work, args.plugin, *args.models, args.api)
+        profile = lay_out_plugin(work, args.plugin, *args.models, args.api, args.help_dir)
         log = run_gimp(args, work, profile, "segcam-batch-tests")
         results.scheme(log, BATCH_TESTS)
         check_batch_outputs(args, results, work, log, profile)

@@ -10,10 +10,10 @@
 ; and exports layers as PNG files that the driver compares with the segcam command line's output.
 ;
 ; Version helpers: st-load st-load-layer st-new-image st-new-layer st-new-group st-source
-; st-select-layer st-name st-layers st-children st-group? st-visible? st-parent st-offsets st-size
-; st-opacity st-gray? st-has-selection? st-selection-value st-selection-channel st-save
-; st-explain-mode st-segment st-convert-indexed st-out-of-range st-repeat-error
-; st-store-last-classes st-test-registration st-test-errors-more.
+; st-select-layer st-name st-layers st-children st-group? st-visible? st-has-alpha? st-parent
+; st-offsets st-size st-opacity st-gray? st-has-selection? st-selection-value st-selection-channel
+; st-save st-explain-mode st-segment st-convert-indexed st-out-of-range st-repeat-error
+; st-store-last-classes st-store-last-options st-test-registration st-test-errors-more.
 ;
 ; The fixture rgb.png (48 x 40) has red squares at x 8..21, y 8..23 and x 36..40, y 30..34, a
 ; green bar at x 26..31, y 4..36 and a blue square at x 38..45, y 6..13 on a dark background; the
@@ -531,4 +531,39 @@
                            '("digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM") "last values"))
         ; The dialog opens with them too (the driver reads what it shows).
         (st-interactive-explain image source)
+        (gimp-image-delete image))))
+  (st-test "dialog-options"
+    (lambda ()
+      ; Transparent cold values and the legend, stored as the dialog stores them: Repeat uses
+      ; them (scripts cannot, the PDB arguments are the same as before).
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (st-store-last-options)
+        (st-select image 6 6 20 20)
+        (let* ((children (st-children (st-explain-mode RUN-WITH-LAST-VALS image source "" "" ""
+                                                       0 0 0 60 1)))
+               (legend (st-name (car children))))
+          (st-expect (and (st-contains legend "Legend: jet 0 ")
+                          (st-contains legend ", digit 2 max ")
+                          (st-contains legend " @ mid.relu1"))
+                     (string-append "legend on top: " legend))
+          (st-expect-equal (map st-visible? children) '(#t #t) "legend and heat map visible")
+          (st-expect (st-has-alpha? (cadr children)) "transparent cold values"))
+        (gimp-image-delete image))))
+  (st-test "model-inherited"
+    (lambda ()
+      ; As if the last dialog had chosen the gray model: Segment opens with it, and its run
+      ; hands it on to Explain.
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (gimp-attach-parasite (list "segcam-model" 1 (st-gray-model)))
+        (st-expect-equal (st-name (st-segment RUN-INTERACTIVE image source "" 60))
+                         "Segmentation: tiny-gray" "Segment inherits the model")
+        (gimp-attach-parasite (list "segcam-model" 1 ""))
+        (st-expect-equal (st-name (st-segment RUN-INTERACTIVE image source "" 60))
+                         "Segmentation: texture-mnist-biased" "the bundled default")
+        (gimp-attach-parasite (list "segcam-model" 1 (st-gray-model)))
+        (st-segment RUN-INTERACTIVE image source "" 60)
+        (st-expect (st-contains (st-name (st-interactive-explain image source)) "(tiny-gray)")
+                   "Explain inherits Segment's model")
         (gimp-image-delete image)))))

@@ -27,6 +27,7 @@
 (define (st-children item) (vector->list (cadr (gimp-item-get-children item))))
 (define (st-group? item) (= 1 (car (gimp-item-is-group item))))
 (define (st-visible? item) (= 1 (car (gimp-item-get-visible item))))
+(define (st-has-alpha? item) (= 1 (car (gimp-drawable-has-alpha item))))
 (define (st-parent item) (car (gimp-item-get-parent item)))
 (define (st-offsets item) (gimp-drawable-offsets item))
 (define (st-size item) (list (car (gimp-drawable-width item)) (car (gimp-drawable-height item))))
@@ -73,6 +74,17 @@
           (begin
             (vector-set! bytes (+ st-vals-classes i) (char->integer (string-ref classes i)))
             (loop (+ i 1)))))
+    (gimp-procedural-db-set-data "plug-in-segcam-explain" (car stored) bytes)))
+
+; Turns on the dialog's options beyond the PDB arguments (transparent cold values, legend) in
+; Explain's last values, as its check buttons would: the gint32s after max_size in ExplainVals.
+(define st-vals-map-alpha 5408)
+(define (st-store-last-options)
+  (let* ((stored (gimp-procedural-db-get-data "plug-in-segcam-explain"))
+         (bytes (cadr stored)))
+    (st-expect (= (car stored) (+ st-vals-map-alpha 8)) "last values of this layout")
+    (vector-set! bytes st-vals-map-alpha 1)
+    (vector-set! bytes (+ st-vals-map-alpha 4) 1)
     (gimp-procedural-db-set-data "plug-in-segcam-explain" (car stored) bytes)))
 
 (define (st-test-errors-more image source) #t)

@@ -213,6 +213,46 @@ test_find_layer (void)
   g_free (label);
 }
 
+/* "label=node" for a node, "label=node{child child}" for a module. */
+static void
+format_tree (const ExplainNodeGroup *group, GString *out)
+{
+  g_string_append_printf (out, "%s=%s", group->label,
+                          segcam_model_node_name (rgb_model, group->node));
+  if (group->children == NULL)
+    return;
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < group->children->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ' ');
+      format_tree (group->children->pdata[i], out);
+    }
+  g_string_append_c (out, '}');
+}
+
+static void
+test_node_tree (void)
+{
+  ExplainNodeGroup *tree = explain_node_tree (rgb_model);
+  GString *text = g_string_new (NULL);
+
+  /* Modules stand for their last node; "dec" has one node and becomes it; the input is left
+   * out. */
+  for (guint i = 0; i < tree->children->len; i++)
+    {
+      g_string_append (text, i > 0 ? " " : "");
+      format_tree (tree->children->pdata[i], text);
+    }
+  g_assert_cmpstr (text->str, ==,
+                   "enc=enc.relu1{conv1=enc.conv1 relu1=enc.relu1} pool1=pool1 "
+                   "mid=mid.relu1{conv1=mid.conv1 relu1=mid.relu1} up1=up1 cat1=cat1 "
+                   "dec.conv1=dec.conv1 colour=colour logits=logits");
+  g_assert_cmpstr (((ExplainNodeGroup *) tree->children->pdata[2])->path, ==, "mid");
+  g_string_free (text, TRUE);
+  explain_node_tree_free (tree);
+}
+
 static void
 test_names (void)
 {
@@ -713,6 +753,164 @@ check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const c
   g_object_unref (layer);
 }
 
+/* Transparent cold values: the heat map's alpha is its gray level (grayscale: 255 v), and the
+ * overlay weighs the heat map by it; the legend goes on top with the raw maxima in its name. */
+static void
+test_run_map_alpha_legend (void)
+{
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSettings settings = {
+    "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
+    EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY, 1024, TRUE, TRUE,
+  };
+  ExplainSource source = { layer, NULL, 0, 0 };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  guint8 *want, *heat, *overlay, *legend;
+  char *name;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (result->layers->len, ==, 3);
+  g_assert_cmpint (layer_at (result, 0)->kind, ==, EXPLAIN_LAYER_LEGEND);
+  g_assert_true (layer_at (result, 0)->visible && layer_at (result, 1)->visible);
+  g_assert_false (layer_at (result, 2)->visible);
+  g_assert_true (g_str_has_prefix (layer_at (result, 0)->name,
+                                   "Legend: grayscale 0 … max, digit 1 max "));
+  g_assert_true (g_str_has_suffix (layer_at (result, 0)->name, " @ mid.relu1"));
+  g_assert_true (layer_at (result, 1)->has_alpha);
+
+  want = engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                      SEGCAM_COLORMAP_GRAYSCALE, NULL);
+  heat = read_u8 (layer_at (result, 1)->buffer, "R'G'B'A u8", 4);
+  overlay = read_u8 (layer_at (result, 2)->buffer, "R'G'B'A u8", 4);
+  for (int i = 0; i < width * height; i++)
+    {
+      g_assert_cmpint (heat[4 * i], ==, want[3 * i]);
+      g_assert_cmpint (heat[4 * i + 3], ==, want[3 * i]);
+      for (int c = 0; c < 3; c++)
+        {
+          double v = want[3 * i] / 255.0;
+          double source_value = 255 * pixels[3 * i + c];
+          double blend = source_value + 0.5 * v * (want[3 * i + c] - source_value);
+
+          g_assert_cmpfloat (fabs (overlay[4 * i + c] - blend), <=, 0.51 + 0.5);
+        }
+    }
+  /* The bar: opaque, dark at its frame, black to white (grayscale) from left to right inside. */
+  legend = read_u8 (layer_at (result, 0)->buffer, "R'G'B'A u8", 4);
+  g_assert_cmpint (legend[3], ==, 0);
+  g_assert_cmpint (legend[4 * ((height - 3) * width + 2) + 3], ==, 255);
+  g_assert_cmpint (legend[4 * ((height - 3) * width + 2)], <,
+                   legend[4 * ((height - 3) * width + width / 2 - 1)]);
+
+  name = explain_legend_name (SEGCAM_COLORMAP_JET, (const char *[]) { "a", "b" },
+                              (const float[]) { 0.5f, 0.0123f }, 2, "mid.relu1");
+  g_assert_cmpstr (name, ==, "Legend: jet 0 … max, a max 0.5, b max 0.0123 @ mid.relu1");
+  g_free (name);
+  g_free (legend);
+  g_free (overlay);
+  g_free (heat);
+  g_free (want);
+  g_free (pixels);
+  explain_result_free (result);
+  g_object_unref (layer);
+}
+
+/* Computes the preview's map for settings and checks it against the engine's (forward: whether
+ * a forward pass was run for it). */
+static void
+check_preview_map (ExplainPreview *preview, const ExplainSettings *settings,
+                   const float *pixels, int width, int height, gboolean forward,
+                   ExplainPreviewStats *stats)
+{
+  GError *error = NULL;
+  float *map = explain_preview_compute (preview, rgb_model, settings, NULL, stats, &error);
+  guint8 *want, *got;
+
+  g_assert_no_error (error);
+  g_assert_true ((stats->forward_seconds >= 0) == forward);
+  want = engine_heat (rgb_model, pixels, width, height, stats->class_index, NULL,
+                      settings->score, SEGCAM_COLORMAP_GRAYSCALE, NULL);
+  got = explain_preview_render (preview, map, SEGCAM_COLORMAP_GRAYSCALE, 100, FALSE);
+  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+  g_free (got);
+  g_free (want);
+  g_free (map);
+}
+
+/* The preview's map is the engine's at the preview's size; a new class or score keeps the
+ * forward pass, a new layer does not; the render is the overlay's blend. */
+static void
+test_preview (void)
+{
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSource source = { layer, NULL, 0, 0 };
+  ExplainPreview *preview = explain_preview_new (&source, 64);
+  ExplainSettings settings = {
+    "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
+    EXPLAIN_OUTPUT_HEAT_MAP, 64,
+  };
+  ExplainPreviewStats stats;
+  GCancellable *cancel = g_cancellable_new ();
+  GError *error = NULL;
+  uint8_t *labels;
+  guint8 *got;
+  float *map;
+  int w, h;
+
+  explain_preview_size (preview, &w, &h);
+  g_assert_cmpint (w, ==, width);
+  g_assert_cmpint (h, ==, height);
+  check_preview_map (preview, &settings, pixels, width, height, TRUE, &stats);
+  g_assert_cmpint (stats.class_index, ==, 1);
+  g_free (engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
+                       SEGCAM_COLORMAP_GRAYSCALE, &labels));
+
+  /* Another class, by default the one predicted most: only a backward pass. */
+  settings.classes = "";
+  settings.score = SEGCAM_SCORE_PROBABILITIES;
+  check_preview_map (preview, &settings, pixels, width, height, FALSE, &stats);
+  g_assert_cmpint (stats.class_index, ==, explain_default_class (labels, NULL, width * height,
+                                                                 segcam_model_n_classes (
+                                                                   rgb_model)));
+
+  /* Another layer: a forward pass again. */
+  settings.layer = "enc.relu1";
+  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (stats.forward_seconds, >=, 0);
+  g_assert_cmpint (stats.node, ==, segcam_model_find_node (rgb_model, "enc.relu1"));
+  /* No map: the layer itself. */
+  got = explain_preview_render (preview, NULL, SEGCAM_COLORMAP_JET, 60, FALSE);
+  for (int i = 0; i < width * height * 3; i++)
+    g_assert_cmpint (abs (got[i] - (int) lround (255 * pixels[i])), <=, 1);
+  g_free (got);
+  g_free (map);
+
+  /* Errors, and a cancel before the work starts. */
+  settings.classes = "nope";
+  g_assert_null (explain_preview_compute (preview, rgb_model, &settings, cancel, &stats,
+                                          &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+  g_clear_error (&error);
+  settings.classes = "";
+  g_cancellable_cancel (cancel);
+  g_assert_null (explain_preview_compute (preview, rgb_model, &settings, cancel, &stats,
+                                          &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  explain_preview_free (preview);
+  g_object_unref (cancel);
+  g_free (labels);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
 static void
 test_run_errors (void)
 {
@@ -783,6 +981,7 @@ main (int argc, char **argv)
   g_test_add_func ("/settings/working-size", test_working_size);
   g_test_add_func ("/settings/classes", test_parse_classes);
   g_test_add_func ("/settings/layer", test_find_layer);
+  g_test_add_func ("/settings/node-tree", test_node_tree);
   g_test_add_func ("/settings/names", test_names);
   g_test_add_func ("/roi/default-class", test_default_class);
   g_test_add_func ("/roi/modes", test_build_roi);
@@ -793,6 +992,8 @@ main (int argc, char **argv)
   g_test_add_func ("/run/resampled", test_run_resampled);
   g_test_add_func ("/run/gray", test_run_gray);
   g_test_add_func ("/run/errors", test_run_errors);
+  g_test_add_func ("/run/map-alpha-legend", test_run_map_alpha_legend);
+  g_test_add_func ("/preview/reuses-forward", test_preview);
   g_test_add_func ("/run/too-large", test_run_too_large);
   status = g_test_run ();
 

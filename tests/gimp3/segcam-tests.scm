@@ -28,6 +28,7 @@
 (define (st-children item) (vector->list (gimp-item-get-children item)))
 (define (st-group? item) (gimp-item-is-group item))
 (define (st-visible? item) (gimp-item-get-visible item))
+(define (st-has-alpha? item) (gimp-drawable-has-alpha item))
 (define (st-parent item) (gimp-item-get-parent item))
 (define (st-offsets item) (gimp-drawable-get-offsets item))
 (define (st-size item) (list (gimp-drawable-get-width item) (gimp-drawable-get-height item)))
@@ -86,7 +87,8 @@
 
 ; GIMP 3 keeps last values in the profile, in GIMP's own serialisation, and reads them again at
 ; each run (after those a dialog run attached to the image); a later line overrides an earlier.
-(define (st-store-last-classes classes)
+; Appends settings to Explain's last values, where a later one of a name wins.
+(define (st-append-last-values settings)
   (let* ((file (st-path (string-append "profile/plug-in-settings/"
                                        "GimpProcedureConfigRun-plug-in-segcam-explain.last")))
          (stored (let ((port (open-input-file file)))
@@ -98,8 +100,15 @@
     (st-expect (st-contains stored "(max-size 1024)") "last values stored")
     (let ((port (open-output-file file)))
       (display stored port)
-      (display (string-append "(classes \"" classes "\")\n") port)
+      (display settings port)
       (close-output-port port))))
+
+(define (st-store-last-classes classes)
+  (st-append-last-values (string-append "(classes \"" classes "\")\n")))
+
+; The dialog's options beyond the PDB arguments are aux arguments, kept with the last values.
+(define (st-store-last-options)
+  (st-append-last-values "(map-alpha yes)\n(legend yes)\n"))
 
 ; Only GIMP 3 can pass several selected layers, or none: one at a time only.
 (define (st-test-errors-more image source)
