@@ -127,6 +127,14 @@ segcam_cmd_import (int argc, char **argv)
         g_mapped_file_unref (f);
       if (!ok || !segcam_write_atomically (out, write_model, &st, &error))
         status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
+      else if (g_hash_table_contains (st.metadata, "segcam.import_notes"))
+        {
+          char **lines = g_strsplit (g_hash_table_lookup (st.metadata, "segcam.import_notes"), "\n", -1);
+          for (char **l = lines; *l; l++)
+            if (**l)
+              segcam_cli_print ("%s", *l);
+          g_strfreev (lines);
+        }
     }
   if (status == 0)
     {

@@ -898,11 +898,23 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
       if (sizes->kind != V_INT || sizes->n != 4)
         return unsupported (imp, n, "sizes must give the 4 dimensions of an image");
       const sym *h = &sizes->ints[2], *w = &sizes->ints[3];
-      if (h->node < 0 || h->node != w->node || h->dim != 2 || w->dim != 3)
-        return unsupported (imp, n, "the output size is fixed, not the size of a tensor; export "
+      JsonObject *o;
+      if (h->node < 0 && w->node < 0)
+        {
+          /* A static export's fixed size: onnx-import.c re-expresses it in terms of the graph
+           * once the export-time shapes are known. */
+          if (h->k < 1 || w->k < 1 || h->k > 65536 || w->k > 65536)
+            return unsupported (imp, n, "the output size is out of range");
+          o = emit (imp, n, "upsample", 1, &x, node_at (imp, x)->channels, FALSE);
+          json_object_set_array_member (o, "size", json_ints (2, (int[]) {(int) h->k, (int) w->k}));
+          int at = (int) imp->nodes->len - 1;
+          g_array_append_val (imp->fixed, at);
+        }
+      else if (h->node < 0 || h->node != w->node || h->dim != 2 || w->dim != 3)
+        return unsupported (imp, n, "the output size mixes a fixed size with a tensor's; export "
                             "with dynamic height and width (torch.onnx.export's dynamic_axes)");
-      int in[2] = {x, h->node};
-      JsonObject *o = emit (imp, n, "upsample", 2, in, node_at (imp, x)->channels, FALSE);
+      else
+        o = emit (imp, n, "upsample", 2, (int[]) {x, h->node}, node_at (imp, x)->channels, FALSE);
       json_object_set_string_member (o, "mode", bilinear ? "bilinear" : "nearest");
       if (align_corners)
         json_object_set_boolean_member (o, "align_corners", TRUE);

@@ -129,7 +129,7 @@ test_errors (void)
     const char *file, *message;
   } cases[] = {
     {"bad-unsupported-op", "op Tanh at node 'logits' is not supported"},
-    {"bad-fixed-resize", "the output size is fixed"},
+    {"bad-fixed-resize", "has a fixed output size"},
     {"bad-external-data", "tensor 'w' keeps its data in an external file"},
     {"bad-cycle", "cycle"},
     {"bad-short-tensor", "tensor 'w' holds 20 bytes"},
