@@ -81,8 +81,8 @@ segcam_cmd_import (int argc, char **argv)
      "Per-channel mean subtracted from pixels in [0, 1] (default 0)", "M[,M,M]"},
     {"std", 0, 0, G_OPTION_ARG_STRING, &std, "Per-channel standard deviation (default 1)", "S[,S,S]"},
     {"output", 0, 0, G_OPTION_ARG_STRING, &output,
-     "Tensor holding the logits (default: the first graph output, without a final Softmax or "
-     "Sigmoid)", "TENSOR"},
+     "Tensor holding the logits (default: the first graph output, without the Casts and the final "
+     "Softmax or Sigmoid that end it)", "TENSOR"},
     {"default-layer", 0, 0, G_OPTION_ARG_STRING, &layer,
      "Tensor Seg-Grad-CAM explains at by default (default: the deepest, widest feature map)", "TENSOR"},
     {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Model name (default: the graph's)", "NAME"},

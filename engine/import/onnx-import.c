@@ -171,8 +171,23 @@ producer (importer *imp, const char *tensor)
   return i >= 0 ? imp->graph->node[i] : NULL;
 }
 
-/* The logits: the requested or first graph output, without a final Softmax or Sigmoid (whose
- * kind becomes the output activation). *activation is NULL when there was none. */
+/* Casts between float types and Identity leave the values as segcam computes them. */
+static gboolean
+is_float_alias (const Onnx__NodeProto *p)
+{
+  if (!p || !p->n_input || !p->op_type)
+    return FALSE;
+  if (strcmp (p->op_type, "Identity") == 0)
+    return TRUE;
+  int64_t to = attr_int (p, "to", 0);
+  return strcmp (p->op_type, "Cast") == 0
+         && (to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16
+             || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE);
+}
+
+/* The logits: the requested or first graph output, without the Casts (fp16 models cast their
+ * outputs back to float) and the final Softmax or Sigmoid (whose kind becomes the output
+ * activation) after them. *activation is NULL when there was none. */
 static gboolean
 find_logits (importer *imp, const char *requested, const char **logits, const char **activation)
 {
@@ -181,6 +196,8 @@ find_logits (importer *imp, const char *requested, const char **logits, const ch
     return fail (imp, "the graph has no output");
   const char *t = requested ? requested : g->output[0]->name;
   const Onnx__NodeProto *p = producer (imp, t);
+  for (int hops = 0; is_float_alias (p) && hops < 16; hops++) /* a cycle is reported later */
+    t = p->input[0], p = producer (imp, t);
   const char *op = p && p->n_input && p->op_type ? p->op_type : "";
   *activation = NULL;
   if (strcmp (op, "Softmax") == 0 || strcmp (op, "LogSoftmax") == 0)
