@@ -505,9 +505,10 @@ size_partner (importer *imp, int u, const int *hw, int *const *inputs, const gbo
 /* Static exports (torch.onnx.export without dynamic_axes) give every Resize a fixed output size.
  * Each is re-expressed, where the export-time shapes allow, as "the size of a tensor"
  * (size_partner) or as a whole scale of its input, so that the network runs at any image size
- * as it did in PyTorch; *notes says what became of each. */
+ * as it did in PyTorch; summary says so in a sentence, notes what became of each. */
 static gboolean
-generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *notes)
+generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *summary,
+            GString *notes)
 {
   guint n = imp->nodes->len, n_fixed = imp->fixed->len;
   if (!n_fixed)
@@ -594,15 +595,11 @@ generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *no
                    node_at (imp, u)->name, hw[2 * u + 1], hw[2 * u], imp->export_w, imp->export_h);
     }
   if (ok)
-    {
-      char *head = g_strdup_printf ("generalised a static export: the %d fixed Resize sizes of its "
-                                    "%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " input follow the image "
-                                    "(%d the size of a tensor, %d the input's, %d a whole scale)\n",
-                                    counts[0] + counts[1] + counts[2], imp->export_w, imp->export_h,
-                                    counts[0], counts[1], counts[2]);
-      g_string_prepend (notes, head);
-      g_free (head);
-    }
+    g_string_append_printf (summary, "; generalised a static export: the %d fixed Resize sizes of "
+                            "its %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " input follow the image "
+                            "(%d the size of a tensor, %d the input's, %d a whole scale)",
+                            counts[0] + counts[1] + counts[2], imp->export_w, imp->export_h,
+                            counts[0], counts[1], counts[2]);
   for (guint i = 0; i < n; i++)
     g_free (inputs[i]);
   g_free (inputs);
@@ -796,19 +793,22 @@ translate (importer *imp, const char *path, const segcam_onnx_options *o, segcam
                                         imp->model->producer_name ? imp->model->producer_name : "?",
                                         imp->model->producer_version ? imp->model->producer_version : "",
                                         imp->opset));
-  GString *notes = g_string_new ("");
-  ok = generalise (imp, root, st, notes) && finish (imp, root, st, layer_name == NULL);
-  if (ok && notes->len)
+  GString *summary = g_string_new (""), *notes = g_string_new ("");
+  if (imp->n_dequantized)
+    g_string_append_printf (summary, "; the weights of its %d ConvInteger nodes were dequantized "
+                            "(activations stay float: DynamicQuantizeLinear is not applied)",
+                            imp->n_dequantized);
+  ok = generalise (imp, root, st, summary, notes) && finish (imp, root, st, layer_name == NULL);
+  if (ok && summary->len)
     {
-      /* The first line (the summary) joins the description `segcam info` shows; all of them
-       * are kept for `segcam import` to print. */
-      char *summary = g_strndup (notes->str, strcspn (notes->str, "\n"));
-      char *d = g_strdup_printf ("%s; %s", (char *) g_hash_table_lookup (st->metadata, "segcam.description"),
-                                 summary);
+      /* The summary joins the description `segcam info` shows; segcam import prints it and
+       * the details. */
+      char *d = g_strconcat (g_hash_table_lookup (st->metadata, "segcam.description"), summary->str, NULL);
       g_hash_table_replace (st->metadata, g_strdup ("segcam.description"), d);
-      g_hash_table_replace (st->metadata, g_strdup ("segcam.import_notes"), g_strdup (notes->str));
-      g_free (summary);
+      g_hash_table_replace (st->metadata, g_strdup ("segcam.import_notes"),
+                            g_strdup_printf ("%s\n%s", summary->str + 2 /* "; " */, notes->str));
     }
+  g_string_free (summary, TRUE);
   g_string_free (notes, TRUE);
   json_object_unref (root);
   return ok;
