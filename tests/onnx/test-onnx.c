@@ -148,6 +148,16 @@ test_static (void)
   g_assert_cmpint (shapes[3 * out + 2], ==, 33);
   g_free (shapes);
   segcam_model_free (m);
+
+  /* No tensor has the size: a whole scale of the resize's input. */
+  m = load ("static-scale", &error);
+  g_assert_no_error (error);
+  up2 = node (m, "up2");
+  g_assert_cmpint (up2->n_inputs, ==, 1);
+  g_assert_cmpfloat (up2->p.up.scale_h, ==, 2);
+  g_assert_cmpfloat (up2->p.up.scale_w, ==, 2);
+  g_assert_cmpint (up2->p.up.size_h, ==, 0);
+  segcam_model_free (m);
 }
 
 static void

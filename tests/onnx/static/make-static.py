@@ -7,6 +7,7 @@ fixed size and every Resize a fixed output size:
                         (the size follows the input: "the tensor it is combined with"), then a
                         stride-2 conv resized x2 to 8 x 10 and added to the first conv (a whole
                         scale would do, but the Add partner comes first);
+  static-scale.onnx     a stride-4 conv resized to 8 x 10, a size no tensor has: twice its input's;
   static-stuck.onnx     a resize to 13 x 7, which no tensor has and no whole scale gives: refused.
 """
 import os
@@ -53,6 +54,14 @@ save("static-decoder", [
     helper.make_node("Conv", ["cat", "w3"], ["logits"], kernel_shape=[1, 1]),
 ], [tensor("w1", 4, 3, 3, 3), tensor("w2", 4, 4, 3, 3), tensor("w3", 2, 7, 1, 1),
     sizes("s8x10", 1, 4, 8, 10), sizes("s16x20", 1, 4, 16, 20)])
+save("static-scale", [
+    helper.make_node("Conv", ["image", "w1"], ["down4"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                     strides=[4, 4]),
+    resize("down4", "s8x10", "up2"),
+    resize("up2", "s16x20", "up"),
+    helper.make_node("Conv", ["up", "w3"], ["logits"], kernel_shape=[1, 1]),
+], [tensor("w1", 4, 3, 3, 3), tensor("w3", 2, 4, 1, 1), sizes("s8x10", 1, 4, 8, 10),
+    sizes("s16x20", 1, 4, 16, 20)])
 save("static-stuck", [
     helper.make_node("Conv", ["image", "w1"], ["down"], **conv),
     resize("down", "s13x7", "odd"),
