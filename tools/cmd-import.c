@@ -81,8 +81,8 @@ segcam_cmd_import (int argc, char **argv)
      "Per-channel mean subtracted from pixels in [0, 1] (default 0)", "M[,M,M]"},
     {"std", 0, 0, G_OPTION_ARG_STRING, &std, "Per-channel standard deviation (default 1)", "S[,S,S]"},
     {"output", 0, 0, G_OPTION_ARG_STRING, &output,
-     "Tensor holding the logits (default: the first graph output, without a final Softmax or "
-     "Sigmoid)", "TENSOR"},
+     "Tensor holding the logits (default: the first graph output, without the Casts and the final "
+     "Softmax or Sigmoid that end it)", "TENSOR"},
     {"default-layer", 0, 0, G_OPTION_ARG_STRING, &layer,
      "Tensor Seg-Grad-CAM explains at by default (default: the deepest, widest feature map)", "TENSOR"},
     {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Model name (default: the graph's)", "NAME"},
@@ -127,6 +127,14 @@ segcam_cmd_import (int argc, char **argv)
         g_mapped_file_unref (f);
       if (!ok || !segcam_write_atomically (out, write_model, &st, &error))
         status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
+      else if (g_hash_table_contains (st.metadata, "segcam.import_notes"))
+        {
+          char **lines = g_strsplit (g_hash_table_lookup (st.metadata, "segcam.import_notes"), "\n", -1);
+          for (char **l = lines; *l; l++)
+            if (**l)
+              segcam_cli_print ("%s", *l);
+          g_strfreev (lines);
+        }
     }
   if (status == 0)
     {

@@ -149,6 +149,11 @@ add_graph_input (importer *imp, int *channels)
       || (c->dim_value != 1 && c->dim_value != 3))
     return fail (imp, "input '%s' must have 1 (gray) or 3 (RGB) channels", shown (in->name));
   *channels = (int) c->dim_value;
+  const Onnx__TensorShapeProto__Dimension *h = shape->dim[2], *w = shape->dim[3];
+  if (h->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+      && w->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && h->dim_value > 0
+      && w->dim_value > 0 && h->dim_value <= 65536 && w->dim_value <= 65536)
+    imp->export_h = h->dim_value, imp->export_w = w->dim_value;
   out_node o = {g_strdup ("input"), "input", -1, *channels, FALSE, json_object_new ()};
   json_object_set_string_member (o.json, "name", "input");
   json_object_set_string_member (o.json, "op", "input");
@@ -166,8 +171,23 @@ producer (importer *imp, const char *tensor)
   return i >= 0 ? imp->graph->node[i] : NULL;
 }
 
-/* The logits: the requested or first graph output, without a final Softmax or Sigmoid (whose
- * kind becomes the output activation). *activation is NULL when there was none. */
+/* Casts between float types and Identity leave the values as segcam computes them. */
+static gboolean
+is_float_alias (const Onnx__NodeProto *p)
+{
+  if (!p || !p->n_input || !p->op_type)
+    return FALSE;
+  if (strcmp (p->op_type, "Identity") == 0)
+    return TRUE;
+  int64_t to = attr_int (p, "to", 0);
+  return strcmp (p->op_type, "Cast") == 0
+         && (to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16
+             || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE);
+}
+
+/* The logits: the requested or first graph output, without the Casts (fp16 models cast their
+ * outputs back to float) and the final Softmax or Sigmoid (whose kind becomes the output
+ * activation) after them. *activation is NULL when there was none. */
 static gboolean
 find_logits (importer *imp, const char *requested, const char **logits, const char **activation)
 {
@@ -176,6 +196,8 @@ find_logits (importer *imp, const char *requested, const char **logits, const ch
     return fail (imp, "the graph has no output");
   const char *t = requested ? requested : g->output[0]->name;
   const Onnx__NodeProto *p = producer (imp, t);
+  for (int hops = 0; is_float_alias (p) && hops < 16; hops++) /* a cycle is reported later */
+    t = p->input[0], p = producer (imp, t);
   const char *op = p && p->n_input && p->op_type ? p->op_type : "";
   *activation = NULL;
   if (strcmp (op, "Softmax") == 0 || strcmp (op, "LogSoftmax") == 0)
@@ -400,6 +422,196 @@ graph_text (JsonObject *root)
   return text;
 }
 
+/* Which node a name of the translation is, and which nodes each one reads. */
+static int **
+node_inputs (importer *imp)
+{
+  GHashTable *index = g_hash_table_new (g_str_hash, g_str_equal);
+  int **inputs = g_new0 (int *, imp->nodes->len);
+  for (guint i = 0; i < imp->nodes->len; i++)
+    {
+      const out_node *o = node_at (imp, i);
+      JsonArray *a = json_object_has_member (o->json, "inputs")
+                       ? json_object_get_array_member (o->json, "inputs") : NULL;
+      guint k = a ? json_array_get_length (a) : 0;
+      inputs[i] = g_new (int, k + 1);
+      for (guint j = 0; j < k; j++)
+        inputs[i][j] = GPOINTER_TO_INT (g_hash_table_lookup (index, json_array_get_string_element (a, j))) - 1;
+      inputs[i][k] = -1;
+      g_hash_table_insert (index, o->name, GINT_TO_POINTER ((int) i + 1));
+    }
+  g_hash_table_destroy (index);
+  return inputs;
+}
+
+/* fixed[i]: node i's size is fixed, because it is or reads an unresolved fixed-size upsample
+ * (the nodes are in the order they were emitted, inputs first). */
+static void
+mark_fixed (importer *imp, int *const *inputs, const gboolean *unresolved, gboolean *fixed)
+{
+  for (guint i = 0; i < imp->nodes->len; i++)
+    {
+      fixed[i] = unresolved[i];
+      for (const int *k = inputs[i]; *k >= 0 && !fixed[i]; k++)
+        fixed[i] = fixed[*k];
+    }
+}
+
+/* A partner for upsample node u, whose export-time output is h x w (hw: every node's export-time
+ * size, -1 for nodes the output does not need): a node of that size whose own size follows the
+ * image. First a node that u's output, through ops that keep its size, is added to, multiplied
+ * or concatenated with, as U-Net and FPN decoders, "resize like" helpers and segmentation heads
+ * do; then the graph input; then the nearest node before u. *why says which. */
+static int
+size_partner (importer *imp, int u, const int *hw, int *const *inputs, const gboolean *fixed,
+              const char **why)
+{
+  int h = hw[2 * u], w = hw[2 * u + 1];
+  guint n = imp->nodes->len;
+  /* A node of size h x w at the export size and whose inputs are too keeps its input's size at
+   * every size: a stride-1 window keeps it exactly when its padding does, whatever the size. */
+  gboolean *chain = g_new0 (gboolean, n);
+  chain[u] = TRUE;
+#define FITS(j) ((j) != u && !fixed[j] && !chain[j] && hw[2 * (j)] == h && hw[2 * (j) + 1] == w \
+                 && !node_at (imp, j)->one_pixel)
+  int found = -1;
+  for (guint i = u + 1; found < 0 && i < n; i++)
+    {
+      const char *op = node_at (imp, i)->op;
+      gboolean reads_chain = FALSE;
+      for (const int *k = inputs[i]; *k >= 0; k++)
+        reads_chain |= chain[*k];
+      if (!reads_chain || hw[2 * i] != h || hw[2 * i + 1] != w)
+        continue;
+      chain[i] = TRUE;
+      if (strcmp (op, "concat") && strcmp (op, "add") && strcmp (op, "mul"))
+        continue;
+      for (const int *k = inputs[i]; found < 0 && *k >= 0; k++)
+        if (FITS (*k))
+          found = *k;
+    }
+  if (found >= 0)
+    *why = "the tensor it is combined with";
+  else if (FITS (0))
+    found = 0, *why = "the input";
+  for (int j = u - 1; found < 0 && j > 0; j--)
+    if (FITS (j))
+      found = j, *why = "an earlier tensor of that size at the export size";
+#undef FITS
+  g_free (chain);
+  return found;
+}
+
+/* Static exports (torch.onnx.export without dynamic_axes) give every Resize a fixed output size.
+ * Each is re-expressed, where the export-time shapes allow, as "the size of a tensor"
+ * (size_partner) or as a whole scale of its input, so that the network runs at any image size
+ * as it did in PyTorch; summary says so in a sentence, notes what became of each. */
+static gboolean
+generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *summary,
+            GString *notes)
+{
+  guint n = imp->nodes->len, n_fixed = imp->fixed->len;
+  if (!n_fixed)
+    return TRUE;
+  const out_node *first = node_at (imp, g_array_index (imp->fixed, int, 0));
+  if (!imp->export_h)
+    return fail (imp, "Resize to '%s' has a fixed output size, but the graph input has no static "
+                 "size to relate it to; export with a static input, or with sizes taken from tensors",
+                 first->name);
+  g_hash_table_replace (st->metadata, g_strdup ("segcam.graph"), graph_text (root));
+  segcam_model *m = segcam_model_from_safetensors (st, imp->error);
+  if (!m)
+    return FALSE;
+  int n_model = segcam_model_n_nodes (m), *shapes = g_new (int, 3 * n_model);
+  GError *why = NULL;
+  gboolean ok = segcam_model_infer_shapes (m, (int) imp->export_w, (int) imp->export_h, shapes, &why);
+  if (!ok)
+    {
+      fail (imp, "the network fails at its export size %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+            " (%s)", imp->export_w, imp->export_h, why->message);
+      g_clear_error (&why);
+    }
+  int *hw = g_new (int, 2 * n), **inputs = node_inputs (imp);
+  GHashTable *index = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    hw[2 * i] = hw[2 * i + 1] = -1, g_hash_table_insert (index, node_at (imp, i)->name, GINT_TO_POINTER (i + 1));
+  for (int i = 0; ok && i < n_model; i++)
+    {
+      int at = GPOINTER_TO_INT (g_hash_table_lookup (index, segcam_model_node_name (m, i))) - 1;
+      if (at >= 0)
+        hw[2 * at] = shapes[3 * i + 1], hw[2 * at + 1] = shapes[3 * i + 2];
+    }
+  gboolean *unresolved = g_new0 (gboolean, n), *fixed = g_new0 (gboolean, n);
+  for (guint f = 0; f < n_fixed; f++)
+    unresolved[g_array_index (imp->fixed, int, f)] = TRUE;
+  int counts[3] = {0, 0, 0};
+  /* A partner may itself follow a fixed Resize resolved later: repeat while one resolves. */
+  for (gboolean progress = ok; progress;)
+    {
+      progress = FALSE;
+      for (guint f = 0; f < n_fixed; f++)
+        {
+          int u = g_array_index (imp->fixed, int, f), x = inputs[u][0];
+          if (!unresolved[u] || hw[2 * u] < 0)
+            continue;
+          mark_fixed (imp, inputs, unresolved, fixed);
+          const out_node *o = node_at (imp, u);
+          const char *reason = NULL;
+          int partner = size_partner (imp, u, hw, inputs, fixed, &reason);
+          int sh = hw[2 * x] > 0 && hw[2 * u] % hw[2 * x] == 0 ? hw[2 * u] / hw[2 * x] : 0;
+          int sw = hw[2 * x + 1] > 0 && hw[2 * u + 1] % hw[2 * x + 1] == 0 ? hw[2 * u + 1] / hw[2 * x + 1] : 0;
+          gboolean scaled = partner < 0 && sh >= 1 && sw >= 1 && sh <= 64 && sw <= 64 && !fixed[x];
+          if (partner < 0 && !scaled)
+            continue;
+          json_object_remove_member (o->json, "size");
+          if (partner >= 0)
+            {
+              json_array_add_string_element (json_object_get_array_member (o->json, "inputs"),
+                                             node_at (imp, partner)->name);
+              g_string_append_printf (notes, "Resize to '%s' (%dx%d at the export size): to the size "
+                                      "of %s, '%s'\n", o->name, hw[2 * u + 1], hw[2 * u], reason,
+                                      node_at (imp, partner)->name);
+              counts[partner == 0 ? 1 : 0]++;
+            }
+          else
+            {
+              /* what torch.onnx.export writes for interpolate(scale_factor=k) */
+              json_object_set_array_member (o->json, "scale", json_floats (2, (float[]) {sh, sw}));
+              g_string_append_printf (notes, "Resize to '%s' (%dx%d at the export size): %d x %d its "
+                                      "input's size\n", o->name, hw[2 * u + 1], hw[2 * u], sw, sh);
+              counts[2]++;
+            }
+          unresolved[u] = FALSE, progress = TRUE;
+        }
+    }
+  for (guint f = 0; ok && f < n_fixed; f++)
+    {
+      int u = g_array_index (imp->fixed, int, f);
+      if (unresolved[u] && hw[2 * u] >= 0)
+        ok = fail (imp, "Resize to '%s': its fixed output size %dx%d (at the export size %" G_GINT64_FORMAT
+                   "x%" G_GINT64_FORMAT ") is neither the size of a tensor whose size follows the "
+                   "image nor a whole multiple of its input's, so the network only runs at its "
+                   "export size, which segcam does not support; export with dynamic_axes",
+                   node_at (imp, u)->name, hw[2 * u + 1], hw[2 * u], imp->export_w, imp->export_h);
+    }
+  if (ok)
+    g_string_append_printf (summary, "; generalised a static export: the %d fixed Resize sizes of "
+                            "its %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " input follow the image "
+                            "(%d the size of a tensor, %d the input's, %d a whole scale)",
+                            counts[0] + counts[1] + counts[2], imp->export_w, imp->export_h,
+                            counts[0], counts[1], counts[2]);
+  for (guint i = 0; i < n; i++)
+    g_free (inputs[i]);
+  g_free (inputs);
+  g_free (unresolved);
+  g_free (fixed);
+  g_free (hw);
+  g_free (shapes);
+  g_hash_table_destroy (index);
+  segcam_model_free (m);
+  return ok;
+}
+
 /* Loads the translation as segcam would and sets, from its shapes, the input's size multiple (the
  * smallest that keeps every node valid and the logits at the input's size) and, unless given,
  * the default layer: the widest of the deepest feature maps (least pixels, most channels; the
@@ -581,7 +793,23 @@ translate (importer *imp, const char *path, const segcam_onnx_options *o, segcam
                                         imp->model->producer_name ? imp->model->producer_name : "?",
                                         imp->model->producer_version ? imp->model->producer_version : "",
                                         imp->opset));
-  ok = finish (imp, root, st, layer_name == NULL);
+  GString *summary = g_string_new (""), *notes = g_string_new ("");
+  if (imp->n_dequantized)
+    g_string_append_printf (summary, "; the weights of its %d ConvInteger nodes were dequantized "
+                            "(activations stay float: DynamicQuantizeLinear is not applied)",
+                            imp->n_dequantized);
+  ok = generalise (imp, root, st, summary, notes) && finish (imp, root, st, layer_name == NULL);
+  if (ok && summary->len)
+    {
+      /* The summary joins the description `segcam info` shows; segcam import prints it and
+       * the details. */
+      char *d = g_strconcat (g_hash_table_lookup (st->metadata, "segcam.description"), summary->str, NULL);
+      g_hash_table_replace (st->metadata, g_strdup ("segcam.description"), d);
+      g_hash_table_replace (st->metadata, g_strdup ("segcam.import_notes"),
+                            g_strdup_printf ("%s\n%s", summary->str + 2 /* "; " */, notes->str));
+    }
+  g_string_free (summary, TRUE);
+  g_string_free (notes, TRUE);
   json_object_unref (root);
   return ok;
 }
@@ -614,6 +842,7 @@ segcam_onnx_import (const uint8_t *data, size_t size, const char *path,
     .nodes = g_array_new (FALSE, TRUE, sizeof (out_node)),
     .tensors = g_array_new (FALSE, TRUE, sizeof (segcam_tensor)),
     .tensor_names = g_hash_table_new (g_str_hash, g_str_equal),
+    .fixed = g_array_new (FALSE, FALSE, sizeof (int)),
   };
   gboolean ok = translate (&imp, path, options, out);
   for (guint i = 0; i < imp.nodes->len; i++)
@@ -629,6 +858,7 @@ segcam_onnx_import (const uint8_t *data, size_t size, const char *path,
     }
   if (imp.tensors)
     g_array_free (imp.tensors, TRUE);
+  g_array_free (imp.fixed, TRUE);
   g_hash_table_destroy (imp.tensor_names);
   g_hash_table_destroy (imp.values);
   g_hash_table_destroy (imp.initializers);

@@ -116,6 +116,10 @@ tensor_float (const Onnx__TensorProto *t, size_t i)
         return t->double_data[i];
       memcpy (&d, raw + 8 * i, 8);
       return d;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
+      return raw ? raw[i] : (uint8_t) t->int32_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+      return raw ? (int8_t) raw[i] : (int8_t) t->int32_data[i];
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
     case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
       if (raw)
@@ -177,6 +181,11 @@ decode_tensor (importer *imp, const Onnx__TensorProto *t, const char *name)
     case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
       elem = 2, typed = t->n_int32_data;
       break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+      /* quantized weights and zero points: their values, dequantized by ConvInteger */
+      elem = 1, typed = t->n_int32_data;
+      break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
       elem = 8, typed = t->n_int64_data, kind = V_INT;
       break;
@@ -185,7 +194,7 @@ decode_tensor (importer *imp, const Onnx__TensorProto *t, const char *name)
       break;
     default:
       fail (imp, "tensor '%s' has ONNX data type %d; segcam reads float, float16, bfloat16, "
-            "double, int32 and int64", name, t->data_type);
+            "double, int8, uint8, int32 and int64", name, t->data_type);
       return NULL;
     }
   /* The data must be there before anything is allocated for it: dims alone may claim gigabytes. */
@@ -477,16 +486,11 @@ conv_pads (importer *imp, const Onnx__NodeProto *n, const int *k, const int *s, 
                       "with explicit pads");
 }
 
+/* A convolution of activation x by the weight w and the bias b (may be NULL). */
 static gboolean
-op_conv (importer *imp, const Onnx__NodeProto *n, gboolean transposed)
+emit_conv (importer *imp, const Onnx__NodeProto *n, int x, value *w, value *b, gboolean transposed)
 {
   static const int one[2] = {1, 1}, zero[2] = {0, 0};
-  int x = input_act (imp, n, 0);
-  value *w, *b;
-  if (x < 0 || !weight_input (imp, n, 1, 4, &w) || !weight_input (imp, n, 2, 1, &b))
-    return FALSE;
-  if (!w)
-    return unsupported (imp, n, "the weight is missing");
   int k[2], s[2], d[2], pads[4], opad[2];
   int groups = (int) CLAMP (attr_int (n, "group", 1), 0, G_MAXINT);
   int wk[2] = {(int) MIN (w->dims[2], G_MAXINT), (int) MIN (w->dims[3], G_MAXINT)};
@@ -525,6 +529,75 @@ op_conv (importer *imp, const Onnx__NodeProto *n, gboolean transposed)
   json_object_set_array_member (o, "padding", json_ints (2, pads));
   json_object_set_array_member (o, "output_padding", json_ints (2, opad));
   return TRUE;
+}
+
+static gboolean
+op_conv (importer *imp, const Onnx__NodeProto *n, gboolean transposed)
+{
+  int x = input_act (imp, n, 0);
+  value *w, *b;
+  if (x < 0 || !weight_input (imp, n, 1, 4, &w) || !weight_input (imp, n, 2, 1, &b))
+    return FALSE;
+  if (!w)
+    return unsupported (imp, n, "the weight is missing");
+  return emit_conv (imp, n, x, w, b, transposed);
+}
+
+/* DynamicQuantizeLinear of an activation, as dynamically quantized models (onnxruntime's
+ * quantize_dynamic) feed every ConvInteger: segcam keeps the activation in float, so the
+ * quantized tensor is the activation itself, with scale 1 and zero point 0. The Mul by
+ * scale x weight scale after each ConvInteger then dequantizes its weights exactly. */
+static gboolean
+op_dynamic_quantize (importer *imp, const Onnx__NodeProto *n)
+{
+  value *x = present_input (imp, n, 0);
+  if (!x)
+    return FALSE;
+  if (x->kind != V_ACT || n->n_output != 3)
+    return unsupported (imp, n, "segcam dequantizes DynamicQuantizeLinear of an activation with "
+                        "its three outputs");
+  value *y = g_new0 (value, 1);
+  *y = (value) {.kind = V_ACT, .node = x->node};
+  for (int i = 1; i < 3; i++)
+    {
+      value *c = value_alloc (imp, V_FLOAT, 0, NULL, TRUE);
+      c->floats[0] = i == 1 ? 1 : 0;
+      g_hash_table_insert (imp->values, g_strdup (n->output[i]), c);
+    }
+  return define (imp, n, y);
+}
+
+/* ConvInteger (x - x_zero_point) * (w - w_zero_point) of a DynamicQuantizeLinear output: a
+ * convolution by the weights less their zero point (per tensor or per output channel). */
+static gboolean
+op_conv_integer (importer *imp, const Onnx__NodeProto *n)
+{
+  int x = input_act (imp, n, 0);
+  value *w, *xz = NULL, *wz = NULL;
+  if (x < 0 || !weight_input (imp, n, 1, 4, &w))
+    return FALSE;
+  if (!w)
+    return unsupported (imp, n, "the weight is missing");
+  if (n->n_input > 2 && *n->input[2] && !(xz = input_numbers (imp, n, 2, "the input's zero point")))
+    return FALSE;
+  if (n->n_input > 3 && *n->input[3] && !(wz = input_numbers (imp, n, 3, "the weight's zero point")))
+    return FALSE;
+  if (xz && (xz->n != 1 || number (xz, 0) != 0))
+    return unsupported (imp, n, "the input must come from DynamicQuantizeLinear (segcam keeps "
+                        "activations in float)");
+  size_t per = w->dims[0] ? w->n / (size_t) w->dims[0] : 0;
+  if (wz && wz->n != 1 && wz->n != (size_t) w->dims[0])
+    return unsupported (imp, n, "the weight's zero point must be one number or one per output "
+                        "channel");
+  value *d = value_alloc (imp, V_FLOAT, w->n_dims, w->dims, FALSE);
+  if (!d)
+    return FALSE;
+  for (size_t i = 0; i < w->n; i++)
+    d->floats[i] = w->floats[i] - (wz ? (float) number (wz, wz->n == 1 ? 0 : i / per) : 0);
+  d->source = g_strdup (w->source);
+  g_hash_table_insert (imp->values, g_strdup_printf ("%s#dequantized", n->output[0]), d);
+  imp->n_dequantized++;
+  return emit_conv (imp, n, x, d, NULL, FALSE);
 }
 
 static gboolean
@@ -898,11 +971,23 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
       if (sizes->kind != V_INT || sizes->n != 4)
         return unsupported (imp, n, "sizes must give the 4 dimensions of an image");
       const sym *h = &sizes->ints[2], *w = &sizes->ints[3];
-      if (h->node < 0 || h->node != w->node || h->dim != 2 || w->dim != 3)
-        return unsupported (imp, n, "the output size is fixed, not the size of a tensor; export "
+      JsonObject *o;
+      if (h->node < 0 && w->node < 0)
+        {
+          /* A static export's fixed size: onnx-import.c re-expresses it in terms of the graph
+           * once the export-time shapes are known. */
+          if (h->k < 1 || w->k < 1 || h->k > 65536 || w->k > 65536)
+            return unsupported (imp, n, "the output size is out of range");
+          o = emit (imp, n, "upsample", 1, &x, node_at (imp, x)->channels, FALSE);
+          json_object_set_array_member (o, "size", json_ints (2, (int[]) {(int) h->k, (int) w->k}));
+          int at = (int) imp->nodes->len - 1;
+          g_array_append_val (imp->fixed, at);
+        }
+      else if (h->node < 0 || h->node != w->node || h->dim != 2 || w->dim != 3)
+        return unsupported (imp, n, "the output size mixes a fixed size with a tensor's; export "
                             "with dynamic height and width (torch.onnx.export's dynamic_axes)");
-      int in[2] = {x, h->node};
-      JsonObject *o = emit (imp, n, "upsample", 2, in, node_at (imp, x)->channels, FALSE);
+      else
+        o = emit (imp, n, "upsample", 2, (int[]) {x, h->node}, node_at (imp, x)->channels, FALSE);
       json_object_set_string_member (o, "mode", bilinear ? "bilinear" : "nearest");
       if (align_corners)
         json_object_set_boolean_member (o, "align_corners", TRUE);
@@ -1473,6 +1558,10 @@ onnx_convert_node (importer *imp, const Onnx__NodeProto *n)
     return op_conv (imp, n, FALSE);
   if (strcmp (t, "ConvTranspose") == 0)
     return op_conv (imp, n, TRUE);
+  if (strcmp (t, "ConvInteger") == 0)
+    return op_conv_integer (imp, n);
+  if (strcmp (t, "DynamicQuantizeLinear") == 0)
+    return op_dynamic_quantize (imp, n);
   if (strcmp (t, "BatchNormalization") == 0)
     return op_batchnorm (imp, n);
   if (strcmp (t, "Relu") == 0)

@@ -61,6 +61,9 @@ typedef struct {
   GArray *nodes;          /* out_node */
   GArray *tensors;        /* segcam_tensor, as the model file will hold them */
   GHashTable *tensor_names; /* name -> the value it holds (or itself for synthetic tensors) */
+  int64_t export_h, export_w; /* the graph input's static height and width, else 0 */
+  GArray *fixed;          /* int: the upsample nodes of Resizes to a fixed size, in order */
+  int n_dequantized;      /* ConvInteger weights dequantized to float */
   GError **error;
 } importer;
 

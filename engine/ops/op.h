@@ -75,8 +75,9 @@ typedef enum {
 } segcam_upsample_mode;
 
 typedef struct {
-  double scale_h, scale_w; /* 0 when the size comes from the second input */
+  double scale_h, scale_w; /* 0 when the size comes from the second input or is fixed */
   segcam_upsample_mode mode;
+  int size_h, size_w;      /* the fixed output size ('size'), else 0 */
 } segcam_upsample_params;
 
 /* leaky_relu (alpha) and clip (min, max). */

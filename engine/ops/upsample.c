@@ -189,6 +189,19 @@ parse_upsample (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
     return segcam_attr_fail (a, "align_corners applies to bilinear upsampling only");
   if (node->n_inputs == 2)
     return TRUE;
+  JsonNode *zn = json_object_get_member (a->obj, "size");
+  if (zn)
+    {
+      JsonArray *za = JSON_NODE_HOLDS_ARRAY (zn) ? json_node_get_array (zn) : NULL;
+      double z[2];
+      if (!za || json_array_get_length (za) != 2
+          || !segcam_json_double (json_array_get_element (za, 0), &z[0])
+          || !segcam_json_double (json_array_get_element (za, 1), &z[1]) || z[0] != floor (z[0])
+          || z[1] != floor (z[1]) || z[0] < 1 || z[1] < 1 || z[0] > 65536 || z[1] > 65536)
+        return segcam_attr_fail (a, "upsample 'size' must be [h, w], whole numbers in [1, 65536]");
+      u->size_h = (int) z[0], u->size_w = (int) z[1];
+      return TRUE;
+    }
   JsonNode *sn = json_object_get_member (a->obj, "scale");
   double s[2];
   gboolean ok = FALSE;
@@ -204,13 +217,16 @@ parse_upsample (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
 }
 
 
-/* The size comes from the second input, when there is one, or from the scale. */
+/* The size comes from the second input, when there is one, or is fixed, or comes from the
+ * scale. */
 static char *
 upsample_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
 {
   const segcam_act *x = &acts[n->inputs[0]];
   if (n->n_inputs == 2)
     out->h = acts[n->inputs[1]].h, out->w = acts[n->inputs[1]].w;
+  else if (n->p.up.size_h)
+    out->h = n->p.up.size_h, out->w = n->p.up.size_w;
   else
     {
       out->h = segcam_upsample_out (x->h, n->p.up.scale_h);

@@ -2,8 +2,9 @@
 """crosscheck — ONNX models exported from PyTorch, run by segcam, against PyTorch itself.
 
 For each architecture of models.py (random weights: nothing is downloaded) the script exports
-the network with torch.onnx.export (height and width dynamic), then at two input sizes that
-differ from the export size compares
+the network with torch.onnx.export (height and width dynamic; for the "/static" cases with
+torch.onnx.export's defaults, every shape fixed), then at the export size and two input sizes
+that differ from it compares
   - the logits segcam computes from the .onnx file (tests/onnx/onnx-logits) with the original
     module's, and
   - the Seg-Grad-CAM map of `segcam explain` (command line, whole-image ROI, logits score, at a
@@ -14,7 +15,8 @@ Half of the architectures are loaded as .onnx directly, the other half through
 `segcam import` (with ImageNet mean and std, so that the normalisation is checked too).
 With --fetch-ort (tools/fetch-onnxruntime.sh) segcam's outputs are also compared with ONNX
 Runtime's on the same .onnx file (ort-logits.js; where the importer took a final Softmax or
-Sigmoid off, segcam's logits go through it first), at the export size as well.
+Sigmoid off, segcam's logits go through it first); a static export only at its export size,
+the one size ONNX Runtime runs it at.
 
     crosscheck.py --segcam SEGCAM --logits ONNX_LOGITS --workdir DIR [--fetch-ort SCRIPT]
                   [--arch NAME...] [--bench]
@@ -66,8 +68,24 @@ CASES = {
                                   [(77, 100), (149, 131)], 4, True),
     "unet": (13, "enc1", "/enc1/body/body.4/Relu_output_0", [(68, 100), (92, 60)], 1, False),
     "u2net": (13, "stage2", "/stage2/Add_output_0", [(75, 101), (66, 130)], 0, True),
+    "unet_resnet18": (13, "encoder.3", "/encoder.3/encoder.3.1/relu_1/Relu_output_0",
+                      [(70, 90), (101, 77)], 2, True),
+    # Static exports: torch.onnx.export (model, x, path) with its defaults (opset 14, every
+    # shape fixed at STATIC_SIZE), which the importer generalises to any size.
+    "fcn_resnet50/static": (None, "model.backbone.layer4",
+                            "/model/backbone/layer4/layer4.2/relu_2/Relu_output_0",
+                            [(75, 101), (130, 66)], 1, True),
+    "deeplabv3_resnet50/static": (None, "model.backbone.layer4",
+                                  "/model/backbone/layer4/layer4.2/relu_2/Relu_output_0",
+                                  [(97, 83), (64, 120)], 2, False),
+    "lraspp_mobilenet_v3_large/static": (None, "model.backbone.16",
+                                         "/model/backbone/backbone.16/backbone.16.2/HardSwish_output_0",
+                                         [(77, 100), (149, 131)], 4, False),
+    "unet_resnet18/static": (None, "encoder.3", "/encoder.3/encoder.3.1/relu_1/Relu_output_0",
+                             [(70, 90), (101, 77)], 2, False),
 }
 EXPORT_SIZE = (160, 160)
+STATIC_SIZE = (96, 128)
 LOGIT_TOL = 1e-4   # max |segcam - torch| / max |torch|, and likewise against ONNX Runtime
 MAP_TOL = 2e-3     # max |segcam - torch| of maps normalised to [0, 1]
 
@@ -120,22 +138,26 @@ def ort_logits(args, onnx_path, raw, w, h, mean, std):
     return np.fromfile(out, dtype=np.float32).reshape(shape[1:])
 
 
-def check(args, name, failures):
-    opset, module_path, tensor, sizes, cls, via_import = CASES[name]
-    model = models.build(name)
+def check(args, case, failures):
+    opset, module_path, tensor, sizes, cls, via_import = CASES[case]
+    arch, static = case.split("/")[0], case.endswith("/static")
+    name = case.replace("/", "-")
+    model = models.build(arch)
     onnx_path = os.path.join(args.workdir, name + ".onnx")
-    models.export(model, onnx_path, EXPORT_SIZE, opset)
+    export_size = STATIC_SIZE if static else EXPORT_SIZE
+    models.export(model, onnx_path, export_size, opset, dynamic=not static)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if via_import else ([0.0] * 3, [1.0] * 3)
     model_path = onnx_path
     if via_import:
         model_path = os.path.join(args.workdir, name + ".safetensors")
         run([args.segcam, "import", onnx_path, "-o", model_path,
              "--mean", ",".join(map(str, mean)), "--std", ",".join(map(str, std))])
-    one_channel = name == "u2net"
+    one_channel = arch == "u2net"
     rng = np.random.default_rng(len(name))
     worst = [0.0, 0.0, 0.0]
-    # The export size first: it is the size ONNX Runtime's own shape inference saw.
-    for h, w in [EXPORT_SIZE] + sizes:
+    # The export size first: it is the size ONNX Runtime's own shape inference saw, and the only
+    # one at which it runs a static export.
+    for h, w in [export_size] + sizes:
         png = os.path.join(args.workdir, f"{name}-{w}x{h}.png")
         pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(png)
@@ -153,7 +175,7 @@ def check(args, name, failures):
         got_z = np.fromfile(out, dtype=np.float32).reshape(want_z.shape[1:])
         logit_err = float(np.abs(got_z - want_z[0].numpy()).max() / np.abs(want_z.numpy()).max())
         ort_err = None
-        if args.ort:
+        if args.ort and (not static or (h, w) == export_size):
             ort_z = ort_logits(args, onnx_path, raw, w, h, mean, std)
             ours = {"Sigmoid": lambda z: torch.sigmoid(torch.from_numpy(z)).numpy(),
                     "Softmax": lambda z: torch.softmax(torch.from_numpy(z), 0).numpy(),
@@ -164,7 +186,7 @@ def check(args, name, failures):
         run([args.segcam, "explain", "--model", model_path, "--class", str(cls), "--layer", tensor,
              png, "-o", os.path.join(args.workdir, f"{name}-{w}x{h}-heat.png"), "--map-npy", npy])
         map_err = float(np.abs(np.load(npy) - want_map).max())
-        print(f"  {name:30s} {w:4d}x{h:<4d} logits {logit_err:.2e}  map {map_err:.2e}"
+        print(f"  {name:36s} {w:4d}x{h:<4d} logits {logit_err:.2e}  map {map_err:.2e}"
               + (f"  ONNX Runtime output {ort_err:.2e}" if ort_err is not None else "")
               + ("  (imported)" if via_import else ""))
         worst = [max(worst[0], logit_err), max(worst[1], map_err), max(worst[2], ort_err or 0)]
@@ -185,7 +207,7 @@ def bench(args, name, model, model_path):
     times = []
     for _ in range(4):
         t0 = time.perf_counter()
-        torch_map(model, CASES[name][1], x, CASES[name][4], name == "u2net")
+        torch_map(model, CASES[name][1], x, CASES[name][4], name.startswith("u2net"))
         times.append(time.perf_counter() - t0)
     forward = []
     with torch.no_grad():
@@ -193,7 +215,7 @@ def bench(args, name, model, model_path):
             t0 = time.perf_counter()
             model.logits(x)
             forward.append(time.perf_counter() - t0)
-    print(f"  {name:30s} segcam forward {float(fields['forward']):8.1f} ms, "
+    print(f"  {name:36s} segcam forward {float(fields['forward']):8.1f} ms, "
           f"forward+explain {float(fields['forward+explain']):8.1f} ms | PyTorch forward "
           f"{sorted(forward)[1] * 1e3:8.1f} ms, forward+autograd "
           f"{sorted(times)[len(times) // 2] * 1e3:8.1f} ms")

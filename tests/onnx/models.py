@@ -1,6 +1,7 @@
 """models — the networks the ONNX import is checked on, with random weights (nothing is
-downloaded): four torchvision segmentation models and two small networks in the styles the
-issue names, a U-Net with transposed convolutions and a U²-Net-style residual U-block.
+downloaded): four torchvision segmentation models and three networks in the styles the
+issue names, a U-Net with transposed convolutions, a U²-Net-style residual U-block and a U-Net
+with a ResNet-18 encoder and a bilinear decoder.
 
 Every model maps an N x 3 x H x W image to N x classes x H x W: logits, or for U²-Net its
 sigmoid; `model.logits (x)` always gives the logits."""
@@ -153,6 +154,40 @@ class U2NetLite(nn.Module):
         return torch.sigmoid(self.logits(x))
 
 
+class UNetResNet(nn.Module):
+    """A U-Net with a ResNet-18 encoder and a bilinear decoder, as segmentation_models_pytorch
+    builds them: each decoder block resizes to the size of its skip connection, concatenates it
+    and applies conv-bn-relu, conv-relu; the head works at the stem's resolution and its output
+    is resized to the input's size."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        import torchvision
+        r = torchvision.models.resnet18(weights=None)
+        self.stem = nn.Sequential(r.conv1, r.bn1, r.relu)
+        self.pool = r.maxpool
+        self.encoder = nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4])
+        # (decoder input, skip) channels -> output channels, deepest first
+        self.decoder = nn.ModuleList([ConvBlock(512 + 256, 64, nn.ReLU), ConvBlock(64 + 128, 32, nn.ReLU),
+                                      ConvBlock(32 + 64, 16, nn.ReLU), ConvBlock(16 + 64, 16, nn.ReLU)])
+        self.head = nn.Conv2d(16, classes, 3, padding=1)
+
+    def logits(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        skips = [self.stem(x)]
+        f = self.pool(skips[0])
+        for layer in self.encoder:
+            f = layer(f)
+            skips.append(f)
+        d = skips.pop()
+        for block in self.decoder:
+            skip = skips.pop()
+            d = block(torch.cat([upsample_like(d, skip), skip], 1))
+        return self.head(upsample_like(d, x))
+
+
 def build(name: str, seed: int = 0):
     """The network with random weights and batch-norm statistics, in eval mode."""
     import torchvision.models.segmentation as seg
@@ -162,6 +197,8 @@ def build(name: str, seed: int = 0):
         model = UNet()
     elif name == "u2net":
         model = U2NetLite()
+    elif name == "unet_resnet18":
+        model = UNetResNet()
     else:
         factory = getattr(seg, name)
         model = TorchvisionOut(factory(weights=None, weights_backbone=None, num_classes=5,
@@ -171,12 +208,17 @@ def build(name: str, seed: int = 0):
 
 
 ARCHITECTURES = ["fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large",
-                 "lraspp_mobilenet_v3_large", "unet", "u2net"]
+                 "lraspp_mobilenet_v3_large", "unet", "u2net", "unet_resnet18"]
 
 
-def export(model: nn.Module, path: str, size=(160, 160), opset: int = 13) -> None:
-    """torch.onnx.export with height and width dynamic, as README's script does."""
+def export(model: nn.Module, path: str, size=(160, 160), opset: int = 13, dynamic=True) -> None:
+    """torch.onnx.export with height and width dynamic, as README's script does; or
+    (dynamic=False) with torch.onnx.export's defaults, as most people export: every shape,
+    and so every Resize's output size, fixed at the export size."""
     x = torch.rand(1, 3, *size)
+    if not dynamic:
+        torch.onnx.export(model, x, path)
+        return
     torch.onnx.export(model, x, path, opset_version=opset, input_names=["image"],
                       output_names=["logits"],
                       dynamic_axes={"image": {2: "height", 3: "width"},

@@ -1,5 +1,5 @@
 /* test-onnx.c — the ONNX importer on the small models of tests/fuzz/corpus-onnx
- * (make-onnx-corpus.py): what valid ones become, the one-line errors of broken ones, and no crash
+ * (make-onnx-corpus.py) and tests/onnx/static (make-static.py): what valid ones become, the one-line errors of broken ones, and no crash
  * on any truncation or on thousands of byte mutations of the valid ones (run it under the
  * sanitizers: tools/run-tests.sh --sanitize). The numbers of whole networks are checked against
  * PyTorch by crosscheck.py. */
@@ -8,10 +8,15 @@
 
 #include <string.h>
 
+/* A file of tests/: corpus-onnx/NAME, or static/NAME.onnx here (make-static.py). */
 static GBytes *
 corpus_file (const char *name)
 {
-  char *path = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus-onnx", name, NULL);
+  gboolean local = g_str_has_prefix (name, "static-");
+  char *file = local ? g_strconcat (name, ".onnx", NULL) : g_strdup (name);
+  char *path = g_test_build_filename (G_TEST_DIST, local ? "onnx" : "fuzz", local ? "static" : "corpus-onnx",
+                                      file, NULL);
+  g_free (file);
   GError *error = NULL;
   char *data;
   gsize size;
@@ -122,6 +127,39 @@ test_unet (void)
   segcam_model_free (m);
 }
 
+/* A static export's fixed resize sizes become "the size of that tensor", so the network runs at
+ * any size. */
+static void
+test_static (void)
+{
+  GError *error = NULL;
+  segcam_model *m = load ("static-decoder", &error);
+  g_assert_no_error (error);
+  const segcam_node *up2 = node (m, "up2"), *up = node (m, "up");
+  g_assert_cmpint (up2->n_inputs, ==, 2);
+  g_assert_cmpstr (m->nodes[up2->inputs[1]].name, ==, "down");
+  g_assert_cmpint (up->n_inputs, ==, 2);
+  g_assert_cmpstr (m->nodes[up->inputs[1]].name, ==, "input");
+  g_assert_cmpint (segcam_model_size_multiple (m), ==, 1);
+  int *shapes = g_new (int, 3 * segcam_model_n_nodes (m));
+  g_assert_true (segcam_model_infer_shapes (m, 33, 19, shapes, &error));
+  int out = segcam_model_output_node (m);
+  g_assert_cmpint (shapes[3 * out + 1], ==, 19);
+  g_assert_cmpint (shapes[3 * out + 2], ==, 33);
+  g_free (shapes);
+  segcam_model_free (m);
+
+  /* No tensor has the size: a whole scale of the resize's input. */
+  m = load ("static-scale", &error);
+  g_assert_no_error (error);
+  up2 = node (m, "up2");
+  g_assert_cmpint (up2->n_inputs, ==, 1);
+  g_assert_cmpfloat (up2->p.up.scale_h, ==, 2);
+  g_assert_cmpfloat (up2->p.up.scale_w, ==, 2);
+  g_assert_cmpint (up2->p.up.size_h, ==, 0);
+  segcam_model_free (m);
+}
+
 static void
 test_errors (void)
 {
@@ -129,7 +167,9 @@ test_errors (void)
     const char *file, *message;
   } cases[] = {
     {"bad-unsupported-op", "op Tanh at node 'logits' is not supported"},
-    {"bad-fixed-resize", "the output size is fixed"},
+    {"bad-fixed-resize", "has a fixed output size"},
+    {"static-stuck", "Resize to 'odd': its fixed output size 7x13 (at the export size 20x16) is "
+     "neither the size of a tensor"},
     {"bad-external-data", "tensor 'w' keeps its data in an external file"},
     {"bad-cycle", "cycle"},
     {"bad-short-tensor", "tensor 'w' holds 20 bytes"},
@@ -153,7 +193,7 @@ static void
 test_hostile (void)
 {
   static const char *const files[] = {"valid-conv-softmax", "valid-resize-to-shape", "valid-gate",
-                                      "valid-unet"};
+                                      "valid-unet", "static-decoder"};
   GRand *r = g_rand_new_with_seed (7);
   int loaded = 0, failed = 0;
   for (size_t f = 0; f < G_N_ELEMENTS (files); f++)
@@ -197,6 +237,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onnx/resize-to-shape", test_resize_to_shape);
   g_test_add_func ("/onnx/gate-and-constants", test_gate);
   g_test_add_func ("/onnx/unet", test_unet);
+  g_test_add_func ("/onnx/static", test_static);
   g_test_add_func ("/onnx/errors", test_errors);
   g_test_add_func ("/onnx/hostile", test_hostile);
   return g_test_run ();

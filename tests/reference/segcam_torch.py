@@ -138,7 +138,8 @@ def op_maxpool2d(model, node, args):
 
 
 def op_upsample(model, node, args):
-    """Upsampling by `scale` or to the size of a second input; nearest or bilinear.
+    """Upsampling by `scale`, to a fixed `size` or to the size of a second input; nearest or
+    bilinear.
 
     Bilinear uses half-pixel centres (align_corners=False); nearest is PyTorch's legacy
     "nearest" (source index floor(dst * in / out)).  With `scale`, PyTorch uses the given
@@ -150,9 +151,11 @@ def op_upsample(model, node, args):
     extra = {"align_corners": bool(node.get("align_corners", False))} if mode == "bilinear" else {}
     if len(args) == 2:
         return F.interpolate(args[0], size=tuple(args[1].shape[-2:]), mode=mode, **extra)
+    if node.get("size") is not None:
+        return F.interpolate(args[0], size=tuple(int(s) for s in node["size"]), mode=mode, **extra)
     scale = node.get("scale")
     if scale is None:
-        raise InputError(f"node {node['name']!r}: upsample needs scale or a second input")
+        raise InputError(f"node {node['name']!r}: upsample needs scale, size or a second input")
     scale = scale if isinstance(scale, list) else [scale, scale]
     return F.interpolate(args[0], scale_factor=tuple(float(s) for s in scale), mode=mode,
                          **extra)
