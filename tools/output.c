@@ -193,20 +193,36 @@ segcam_write_atomically (const char *path, segcam_writer write, gpointer data, G
 {
   install_handlers ();
   char *target = resolve (path), *dir = g_path_get_dirname (target);
-  char *base = g_path_get_basename (target), *name = g_strdup_printf (".%s.XXXXXX", base);
-  char *tmp = g_build_filename (dir, name, NULL);
+  char *base = g_path_get_basename (target), *tmp = NULL;
   GError *err = NULL;
   GStatBuf st;
-  /* mkstemp finds a free name; the writer creates the file itself, since GIO (under GEGL's savers)
+  /* The name is whole before the signal handler can see it, and O_EXCL makes sure it was free, so
+   * a signal at any moment removes at most the file this call made. (mkstemp fills its template in
+   * place, and a signal between its open and the handler learning the name left the file behind.)
+   * The file is then removed again for the writer to create, since GIO (under GEGL's savers)
    * replaces an existing file through a temporary file of its own, which would outlive a signal. */
-  int fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 64; attempt++)
+    {
+      pending = NULL;
+      g_free (tmp);
+      char *name = g_strdup_printf (".%s.%d-%08x", base, (int) getpid (), g_random_int ());
+      tmp = g_build_filename (dir, name, NULL);
+      g_free (name);
+      pending = tmp;
+      fd = g_open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0 && errno != EEXIST)
+        break;
+    }
   if (fd < 0)
-    g_set_error (&err, G_FILE_ERROR, g_file_error_from_errno (errno), "%s", g_strerror (errno));
+    {
+      pending = NULL;
+      g_set_error (&err, G_FILE_ERROR, g_file_error_from_errno (errno), "%s", g_strerror (errno));
+    }
   else
     {
       close (fd);
       g_unlink (tmp);
-      pending = tmp;
       /* A replaced file keeps its permissions; a new one gets what the umask allows. */
       if (write (tmp, data, &err) && flush_file (tmp, &err)
           && ((g_stat (target, &st) == 0 && g_chmod (tmp, st.st_mode & 07777) != 0)
@@ -234,6 +250,6 @@ segcam_write_atomically (const char *path, segcam_writer write, gpointer data, G
       if (dfd >= 0)
         fsync (dfd), close (dfd);
     }
-  g_free (target), g_free (dir), g_free (base), g_free (name), g_free (tmp);
+  g_free (target), g_free (dir), g_free (base), g_free (tmp);
   return ok;
 }
