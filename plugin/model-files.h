@@ -15,7 +15,7 @@ G_BEGIN_DECLS
 /* The bundled default model's file name; without it, the first bundled model (by name) is used. */
 #define MODEL_FILES_DEFAULT "texture-mnist-biased.safetensors"
 #define MODEL_FILES_EXTENSION ".safetensors"
-#define MODEL_FILES_ONNX_EXTENSION ".onnx"  /* imported on load (engine/onnx-import.h) */
+#define MODEL_FILES_ONNX_EXTENSION ".onnx"  /* imported on load (engine/include/onnx-import.h) */
 #define MODEL_FILES_ENV "SEGCAM_MODEL_DIR"
 
 /* The bundled models' folder: $SEGCAM_MODEL_DIR, else models/ beside executable. */

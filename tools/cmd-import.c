@@ -1,7 +1,8 @@
 /* cmd-import.c — `segcam import MODEL.onnx -o MODEL.safetensors`: translates an ONNX segmentation
- * network (engine/onnx-import.h) into a self-describing segcam model file (DESIGN.md §2,
- * segcam.format 2), with what ONNX files do not say given on the command line: class names and
- * colours, the input normalisation, which tensor holds the logits and the default layer.
+ * network (engine/include/onnx-import.h) into a self-describing segcam model file
+ * (docs/model-format.md, segcam.format 2), with what ONNX files do not say given on the command
+ * line: class names and colours, the input normalisation, which tensor holds the logits and the
+ * default layer.
  *
  * Exit status: 0 success, 1 usage error, 2 bad input (unreadable or unsupported model, bad class
  * file) or unwritable output.

@@ -1,5 +1,5 @@
-/* segcam — the command line (DESIGN.md §4): inspect a model, segment an image, explain a class
- * with Seg-Grad-CAM, and measure the engine. Exit status: 0 success, 1 usage error, 2 bad input;
+/* segcam — the command line (README, "Command line"): inspect a model, segment an image, explain
+ * a class with Seg-Grad-CAM or another method, and measure the engine. Exit status: 0 success, 1 usage error, 2 bad input;
  * every error is one line on stderr naming the problem. */
 #include "cli.h"
 #include "commands.h"
@@ -204,7 +204,8 @@ typedef struct {
   gboolean by_class;
 } roi_options;
 
-/* The ROI weights DESIGN.md §3 describes, or an exit status (> 0) with the error printed. */
+/* The ROI weights of docs/seg-grad-cam.md, "Region of interest", or an exit status (> 0) with the
+ * error printed. */
 static int
 build_roi (const roi_options *o, const run *r, int cls, float **out)
 {
