@@ -27,7 +27,7 @@
 #define MAX_TENSORS 100000
 #define MAX_JSON_DEPTH 16                     /* a valid header nests 3 deep */
 #define MAX_JSON_VALUES (20 * MAX_TENSORS)    /* a valid entry holds at most 18 values */
-#define MAX_SHOWN_CHARS 96                    /* of a name quoted in an error message */
+#define MAX_SHOWN_CHARS SEGCAM_SHOWN_CHARS
 
 typedef enum { DTYPE_F32, DTYPE_F16, DTYPE_BF16, N_DTYPES } dtype;
 
@@ -88,29 +88,15 @@ static void widen (const uint8_t *src, dtype type, size_t n, float *dst)
 
 #define fail(error, ...) segcam_fail (error, SEGCAM_ERROR_MODEL, __VA_ARGS__)
 
+/* Each character escapes to at most 4 bytes ("\\x1b" or UTF-8); then "..." and the NUL. */
 typedef struct { char text[MAX_SHOWN_CHARS * 4 + 4]; } shown_buf;
 
-/* Text from the file as it may appear in a one-line message: valid UTF-8, control characters
- * escaped, cut after MAX_SHOWN_CHARS characters. Formats into buf, so callers free nothing. */
+/* segcam_escape into buf, so that callers free nothing. */
 static const char *show (shown_buf *buf, const char *s)
 {
-  char *out = buf->text;
-  size_t left = strlen (s);
-  for (int n = 0; left > 0 && n < MAX_SHOWN_CHARS; n++) {
-    gunichar c = g_utf8_get_char_validated (s, (gssize) left);
-    size_t len = c >= (gunichar) -2 ? 1 : (size_t) g_utf8_skip[*(const guchar *) s];
-    if (c >= (gunichar) -2) {
-      *out++ = '?';
-    } else if (c < 0x20 || c == 0x7f) {
-      out += g_snprintf (out, 5, "\\x%02x", c);
-    } else {
-      memcpy (out, s, len);
-      out += len;
-    }
-    s += len;
-    left -= len;
-  }
-  strcpy (out, left > 0 ? "..." : "");
+  char *escaped = segcam_escape (s, MAX_SHOWN_CHARS);
+  g_strlcpy (buf->text, escaped, sizeof buf->text);
+  g_free (escaped);
   return buf->text;
 }
 
