@@ -135,6 +135,11 @@ static const bad_graph bad_graphs[] = {
   {"\"output_activation\": \"softmax\"", "\"output_activation\": \"tanh\"", "'output_activation' must be"},
   {"\"size_multiple\": 2", "\"size_multiple\": 0", "attribute 'size_multiple' must be 1 integer"},
   {"{\"input\":", "[{\"input\":", "segcam.graph is not valid JSON"},
+  /* As strict as the header (issue 12): json-glib alone takes all three. */
+  {"{\"input\":", "{/* c */\"input\":", "segcam.graph has an unexpected character at byte 1"},
+  {"\"kernel\": [3, 3]", "\"kernel\": [0x3, 3]", "segcam.graph has an unexpected character at byte"},
+  {"\"op\": \"relu\"", "\"op\": \"sigmoid\", \"op\": \"relu\"",
+   "segcam.graph has the key 'op' twice in one object"},
 };
 
 static void
@@ -162,6 +167,19 @@ test_absurd_tensor (void)
   g_assert_null (load_graph (valid_graph, &huge, &error));
   g_assert_nonnull (strstr (error->message, "head"));
   g_error_free (error);
+}
+
+/* 100,000 '[' overflowed json-glib's stack; the strict reader stops at its depth limit. */
+static void
+test_deep_graph (void)
+{
+  char *graph = g_strnfill (100000, '[');
+  GError *error = NULL;
+  g_assert_null (load_graph (graph, NULL, &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL);
+  g_assert_true (g_str_has_suffix (error->message, ": segcam.graph nests deeper than 16 levels"));
+  g_error_free (error);
+  g_free (graph);
 }
 
 /* Absurd image sizes fail cleanly when planning, never by allocating. */
@@ -209,6 +227,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/model/absurd-tensor", test_absurd_tensor);
   g_test_add_func ("/model/absurd-size", test_absurd_size);
+  g_test_add_func ("/model/deep-graph", test_deep_graph);
   g_test_add_func ("/model/not-a-model", test_not_a_model);
   return g_test_run ();
 }
