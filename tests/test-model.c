@@ -96,13 +96,13 @@ test_valid (void)
   segcam_model_free (m);
 }
 
-/* Replaces the first occurrence of from in the valid graph. */
+/* Replaces the first occurrence of from in text. */
 static char *
-edit (const char *from, const char *to)
+edit (const char *text, const char *from, const char *to)
 {
-  const char *at = strstr (valid_graph, from);
+  const char *at = strstr (text, from);
   g_assert_nonnull (at);
-  return g_strdup_printf ("%.*s%s%s", (int) (at - valid_graph), valid_graph, to, at + strlen (from));
+  return g_strdup_printf ("%.*s%s%s", (int) (at - text), text, to, at + strlen (from));
 }
 
 typedef struct {
@@ -146,7 +146,7 @@ static void
 test_bad_graph (gconstpointer data)
 {
   const bad_graph *b = data;
-  char *graph = edit (b->from, b->to);
+  char *graph = edit (valid_graph, b->from, b->to);
   GError *error = NULL;
   segcam_model *m = load_graph (graph, NULL, &error);
   g_assert_null (m);
@@ -180,6 +180,47 @@ test_deep_graph (void)
   g_assert_true (g_str_has_suffix (error->message, ": segcam.graph nests deeper than 16 levels"));
   g_error_free (error);
   g_free (graph);
+}
+
+/* Logits of another size than the padded input (a pool or an upsample before the head, a
+ * strided head) overflowed the predictions' buffers: refused when the size is known. */
+static void
+test_output_size (void)
+{
+  static const struct { const char *from, *to, *from2, *to2, *message; } cases[] = {
+    {"[\"relu\", \"up\"]", "[\"pool\", \"pool\"]", NULL, NULL,
+     "output 'head' is 4x3 for a 8x6 (padded) input: segcam explains networks whose logits have "
+     "the input's size"},
+    {"\"inputs\": [\"pool\"], \"scale\"", "\"inputs\": [\"relu\"], \"scale\"",
+     "[\"relu\", \"up\"]", "[\"up\", \"up\"]", "output 'head' is 16x12 for a 8x6 (padded) input"},
+    {"\"weight\": \"head.w\"", "\"stride\": [4, 4], \"weight\": \"head.w\"", NULL, NULL,
+     "output 'head' is 2x2 for a 8x6 (padded) input"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *graph = edit (valid_graph, cases[i].from, cases[i].to);
+      if (cases[i].from2)
+        {
+          char *second = edit (graph, cases[i].from2, cases[i].to2);
+          g_free (graph);
+          graph = second;
+        }
+      GError *error = NULL;
+      segcam_model *m = load_graph (graph, NULL, &error);
+      g_assert_no_error (error);
+      int shapes[3 * 8];
+      g_assert_false (segcam_model_infer_shapes (m, 7, 5, shapes, &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, cases[i].message));
+      g_clear_error (&error);
+      segcam_session_options o = {7, 5, -1, TRUE, 1, NULL, NULL};
+      g_assert_null (segcam_session_new (m, &o, &error));
+      g_assert_true (g_str_has_prefix (error->message, cases[i].message));
+      g_clear_error (&error);
+      segcam_model_free (m);
+      g_free (graph);
+    }
 }
 
 /* Absurd image sizes fail cleanly when planning, never by allocating. */
@@ -228,6 +269,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/absurd-tensor", test_absurd_tensor);
   g_test_add_func ("/model/absurd-size", test_absurd_size);
   g_test_add_func ("/model/deep-graph", test_deep_graph);
+  g_test_add_func ("/model/output-size", test_output_size);
   g_test_add_func ("/model/not-a-model", test_not_a_model);
   return g_test_run ();
 }
