@@ -5,6 +5,7 @@
 #include "safetensors.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ typedef struct {
   const char *name;
   int64_t shape[4];
   int n_dims;
+  float first;  /* element 0 when not 0: a NaN or an infinity */
 } spec;
 
 static const spec valid_tensors[] = {
@@ -53,6 +55,8 @@ load_graph (const char *graph, const spec *replace, GError **error)
       t[i].data = g_new (float, t[i].n_elements);
       for (size_t k = 0; k < t[i].n_elements; k++)
         t[i].data[k] = 0.5f + 0.01f * k;
+      if (s->first != 0)
+        t[i].data[0] = s->first;
     }
   char *path = NULL;
   int fd = g_file_open_tmp ("test-model-XXXXXX.safetensors", &path, NULL);
@@ -182,6 +186,21 @@ test_deep_graph (void)
   g_free (graph);
 }
 
+/* A weight that is NaN or infinite is refused at load, named. */
+static void
+test_nonfinite_weight (void)
+{
+  const spec nan_w = {"conv.w", {4, 3, 3, 3}, 4, NAN}, inf_b = {"head.b", {2}, 1, -INFINITY};
+  GError *error = NULL;
+  g_assert_null (load_graph (valid_graph, &nan_w, &error));
+  g_assert_true (g_str_has_suffix (error->message, ": node 'conv': tensor 'conv.w' holds NaN at "
+                                   "element 0: its training diverged or the file is damaged"));
+  g_clear_error (&error);
+  g_assert_null (load_graph (valid_graph, &inf_b, &error));
+  g_assert_nonnull (strstr (error->message, "tensor 'head.b' holds an infinity at element 0"));
+  g_clear_error (&error);
+}
+
 /* Logits of another size than the padded input (a pool or an upsample before the head, a
  * strided head) overflowed the predictions' buffers: refused when the size is known. */
 static void
@@ -269,6 +288,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/absurd-tensor", test_absurd_tensor);
   g_test_add_func ("/model/absurd-size", test_absurd_size);
   g_test_add_func ("/model/deep-graph", test_deep_graph);
+  g_test_add_func ("/model/nonfinite-weight", test_nonfinite_weight);
   g_test_add_func ("/model/output-size", test_output_size);
   g_test_add_func ("/model/not-a-model", test_not_a_model);
   return g_test_run ();

@@ -13,6 +13,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +408,14 @@ const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, cons
     if (strcmp (st->tensors[i].name, name) == 0)
       return &st->tensors[i];
   return NULL;
+}
+
+size_t segcam_tensor_find_nonfinite (const segcam_tensor *t)
+{
+  size_t i = 0;
+  while (i < t->n_elements && isfinite (t->data[i]))
+    i++;
+  return i;
 }
 
 const char *segcam_safetensors_metadata (const segcam_safetensors *st, const char *key)
