@@ -258,6 +258,17 @@ test_absurd_size (void)
   g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
+  /* Every activation within bounds, the whole plan (about 100 GiB) beyond what is available:
+   * the planner says how much it has and what to do. */
+  o.width = 1 << 19, o.height = 1000;
+  g_assert_null (segcam_session_new (m, &o, &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_regex_match_simple ("^not enough memory for a 524288x1000 image \\([0-9.]+ GiB "
+                                       "needed, [0-9.]+ GiB available\\): use a smaller image "
+                                       "\\(segcam's --max-size, the plug-in's working size\\)$",
+                                       error->message, 0, 0));
+  g_clear_error (&error);
   segcam_model_free (m);
 }
 
