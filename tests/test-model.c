@@ -121,6 +121,7 @@ static const bad_graph bad_graphs[] = {
   {"\"inputs\": [\"bn\"]", "\"inputs\": [\"bn\", \"conv\"]", "node 'relu': relu takes 1 input"},
   {"\"name\": \"pool\"", "\"name\": \"relu\"", "two nodes are named 'relu'"},
   {"\"output\": \"head\"", "\"output\": \"tail\"", "output 'tail' is not a node"},
+  {"\"output\": \"head\"", "\"output\": \"input\"", "graph: the output is 'input', the image itself"},
   {"\"default_layer\": \"relu\"", "\"default_layer\": \"x\"", "default_layer 'x' is not a node"},
   {"\"weight\": \"conv.w\"", "\"weight\": \"conv.x\"", "tensor 'conv.x' (weight) is not in the file"},
   {"\"gamma\": \"bn.g\"", "\"gamma\": \"head.b\"", "tensor 'head.b' has shape [2], expected [4]"},

@@ -312,10 +312,17 @@ parse_graph (segcam_model *m, const segcam_safetensors *st, const char *text, GE
       fail (error, "graph: missing 'nodes' array");
       goto out;
     }
+  /* Checked before the nodes, whose count a graph of the input alone fails first, unclearly. */
+  const char *out_name = member_string (g, "output"), *layer_name = member_string (g, "default_layer");
+  if (g_strcmp0 (out_name, "input") == 0)
+    {
+      fail (error, "graph: the output is 'input', the image itself: it must be a node computed "
+            "from it");
+      goto out;
+    }
   if (!read_raw_nodes (json_node_get_array (nodes), &raw, &n_raw, error))
     goto out;
 
-  const char *out_name = member_string (g, "output"), *layer_name = member_string (g, "default_layer");
   int out_raw = find_raw (raw, n_raw, out_name), in_raw = find_raw (raw, n_raw, "input");
   int layer_raw = find_raw (raw, n_raw, layer_name);
   if (in_raw < 0 || raw[in_raw].op != SEGCAM_OP_INPUT)
