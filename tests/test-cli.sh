@@ -356,4 +356,48 @@ expect 2 "cannot write --checkpoint .*: folder .* does not exist" \
   "$segcam" "$@" --epochs 1 --checkpoint "$tmp/none/r.ckpt" -o "$tmp/r3.safetensors"
 [ -e "$tmp/r3.safetensors" ] && fail "FAIL: train ran before refusing --checkpoint" || pass
 
+
+# Engine classes of issue 12 on the reproducers of tests/fuzz/corpus-model (make-model-corpus.py),
+# each refused in one line where it crashed or gave a wrong map before.
+corpus=$(dirname "$0")/fuzz/corpus-model
+expect 0 "" "$segcam" explain --model "$corpus/valid-small" --class fg "$image" -o "$tmp/v.png"
+expect 2 "bad-graph-nesting: segcam.graph nests deeper than 16 levels$" "$segcam" info "$corpus/bad-graph-nesting"
+expect 2 "bad-graph-comment: segcam.graph has an unexpected character at byte 0$" \
+  "$segcam" info "$corpus/bad-graph-comment"
+expect 2 "bad-graph-hex: segcam.graph has an unexpected character at byte [0-9]+$" \
+  "$segcam" info "$corpus/bad-graph-hex"
+expect 2 "bad-graph-duplicate: segcam.graph has the key 'op' twice in one object$" \
+  "$segcam" info "$corpus/bad-graph-duplicate"
+for case in pooled:32x24 upsampled:128x96 stride4:16x12; do
+  expect 2 "output 'head' is ${case#*:} for a 64x48 \\(padded\\) input: segcam explains networks whose logits have the input's size$" \
+    "$segcam" explain --model "$corpus/bad-output-${case%:*}" --class fg "$image" -o "$tmp/v.png"
+done
+expect 2 "output 'head' is 32x24 for a 64x48 \\(padded\\) input" \
+  "$segcam" predict --model "$corpus/bad-output-pooled" "$image" -o "$tmp/v.png"
+expect 2 "bad-weight-nan: node 'conv': tensor 'conv.w' holds NaN at element 0: its training diverged or the file is damaged$" \
+  "$segcam" info "$corpus/bad-weight-nan"
+expect 2 "node 'head': tensor 'head.b' holds an infinity at element 0" \
+  "$segcam" predict --model "$corpus/bad-weight-inf" "$image" -o "$tmp/v.png"
+
+# A diverging run stops at its first step with NaN or infinite weights, naming the epoch and the
+# step, and leaves the checkpoint of the last epoch completed (it dereferenced NULL before).
+cp "$tmp/r.ckpt" "$tmp/d.ckpt"
+expect 2 "epoch 3, step 1 of 2: training diverged: the step made '.+' NaN or infinite; a lower learning rate may train$" \
+  "$segcam" "$@" --epochs 3 --lr 1e300 --resume "$tmp/d.ckpt" --checkpoint "$tmp/d.ckpt" -o "$tmp/d.safetensors"
+same "$tmp/d.ckpt" "$tmp/r.ckpt"
+expect 2 "epoch 1, step 1 of 2: training diverged" "$segcam" "$@" --epochs 1 --lr 1e300 -o "$tmp/d.safetensors"
+[ -e "$tmp/d.safetensors" ] && fail "FAIL: a diverged run wrote its model" || pass
+# Resuming records the checkpoint's architecture, not the defaults of --depth and --filters
+# (r.ckpt has depth 1, 2 filters, after 2 epochs); a checkpoint that already reached --epochs has
+# nothing to train and no metrics to record (it recorded accuracy 0 and loss 0 before).
+expect 0 "" "$segcam" train --data texture-mnist --config biased --mnist "$tmp/digits.bin" --batch 2 \
+  --train-count 4 --val-count 2 -t 1 --epochs 3 --resume "$tmp/r.ckpt" -o "$tmp/r3.safetensors"
+expect 0 "" "$segcam" info "$tmp/r3.safetensors"
+grep -q '"architecture":"U-Net depth 1, 2 filters, batch norm, bilinear upsampling"' "$tmp/out" \
+  && pass || fail "FAIL: the resumed model does not record the checkpoint's architecture"
+grep -q '"pixel_accuracy":0,' "$tmp/out" && fail "FAIL: resumed run records accuracy 0" || pass
+expect 2 "--resume '.*r.ckpt' already trained 2 epochs, --epochs is 2: raise --epochs to train further" \
+  "$segcam" "$@" --epochs 2 --resume "$tmp/r.ckpt" -o "$tmp/r4.safetensors"
+[ -e "$tmp/r4.safetensors" ] && fail "FAIL: a run with nothing to train wrote a model" || pass
+
 finish

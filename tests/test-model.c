@@ -5,6 +5,7 @@
 #include "safetensors.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ typedef struct {
   const char *name;
   int64_t shape[4];
   int n_dims;
+  float first;  /* element 0 when not 0: a NaN or an infinity */
 } spec;
 
 static const spec valid_tensors[] = {
@@ -53,6 +55,8 @@ load_graph (const char *graph, const spec *replace, GError **error)
       t[i].data = g_new (float, t[i].n_elements);
       for (size_t k = 0; k < t[i].n_elements; k++)
         t[i].data[k] = 0.5f + 0.01f * k;
+      if (s->first != 0)
+        t[i].data[0] = s->first;
     }
   char *path = NULL;
   int fd = g_file_open_tmp ("test-model-XXXXXX.safetensors", &path, NULL);
@@ -96,13 +100,13 @@ test_valid (void)
   segcam_model_free (m);
 }
 
-/* Replaces the first occurrence of from in the valid graph. */
+/* Replaces the first occurrence of from in text. */
 static char *
-edit (const char *from, const char *to)
+edit (const char *text, const char *from, const char *to)
 {
-  const char *at = strstr (valid_graph, from);
+  const char *at = strstr (text, from);
   g_assert_nonnull (at);
-  return g_strdup_printf ("%.*s%s%s", (int) (at - valid_graph), valid_graph, to, at + strlen (from));
+  return g_strdup_printf ("%.*s%s%s", (int) (at - text), text, to, at + strlen (from));
 }
 
 typedef struct {
@@ -117,6 +121,7 @@ static const bad_graph bad_graphs[] = {
   {"\"inputs\": [\"bn\"]", "\"inputs\": [\"bn\", \"conv\"]", "node 'relu': relu takes 1 input"},
   {"\"name\": \"pool\"", "\"name\": \"relu\"", "two nodes are named 'relu'"},
   {"\"output\": \"head\"", "\"output\": \"tail\"", "output 'tail' is not a node"},
+  {"\"output\": \"head\"", "\"output\": \"input\"", "graph: the output is 'input', the image itself"},
   {"\"default_layer\": \"relu\"", "\"default_layer\": \"x\"", "default_layer 'x' is not a node"},
   {"\"weight\": \"conv.w\"", "\"weight\": \"conv.x\"", "tensor 'conv.x' (weight) is not in the file"},
   {"\"gamma\": \"bn.g\"", "\"gamma\": \"head.b\"", "tensor 'head.b' has shape [2], expected [4]"},
@@ -135,13 +140,18 @@ static const bad_graph bad_graphs[] = {
   {"\"output_activation\": \"softmax\"", "\"output_activation\": \"tanh\"", "'output_activation' must be"},
   {"\"size_multiple\": 2", "\"size_multiple\": 0", "attribute 'size_multiple' must be 1 integer"},
   {"{\"input\":", "[{\"input\":", "segcam.graph is not valid JSON"},
+  /* As strict as the header (issue 12): json-glib alone takes all three. */
+  {"{\"input\":", "{/* c */\"input\":", "segcam.graph has an unexpected character at byte 1"},
+  {"\"kernel\": [3, 3]", "\"kernel\": [0x3, 3]", "segcam.graph has an unexpected character at byte"},
+  {"\"op\": \"relu\"", "\"op\": \"sigmoid\", \"op\": \"relu\"",
+   "segcam.graph has the key 'op' twice in one object"},
 };
 
 static void
 test_bad_graph (gconstpointer data)
 {
   const bad_graph *b = data;
-  char *graph = edit (b->from, b->to);
+  char *graph = edit (valid_graph, b->from, b->to);
   GError *error = NULL;
   segcam_model *m = load_graph (graph, NULL, &error);
   g_assert_null (m);
@@ -164,6 +174,75 @@ test_absurd_tensor (void)
   g_error_free (error);
 }
 
+/* 100,000 '[' overflowed json-glib's stack; the strict reader stops at its depth limit. */
+static void
+test_deep_graph (void)
+{
+  char *graph = g_strnfill (100000, '[');
+  GError *error = NULL;
+  g_assert_null (load_graph (graph, NULL, &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL);
+  g_assert_true (g_str_has_suffix (error->message, ": segcam.graph nests deeper than 16 levels"));
+  g_error_free (error);
+  g_free (graph);
+}
+
+/* A weight that is NaN or infinite is refused at load, named. */
+static void
+test_nonfinite_weight (void)
+{
+  const spec nan_w = {"conv.w", {4, 3, 3, 3}, 4, NAN}, inf_b = {"head.b", {2}, 1, -INFINITY};
+  GError *error = NULL;
+  g_assert_null (load_graph (valid_graph, &nan_w, &error));
+  g_assert_true (g_str_has_suffix (error->message, ": node 'conv': tensor 'conv.w' holds NaN at "
+                                   "element 0: its training diverged or the file is damaged"));
+  g_clear_error (&error);
+  g_assert_null (load_graph (valid_graph, &inf_b, &error));
+  g_assert_nonnull (strstr (error->message, "tensor 'head.b' holds an infinity at element 0"));
+  g_clear_error (&error);
+}
+
+/* Logits of another size than the padded input (a pool or an upsample before the head, a
+ * strided head) overflowed the predictions' buffers: refused when the size is known. */
+static void
+test_output_size (void)
+{
+  static const struct { const char *from, *to, *from2, *to2, *message; } cases[] = {
+    {"[\"relu\", \"up\"]", "[\"pool\", \"pool\"]", NULL, NULL,
+     "output 'head' is 4x3 for a 8x6 (padded) input: segcam explains networks whose logits have "
+     "the input's size"},
+    {"\"inputs\": [\"pool\"], \"scale\"", "\"inputs\": [\"relu\"], \"scale\"",
+     "[\"relu\", \"up\"]", "[\"up\", \"up\"]", "output 'head' is 16x12 for a 8x6 (padded) input"},
+    {"\"weight\": \"head.w\"", "\"stride\": [4, 4], \"weight\": \"head.w\"", NULL, NULL,
+     "output 'head' is 2x2 for a 8x6 (padded) input"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *graph = edit (valid_graph, cases[i].from, cases[i].to);
+      if (cases[i].from2)
+        {
+          char *second = edit (graph, cases[i].from2, cases[i].to2);
+          g_free (graph);
+          graph = second;
+        }
+      GError *error = NULL;
+      segcam_model *m = load_graph (graph, NULL, &error);
+      g_assert_no_error (error);
+      int shapes[3 * 8];
+      g_assert_false (segcam_model_infer_shapes (m, 7, 5, shapes, &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, cases[i].message));
+      g_clear_error (&error);
+      segcam_session_options o = {7, 5, -1, TRUE, 1, NULL, NULL};
+      g_assert_null (segcam_session_new (m, &o, &error));
+      g_assert_true (g_str_has_prefix (error->message, cases[i].message));
+      g_clear_error (&error);
+      segcam_model_free (m);
+      g_free (graph);
+    }
+}
+
 /* Absurd image sizes fail cleanly when planning, never by allocating. */
 static void
 test_absurd_size (void)
@@ -179,6 +258,17 @@ test_absurd_size (void)
   g_assert_null (segcam_session_new (m, &o, &error));
   g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY);
   g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  /* Every activation within bounds, the whole plan (about 100 GiB) beyond what is available:
+   * the planner says how much it has and what to do. */
+  o.width = 1 << 19, o.height = 1000;
+  g_assert_null (segcam_session_new (m, &o, &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_regex_match_simple ("^not enough memory for a 524288x1000 image \\([0-9.]+ GiB "
+                                       "needed, [0-9.]+ GiB available\\): use a smaller image "
+                                       "\\(segcam's --max-size, the plug-in's working size\\)$",
+                                       error->message, 0, 0));
   g_clear_error (&error);
   segcam_model_free (m);
 }
@@ -209,6 +299,9 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/model/absurd-tensor", test_absurd_tensor);
   g_test_add_func ("/model/absurd-size", test_absurd_size);
+  g_test_add_func ("/model/deep-graph", test_deep_graph);
+  g_test_add_func ("/model/nonfinite-weight", test_nonfinite_weight);
+  g_test_add_func ("/model/output-size", test_output_size);
   g_test_add_func ("/model/not-a-model", test_not_a_model);
   return g_test_run ();
 }

@@ -714,6 +714,42 @@ test_checkpoint_round_trip (void)
   check_round_trip (TRUE);
 }
 
+/* A diverging run fails with an error at the step it shows, from the weights (a learning rate of
+ * 1e300 makes them infinite at once) or from the loss: it returned FALSE without
+ * an error before, which the command line dereferenced. */
+static void
+test_trainer_diverges (void)
+{
+  segcam_unet_spec spec = small_spec (2, TRUE, FALSE);
+  size_t pixels = (size_t) CK_BATCH * CK_SIZE * CK_SIZE;
+  float *images = g_new (float, pixels);
+  uint8_t *labels = g_new0 (uint8_t, pixels);
+  for (size_t i = 0; i < pixels; i++)
+    images[i] = (float) (i % 7) / 7, labels[i] = i % 3 == 0;
+  GError *error = NULL;
+  segcam_trainer *t = new_trainer (segcam_unet_build (&spec, NULL));
+  g_assert_false (segcam_trainer_step (t, images, labels, 1e300, NULL, &error));
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_regex_match_simple ("^training diverged: the step made '.+' NaN or infinite; "
+                                       "a lower learning rate may train$", error->message, 0, 0));
+  g_clear_error (&error);
+  segcam_trainer_free (t);
+
+  /* 1e36: the first step's weights stay finite; the second fails by its loss or its weights. */
+  t = new_trainer (segcam_unet_build (&spec, NULL));
+  g_assert_true (segcam_trainer_step (t, images, labels, 1e36, NULL, &error));
+  g_assert_false (segcam_trainer_step (t, images, labels, 1e36, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_true (g_regex_match_simple ("^training diverged: (the loss is (NaN|infinite)|the step "
+                                       "made '.+' NaN or infinite); a lower learning rate may "
+                                       "train$", error->message, 0, 0));
+  g_clear_error (&error);
+  segcam_trainer_free (t);
+  g_free (images);
+  g_free (labels);
+}
+
 /* Image sizes the network would pad cannot be trained on: the labels have no padded pixels. */
 static void
 test_trainer_sizes (void)
@@ -767,6 +803,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/unet/bad-spec", test_unet_bad_spec);
   g_test_add_func ("/train/checkpoint/round-trip", test_checkpoint_round_trip);
   g_test_add_func ("/train/trainer/sizes", test_trainer_sizes);
+  g_test_add_func ("/train/trainer/diverges", test_trainer_diverges);
   g_test_add_func ("/train/trainer/gradient-names", test_trainer_gradient_names);
   return g_test_run ();
 }

@@ -4,28 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-char *
-segcam_cli_escape (const char *text)
-{
-  GString *out = g_string_sized_new (strlen (text));
-  for (const char *p = text; *p;)
-    {
-      gunichar c = g_utf8_get_char_validated (p, -1);
-      if (c == (gunichar) -1 || c == (gunichar) -2)
-        g_string_append_printf (out, "\\x%02x", (guchar) *p++);
-      else
-        {
-          /* C0 and C1 controls: newlines, ESC (ANSI sequences) and the 8-bit CSI alike. */
-          if (c < 0x20 || (c >= 0x7f && c < 0xa0))
-            g_string_append_printf (out, "\\x%02x", c);
-          else
-            g_string_append_len (out, p, g_utf8_skip[*(const guchar *) p]);
-          p = g_utf8_next_char (p);
-        }
-    }
-  return g_string_free (out, FALSE);
-}
-
 int
 segcam_cli_fail (const char *command, int status, const char *format, ...)
 {
@@ -35,7 +13,7 @@ segcam_cli_fail (const char *command, int status, const char *format, ...)
   va_end (ap);
   /* Messages quote names from model files and the command line: escaped here, once, the error
    * stays one line and cannot drive the terminal. */
-  char *message = segcam_cli_escape (raw);
+  char *message = segcam_escape (raw, 0);
   /* A usage error points to the help; bad input names the problem and that is enough. */
   if (status == EXIT_USAGE)
     fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, message, command);
@@ -53,7 +31,7 @@ segcam_cli_print (const char *format, ...)
   va_start (ap, format);
   char *raw = g_strdup_vprintf (format, ap);
   va_end (ap);
-  char *line = segcam_cli_escape (raw);
+  char *line = segcam_escape (raw, 0);
   puts (line);
   g_free (raw);
   g_free (line);

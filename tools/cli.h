@@ -3,6 +3,7 @@
 #ifndef SEGCAM_CLI_H
 #define SEGCAM_CLI_H
 
+#include "segcam.h"
 #include "texture-mnist.h"
 
 #include <glib.h>
@@ -15,10 +16,6 @@ enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
 /* Prints "segcam COMMAND: message" on stderr, followed by " (see segcam COMMAND --help)" when
  * status is EXIT_USAGE; returns status. */
 int segcam_cli_fail (const char *command, int status, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-/* text as it may appear in one line on a terminal: control characters (newlines, ESC, C1) and
- * bytes that are not UTF-8 as \xNN. Newly allocated. */
-char *segcam_cli_escape (const char *text);
 
 /* Prints one line on stdout (the newline is added), escaped as segcam_cli_fail's messages are:
  * for every line that shows names from a model. */

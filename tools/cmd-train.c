@@ -114,6 +114,27 @@ training_record (const char *command, const char *config, int train_count, guint
   return text;
 }
 
+/* The U-Net a checkpoint holds, as training_record describes it: resuming rebuilds nothing, so
+ * --depth, --filters, --no-batchnorm and --upsample say nothing of it. The builder's graph has one
+ * max-pool per level, and its first convolution has the first level's filters. */
+static void
+spec_of_model (const segcam_model *m, segcam_unet_spec *spec)
+{
+  int n = segcam_model_n_nodes (m), *shapes = g_new (int, 3 * n);
+  gboolean shaped = segcam_model_infer_shapes (m, SIZE, SIZE, shapes, NULL);
+  spec->depth = 0, spec->filters = 0, spec->batchnorm = FALSE, spec->transposed = FALSE;
+  for (int i = 0; i < n; i++)
+    {
+      const char *op = segcam_model_node_op (m, i);
+      spec->depth += strcmp (op, "maxpool2d") == 0;
+      spec->batchnorm |= strcmp (op, "batchnorm") == 0;
+      spec->transposed |= strcmp (op, "conv_transpose2d") == 0;
+      if (shaped && !spec->filters && strcmp (op, "conv2d") == 0)
+        spec->filters = shapes[3 * i];
+    }
+  g_free (shapes);
+}
+
 typedef struct {
   segcam_trainer *trainer;
   const char *training_json;
@@ -210,7 +231,18 @@ segcam_cmd_train (int argc, char **argv)
       goto out;
     }
   int steps_per_epoch = train_count / batch;
-  int first_epoch = (int) (segcam_trainer_steps (trainer) / steps_per_epoch);
+  int first_epoch = (int) MIN (segcam_trainer_steps (trainer) / steps_per_epoch, G_MAXINT);
+  if (first_epoch >= epochs)
+    {
+      /* Nothing to train, so no metrics to record: a model saying accuracy 0 would be a lie. */
+      status = segcam_cli_fail ("train", EXIT_INPUT, "--resume '%s' already trained %d epoch%s, "
+                                "--epochs is %d: raise --epochs to train further (the checkpoint "
+                                "is a model file as it is)", resume, first_epoch,
+                                first_epoch == 1 ? "" : "s", epochs);
+      goto out;
+    }
+  if (resume)
+    spec_of_model (segcam_trainer_model (trainer), &spec);
   images = g_new (float, (size_t) batch * SIZE * SIZE);
   labels = g_new (uint8_t, (size_t) batch * SIZE * SIZE);
   segcam_cli_print ("training %s: %" G_GINT64_FORMAT " parameters, %d steps of %d images per epoch",
@@ -230,7 +262,9 @@ segcam_cmd_train (int argc, char **argv)
           segcam_step_result r;
           if (!segcam_trainer_step (trainer, images, labels, lr, &r, &error))
             {
-              status = segcam_cli_fail_error ("train", EXIT_INPUT, &error);
+              /* Nothing more is written: the last checkpoint stays the last good state. */
+              status = segcam_cli_fail ("train", EXIT_INPUT, "epoch %d, step %d of %d: %s",
+                                        epoch + 1, step + 1, steps_per_epoch, error->message);
               goto out;
             }
           loss_sum += r.loss, acc_sum += r.accuracy;

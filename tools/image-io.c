@@ -93,7 +93,7 @@ exit_while_collecting (void)
   const char *what = collecting->what;
   char *said = chatter_end (collecting);
   char *raw = g_strdup_printf ("%s: %s", what, said ? complaint (said) : "the decoder gave up");
-  char *line = segcam_cli_escape (raw);
+  char *line = segcam_escape (raw, 0);
   fprintf (stderr, "%s: %s\n", g_get_prgname (), line);
   _exit (EXIT_INPUT);
 }

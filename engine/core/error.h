@@ -4,6 +4,9 @@
 
 #include "segcam.h"
 
+/* How much of a name from a file a message quotes (segcam_escape's max_chars). */
+#define SEGCAM_SHOWN_CHARS 96
+
 /* Sets *error (when error is not NULL) to a formatted message in SEGCAM_ERROR with the given
  * segcam_error code, and returns FALSE so that callers can write `return segcam_fail (...)`. */
 gboolean segcam_fail (GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);

@@ -129,6 +129,12 @@ segcam_attr_tensor (segcam_attrs *a, const char *key, gboolean required, int n_d
       g_string_free (have, TRUE);
       return FALSE;
     }
+  /* NaN or infinity in a weight turns every map into NaN or zero without a sign. */
+  size_t bad_at = segcam_tensor_find_nonfinite (t);
+  if (bad_at < t->n_elements)
+    return segcam_attr_fail (a, "tensor '%s' holds %s at element %zu: its training diverged or "
+                             "the file is damaged", name, isnan (t->data[bad_at]) ? "NaN"
+                             : "an infinity", bad_at);
   *out = t;
   return TRUE;
 }

@@ -44,8 +44,8 @@ gboolean segcam_attr_float (segcam_attrs *a, const char *key, float def, float *
 /* A string attribute, or NULL when absent (not an error: callers decide); *bad is set when the
  * attribute is there but not a string. */
 const char *segcam_attr_string (segcam_attrs *a, const char *key, gboolean *bad);
-/* A tensor named by a string attribute, with exactly the given shape (n_dims values); *out is
- * NULL when an optional (required FALSE) attribute is absent. */
+/* A tensor named by a string attribute, with exactly the given shape (n_dims values) and finite
+ * values only; *out is NULL when an optional (required FALSE) attribute is absent. */
 gboolean segcam_attr_tensor (segcam_attrs *a, const char *key, gboolean required, int n_dims,
                              const int64_t *shape, const segcam_tensor **out);
 

@@ -2,19 +2,18 @@
  *
  * Parsing runs in stages, each trusting only what the previous one proved:
  *   1. the 8-byte header length against the file size and a 100 MB cap;
- *   2. a lexical pass over the header text (UTF-8, strict JSON tokens, nesting depth, number of
- *      values), because json-glib is lenient (comments, single quotes, hex and octal,
- *      silently wrapping integers, trailing values) and recurses without a depth limit;
- *   3. json-glib builds the tree while signal handlers catch duplicate keys, which it would
- *      otherwise collapse into one;
- *   4. every entry is checked and the byte ranges must tile the data section exactly;
- *   5. only then are tensors allocated (their total is bounded by the file size) and copied out.
+ *   2. the strict JSON reader (json.h): UTF-8, strict tokens, bounded nesting and size, and
+ *      duplicate keys refused, which json-glib alone would collapse into one;
+ *   3. every entry is checked and the byte ranges must tile the data section exactly;
+ *   4. only then are tensors allocated (their total is bounded by the file size) and copied out.
  */
 #include "safetensors.h"
 #include "error.h"
 #include "fp16.h"
+#include "json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +24,7 @@
 
 #define MAX_HEADER_BYTES (100 * 1000 * 1000)  /* as the reference implementation */
 #define MAX_TENSORS 100000
-#define MAX_JSON_DEPTH 16                     /* a valid header nests 3 deep */
-#define MAX_JSON_VALUES (20 * MAX_TENSORS)    /* a valid entry holds at most 18 values */
-#define MAX_SHOWN_CHARS 96                    /* of a name quoted in an error message */
+#define MAX_SHOWN_CHARS SEGCAM_SHOWN_CHARS
 
 typedef enum { DTYPE_F32, DTYPE_F16, DTYPE_BF16, N_DTYPES } dtype;
 
@@ -88,29 +85,15 @@ static void widen (const uint8_t *src, dtype type, size_t n, float *dst)
 
 #define fail(error, ...) segcam_fail (error, SEGCAM_ERROR_MODEL, __VA_ARGS__)
 
+/* Each character escapes to at most 4 bytes ("\\x1b" or UTF-8); then "..." and the NUL. */
 typedef struct { char text[MAX_SHOWN_CHARS * 4 + 4]; } shown_buf;
 
-/* Text from the file as it may appear in a one-line message: valid UTF-8, control characters
- * escaped, cut after MAX_SHOWN_CHARS characters. Formats into buf, so callers free nothing. */
+/* segcam_escape into buf, so that callers free nothing. */
 static const char *show (shown_buf *buf, const char *s)
 {
-  char *out = buf->text;
-  size_t left = strlen (s);
-  for (int n = 0; left > 0 && n < MAX_SHOWN_CHARS; n++) {
-    gunichar c = g_utf8_get_char_validated (s, (gssize) left);
-    size_t len = c >= (gunichar) -2 ? 1 : (size_t) g_utf8_skip[*(const guchar *) s];
-    if (c >= (gunichar) -2) {
-      *out++ = '?';
-    } else if (c < 0x20 || c == 0x7f) {
-      out += g_snprintf (out, 5, "\\x%02x", c);
-    } else {
-      memcpy (out, s, len);
-      out += len;
-    }
-    s += len;
-    left -= len;
-  }
-  strcpy (out, left > 0 ? "..." : "");
+  char *escaped = segcam_escape (s, MAX_SHOWN_CHARS);
+  g_strlcpy (buf->text, escaped, sizeof buf->text);
+  g_free (escaped);
   return buf->text;
 }
 
@@ -127,166 +110,10 @@ tensor_fail (GError **error, const char *name, const char *fmt, ...)
   return FALSE;
 }
 
-/* ---- Lexical pass over the header text --------------------------------------------------- */
+/* ---- Duplicate keys ---------------------------------------------------------------------- */
 
-/* The value of 4 hex digits at s[k], or -1. */
-static int hex4 (const char *s, size_t n, size_t k)
-{
-  int v = 0;
-  for (size_t d = k; d < k + 4; d++) {
-    if (d >= n || !g_ascii_isxdigit (s[d]))
-      return -1;
-    v = v << 4 | g_ascii_xdigit_value (s[d]);
-  }
-  return v;
-}
-
-/* Besides JSON's rules: no \u0000 (C strings cannot hold it) and no unpaired surrogate, which
- * json-glib would turn into invalid UTF-8. */
-static gboolean skip_string (const char *s, size_t n, size_t *i, GError **error)
-{
-  size_t k = *i + 1;
-  while (k < n && s[k] != '"') {
-    if ((unsigned char) s[k] < 0x20)
-      return fail (error, "header has a raw control character in a string at byte %zu", k);
-    if (s[k] != '\\') {
-      k++;
-    } else if (k + 1 < n && s[k + 1] == 'u') {
-      int u = hex4 (s, n, k + 2);
-      if (u < 0)
-        return fail (error, "header has a bad \\u escape at byte %zu", k);
-      if (u == 0)
-        return fail (error, "header has a \\u0000 escape at byte %zu", k);
-      if (u >= 0xd800 && u <= 0xdfff) { /* only as a high, low pair */
-        gboolean high = u < 0xdc00 && k + 7 < n && s[k + 6] == '\\' && s[k + 7] == 'u';
-        int low = high ? hex4 (s, n, k + 8) : -1;
-        if (low < 0xdc00 || low > 0xdfff)
-          return fail (error, "header has an unpaired surrogate escape at byte %zu", k);
-        k += 6;
-      }
-      k += 6;
-    } else if (k + 1 < n && s[k + 1] != '\0' && strchr ("\"\\/bfnrt", s[k + 1])) {
-      k += 2;
-    } else {
-      return fail (error, "header has a bad escape sequence at byte %zu", k);
-    }
-  }
-  if (k >= n)
-    return fail (error, "header has an unterminated string");
-  *i = k + 1;
-  return TRUE;
-}
-
-/* Integers must be plain decimal and fit in int64: json-glib reads 010 as octal and 0x10 as hex,
- * and wraps larger values silently. A token with a fraction or an exponent is left to json-glib,
- * which makes it a double (no field accepts one) or rejects it. */
-static gboolean skip_number (const char *s, size_t n, size_t *i, GError **error)
-{
-  size_t start = *i, digits = start + (s[start] == '-'), k = digits;
-  uint64_t magnitude = 0;
-  gboolean wide = FALSE;
-  for (; k < n && g_ascii_isdigit (s[k]); k++)
-    wide |= __builtin_mul_overflow (magnitude, 10, &magnitude)
-            || __builtin_add_overflow (magnitude, (uint64_t) (s[k] - '0'), &magnitude);
-  if (k == digits || (s[digits] == '0' && k - digits > 1))
-    return fail (error, "header has a malformed number at byte %zu", start);
-  if (k < n && (s[k] == '.' || s[k] == 'e' || s[k] == 'E')) {
-    while (k < n && s[k] && strchr ("0123456789+-.eE", s[k]))
-      k++;
-  } else if (wide || magnitude > INT64_MAX) {
-    return fail (error, "header has an integer beyond 64 bits at byte %zu", start);
-  }
-  *i = k;
-  return TRUE;
-}
-
-static gboolean skip_literal (const char *s, size_t n, size_t *i, GError **error)
-{
-  static const char *const words[] = { "true", "false", "null" };
-  for (size_t w = 0; w < G_N_ELEMENTS (words); w++) {
-    size_t len = strlen (words[w]);
-    if (n - *i >= len && memcmp (s + *i, words[w], len) == 0) {
-      *i += len;
-      return TRUE;
-    }
-  }
-  return fail (error, "header has an unexpected character at byte %zu", *i);
-}
-
-/* Checks what json-glib would accept too leniently, and bounds what it would allocate.
- * The text starts with '{' (checked by the caller). */
-static gboolean check_json_text (const char *s, size_t n, GError **error)
-{
-  size_t i = 0, n_values = 0;
-  int depth = 0;
-  while (i < n) {
-    char c = s[i];
-    gboolean ok = TRUE;
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      i++;
-      continue;
-    }
-    if (depth == 0 && i > 0)
-      return fail (error, "header has bytes after the JSON object (at byte %zu)", i);
-    if (c == '{' || c == '[') {
-      if (++depth > MAX_JSON_DEPTH)
-        return fail (error, "header JSON nests deeper than %d levels", MAX_JSON_DEPTH);
-      n_values++, i++;
-    } else if (c == '}' || c == ']') {
-      depth--, i++;
-    } else if (c == ',' || c == ':') {
-      i++;
-    } else if (c == '"') {
-      ok = skip_string (s, n, &i, error), n_values++;
-    } else if (c == '-' || g_ascii_isdigit (c)) {
-      ok = skip_number (s, n, &i, error), n_values++;
-    } else {
-      ok = skip_literal (s, n, &i, error), n_values++;
-    }
-    if (!ok)
-      return FALSE;
-    if (n_values > MAX_JSON_VALUES)
-      return fail (error, "header JSON holds more than %d values", MAX_JSON_VALUES);
-  }
-  return TRUE;
-}
-
-/* ---- JSON tree with duplicate-key detection ---------------------------------------------- */
-
-typedef struct {
-  GPtrArray *open;  /* names seen so far in each object being parsed, innermost last */
-  char *key;        /* the first key seen twice in one object */
-  guint level;      /* nesting level of that object, 1 = the header object */
-  char *parent;     /* the header member that holds it, when level > 1 */
-} dup_check;
-
-static void on_object_start (JsonParser *parser G_GNUC_UNUSED, dup_check *dup)
-{
-  g_ptr_array_add (dup->open, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
-}
-
-/* Members are reported after their value is parsed, so a header member arrives after any
- * duplicate found inside it and names its parent. */
-static void on_object_member (JsonParser *parser G_GNUC_UNUSED, JsonObject *object G_GNUC_UNUSED,
-                              const char *name, dup_check *dup)
-{
-  guint level = dup->open->len; /* >= 1: object-start came first */
-  GHashTable *seen = g_ptr_array_index (dup->open, level - 1);
-  if (!g_hash_table_add (seen, g_strdup (name)) && !dup->key) {
-    dup->key = g_strdup (name);
-    dup->level = level;
-  } else if (level == 1 && dup->key && dup->level > 1 && !dup->parent) {
-    dup->parent = g_strdup (name);
-  }
-}
-
-static void on_object_end (JsonParser *parser G_GNUC_UNUSED, JsonObject *object G_GNUC_UNUSED,
-                           dup_check *dup)
-{
-  g_ptr_array_remove_index (dup->open, dup->open->len - 1);
-}
-
-static gboolean duplicate_fail (const dup_check *dup, GError **error)
+/* A repeated key named in the header's terms: a tensor, __metadata__ or a key of either. */
+static gboolean duplicate_fail (const segcam_json_duplicate *dup, GError **error)
 {
   shown_buf key;
   show (&key, dup->key);
@@ -297,31 +124,6 @@ static gboolean duplicate_fail (const dup_check *dup, GError **error)
   if (g_strcmp0 (dup->parent, "__metadata__") == 0)
     return fail (error, "__metadata__ has duplicate key '%s'", key.text);
   return tensor_fail (error, dup->parent ? dup->parent : "?", "duplicate key '%s'", key.text);
-}
-
-static JsonParser *parse_json (const char *text, size_t n, GError **error)
-{
-  dup_check dup = { .open = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref) };
-  JsonParser *parser = json_parser_new ();
-  g_signal_connect (parser, "object-start", G_CALLBACK (on_object_start), &dup);
-  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &dup);
-  g_signal_connect (parser, "object-end", G_CALLBACK (on_object_end), &dup);
-  GError *json_error = NULL;
-  gboolean ok = json_parser_load_from_data (parser, text, (gssize) n, &json_error);
-  if (!ok) {
-    shown_buf msg;
-    fail (error, "header is not valid JSON: %s", show (&msg, json_error->message));
-    g_error_free (json_error);
-  } else if (dup.key) {
-    ok = duplicate_fail (&dup, error);
-  }
-  g_signal_handlers_disconnect_by_data (parser, &dup);
-  g_ptr_array_unref (dup.open);
-  g_free (dup.key);
-  g_free (dup.parent);
-  if (!ok)
-    g_clear_object (&parser);
-  return parser;
 }
 
 /* ---- Header entries ---------------------------------------------------------------------- */
@@ -532,15 +334,6 @@ static gboolean load_tensors (const entry *entries, int n, const uint8_t *data_s
 
 /* ---- Reader ------------------------------------------------------------------------------ */
 
-static gboolean check_header_text (const char *text, uint64_t n, GError **error)
-{
-  if (n == 0 || text[0] != '{')
-    return fail (error, "header is not a JSON object (it must start with '{')");
-  if (!g_utf8_validate_len (text, n, NULL))
-    return fail (error, "header is not valid UTF-8");
-  return check_json_text (text, n, error);
-}
-
 gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safetensors *out,
                                    GError **error)
 {
@@ -555,9 +348,9 @@ gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safe
     return fail (error, "header length %" G_GUINT64_FORMAT " exceeds the limit of %d bytes",
                  header_len, MAX_HEADER_BYTES);
   const char *text = (const char *) data + 8;
-  if (!check_header_text (text, header_len, error))
-    return FALSE;
-  JsonParser *parser = parse_json (text, header_len, error);
+  if (header_len == 0 || text[0] != '{')
+    return fail (error, "header is not a JSON object (it must start with '{')");
+  JsonParser *parser = segcam_json_parse (text, header_len, "header", duplicate_fail, error);
   if (!parser)
     return FALSE;
 
@@ -615,6 +408,14 @@ const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, cons
     if (strcmp (st->tensors[i].name, name) == 0)
       return &st->tensors[i];
   return NULL;
+}
+
+size_t segcam_tensor_find_nonfinite (const segcam_tensor *t)
+{
+  size_t i = 0;
+  while (i < t->n_elements && isfinite (t->data[i]))
+    i++;
+  return i;
 }
 
 const char *segcam_safetensors_metadata (const segcam_safetensors *st, const char *key)

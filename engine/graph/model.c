@@ -4,6 +4,7 @@
  * which repacks weights for channels-last execution. Every error is one line naming the node,
  * attribute or tensor at fault. */
 #include "model.h"
+#include "json.h"
 
 #include <string.h>
 
@@ -276,17 +277,13 @@ find_raw (const raw_node *raw, int n, const char *name)
 static gboolean
 parse_graph (segcam_model *m, const segcam_safetensors *st, const char *text, GError **error)
 {
-  JsonParser *parser = json_parser_new ();
-  GError *jerr = NULL;
+  /* As strict as the header it came in: the same reader, the same limits. */
+  JsonParser *parser = segcam_json_parse (text, strlen (text), "segcam.graph", NULL, error);
   raw_node *raw = NULL;
   int n_raw = 0, *order = NULL;
   gboolean ok = FALSE;
-  if (!json_parser_load_from_data (parser, text, -1, &jerr))
-    {
-      fail (error, "segcam.graph is not valid JSON: %s", jerr->message);
-      g_error_free (jerr);
-      goto out;
-    }
+  if (!parser)
+    return FALSE;
   JsonNode *root = json_parser_get_root (parser);
   JsonObject *g = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
   if (!g)
@@ -315,10 +312,17 @@ parse_graph (segcam_model *m, const segcam_safetensors *st, const char *text, GE
       fail (error, "graph: missing 'nodes' array");
       goto out;
     }
+  /* Checked before the nodes, whose count a graph of the input alone fails first, unclearly. */
+  const char *out_name = member_string (g, "output"), *layer_name = member_string (g, "default_layer");
+  if (g_strcmp0 (out_name, "input") == 0)
+    {
+      fail (error, "graph: the output is 'input', the image itself: it must be a node computed "
+            "from it");
+      goto out;
+    }
   if (!read_raw_nodes (json_node_get_array (nodes), &raw, &n_raw, error))
     goto out;
 
-  const char *out_name = member_string (g, "output"), *layer_name = member_string (g, "default_layer");
   int out_raw = find_raw (raw, n_raw, out_name), in_raw = find_raw (raw, n_raw, "input");
   int layer_raw = find_raw (raw, n_raw, layer_name);
   if (in_raw < 0 || raw[in_raw].op != SEGCAM_OP_INPUT)

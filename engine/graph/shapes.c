@@ -1,5 +1,6 @@
 /* shapes.c — every node's output shape for an input size: what the memory plan places and what
- * segcam_model_infer_shapes reports. */
+ * segcam_model_infer_shapes reports. Both refuse a network whose output is not the size of its
+ * padded input, so a model file and an imported ONNX model meet the same check. */
 #include "model.h"
 
 /* One activation may hold at most this many floats (16 GiB): far beyond any image a user could
@@ -46,6 +47,17 @@ segcam_model_shapes (const segcam_model *m, int batch, int hp, int wp, segcam_ac
                        a->c, a->h, a->w, wp, hp);
           return FALSE;
         }
+    }
+  /* Predictions, the loss and the explanation's score read the logits pixel for pixel with the
+   * input: any other size would read past them or beside them. */
+  const segcam_act *out = &acts[m->output];
+  if (out->h != hp || out->w != wp)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL,
+                   "output '%s' is %dx%d for a %dx%d (padded) input: segcam explains networks "
+                   "whose logits have the input's size", m->nodes[m->output].name, out->w, out->h,
+                   wp, hp);
+      return FALSE;
     }
   return TRUE;
 }

@@ -35,6 +35,8 @@ gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safe
 void segcam_safetensors_clear (segcam_safetensors *st);
 
 const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, const char *name);
+/* The index of the first NaN or infinity in t's data, or t->n_elements when all are finite. */
+size_t segcam_tensor_find_nonfinite (const segcam_tensor *t);
 const char *segcam_safetensors_metadata (const segcam_safetensors *st, const char *key);
 
 /* Writes F32 tensors and string metadata (keys and values NULL-terminated arrays of equal length,

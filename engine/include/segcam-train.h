@@ -53,7 +53,9 @@ typedef struct {
 } segcam_step_result;
 
 /* One Adam step on a batch: images batch x height x width x channels in [0, 1], labels
- * batch x height x width class indices. */
+ * batch x height x width class indices. Fails with an error, never silently: for a label that is
+ * not a class, and when the run diverges (a loss or an updated weight NaN or infinite; the
+ * trainer's weights are then unusable, and what was saved before is what is left). */
 gboolean segcam_trainer_step (segcam_trainer *trainer, const float *images, const uint8_t *labels,
                               double lr, segcam_step_result *result, GError **error);
 int64_t segcam_trainer_steps (const segcam_trainer *trainer);

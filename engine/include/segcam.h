@@ -209,6 +209,13 @@ void segcam_colormap_apply (SegcamColormap colormap, const float *values, size_t
 /* Threads the engine uses when a session asks for 0 (all cores). */
 int segcam_default_threads (void);
 
+/* Text from a model file or a user as it may appear in a one-line message or on a terminal:
+ * control characters (C0, DEL and C1: newlines, ESC, the 8-bit CSI) and bytes that are not
+ * UTF-8 become \xNN; after max_chars characters (0: no limit) the rest becomes "...". The
+ * engine's messages quote names through it; callers escape their own the same way. Free with
+ * g_free. */
+char *segcam_escape (const char *text, int max_chars);
+
 G_END_DECLS
 
 #endif /* SEGCAM_H */

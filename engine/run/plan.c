@@ -3,9 +3,12 @@
  * Memory is planned once per (model, image size, target): every buffer gets an interval on a
  * timeline (forward step i at time i, the backward of node i at time 2n-1-i) and an offset in one
  * arena such that buffers alive at the same time never overlap (greedy placement, largest first,
- * as ggml-alloc and TFLite's arena planner do). Nothing is allocated while the network runs. */
+ * as ggml-alloc and TFLite's arena planner do). Nothing is allocated while the network runs.
+ * The plan, with the buffers around it, must fit in what the process may still take: the
+ * kernel's MemAvailable and the room under its cgroup's limit. */
 #include "session.h"
 
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,6 +82,100 @@ static size_t
 aligned (size_t floats)
 {
   return (floats + 15) & ~(size_t) 15;
+}
+
+/* ---- memory the process may still take ---------------------------------------------------- */
+
+/* The integer a sysfs or procfs file starts with; FALSE for none ("max": no limit). */
+static gboolean
+read_integer (const char *path, double *out)
+{
+  char *text = NULL, *end;
+  gboolean ok = g_file_get_contents (path, &text, NULL, NULL);
+  guint64 v = ok ? g_ascii_strtoull (text, &end, 10) : 0;
+  ok = ok && end != text;
+  g_free (text);
+  if (ok)
+    *out = (double) v;
+  return ok;
+}
+
+/* MemAvailable of /proc/meminfo (what the kernel can hand out without swapping), in bytes. */
+static double
+meminfo_available (void)
+{
+  char *text = NULL;
+  double bytes = INFINITY;
+  if (g_file_get_contents ("/proc/meminfo", &text, NULL, NULL))
+    {
+      const char *at = strstr (text, "MemAvailable:");
+      if (at)
+        bytes = (double) g_ascii_strtoull (at + strlen ("MemAvailable:"), NULL, 10) * 1024;
+    }
+  g_free (text);
+  return bytes;
+}
+
+/* Room under the limit of the cgroup directory dir, or INFINITY; FALSE when dir has no such files. */
+static gboolean
+cgroup_dir_room (const char *dir, gboolean v2, double *room)
+{
+  char *limit_path = g_build_filename (dir, v2 ? "memory.max" : "memory.limit_in_bytes", NULL);
+  char *usage_path = g_build_filename (dir, v2 ? "memory.current" : "memory.usage_in_bytes", NULL);
+  gboolean there = g_file_test (usage_path, G_FILE_TEST_EXISTS);
+  double limit, usage;
+  *room = there && read_integer (limit_path, &limit) && read_integer (usage_path, &usage)
+            ? MAX (limit - usage, 0) : INFINITY;
+  g_free (limit_path);
+  g_free (usage_path);
+  return there;
+}
+
+/* Room left under the memory limit of the process's cgroup: limit - usage, v2 (memory.max) or
+ * v1 (memory.limit_in_bytes). A container may show its own cgroup as the root of the mount, so
+ * the root is read when the process's path is not there. */
+static double
+cgroup_room (void)
+{
+  char *text = NULL;
+  double room = INFINITY;
+  if (!g_file_get_contents ("/proc/self/cgroup", &text, NULL, NULL))
+    return room;
+  char **lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      char **f = g_strsplit (*l, ":", 3), **controllers = NULL;
+      gboolean v2 = FALSE, v1 = FALSE;
+      if (g_strv_length (f) == 3)
+        {
+          controllers = g_strsplit (f[1], ",", -1);
+          v2 = strcmp (f[0], "0") == 0 && !*f[1];
+          v1 = g_strv_contains ((const char *const *) controllers, "memory");
+        }
+      if (v1 || v2)
+        {
+          const char *mount = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+          char *dir = g_build_filename (mount, f[2], NULL);
+          double r;
+          if (cgroup_dir_room (dir, v2, &r) || cgroup_dir_room (mount, v2, &r))
+            room = MIN (room, r);
+          g_free (dir);
+        }
+      g_strfreev (controllers);
+      g_strfreev (f);
+    }
+  g_strfreev (lines);
+  g_free (text);
+  return room;
+}
+
+/* What a plan may use: Linux overcommits, so a plan larger than this would "allocate" and then
+ * be killed, by the kernel or the cgroup's OOM killer, when its pages are touched. */
+static double
+memory_available (void)
+{
+  double physical = (double) sysconf (_SC_PHYS_PAGES) * sysconf (_SC_PAGESIZE);
+  return MIN (physical, MIN (meminfo_available (), cgroup_room ()));
 }
 
 gboolean
@@ -158,18 +255,24 @@ segcam_plan_memory (segcam_session *s, GError **error)
     }
   scratch = MAX (scratch, aligned (segcam_fuse_scratch (s)));
   int threads = segcam_pool_threads (s->pool);
-  double bytes = (total + (double) scratch * threads) * sizeof (float);
-  /* Linux overcommits: a plan larger than the machine would "allocate" and then be killed. */
-  double physical = (double) sysconf (_SC_PHYS_PAGES) * sysconf (_SC_PAGESIZE);
-  s->arena = bytes < physical ? g_try_new (float, total) : NULL;
+  /* Besides the arena and the scratch: the session's resized map, and what every caller holds
+   * beside it for each image (the pixels, an ROI and a heat map in floats; labels and the heat
+   * map's colours in bytes), so that the whole run fits, not the plan alone. */
+  double pixels = (double) s->width * s->height * s->batch;
+  double around = (double) s->hp * s->wp * sizeof (float)
+                  + pixels * ((m->in_channels + 2) * sizeof (float) + 4);
+  double bytes = (total + (double) scratch * threads) * sizeof (float) + around;
+  double available = memory_available ();
+  s->arena = bytes < available ? g_try_new (float, total) : NULL;
   s->scratch = scratch ? g_try_new (float, scratch * threads) : NULL;
   s->scratch_per_thread = scratch;
   s->arena_floats = total;
   if (!s->arena || (scratch && !s->scratch))
     {
       g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
-                   "not enough memory for a %dx%d image (%.1f GiB needed)", s->width, s->height,
-                   bytes / (1 << 30));
+                   "not enough memory for a %dx%d image (%.1f GiB needed, %.1f GiB available): "
+                   "use a smaller image (segcam's --max-size, the plug-in's working size)",
+                   s->width, s->height, bytes / (1 << 30), available / (1 << 30));
       g_free (bufs);
       return FALSE;
     }

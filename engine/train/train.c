@@ -475,9 +475,11 @@ segcam_trainer_steps (const segcam_trainer *t)
   return t->steps;
 }
 
-/* Mean cross-entropy over the batch's pixels; writes dLoss/dlogits into the output gradient. */
-static double
-loss_and_seed (segcam_session *s, const uint8_t *labels, double *accuracy, GError **error)
+/* Mean cross-entropy over the batch's pixels into *loss (not finite when the run diverged);
+ * writes dLoss/dlogits into the output gradient. FALSE for a label that is not a class. */
+static gboolean
+loss_and_seed (segcam_session *s, const uint8_t *labels, double *loss_out, double *accuracy,
+               GError **error)
 {
   const segcam_model *m = s->model;
   const segcam_act *z = &s->acts[m->output];
@@ -494,7 +496,7 @@ loss_and_seed (segcam_session *s, const uint8_t *labels, double *accuracy, GErro
       if (y >= m->n_classes)
         {
           g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "label %d is not a class of the model", y);
-          return NAN;
+          return FALSE;
         }
       if (nc == 1)
         {
@@ -519,11 +521,13 @@ loss_and_seed (segcam_session *s, const uint8_t *labels, double *accuracy, GErro
       correct += best == y;
     }
   *accuracy = (double) correct / (double) pixels;
-  return loss * inv;
+  *loss_out = loss * inv;
+  return TRUE;
 }
 
-/* torch.optim.Adam, step by step as PyTorch writes it (no weight decay, no amsgrad). */
-static void
+/* torch.optim.Adam, step by step as PyTorch writes it (no weight decay, no amsgrad). Returns
+ * the parameter a step made NaN or infinite (the run diverged), or NULL. */
+static const param *
 adam_update (segcam_trainer *t, double lr)
 {
   double bc1 = 1 - pow (t->o.beta1, (double) t->steps), bc2 = 1 - pow (t->o.beta2, (double) t->steps);
@@ -532,6 +536,7 @@ adam_update (segcam_trainer *t, double lr)
    * into float32: 1 - (float) 0.999 would be 1.3e-5 off 0.001 and bias every v. */
   float b1 = (float) t->o.beta1, b2 = (float) t->o.beta2;
   float c1 = (float) (1 - t->o.beta1), c2 = (float) (1 - t->o.beta2);
+  const param *diverged = NULL;
   for (int k = 0; k < t->n_params; k++)
     {
       param *p = &t->params[k];
@@ -542,9 +547,12 @@ adam_update (segcam_trainer *t, double lr)
           p->v[i] = b2 * p->v[i] + c2 * g * g;
           float denom = (float) (sqrtf (p->v[i]) / sqrt_bc2 + t->o.eps);
           p->value[i] -= (float) (step_size * p->m[i] / denom);
+          if (!diverged && !isfinite (p->value[i]))
+            diverged = p;
         }
     }
   refresh (t->model);
+  return diverged;
 }
 
 gboolean
@@ -554,15 +562,21 @@ segcam_trainer_step (segcam_trainer *t, const float *images, const uint8_t *labe
   segcam_session *s = t->session;
   if (!segcam_session_forward (s, images, error))
     return FALSE;
-  double accuracy;
-  double loss = loss_and_seed (s, labels, &accuracy, error);
-  if (isnan (loss))
+  double loss, accuracy;
+  if (!loss_and_seed (s, labels, &loss, &accuracy, error))
     return FALSE;
+  /* No step brings a diverged run back: stop at the first sign, in the loss or the weights. */
+  if (!isfinite (loss))
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "training diverged: the loss is %s; a lower "
+                        "learning rate may train", isnan (loss) ? "NaN" : "infinite");
   for (int k = 0; k < t->n_params; k++)
     memset (t->params[k].grad, 0, t->params[k].n * sizeof (float));
   segcam_session_backward (s);
   t->steps++;
-  adam_update (t, lr);
+  const param *diverged = adam_update (t, lr);
+  if (diverged)
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "training diverged: the step made '%s' NaN or "
+                        "infinite; a lower learning rate may train", diverged->name);
   if (result)
     *result = (segcam_step_result) {loss, accuracy};
   return TRUE;
@@ -701,6 +715,15 @@ segcam_trainer_resume (segcam_trainer *t, const char *path, GError **error)
           char *name = g_strdup_printf ("adam.%s.%s", s ? "v" : "m", p->name);
           const segcam_tensor *st_t = segcam_safetensors_find (&st, name);
           ok = st_t && st_t->n_elements == p->n;
+          if (ok && segcam_tensor_find_nonfinite (st_t) < p->n)
+            {
+              /* The model's own weights were checked at load: the same for its Adam state. */
+              g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MODEL, "checkpoint tensor '%s' holds "
+                           "NaN or an infinity: the run it saved had diverged", name);
+              g_free (name);
+              segcam_safetensors_clear (&st);
+              return FALSE;
+            }
           if (ok)
             from_torch (t, p, st_t->data, s ? p->v : p->m);
           g_free (name);
