@@ -3,6 +3,7 @@
  * orders the nodes the output needs (the file may list them in any order; nodes the output does
  * not need are never looked at), hands them to onnx-nodes.c, describes classes and input, and
  * settles what needs the model's shapes. */
+#include "json.h"
 #include "model.h"
 #include "onnx-nodes.h"
 
@@ -228,45 +229,64 @@ metadata (const importer *imp, const char *key)
   return NULL;
 }
 
-/* "a,b,c" or a JSON list of strings -> NULL-terminated strings. */
-static char **
-split_list (const char *text)
+/* The metadata entry key, "a,b,c" or a JSON list of strings, as NULL-terminated strings in *out
+ * (NULL when the model has no such entry). A JSON list goes through the strict reader, as every
+ * other JSON segcam reads: a hostile one (nested 200,000 deep, say) is an error naming the entry,
+ * not a crash or a silently empty list. */
+static gboolean
+split_list (importer *imp, const char *key, char ***out)
 {
+  const char *text = metadata (imp, key);
+  *out = NULL;
   if (!text)
-    return NULL;
+    return TRUE;
   char *s = g_strstrip (g_strdup (text));
-  if (*s == '[')
+  if (*s != '[')
     {
-      JsonParser *p = json_parser_new ();
-      char **out = NULL;
-      JsonNode *root = json_parser_load_from_data (p, s, -1, NULL) ? json_parser_get_root (p) : NULL;
-      if (root && JSON_NODE_HOLDS_ARRAY (root))
-        {
-          JsonArray *a = json_node_get_array (root);
-          guint n = json_array_get_length (a);
-          out = g_new0 (char *, n + 1);
-          for (guint i = 0; i < n; i++)
-            {
-              JsonNode *e = json_array_get_element (a, i);
-              out[i] = g_strdup (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING
-                                   ? json_node_get_string (e) : "");
-            }
-        }
-      g_object_unref (p);
+      *out = g_strsplit (s, ",", -1);
+      for (char **q = *out; *q; q++)
+        g_strstrip (*q);
       g_free (s);
-      return out;
+      return TRUE;
     }
-  char **out = g_strsplit (s, ",", -1);
-  for (char **q = out; *q; q++)
-    g_strstrip (*q);
+  char *what = g_strdup_printf ("metadata '%s'", key);
+  JsonParser *p = segcam_json_parse (s, strlen (s), what, NULL, imp->error);
+  JsonNode *root = p ? json_parser_get_root (p) : NULL;
+  gboolean ok = root != NULL;
+  if (ok && !JSON_NODE_HOLDS_ARRAY (root))
+    ok = fail (imp, "%s is neither a JSON list nor comma-separated", what);
+  if (ok)
+    {
+      JsonArray *a = json_node_get_array (root);
+      guint n = json_array_get_length (a);
+      *out = g_new0 (char *, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          /* Strings as they are, numbers as text (parse_numbers reads them back), the rest
+           * empty, which the callers refuse. */
+          JsonNode *e = json_array_get_element (a, i);
+          GType t = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_value_type (e) : G_TYPE_INVALID;
+          char number[G_ASCII_DTOSTR_BUF_SIZE];
+          (*out)[i] = g_strdup (t == G_TYPE_STRING ? json_node_get_string (e)
+                                : t == G_TYPE_DOUBLE || t == G_TYPE_INT64
+                                ? g_ascii_dtostr (number, sizeof number, json_node_get_double (e))
+                                : "");
+        }
+    }
+  g_clear_object (&p);
+  g_free (what);
   g_free (s);
-  return out;
+  return ok;
 }
 
+/* The numbers of metadata entry key (at most max are stored): their count, 0 when there is no
+ * entry, -1 when it is not a list of numbers, -2 when the error is already set. */
 static int
-parse_numbers (const char *text, float *out, int max)
+parse_numbers (importer *imp, const char *key, float *out, int max)
 {
-  char **parts = split_list (text);
+  char **parts;
+  if (!split_list (imp, key, &parts))
+    return -2;
   int n = 0;
   for (char **q = parts; q && *q && n <= max; q++)
     {
@@ -346,11 +366,15 @@ describe_io (importer *imp, const char *path, const segcam_onnx_options *o, int 
              int out_channels, gboolean sigmoid, JsonObject *root)
 {
   float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1}, meta[3];
-  int nm = o && o->n_mean ? o->n_mean : parse_numbers (metadata (imp, "segcam.mean"), meta, 3);
+  int nm = o && o->n_mean ? o->n_mean : parse_numbers (imp, "segcam.mean", meta, 3);
+  if (nm == -2)
+    return FALSE;
   if (nm > 0)
     for (int c = 0; c < in_channels; c++)
       mean[c] = o && o->n_mean ? o->mean[nm == 1 ? 0 : c] : meta[nm == 1 ? 0 : c];
-  int ns = o && o->n_std ? o->n_std : parse_numbers (metadata (imp, "segcam.std"), meta, 3);
+  int ns = o && o->n_std ? o->n_std : parse_numbers (imp, "segcam.std", meta, 3);
+  if (ns == -2)
+    return FALSE;
   if (ns > 0)
     for (int c = 0; c < in_channels; c++)
       std[c] = o && o->n_std ? o->std[ns == 1 ? 0 : c] : meta[ns == 1 ? 0 : c];
@@ -369,8 +393,11 @@ describe_io (importer *imp, const char *path, const segcam_onnx_options *o, int 
     names = g_strdupv (o->classes), colors = g_strdupv (o->colors);
   else if (!path || !read_side_file (path, &names, &colors))
     {
-      names = split_list (metadata (imp, "segcam.classes"));
-      colors = split_list (metadata (imp, "segcam.colors"));
+      if (!split_list (imp, "segcam.classes", &names) || !split_list (imp, "segcam.colors", &colors))
+        {
+          g_strfreev (names);
+          return FALSE;
+        }
     }
   if (o && o->colors && !(o && o->classes))
     g_strfreev (colors), colors = g_strdupv (o->colors);

@@ -996,6 +996,10 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
   if (!scales || scales->kind != V_FLOAT || scales->n != 4 || scales->floats[0] != 1
       || scales->floats[1] != 1)
     return unsupported (imp, n, "needs constant scales [1, 1, h, w] or sizes from a tensor's shape");
+  /* Named here: left to the graph, a NaN would surface as JSON that is not valid. */
+  if (!(isfinite (scales->floats[2]) && scales->floats[2] > 0 && isfinite (scales->floats[3])
+        && scales->floats[3] > 0))
+    return unsupported (imp, n, "the scales must be finite and positive");
   JsonObject *o = emit_unary (imp, n, "upsample");
   if (!o)
     return FALSE;

@@ -110,6 +110,18 @@ def main():
     short.raw_data = short.raw_data[:-4]
     save("bad-short-tensor", [conv, helper.make_node("Relu", ["c"], ["logits"])], [short], 2)
 
+    # a NaN scale: named at the Resize, not left to surface as graph JSON that is not valid
+    save("bad-nan-scale", [conv, helper.make_node("Resize", ["c", "", "sc"], ["logits"],
+                                                  mode="nearest", nearest_mode="floor",
+                                                  coordinate_transformation_mode="asymmetric")],
+         [weight("w", 2, 3, 1, 1),
+          numpy_helper.from_array(np.array([1, 1, np.nan, 2], np.float32), "sc")], 2)
+
+    # metadata lists nested 200,000 deep: json-glib would recurse until the stack ran out
+    for key in ("segcam.classes", "segcam.mean"):
+        save("bad-nested-" + key.split(".")[1], [conv, helper.make_node("Relu", ["c"], ["logits"])],
+             [weight("w", 2, 3, 1, 1)], 2, meta={key: "[" * 200000})
+
     # graphs nested in node attributes, deeper than any model: protobuf-c would recurse
     graph = helper.make_graph([], "leaf", [], [])
     for _ in range(200):

@@ -49,4 +49,11 @@ cmp -s "$tmp/a.onnx" "$corpus/valid-unet" && pass || fail "FAIL: import -o repla
 expect 2 "op Tanh" "$segcam" import "$corpus/bad-unsupported-op" -o "$tmp/m.safetensors"
 expect 0 "" "$segcam" info "$tmp/m.safetensors"
 
+# Metadata lists nested 200,000 deep are named, in info and import alike, not a stack overflow.
+for key in classes mean; do
+  expect 2 "metadata 'segcam.$key' nests deeper" "$segcam" info "$corpus/bad-nested-$key"
+  expect 2 "metadata 'segcam.$key' nests deeper" "$segcam" import "$corpus/bad-nested-$key" \
+    -o "$tmp/n.safetensors"
+done
+
 finish

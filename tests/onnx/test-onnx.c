@@ -174,6 +174,9 @@ test_errors (void)
     {"bad-cycle", "cycle"},
     {"bad-short-tensor", "tensor 'w' holds 20 bytes"},
     {"bad-deep-nesting", "nest more than"},
+    {"bad-nested-classes", "metadata 'segcam.classes' nests deeper than 16 levels"},
+    {"bad-nested-mean", "metadata 'segcam.mean' nests deeper than 16 levels"},
+    {"bad-nan-scale", "Resize at node 'logits': the scales must be finite and positive"},
     {"bad-truncated", "not a valid ONNX model"},
   };
   for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
