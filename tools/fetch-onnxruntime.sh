@@ -8,14 +8,17 @@
 # checked against the SHA-256 sums below and unpacked by hand: the CPU build of the runtime ships
 # inside onnxruntime-node, and its install script (which only fetches GPU builds, and pulls in more
 # packages) is not run. The folder is kept outside the clone (SEGCAM_ORT_DIR, default
-# /var/cache/segcam/onnxruntime-node-1.30.0-6e3390d6) so that every run on the machine reuses it.
+# /var/cache/segcam/onnxruntime-node-1.30.0-6e3390d6 for root, whose runs the whole machine
+# shares, else the same name in ~/.cache/segcam) so that every later run reuses it.
 #
 # Needs node and npm. Exit status 77 when they are missing, as for a skipped test.
 set -eu
 version=1.30.0
 node_sum=6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75
 common_sum=7906c439e0d3e0f4048caa23b64cdfadc0f455c377f579ce1ab2a4b778f07d5f
-dir=${SEGCAM_ORT_DIR:-/var/cache/segcam/onnxruntime-node-$version-$(echo $node_sum | cut -c1-8)}
+cache=/var/cache/segcam
+[ "$(id -u)" -eq 0 ] || cache=${XDG_CACHE_HOME:-$HOME/.cache}/segcam
+dir=${SEGCAM_ORT_DIR:-$cache/onnxruntime-node-$version-$(echo $node_sum | cut -c1-8)}
 modules=$dir/node_modules
 
 if [ -f "$modules/.segcam-complete" ]; then
@@ -29,7 +32,7 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent "onnxruntime-node@$version" "onnxruntime-common@$version" >/dev/null)
+(cd "$tmp" && npm pack --loglevel=error "onnxruntime-node@$version" "onnxruntime-common@$version" >/dev/null)
 check () {
   got=$(sha256sum "$1" | cut -d' ' -f1)
   if [ "$got" != "$2" ]; then

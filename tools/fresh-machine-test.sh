@@ -54,6 +54,13 @@ mkdir -p "$run" "$archives/partial"
 root=$run/root
 cp -a "$base" "$root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's own certificate authorities are the one part of its set-up the copy takes: where
+# the network passes through a TLS-inspecting proxy, no HTTPS download (npm's) works without them,
+# on any new machine there, whatever segcam does.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1
+fi
 echo "127.0.1.1 $(hostname)" >>"$root/etc/hosts"     # sudo looks its host up
 
 # The clone: HEAD, then what the working tree changes (modified and new files, deletions).
