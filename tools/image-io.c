@@ -1,9 +1,11 @@
-/* image-io.c — reading and writing image and array files through GEGL and babl, so every format
- * GEGL knows is accepted and colour conversions are babl's, as in GIMP. */
+/* image-io.c — reading and writing image and array files: PNG through libpng (png-io.c), every
+ * other format GEGL knows through GEGL and babl, started only then, so colour conversions are
+ * babl's, as in GIMP, either way. */
 #include "image-io.h"
 
 #include "cli.h"
 #include "output.h"
+#include "png-io.h"
 
 #include <errno.h>
 #include <gegl.h>
@@ -133,21 +135,25 @@ segcam_image_io_exit (void)
   gegl_ready = FALSE;
 }
 
+/* Whether path names something to read: what is not a regular file (a FIFO would block the
+ * reader), or nothing, is an error naming it. */
+static gboolean
+readable (const char *path, GError **error)
+{
+  const char *kind = segcam_cli_file_kind (path);
+  if (!kind && g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot read image '%s': %s%s", path,
+               kind ? "it is " : "", kind ? kind : "no such file");
+  return FALSE;
+}
+
 /* A gegl:load node for path in graph, and the image's extent from its header (nothing is decoded
  * yet); NULL with the error set. */
 static GeglNode *
 open_image (GeglNode *graph, const char *path, GeglRectangle *extent, GError **error)
 {
-  ensure_gegl ();
-  const char *kind = segcam_cli_file_kind (path);
   char *what = g_strdup_printf ("cannot read image '%s'", path);
-  if (kind || !g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s%s", what, kind ? "it is " : "",
-                   kind ? kind : "no such file");
-      g_free (what);
-      return NULL;
-    }
   /* gegl:load reads the header as soon as it has the path. */
   chatter c;
   chatter_begin (&c, what);
@@ -170,6 +176,11 @@ open_image (GeglNode *graph, const char *path, GeglRectangle *extent, GError **e
 gboolean
 segcam_image_size (const char *path, int *width, int *height, GError **error)
 {
+  if (!readable (path, error))
+    return FALSE;
+  if (segcam_png_takes (path, width, height))
+    return TRUE;
+  ensure_gegl ();
   GeglNode *graph = gegl_node_new ();
   GeglRectangle r;
   gboolean ok = open_image (graph, path, &r, error) != NULL;
@@ -181,6 +192,12 @@ segcam_image_size (const char *path, int *width, int *height, GError **error)
 float *
 segcam_image_load (const char *path, int channels, int width, int height, GError **error)
 {
+  int w, h;
+  if (!readable (path, error))
+    return NULL;
+  if (segcam_png_takes (path, &w, &h))
+    return segcam_png_decode (path, channels, width, height, error);
+  ensure_gegl ();
   GeglNode *graph = gegl_node_new ();
   GeglRectangle r;
   GeglNode *load = open_image (graph, path, &r, error);
@@ -218,23 +235,74 @@ segcam_image_load (const char *path, int channels, int width, int height, GError
   return pixels;
 }
 
-/* One PNG for segcam_write_atomically: the whole buffer through gegl:png-save. */
-static gboolean
-write_png (const char *path, gpointer buffer, GError **error)
+/* Output formats by file-name extension, and the GEGL saver of those that are not PNG. */
+static const struct {
+  const char *extension, *saver;
+} output_formats[] = {
+  {".png", NULL}, {".jpg", "gegl:jpg-save"}, {".jpeg", "gegl:jpg-save"},
+  {".tif", "gegl:tiff-save"}, {".tiff", "gegl:tiff-save"}, {".webp", "gegl:webp-save"},
+};
+
+/* The index in formats of path's extension, or -1. */
+static int
+format_of (const char *path)
 {
+  const char *dot = strrchr (path, '.');
+  if (!dot || strchr (dot, G_DIR_SEPARATOR))
+    return -1;
+  for (int i = 0; i < (int) G_N_ELEMENTS (output_formats); i++)
+    if (g_ascii_strcasecmp (dot, output_formats[i].extension) == 0)
+      return i;
+  return -1;
+}
+
+gboolean
+segcam_image_format_supported (const char *path, GError **error)
+{
+  if (format_of (path) >= 0)
+    return TRUE;
+  const char *dot = strrchr (path, '.');
+  if (dot && !strchr (dot, G_DIR_SEPARATOR))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "cannot write '%s': '%s' is not the "
+                 "extension of an image format segcam writes (.png, .jpg, .tif, .webp)", path, dot);
+  else
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "cannot write '%s': the name has no "
+                 "extension to choose the image format by (.png, .jpg, .tif, .webp)", path);
+  return FALSE;
+}
+
+/* 8-bit pixels on their way to a file, and the GEGL saver that writes them (NULL for PNG). */
+typedef struct {
+  const uint8_t *pixels;
+  int width, height, channels;
+  const char *saver;
+} image_out;
+
+/* One image for segcam_write_atomically. */
+static gboolean
+write_image (const char *path, gpointer data, GError **error)
+{
+  const image_out *o = data;
+  if (!o->saver)
+    return segcam_png_encode (path, o->pixels, o->width, o->height, o->channels, error);
+  ensure_gegl ();
+  static const char *const pixel_formats[] = {NULL, "Y' u8", "Y'A u8", "R'G'B' u8", "R'G'B'A u8"};
+  const Babl *fmt = babl_format (pixel_formats[o->channels]);
+  GeglRectangle all = {0, 0, o->width, o->height};
+  GeglBuffer *buffer = gegl_buffer_new (&all, fmt);
+  gegl_buffer_set (buffer, &all, 0, fmt, o->pixels, GEGL_AUTO_ROWSTRIDE);
   GeglNode *graph = gegl_node_new ();
   GeglNode *src = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
-  /* png-save defaults to 16 bits per channel; labels and heat maps are 8-bit images. */
-  GeglNode *save = gegl_node_new_child (graph, "operation", "gegl:png-save", "path", path,
-                                        "bitdepth", 8, NULL);
+  GeglNode *save = gegl_node_new_child (graph, "operation", o->saver, "path", path, NULL);
   gegl_node_link (src, save);
-  /* GEGL's savers report failure only by what they and libpng print. */
+  /* GEGL's savers report failure only by what they and their libraries print. */
   chatter c;
   char *what = g_strdup_printf ("cannot write '%s'", path);
   chatter_begin (&c, what);
   gegl_node_process (save);
   char *said = chatter_end (&c);
   g_object_unref (graph);
+  g_object_unref (buffer);
   if (said)
     {
       char *line = complaint (said);
@@ -247,17 +315,22 @@ write_png (const char *path, gpointer buffer, GError **error)
 }
 
 gboolean
+segcam_image_save (const char *path, const uint8_t *pixels, int width, int height, int channels,
+                   GError **error)
+{
+  int f = format_of (path);
+  if (f < 0)
+    return segcam_image_format_supported (path, error);
+  image_out o = {pixels, width, height, channels, output_formats[f].saver};
+  return segcam_write_atomically (path, write_image, &o, error);
+}
+
+gboolean
 segcam_png_save (const char *path, const uint8_t *pixels, int width, int height, int channels,
                  GError **error)
 {
-  ensure_gegl ();
-  const char *format = channels == 1 ? "Y' u8" : channels == 3 ? "R'G'B' u8" : "R'G'B'A u8";
-  const Babl *fmt = babl_format (format);
-  GeglBuffer *buffer = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), fmt);
-  gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0, fmt, pixels, GEGL_AUTO_ROWSTRIDE);
-  gboolean ok = segcam_write_atomically (path, write_png, buffer, error);
-  g_object_unref (buffer);
-  return ok;
+  image_out o = {pixels, width, height, channels, NULL};
+  return segcam_write_atomically (path, write_image, &o, error);
 }
 
 typedef struct {

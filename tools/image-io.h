@@ -1,6 +1,9 @@
-/* image-io.h — image and array files for the segcam command line, through GEGL.
+/* image-io.h — image and array files for the segcam command line.
  *
- * Every function initialises GEGL on first use (from one thread). Pixel buffers are interleaved and row-major.
+ * PNG files are read and written with libpng (png-io.h); GEGL reads every other image format it
+ * knows and writes JPEG, TIFF and WebP, and is started (from one thread) only when one of those is
+ * met, since its start-up costs a small command most of its time. Either way an image reads as
+ * GEGL and babl read it: sRGB-encoded values. Pixel buffers are interleaved and row-major.
  */
 #ifndef SEGCAM_IMAGE_IO_H
 #define SEGCAM_IMAGE_IO_H
@@ -20,7 +23,19 @@ gboolean segcam_image_size (const char *path, int *width, int *height, GError **
  * words. */
 float *segcam_image_load (const char *path, int channels, int width, int height, GError **error);
 
-/* Saves 8-bit pixels (channels 1 = gray, 3 = RGB, 4 = RGBA) as PNG. */
+/* Whether path's extension names an image format segcam_image_save writes: .png, .jpg or .jpeg,
+ * .tif or .tiff, .webp, in any case. FALSE with the error "cannot write 'PATH': ..." naming the
+ * formats: for the command line to refuse an output before any work. */
+gboolean segcam_image_format_supported (const char *path, GError **error);
+
+/* Saves 8-bit pixels (channels 1 = gray, 2 = gray and alpha, 3 = RGB, 4 = RGBA) in the format
+ * path's extension names (segcam_image_format_supported; JPEG drops alpha), through
+ * segcam_write_atomically. */
+gboolean segcam_image_save (const char *path, const uint8_t *pixels, int width, int height,
+                            int channels, GError **error);
+
+/* Saves 8-bit pixels (channels 1 = gray, 2 = gray and alpha, 3 = RGB, 4 = RGBA) as PNG, whatever
+ * path's extension, through segcam_write_atomically. */
 gboolean segcam_png_save (const char *path, const uint8_t *pixels, int width, int height,
                           int channels, GError **error);
 
