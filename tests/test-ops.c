@@ -1241,6 +1241,49 @@ static void test_kinks (void)
   segcam_pool_free (pool);
 }
 
+/* The engine's packing (blocked, the backward layout packed on first use) against the naive one
+ * of pack_conv_weights, exactly, on channel counts around the block size. */
+static void test_conv_packing (void)
+{
+  static const struct {
+    gboolean transposed;
+    int groups, kh, kw, cin, cout;
+  } shapes[] = {{FALSE, 1, 3, 3, 37, 20}, {TRUE, 1, 2, 2, 16, 33}, {FALSE, 3, 3, 3, 9, 51},
+                {FALSE, 40, 3, 3, 40, 40}, {TRUE, 2, 3, 1, 34, 18}, {FALSE, 1, 1, 1, 64, 5}};
+  GRand *r = g_rand_new_with_seed (1616);
+  for (size_t i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      op_instance t;
+      memset (&t, 0, sizeof t);
+      segcam_conv_params *p = &t.node.p.conv;
+      *p = (segcam_conv_params) {.transposed = shapes[i].transposed, .kh = shapes[i].kh,
+                                 .kw = shapes[i].kw, .cin = shapes[i].cin, .cout = shapes[i].cout,
+                                 .groups = shapes[i].groups};
+      t.groups = shapes[i].groups;
+      size_t n = (size_t) p->kh * p->kw * (p->cin / t.groups) * p->cout;
+      t.weight = g_new (double, n);
+      float *w = g_new (float, n);
+      for (size_t e = 0; e < n; e++)
+        w[e] = (float) (t.weight[e] = g_rand_double_range (r, -1, 1));
+      pack_conv_weights (&t);
+      segcam_conv_params engine = *p;
+      engine.w_fwd = g_new (float, n);
+      engine.w_bwd = NULL;
+      segcam_conv_pack (&engine, engine.transposed, w, engine.w_fwd);
+      g_assert_cmpmem (engine.w_fwd, n * sizeof (float), p->w_fwd, n * sizeof (float));
+      const float *bwd = segcam_conv_backward_weights (&engine);
+      g_assert_true (bwd == engine.w_bwd && bwd == segcam_conv_backward_weights (&engine));
+      g_assert_cmpmem (bwd, n * sizeof (float), p->w_bwd, n * sizeof (float));
+      g_free (engine.w_fwd);
+      g_free (engine.w_bwd);
+      g_free (p->w_fwd);
+      g_free (p->w_bwd);
+      g_free (t.weight);
+      g_free (w);
+    }
+  g_rand_free (r);
+}
+
 /* The table has an entry per op, each named once, and every op but the input has kernels and a
  * case here. */
 static void test_registry (void)
@@ -1268,6 +1311,7 @@ int main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ops/registry", test_registry);
   g_test_add_func ("/ops/kinks", test_kinks);
+  g_test_add_func ("/ops/conv/packing", test_conv_packing);
   g_test_add_func ("/ops/shapes/conv2d", test_shapes_conv);
   g_test_add_func ("/ops/shapes/conv_transpose2d", test_shapes_conv_transpose);
   g_test_add_func ("/ops/shapes/maxpool2d", test_shapes_pool);

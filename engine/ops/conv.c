@@ -252,8 +252,8 @@ segcam_conv_backward (segcam_pool *pool, float *scratch, size_t per_thread,
                       const segcam_conv_params *p, gboolean transposed, const segcam_act *dout,
                       segcam_act *din)
 {
-  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_DIRECT : GATHER_TRANSPOSED, p->w_bwd,
-            NULL, 1.0f, FALSE, dout, din);
+  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_DIRECT : GATHER_TRANSPOSED,
+            segcam_conv_backward_weights (p), NULL, 1.0f, FALSE, dout, din);
 }
 
 /* ---- weight gradient ------------------------------------------------------------------------ */
@@ -335,62 +335,79 @@ torch_index (const segcam_conv_params *c, gboolean transposed, int co, int ci, s
   return transposed ? ((size_t) ci * c->cout + co) * taps + tap : ((size_t) co * c->cin + ci) * taps + tap;
 }
 
-void
-segcam_conv_pack (const segcam_conv_params *c, gboolean transposed, const float *w, float *fwd)
-{
-  size_t taps = (size_t) c->kh * c->kw;
-  for (int co = 0; co < c->cout; co++)
-    for (int ci = 0; ci < c->cin; ci++)
-      for (size_t t = 0; t < taps; t++)
-        fwd[(t * c->cin + ci) * c->cout + co] = w[torch_index (c, transposed, co, ci, t)];
-}
+/* Output channels packed per pass: a block of 16 floats fills a cache line of the packed layout
+ * while 16 rows of PyTorch's stream in, where one channel at a time missed the cache at every
+ * write (the biggest share of a small command's set-up). */
+#define PACK_BLOCK 16
 
 /* Grouped convolutions run group by group from fwd [g][kh][kw][cin/g][cout/g] and
  * bwd [g][kh][kw][cout/g][cin/g]; PyTorch stores conv2d weights as [cout][cin/g][kh][kw] and
- * conv_transpose2d weights as [cin][cout/g][kh][kw]. */
-static void
-pack_conv_grouped (segcam_conv_params *c, const float *w, gboolean transposed)
+ * conv_transpose2d weights as [cin][cout/g][kh][kw] (with one group, torch_index). */
+void
+segcam_conv_pack (const segcam_conv_params *c, gboolean transposed, const float *w, float *fwd)
 {
-  int groups = c->groups, cig = c->cin / groups, cog = c->cout / groups;
-  size_t taps = (size_t) c->kh * c->kw, n = taps * cig * c->cout;
-  c->w_fwd = g_new (float, n);
-  c->w_bwd = g_new (float, n);
+  int groups = MAX (c->groups, 1), cig = c->cin / groups, cog = c->cout / groups;
+  size_t taps = (size_t) c->kh * c->kw;
   for (int g = 0; g < groups; g++)
-    for (int co = 0; co < cog; co++)
+    for (int co0 = 0; co0 < cog; co0 += PACK_BLOCK)
       for (int ci = 0; ci < cig; ci++)
         for (size_t t = 0; t < taps; t++)
-          {
-            size_t from = transposed ? ((size_t) (g * cig + ci) * cog + co) * taps + t
-                                     : ((size_t) (g * cog + co) * cig + ci) * taps + t;
-            c->w_fwd[(((size_t) g * taps + t) * cig + ci) * cog + co] = w[from];
-            c->w_bwd[(((size_t) g * taps + t) * cog + co) * cig + ci] = w[from];
-          }
+          for (int co = co0; co < MIN (co0 + PACK_BLOCK, cog); co++)
+            {
+              size_t from = transposed ? ((size_t) (g * cig + ci) * cog + co) * taps + t
+                                       : ((size_t) (g * cog + co) * cig + ci) * taps + t;
+              fwd[(((size_t) g * taps + t) * cig + ci) * cog + co] = w[from];
+            }
 }
 
-/* Both conv ops run from fwd [kh][kw][cin][cout] and bwd [kh][kw][cout][cin]. */
+/* bwd from fwd: per group and tap, the [cin/g][cout/g] matrix transposed, in square blocks. */
 static void
-pack_conv (segcam_conv_params *c, const float *w, gboolean transposed)
+pack_backward (const segcam_conv_params *c, const float *fwd, float *bwd)
 {
-  if (c->groups > 1)
+  int groups = MAX (c->groups, 1), cig = c->cin / groups, cog = c->cout / groups;
+  size_t taps = (size_t) c->kh * c->kw;
+  for (size_t m = 0; m < groups * taps; m++)
     {
-      pack_conv_grouped (c, w, transposed);
-      return;
+      const float *from = fwd + m * cig * cog;
+      float *to = bwd + m * cig * cog;
+      for (int ci0 = 0; ci0 < cig; ci0 += PACK_BLOCK)
+        for (int co0 = 0; co0 < cog; co0 += PACK_BLOCK)
+          for (int ci = ci0; ci < MIN (ci0 + PACK_BLOCK, cig); ci++)
+            for (int co = co0; co < MIN (co0 + PACK_BLOCK, cog); co++)
+              to[(size_t) co * cig + ci] = from[(size_t) ci * cog + co];
     }
-  size_t n = (size_t) c->kh * c->kw * c->cin * c->cout;
-  c->w_fwd = g_new (float, n);
-  c->w_bwd = g_new (float, n);
-  segcam_conv_pack (c, transposed, w, c->w_fwd);
-  segcam_conv_repack_backward (c);
+}
+
+static size_t
+weight_count (const segcam_conv_params *c)
+{
+  return (size_t) c->kh * c->kw * (c->cin / MAX (c->groups, 1)) * c->cout;
+}
+
+const float *
+segcam_conv_backward_weights (const segcam_conv_params *p)
+{
+  /* A cache of the weights, filled once: sessions share the model across threads, so the first
+   * to pack publishes its copy and any other drops its own. */
+  segcam_conv_params *c = (segcam_conv_params *) p;
+  float *w = g_atomic_pointer_get (&c->w_bwd);
+  if (w)
+    return w;
+  w = g_new (float, weight_count (c));
+  pack_backward (c, c->w_fwd, w);
+  if (!g_atomic_pointer_compare_and_exchange (&c->w_bwd, NULL, w))
+    {
+      g_free (w);
+      w = g_atomic_pointer_get (&c->w_bwd);
+    }
+  return w;
 }
 
 void
 segcam_conv_repack_backward (segcam_conv_params *c)
 {
-  size_t taps = (size_t) c->kh * c->kw;
-  for (size_t t = 0; t < taps; t++)
-    for (int ci = 0; ci < c->cin; ci++)
-      for (int co = 0; co < c->cout; co++)
-        c->w_bwd[(t * c->cout + co) * c->cin + ci] = c->w_fwd[(t * c->cin + ci) * c->cout + co];
+  if (c->w_bwd)
+    pack_backward (c, c->w_fwd, c->w_bwd);
 }
 
 void
@@ -481,7 +498,9 @@ parse_conv (segcam_attrs *a, segcam_node *node, gboolean transposed)
       else if (!segcam_attr_ints (a, "padding", 4, 0, SEGCAM_MAX_KERNEL * SEGCAM_MAX_DILATION, zero, &c->pt))
         return FALSE;
     }
-  pack_conv (c, wt->data, transposed);
+  /* Forward weights only: the backward-data ones are packed when a backward pass first runs. */
+  c->w_fwd = g_new (float, weight_count (c));
+  segcam_conv_pack (c, transposed, wt->data, c->w_fwd);
   c->bias = bt ? g_memdup2 (bt->data, c->cout * sizeof (float)) : NULL;
   node->tensors[0] = g_strdup (wt->name);
   node->tensors[1] = bt ? g_strdup (bt->name) : NULL;

@@ -20,10 +20,15 @@ int segcam_pad_out (int in, int lo, int hi);
 
 /* ---- conv2d and conv_transpose2d (conv.c) -------------------------------------------------- */
 
-/* Re-derives a conv's backward weights from its forward weights (after training changed them). */
+/* A conv's backward-data weights, packed from its forward weights on first use (w_bwd is NULL
+ * until then: a forward-only run never packs them); safe from concurrent sessions. */
+const float *segcam_conv_backward_weights (const segcam_conv_params *p);
+/* Re-derives a conv's backward weights, if packed, from its forward weights (after training
+ * changed them). */
 void segcam_conv_repack_backward (segcam_conv_params *p);
-/* Conversions between PyTorch's weight layout (conv2d [cout][cin][kh][kw], conv_transpose2d
- * [cin][cout][kh][kw]) and the forward-packed one [kh][kw][cin][cout]. */
+/* Conversions between PyTorch's weight layout (conv2d [cout][cin/g][kh][kw], conv_transpose2d
+ * [cin][cout/g][kh][kw]) and the forward-packed one [g][kh][kw][cin/g][cout/g]; unpack takes one
+ * group only. */
 void segcam_conv_pack (const segcam_conv_params *p, gboolean transposed, const float *w, float *fwd);
 void segcam_conv_unpack (const segcam_conv_params *p, gboolean transposed, const float *fwd, float *w);
 

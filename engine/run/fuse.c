@@ -53,44 +53,43 @@ visible (const segcam_session *s, int i)
   return i == s->target || i == s->model->output;
 }
 
-/* Scales output channel co of every weight by scale[co]; w is laid out per group as
- * [taps][cig][cog] (forward) or [taps][cog][cig] (backward, out_inner FALSE). */
+/* Scales output channel co of every forward weight ([g][taps][cig][cog]) by scale[co]. */
 static void
-scale_out_channels (float *w, const segcam_conv_params *p, const float *scale, gboolean out_inner)
+scale_out_channels (float *w, const segcam_conv_params *p, const float *scale)
 {
   int groups = MAX (p->groups, 1), cig = p->cin / groups, cog = p->cout / groups;
-  size_t per_group = (size_t) p->kh * p->kw * cig * cog;
+  size_t rows = (size_t) p->kh * p->kw * cig;
   for (int g = 0; g < groups; g++)
-    for (size_t e = 0; e < per_group; e++)
+    for (size_t r = 0; r < rows; r++)
       {
-        int co = out_inner ? (int) (e % cog) : (int) (e / cig % cog);
-        w[g * per_group + e] *= scale[g * cog + co];
+        float *row = w + (g * rows + r) * cog;
+        for (int co = 0; co < cog; co++)
+          row[co] *= scale[g * cog + co];
       }
 }
 
 /* The conv with batch norm bn (NULL: none) folded in; shares the model's arrays when there is
- * nothing to fold. The backward weights are folded only when backward asks for them. */
+ * nothing to fold. The backward weights are packed only when backward asks for them. */
 static gboolean
 fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn,
       gboolean backward)
 {
+  if (!bn && backward)
+    segcam_conv_backward_weights (conv);
   st->p = *conv;
   if (!bn)
     return TRUE;
   size_t n = (size_t) conv->kh * conv->kw * (conv->cin / MAX (conv->groups, 1)) * conv->cout;
   st->p.w_fwd = g_try_new (float, n);
-  st->p.w_bwd = backward ? g_try_new (float, n) : NULL;
+  st->p.w_bwd = NULL;
   st->p.bias = g_try_new (float, conv->cout);
   st->owns_weights = TRUE;
-  if (!st->p.w_fwd || (backward && !st->p.w_bwd) || !st->p.bias)
+  if (!st->p.w_fwd || !st->p.bias)
     return FALSE;
   memcpy (st->p.w_fwd, conv->w_fwd, n * sizeof (float));
-  scale_out_channels (st->p.w_fwd, conv, bn->scale, TRUE);
+  scale_out_channels (st->p.w_fwd, conv, bn->scale);
   if (backward)
-    {
-      memcpy (st->p.w_bwd, conv->w_bwd, n * sizeof (float));
-      scale_out_channels (st->p.w_bwd, conv, bn->scale, FALSE);
-    }
+    segcam_conv_backward_weights (&st->p);
   for (int c = 0; c < conv->cout; c++)
     st->p.bias[c] = (conv->bias ? conv->bias[c] * bn->scale[c] : 0) + bn->shift[c];
   return TRUE;
