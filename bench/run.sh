@@ -6,7 +6,10 @@
 # Builds segcam (meson, in $BUILD), writes the yardstick model (bench/make_unet.py), measures the
 # machine's sgemm rate (bench/sgemm), then per input size runs `segcam bench` and the PyTorch peer
 # (bench/torch_peer.py, glibc malloc tuned) on the same model with the same thread count, and
-# prints one table; then training throughput (bench/train-bench against torch_peer.py --train).
+# prints one table; then the whole `segcam predict` and `segcam explain` commands as users run
+# them, against the in-process peers (PyTorch, and ONNX Runtime through bench/ort_peer.js), and
+# the fixed cost of a command; then training throughput (bench/train-bench against
+# torch_peer.py --train).
 # Every measurement runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on users' machines.
 # See bench/README.md for what is measured and how.
 #
@@ -19,6 +22,11 @@
 #   TORCH_TIMEOUT, SEGCAM_TIMEOUT   seconds per size and engine (default 2400 each)
 #   TRAIN_STEPS                     timed training steps (default 10)
 #   MEM_FRACTION   address-space cap per engine, as a fraction of MemAvailable (default 0.85)
+#   CMD_SIZES  "WxH:RUNS ..." of the whole-command table (default "512x512:5 2048x1024:3"); each
+#              size should be one of SIZES, whose in-process peers it is compared with
+#   FIXED_RUNS whole commands on the bundled 64x48 model and image for the fixed cost (default 15)
+#   SKIP_COMMANDS=1 leave out the fixed cost and the whole-command table; SKIP_ORT=1 leave out
+#              ONNX Runtime (also skipped when tools/fetch-onnxruntime.sh cannot provide it)
 #   SKIP_TRAIN=1, SKIP_UNTUNED=1, SKIP_TRACE=1, SKIP_EXACT=1   leave out the training line / the
 #                                   default-malloc PyTorch run / the sgemm-by-shape trace of segcam
 #                                   at 512x512 / segcam --exact and the per-layer conv benchmark
@@ -32,6 +40,8 @@ SIZES=${SIZES:-"256x256:10 512x512:7 2048x1024:3 4096x4096:1"}
 TORCH_TIMEOUT=${TORCH_TIMEOUT:-2400}
 SEGCAM_TIMEOUT=${SEGCAM_TIMEOUT:-2400}
 TRAIN_STEPS=${TRAIN_STEPS:-10}
+CMD_SIZES=${CMD_SIZES:-"512x512:5 2048x1024:3"}
+FIXED_RUNS=${FIXED_RUNS:-15}
 MEM_FRACTION=${MEM_FRACTION:-0.85}
 PY=/usr/bin/python3
 # glibc malloc tuned for PyTorch (bench/README.md): no mmap/munmap per tensor, no trimming.
@@ -99,6 +109,7 @@ pct () { awk -v g="$1" -v s="$2" 'BEGIN { if (g+0 > 0 && s+0 > 0) printf "%.0f%%
 
 ROWS=()
 XROWS=()
+declare -A SEG_FWD TORCH_FWD TORCH_EXP  # by size, for the whole-command table
 prev_px=0 prev_plan=0
 for spec in $SIZES; do
   size=${spec%%:*} runs=${spec##*:}
@@ -151,11 +162,87 @@ for spec in $SIZES; do
   grep -q '^RESULT failed' "$t_out" && t_note="$(grep '^RESULT failed' "$t_out" | cut -c8-)"
   say "torch:  forward ${t_fwd:--} ms, forward+explain ${t_exp:--} ms, peak ${t_peak:--} MiB (baseline ${t_base:--}), page faults/run ${t_faults:--} ${t_note}"
 
+  SEG_FWD[$size]=$s_fwd TORCH_FWD[$size]=$t_fwd TORCH_EXP[$size]=$t_exp
   s_gf=$(gflops "$FWD_GF" "$s_fwd") s_egf=$(gflops "$EXP_GF" "$s_exp")
   t_gf=$(gflops "$FWD_GF" "$t_fwd") t_egf=$(gflops "$EXP_GF" "$t_exp")
   ROWS+=("| $size | $(num "$s_fwd") | $(num "$t_fwd") | $(ratio "$s_fwd" "$t_fwd") | $(num "$s_exp") | $(num "$t_exp") | $(ratio "$s_exp" "$t_exp") | $(num "$s_peak") | $(num "$t_peak") | $(ratio "$s_peak" "$t_peak") | $s_gf | $SG2 | $(pct "$s_gf" "$SG2") |")
   XROWS+=("| $size | $FWD_GF | $EXP_GF | $s_egf | $t_gf | $t_egf | ${s_plan:--} | ${t_base:--} | ${t_faults:--} | ${s_note}${s_note:+; }${t_note} |")
 done
+
+# ---- whole commands, as users run them, against the in-process peers ------------------------
+# whole_command RUNS OUT COMMAND...: runs COMMAND (OpenBLAS autodetecting) RUNS times and
+# appends "wall-µs peak-KiB" per run to OUT; FALSE at the first failure.
+whole_command () {
+  local runs=$1 out=$2 r t0 t1
+  shift 2
+  for ((r = 0; r < runs; r++)); do
+    t0=$(date +%s%N)
+    /usr/bin/time -f "%M" -o "$out.rss" "${CLEAN[@]}" "$@" >>"$LOG" 2>&1 || return 1
+    t1=$(date +%s%N)
+    echo "$(( (t1 - t0) / 1000 )) $(tail -1 "$out.rss")" >>"$out"
+  done
+}
+# median_of FILE: "median-ms peak-MiB" of whole_command's lines, or "- -".
+median_of () {
+  sort -n "$1" 2>/dev/null | awk '{ t[NR] = $1; if ($2 > m) m = $2 }
+    END { if (!NR) { print "- -"; exit }
+          med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+          printf "%.1f %.1f\n", med / 1000, m / 1024 }'
+}
+
+CMDROWS=() FIXEDLINE="" ORTNOTE=""
+if [ "${SKIP_COMMANDS:-0}" != 1 ]; then
+  ORT_MODULES=""
+  if [ "${SKIP_ORT:-0}" != 1 ]; then
+    ORT_MODULES=$(sh "$ROOT/tools/fetch-onnxruntime.sh" 2>>"$LOG") || ORT_MODULES=""
+    [ -n "$ORT_MODULES" ] || ORTNOTE="ONNX Runtime not available (tools/fetch-onnxruntime.sh failed; see the log)."
+  fi
+  # The fixed cost: the bundled model and image, so small that the command is nearly all set-up.
+  f_out="$OUT/fixed-cost.txt"
+  : >"$f_out"
+  if whole_command "$FIXED_RUNS" "$f_out" "$SEGCAM" predict --model "$ROOT/models/random-unet.safetensors" \
+       "$ROOT/models/samples/shapes.png" -o "$OUT/fixed-cost.png"; then
+    read -r f_ms f_mib < <(median_of "$f_out")
+    FIXEDLINE="Fixed cost: \`segcam predict\` on the bundled model and 64x48 image, the whole command, median of $FIXED_RUNS: $f_ms ms, peak $f_mib MiB."
+  else
+    FIXEDLINE="Fixed cost: the bundled model's predict command failed (see $LOG)."
+  fi
+  say ""
+  say "$FIXEDLINE"
+  for spec in $CMD_SIZES; do
+    size=${spec%%:*} runs=${spec##*:}
+    w=${size%%x*} h=${size##*x}
+    png="$OUT/input-$size.png"
+    [ -f "$png" ] || "$PY" -B -c "import numpy as np, sys; from PIL import Image
+Image.fromarray(np.random.default_rng(1).integers(0, 256, ($h, $w, 3), dtype=np.uint8)).save(sys.argv[1])" "$png"
+    o_fwd="" o_peak=""
+    if [ -n "$ORT_MODULES" ]; then
+      onnx="$OUT/unet-$size.onnx"
+      [ -f "$onnx" ] || "$PY" -B "$ROOT/bench/torch_peer.py" "$MODEL" --export-onnx "$onnx" --size "$size" \
+        >>"$LOG" 2>&1
+      o_out="$OUT/ort-$size.txt"
+      timeout "$TORCH_TIMEOUT" "${CLEAN[@]}" NODE_PATH="$ORT_MODULES" node "$ROOT/bench/ort_peer.js" "$onnx" \
+        --size "$size" --runs "$runs" --threads "$THREADS" >"$o_out" 2>&1
+      cat "$o_out" >>"$LOG"
+      o_fwd=$(field fwd_ms "$o_out") o_peak=$(field peak_mib "$o_out")
+    fi
+    # The two commands alternate, so that a change in the machine's load hits both.
+    p_out="$OUT/cmd-predict-$size.txt" e_out="$OUT/cmd-explain-$size.txt"
+    : >"$p_out"
+    : >"$e_out"
+    for ((r = 0; r < runs; r++)); do
+      whole_command 1 "$p_out" "$SEGCAM" predict --threads "$THREADS" --model "$MODEL" "$png" \
+        -o "$OUT/cmd-labels.png" || break
+      whole_command 1 "$e_out" "$SEGCAM" explain --threads "$THREADS" --class 0 --model "$MODEL" "$png" \
+        -o "$OUT/cmd-heat.png" || break
+    done
+    read -r p_ms p_mib < <(median_of "$p_out")
+    read -r e_ms e_mib < <(median_of "$e_out")
+    s_fwd=${SEG_FWD[$size]:-} t_exp=${TORCH_EXP[$size]:-}
+    say "commands $size: predict $p_ms ms (peak $p_mib MiB), explain $e_ms ms (peak $e_mib MiB); ONNX Runtime forward ${o_fwd:--} ms in-process (peak ${o_peak:--} MiB)"
+    CMDROWS+=("| $size | $(num "$p_ms") | $(num "$s_fwd") | $(num "$o_fwd") | $(ratio "$p_ms" "$o_fwd") | $(ratio "$s_fwd" "$o_fwd") | $(num "$e_ms") | $(num "$t_exp") | $(ratio "$e_ms" "$t_exp") | $(num "$p_mib") / $(num "$e_mib") | $(num "$o_peak") |")
+  done
+fi
 
 # ---- PyTorch with glibc's default malloc, once ----------------------------------------------
 UNTUNED=""
@@ -226,6 +313,16 @@ TABLE="$OUT/table.md"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${XROWS[@]}"
   echo ""
+  if [ ${#CMDROWS[@]} -gt 0 ]; then
+    echo "Whole commands as users run them (\`segcam predict\` / \`segcam explain --class 0\` on a PNG of random pixels, $THREADS threads, median wall time, runs alternating), against the engines in-process: segcam's own forward (\`segcam bench\`, above), ONNX Runtime's (bench/ort_peer.js, the same network exported from PyTorch) and PyTorch's forward+explain (above)."
+    echo ""
+    echo "| size | predict command ms | segcam fwd in-process ms | ORT fwd in-process ms | predict command / ORT | segcam fwd / ORT | explain command ms | torch explain in-process ms | explain command / torch | command peak MiB (predict / explain) | ORT peak MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${CMDROWS[@]}"
+    echo ""
+  fi
+  [ -n "$FIXEDLINE" ] && echo "$FIXEDLINE"
+  [ -n "$ORTNOTE" ] && echo "$ORTNOTE"
   echo "sgemm 2048^3 GFLOP/s: 1 thread $SG1; 2 threads: OpenBLAS $SG2O, two 1-thread halves $SG2S (the table uses the better: $SG2)."
   [ -n "$UNTUNED" ] && echo "$UNTUNED."
   [ -n "$EXACTLINE" ] && echo "$EXACTLINE."

@@ -3,6 +3,7 @@
 
     torch_peer.py MODEL --size WxH --runs N --threads T [--channels-last] [--mem-limit-gib G]
     torch_peer.py MODEL --train --batch B --size WxH --steps N --threads T
+    torch_peer.py MODEL --export-onnx OUT.onnx --size WxH
 
 Builds the network of a segcam model file (docs/model-format.md) as an nn.Module (nn.Conv2d,
 nn.BatchNorm2d, ...) with the file's weights, in float32, and times, like `segcam bench`:
@@ -25,6 +26,9 @@ gives the RSS after importing torch and loading the model).
 --train times training instead: model.train() (batch norm with batch statistics), Adam (lr 1e-3),
 per-pixel softmax cross-entropy on random images and labels, batch B of W x H; prints images/s as
 the median over N steps after two warm-up steps.
+
+--export-onnx writes the same network (without the input normalisation) as ONNX for a fixed
+W x H input instead, for the ONNX Runtime peer (bench/ort_peer.js).
 
 For its best setting run it with glibc's malloc tuned so freed memory is reused instead of being
 returned to the kernel and page-faulted in again (see bench/README.md):
@@ -169,6 +173,7 @@ def main(argv: List[str]) -> int:
     ap.add_argument("--train", action="store_true", help="time training steps instead")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--export-onnx", metavar="OUT", help="write the network as ONNX instead")
     a = ap.parse_args(argv)
     w, h = (int(v) for v in a.size.lower().split("x"))
 
@@ -195,6 +200,12 @@ def main(argv: List[str]) -> int:
 
     if a.train:
         return train(a, net, graph, mean, std, w, h, fmt, baseline)
+    if a.export_onnx:
+        net.eval()
+        torch.onnx.export(net, torch.rand((1, c, h, w)), a.export_onnx, opset_version=13,
+                          input_names=["x"], output_names=["logits"])
+        print(f"wrote {a.export_onnx} for {w}x{h}")
+        return 0
 
     net.eval()
     for p in net.parameters():
