@@ -27,6 +27,9 @@
 #   FIXED_RUNS whole commands on the bundled 64x48 model and image for the fixed cost (default 15)
 #   SKIP_COMMANDS=1 leave out the fixed cost and the whole-command table; SKIP_ORT=1 leave out
 #              ONNX Runtime (also skipped when tools/fetch-onnxruntime.sh cannot provide it)
+#   NETS       torchvision nets of tests/onnx/models.py, random weights, exported to ONNX and
+#              imported (default "fcn_resnet50 deeplabv3_resnet50 lraspp_mobilenet_v3_large");
+#   NET_SIZE, NET_RUNS   their input size and runs (default 512x512, 3); SKIP_NETS=1 leaves them out
 #   SKIP_TRAIN=1, SKIP_UNTUNED=1, SKIP_TRACE=1, SKIP_EXACT=1   leave out the training line / the
 #                                   default-malloc PyTorch run / the sgemm-by-shape trace of segcam
 #                                   at 512x512 / segcam --exact and the per-layer conv benchmark
@@ -41,6 +44,9 @@ TORCH_TIMEOUT=${TORCH_TIMEOUT:-2400}
 SEGCAM_TIMEOUT=${SEGCAM_TIMEOUT:-2400}
 TRAIN_STEPS=${TRAIN_STEPS:-10}
 CMD_SIZES=${CMD_SIZES:-"512x512:5 2048x1024:3"}
+NETS=${NETS:-"fcn_resnet50 deeplabv3_resnet50 lraspp_mobilenet_v3_large"}
+NET_SIZE=${NET_SIZE:-512x512}
+NET_RUNS=${NET_RUNS:-3}
 FIXED_RUNS=${FIXED_RUNS:-15}
 MEM_FRACTION=${MEM_FRACTION:-0.85}
 PY=/usr/bin/python3
@@ -190,13 +196,46 @@ median_of () {
           printf "%.1f %.1f\n", med / 1000, m / 1024 }'
 }
 
-CMDROWS=() FIXEDLINE="" ORTNOTE=""
+# random_png WxH: the path of a PNG of random pixels (fixed seed) of that size, made once.
+random_png () {
+  local png="$OUT/input-$1.png"
+  [ -f "$png" ] || "$PY" -B -c "import numpy as np, sys; from PIL import Image
+Image.fromarray(np.random.default_rng(1).integers(0, 256, (${1##*x}, ${1%%x*}, 3), dtype=np.uint8)).save(sys.argv[1])" \
+    "$png"
+  echo "$png"
+}
+# both_commands RUNS MODEL PNG NAME: segcam predict and explain --class 0 as whole commands,
+# alternating so that a change in the machine's load hits both; sets p_ms p_mib e_ms e_mib.
+both_commands () {
+  local runs=$1 model=$2 png=$3 p_out="$OUT/$4-predict.txt" e_out="$OUT/$4-explain.txt" r
+  : >"$p_out"
+  : >"$e_out"
+  for ((r = 0; r < runs; r++)); do
+    whole_command 1 "$p_out" "$SEGCAM" predict --threads "$THREADS" --model "$model" "$png" \
+      -o "$OUT/$4-labels.png" || break
+    whole_command 1 "$e_out" "$SEGCAM" explain --threads "$THREADS" --class 0 --model "$model" "$png" \
+      -o "$OUT/$4-heat.png" || break
+  done
+  read -r p_ms p_mib < <(median_of "$p_out")
+  read -r e_ms e_mib < <(median_of "$e_out")
+}
+# ort_forward ONNX WxH RUNS NAME: ONNX Runtime's forward in-process; sets o_fwd o_peak (empty
+# without ONNX Runtime).
+ort_forward () {
+  local o_out="$OUT/$4-ort.txt"
+  : >"$o_out"
+  [ -n "$ORT_MODULES" ] && timeout "$TORCH_TIMEOUT" "${CLEAN[@]}" NODE_PATH="$ORT_MODULES" node \
+    "$ROOT/bench/ort_peer.js" "$1" --size "$2" --runs "$3" --threads "$THREADS" >"$o_out" 2>&1
+  cat "$o_out" >>"$LOG"
+  o_fwd=$(field fwd_ms "$o_out") o_peak=$(field peak_mib "$o_out")
+}
+
+CMDROWS=() FIXEDLINE="" ORTNOTE="" ORT_MODULES=""
+if [ "${SKIP_ORT:-0}" != 1 ]; then
+  ORT_MODULES=$(sh "$ROOT/tools/fetch-onnxruntime.sh" 2>>"$LOG") || ORT_MODULES=""
+  [ -n "$ORT_MODULES" ] || ORTNOTE="ONNX Runtime not available (tools/fetch-onnxruntime.sh failed; see the log)."
+fi
 if [ "${SKIP_COMMANDS:-0}" != 1 ]; then
-  ORT_MODULES=""
-  if [ "${SKIP_ORT:-0}" != 1 ]; then
-    ORT_MODULES=$(sh "$ROOT/tools/fetch-onnxruntime.sh" 2>>"$LOG") || ORT_MODULES=""
-    [ -n "$ORT_MODULES" ] || ORTNOTE="ONNX Runtime not available (tools/fetch-onnxruntime.sh failed; see the log)."
-  fi
   # The fixed cost: the bundled model and image, so small that the command is nearly all set-up.
   f_out="$OUT/fixed-cost.txt"
   : >"$f_out"
@@ -211,36 +250,43 @@ if [ "${SKIP_COMMANDS:-0}" != 1 ]; then
   say "$FIXEDLINE"
   for spec in $CMD_SIZES; do
     size=${spec%%:*} runs=${spec##*:}
-    w=${size%%x*} h=${size##*x}
-    png="$OUT/input-$size.png"
-    [ -f "$png" ] || "$PY" -B -c "import numpy as np, sys; from PIL import Image
-Image.fromarray(np.random.default_rng(1).integers(0, 256, ($h, $w, 3), dtype=np.uint8)).save(sys.argv[1])" "$png"
-    o_fwd="" o_peak=""
-    if [ -n "$ORT_MODULES" ]; then
-      onnx="$OUT/unet-$size.onnx"
-      [ -f "$onnx" ] || "$PY" -B "$ROOT/bench/torch_peer.py" "$MODEL" --export-onnx "$onnx" --size "$size" \
-        >>"$LOG" 2>&1
-      o_out="$OUT/ort-$size.txt"
-      timeout "$TORCH_TIMEOUT" "${CLEAN[@]}" NODE_PATH="$ORT_MODULES" node "$ROOT/bench/ort_peer.js" "$onnx" \
-        --size "$size" --runs "$runs" --threads "$THREADS" >"$o_out" 2>&1
-      cat "$o_out" >>"$LOG"
-      o_fwd=$(field fwd_ms "$o_out") o_peak=$(field peak_mib "$o_out")
-    fi
-    # The two commands alternate, so that a change in the machine's load hits both.
-    p_out="$OUT/cmd-predict-$size.txt" e_out="$OUT/cmd-explain-$size.txt"
-    : >"$p_out"
-    : >"$e_out"
-    for ((r = 0; r < runs; r++)); do
-      whole_command 1 "$p_out" "$SEGCAM" predict --threads "$THREADS" --model "$MODEL" "$png" \
-        -o "$OUT/cmd-labels.png" || break
-      whole_command 1 "$e_out" "$SEGCAM" explain --threads "$THREADS" --class 0 --model "$MODEL" "$png" \
-        -o "$OUT/cmd-heat.png" || break
-    done
-    read -r p_ms p_mib < <(median_of "$p_out")
-    read -r e_ms e_mib < <(median_of "$e_out")
+    png=$(random_png "$size")
+    onnx="$OUT/unet-$size.onnx"
+    [ -z "$ORT_MODULES" ] || [ -f "$onnx" ] || "$PY" -B "$ROOT/bench/torch_peer.py" "$MODEL" \
+      --export-onnx "$onnx" --size "$size" >>"$LOG" 2>&1
+    ort_forward "$onnx" "$size" "$runs" "unet-$size"
+    both_commands "$runs" "$MODEL" "$png" "cmd-$size"
     s_fwd=${SEG_FWD[$size]:-} t_exp=${TORCH_EXP[$size]:-}
     say "commands $size: predict $p_ms ms (peak $p_mib MiB), explain $e_ms ms (peak $e_mib MiB); ONNX Runtime forward ${o_fwd:--} ms in-process (peak ${o_peak:--} MiB)"
     CMDROWS+=("| $size | $(num "$p_ms") | $(num "$s_fwd") | $(num "$o_fwd") | $(ratio "$p_ms" "$o_fwd") | $(ratio "$s_fwd" "$o_fwd") | $(num "$e_ms") | $(num "$t_exp") | $(ratio "$e_ms" "$t_exp") | $(num "$p_mib") / $(num "$e_mib") | $(num "$o_peak") |")
+  done
+fi
+
+# ---- torchvision's segmentation nets, imported from ONNX -------------------------------------
+NETROWS=()
+if [ "${SKIP_NETS:-0}" != 1 ]; then
+  png=$(random_png "$NET_SIZE")
+  for net in $NETS; do
+    onnx="$OUT/$net.onnx" st="$OUT/$net.safetensors"
+    layer=$("$PY" -B "$ROOT/bench/torchvision_peer.py" "$net" --export "$onnx" 2>>"$LOG" | tail -1)
+    if [ -z "$layer" ] || ! "$SEGCAM" import "$onnx" -o "$st" --mean 0.485,0.456,0.406 \
+         --std 0.229,0.224,0.225 --default-layer "$layer" >>"$LOG" 2>&1; then
+      say "$net: export or import failed (see $LOG)"
+      continue
+    fi
+    n_out="$OUT/net-$net-segcam.txt" t_out="$OUT/net-$net-torch.txt"
+    "${CLEAN[@]}" "$SEGCAM" bench --model "$st" --size "$NET_SIZE" --runs "$NET_RUNS" --threads "$THREADS" \
+      >"$n_out" 2>&1
+    timeout "$TORCH_TIMEOUT" "${CLEAN[@]}" "${TUNED_MALLOC[@]}" "$PY" -B "$ROOT/bench/torchvision_peer.py" \
+      "$net" --size "$NET_SIZE" --runs "$NET_RUNS" --threads "$THREADS" >"$t_out" 2>&1
+    cat "$n_out" "$t_out" >>"$LOG"
+    ort_forward "$onnx" "$NET_SIZE" "$NET_RUNS" "net-$net"
+    both_commands "$NET_RUNS" "$st" "$png" "net-$net"
+    s_fwd=$(sed -n 's/^forward  *\([0-9.]*\) ms.*/\1/p' "$n_out")
+    s_exp=$(sed -n 's/^forward+explain  *\([0-9.]*\) ms.*/\1/p' "$n_out")
+    t_fwd=$(field fwd_ms "$t_out") t_exp=$(field explain_ms "$t_out") t_peak=$(field peak_mib "$t_out")
+    say "$net $NET_SIZE: segcam forward ${s_fwd:--} / explain ${s_exp:--} ms in-process, commands predict $p_ms / explain $e_ms ms; torch forward ${t_fwd:--} / explain ${t_exp:--} ms; ONNX Runtime forward ${o_fwd:--} ms"
+    NETROWS+=("| $net | $(num "$s_fwd") | $(num "$o_fwd") | $(ratio "$s_fwd" "$o_fwd") | $(num "$p_ms") | $(ratio "$p_ms" "$o_fwd") | $(num "$s_exp") | $(num "$t_exp") | $(ratio "$s_exp" "$t_exp") | $(num "$e_ms") | $(ratio "$e_ms" "$t_exp") | $(num "$e_mib") / $(num "$t_peak") |")
   done
 fi
 
@@ -319,6 +365,14 @@ TABLE="$OUT/table.md"
     echo "| size | predict command ms | segcam fwd in-process ms | ORT fwd in-process ms | predict command / ORT | segcam fwd / ORT | explain command ms | torch explain in-process ms | explain command / torch | command peak MiB (predict / explain) | ORT peak MiB |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${CMDROWS[@]}"
+    echo ""
+  fi
+  if [ ${#NETROWS[@]} -gt 0 ]; then
+    echo "torchvision's segmentation nets at $NET_SIZE (random weights, 5 classes; exported to ONNX and \`segcam import\`ed; explained at tests/onnx/crosscheck.py's layer; $THREADS threads; medians of $NET_RUNS): segcam in-process (\`segcam bench\`) and as whole commands, against ONNX Runtime's forward (bench/ort_peer.js, the same .onnx) and PyTorch's on the module (bench/torchvision_peer.py)."
+    echo ""
+    echo "| net | segcam fwd ms | ORT fwd ms | ratio | predict command ms | predict command / ORT | segcam explain ms | torch explain ms | ratio | explain command ms | explain command / torch | explain command / torch peak MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${NETROWS[@]}"
     echo ""
   fi
   [ -n "$FIXEDLINE" ] && echo "$FIXEDLINE"
