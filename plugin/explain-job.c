@@ -340,8 +340,6 @@ explain_build_roi (ExplainRoiMode roi_mode, const float *selection, const uint8_
   return FALSE;
 }
 
-/* ---- names -------------------------------------------------------------------------------- */
-
 const char *
 explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection)
 {
@@ -359,34 +357,147 @@ explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection)
   g_return_val_if_reached (NULL);
 }
 
+/* ---- methods ------------------------------------------------------------------------------ */
+
+char *
+explain_method_names (void)
+{
+  GString *names = g_string_new (NULL);
+
+  for (int m = 0; segcam_method_name (m) != NULL; m++)
+    g_string_append_printf (names, "%s%s", m > 0 ? ", " : "", segcam_method_name (m));
+  return g_string_free (names, FALSE);
+}
+
+int
+explain_parse_method (const char *name, GError **error)
+{
+  int method = segcam_method_from_name (name != NULL && name[0] != '\0' ? name
+                                        : segcam_method_name (SEGCAM_METHOD_SEG_GRAD_CAM));
+
+  if (method < 0)
+    {
+      char *names = explain_method_names ();
+
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                   "unknown method \"%s\": the methods are %s", name, names);
+      g_free (names);
+    }
+  return method;
+}
+
+gboolean
+explain_check_method (const ExplainSettings *settings, GError **error)
+{
+  const char *method = segcam_method_name (settings->method);
+  char *problem = NULL;
+
+  if (method == NULL)
+    problem = g_strdup_printf ("unknown CAM method %d", (int) settings->method);
+  else if ((unsigned) settings->weights > SEGCAM_WEIGHTS_RELU)
+    problem = g_strdup_printf ("weights must be 0 (mean), 1 (abs) or 2 (relu), not %d",
+                               (int) settings->weights);
+  else if (settings->weights != SEGCAM_WEIGHTS_MEAN
+           && settings->method != SEGCAM_METHOD_SEG_GRAD_CAM)
+    problem = g_strdup_printf ("weights other than mean apply to seg-grad-cam only, not to %s",
+                               method);
+  else if (settings->method == SEGCAM_METHOD_XRES && settings->pool < 1)
+    problem = g_strdup_printf ("the xres pool must be at least 1, not %d", settings->pool);
+  else if ((unsigned) settings->pool_mode > SEGCAM_POOL_MEAN)
+    problem = g_strdup_printf ("pool-mode must be 0 (max) or 1 (mean), not %d",
+                               (int) settings->pool_mode);
+  if (problem == NULL)
+    return TRUE;
+  g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, problem);
+  g_free (problem);
+  return FALSE;
+}
+
+char *
+explain_method_label (const ExplainSettings *settings)
+{
+  static const char *const weights[] = { "", " abs", " relu" };
+
+  switch (settings->method)
+    {
+    case SEGCAM_METHOD_SEG_GRAD_CAM:
+      return g_strdup_printf ("Seg-Grad-CAM%s", weights[CLAMP (settings->weights, 0, 2)]);
+    case SEGCAM_METHOD_XRES:
+      return g_strdup_printf ("xres %d %s", settings->pool,
+                              settings->pool_mode == SEGCAM_POOL_MEAN ? "mean" : "max");
+    default:
+      return g_strdup_printf ("%s%s", segcam_method_name (settings->method),
+                              segcam_method_is_class_agnostic (settings->method)
+                                ? ", class-agnostic" : "");
+    }
+}
+
+char *
+explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
+                          const char *node_name, float raw_max)
+{
+  char *label, *warning;
+  const char *try_weights;
+
+  if (raw_max > 0)
+    return NULL;
+  label = explain_method_label (settings);
+  /* Mean weights cancel where a layer's channels pull both ways; abs weights keep them. */
+  try_weights = settings->method == SEGCAM_METHOD_SEG_GRAD_CAM
+                  && settings->weights == SEGCAM_WEIGHTS_MEAN
+                  ? "abs weights, " : "";
+  warning = g_strdup_printf ("the %s map of \"%s\" at %s is zero everywhere: no part of the "
+                             "layer raises the score there, which says nothing of where the "
+                             "evidence lies; try %sanother layer or another method",
+                             label, class_name, node_name, try_weights);
+  g_free (label);
+  return warning;
+}
+
+segcam_explain_options
+explain_engine_options (const ExplainSettings *settings, int class_index)
+{
+  return (segcam_explain_options) {
+    .class_index = class_index, .score = settings->score, .weights = settings->weights,
+    .normalize = TRUE, .method = settings->method, .pool = settings->pool,
+    .pool_mode = settings->pool_mode,
+  };
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
 /* The class first and the method last: the Layers dock cuts long names at the end, and the
  * class is what tells one result from the next. */
 char *
 explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
-                    const char *roi_label)
+                    const char *roi_label, const char *method_label, gboolean zero)
 {
-  return g_strdup_printf ("%s @ %s (%s) — Seg-Grad-CAM%s", class_name, node_name, roi_label,
-                          kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "");
+  return g_strdup_printf ("%s @ %s (%s) — %s%s%s", class_name, node_name, roi_label,
+                          method_label, kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "",
+                          zero ? " — all zero" : "");
 }
 
 char *
-explain_group_name (const char *class_names, const char *node_name, const char *model_label)
+explain_group_name (const char *class_names, const char *node_name, const char *method_label,
+                    const char *model_label)
 {
   if (class_names == NULL)
     return g_strdup_printf ("Segmentation — Seg-Grad-CAM (%s)", model_label);
-  return g_strdup_printf ("%s @ %s — Seg-Grad-CAM (%s)", class_names, node_name, model_label);
+  return g_strdup_printf ("%s @ %s — %s (%s)", class_names, node_name, method_label,
+                          model_label);
 }
 
 char *
 explain_legend_name (SegcamColormap colormap, const char *const *class_names,
-                     const float *raw_max, int n_classes, const char *node_name)
+                     const float *raw_max, int n_classes, const char *node_name,
+                     const char *method_label)
 {
   GString *name = g_string_new (NULL);
 
   g_string_printf (name, "Legend: %s 0 … max", segcam_colormap_name (colormap));
   for (int i = 0; i < n_classes; i++)
     g_string_append_printf (name, ", %s max %.3g", class_names[i], raw_max[i]);
-  g_string_append_printf (name, " @ %s", node_name);
+  g_string_append_printf (name, " @ %s — %s", node_name, method_label);
   return g_string_free (name, FALSE);
 }
 
@@ -651,6 +762,8 @@ typedef struct {
   uint8_t *labels;
   float **maps;                   /* one per class */
   float *raw_max;                 /* each map's maximum before normalising */
+  char *method_label;
+  GPtrArray *warnings;            /* char *, for the result */
   Progress progress;
 } Job;
 
@@ -679,8 +792,9 @@ job_prepare (Job *job, GError **error)
       if (job->classes == NULL)
         return FALSE;
       job->node = explain_find_layer (job->model, job->settings->layer, error);
-      if (job->node < 0)
+      if (job->node < 0 || ! explain_check_method (job->settings, error))
         return FALSE;
+      job->method_label = explain_method_label (job->settings);
     }
   explain_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
                         &job->work_height);
@@ -764,12 +878,14 @@ job_read_selection (Job *job, GError **error)
   return TRUE;
 }
 
-/* Reads the layer at the working size as the model's input channels and segments it. */
+/* Reads the layer at the working size in R'G'B' — whatever the model takes, so that the
+ * engine can say whether the image's colour fits the model — and segments it. */
 static gboolean
 job_segment (Job *job, double end, GError **error)
 {
   int channels = segcam_model_input_channels (job->model);
-  float *pixels = g_try_new (float, job->n * channels);
+  float *pixels = g_try_new (float, job->n * 3);
+  char *advice;
   gboolean ok;
 
   job->labels = g_try_new (uint8_t, job->n);
@@ -778,9 +894,25 @@ job_segment (Job *job, double end, GError **error)
       g_free (pixels);
       return too_large (job, error);
     }
-  read_resampled (job->source->pixels, 0, 0,
-                  babl_format (channels == 1 ? "Y' float" : "R'G'B' float"), channels, job->kx,
-                  job->ky, pixels);
+  read_resampled (job->source->pixels, 0, 0, babl_format ("R'G'B' float"), 3, job->kx, job->ky,
+                  pixels);
+  advice = segcam_advise_image (job->model, pixels, job->n);
+  if (advice != NULL)
+    g_ptr_array_add (job->warnings, advice);
+  if (channels == 1)
+    {
+      float *gray = g_try_new (float, job->n);
+
+      if (gray == NULL)
+        {
+          g_free (pixels);
+          return too_large (job, error);
+        }
+      babl_process (babl_fish (babl_format ("R'G'B' float"), babl_format ("Y' float")), pixels,
+                    gray, job->n);
+      g_free (pixels);
+      pixels = gray;
+    }
   progress_phase (&job->progress, 0.05, end - 0.05, "Segmenting %d × %d pixels", job->work_width,
                   job->work_height);
   ok = segcam_session_forward (job->session, pixels, error);
@@ -813,10 +945,7 @@ job_explain (Job *job, double start, double end, GError **error)
       segcam_explain_info info;
       int class_index = g_array_index (job->classes, int, i);
       const char *class_name = segcam_model_class_name (job->model, class_index);
-      segcam_explain_options options = {
-        .class_index = class_index, .score = job->settings->score,
-        .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE,
-      };
+      segcam_explain_options options = explain_engine_options (job->settings, class_index);
       double span = (end - start) / job->classes->len;
 
       progress_phase (&job->progress, start + i * span, span, "Explaining %s (%u of %u)",
@@ -830,7 +959,16 @@ job_explain (Job *job, double start, double end, GError **error)
                                 error)
              && segcam_session_explain (job->session, &options, roi, job->maps[i], &info, error);
       if (ok)
-        job->raw_max[i] = info.raw_max;
+        {
+          char *warning = explain_zero_map_warning (job->settings, class_name,
+                                                    segcam_model_node_name (job->model,
+                                                                            job->node),
+                                                    info.raw_max);
+
+          job->raw_max[i] = info.raw_max;
+          if (warning != NULL)
+            g_ptr_array_add (job->warnings, warning);
+        }
     }
   g_free (roi);
   return ok;
@@ -844,14 +982,14 @@ job_group_name (const Job *job, const char *model_label)
   char *name;
 
   if (! job->explain)
-    return explain_group_name (NULL, NULL, model_label);
+    return explain_group_name (NULL, NULL, NULL, model_label);
   names = g_string_new (NULL);
   for (guint i = 0; i < job->classes->len; i++)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
                             segcam_model_class_name (job->model,
                                                      g_array_index (job->classes, int, i)));
   name = explain_group_name (names->str, segcam_model_node_name (job->model, job->node),
-                             model_label);
+                             job->method_label, model_label);
   g_string_free (names, TRUE);
   return name;
 }
@@ -868,7 +1006,8 @@ job_legend (const Job *job)
     names[i] = segcam_model_class_name (job->model, g_array_index (job->classes, int, i));
   legend = layer_new (EXPLAIN_LAYER_LEGEND,
                       explain_legend_name (job->settings->colormap, names, job->raw_max, n,
-                                           segcam_model_node_name (job->model, job->node)),
+                                           segcam_model_node_name (job->model, job->node),
+                                           job->method_label),
                       job->width, job->height, "R'G'B'A u8", 100.0);
   render_legend (job->settings->colormap, legend->buffer);
   g_free (names);
@@ -889,6 +1028,7 @@ job_render (Job *job, const char *model_label)
   result->layers = g_ptr_array_new_with_free_func (layer_free);
   result->working_width = job->work_width;
   result->working_height = job->work_height;
+  result->warnings = g_steal_pointer (&job->warnings);
   if (n_classes > 0 && settings->legend)
     g_ptr_array_add (result->layers, job_legend (job));
   for (guint i = 0; i < n_classes; i++)
@@ -902,7 +1042,8 @@ job_render (Job *job, const char *model_label)
         {
           heat = layer_new (EXPLAIN_LAYER_HEAT_MAP,
                             explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, class_name, node_name,
-                                                roi_label),
+                                                roi_label, job->method_label,
+                                                job->raw_max[i] <= 0),
                             job->width, job->height,
                             settings->map_alpha ? "R'G'B'A u8" : "R'G'B' u8", settings->opacity);
           g_ptr_array_add (result->layers, heat);
@@ -911,7 +1052,8 @@ job_render (Job *job, const char *model_label)
         {
           overlay = layer_new (EXPLAIN_LAYER_OVERLAY,
                                explain_layer_name (EXPLAIN_LAYER_OVERLAY, class_name, node_name,
-                                                   roi_label),
+                                                   roi_label, job->method_label,
+                                                   job->raw_max[i] <= 0),
                                job->width, job->height, "R'G'B'A float", 100.0);
           g_ptr_array_add (result->layers, overlay);
         }
@@ -953,6 +1095,9 @@ job_clear (Job *job)
       g_free (job->maps[i]);
   g_free (job->maps);
   g_free (job->raw_max);
+  g_free (job->method_label);
+  if (job->warnings != NULL)
+    g_ptr_array_unref (job->warnings);
   g_free (job->labels);
   g_free (job->selection);
   g_clear_pointer (&job->session, segcam_session_free);
@@ -970,6 +1115,7 @@ explain_result_free (ExplainResult *result)
     return;
   g_free (result->group_name);
   g_ptr_array_unref (result->layers);
+  g_ptr_array_unref (result->warnings);
   g_free (result);
 }
 
@@ -984,6 +1130,7 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
     .width = extent->width, .height = extent->height, .node = -1,
     .explain = (settings->outputs & (EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY)) != 0,
     .progress = { progress_fn, progress_data, 0, 0, NULL },
+    .warnings = g_ptr_array_new_with_free_func (g_free),
   };
   /* Where segmenting ends and explaining begins on the progress bar. */
   double segmented = job.explain ? 0.35 : 0.9;
@@ -1130,6 +1277,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
   GArray *classes = NULL;
   const float *selection;
   float *roi = NULL, *map = NULL;
+  segcam_explain_options options;
   int node;
   gint64 start;
 
@@ -1137,6 +1285,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
   if (g_cancellable_set_error_if_cancelled (cancel, error)
       || (classes = explain_parse_classes (model, settings->classes, error)) == NULL
       || (node = explain_find_layer (model, settings->layer, error)) < 0
+      || ! explain_check_method (settings, error)
       || ! usable_selection (preview->selection, preview->n, settings->roi_mode, &selection,
                              error))
     goto out;
@@ -1155,18 +1304,14 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                          ? g_array_index (classes, int, 0)
                          : explain_default_class (preview->labels, selection, preview->n,
                                                   segcam_model_n_classes (model));
+  options = explain_engine_options (settings, stats->class_index);
   start = g_get_monotonic_time ();
   roi = g_new (float, preview->n);
   map = g_new (float, preview->n);
   if (! explain_build_roi (settings->roi_mode, selection, preview->labels, preview->width,
                            preview->height, stats->class_index,
                            segcam_model_class_name (model, stats->class_index), roi, error)
-      || ! segcam_session_explain (preview->session,
-                                   &(segcam_explain_options) {
-                                     .class_index = stats->class_index,
-                                     .score = settings->score,
-                                     .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE },
-                                   roi, map, NULL, error))
+      || ! segcam_session_explain (preview->session, &options, roi, map, NULL, error))
     g_clear_pointer (&map, g_free);
   stats->backward_seconds = (g_get_monotonic_time () - start) / 1e6;
 
