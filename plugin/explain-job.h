@@ -69,6 +69,7 @@ typedef struct {
   GeglBuffer *selection;     /* the image's selection mask, NULL when nothing is selected */
   int offset_x, offset_y;    /* the layer's offsets: its pixel (x, y) is the selection's pixel
                                 (x + offset_x, y + offset_y) */
+  int image_width, image_height;   /* the selection's (the image's) size */
 } ExplainSource;
 
 /* Releases the source's buffers. */
