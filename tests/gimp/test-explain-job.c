@@ -625,6 +625,17 @@ layer_at (const ExplainResult *result, guint i)
   return g_ptr_array_index (result->layers, i);
 }
 
+/* The first layer of result holds exactly the R'G'B' pixels want (n of them, freed here). */
+static void
+check_first_layer (const ExplainResult *result, guint8 *want, int n)
+{
+  guint8 *got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
+
+  g_assert_cmpmem (got, n * 3, want, n * 3);
+  g_free (got);
+  g_free (want);
+}
+
 typedef struct {
   double last;
   int calls;
@@ -845,7 +856,6 @@ test_run_gray (void)
   ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
   ExplainResult *result = explain_run (gray_model, "gray", &settings, &source, NULL, NULL, &error);
-  guint8 *want, *got;
 
   g_assert_no_error (error);
   /* The fixture is in colour: the model sees only its brightness, and the result says so. */
@@ -854,12 +864,9 @@ test_run_gray (void)
                                    "a colour image into a grayscale model"));
   gegl_buffer_get (layer, NULL, 1.0, babl_format ("Y' float"), gray, GEGL_AUTO_ROWSTRIDE,
                    GEGL_ABYSS_NONE);
-  want = engine_heat (gray_model, gray, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
-                      SEGCAM_COLORMAP_JET, NULL);
-  got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
-  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
-  g_free (got);
-  g_free (want);
+  check_first_layer (result, engine_heat (gray_model, gray, width, height, 1, NULL,
+                                          SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, NULL),
+                     width * height);
   g_free (gray);
   g_free (pixels);
   explain_result_free (result);
@@ -927,16 +934,12 @@ test_run_methods (void)
       GError *error = NULL;
       ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL,
                                            &error);
-      guint8 *want, *got;
 
       g_assert_no_error (error);
       g_assert_cmpstr (layer_at (result, 0)->name, ==, runs[i].name);
-      want = engine_heat_with (rgb_model, pixels, width, height, &options, NULL,
-                               SEGCAM_COLORMAP_JET, NULL);
-      got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
-      g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
-      g_free (got);
-      g_free (want);
+      check_first_layer (result, engine_heat_with (rgb_model, pixels, width, height, &options,
+                                                   NULL, SEGCAM_COLORMAP_JET, NULL),
+                         width * height);
       explain_result_free (result);
     }
 
