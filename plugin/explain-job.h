@@ -58,6 +58,9 @@ typedef struct {
   SegcamWeights weights;     /* SEG_GRAD_CAM's channel weights */
   int pool;                  /* XRES: the gradient's block side in target pixels, >= 1 */
   SegcamPoolMode pool_mode;  /* XRES */
+  gboolean sweep;            /* a layer sweep: maps at every block output (the node tree's
+                                top-level rows, explain_node_tree) instead of at layer, all in
+                                the one group; a forward pass each */
   /* Dialog options beyond the PDB arguments (batch runs leave them FALSE): */
   gboolean map_alpha;        /* the heat maps' alpha is the map: cold values are transparent */
   gboolean legend;           /* a legend layer on top: the colormap bar, named with each
@@ -221,15 +224,17 @@ const char *explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection);
  * dock; " — all zero" at the end when the map is zero everywhere. */
 char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
                           const char *roi_label, const char *method_label, gboolean zero);
-/* "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)", or with class_names
- * NULL (only a segmentation) "Segmentation — Seg-Grad-CAM (texture-mnist-biased)". */
+/* "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)" (node_name is a sweep's
+ * "11 block outputs"), or with class_names NULL (only a segmentation) "Segmentation —
+ * Seg-Grad-CAM (texture-mnist-biased)". */
 char *explain_group_name (const char *class_names, const char *node_name,
                           const char *method_label, const char *model_label);
 /* "Legend: jet 0 … max, digit 1 max 0.0213, digit 2 max 0.00871 @ mid.relu1 — hires": the
- * colormap, what its top end stands for in each map (raw_max[i] for class_names[i]: the map's
- * maximum after ReLU, before normalising), the node and the method. */
-char *explain_legend_name (SegcamColormap colormap, const char *const *class_names,
-                           const float *raw_max, int n_classes, const char *node_name,
+ * colormap, what its top end stands for in each map (raw_max[i] for map_names[i]: the map's
+ * maximum after ReLU, before normalising), the node and the method. A sweep's maps are at
+ * several nodes: node_name NULL, and each map's name says its node ("digit 1 @ enc"). */
+char *explain_legend_name (SegcamColormap colormap, const char *const *map_names,
+                           const float *raw_max, int n_maps, const char *node_name,
                            const char *method_label);
 /* "Segmentation: texture-mnist-biased" */
 char *explain_segmentation_name (const char *model_label);

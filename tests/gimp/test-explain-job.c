@@ -565,14 +565,14 @@ make_layer (int width, int height, float **floats)
   return buffer;
 }
 
-/* What the command line computes: the engine's map with explain's options for roi,
- * colormapped (no map when explain's class is negative). */
+/* What the command line computes: the engine's map at node (-1: the default) with explain's
+ * options for roi, colormapped (no map when explain's class is negative). */
 static guint8 *
 engine_heat_with (const segcam_model *model, const float *pixels, int width, int height,
-                  const segcam_explain_options *explain_options, const float *roi,
+                  int node, const segcam_explain_options *explain_options, const float *roi,
                   SegcamColormap colormap, uint8_t **labels)
 {
-  segcam_session_options options = { width, height, -1, TRUE, 0, NULL, NULL };
+  segcam_session_options options = { width, height, node, TRUE, 0, NULL, NULL };
   segcam_explain_options explain = *explain_options;
   int class_index = explain.class_index;
   segcam_session *session = segcam_session_new (model, &options, NULL);
@@ -605,7 +605,7 @@ engine_heat (const segcam_model *model, const float *pixels, int width, int heig
 {
   segcam_explain_options explain = { class_index, score, SEGCAM_WEIGHTS_MEAN, TRUE };
 
-  return engine_heat_with (model, pixels, width, height, &explain, roi, colormap, labels);
+  return engine_heat_with (model, pixels, width, height, -1, &explain, roi, colormap, labels);
 }
 
 static guint8 *
@@ -937,8 +937,8 @@ test_run_methods (void)
 
       g_assert_no_error (error);
       g_assert_cmpstr (layer_at (result, 0)->name, ==, runs[i].name);
-      check_first_layer (result, engine_heat_with (rgb_model, pixels, width, height, &options,
-                                                   NULL, SEGCAM_COLORMAP_JET, NULL),
+      check_first_layer (result, engine_heat_with (rgb_model, pixels, width, height, -1,
+                                                   &options, NULL, SEGCAM_COLORMAP_JET, NULL),
                          width * height);
       explain_result_free (result);
     }
@@ -967,6 +967,56 @@ test_run_methods (void)
       explain_result_free (result);
     }
   g_assert_cmpint (zeros, >, 0);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
+/* A sweep: one heat map per block output (the node tree's top-level rows), each the engine's
+ * map at that node, in one group; the legend names each map's node. */
+static void
+test_run_sweep (void)
+{
+  static const char *const nodes[] = { "enc.relu1", "pool1", "mid.relu1", "up1", "cat1",
+                                       "dec.conv1", "colour", "logits" };
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSource source = { layer, NULL, 0, 0 };
+  ExplainSettings settings = {
+    "digit 1", "no such layer: a sweep ignores it", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
+    SEGCAM_COLORMAP_GRAYSCALE, 50, EXPLAIN_OUTPUT_HEAT_MAP, 1024, .sweep = TRUE, .legend = TRUE,
+  };
+  segcam_explain_options options = { 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  const char *legend;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (result->group_name, ==, "digit 1 @ 8 block outputs — Seg-Grad-CAM (tiny)");
+  g_assert_cmpint (result->layers->len, ==, 1 + G_N_ELEMENTS (nodes));
+  legend = layer_at (result, 0)->name;
+  g_assert_true (g_str_has_prefix (legend, "Legend: grayscale 0 … max, digit 1 @ enc.relu1 max "));
+  g_assert_nonnull (strstr (legend, ", digit 1 @ logits max "));
+  g_assert_true (g_str_has_suffix (legend, " — Seg-Grad-CAM"));
+  for (guint k = 0; k < G_N_ELEMENTS (nodes); k++)
+    {
+      ExplainLayer *heat = layer_at (result, 1 + k);
+      char *name = g_strdup_printf ("digit 1 @ %s (whole layer) — Seg-Grad-CAM%s", nodes[k],
+                                    strstr (heat->name, " — all zero") != NULL ? " — all zero"
+                                                                               : "");
+      guint8 *want = engine_heat_with (rgb_model, pixels, width, height,
+                                       segcam_model_find_node (rgb_model, nodes[k]), &options,
+                                       NULL, SEGCAM_COLORMAP_GRAYSCALE, NULL);
+      guint8 *got = read_u8 (heat->buffer, "R'G'B' u8", 3);
+
+      g_assert_cmpstr (heat->name, ==, name);
+      g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+      g_assert_cmpint (heat->visible, ==, k == 0);
+      g_free (got);
+      g_free (want);
+      g_free (name);
+    }
+  explain_result_free (result);
   g_free (pixels);
   g_object_unref (layer);
 }
@@ -1291,6 +1341,7 @@ main (int argc, char **argv)
   g_test_add_func ("/run/resampled", test_run_resampled);
   g_test_add_func ("/run/gray", test_run_gray);
   g_test_add_func ("/run/methods", test_run_methods);
+  g_test_add_func ("/run/sweep", test_run_sweep);
   g_test_add_func ("/heat-map/mask", test_heat_map_mask);
   g_test_add_func ("/run/errors", test_run_errors);
   g_test_add_func ("/run/map-alpha-legend", test_run_map_alpha_legend);
