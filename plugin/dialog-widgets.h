@@ -31,6 +31,10 @@ G_BEGIN_DECLS
 #define DIALOG_WEIGHTS "Mean", SEGCAM_WEIGHTS_MEAN, "Abs", SEGCAM_WEIGHTS_ABS, "ReLU",         \
   SEGCAM_WEIGHTS_RELU, NULL
 #define DIALOG_POOL_MODES "Max", SEGCAM_POOL_MAX, "Mean", SEGCAM_POOL_MEAN, NULL
+#define DIALOG_SWEEP "The chosen layer", 0, "Every block output (a sweep)", 1, NULL
+#define DIALOG_TIP_SWEEP                                                                       \
+  "A sweep makes each class's map at every block output (the tree's top-level rows), one "     \
+  "layer each in the one group: a forward pass per block."
 #define DIALOG_SELECT_TARGETS "Replace the selection", 0, "New channel", 1, NULL
 #define DIALOG_TIP_METHOD                                                                      \
   "How the map is made from the layer's activations and gradients: seg-grad-cam (the "        \

@@ -54,15 +54,16 @@ G_BEGIN_DECLS
 #define SEGCAM_EXPLAIN_METHOD_BLURB                                                            \
   "Explain a segmentation network's prediction with a chosen CAM method"
 #define SEGCAM_EXPLAIN_METHOD_HELP                                                             \
-  "Does what plug-in-segcam-explain does, with the class-activation method and its options "  \
-  "as four more arguments: method (seg-grad-cam, the default; hires, element-wise gradient "  \
-  "times activation; xres, Seg-XRes-CAM with the gradient pooled in blocks; gradcam++; "       \
-  "xgrad; layer, Layer-CAM; eigen, the first principal component of the activations, which "  \
-  "does not depend on the class or the ROI — and whatever methods later versions of the "      \
-  "engine add), weights (Seg-Grad-CAM's channel weights), pool and pool-mode (xres). The "    \
-  "segcam documentation (docs/methods.md) gives each formula and its source. Layer and group " \
-  "names show the method, e.g. \"digit 2 @ mid.relu1 (selection) — xres 2 max\". The Explain " \
-  "dialog offers the same choices. " SEGCAM_WARNINGS_HELP
+  "Does what plug-in-segcam-explain does, with the class-activation method, its options and "  \
+  "the layer sweep as five more arguments: method (seg-grad-cam, the default; hires, "        \
+  "element-wise gradient times activation; xres, Seg-XRes-CAM with the gradient pooled in "    \
+  "blocks; gradcam++; xgrad; layer, Layer-CAM; eigen, the first principal component of the "   \
+  "activations, which does not depend on the class or the ROI — and whatever methods later "   \
+  "versions of the engine add), weights (Seg-Grad-CAM's channel weights), pool and pool-mode " \
+  "(xres), and sweep (maps at every block output instead of at one layer). The segcam "        \
+  "documentation (docs/methods.md) gives each formula and its source. Layer and group names "  \
+  "show the method, e.g. \"digit 2 @ mid.relu1 (selection) — xres 2 max\". The Explain dialog " \
+  "offers the same choices. " SEGCAM_WARNINGS_HELP
 #define SEGCAM_WARNINGS_HELP                                                                   \
   "What may make a result misleading — a colour image into a grayscale model or the reverse, " \
   "a model file without class names or input mean and std, a map that is zero everywhere — "  \
@@ -140,6 +141,10 @@ G_BEGIN_DECLS
   "(1 = hires; the layer's size with mean pooling = Seg-Grad-CAM); ignored by other methods"
 #define SEGCAM_ARG_POOL_MODE                                                                   \
   "xres: how a block's gradient is pooled: { MAX (0) (the paper's), MEAN (1) }"
+#define SEGCAM_ARG_SWEEP                                                                       \
+  "Where the maps are made: { LAYER (0) (at the layer argument's node), BLOCKS (1) (a layer "  \
+  "sweep: at every block output — the top-level rows of the dialog's node tree — one heat "    \
+  "map per block and class in the one group, a forward pass each) }"
 #define SEGCAM_ARG_THRESHOLD                                                                   \
   "Fraction of the map's maximum a pixel must reach to be selected (0 <= threshold <= 1)"
 #define SEGCAM_ARG_TO_CHANNEL                                                                  \
@@ -152,6 +157,7 @@ G_BEGIN_DECLS
 #define SEGCAM_WEIGHTS_LABEL "Weights"
 #define SEGCAM_POOL_LABEL "_Block size (pool)"
 #define SEGCAM_POOL_MODE_LABEL "Pool mode"
+#define SEGCAM_SWEEP_LABEL "Maps _for"
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
 

@@ -192,7 +192,8 @@ int_combo_attach (GtkTable *table, gint row, const gchar *label, gint32 *value,
 {
   gimp_int_combo_box_connect (GIMP_INT_COMBO_BOX (combo), *value,
                               G_CALLBACK (gimp_int_combo_box_get_active), value);
-  g_signal_connect_swapped (combo, "changed", G_CALLBACK (explain_widgets_preview_update), w);
+  if (w != NULL)
+    g_signal_connect_swapped (combo, "changed", G_CALLBACK (explain_widgets_preview_update), w);
   gimp_help_set_help_data (combo, tooltip, NULL);
   gimp_table_attach_aligned (table, 0, row, label, 0.0, 0.5, combo, 2, FALSE);
 }
@@ -223,7 +224,7 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
   d.w.user_data = &d;
   explain_widgets_init (&d.w);
 
-  table = table_new (13);
+  table = table_new (14);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, 0, "_Classes:", 0.0, 0.0, d.w.classes_view,
                              2, FALSE);
   gtk_label_set_mnemonic_widget (
@@ -254,12 +255,15 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
                     DIALOG_TIP_POOL_MODE, d.pool_mode, &d.w);
   g_signal_connect (method, "changed", G_CALLBACK (explain_method_changed), &d);
   explain_method_changed (method, &d);
-  int_combo_attach (GTK_TABLE (table), 8, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
+  /* The preview shows the chosen layer's map, also for a sweep. */
+  int_combo_attach (GTK_TABLE (table), 8, SEGCAM_SWEEP_LABEL ":", &vals->sweep, DIALOG_TIP_SWEEP,
+                    gimp_int_combo_box_new (DIALOG_SWEEP), NULL);
+  int_combo_attach (GTK_TABLE (table), 9, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
                     gimp_int_combo_box_new (DIALOG_COLORMAPS), &d.w);
-  opacity = opacity_attach (GTK_TABLE (table), 9, &vals->opacity, DIALOG_TIP_OPACITY);
+  opacity = opacity_attach (GTK_TABLE (table), 10, &vals->opacity, DIALOG_TIP_OPACITY);
   g_signal_connect_swapped (opacity, "value-changed", G_CALLBACK (explain_widgets_preview_update),
                             &d.w);
-  size = working_size_attach (GTK_TABLE (table), 10, d.w.size_note, &vals->max_size);
+  size = working_size_attach (GTK_TABLE (table), 11, d.w.size_note, &vals->max_size);
   size_note_update (d.w.size_note, d.w.width, d.w.height, vals->max_size);
   g_signal_connect (size, "value-changed", G_CALLBACK (explain_max_size_changed), &d);
 

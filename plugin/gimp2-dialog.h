@@ -30,6 +30,7 @@ typedef struct {
   gint32  weights;
   gint32  pool;
   gint32  pool_mode;
+  gint32  sweep;
 } ExplainVals;
 
 typedef struct {

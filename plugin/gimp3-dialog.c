@@ -184,12 +184,11 @@ static void
 explain_get_settings (gpointer data, ExplainSettings *settings)
 {
   ExplainDialog *e = data;
+  gchar *method = config_string (&e->d, "method");
 
   settings->roi_mode = config_int (&e->d, "roi-mode");
   settings->score = config_int (&e->d, "score");
   settings->colormap = config_int (&e->d, "colormap");
-  gchar *method = config_string (&e->d, "method");
-
   /* A name from stored settings that this engine lacks shows as an error in the preview. */
   settings->method = explain_parse_method (method, NULL);
   g_free (method);
@@ -397,7 +396,8 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                       const ExplainSource *source, const gchar *model_dir, segcam_model **model)
 {
   static const gchar *const generated[] = { "roi-mode", "score", "weights", "pool",
-                                            "pool-mode", "colormap", "opacity", "max-size" };
+                                            "pool-mode", "sweep", "colormap", "opacity",
+                                            "max-size" };
   ExplainDialog e = { { NULL } };
   GimpProcedureDialog *dialog;
   gboolean run;
@@ -439,18 +439,25 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                              dialog, "weights", GIMP_INT_STORE (gimp_int_store_new (
                                                   DIALOG_WEIGHTS))),
                            DIALOG_TIP_WEIGHTS, NULL);
-  gimp_procedure_dialog_get_scale_entry (dialog, "pool", 1.0);
+  /* The slider up to 64 target pixels, the entry beyond (a block as large as the map is
+   * Seg-Grad-CAM with mean pooling). */
+  gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (gimp_procedure_dialog_get_scale_entry (
+                                 dialog, "pool", 1.0)),
+                               1, 64, FALSE);
   gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
                              dialog, "pool-mode", GIMP_INT_STORE (gimp_int_store_new (
                                                     DIALOG_POOL_MODES))),
                            DIALOG_TIP_POOL_MODE, NULL);
   explain_method_sensitivity (dialog, config);
+  gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
+                             dialog, "sweep", GIMP_INT_STORE (gimp_int_store_new (DIALOG_SWEEP))),
+                           DIALOG_TIP_SWEEP, NULL);
   gimp_help_set_help_data (gimp_procedure_dialog_get_scale_entry (dialog, "opacity", 1.0),
                            DIALOG_TIP_OPACITY, NULL);
   gimp_procedure_dialog_fill (dialog, "roi-mode", "score", NULL);
   dialog_pack (&e.d, explain_method_row (&e, labels));
-  gimp_procedure_dialog_fill (dialog, "weights", "pool", "pool-mode", "colormap", "opacity",
-                              NULL);
+  gimp_procedure_dialog_fill (dialog, "weights", "pool", "pool-mode", "sweep", "colormap",
+                              "opacity", NULL);
   dialog_pack_max_size (&e.d, e.w.size_note);
   for (guint i = 0; i < G_N_ELEMENTS (generated); i++)
     gtk_size_group_add_widget (labels, gimp_labeled_get_label (GIMP_LABELED (

@@ -83,6 +83,8 @@ add_method_arguments (GimpProcedure *procedure, gboolean aux)
       gimp_procedure_add_int_aux_argument (procedure, "pool-mode", SEGCAM_POOL_MODE_LABEL,
                                            SEGCAM_ARG_POOL_MODE, SEGCAM_POOL_MAX,
                                            SEGCAM_POOL_MEAN, SEGCAM_POOL_MAX, G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL,
+                                           SEGCAM_ARG_SWEEP, 0, 1, 0, G_PARAM_READWRITE);
       return;
     }
   gimp_procedure_add_string_argument (procedure, "method", SEGCAM_METHOD_LABEL,
@@ -95,6 +97,8 @@ add_method_arguments (GimpProcedure *procedure, gboolean aux)
   gimp_procedure_add_int_argument (procedure, "pool-mode", SEGCAM_POOL_MODE_LABEL,
                                    SEGCAM_ARG_POOL_MODE, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN,
                                    SEGCAM_POOL_MAX, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL, SEGCAM_ARG_SWEEP, 0,
+                                   1, 0, G_PARAM_READWRITE);
 }
 
 static GimpProcedure *
@@ -463,7 +467,7 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   if (status == GIMP_PDB_SUCCESS)
     {
       gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0, weights = 0,
-           pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0;
+           pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0;
       gchar *method = NULL;
 
       g_object_get (config, "model", &model_setting, "opacity", &settings.opacity, "max-size",
@@ -472,11 +476,13 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
         g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
                       "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
                       &settings.map_alpha, "legend", &settings.legend, "method", &method,
-                      "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, NULL);
+                      "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, "sweep",
+                      &sweep, NULL);
       settings.method = explain ? explain_parse_method (method, &error) : 0;
       settings.weights = weights;
       settings.pool = pool;
       settings.pool_mode = pool_mode;
+      settings.sweep = sweep;
       g_free (method);
       settings.classes = classes;
       settings.layer = layer;

@@ -480,7 +480,7 @@
          (source (st-source image)))
     (define (method-heat method weights pool pool-mode file)
       (let ((group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 method weights
-                                      pool pool-mode)))
+                                      pool pool-mode 0)))
         (st-save image (car (st-children group)) file)
         (list (st-name group) (st-name (car (st-children group))))))
     (st-select image 6 6 20 20)
@@ -510,6 +510,33 @@
                        (lambda () (method-heat "hires" 1 2 0 "x.png")))
     (st-expect-failure image "pool 0" (st-out-of-range 'pool)
                        (lambda () (method-heat "xres" 0 0 0 "x.png")))
+    (gimp-image-delete image)))
+
+; A layer sweep: one heat map per block output in one group (the driver compares the first with
+; the command line's map at that layer).
+(define (st-test-sweep)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 "" 0 2 0 1))
+         (kids (st-children group)))
+    (st-expect-equal (st-name group)
+                     "digit 1 @ 8 block outputs — Seg-Grad-CAM (texture-mnist-biased)" "group name")
+    (st-expect-equal (length kids) 8 "8 block outputs")
+    ; (A map zero everywhere would add " — all zero" to its name.)
+    (for-each (lambda (kid want)
+                (st-expect (st-contains (st-name kid) want)
+                           (string-append (st-name kid) " is not " want)))
+              kids
+              '("digit 1 @ enc.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ pool1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ up1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ cat1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ dec.conv1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ colour (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ logits (whole layer) — Seg-Grad-CAM"))
+    (st-expect-equal (map st-visible? (list (car kids) (cadr kids))) '(#t #f) "the first visible")
+    (st-save image (car kids) "sweep-enc.png")
     (gimp-image-delete image)))
 
 ; A colour image into the gray model: warned in the group's parasite; a run without a problem
@@ -580,6 +607,7 @@
   (st-test "errors" st-test-errors)
   (st-test "last-values" st-test-last-values)
   (st-test "explain-method" st-test-explain-method)
+  (st-test "sweep" st-test-sweep)
   (st-test "warnings" st-test-warnings)
   (st-test "heat-map-select" st-test-heat-map-select))
 

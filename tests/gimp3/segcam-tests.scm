@@ -77,12 +77,13 @@
   (st-segment-drawables mode image (vector drawable) model opacity))
 
 (define (st-explain-method image drawable model classes layer roi score colormap opacity outputs
-                           method weights pool pool-mode)
+                           method weights pool pool-mode sweep)
   (plug-in-segcam-explain-method #:run-mode RUN-NONINTERACTIVE #:image image
                                  #:drawables (vector drawable) #:model model #:classes classes
                                  #:layer layer #:roi-mode roi #:score score #:colormap colormap
                                  #:opacity opacity #:outputs outputs #:method method
-                                 #:weights weights #:pool pool #:pool-mode pool-mode))
+                                 #:weights weights #:pool pool #:pool-mode pool-mode
+                                 #:sweep sweep))
 
 (define (st-heat-map-select image drawable threshold to-channel)
   (plug-in-segcam-heat-map-select #:run-mode RUN-NONINTERACTIVE #:image image
