@@ -1,8 +1,17 @@
 /* metrics.c — how far to trust a map (segcam-metrics.h; definitions, sources and conventions in
- * docs/metrics.md): where its energy lies relative to the ROI and a context mask. */
+ * docs/metrics.md): where its energy lies relative to the ROI and a context mask, and how the ROI
+ * score S falls or rises as pixels are removed or restored in the map's order. */
 #include "segcam-metrics.h"
+#include "error.h"
+#include "score.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The blur baseline: a Gaussian of this standard deviation in pixels (RISE's), cut at 3 sigma. */
+#define BLUR_SIGMA 5.0
+#define BLUR_RADIUS 15
 
 void
 segcam_map_energy (const float *map, const float *roi, const float *context, int width, int height,
@@ -22,4 +31,224 @@ segcam_map_energy (const float *map, const float *roi, const float *context, int
                             context ? on_context / total : NAN};
   else
     *out = (segcam_energy) {NAN, NAN, NAN};
+}
+
+/* ---- the pixels' order --------------------------------------------------------------------- */
+
+typedef struct {
+  float value;
+  int index;
+} ranked;
+
+/* Most relevant first; equal values in raster order, so the order is total and reproducible. */
+static int
+by_relevance (const void *pa, const void *pb)
+{
+  const ranked *a = pa, *b = pb;
+  if (a->value != b->value)
+    return a->value > b->value ? -1 : 1;
+  return (a->index > b->index) - (a->index < b->index);
+}
+
+static int *
+relevance_order (const float *map, size_t n)
+{
+  ranked *r = g_new (ranked, n);
+  for (size_t i = 0; i < n; i++)
+    r[i] = (ranked) {map[i], (int) i};
+  qsort (r, n, sizeof *r, by_relevance);
+  int *order = g_new (int, n);
+  for (size_t i = 0; i < n; i++)
+    order[i] = r[i].index;
+  g_free (r);
+  return order;
+}
+
+/* ---- baselines ------------------------------------------------------------------------------ */
+
+/* One pass of the separable Gaussian along rows (dx = 1) or columns, edge pixels repeated. */
+static void
+blur_pass (const float *in, float *out, int width, int height, int c, gboolean along_rows,
+           const double *taps)
+{
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      for (int k = 0; k < c; k++)
+        {
+          double sum = 0;
+          for (int d = -BLUR_RADIUS; d <= BLUR_RADIUS; d++)
+            {
+              int xx = along_rows ? CLAMP (x + d, 0, width - 1) : x;
+              int yy = along_rows ? y : CLAMP (y + d, 0, height - 1);
+              sum += taps[d + BLUR_RADIUS] * in[((size_t) yy * width + xx) * c + k];
+            }
+          out[((size_t) y * width + x) * c + k] = (float) sum;
+        }
+}
+
+static float *
+make_baseline (const float *pixels, int width, int height, int c, SegcamBaseline kind)
+{
+  size_t n = (size_t) width * height;
+  float *out = g_new (float, n * c);
+  if (kind == SEGCAM_BASELINE_MEAN)
+    for (int k = 0; k < c; k++)
+      {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+          sum += pixels[i * c + k];
+        for (size_t i = 0; i < n; i++)
+          out[i * c + k] = (float) (sum / n);
+      }
+  else
+    {
+      double taps[2 * BLUR_RADIUS + 1], total = 0;
+      for (int d = -BLUR_RADIUS; d <= BLUR_RADIUS; d++)
+        total += taps[d + BLUR_RADIUS] = exp (-0.5 * d * d / (BLUR_SIGMA * BLUR_SIGMA));
+      for (int d = 0; d < 2 * BLUR_RADIUS + 1; d++)
+        taps[d] /= total;
+      float *rows = g_new (float, n * c);
+      blur_pass (pixels, rows, width, height, c, TRUE, taps);
+      blur_pass (rows, out, width, height, c, FALSE, taps);
+      g_free (rows);
+    }
+  return out;
+}
+
+/* ---- running the network on perturbed images --------------------------------------------- */
+
+typedef struct {
+  segcam_session *session;
+  const segcam_explain_options *explain;
+  const float *roi;
+  int channels;
+  int done, total;          /* forward passes, for progress */
+  segcam_progress_fn progress;
+  void *progress_data;
+} scorer;
+
+/* S on image; each call is one forward pass, reported as one step of the whole evaluation. */
+static gboolean
+score_image (scorer *sc, const float *image, double *score, GError **error)
+{
+  if (!segcam_session_forward (sc->session, image, error))
+    return FALSE;
+  *score = segcam_roi_score (sc->session, sc->explain, sc->roi, NULL);
+  sc->done++;
+  if (sc->progress)
+    sc->progress ((double) sc->done / sc->total, "evaluate", sc->progress_data);
+  return TRUE;
+}
+
+static void
+copy_pixel (float *dst, const float *src, int index, int c)
+{
+  memcpy (dst + (size_t) index * c, src + (size_t) index * c, c * sizeof (float));
+}
+
+/* Pixels changed after step t of steps: round (t n / steps). */
+static size_t
+pixels_at_step (int t, int steps, size_t n)
+{
+  return (size_t) (((guint64) t * n * 2 + (guint64) steps) / (2 * (guint64) steps));
+}
+
+/* The deletion curve (start from pixels, put fill in, in order) or the insertion curve (start
+ * from fill, put pixels back): curve[t] = S_t / S_0 for t = 0..steps; returns its area over the
+ * fraction changed, by the trapezoid rule on the exact fractions. */
+static gboolean
+run_curve (scorer *sc, const float *start, const float *fill, const int *order, size_t n,
+           int steps, double s0, double *curve, double *auc, GError **error)
+{
+  float *image = g_memdup2 (start, n * sc->channels * sizeof (float));
+  gboolean ok = TRUE;
+  size_t changed = 0;
+  double area = 0;
+  for (int t = 0; ok && t <= steps; t++)
+    {
+      size_t upto = pixels_at_step (t, steps, n);
+      for (; changed < upto; changed++)
+        copy_pixel (image, fill, order[changed], sc->channels);
+      double s;
+      if (!(ok = score_image (sc, image, &s, error)))
+        break;
+      curve[t] = s / s0;
+      if (t > 0)
+        area += 0.5 * (curve[t - 1] + curve[t])
+                * (double) (upto - pixels_at_step (t - 1, steps, n)) / n;
+    }
+  g_free (image);
+  *auc = area;
+  return ok;
+}
+
+/* ---- the evaluation ------------------------------------------------------------------------- */
+
+static gboolean
+check_inputs (const segcam_session *s, const segcam_explain_options *e, const float *roi,
+              const float *context, const float *map, const segcam_metrics_options *o,
+              GError **error)
+{
+  size_t n = (size_t) s->width * s->height;
+  double roi_sum;
+  if (e->class_index < 0 || e->class_index >= s->model->n_classes)
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "the class index is out of range");
+  if (!segcam_roi_check (roi, n, &roi_sum, error))
+    return FALSE;
+  for (size_t i = 0; i < n; i++)
+    {
+      if (!(map[i] >= 0 && isfinite (map[i])))
+        return segcam_fail (error, SEGCAM_ERROR_INPUT, "the map has a negative or non-finite value "
+                            "at pixel (%d, %d)", (int) (i % s->width), (int) (i / s->width));
+      if (context && !(context[i] >= 0 && isfinite (context[i])))
+        return segcam_fail (error, SEGCAM_ERROR_INPUT, "the context mask has a negative or "
+                            "non-finite value at pixel (%d, %d)", (int) (i % s->width),
+                            (int) (i / s->width));
+    }
+  if (o->steps < 0 || (size_t) o->steps > n)
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "the curves' steps must lie between 0 and the "
+                        "image's %zu pixels, not %d", n, o->steps);
+  if (o->baseline != SEGCAM_BASELINE_BLUR && o->baseline != SEGCAM_BASELINE_MEAN)
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "unknown baseline %d", (int) o->baseline);
+  if (!(o->road_noise >= 0 && isfinite (o->road_noise)))
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "ROAD's noise must be finite and >= 0");
+  return TRUE;
+}
+
+gboolean
+segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explain,
+                         const float *pixels, const float *roi, const float *context,
+                         const float *map, const segcam_metrics_options *o, segcam_metrics *out,
+                         double *curves, GError **error)
+{
+  if (!check_inputs (s, explain, roi, context, map, o, error))
+    return FALSE;
+  size_t n = (size_t) s->width * s->height;
+  scorer sc = {s, explain, roi, s->model->in_channels, 0,
+               1 + (o->steps > 0 ? 2 * (o->steps + 1) : 0), s->progress, s->progress_data};
+  /* The evaluation reports its own progress, one step per forward pass. */
+  s->progress = NULL;
+  *out = (segcam_metrics) {.deletion_auc = NAN, .insertion_auc = NAN, .road_morf = NAN,
+                           .road_lerf = NAN, .road_score = NAN};
+  segcam_map_energy (map, roi, context, s->width, s->height, &out->energy);
+  double s0 = 0;
+  gboolean ok = score_image (&sc, pixels, &s0, error);
+  out->score = s0;
+  if (ok && o->steps > 0 && s0 != 0)
+    {
+      int *order = relevance_order (map, n);
+      float *fill = make_baseline (pixels, s->width, s->height, sc.channels, o->baseline);
+      double *own = curves ? NULL : g_new (double, 2 * (o->steps + 1));
+      double *del = curves ? curves : own, *ins = del + o->steps + 1;
+      ok = run_curve (&sc, pixels, fill, order, n, o->steps, s0, del, &out->deletion_auc, error)
+           && run_curve (&sc, fill, pixels, order, n, o->steps, s0, ins, &out->insertion_auc, error);
+      g_free (own);
+      g_free (fill);
+      g_free (order);
+    }
+  else if (curves && o->steps > 0)
+    for (int t = 0; t < 2 * (o->steps + 1); t++)
+      curves[t] = NAN;
+  s->progress = sc.progress;
+  return ok;
 }
