@@ -276,6 +276,149 @@ static void test_deletion_insertion (void)
   segcam_model_free (lm.model);
 }
 
+/* Rong et al.'s imputation of one channel, solved densely: for each removed pixel,
+ * sum_j w_j (x_i - x_j) = 0 over its neighbours inside the image (w = 1/6 sharing a side, 1/12
+ * diagonally), Gaussian elimination with partial pivoting. */
+static void reference_impute (float *image, const guint8 *removed)
+{
+  enum { N = SIZE_W * SIZE_H };
+  int index[N], m = 0;
+  for (int i = 0; i < N; i++)
+    index[i] = removed[i] ? m++ : -1;
+  for (int k = 0; k < CH; k++)
+    {
+      double *a = g_new0 (double, (size_t) m * (m + 1));
+      for (int i = 0; i < N; i++)
+        {
+          if (index[i] < 0)
+            continue;
+          double *row = a + (size_t) index[i] * (m + 1);
+          for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++)
+              {
+                int x = i % SIZE_W + dx, y = i / SIZE_W + dy;
+                if ((dx == 0 && dy == 0) || x < 0 || x >= SIZE_W || y < 0 || y >= SIZE_H)
+                  continue;
+                double w = dx && dy ? 1 / 12.0 : 1 / 6.0;
+                int j = y * SIZE_W + x;
+                row[index[i]] += w;
+                if (index[j] >= 0)
+                  row[index[j]] -= w;
+                else
+                  row[m] += w * image[j * CH + k];
+              }
+        }
+      for (int col = 0; col < m; col++)
+        {
+          int piv = col;
+          for (int r = col + 1; r < m; r++)
+            if (fabs (a[(size_t) r * (m + 1) + col]) > fabs (a[(size_t) piv * (m + 1) + col]))
+              piv = r;
+          for (int q = 0; q <= m; q++)
+            {
+              double t = a[(size_t) col * (m + 1) + q];
+              a[(size_t) col * (m + 1) + q] = a[(size_t) piv * (m + 1) + q];
+              a[(size_t) piv * (m + 1) + q] = t;
+            }
+          for (int r = 0; r < m; r++)
+            {
+              double f = a[(size_t) r * (m + 1) + col] / a[(size_t) col * (m + 1) + col];
+              if (r == col || f == 0)
+                continue;
+              for (int q = col; q <= m; q++)
+                a[(size_t) r * (m + 1) + q] -= f * a[(size_t) col * (m + 1) + q];
+            }
+        }
+      for (int i = 0; i < N; i++)
+        if (index[i] >= 0)
+          image[i * CH + k] = (float) (a[(size_t) index[i] * (m + 1) + m]
+                                       / a[(size_t) index[i] * (m + 1) + index[i]]);
+      g_free (a);
+    }
+}
+
+/* ROAD without noise: the mean of S / S(0) over 10..90 % removed, most or least relevant first. */
+static double reference_road (const linear_model *lm, const float *roi, const float *image,
+                              const int *order, gboolean most_first, double s0)
+{
+  enum { N = SIZE_W * SIZE_H };
+  double sum = 0;
+  for (int p = 1; p <= 9; p++)
+    {
+      int k = (int) floor (p * N / 10.0 + 0.5);
+      guint8 removed[N] = {0};
+      for (int r = 0; r < k; r++)
+        removed[order[most_first ? r : N - 1 - r]] = 1;
+      float imputed[N * CH];
+      memcpy (imputed, image, sizeof imputed);
+      reference_impute (imputed, removed);
+      sum += linear_score (lm, roi, imputed) / s0;
+    }
+  return sum / 9;
+}
+
+static void test_road (void)
+{
+  enum { N = SIZE_W * SIZE_H };
+  linear_model lm;
+  linear_model_make (&lm, 8);
+  GRand *r = g_rand_new_with_seed (4);
+  float *image = random_values (r, N * CH, 0, 1), *map = random_values (r, N, 0, 1);
+  float roi[N];
+  for (int i = 0; i < N; i++)
+    roi[i] = (i % SIZE_W) > 6 ? 1.0f : 0.0f;
+  segcam_session *s = forward_session (lm.model, image);
+  int order[N];
+  reference_order (map, N, order);
+  double s0 = linear_score (&lm, roi, image);
+  double morf = reference_road (&lm, roi, image, order, TRUE, s0);
+  double lerf = reference_road (&lm, roi, image, order, FALSE, s0);
+  segcam_explain_options eo = {.class_index = 1};
+  segcam_metrics_options mo = {.road = TRUE};
+  segcam_metrics got;
+  GError *error = NULL;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, roi, NULL, map, &mo, &got, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (got.road_morf, morf, 1e-4);
+  g_assert_cmpfloat_with_epsilon (got.road_lerf, lerf, 1e-4);
+  g_assert_cmpfloat_with_epsilon (got.road_score, (lerf - morf) / 2, 1e-4);
+  g_assert_true (isnan (got.deletion_auc));
+  g_assert_cmpfloat (fabs (morf - lerf), >, 1e-3);
+
+  /* With noise, on a constant image whose imputation is the constant: S moves only by the noise,
+   * sum_p c_p e_p with c_p the score's weight on pixel p, whose spread bounds the deviation. */
+  for (int i = 0; i < N * CH; i++)
+    image[i] = 0.5f;
+  double c2 = 0;
+  for (int p = 0; p < N * CH; p++)
+    {
+      float unit[N * CH] = {0}, zero[N * CH] = {0};
+      unit[p] = 1;
+      double c = linear_score (&lm, roi, unit) - linear_score (&lm, roi, zero);
+      c2 += c * c;
+    }
+  s0 = linear_score (&lm, roi, image);
+  mo.road_noise = SEGCAM_ROAD_NOISE;
+  mo.seed = 12;
+  segcam_metrics again;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, roi, NULL, map, &mo, &got, NULL, &error));
+  g_assert_true (segcam_session_evaluate (s, &eo, image, roi, NULL, map, &mo, &again, NULL, &error));
+  g_assert_no_error (error);
+  double bound = 5 * SEGCAM_ROAD_NOISE * sqrt (c2) / fabs (s0);
+  g_assert_cmpfloat (fabs (got.road_morf - 1), <, bound);
+  g_assert_cmpfloat (fabs (got.road_lerf - 1), <, bound);
+  g_assert_cmpfloat (got.road_morf, !=, 1.0);
+  g_assert_cmpfloat (got.road_morf, ==, again.road_morf); /* the seed decides the noise */
+  mo.seed = 13;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, roi, NULL, map, &mo, &again, NULL, &error));
+  g_assert_cmpfloat (got.road_morf, !=, again.road_morf);
+  g_rand_free (r);
+  g_free (image);
+  g_free (map);
+  segcam_session_free (s);
+  segcam_model_free (lm.model);
+}
+
 static void expect_input_error (gboolean ok, GError **error, const char *what)
 {
   g_assert_false (ok);
@@ -339,6 +482,7 @@ int main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/energy", test_energy_roi);
   g_test_add_func ("/metrics/deletion-insertion", test_deletion_insertion);
+  g_test_add_func ("/metrics/road", test_road);
   g_test_add_func ("/metrics/bad-input", test_bad_input);
   return g_test_run ();
 }

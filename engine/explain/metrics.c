@@ -182,6 +182,160 @@ run_curve (scorer *sc, const float *start, const float *fill, const int *order, 
   return ok;
 }
 
+/* ---- ROAD: noisy linear imputation ------------------------------------------------------------ */
+
+/* Rong et al.'s neighbourhood: each removed pixel is the weighted mean of its 8 neighbours inside
+ * the image, 1/6 for the 4 sharing a side, 1/12 for the diagonal ones. */
+static const int NB_DX[8] = {-1, 1, 0, 0, -1, 1, -1, 1}, NB_DY[8] = {0, 0, -1, 1, -1, -1, 1, 1};
+static const double NB_W[8] = {1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 12.0, 1 / 12.0, 1 / 12.0, 1 / 12.0};
+
+#define ROAD_TOLERANCE 1e-7  /* relative residual of the imputation's linear system */
+#define ROAD_MAX_ITERATIONS 20000
+
+/* out = A v on the removed pixels (v is zero on the kept ones): A v_i = D_i v_i - sum_j w_j v_j. */
+static void
+imputation_apply (const guint8 *removed, const double *diag, const double *v, double *out, int width,
+                  int height)
+{
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        size_t i = (size_t) y * width + x;
+        if (!removed[i])
+          continue;
+        double sum = diag[i] * v[i];
+        for (int k = 0; k < 8; k++)
+          {
+            int xx = x + NB_DX[k], yy = y + NB_DY[k];
+            if (xx >= 0 && xx < width && yy >= 0 && yy < height)
+              sum -= NB_W[k] * v[(size_t) yy * width + xx];
+          }
+        out[i] = sum;
+      }
+}
+
+/* Solves for every removed pixel of one channel (stride c in image) the mean-of-neighbours
+ * equations, kept pixels as the boundary, by conjugate gradients preconditioned with the
+ * diagonal; the removed pixels' values in image are the starting point and receive the solution.
+ * The system is positive definite: every group of removed pixels borders a kept one, since at
+ * least one pixel is kept and the grid is connected. */
+static void
+impute_channel (float *image, int c, int k, const guint8 *removed, int width, int height)
+{
+  size_t n = (size_t) width * height;
+  double *diag = g_new0 (double, n), *x = g_new0 (double, n), *r = g_new0 (double, n);
+  double *z = g_new0 (double, n), *p = g_new0 (double, n), *ap = g_new0 (double, n);
+  double bnorm = 0;
+  for (int y = 0; y < height; y++)
+    for (int xx = 0; xx < width; xx++)
+      {
+        size_t i = (size_t) y * width + xx;
+        if (!removed[i])
+          continue;
+        double b = 0;
+        for (int q = 0; q < 8; q++)
+          {
+            int nx = xx + NB_DX[q], ny = y + NB_DY[q];
+            if (nx < 0 || nx >= width || ny < 0 || ny >= height)
+              continue;
+            size_t j = (size_t) ny * width + nx;
+            diag[i] += NB_W[q];
+            if (!removed[j])
+              b += NB_W[q] * image[j * c + k];
+          }
+        x[i] = image[i * c + k];
+        r[i] = b;
+        bnorm += b * b;
+      }
+  imputation_apply (removed, diag, x, ap, width, height);
+  double rz = 0, rnorm = 0;
+  for (size_t i = 0; i < n; i++)
+    if (removed[i])
+      {
+        r[i] -= ap[i];
+        p[i] = z[i] = r[i] / diag[i];
+        rz += r[i] * z[i];
+        rnorm += r[i] * r[i];
+      }
+  double limit = ROAD_TOLERANCE * ROAD_TOLERANCE * MAX (bnorm, 1e-30);
+  for (int it = 0; it < ROAD_MAX_ITERATIONS && rnorm > limit; it++)
+    {
+      imputation_apply (removed, diag, p, ap, width, height);
+      double pap = 0;
+      for (size_t i = 0; i < n; i++)
+        if (removed[i])
+          pap += p[i] * ap[i];
+      double alpha = rz / pap, rz_next = 0;
+      rnorm = 0;
+      for (size_t i = 0; i < n; i++)
+        if (removed[i])
+          {
+            x[i] += alpha * p[i];
+            r[i] -= alpha * ap[i];
+            z[i] = r[i] / diag[i];
+            rz_next += r[i] * z[i];
+            rnorm += r[i] * r[i];
+          }
+      for (size_t i = 0; i < n; i++)
+        if (removed[i])
+          p[i] = z[i] + rz_next / rz * p[i];
+      rz = rz_next;
+    }
+  for (size_t i = 0; i < n; i++)
+    if (removed[i])
+      image[i * c + k] = (float) x[i];
+  g_free (diag), g_free (x), g_free (r), g_free (z), g_free (p), g_free (ap);
+}
+
+/* A standard normal draw (Box-Muller). */
+static double
+normal (GRand *rand)
+{
+  double u = 1.0 - g_rand_double (rand), v = g_rand_double (rand);
+  return sqrt (-2.0 * log (u)) * cos (2.0 * G_PI * v);
+}
+
+#define ROAD_PERCENTILES 9  /* 10, 20, ..., 90 % */
+
+/* One ROAD curve: remove the first (MoRF) or last (LeRF) p % of order, impute them, add noise,
+ * and average S / S(0) over the percentiles. guess carries each percentile's noiseless
+ * imputation to the next as the solver's starting point. */
+static gboolean
+road_curve (scorer *sc, const float *pixels, const int *order, size_t n, gboolean most_first,
+            const segcam_metrics_options *o, GRand *rand, double s0, double *mean, GError **error)
+{
+  int w = sc->session->width, h = sc->session->height, c = sc->channels;
+  float *guess = g_memdup2 (pixels, n * c * sizeof (float)), *image = g_new (float, n * c);
+  guint8 *removed = g_new0 (guint8, n);
+  double sum = 0;
+  gboolean ok = TRUE;
+  for (int p = 1; ok && p <= ROAD_PERCENTILES; p++)
+    {
+      size_t k = pixels_at_step (p, ROAD_PERCENTILES + 1, n);
+      memset (removed, 0, n);
+      for (size_t r = 0; r < k; r++)
+        removed[order[most_first ? r : n - 1 - r]] = 1;
+      /* Pixels kept at this percentile hold the image's values, whatever earlier ones imputed. */
+      for (size_t i = 0; i < n; i++)
+        if (!removed[i])
+          copy_pixel (guess, pixels, (int) i, c);
+      for (int ch = 0; ch < c; ch++)
+        impute_channel (guess, c, ch, removed, w, h);
+      memcpy (image, guess, n * c * sizeof (float));
+      for (size_t i = 0; i < n; i++)
+        for (int ch = 0; removed[i] && ch < c; ch++)
+          image[i * c + ch] += (float) (o->road_noise * normal (rand));
+      double s;
+      if ((ok = score_image (sc, image, &s, error)))
+        sum += s / s0;
+    }
+  *mean = sum / ROAD_PERCENTILES;
+  g_free (guess);
+  g_free (image);
+  g_free (removed);
+  return ok;
+}
+
 /* ---- the evaluation ------------------------------------------------------------------------- */
 
 static gboolean
@@ -210,6 +364,8 @@ check_inputs (const segcam_session *s, const segcam_explain_options *e, const fl
                         "image's %zu pixels, not %d", n, o->steps);
   if (o->baseline != SEGCAM_BASELINE_BLUR && o->baseline != SEGCAM_BASELINE_MEAN)
     return segcam_fail (error, SEGCAM_ERROR_INPUT, "unknown baseline %d", (int) o->baseline);
+  if (o->road && n < 10)
+    return segcam_fail (error, SEGCAM_ERROR_INPUT, "ROAD needs an image of at least 10 pixels");
   if (!(o->road_noise >= 0 && isfinite (o->road_noise)))
     return segcam_fail (error, SEGCAM_ERROR_INPUT, "ROAD's noise must be finite and >= 0");
   return TRUE;
@@ -225,7 +381,8 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
     return FALSE;
   size_t n = (size_t) s->width * s->height;
   scorer sc = {s, explain, roi, s->model->in_channels, 0,
-               1 + (o->steps > 0 ? 2 * (o->steps + 1) : 0), s->progress, s->progress_data};
+               1 + (o->steps > 0 ? 2 * (o->steps + 1) : 0) + (o->road ? 2 * ROAD_PERCENTILES : 0),
+               s->progress, s->progress_data};
   /* The evaluation reports its own progress, one step per forward pass. */
   s->progress = NULL;
   *out = (segcam_metrics) {.deletion_auc = NAN, .insertion_auc = NAN, .road_morf = NAN,
@@ -234,9 +391,9 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
   double s0 = 0;
   gboolean ok = score_image (&sc, pixels, &s0, error);
   out->score = s0;
+  int *order = relevance_order (map, n);
   if (ok && o->steps > 0 && s0 != 0)
     {
-      int *order = relevance_order (map, n);
       float *fill = make_baseline (pixels, s->width, s->height, sc.channels, o->baseline);
       double *own = curves ? NULL : g_new (double, 2 * (o->steps + 1));
       double *del = curves ? curves : own, *ins = del + o->steps + 1;
@@ -244,11 +401,20 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
            && run_curve (&sc, fill, pixels, order, n, o->steps, s0, ins, &out->insertion_auc, error);
       g_free (own);
       g_free (fill);
-      g_free (order);
     }
   else if (curves && o->steps > 0)
     for (int t = 0; t < 2 * (o->steps + 1); t++)
       curves[t] = NAN;
+  if (ok && o->road && s0 != 0)
+    {
+      GRand *rand = g_rand_new_with_seed_array ((const guint32[]) {(guint32) o->seed,
+                                                                   (guint32) (o->seed >> 32)}, 2);
+      ok = road_curve (&sc, pixels, order, n, TRUE, o, rand, s0, &out->road_morf, error)
+           && road_curve (&sc, pixels, order, n, FALSE, o, rand, s0, &out->road_lerf, error);
+      out->road_score = 0.5 * (out->road_lerf - out->road_morf);
+      g_rand_free (rand);
+    }
+  g_free (order);
   s->progress = sc.progress;
   return ok;
 }
