@@ -268,6 +268,10 @@ cmd_bench (int argc, char **argv)
     return segcam_cli_fail ("bench", EXIT_USAGE,
                             "needs --model; --size like 512x384; 1 <= --runs <= 1000");
   segcam_explain_options eo = {.normalize = TRUE};
+  /* --method all: after the usual figures for the default method, one explain timing per method. */
+  gboolean all = mo.method && strcmp (mo.method, "all") == 0;
+  if (all)
+    mo.method = NULL;
   int bad_method = segcam_cli_parse_method ("bench", &mo, &eo);
   if (bad_method)
     return bad_method;
@@ -313,6 +317,18 @@ cmd_bench (int argc, char **argv)
           segcam_method_name (eo.method), openblas_get_corename ());
   printf ("forward          %10.2f ms (median of %d)\n", segcam_cli_median (fwd, runs), runs);
   printf ("forward+explain  %10.2f ms (median of %d)\n", segcam_cli_median (exp, runs), runs);
+  for (int k = 0; all && segcam_method_name (k); k++)
+    {
+      eo.method = k;
+      for (int i = 0; i < runs; i++)
+        {
+          gint64 t0 = g_get_monotonic_time ();
+          segcam_session_explain (s, &eo, NULL, map, NULL, NULL);
+          exp[i] = (g_get_monotonic_time () - t0) / 1e3;
+        }
+      printf ("explain %-13s %7.2f ms after forward (median of %d)\n", segcam_method_name (k),
+              segcam_cli_median (exp, runs), runs);
+    }
   printf ("planned memory   %10.1f MiB\n", segcam_session_memory (s) / 1048576.0);
   printf ("peak resident    %10.1f MiB\n", ru.ru_maxrss / 1024.0);
   g_free (fwd);
