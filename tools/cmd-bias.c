@@ -112,7 +112,7 @@ measure (const char *model_path, const segcam_mnist *mnist, guint64 seed, int co
       for (int k = 0; ok && k < n_methods; k++)
         {
           segcam_explain_options eo = {cls, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE,
-                                       methods[k], 2, SEGCAM_POOL_MAX};
+                                       methods[k], 2, SEGCAM_POOL_MAX, pixels, 0};
           float *map = maps + (size_t) k * SIZE * SIZE;
           ok = segcam_session_explain (s, &eo, roi, map, NULL, error);
           if (ok)

@@ -225,6 +225,7 @@ segcam_cmd_evaluate (int argc, char **argv)
   GError *error = NULL;
   GPtrArray *notes = g_ptr_array_new_with_free_func (g_free);
   eo.class_index = cls;
+  eo.pixels = r.pixels;
   if (status == 0 && map_path)
     {
       if (!(map = segcam_npy_load_map (map_path, r.width, r.height, &error)))

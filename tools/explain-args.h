@@ -76,16 +76,19 @@ int segcam_cli_build_roi (const char *command, const segcam_cli_roi_options *o,
 int segcam_cli_choice (const char *value, const char *const *names, int def);
 
 typedef struct {
-  char *method, *pool, *pool_mode, *score, *weights;
+  char *method, *pool, *pool_mode, *score, *weights, *max_channels;
 } segcam_cli_method_options;
 
 #define METHOD_OPTIONS(mo)                                                                        \
   {"method", 0, 0, G_OPTION_ARG_STRING, &(mo).method,                                             \
-   "CAM method: seg-grad-cam (default), hires, xres, gradcam++, xgrad, layer or eigen", "NAME"},  \
+   "CAM method: seg-grad-cam (default), hires, xres, gradcam++, xgrad, layer, eigen, score or "  \
+   "ablation", "NAME"},                                                                           \
   {"pool", 0, 0, G_OPTION_ARG_STRING, &(mo).pool,                                                 \
    "xres: gradient block side in target pixels (default 2)", "S"},                                \
   {"pool-mode", 0, 0, G_OPTION_ARG_STRING, &(mo).pool_mode,                                       \
-   "xres: pool the gradient by max (default) or mean", "MODE"}
+   "xres: pool the gradient by max (default) or mean", "MODE"},                                  \
+  {"max-channels", 0, 0, G_OPTION_ARG_STRING, &(mo).max_channels,                                 \
+   "score, ablation: only the N channels of highest mean activation (default: all)", "N"}
 
 /* --score and --weights, for the commands that explain a class. */
 #define SCORE_OPTIONS(mo)                                                                         \
@@ -93,7 +96,8 @@ typedef struct {
   {"weights", 0, 0, G_OPTION_ARG_STRING, &(mo).weights,                                           \
    "seg-grad-cam's channel weights: mean (default), abs or relu", "MODE"}
 
-/* Fills eo's score, weights and method fields from the options (usage errors). A weights mode
+/* Fills eo's score, weights, method and max_channels fields from the options (usage errors);
+ * the caller sets eo->pixels for the methods that rerun the network. A weights mode
  * other than the default, or a pool option, with a method that has no use for it is a mistake
  * worth saying. */
 int segcam_cli_parse_method (const char *command, const segcam_cli_method_options *mo,
