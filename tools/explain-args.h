@@ -46,6 +46,12 @@ int segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *
 int segcam_cli_find_class (const char *command, const segcam_model *model, const char *name,
                            int *cls);
 
+/* The model and what to explain in it, as explain and evaluate name them. */
+#define TARGET_OPTIONS(model, cls, layer)                                                         \
+  {"model", 'm', 0, G_OPTION_ARG_FILENAME, &(model), "Model file (.safetensors or .onnx)", "MODEL"}, \
+  {"class", 'c', 0, G_OPTION_ARG_STRING, &(cls), "Class to explain, by name or index", "NAME|INDEX"}, \
+  {"layer", 'l', 0, G_OPTION_ARG_STRING, &(layer), "Node to explain at (default: the model's)", "NODE"}
+
 /* ---- regions of interest (docs/seg-grad-cam.md, "Region of interest") ---- */
 
 typedef struct {
@@ -95,6 +101,10 @@ typedef struct {
   {"score", 0, 0, G_OPTION_ARG_STRING, &(mo).score, "Score: logits (default) or probabilities", "MODE"}, \
   {"weights", 0, 0, G_OPTION_ARG_STRING, &(mo).weights,                                           \
    "seg-grad-cam's channel weights: mean (default), abs or relu", "MODE"}
+
+/* Every option of what explain and evaluate explain: model, class, layer, ROI, score, method. */
+#define EXPLAIN_OPTIONS(model, cls, layer, ro, mo)                                                \
+  TARGET_OPTIONS (model, cls, layer), ROI_OPTIONS (ro), SCORE_OPTIONS (mo), METHOD_OPTIONS (mo)
 
 /* Fills eo's score, weights, method and max_channels fields from the options (usage errors);
  * the caller sets eo->pixels for the methods that rerun the network. A weights mode

@@ -153,12 +153,7 @@ cmd_explain (int argc, char **argv)
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
-    {"class", 'c', 0, G_OPTION_ARG_STRING, &cls_arg, "Class to explain, by name or index", "NAME|INDEX"},
-    {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
-    ROI_OPTIONS (ro),
-    SCORE_OPTIONS (mo),
-    METHOD_OPTIONS (mo),
+    EXPLAIN_OPTIONS (model, cls_arg, layer, ro, mo),
     {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &no_normalize, "Keep the map's raw scale", NULL},
     {"colormap", 0, 0, G_OPTION_ARG_STRING, &colormap,
      "jet (default), turbo, viridis, inferno or grayscale", "NAME"},
