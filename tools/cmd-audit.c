@@ -12,6 +12,7 @@
 #include "audit-table.h"
 #include "cli.h"
 #include "commands.h"
+#include "explain-args.h"
 #include "output.h"
 
 #include <errno.h>
@@ -35,9 +36,8 @@ audit_args_clear (audit_args *a)
   g_strfreev (a->classes), g_strfreev (a->methods);
 }
 
-/* The deletion and insertion curves' default points: enough for a stable AUC on small images, few
- * enough that a data set is not an evening's work (docs/audit.md, "The table"). */
-#define DEFAULT_STEPS 10
+/* The deletion and insertion curves' default points: segcam evaluate's (docs/metrics.md). */
+#define DEFAULT_STEPS 20
 
 /* The model's classes and methods the arguments name, and its target layer; 0 or the exit status
  * with the error printed. */
@@ -50,16 +50,11 @@ resolve_choices (const audit_args *a, const segcam_model *model, segcam_audit_ru
   *classes = n_classes ? g_new (int, n_classes) : NULL;
   *methods = g_new (SegcamMethod, n_methods);
   for (int c = 0; c < n_classes; c++)
-    if (((*classes)[c] = segcam_model_find_class (model, a->classes[c])) < 0)
-      {
-        GString *names = g_string_new (NULL);
-        for (int k = 0; k < segcam_model_n_classes (model); k++)
-          g_string_append_printf (names, "%s%s", k ? ", " : "", segcam_model_class_name (model, k));
-        segcam_cli_fail ("audit", EXIT_INPUT, "unknown class '%s' (the model has: %s)",
-                         a->classes[c], names->str);
-        g_string_free (names, TRUE);
-        return EXIT_INPUT;
-      }
+    {
+      int status = segcam_cli_find_class ("audit", model, a->classes[c], &(*classes)[c]);
+      if (status)
+        return status;
+    }
   for (int m = 0; m < n_methods; m++)
     {
       int method = a->methods ? segcam_method_from_name (a->methods[m]) : SEGCAM_METHOD_SEG_GRAD_CAM;
@@ -78,6 +73,7 @@ resolve_choices (const audit_args *a, const segcam_model *model, segcam_audit_ru
   run->threads = a->threads;
   run->metrics.steps = a->steps;
   run->metrics.road = a->road;
+  run->metrics.road_noise = SEGCAM_ROAD_NOISE;
   return 0;
 }
 
@@ -196,10 +192,11 @@ run_audit (audit_args *a)
   if (!segcam_audit_shard_resolve (a->shard, &shard, &status, &error))
     return segcam_cli_fail_error ("audit", status, &error);
   segcam_audit_run run = {0};
-  if (a->baseline && strcmp (a->baseline, "mean") != 0 && strcmp (a->baseline, "blur") != 0)
+  static const char *const baselines[] = {"blur", "mean", NULL};
+  int baseline = segcam_cli_choice (a->baseline, baselines, SEGCAM_BASELINE_BLUR);
+  if (baseline < 0)
     return segcam_cli_fail ("audit", EXIT_USAGE, "--baseline must be blur or mean");
-  run.metrics.baseline = a->baseline && strcmp (a->baseline, "mean") == 0 ? SEGCAM_BASELINE_MEAN
-                                                                          : SEGCAM_BASELINE_BLUR;
+  run.metrics.baseline = baseline;
   const char *kind = segcam_cli_file_kind (a->out);
   if (kind && strcmp (kind, "a directory") != 0)
     return segcam_cli_fail ("audit", EXIT_INPUT, "--out '%s' is %s, not a folder", a->out, kind);
