@@ -77,6 +77,26 @@ complete (GPtrArray *records, int rows, int shards, GString *missing)
   return n == 0;
 }
 
+/* A row's records name each class x method once: a shard that ran a row twice (two processes
+ * given the same shard at once) shows here. 0 or the exit status with the error printed. */
+static int
+check_unique (GPtrArray *records)
+{
+  GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  int status = 0;
+  for (guint r = 0; r < records->len && status == 0; r++)
+    {
+      char **rec = records->pdata[r];
+      char *key = g_strdup_printf ("%s\t%s", rec[SEGCAM_AUDIT_CLASS], rec[SEGCAM_AUDIT_METHOD]);
+      if (!g_hash_table_add (seen, key))
+        status = segcam_cli_fail ("audit", EXIT_INPUT, "row %s has two records of class '%s', "
+                                  "method '%s': was its shard run twice at once?", rec[SEGCAM_AUDIT_ROW],
+                                  rec[SEGCAM_AUDIT_CLASS], rec[SEGCAM_AUDIT_METHOD]);
+    }
+  g_hash_table_destroy (seen);
+  return status;
+}
+
 int
 segcam_audit_merge (const char *dir, int threads)
 {
@@ -123,6 +143,8 @@ segcam_audit_merge (const char *dir, int threads)
       for (int row = 0; row < settings.rows; row++)
         if (by_row[row])
           {
+            if (status == 0)
+              status = check_unique (by_row[row]);
             g_ptr_array_extend (sorted, by_row[row], NULL, NULL);
             g_ptr_array_free (by_row[row], TRUE);
           }
