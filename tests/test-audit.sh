@@ -49,6 +49,10 @@ for i in 0 1 2; do
 done
 check 0 "" "$segcam" audit --merge "$tmp/three"
 cmp -s "$tmp/one/audit.csv" "$tmp/three/audit.csv" && pass || fail "FAIL: 3 shards and one process differ"
+# Nor does the thread count change a byte.
+check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/two" $opts --threads 2
+check 0 "" "$segcam" audit --merge "$tmp/two"
+cmp -s "$tmp/one/audit.csv" "$tmp/two/audit.csv" && pass || fail "FAIL: 2 threads and 1 thread differ"
 [ "$(field "$tmp/one/audit.csv" 0 image)" = img/0000.png ] && pass || fail "FAIL: first record is not row 0"
 grep -q '^3,"img/odd, ""name"".png",' "$tmp/one/audit.csv" && pass || fail "FAIL: the quoted name is not written back quoted"
 [ -s "$tmp/one/report.html" ] && grep -q 'context_mask_share-seg-grad-cam.png' "$tmp/one/report.html" \

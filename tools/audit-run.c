@@ -201,7 +201,8 @@ audit_class (segcam_audit_run *run, const loaded_row *l, int cls,
   gboolean ok = explain (run, l, cls, method, roi, map, &info, forwarded, error);
   if (ok)
     {
-      *forwarded = FALSE;
+      /* The curves and ROAD run the session on perturbed images; the shares alone do not. */
+      *forwarded = run->metrics.steps == 0 && !run->metrics.road;
       ok = segcam_session_evaluate (run->session, &eo, l->pixels, roi, l->context, map,
                                     &run->metrics, &m, NULL, error);
     }
