@@ -483,6 +483,7 @@ segcam_audit_report_write (const char *dir, GPtrArray *records,
   GString *html = g_string_new (NULL);
   char *model_name = g_markup_escape_text (settings->model, -1);
   char *manifest = g_markup_escape_text (settings->manifest, -1);
+  char *layer = g_markup_escape_text (settings->layer, -1);
   g_string_append_printf (html, "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
                           "<title>segcam audit</title>\n<style>\n"
                           "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}\n"
@@ -493,8 +494,8 @@ segcam_audit_report_write (const char *dir, GPtrArray *records,
                           "<p>Model <code>%s</code>, manifest <code>%s</code> (%d rows), layer "
                           "<code>%s</code>, %u records; deletion and insertion with %d steps on a "
                           "%s baseline.</p>\n", model_name, manifest, settings->rows,
-                          settings->layer, records->len, settings->steps, settings->baseline);
-  g_free (model_name), g_free (manifest);
+                          layer, records->len, settings->steps, settings->baseline);
+  g_free (model_name), g_free (manifest), g_free (layer);
   write_finding (html, groups);
   write_table (html, groups);
   g_string_append (html, "<h2>Distributions</h2>\n<p>Each dot is a record; the box holds the "

@@ -5,11 +5,8 @@
 #include "output.h"
 #include "segcam.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
 #include <math.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 const char *const segcam_audit_columns[SEGCAM_AUDIT_N_COLUMNS] = {
@@ -95,21 +92,14 @@ segcam_audit_table_read (const char *path, GError **error)
   return records;
 }
 
-/* Not g_file_set_contents: it would replace path through a temporary file of its own, which a
- * signal could leave behind; segcam_write_atomically already gives a fresh name. */
+/* In place, without GLib's own temporary file (which a signal could leave behind):
+ * segcam_write_atomically has made the fresh name already and flushes it. */
 static gboolean
 write_text (const char *path, gpointer data, GError **error)
 {
   const GString *text = data;
-  FILE *f = g_fopen (path, "wb");
-  gboolean ok = f && fwrite (text->str, 1, text->len, f) == text->len;
-  int saved = errno;
-  if (f && fclose (f) != 0 && ok)
-    ok = FALSE, saved = errno;
-  if (!ok)
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot write '%s': %s", path,
-                 g_strerror (saved));
-  return ok;
+  return g_file_set_contents_full (path, text->str, (gssize) text->len, G_FILE_SET_CONTENTS_NONE,
+                                   0666, error);
 }
 
 gboolean

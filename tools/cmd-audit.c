@@ -130,7 +130,10 @@ resumable (const char *path, segcam_audit_shard shard, GError **error)
   return records;
 }
 
-/* Audits the shard's rows that path does not hold yet, rewriting path after each; the exit status. */
+/* Seconds between two saves of a shard file. */
+#define SAVE_INTERVAL 5
+
+/* Audits the shard's rows that path does not hold yet, saving path as it goes; the exit status. */
 static int
 audit_shard (segcam_audit_run *run, GPtrArray *items, segcam_audit_shard shard, const char *path)
 {
@@ -142,7 +145,9 @@ audit_shard (segcam_audit_run *run, GPtrArray *items, segcam_audit_shard shard, 
   for (guint r = 0; r < records->len; r++)
     g_hash_table_add (done, GINT_TO_POINTER (segcam_audit_record_row (records->pdata[r]) + 1));
   int status = 0, audited = 0, skipped = 0, failed = 0;
-  gint64 t0 = g_get_monotonic_time ();
+  gint64 t0 = g_get_monotonic_time (), saved = t0;
+  /* A shard with nothing to audit still leaves its file, which the merge looks for. */
+  gboolean dirty = !g_file_test (path, G_FILE_TEST_EXISTS);
   for (guint i = shard.index; i < items->len && status == 0; i += shard.count)
     {
       const segcam_audit_item *item = items->pdata[i];
@@ -160,10 +165,20 @@ audit_shard (segcam_audit_run *run, GPtrArray *items, segcam_audit_shard shard, 
       for (guint k = 0; k < fresh->len; k++)
         g_ptr_array_insert (records, (int) (at + k), fresh->pdata[k]);
       g_ptr_array_free (fresh, TRUE);
-      if (!segcam_audit_table_write (path, records, &error))
-        status = segcam_cli_fail_error ("audit", EXIT_INPUT, &error);
       audited++;
+      /* Each save rewrites the whole file: every few seconds, so that a long shard of small
+       * images does not spend its time writing, and a kill loses at most those seconds. */
+      dirty = TRUE;
+      if (audited == 1 || g_get_monotonic_time () - saved >= SAVE_INTERVAL * G_USEC_PER_SEC)
+        {
+          if (!segcam_audit_table_write (path, records, &error))
+            status = segcam_cli_fail_error ("audit", EXIT_INPUT, &error);
+          saved = g_get_monotonic_time ();
+          dirty = FALSE;
+        }
     }
+  if (status == 0 && dirty && !segcam_audit_table_write (path, records, &error))
+    status = segcam_cli_fail_error ("audit", EXIT_INPUT, &error);
   double seconds = (g_get_monotonic_time () - t0) / 1e6;
   if (status == 0)
     {

@@ -129,7 +129,7 @@ fi
   done; } >"$tmp/data/manifest.csv"
 
 # Few curve points: the test compares runs, and the whole suite has a budget.
-opts="--steps 4"
+opts="--steps 2"
 # sbatch ARRAY DIR MODEL: the template as an array job, waiting for it to end.
 submit () {
   sbatch --wait --parsable --array="$1" --cpus-per-task=1 --output="$tmp/job-%A_%a.out" \
@@ -159,7 +159,7 @@ job=$(sbatch --parsable --array=0-3 --cpus-per-task=1 --output="$tmp/job-%A_%a.o
   --export=ALL,SEGCAM="$segcam" "$template" "$biased" "$tmp/data/manifest.csv" "$out" $opts)
 shard=$out/shard-1-of-4.csv
 rows=0
-for _ in $(seq 600); do
+for _ in $(seq 1800); do
   [ -f "$shard" ] && rows=$(tail -n +2 "$shard" | cut -d, -f1 | sort -u | wc -l)
   [ "$rows" -ge 5 ] && break
   sleep 0.1
