@@ -7,15 +7,6 @@ set -u
 segcam=$1 model=$2
 . "$(dirname "$0")/cli-expect.sh"
 
-# check WANT PATTERN COMMAND...: COMMAND exits WANT and, unless PATTERN is empty, its one stderr
-# line matches PATTERN.
-check () {
-  want=$1 pattern=$2
-  shift 2
-  run_as "$want" "$@" && { [ -z "$pattern" ] || grep -Eq -- "$pattern" "$tmp/err"; } && pass \
-    || { fail "FAIL: $* -> status $got (want $want): $(cat "$tmp/err")"; }
-}
-
 # field FILE ROW COLUMN: a field of a table, by data-row index and column name, through Python's
 # csv module (an RFC 4180 reader that is not ours).
 field () {
@@ -42,16 +33,16 @@ cp "$data/img/0003.png" "$data/img/odd, \"name\".png"
 opts="--steps 2 --threads 1"
 
 # ---- one process, shards, merge ---------------------------------------------------------------
-check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/one" $opts
-check 0 "" "$segcam" audit --merge "$tmp/one"
+expect 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/one" $opts
+expect 0 "" "$segcam" audit --merge "$tmp/one"
 for i in 0 1 2; do
-  check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/three" --shard $i/3 $opts
+  expect 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/three" --shard $i/3 $opts
 done
-check 0 "" "$segcam" audit --merge "$tmp/three"
+expect 0 "" "$segcam" audit --merge "$tmp/three"
 cmp -s "$tmp/one/audit.csv" "$tmp/three/audit.csv" && pass || fail "FAIL: 3 shards and one process differ"
 # Nor does the thread count change a byte.
-check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/two" $opts --threads 2
-check 0 "" "$segcam" audit --merge "$tmp/two"
+expect 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/two" $opts --threads 2
+expect 0 "" "$segcam" audit --merge "$tmp/two"
 cmp -s "$tmp/one/audit.csv" "$tmp/two/audit.csv" && pass || fail "FAIL: 2 threads and 1 thread differ"
 [ "$(field "$tmp/one/audit.csv" 0 image)" = img/0000.png ] && pass || fail "FAIL: first record is not row 0"
 grep -q '^3,"img/odd, ""name"".png",' "$tmp/one/audit.csv" && pass || fail "FAIL: the quoted name is not written back quoted"
@@ -61,14 +52,14 @@ grep -q '^3,"img/odd, ""name"".png",' "$tmp/one/audit.csv" && pass || fail "FAIL
   && pass || fail "FAIL: the report or its plot is missing"
 # The Slurm array's variables choose the shard as --shard does.
 SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_MAX=6 SLURM_ARRAY_TASK_COUNT=3 \
-  check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/env" $opts
+  expect 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/env" $opts
 cmp -s "$tmp/env/shard-1-of-3.csv" "$tmp/three/shard-1-of-3.csv" && pass || fail "FAIL: the Slurm task 5 of 4..6 is not shard 1 of 3"
 SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=6 SLURM_ARRAY_TASK_COUNT=4 \
-  check 2 "not consecutive: pass --shard" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/env" $opts
+  expect 2 "not consecutive: pass --shard" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/env" $opts
 
 # ---- a record against segcam evaluate ----------------------------------------------------------
 cls=$(field "$tmp/one/audit.csv" 0 class)
-check 0 "" "$segcam" evaluate --model "$model" --class "$cls" --roi-class --context-mask "$data/img/0000-bias.png" \
+expect 0 "" "$segcam" evaluate --model "$model" --class "$cls" --roi-class --context-mask "$data/img/0000-bias.png" \
   --steps 2 --threads 1 -o "$tmp/eval.json" "$data/img/0000.png"
 python3 - "$tmp/one/audit.csv" "$tmp/eval.json" <<'PY' && pass || fail "FAIL: the audit's record differs from segcam evaluate"
 import csv, json, math, sys
@@ -88,7 +79,7 @@ PY
 mkdir "$tmp/resume"
 cp "$tmp/one/audit.ini" "$tmp/resume/"
 awk -F, 'NR == 1 || $1 < 6' "$tmp/one/shard-0-of-1.csv" >"$tmp/resume/shard-0-of-1.csv"
-check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/resume" $opts
+expect 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/resume" $opts
 grep -q "4 rows audited.*6 already there" "$tmp/out" && pass || fail "FAIL: resume said: $(cat "$tmp/out")"
 cmp -s "$tmp/one/shard-0-of-1.csv" "$tmp/resume/shard-0-of-1.csv" && pass || fail "FAIL: the resumed shard differs"
 # SIGKILL at moments spread over a run: the shard file is always whole rows of a valid table.
@@ -101,7 +92,7 @@ for delay in 0.5 1 1.5 2; do
   kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
   wait $pid 2>/dev/null
   if [ -f "$tmp/kill/shard-0-of-1.csv" ]; then
-    check 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/kill" $opts
+    expect 0 "" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/kill" $opts
     cmp -s "$tmp/one/shard-0-of-1.csv" "$tmp/kill/shard-0-of-1.csv" && pass || fail "FAIL: resumed after SIGKILL at ${delay}s, the shard differs"
   fi
   ls -a "$tmp/kill" | grep -q '^\.shard' && fail "FAIL: a temporary file outlived SIGKILL's rerun" || pass
@@ -132,7 +123,7 @@ img/0003.png
 ,,
 img/0004.png,,
 CSV
-check 2 "5 rows failed" "$segcam" audit --model "$model" --manifest "$data/bad.csv" --out "$tmp/bad" $opts
+expect 2 "5 rows failed" "$segcam" audit --model "$model" --manifest "$data/bad.csv" --out "$tmp/bad" $opts
 python3 - "$tmp/bad/shard-0-of-1.csv" <<'PY' && pass || fail "FAIL: the bad rows' errors are not in the table"
 import csv, sys
 recs = list(csv.DictReader(open(sys.argv[1], newline="")))
@@ -151,38 +142,38 @@ for row in (0, 6):
         sys.exit(f"row {row} should have good records: {err.get(row)}")
 PY
 # The merge of a table with failed records writes it and says so.
-check 2 "records hold an error" "$segcam" audit --merge "$tmp/bad"
+expect 2 "records hold an error" "$segcam" audit --merge "$tmp/bad"
 [ -s "$tmp/bad/audit.csv" ] && grep -q "Failed records" "$tmp/bad/report.html" && pass || fail "FAIL: no table or report for a failed audit"
 # A rerun tries the failed rows again and keeps the others.
-check 2 "5 rows failed" "$segcam" audit --model "$model" --manifest "$data/bad.csv" --out "$tmp/bad" $opts
+expect 2 "5 rows failed" "$segcam" audit --model "$model" --manifest "$data/bad.csv" --out "$tmp/bad" $opts
 grep -q "5 rows audited.*2 already there" "$tmp/out" && pass || fail "FAIL: rerun said: $(cat "$tmp/out")"
 
 # ---- bad invocations and folders ---------------------------------------------------------------
 printf 'image\n"img/0000.png\n' >"$data/unclosed.csv"
-check 2 "unclosed.csv, line 2: a quoted field is never closed" "$segcam" audit --model "$model" --manifest "$data/unclosed.csv" --out "$tmp/x" $opts
+expect 2 "unclosed.csv, line 2: a quoted field is never closed" "$segcam" audit --model "$model" --manifest "$data/unclosed.csv" --out "$tmp/x" $opts
 printf 'picture\nimg/0000.png\n' >"$data/noimage.csv"
-check 2 "has no 'image' column" "$segcam" audit --model "$model" --manifest "$data/noimage.csv" --out "$tmp/x" $opts
-check 2 "unknown class 'cat'" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --class cat $opts
-check 1 "--shard must be I/N" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --shard 3/3 $opts
-check 1 "--shard must be I/N" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --shard 1/2/3 $opts
-check 1 "--method must be" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --method nope $opts
-check 1 "needs --model" "$segcam" audit --manifest "$data/good.csv" --out "$tmp/x"
-check 1 "takes no other option" "$segcam" audit --merge "$tmp/one" --model "$model"
-check 2 "is a file, not a folder" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$data/good.csv" $opts
-check 2 "other settings \(steps" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/one" --steps 3 --threads 1
-check 2 "is not an audit folder|audit.ini" "$segcam" audit --merge "$data"
+expect 2 "has no 'image' column" "$segcam" audit --model "$model" --manifest "$data/noimage.csv" --out "$tmp/x" $opts
+expect 2 "unknown class 'cat'" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --class cat $opts
+expect 1 "--shard must be I/N" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --shard 3/3 $opts
+expect 1 "--shard must be I/N" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --shard 1/2/3 $opts
+expect 1 "--method must be" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/x" --method nope $opts
+expect 1 "needs --model" "$segcam" audit --manifest "$data/good.csv" --out "$tmp/x"
+expect 1 "takes no other option" "$segcam" audit --merge "$tmp/one" --model "$model"
+expect 2 "is a file, not a folder" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$data/good.csv" $opts
+expect 2 "other settings \(steps" "$segcam" audit --model "$model" --manifest "$data/good.csv" --out "$tmp/one" --steps 3 --threads 1
+expect 2 "is not an audit folder|audit.ini" "$segcam" audit --merge "$data"
 # An incomplete or mixed folder is not merged.
 mkdir "$tmp/partial"
 cp "$tmp/three/audit.ini" "$tmp/three/shard-0-of-3.csv" "$tmp/three/shard-2-of-3.csv" "$tmp/partial/"
-check 2 "shard-1-of-3.csv is missing: run shard 1 of 3" "$segcam" audit --merge "$tmp/partial"
+expect 2 "shard-1-of-3.csv is missing: run shard 1 of 3" "$segcam" audit --merge "$tmp/partial"
 cp "$tmp/one/shard-0-of-1.csv" "$tmp/partial/"
-check 2 "holds shards of" "$segcam" audit --merge "$tmp/partial"
+expect 2 "holds shards of" "$segcam" audit --merge "$tmp/partial"
 rm "$tmp/partial/shard-0-of-1.csv"
 awk -F, 'NR == 1 || $1 != 4' "$tmp/three/shard-1-of-3.csv" >"$tmp/partial/shard-1-of-3.csv"
-check 2 "rows 4 \(shard 1\) have no record" "$segcam" audit --merge "$tmp/partial"
+expect 2 "rows 4 \(shard 1\) have no record" "$segcam" audit --merge "$tmp/partial"
 { cat "$tmp/three/shard-1-of-3.csv"; grep '^4,' "$tmp/three/shard-1-of-3.csv"; } >"$tmp/partial/shard-1-of-3.csv"
-check 2 "row 4 has two records" "$segcam" audit --merge "$tmp/partial"
+expect 2 "row 4 has two records" "$segcam" audit --merge "$tmp/partial"
 printf 'row,image\n' >"$tmp/partial/shard-1-of-3.csv"
-check 2 "not the columns of this version" "$segcam" audit --merge "$tmp/partial"
+expect 2 "not the columns of this version" "$segcam" audit --merge "$tmp/partial"
 
 finish

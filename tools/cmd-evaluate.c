@@ -158,12 +158,7 @@ segcam_cmd_evaluate (int argc, char **argv)
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
-    {"class", 'c', 0, G_OPTION_ARG_STRING, &cls_arg, "Class to explain, by name or index", "NAME|INDEX"},
-    {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
-    ROI_OPTIONS (ro),
-    SCORE_OPTIONS (mo),
-    METHOD_OPTIONS (mo),
+    EXPLAIN_OPTIONS (model, cls_arg, layer, ro, mo),
     {"map", 0, 0, G_OPTION_ARG_FILENAME, &map_path,
      "Score this map (H x W .npy, e.g. explain --map-npy) instead of computing one", "NPY"},
     {"context-mask", 0, 0, G_OPTION_ARG_FILENAME, &context_path,
@@ -225,6 +220,7 @@ segcam_cmd_evaluate (int argc, char **argv)
   GError *error = NULL;
   GPtrArray *notes = g_ptr_array_new_with_free_func (g_free);
   eo.class_index = cls;
+  eo.pixels = r.pixels;
   if (status == 0 && map_path)
     {
       if (!(map = segcam_npy_load_map (map_path, r.width, r.height, &error)))

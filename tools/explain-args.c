@@ -175,7 +175,7 @@ segcam_cli_parse_method (const char *command, const segcam_cli_method_options *m
   int method = mo->method ? segcam_method_from_name (mo->method) : SEGCAM_METHOD_SEG_GRAD_CAM;
   if (method < 0)
     return segcam_cli_fail (command, EXIT_USAGE, "--method must be seg-grad-cam, hires, xres, "
-                            "gradcam++, xgrad, layer or eigen, not '%s'", mo->method);
+                            "gradcam++, xgrad, layer, eigen, score or ablation, not '%s'", mo->method);
   if (weights_given && method != SEGCAM_METHOD_SEG_GRAD_CAM)
     return segcam_cli_fail (command, EXIT_USAGE, "--weights applies to --method seg-grad-cam only");
   if ((mo->pool || mo->pool_mode) && method != SEGCAM_METHOD_XRES)
@@ -188,6 +188,15 @@ segcam_cli_parse_method (const char *command, const segcam_cli_method_options *m
   int mode = segcam_cli_choice (mo->pool_mode, modes, SEGCAM_POOL_MAX);
   if (mode < 0)
     return segcam_cli_fail (command, EXIT_USAGE, "--pool-mode must be max or mean");
+  gboolean reruns = method == SEGCAM_METHOD_SCORE || method == SEGCAM_METHOD_ABLATION;
+  if (mo->max_channels && !reruns)
+    return segcam_cli_fail (command, EXIT_USAGE, "--max-channels applies to --method score and "
+                            "ablation only");
+  int max_channels = 0;
+  if (mo->max_channels && !segcam_cli_parse_ints (mo->max_channels, ',', 1, 1, &max_channels))
+    return segcam_cli_fail (command, EXIT_USAGE, "--max-channels must be a whole number from 1 to "
+                            "%d, not '%s'", G_MAXINT, mo->max_channels);
+  eo->max_channels = max_channels;
   eo->score = score_mode;
   eo->weights = weight_mode;
   eo->method = method;

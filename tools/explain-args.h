@@ -46,6 +46,12 @@ int segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *
 int segcam_cli_find_class (const char *command, const segcam_model *model, const char *name,
                            int *cls);
 
+/* The model and what to explain in it, as explain and evaluate name them. */
+#define TARGET_OPTIONS(model, cls, layer)                                                         \
+  {"model", 'm', 0, G_OPTION_ARG_FILENAME, &(model), "Model file (.safetensors or .onnx)", "MODEL"}, \
+  {"class", 'c', 0, G_OPTION_ARG_STRING, &(cls), "Class to explain, by name or index", "NAME|INDEX"}, \
+  {"layer", 'l', 0, G_OPTION_ARG_STRING, &(layer), "Node to explain at (default: the model's)", "NODE"}
+
 /* ---- regions of interest (docs/seg-grad-cam.md, "Region of interest") ---- */
 
 typedef struct {
@@ -76,16 +82,19 @@ int segcam_cli_build_roi (const char *command, const segcam_cli_roi_options *o,
 int segcam_cli_choice (const char *value, const char *const *names, int def);
 
 typedef struct {
-  char *method, *pool, *pool_mode, *score, *weights;
+  char *method, *pool, *pool_mode, *score, *weights, *max_channels;
 } segcam_cli_method_options;
 
 #define METHOD_OPTIONS(mo)                                                                        \
   {"method", 0, 0, G_OPTION_ARG_STRING, &(mo).method,                                             \
-   "CAM method: seg-grad-cam (default), hires, xres, gradcam++, xgrad, layer or eigen", "NAME"},  \
+   "CAM method: seg-grad-cam (default), hires, xres, gradcam++, xgrad, layer, eigen, score or "  \
+   "ablation", "NAME"},                                                                           \
   {"pool", 0, 0, G_OPTION_ARG_STRING, &(mo).pool,                                                 \
    "xres: gradient block side in target pixels (default 2)", "S"},                                \
   {"pool-mode", 0, 0, G_OPTION_ARG_STRING, &(mo).pool_mode,                                       \
-   "xres: pool the gradient by max (default) or mean", "MODE"}
+   "xres: pool the gradient by max (default) or mean", "MODE"},                                  \
+  {"max-channels", 0, 0, G_OPTION_ARG_STRING, &(mo).max_channels,                                 \
+   "score, ablation: only the N channels of highest mean activation (default: all)", "N"}
 
 /* --score and --weights, for the commands that explain a class. */
 #define SCORE_OPTIONS(mo)                                                                         \
@@ -93,7 +102,12 @@ typedef struct {
   {"weights", 0, 0, G_OPTION_ARG_STRING, &(mo).weights,                                           \
    "seg-grad-cam's channel weights: mean (default), abs or relu", "MODE"}
 
-/* Fills eo's score, weights and method fields from the options (usage errors). A weights mode
+/* Every option of what explain and evaluate explain: model, class, layer, ROI, score, method. */
+#define EXPLAIN_OPTIONS(model, cls, layer, ro, mo)                                                \
+  TARGET_OPTIONS (model, cls, layer), ROI_OPTIONS (ro), SCORE_OPTIONS (mo), METHOD_OPTIONS (mo)
+
+/* Fills eo's score, weights, method and max_channels fields from the options (usage errors);
+ * the caller sets eo->pixels for the methods that rerun the network. A weights mode
  * other than the default, or a pool option, with a method that has no use for it is a mistake
  * worth saying. */
 int segcam_cli_parse_method (const char *command, const segcam_cli_method_options *mo,

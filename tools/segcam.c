@@ -153,12 +153,7 @@ cmd_explain (int argc, char **argv)
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
-    {"class", 'c', 0, G_OPTION_ARG_STRING, &cls_arg, "Class to explain, by name or index", "NAME|INDEX"},
-    {"layer", 'l', 0, G_OPTION_ARG_STRING, &layer, "Node to explain at (default: the model's)", "NODE"},
-    ROI_OPTIONS (ro),
-    SCORE_OPTIONS (mo),
-    METHOD_OPTIONS (mo),
+    EXPLAIN_OPTIONS (model, cls_arg, layer, ro, mo),
     {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &no_normalize, "Keep the map's raw scale", NULL},
     {"colormap", 0, 0, G_OPTION_ARG_STRING, &colormap,
      "jet (default), turbo, viridis, inferno or grayscale", "NAME"},
@@ -206,6 +201,7 @@ cmd_explain (int argc, char **argv)
     {
       segcam_explain_info info;
       eo.class_index = cls;
+      eo.pixels = r.pixels;
       if (segcam_method_is_class_agnostic (eo.method))
         fprintf (stderr, "segcam explain: note: %s is class-agnostic: the map is the same for "
                  "every class and region of interest\n", segcam_method_name (eo.method));
@@ -268,6 +264,10 @@ cmd_bench (int argc, char **argv)
     return segcam_cli_fail ("bench", EXIT_USAGE,
                             "needs --model; --size like 512x384; 1 <= --runs <= 1000");
   segcam_explain_options eo = {.normalize = TRUE};
+  /* --method all: after the usual figures for the default method, one explain timing per method. */
+  gboolean all = mo.method && strcmp (mo.method, "all") == 0;
+  if (all)
+    mo.method = NULL;
   int bad_method = segcam_cli_parse_method ("bench", &mo, &eo);
   if (bad_method)
     return bad_method;
@@ -295,6 +295,7 @@ cmd_bench (int argc, char **argv)
   for (size_t i = 0; i < nval; i++)
     pixels[i] = (float) g_rand_double (rand);
   g_rand_free (rand);
+  eo.pixels = pixels;
   double *fwd = g_new (double, runs), *exp = g_new (double, runs);
   for (int i = -1; i < runs; i++) /* run -1 warms caches and pages */
     {
@@ -313,6 +314,23 @@ cmd_bench (int argc, char **argv)
           segcam_method_name (eo.method), openblas_get_corename ());
   printf ("forward          %10.2f ms (median of %d)\n", segcam_cli_median (fwd, runs), runs);
   printf ("forward+explain  %10.2f ms (median of %d)\n", segcam_cli_median (exp, runs), runs);
+  /* The methods that rerun the network cost about one pass per channel: 8 show the rate. */
+#define ALL_RERUN_CHANNELS 8
+  for (int k = 0; all && segcam_method_name (k); k++)
+    {
+      eo.method = k;
+      gboolean reruns = k == SEGCAM_METHOD_SCORE || k == SEGCAM_METHOD_ABLATION;
+      eo.max_channels = reruns ? ALL_RERUN_CHANNELS : 0;
+      for (int i = 0; i < runs; i++)
+        {
+          gint64 t0 = g_get_monotonic_time ();
+          segcam_session_explain (s, &eo, NULL, map, NULL, NULL);
+          exp[i] = (g_get_monotonic_time () - t0) / 1e3;
+        }
+      printf ("explain %-13s %7.2f ms after forward (median of %d)%s\n", segcam_method_name (k),
+              segcam_cli_median (exp, runs), runs,
+              reruns ? " with --max-channels " G_STRINGIFY (ALL_RERUN_CHANNELS) : "");
+    }
   printf ("planned memory   %10.1f MiB\n", segcam_session_memory (s) / 1048576.0);
   printf ("peak resident    %10.1f MiB\n", ru.ru_maxrss / 1024.0);
   g_free (fwd);

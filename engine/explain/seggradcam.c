@@ -3,10 +3,12 @@
  *
  *   S = sum_ij M_ij y_c,ij            y = logits, or probabilities (softmax / sigmoid)
  *   G = dS/dA                         backward to the target layer
- *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k
+ *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k; Score-CAM and
+ *                                     Ablation-CAM run the network again (perturb.c)
  *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0 */
 #include "cam.h"
 #include "error.h"
+#include "perturb.h"
 #include "score.h"
 
 gboolean
@@ -32,7 +34,10 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
   if (segcam_method_needs_gradient (o->method))
     segcam_session_backward (s);
   const segcam_act *a = &s->acts[s->target];
-  segcam_cam_compute (a, &s->grads[s->target], o, s->cam);
+  if (!segcam_method_reruns (o->method))
+    segcam_cam_compute (a, &s->grads[s->target], o, s->cam);
+  else if (!segcam_perturb_cam (s, o, roi, error))
+    return FALSE;
 
   /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
   segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};
