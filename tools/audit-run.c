@@ -167,11 +167,13 @@ set_error (char **record, GError **error)
   g_clear_error (error);
 }
 
-/* The audit explains as the explain command does by default: logits, mean weights, normalised. */
+/* The audit explains as the explain command does by default: logits, mean weights, normalised;
+ * Score-CAM and Ablation-CAM get the row's pixels, which they run again. */
 static segcam_explain_options
-explain_options (int cls, SegcamMethod method)
+explain_options (int cls, SegcamMethod method, const float *pixels)
 {
-  return (segcam_explain_options) {.class_index = cls, .normalize = TRUE, .method = method, .pool = 2};
+  return (segcam_explain_options) {.class_index = cls, .normalize = TRUE, .method = method,
+                                   .pool = 2, .pixels = pixels};
 }
 
 /* Explains cls with method over the class's ROI into map; *forwarded says whether the session
@@ -184,7 +186,7 @@ explain (segcam_audit_run *run, const loaded_row *l, int cls, SegcamMethod metho
   if (!*forwarded && !segcam_session_forward (run->session, l->pixels, error))
     return FALSE;
   *forwarded = TRUE;
-  segcam_explain_options eo = explain_options (cls, method);
+  segcam_explain_options eo = explain_options (cls, method, l->pixels);
   return segcam_session_explain (run->session, &eo, roi, map, info, error);
 }
 
@@ -197,7 +199,7 @@ audit_class (segcam_audit_run *run, const loaded_row *l, int cls,
   float *roi = class_roi (l, cls), *map = g_new (float, n);
   segcam_explain_info info;
   segcam_metrics m;
-  segcam_explain_options eo = explain_options (cls, method);
+  segcam_explain_options eo = explain_options (cls, method, l->pixels);
   gboolean ok = explain (run, l, cls, method, roi, map, &info, forwarded, error);
   if (ok)
     {

@@ -60,7 +60,7 @@ resolve_choices (const audit_args *a, const segcam_model *model, segcam_audit_ru
       int method = a->methods ? segcam_method_from_name (a->methods[m]) : SEGCAM_METHOD_SEG_GRAD_CAM;
       if (method < 0)
         return segcam_cli_fail ("audit", EXIT_USAGE, "--method must be seg-grad-cam, hires, xres, "
-                                "gradcam++, xgrad, layer or eigen, not '%s'", a->methods[m]);
+                                "gradcam++, xgrad, layer, eigen, score or ablation, not '%s'", a->methods[m]);
       (*methods)[m] = method;
     }
   run->layer = a->layer ? segcam_model_find_node (model, a->layer) : segcam_model_default_layer (model);
