@@ -357,6 +357,7 @@ static const struct {
   {"train", segcam_cmd_train, "train a U-Net on TextureMNIST"},
   {"bias", segcam_cmd_bias, "saliency on TextureMNIST's biased texture (the paper's finding)"},
   {"import", segcam_cmd_import, "translate an ONNX model into a segcam model"},
+  {"audit", segcam_cmd_audit, "explain a data set in shards, merge into a table and report"},
   {"bench", cmd_bench, "time forward and explain passes"},
 };
 
