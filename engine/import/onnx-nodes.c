@@ -807,18 +807,63 @@ op_concat (importer *imp, const Onnx__NodeProto *n)
   return ok;
 }
 
+/* auto_pad SAME_* of a strided window pads by the input's size: ONNX pads max ((ceil (in / s) - 1) s
+ * + k - in, 0) in all, the odd one at the end for SAME_UPPER. With a 1-pixel window that is nothing;
+ * with stride 2 and an even window, SAME_UPPER is (k - 2) / 2 on each side plus one at the end for
+ * an odd input, which is PyTorch's ceil mode: its overhanging window reads only the input. Other
+ * windows would need a padding that changes with the image, which segcam's pooling cannot follow.
+ * Sets pads (symmetric) and *ceil_mode; FALSE (with the error) when the window is none of these. */
+static gboolean
+same_strided_pads (importer *imp, const Onnx__NodeProto *n, const int *k, const int *s,
+                   gboolean upper, int *pads, gboolean *ceil_mode)
+{
+  *ceil_mode = FALSE;
+  for (int i = 0; i < 2; i++)
+    {
+      if (k[i] == 1)
+        pads[i] = 0;
+      else if (s[i] == 1 && k[i] % 2 == 1)
+        pads[i] = (k[i] - 1) / 2;
+      else if (s[i] == 2 && k[i] % 2 == 0 && upper)
+        pads[i] = (k[i] - 2) / 2, *ceil_mode = TRUE;
+      else
+        return unsupported_printf (imp, n, "auto_pad %s with kernel %d and stride %d pads by the "
+                                   "input's size, which segcam maps only for stride 1 and an odd "
+                                   "kernel or SAME_UPPER with stride 2 and an even kernel; export "
+                                   "with explicit pads", upper ? "SAME_UPPER" : "SAME_LOWER", k[i], s[i]);
+      pads[i + 2] = pads[i];
+    }
+  return TRUE;
+}
+
 /* Pooling windows: 2-D, symmetric padding, no dilation. */
 static gboolean
 op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
 {
   static const int one[2] = {1, 1};
   int k[2], s[2], d[2], pads[4];
+  char buf[32];
+  const char *auto_pad = attr_string (n, "auto_pad", "NOTSET", buf, sizeof buf);
+  gboolean same = g_str_has_prefix (auto_pad, "SAME_");
+  gboolean ceil_mode = attr_int (n, "ceil_mode", 0) != 0;
+  gboolean include_pad = average && attr_int (n, "count_include_pad", 0) != 0;
   if (!attr_ints (imp, n, "kernel_shape", 2, 1, 4096, NULL, k)
       || !attr_ints (imp, n, "strides", 2, 1, 4096, one, s)
-      || !attr_ints (imp, n, "dilations", 2, 1, 4096, one, d) || !conv_pads (imp, n, k, one, d, pads))
+      || !attr_ints (imp, n, "dilations", 2, 1, 4096, one, d))
     return FALSE;
   if (d[0] != 1 || d[1] != 1)
     return unsupported (imp, n, "dilated pooling is not supported");
+  if (same && (s[0] > 1 || s[1] > 1))
+    {
+      if (!same_strided_pads (imp, n, k, s, strcmp (auto_pad, "SAME_UPPER") == 0, pads, &ceil_mode))
+        return FALSE;
+      /* ceil mode's overhanging window counts no padding in PyTorch; ONNX would count it. */
+      if (include_pad && ceil_mode)
+        return unsupported (imp, n, "count_include_pad with auto_pad SAME and a stride counts "
+                            "padding segcam does not; export with count_include_pad=0 or explicit pads");
+    }
+  else if (!conv_pads (imp, n, k, one, d, pads))
+    return FALSE;
   if (pads[0] != pads[2] || pads[1] != pads[3])
     return unsupported (imp, n, "asymmetric pads are not supported for pooling");
   JsonObject *o = emit_unary (imp, n, average ? "avgpool2d" : "maxpool2d");
@@ -827,9 +872,9 @@ op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
   json_object_set_array_member (o, "kernel", json_ints (2, k));
   json_object_set_array_member (o, "stride", json_ints (2, s));
   json_object_set_array_member (o, "padding", json_ints (2, pads));
-  json_object_set_boolean_member (o, "ceil_mode", attr_int (n, "ceil_mode", 0) != 0);
+  json_object_set_boolean_member (o, "ceil_mode", ceil_mode);
   if (average)
-    json_object_set_boolean_member (o, "count_include_pad", attr_int (n, "count_include_pad", 0) != 0);
+    json_object_set_boolean_member (o, "count_include_pad", include_pad);
   return TRUE;
 }
 

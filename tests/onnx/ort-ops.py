@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""ort-ops — single ONNX ops whose import depends on attributes segcam maps by hand, run by segcam
+(tests/onnx/onnx-logits) and by ONNX Runtime (ort-logits.js) on the same small graphs, at even
+and odd input sizes, or refused with the message that names what would make them work.
+
+Each graph is  image -> Conv 3x3 -> OP -> [Resize to the image's size] -> Conv 1x1 -> logits,
+with height and width dynamic, so that the op sees sizes of every parity.
+
+    ort-ops.py --logits ONNX_LOGITS --workdir DIR --fetch-ort SCRIPT
+
+Exit status 77 (skipped) when python3-onnx is missing or ONNX Runtime cannot be fetched.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+try:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError as e:
+    print(f"ort-ops: skipped, {e.name} is not installed (Debian: python3-onnx)")
+    sys.exit(77)
+
+TOLERANCE = 1e-4
+SIZES = [(16, 20), (15, 21), (17, 9)]  # (height, width)
+
+
+def pool(op, kernel, strides, auto_pad, **extra):
+    return [helper.make_node(op, ["a"], ["b"], kernel_shape=kernel, strides=strides,
+                             auto_pad=auto_pad, **extra)]
+
+
+# name: (the op's nodes from "a" to "b", whether b must be resized back to the image's size,
+#        None when segcam must match ONNX Runtime, else a part of the error it must give)
+CASES = {
+    "maxpool-k2s2-same-upper": (pool("MaxPool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
+    "maxpool-k4s2-same-upper": (pool("MaxPool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
+    "maxpool-k3x2-s1x2-same-upper": (pool("MaxPool", [3, 2], [1, 2], "SAME_UPPER"), True, None),
+    "avgpool-k2s2-same-upper": (pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
+    "avgpool-k4s2-same-upper": (pool("AveragePool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
+    "maxpool-k3s2-same-upper": (pool("MaxPool", [3, 3], [2, 2], "SAME_UPPER"), True,
+                                "auto_pad SAME_UPPER with kernel 3 and stride 2 pads by the input's size"),
+    "maxpool-k2s2-same-lower": (pool("MaxPool", [2, 2], [2, 2], "SAME_LOWER"), True,
+                                "auto_pad SAME_LOWER with kernel 2 and stride 2"),
+    "avgpool-k2s2-same-upper-include-pad": (
+        pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER", count_include_pad=1), True,
+        "count_include_pad with auto_pad SAME and a stride"),
+}
+
+
+def make_model(path, nodes, resize_back, rng):
+    def weight(name, *shape):
+        return numpy_helper.from_array(rng.uniform(-1, 1, shape).astype(np.float32), name)
+
+    graph_nodes = [helper.make_node("Conv", ["image", "w1"], ["a"], kernel_shape=[3, 3],
+                                    pads=[1, 1, 1, 1])] + nodes
+    last = "b"
+    if resize_back:
+        # [1, 4] and the image's height and width, as torch.onnx.export writes interpolate (size=)
+        graph_nodes += [helper.make_node("Shape", ["image"], ["size"]),
+                        helper.make_node("Slice", ["size", "two", "four"], ["hw"]),
+                        helper.make_node("Concat", ["nc", "hw"], ["size4"], axis=0),
+                        helper.make_node("Resize", ["b", "", "", "size4"], ["c"], mode="linear",
+                                         coordinate_transformation_mode="half_pixel")]
+        last = "c"
+    graph_nodes.append(helper.make_node("Conv", [last, "w2"], ["logits"], kernel_shape=[1, 1]))
+    inits = [weight("w1", 4, 3, 3, 3), weight("w2", 2, 4, 1, 1),
+             numpy_helper.from_array(np.array([2], np.int64), "two"),
+             numpy_helper.from_array(np.array([4], np.int64), "four"),
+             numpy_helper.from_array(np.array([1, 4], np.int64), "nc")]
+    graph = helper.make_graph(
+        graph_nodes, "ort-ops",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 2, "h", "w"])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def run(cmd, env=None):
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def check(args, name, case, rng):
+    nodes, resize_back, refusal = case
+    path = os.path.join(args.workdir, name + ".onnx")
+    make_model(path, nodes, resize_back, rng)
+    worst = 0.0
+    for h, w in SIZES:
+        raw = os.path.join(args.workdir, f"{name}-{w}x{h}.f32")
+        rng.uniform(0, 1, (h, w, 3)).astype(np.float32).tofile(raw)
+        ours = run([args.logits, path, raw, str(w), str(h), raw + ".segcam"])
+        if refusal is not None:
+            if ours.returncode != 2 or refusal not in ours.stderr or ours.stderr.count("\n") != 1:
+                return f"{name}: expected a one-line refusal with '{refusal}', got exit " \
+                       f"{ours.returncode}: {ours.stderr.strip()}"
+            return None
+        if ours.returncode != 0:
+            return f"{name} at {w}x{h}: {ours.stderr.strip()}"
+        ort = run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort-logits.js"),
+                   path, raw, str(w), str(h), "0,0,0", "1,1,1", raw + ".ort"],
+                  env=dict(os.environ, NODE_PATH=args.ort))
+        if ort.returncode != 0:
+            return f"{name} at {w}x{h}: ort-logits.js: {ort.stderr.strip()}"
+        a = np.fromfile(raw + ".segcam", np.float32)
+        b = np.fromfile(raw + ".ort", np.float32)
+        if a.shape != b.shape:
+            return f"{name} at {w}x{h}: {a.size} logits, ONNX Runtime {b.size}"
+        worst = max(worst, float(np.abs(a - b).max()))
+    print(f"{name}: max |logit - ORT| = {worst:.2e} at {len(SIZES)} sizes")
+    return f"{name}: max |logit - ORT| {worst:.2e} > {TOLERANCE}" if worst > TOLERANCE else None
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--logits", required=True)
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--fetch-ort", required=True)
+    args = p.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    fetched = run(["sh", args.fetch_ort])
+    if fetched.returncode != 0:
+        print(f"ort-ops: skipped, ONNX Runtime unavailable: {fetched.stderr.strip()}")
+        return 77
+    args.ort = fetched.stdout.strip()
+    rng = np.random.default_rng(13)
+    failures = [f for f in (check(args, name, case, rng) for name, case in CASES.items()) if f]
+    for f in failures:
+        print("FAIL", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
