@@ -4,7 +4,8 @@
  *   S = sum_ij M_ij y_c,ij            y = logits, or probabilities (softmax / sigmoid)
  *   G = dS/dA                         backward to the target layer
  *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k
- *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0 */
+ *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0
+ *   (a network of fixed size other than the image's: bilinear (L, image size), no crop) */
 #include "cam.h"
 #include "error.h"
 #include "session.h"
@@ -12,7 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-/* Fills grads[output] with dS/dz and returns S. The padding has no ROI weight. */
+/* Fills grads[output] with dS/dz and returns S. The padding has no ROI weight; a network of
+ * another fixed size than the image's scores the ROI resampled to it. */
 static double
 seed_output (segcam_session *s, const segcam_explain_options *o, const float *roi)
 {
@@ -27,10 +29,12 @@ seed_output (segcam_session *s, const segcam_explain_options *o, const float *ro
   float *prob = g_newa (float, nc);
   double score = 0;
   memset (g->data, 0, segcam_act_size (g) * sizeof (float));
-  for (int y = 0; y < s->height; y++)
-    for (int x = 0; x < s->width; x++)
+  roi = segcam_session_network_roi (s, roi);
+  int ch = segcam_session_covered_h (s), cw = segcam_session_covered_w (s);
+  for (int y = 0; y < ch; y++)
+    for (int x = 0; x < cw; x++)
       {
-        float w = roi ? roi[(size_t) y * s->width + x] : 1.0f;
+        float w = roi ? roi[(size_t) y * cw + x] : 1.0f;
         size_t q = ((size_t) y * s->wp + x) * nc;
         const float *v = z->data + q;
         float *d = g->data + q;
@@ -93,13 +97,13 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
   segcam_cam_compute (a, &s->grads[s->target], o, s->cam);
 
   /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
-  segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};
+  segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = segcam_session_map_grid (s);
   segcam_upsample_forward (s->pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, &cam, &full);
   float mx = 0;
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
-        float v = MAX (s->resized[(size_t) y * s->wp + x], 0.0f);
+        float v = MAX (s->resized[(size_t) y * full.w + x], 0.0f);
         map[(size_t) y * s->width + x] = v;
         mx = MAX (mx, v);
       }

@@ -64,6 +64,7 @@ typedef struct {
   int64_t export_h, export_w; /* the graph input's static height and width, else 0 */
   GArray *fixed;          /* int: the upsample nodes of Resizes to a fixed size, in order */
   int n_dequantized;      /* ConvInteger weights dequantized to float */
+  gboolean fixed_size;    /* the network runs at its export size only (segcam.fixed_size) */
   GError **error;
 } importer;
 
