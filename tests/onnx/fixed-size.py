@@ -10,9 +10,9 @@ script checks, at the export size and at two others:
   - what `segcam import` says it did, and `segcam info`;
   - the logits at the image's size (tests/onnx/onnx-logits) against
     F.interpolate (net (F.interpolate (x, 40x48)), image size);
-  - the Seg-Grad-CAM map of `segcam explain` against autograd: S = the class's logits summed
-    over the network's output (the whole-image ROI resampled is all ones), L from the target
-    layer, F.interpolate (L, image size), ReLU, divided by the maximum;
+  - the Seg-Grad-CAM map of `segcam explain` against autograd, for the whole image and for a
+    rectangle: S = the class's logits over the network's output weighted by the ROI resampled
+    to it, L from the target layer, F.interpolate (L, image size), ReLU, divided by the maximum;
   - at the export size, the logits against ONNX Runtime's on the same .onnx file.
 
     fixed-size.py --segcam SEGCAM --logits ONNX_LOGITS --workdir DIR [--fetch-ort SCRIPT]
@@ -69,8 +69,9 @@ def resample(t, size):
     return F.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=False)
 
 
-def reference(model, x, size):
-    """Image-size logits and the map, as segcam defines them for a fixed-size network."""
+def reference(model, x, size, roi):
+    """Image-size logits and the map, as segcam defines them for a fixed-size network; roi: the
+    image's ROI weights (height x width)."""
     saved = {}
     hook = model.relu2.register_forward_hook(lambda m, i, o: saved.__setitem__("a", o))
     try:
@@ -78,10 +79,11 @@ def reference(model, x, size):
     finally:
         hook.remove()
     a = saved["a"]
-    (g,) = torch.autograd.grad(z[0, CLASS].sum(), a)
+    weights = resample(roi[None, None], EXPORT)[0, 0]
+    (g,) = torch.autograd.grad((weights * z[0, CLASS]).sum(), a)
     cam = (g.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1, keepdim=True)
     cam = F.relu(resample(cam, size))[0, 0]
-    return resample(z, size)[0].detach().numpy(), (cam / cam.max()).detach().numpy(), z[0].detach()
+    return resample(z, size)[0].detach().numpy(), (cam / cam.max()).detach().numpy()
 
 
 def main():
@@ -123,7 +125,7 @@ def main():
         x = (torch.from_numpy(rgb).double().permute(2, 0, 1)[None]
              - torch.tensor(MEAN, dtype=torch.float64)[:, None, None]) \
             / torch.tensor(STD, dtype=torch.float64)[:, None, None]
-        want_z, want_map, net_z = reference(model, x, (h, w))
+        want_z, want_map = reference(model, x, (h, w), torch.ones(h, w, dtype=torch.float64))
         out = png[:-4] + "-logits.f32"
         run([args.logits, model_path, raw, str(w), str(h), out])
         got_z = np.fromfile(out, dtype=np.float32).reshape(want_z.shape)
@@ -132,6 +134,14 @@ def main():
         run([args.segcam, "explain", "--model", model_path, "--class", str(CLASS), "--layer", LAYER,
              png, "-o", png[:-4] + "-heat.png", "--map-npy", npy])
         map_err = float(np.abs(np.load(npy) - want_map).max())
+        # A rectangle of the image: its weights resampled to the network's size.
+        rect = (w // 5, h // 4, w // 2, h // 3)
+        roi = torch.zeros(h, w, dtype=torch.float64)
+        roi[rect[1]:rect[1] + rect[3], rect[0]:rect[0] + rect[2]] = 1
+        run([args.segcam, "explain", "--model", model_path, "--class", str(CLASS), "--layer", LAYER,
+             "--roi-rect", ",".join(map(str, rect)), png, "-o", png[:-4] + "-heat-roi.png",
+             "--map-npy", npy])
+        map_err = max(map_err, float(np.abs(np.load(npy) - reference(model, x, (h, w), roi)[1]).max()))
         line = f"  fixed {w:3d}x{h:<3d} logits {logit_err:.2e}  map {map_err:.2e}"
         if args.ort and (h, w) == EXPORT:
             ort_z = ort_logits(args, onnx_path, raw, w, h, MEAN, STD)
