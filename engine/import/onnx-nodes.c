@@ -291,10 +291,10 @@ input_numbers (importer *imp, const Onnx__NodeProto *n, size_t k, const char *wh
   value *v = input (imp, n, k, &ok);
   if (!ok)
     return NULL;
-  for (size_t i = 0; v && v->kind != V_ACT && i < v->n; i++)
+  for (size_t i = 0; v && !is_act (v) && i < v->n; i++)
     if (!is_number (v, i))
       v = NULL;
-  if (!v || v->kind == V_ACT)
+  if (!v || is_act (v))
     {
       unsupported_printf (imp, n, "%s must be a constant", what);
       return NULL;
@@ -432,6 +432,13 @@ input_act (importer *imp, const Onnx__NodeProto *n, size_t k)
   value *v = input (imp, n, k, &ok);
   if (!ok)
     return -1;
+  if (v && v->kind == V_VIEW)
+    {
+      unsupported_printf (imp, n, "input %zu is an activation whose channels a Reshape split, "
+                          "which only Transpose, InstanceNormalization and a Reshape back to "
+                          "N x C x H x W take", k);
+      return -1;
+    }
   if (!v || v->kind != V_ACT)
     {
       unsupported_printf (imp, n, "input %zu must be computed from the image", k);
@@ -742,7 +749,10 @@ op_arith (importer *imp, const Onnx__NodeProto *n)
   if (!a || !b)
     return unsupported (imp, n, "an input is missing");
   char op = n->op_type[0];
-  if (a->kind != V_ACT && b->kind != V_ACT)
+  if (a->kind == V_VIEW || b->kind == V_VIEW)
+    return unsupported (imp, n, "an operand is an activation with its channels split by a "
+                        "Reshape; segcam computes on N x C x H x W activations");
+  if (!is_act (a) && !is_act (b))
     return fold_arith (imp, n, a, b);
   if (a->kind == V_ACT && b->kind == V_ACT)
     {
@@ -1078,7 +1088,7 @@ op_alias (importer *imp, const Onnx__NodeProto *n)
                           || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
       gboolean to_int = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64
                         || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
-      if (v->kind == V_ACT ? !to_float : !to_float && !to_int)
+      if (is_act (v) ? !to_float : !to_float && !to_int)
         {
           value_free (v);
           return unsupported (imp, n, "segcam casts to float and integer types only");
@@ -1177,6 +1187,9 @@ op_shape (importer *imp, const Onnx__NodeProto *n)
   value *x = present_input (imp, n, 0);
   if (!x)
     return FALSE;
+  if (x->kind == V_VIEW)
+    return unsupported (imp, n, "the shape of an activation whose channels a Reshape split is "
+                        "not supported");
   int rank = x->kind == V_ACT ? 4 : x->n_dims;
   int64_t start = attr_int (n, "start", 0), end = attr_int (n, "end", rank);
   start = CLAMP (start < 0 ? start + rank : start, 0, rank);
@@ -1238,7 +1251,7 @@ computed_input (importer *imp, const Onnx__NodeProto *n, size_t k)
   value *v = input (imp, n, k, &ok);
   if (!ok)
     return NULL;
-  if (!v || v->kind == V_ACT)
+  if (!v || is_act (v))
     {
       unsupported (imp, n, v ? "segcam cannot reshape activations" : "an input is missing");
       return NULL;
@@ -1319,9 +1332,162 @@ op_gather (importer *imp, const Onnx__NodeProto *n)
 }
 
 /* Unsqueeze, Squeeze and Reshape only change dims: the elements stay in order. */
+/* ---- activations whose channels a Reshape splits ------------------------------------------ */
+
+static gboolean
+define_channel_view (importer *imp, const Onnx__NodeProto *n, int node, int a, gboolean merged,
+                     gboolean swapped)
+{
+  value *v = g_new0 (value, 1);
+  *v = (value) {.kind = V_VIEW, .node = node, .view_a = a, .view_merged = merged,
+                .view_swapped = swapped};
+  return define (imp, n, v);
+}
+
+/* A view whose splits a Transpose swapped, back to N x C x H x W: its channels permuted, as a 1x1
+ * convolution by the permutation matrix (exact: every output is one input times 1). */
+static gboolean
+emit_channel_permutation (importer *imp, const Onnx__NodeProto *n, const value *x)
+{
+  int c = node_at (imp, x->node)->channels, a = x->view_a, b = c / a;
+  if (c > 2048)
+    return unsupported (imp, n, "segcam shuffles at most 2048 channels");
+  float *w = g_new0 (float, (size_t) c * c);
+  for (int i = 0; i < a; i++)
+    for (int j = 0; j < b; j++)
+      w[(size_t) (j * a + i) * c + i * b + j] = 1;
+  JsonObject *o = emit (imp, n, "conv2d", 1, &x->node, c, node_at (imp, x->node)->one_pixel);
+  char *wname = g_strdup_printf ("%s.weight", node_at (imp, (int) imp->nodes->len - 1)->name);
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, w, 4,
+                                                          (int64_t[]) {c, c, 1, 1}, NULL));
+  g_free (wname);
+  g_free (w);
+  return TRUE;
+}
+
+/* Reshape of an activation, which may change its channels only: split them in two ([N, a, b, H,
+ * W], a channel shuffle), group them ([N, a, -1], GroupNorm's export), or, from such a view, back
+ * to N x C x H x W. Sizes in the shape are not checked: whether symbols of the input's shape or a
+ * static export's numbers, they leave height and width as they are. */
+static gboolean
+reshape_activation (importer *imp, const Onnx__NodeProto *n, const value *x)
+{
+  static const char *why = "segcam reshapes activations only to split their channels in two "
+                           "(N x a x b x H x W), to group them (N x a x -1), or back to N x C x H x W";
+  gboolean ok = TRUE;
+  value *shape = input (imp, n, 1, &ok);
+  if (!ok)
+    return FALSE;
+  if (!shape || shape->kind != V_INT || shape->n < 3 || shape->n > 5)
+    return unsupported (imp, n, why);
+  int c = node_at (imp, x->node)->channels;
+  int64_t d1 = is_number (shape, 1) ? number_int (shape, 1) : -2;
+  int64_t d2 = shape->n == 5 && is_number (shape, 2) ? number_int (shape, 2) : -2;
+  if (shape->n == 4)
+    {
+      if (d1 != c && !(d1 == 0 && x->kind == V_ACT && !attr_int (n, "allowzero", 0)))
+        return unsupported (imp, n, why);
+      if (x->kind == V_VIEW && x->view_swapped)
+        return emit_channel_permutation (imp, n, x);
+      value *v = g_new0 (value, 1);
+      *v = (value) {.kind = V_ACT, .node = x->node};
+      return define (imp, n, v);
+    }
+  if (x->kind == V_VIEW)
+    return unsupported (imp, n, why);
+  if (shape->n == 3 && d1 >= 1 && c % d1 == 0)
+    return define_channel_view (imp, n, x->node, (int) d1, TRUE, FALSE);
+  if (shape->n == 5 && d1 >= 1 && d2 >= 1 && d1 * d2 == c)
+    return define_channel_view (imp, n, x->node, (int) d1, FALSE, FALSE);
+  return unsupported (imp, n, why);
+}
+
+/* Transpose of a channel view: its two splits swapped (perm 0, 2, 1, 3, 4). */
+static gboolean
+transpose_view (importer *imp, const Onnx__NodeProto *n, const value *x)
+{
+  static const int64_t swap[5] = {0, 2, 1, 3, 4};
+  const Onnx__AttributeProto *a = attr (n, "perm");
+  if (x->view_merged || !a || a->n_ints != 5 || memcmp (a->ints, swap, sizeof swap) != 0)
+    return unsupported (imp, n, "segcam transposes the two splits of an activation's channels "
+                        "only (perm 0, 2, 1, 3, 4 of N x a x b x H x W)");
+  return define_channel_view (imp, n, x->node, x->view_a, FALSE, !x->view_swapped);
+}
+
+/* A group_norm of activation x: scale and bias per channel, or per group (per_group). */
+static gboolean
+emit_group_norm (importer *imp, const Onnx__NodeProto *n, int x, int groups, const value *scale,
+                 const value *bias, gboolean per_group)
+{
+  int c = node_at (imp, x)->channels;
+  double eps = attr_float (n, "epsilon", 1e-5);
+  if (!(eps > 0 && isfinite (eps)))
+    return unsupported (imp, n, "epsilon must be positive");
+  float *g = g_new (float, c), *b = g_new (float, c);
+  for (int k = 0; k < c; k++)
+    {
+      int i = per_group ? k / (c / groups) : k;
+      g[k] = scale->floats[i], b[k] = bias->floats[i];
+    }
+  JsonObject *o = emit (imp, n, "group_norm", 1, &x, c, node_at (imp, x)->one_pixel);
+  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
+  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, g, 1, (int64_t[]) {c}, NULL));
+  json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, (int64_t[]) {c}, NULL));
+  json_object_set_int_member (o, "groups", groups);
+  json_object_set_double_member (o, "eps", eps);
+  g_free (wname), g_free (bname), g_free (g), g_free (b);
+  return TRUE;
+}
+
+/* InstanceNormalization of an activation (a group per channel), or of the grouping view
+ * GroupNorm's export makes (a group per row), whose output is that view again. */
+static gboolean
+op_instance_norm (importer *imp, const Onnx__NodeProto *n)
+{
+  value *x = present_input (imp, n, 0), *scale, *bias;
+  if (!x)
+    return FALSE;
+  if (!is_act (x) || (x->kind == V_VIEW && !x->view_merged))
+    return unsupported (imp, n, "input 0 must be an N x C x H x W activation, or one grouped "
+                        "N x G x -1 by a Reshape");
+  int node = x->node, groups = x->kind == V_VIEW ? x->view_a : node_at (imp, node)->channels;
+  if (!weight_input (imp, n, 1, 1, &scale) || !weight_input (imp, n, 2, 1, &bias))
+    return FALSE;
+  if (!scale || !bias || scale->n != (size_t) groups || bias->n != (size_t) groups)
+    return unsupported (imp, n, "scale and B must give one value per channel");
+  if (!emit_group_norm (imp, n, node, groups, scale, bias, x->kind == V_VIEW))
+    return FALSE;
+  return x->kind != V_VIEW
+         || define_channel_view (imp, n, (int) imp->nodes->len - 1, groups, TRUE, FALSE);
+}
+
+/* GroupNormalization (opset 18: scale and bias per group; 21: per channel). */
+static gboolean
+op_group_norm (importer *imp, const Onnx__NodeProto *n)
+{
+  int x = input_act (imp, n, 0);
+  value *scale, *bias;
+  if (x < 0 || !weight_input (imp, n, 1, 1, &scale) || !weight_input (imp, n, 2, 1, &bias))
+    return FALSE;
+  int c = node_at (imp, x)->channels;
+  int64_t groups = attr_int (n, "num_groups", 0);
+  if (groups < 1 || groups > c || c % groups)
+    return unsupported (imp, n, "num_groups must divide the channels");
+  size_t per = scale ? scale->n : 0;
+  if (!scale || !bias || bias->n != per || (per != (size_t) c && per != (size_t) groups))
+    return unsupported (imp, n, "scale and bias must give one value per channel or per group");
+  return emit_group_norm (imp, n, x, (int) groups, scale, bias, per != (size_t) c);
+}
+
 static gboolean
 op_reshape (importer *imp, const Onnx__NodeProto *n)
 {
+  value *first = present_input (imp, n, 0);
+  if (!first)
+    return FALSE;
+  if (is_act (first) && n->op_type[0] == 'R')
+    return reshape_activation (imp, n, first);
   value *x = computed_input (imp, n, 0);
   if (!x)
     return FALSE;
@@ -1515,6 +1681,11 @@ op_slice (importer *imp, const Onnx__NodeProto *n)
 static gboolean
 op_transpose (importer *imp, const Onnx__NodeProto *n)
 {
+  value *v = present_input (imp, n, 0);
+  if (!v)
+    return FALSE;
+  if (v->kind == V_VIEW)
+    return transpose_view (imp, n, v);
   value *x = computed_input (imp, n, 0);
   if (!x)
     return FALSE;
@@ -1588,7 +1759,7 @@ any_act_input (importer *imp, const Onnx__NodeProto *n, gboolean *ok)
   for (size_t i = 0; *ok && i < n->n_input; i++)
     {
       value *v = input (imp, n, i, ok);
-      if (v && v->kind == V_ACT)
+      if (v && is_act (v))
         return TRUE;
     }
   return FALSE;
@@ -1613,6 +1784,10 @@ onnx_convert_node (importer *imp, const Onnx__NodeProto *n)
     return op_dynamic_quantize (imp, n);
   if (strcmp (t, "BatchNormalization") == 0)
     return op_batchnorm (imp, n);
+  if (strcmp (t, "InstanceNormalization") == 0)
+    return op_instance_norm (imp, n);
+  if (strcmp (t, "GroupNormalization") == 0)
+    return op_group_norm (imp, n);
   if (strcmp (t, "Relu") == 0)
     return op_unary (imp, n, "relu");
   if (strcmp (t, "Sigmoid") == 0)

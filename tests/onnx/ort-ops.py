@@ -33,8 +33,37 @@ def pool(op, kernel, strides, auto_pad, **extra):
                              auto_pad=auto_pad, **extra)]
 
 
-# name: (the op's nodes from "a" to "b", whether b must be resized back to the image's size,
-#        None when segcam must match ONNX Runtime, else a part of the error it must give)
+def const(name, values, dtype=np.float32):
+    return helper.make_node("Constant", [], [name],
+                            value=numpy_helper.from_array(np.array(values, dtype), name))
+
+
+def rand(*shape):
+    return np.random.default_rng(len(shape) + shape[0]).uniform(0.5, 1.5, shape)
+
+
+# torch.onnx.export's GroupNorm before opset 18: grouped by a Reshape, InstanceNormalization
+# with unit scale, back by a Reshape to the input's shape, then the per-channel affine.
+GROUPNORM_EXPORT = [
+    const("groups", [0, 2, -1], np.int64), helper.make_node("Reshape", ["a", "groups"], ["g"]),
+    const("ones", [1, 1]), const("zeros", [0, 0]),
+    helper.make_node("InstanceNormalization", ["g", "ones", "zeros"], ["gn"], epsilon=1e-5),
+    helper.make_node("Shape", ["a"], ["sa"]), helper.make_node("Reshape", ["gn", "sa"], ["r"]),
+    const("gamma", rand(4, 1, 1)), const("beta", rand(4, 1, 1) - 1),
+    helper.make_node("Mul", ["r", "gamma"], ["m"]), helper.make_node("Add", ["m", "beta"], ["b"])]
+
+# ShuffleNet's channel shuffle: [N, 2, 2, H, W], the two splits swapped, back to N x 4 x H x W.
+SHUFFLE = [
+    helper.make_node("Shape", ["a"], ["sa"]), const("from2", [2], np.int64),
+    const("to4", [4], np.int64), helper.make_node("Slice", ["sa", "from2", "to4"], ["hw"]),
+    const("split", [1, 2, 2], np.int64), helper.make_node("Concat", ["split", "hw"], ["s5"], axis=0),
+    helper.make_node("Reshape", ["a", "s5"], ["v"]),
+    helper.make_node("Transpose", ["v"], ["t"], perm=[0, 2, 1, 3, 4]),
+    helper.make_node("Reshape", ["t", "sa"], ["b"])]
+
+# name: (the op's nodes from "a" (4 channels) to "b", whether b must be resized back to the
+#        image's size, None when segcam must match ONNX Runtime, else a part of the error it
+#        must give[, opset])
 CASES = {
     "maxpool-k2s2-same-upper": (pool("MaxPool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
     "maxpool-k4s2-same-upper": (pool("MaxPool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
@@ -48,10 +77,26 @@ CASES = {
     "avgpool-k2s2-same-upper-include-pad": (
         pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER", count_include_pad=1), True,
         "count_include_pad with auto_pad SAME and a stride"),
+    "instancenorm": ([const("s", rand(4)), const("bb", rand(4) - 1),
+                      helper.make_node("InstanceNormalization", ["a", "s", "bb"], ["b"],
+                                       epsilon=1e-3)], False, None),
+    "groupnorm-export-opset13": (GROUPNORM_EXPORT, False, None),
+    "groupnormalization-opset18": (
+        [const("s", rand(2)), const("bb", rand(2) - 1),
+         helper.make_node("GroupNormalization", ["a", "s", "bb"], ["b"], num_groups=2)],
+        False, None, 18),
+    "groupnormalization-opset21": (
+        [const("s", rand(4)), const("bb", rand(4) - 1),
+         helper.make_node("GroupNormalization", ["a", "s", "bb"], ["b"], num_groups=2)],
+        False, None, 21),
+    "channel-shuffle": (SHUFFLE, False, None),
+    "conv-of-grouped-view": ([const("groups", [0, 2, -1], np.int64),
+                              helper.make_node("Reshape", ["a", "groups"], ["b"])], False,
+                             "input 0 is an activation whose channels a Reshape split"),
 }
 
 
-def make_model(path, nodes, resize_back, rng):
+def make_model(path, nodes, resize_back, rng, opset=13):
     def weight(name, *shape):
         return numpy_helper.from_array(rng.uniform(-1, 1, shape).astype(np.float32), name)
 
@@ -75,8 +120,9 @@ def make_model(path, nodes, resize_back, rng):
         graph_nodes, "ort-ops",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 2, "h", "w"])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    onnx.checker.check_model(model)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    if opset <= onnx.defs.onnx_opset_version():  # Debian's onnx may predate the opset
+        onnx.checker.check_model(model)
     onnx.save(model, path)
 
 
@@ -85,9 +131,9 @@ def run(cmd, env=None):
 
 
 def check(args, name, case, rng):
-    nodes, resize_back, refusal = case
+    nodes, resize_back, refusal = case[:3]
     path = os.path.join(args.workdir, name + ".onnx")
-    make_model(path, nodes, resize_back, rng)
+    make_model(path, nodes, resize_back, rng, *case[3:])
     worst = 0.0
     for h, w in SIZES:
         raw = os.path.join(args.workdir, f"{name}-{w}x{h}.f32")
