@@ -974,6 +974,45 @@ op_pad (importer *imp, const Onnx__NodeProto *n)
   return TRUE;
 }
 
+/* Which of segcam's index rules an ONNX Resize's is. PyTorch's nearest, floor (out / scale), is
+ * asymmetric with floor; for a whole upscale factor k it is also what half_pixel with either
+ * rounding gives (round ((x + 0.5) / k - 0.5) = floor (x / k): no ties), tf_half_pixel_for_nn with
+ * floor, and, for k = 2 only, asymmetric with round_prefer_floor (x / 2 ties at odd x, rounded
+ * down). Linear with asymmetric (TensorFlow 1's bilinear) has no counterpart. */
+typedef enum {
+  RULE_NONE,
+  RULE_NEAREST,           /* PyTorch's nearest at any scale */
+  RULE_NEAREST_WHOLE,     /* PyTorch's nearest for whole constant scales only */
+  RULE_NEAREST_TWO,       /* PyTorch's nearest for constant scales 1 and 2 only */
+  RULE_BILINEAR,
+  RULE_ALIGN_CORNERS,
+} resize_rule;
+
+static resize_rule
+resize_rule_of (const char *mode, const char *ctm, const char *nearest, gboolean legacy)
+{
+  gboolean round = g_str_has_prefix (nearest, "round_prefer_");
+  if (strcmp (mode, "linear") == 0)
+    return strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0 ? RULE_BILINEAR
+           : strcmp (ctm, "align_corners") == 0 ? RULE_ALIGN_CORNERS : RULE_NONE;
+  if (strcmp (mode, "nearest") != 0)
+    return RULE_NONE;
+  if (strcmp (ctm, "asymmetric") == 0)
+    return legacy || strcmp (nearest, "floor") == 0 ? RULE_NEAREST
+           : strcmp (nearest, "round_prefer_floor") == 0 ? RULE_NEAREST_TWO : RULE_NONE;
+  if ((strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0) && round)
+    return RULE_NEAREST_WHOLE;
+  return strcmp (ctm, "tf_half_pixel_for_nn") == 0 && strcmp (nearest, "floor") == 0
+           ? RULE_NEAREST_WHOLE : RULE_NONE;
+}
+
+/* Whether a constant scale fits a rule that holds for some scales only. */
+static gboolean
+whole_scale (float k, resize_rule rule)
+{
+  return k >= 1 && k <= 64 && k == floorf (k) && (rule != RULE_NEAREST_TWO || k <= 2);
+}
+
 /* Resize (opset 10+) and Upsample: to the size of another tensor (sizes computed from its Shape),
  * or by constant scales. */
 static gboolean
@@ -985,19 +1024,15 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
   const char *ctm = attr_string (n, "coordinate_transformation_mode",
                                  upsample || imp->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
   const char *nearest = attr_string (n, "nearest_mode", "round_prefer_floor", b3, sizeof b3);
-  gboolean bilinear, align_corners = FALSE;
-  if (strcmp (mode, "nearest") == 0 && strcmp (ctm, "asymmetric") == 0
-      && (strcmp (nearest, "floor") == 0 || upsample || imp->opset < 11))
-    bilinear = FALSE;
-  else if (strcmp (mode, "linear") == 0
-           && (strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0
-               || (align_corners = strcmp (ctm, "align_corners") == 0)))
-    bilinear = TRUE;
-  else
+  resize_rule rule = resize_rule_of (mode, ctm, nearest, upsample || imp->opset < 11);
+  gboolean bilinear = rule == RULE_BILINEAR || rule == RULE_ALIGN_CORNERS;
+  gboolean align_corners = rule == RULE_ALIGN_CORNERS;
+  gboolean is_nearest = strcmp (mode, "nearest") == 0;
+  if (rule == RULE_NONE)
     return unsupported_printf (imp, n, "mode %s with coordinate_transformation_mode %s%s%s is not "
-                               "supported (segcam has PyTorch's nearest and bilinear)", mode, ctm,
-                               strcmp (mode, "nearest") == 0 ? " and nearest_mode " : "",
-                               strcmp (mode, "nearest") == 0 ? nearest : "");
+                               "supported; export with PyTorch's interpolate: nearest (asymmetric, "
+                               "floor) or bilinear (half_pixel or align_corners)", mode, ctm,
+                               is_nearest ? " and nearest_mode " : "", is_nearest ? nearest : "");
   int x = input_act (imp, n, 0);
   if (x < 0)
     return FALSE;
@@ -1021,6 +1056,13 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
     scales = input (imp, n, 2, &ok), sizes = input (imp, n, 3, &ok);
   if (!ok)
     return FALSE;
+  if ((rule == RULE_NEAREST_WHOLE || rule == RULE_NEAREST_TWO)
+      && !(!(sizes && sizes->n) && scales && scales->kind == V_FLOAT && scales->n == 4
+           && whole_scale (scales->floats[2], rule) && whole_scale (scales->floats[3], rule)))
+    return unsupported_printf (imp, n, "nearest with coordinate_transformation_mode %s and "
+                               "nearest_mode %s is PyTorch's nearest only for %s scales given as "
+                               "constants; export with PyTorch's interpolate (nearest: asymmetric, "
+                               "floor)", ctm, nearest, rule == RULE_NEAREST_TWO ? "1 or 2" : "whole");
   if (sizes && sizes->n)
     {
       if (sizes->kind != V_INT || sizes->n != 4)

@@ -61,6 +61,14 @@ SHUFFLE = [
     helper.make_node("Transpose", ["v"], ["t"], perm=[0, 2, 1, 3, 4]),
     helper.make_node("Reshape", ["t", "sa"], ["b"])]
 
+def resize(mode, ctm, scale, nearest_mode="floor"):
+    """A Resize of a by a constant scale (then resized back to the image's size)."""
+    extra = dict(nearest_mode=nearest_mode) if mode == "nearest" else {}
+    return [const("sc", [1, 1, scale, scale]),
+            helper.make_node("Resize", ["a", "", "sc"], ["b"], mode=mode,
+                             coordinate_transformation_mode=ctm, **extra)]
+
+
 # name: (the op's nodes from "a" (4 channels) to "b", whether b must be resized back to the
 #        image's size, None when segcam must match ONNX Runtime, else a part of the error it
 #        must give[, opset])
@@ -90,6 +98,32 @@ CASES = {
          helper.make_node("GroupNormalization", ["a", "s", "bb"], ["b"], num_groups=2)],
         False, None, 21),
     "channel-shuffle": (SHUFFLE, False, None),
+    "resize-nearest-asymmetric-floor-x3": (resize("nearest", "asymmetric", 3), True, None),
+    "resize-nearest-half-pixel-round-floor-x2": (
+        resize("nearest", "half_pixel", 2, "round_prefer_floor"), True, None),
+    "resize-nearest-half-pixel-round-ceil-x3": (
+        resize("nearest", "half_pixel", 3, "round_prefer_ceil"), True, None),
+    "resize-nearest-pytorch-half-pixel-round-floor-x3": (
+        resize("nearest", "pytorch_half_pixel", 3, "round_prefer_floor"), True, None),
+    "resize-nearest-tf-half-pixel-floor-x3": (
+        resize("nearest", "tf_half_pixel_for_nn", 3), True, None),
+    "resize-nearest-asymmetric-round-floor-x2": (
+        resize("nearest", "asymmetric", 2, "round_prefer_floor"), True, None),
+    "resize-linear-pytorch-half-pixel-x2": (resize("linear", "pytorch_half_pixel", 2), True, None),
+    "resize-linear-align-corners-x3": (resize("linear", "align_corners", 3), True, None),
+    "resize-nearest-asymmetric-round-floor-x3": (
+        resize("nearest", "asymmetric", 3, "round_prefer_floor"), True,
+        "nearest_mode round_prefer_floor is PyTorch's nearest only for 1 or 2 scales"),
+    "resize-nearest-half-pixel-round-floor-x1.5": (
+        resize("nearest", "half_pixel", 1.5, "round_prefer_floor"), True,
+        "is PyTorch's nearest only for whole scales given as constants"),
+    "resize-nearest-asymmetric-ceil-x2": (
+        resize("nearest", "asymmetric", 2, "ceil"), True,
+        "mode nearest with coordinate_transformation_mode asymmetric and nearest_mode ceil is not "
+        "supported; export with PyTorch's interpolate"),
+    "resize-linear-asymmetric-x2": (
+        resize("linear", "asymmetric", 2), True,
+        "mode linear with coordinate_transformation_mode asymmetric is not supported"),
     "conv-of-grouped-view": ([const("groups", [0, 2, -1], np.int64),
                               helper.make_node("Reshape", ["a", "groups"], ["b"])], False,
                              "input 0 is an activation whose channels a Reshape split"),
