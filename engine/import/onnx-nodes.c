@@ -658,13 +658,53 @@ op_leaky_relu (importer *imp, const Onnx__NodeProto *n)
   return o != NULL;
 }
 
+/* x * w[c] + b[c] (b NULL: no shift), a depthwise 1x1 convolution named after n's output. */
+static void
+emit_depthwise (importer *imp, const Onnx__NodeProto *n, int x, const float *w, const float *b)
+{
+  int c = node_at (imp, x)->channels;
+  JsonObject *o = emit (imp, n, "conv2d", 1, &x, c, node_at (imp, x)->one_pixel);
+  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
+  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
+  const int64_t wshape[4] = {c, 1, 1, 1}, bshape[1] = {c};
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, w, 4, wshape, NULL));
+  if (b)
+    json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, bshape, NULL));
+  json_object_set_int_member (o, "groups", c);
+  g_free (wname);
+  g_free (bname);
+}
+
 static gboolean
 op_hardsigmoid (importer *imp, const Onnx__NodeProto *n)
 {
   double alpha = attr_float (n, "alpha", 0.2), beta = attr_float (n, "beta", 0.5);
-  if (fabs (alpha - 1.0 / 6) > 1e-6 || fabs (beta - 0.5) > 1e-6)
-    return unsupported (imp, n, "segcam has PyTorch's hardsigmoid only (alpha 1/6, beta 1/2)");
-  return op_unary (imp, n, "hardsigmoid");
+  if (fabs (alpha - 1.0 / 6) <= 1e-6 && fabs (beta - 0.5) <= 1e-6)
+    return op_unary (imp, n, "hardsigmoid");
+  /* Other slopes (PaddlePaddle's 0.2): clip (alpha x + beta, 0, 1), the affine step named
+   * apart so that the clip carries the ONNX name. */
+  int x = input_act (imp, n, 0);
+  if (x < 0)
+    return FALSE;
+  if (!isfinite (alpha) || !isfinite (beta))
+    return unsupported (imp, n, "alpha and beta must be finite");
+  int c = node_at (imp, x)->channels;
+  float *w = g_new (float, c), *b = g_new (float, c);
+  for (int i = 0; i < c; i++)
+    w[i] = (float) alpha, b[i] = (float) beta;
+  emit_depthwise (imp, n, x, w, b);
+  g_free (w);
+  g_free (b);
+  int affine = (int) imp->nodes->len - 1;
+  out_node *o = &g_array_index (imp->nodes, out_node, affine);
+  char *name = g_strdup_printf ("%s#affine", o->name);
+  g_free (o->name);
+  o->name = name;
+  json_object_set_string_member (o->json, "name", name);
+  JsonObject *clip = emit (imp, n, "clip", 1, &affine, c, o->one_pixel);
+  json_object_set_double_member (clip, "min", 0);
+  json_object_set_double_member (clip, "max", 1);
+  return TRUE;
 }
 
 static gboolean
@@ -720,16 +760,7 @@ emit_affine (importer *imp, const Onnx__NodeProto *n, int x, const value *k, aff
       w[i] = kind == X_TIMES_K ? v : kind == X_OVER_K ? 1 / v : kind == K_MINUS_X ? -1 : 1;
       b[i] = kind == X_PLUS_K || kind == K_MINUS_X ? v : kind == X_MINUS_K ? -v : 0;
     }
-  JsonObject *o = emit (imp, n, "conv2d", 1, &x, c, node_at (imp, x)->one_pixel);
-  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
-  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
-  const int64_t wshape[4] = {c, 1, 1, 1}, bshape[1] = {c};
-  json_object_set_string_member (o, "weight", add_tensor (imp, wname, w, 4, wshape, NULL));
-  if (kind != X_TIMES_K && kind != X_OVER_K)
-    json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, bshape, NULL));
-  json_object_set_int_member (o, "groups", c);
-  g_free (wname);
-  g_free (bname);
+  emit_depthwise (imp, n, x, w, kind != X_TIMES_K && kind != X_OVER_K ? b : NULL);
   g_free (w);
   g_free (b);
   return TRUE;

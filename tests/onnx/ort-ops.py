@@ -124,6 +124,9 @@ CASES = {
     "resize-linear-asymmetric-x2": (
         resize("linear", "asymmetric", 2), True,
         "mode linear with coordinate_transformation_mode asymmetric is not supported"),
+    # PaddlePaddle's hardsigmoid (PP-OCR): slope 0.2, not PyTorch's 1/6
+    "hardsigmoid-alpha-0.2": ([helper.make_node("HardSigmoid", ["a"], ["b"], alpha=0.2, beta=0.5)],
+                              False, None),
     "conv-of-grouped-view": ([const("groups", [0, 2, -1], np.int64),
                               helper.make_node("Reshape", ["a", "groups"], ["b"])], False,
                              "input 0 is an activation whose channels a Reshape split"),
