@@ -21,43 +21,48 @@ typedef struct {
   segcam_act *out, *din;
 } gn_job;
 
-/* The mean and 1 / sqrt (var + eps) of group g of image b. */
-static void
-group_stats (const gn_job *j, int b, int g, double *mean, double *rstd)
+/* Group g of image b, task b * groups + g: where its values start (its channel k of pixel p is at
+ * p * c + k), how many pixels and channels it has, and its mean and 1 / sqrt (var + eps). */
+typedef struct {
+  size_t at, pixels;
+  int c, per, k0;
+  double mean, rstd;
+} group;
+
+static group
+group_of (const gn_job *j, int task)
 {
   const segcam_act *x = j->in;
-  int c = x->c, per = c / j->p->groups, k0 = g * per;
-  size_t pixels = (size_t) x->h * x->w;
-  const float *base = x->data + (size_t) b * pixels * c + k0;
-  double sum = 0, sq = 0;
-  for (size_t p = 0; p < pixels; p++)
-    for (int k = 0; k < per; k++)
-      sum += base[p * c + k];
-  double m = sum / ((double) pixels * per);
-  for (size_t p = 0; p < pixels; p++)
-    for (int k = 0; k < per; k++)
+  int groups = j->p->groups, b = task / groups, g = task % groups;
+  group r = {.pixels = (size_t) x->h * x->w, .c = x->c, .per = x->c / groups};
+  r.k0 = g * r.per;
+  r.at = (size_t) b * r.pixels * r.c + r.k0;
+  const float *base = x->data + r.at;
+  double sum = 0, sq = 0, m = (double) r.pixels * r.per;
+  for (size_t p = 0; p < r.pixels; p++)
+    for (int k = 0; k < r.per; k++)
+      sum += base[p * r.c + k];
+  r.mean = sum / m;
+  for (size_t p = 0; p < r.pixels; p++)
+    for (int k = 0; k < r.per; k++)
       {
-        double d = base[p * c + k] - m;
+        double d = base[p * r.c + k] - r.mean;
         sq += d * d;
       }
-  *mean = m;
-  *rstd = 1.0 / sqrt (sq / ((double) pixels * per) + j->p->eps);
+  r.rstd = 1.0 / sqrt (sq / m + j->p->eps);
+  return r;
 }
 
 static void
 gn_forward_task (void *ctx, int task, int thread)
 {
   const gn_job *j = ctx;
-  int groups = j->p->groups, b = task / groups, g = task % groups;
-  int c = j->in->c, per = c / groups, k0 = g * per;
-  size_t pixels = (size_t) j->in->h * j->in->w, at = (size_t) b * pixels * c + k0;
-  double mean, rstd;
-  group_stats (j, b, g, &mean, &rstd);
-  const float *x = j->in->data + at;
-  float *y = j->out->data + at;
-  for (size_t p = 0; p < pixels; p++)
-    for (int k = 0; k < per; k++)
-      y[p * c + k] = (float) ((x[p * c + k] - mean) * rstd * j->p->gamma[k0 + k] + j->p->beta[k0 + k]);
+  group g = group_of (j, task);
+  const float *x = j->in->data + g.at, *gamma = j->p->gamma + g.k0, *beta = j->p->beta + g.k0;
+  float *y = j->out->data + g.at;
+  for (size_t p = 0; p < g.pixels; p++)
+    for (int k = 0; k < g.per; k++)
+      y[p * g.c + k] = (float) ((x[p * g.c + k] - g.mean) * g.rstd * gamma[k] + beta[k]);
   (void) thread;
 }
 
@@ -65,28 +70,24 @@ static void
 gn_backward_task (void *ctx, int task, int thread)
 {
   const gn_job *j = ctx;
-  int groups = j->p->groups, b = task / groups, g = task % groups;
-  int c = j->in->c, per = c / groups, k0 = g * per;
-  size_t pixels = (size_t) j->in->h * j->in->w, at = (size_t) b * pixels * c + k0;
-  double mean, rstd;
-  group_stats (j, b, g, &mean, &rstd);
-  const float *x = j->in->data + at, *dy = j->dout->data + at;
-  float *dx = j->din->data + at;
-  const float *gamma = j->p->gamma + k0;
+  group g = group_of (j, task);
+  const float *x = j->in->data + g.at, *dy = j->dout->data + g.at, *gamma = j->p->gamma + g.k0;
+  float *dx = j->din->data + g.at;
+  int c = g.c;
   double sd = 0, sdx = 0;
-  for (size_t p = 0; p < pixels; p++)
-    for (int k = 0; k < per; k++)
+  for (size_t p = 0; p < g.pixels; p++)
+    for (int k = 0; k < g.per; k++)
       {
         double d = (double) dy[p * c + k] * gamma[k];
         sd += d;
-        sdx += d * (x[p * c + k] - mean) * rstd;
+        sdx += d * (x[p * c + k] - g.mean) * g.rstd;
       }
-  double m = (double) pixels * per, md = sd / m, mdx = sdx / m;
-  for (size_t p = 0; p < pixels; p++)
-    for (int k = 0; k < per; k++)
+  double m = (double) g.pixels * g.per, md = sd / m, mdx = sdx / m;
+  for (size_t p = 0; p < g.pixels; p++)
+    for (int k = 0; k < g.per; k++)
       {
-        double xhat = (x[p * c + k] - mean) * rstd;
-        dx[p * c + k] += (float) (rstd * ((double) dy[p * c + k] * gamma[k] - md - xhat * mdx));
+        double xhat = (x[p * c + k] - g.mean) * g.rstd;
+        dx[p * c + k] += (float) (g.rstd * ((double) dy[p * c + k] * gamma[k] - md - xhat * mdx));
       }
   (void) thread;
 }
