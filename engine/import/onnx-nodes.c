@@ -1513,6 +1513,63 @@ emit_group_norm (importer *imp, const Onnx__NodeProto *n, int x, int groups, con
   return TRUE;
 }
 
+/* Flatten of a globally pooled activation, N x C x 1 x 1 to N x C: the same values, so the same
+ * node (a squeeze-and-excitation block's, before its Gemm). */
+static gboolean
+op_flatten (importer *imp, const Onnx__NodeProto *n)
+{
+  int x = input_act (imp, n, 0);
+  if (x < 0)
+    return FALSE;
+  if (!node_at (imp, x)->one_pixel || attr_int (n, "axis", 1) != 1)
+    return unsupported (imp, n, "segcam flattens only N x C x 1 x 1 activations (after global "
+                        "pooling) to N x C");
+  value *v = g_new0 (value, 1);
+  *v = (value) {.kind = V_ACT, .node = x};
+  return define (imp, n, v);
+}
+
+/* Gemm (alpha A B' + beta C, B' = B or its transpose) or MatMul (A B) of a globally pooled,
+ * flattened activation A by constants: a 1 x 1 convolution, weight [Cout, Cin, 1, 1]. */
+static gboolean
+op_gemm (importer *imp, const Onnx__NodeProto *n)
+{
+  gboolean gemm = strcmp (n->op_type, "Gemm") == 0;
+  int x = input_act (imp, n, 0);
+  value *w, *c = NULL;
+  if (x < 0 || !weight_input (imp, n, 1, 2, &w) || (gemm && !weight_input (imp, n, 2, 1, &c)))
+    return FALSE;
+  if (!node_at (imp, x)->one_pixel)
+    return unsupported (imp, n, "segcam multiplies by matrices only N x C activations flattened "
+                        "after global pooling");
+  if (!w || (gemm && attr_int (n, "transA", 0)))
+    return unsupported (imp, n, "the first input must be the activation and the second a "
+                        "constant matrix");
+  gboolean trans = gemm && attr_int (n, "transB", 0);
+  int64_t cin = node_at (imp, x)->channels, cout = trans ? w->dims[0] : w->dims[1];
+  if ((trans ? w->dims[1] : w->dims[0]) != cin || cout < 1 || cout > 65536
+      || (c && c->n != 1 && c->n != (size_t) cout))
+    return unsupported (imp, n, "the matrix does not fit the activation's channels");
+  double alpha = gemm ? attr_float (n, "alpha", 1) : 1, beta = gemm ? attr_float (n, "beta", 1) : 1;
+  float *k = g_new (float, cout * cin), *b = c ? g_new (float, cout) : NULL;
+  for (int64_t o = 0; o < cout; o++)
+    {
+      for (int64_t i = 0; i < cin; i++)
+        k[o * cin + i] = (float) (alpha * w->floats[trans ? o * cin + i : i * cout + o]);
+      if (b)
+        b[o] = (float) (beta * c->floats[c->n == 1 ? 0 : o]);
+    }
+  JsonObject *o = emit (imp, n, "conv2d", 1, &x, (int) cout, TRUE);
+  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
+  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, k, 4,
+                                                          (int64_t[]) {cout, cin, 1, 1}, NULL));
+  if (b)
+    json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, (int64_t[]) {cout}, NULL));
+  g_free (wname), g_free (bname), g_free (k), g_free (b);
+  return TRUE;
+}
+
 /* InstanceNormalization of an activation (a group per channel), or of the grouping view
  * GroupNorm's export makes (a group per row), whose output is that view again. */
 static gboolean
@@ -1857,6 +1914,10 @@ onnx_convert_node (importer *imp, const Onnx__NodeProto *n)
     return op_dynamic_quantize (imp, n);
   if (strcmp (t, "BatchNormalization") == 0)
     return op_batchnorm (imp, n);
+  if (strcmp (t, "Flatten") == 0)
+    return op_flatten (imp, n);
+  if (strcmp (t, "Gemm") == 0 || strcmp (t, "MatMul") == 0)
+    return op_gemm (imp, n);
   if (strcmp (t, "InstanceNormalization") == 0)
     return op_instance_norm (imp, n);
   if (strcmp (t, "GroupNormalization") == 0)

@@ -41,7 +41,7 @@ SUPPORTED = {
     "LeakyRelu", "Clip", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool",
     "GlobalAveragePool", "ReduceMean", "Pad", "Resize", "Upsample", "Identity", "Dropout", "Cast",
     "Constant", "ConstantOfShape", "Shape", "Gather", "Unsqueeze", "Squeeze", "Reshape", "Slice",
-    "Transpose", "Concat", "Softmax", "LogSoftmax",
+    "Transpose", "Concat", "Softmax", "LogSoftmax", "Flatten", "Gemm", "MatMul",
 }
 
 

@@ -69,6 +69,20 @@ def resize(mode, ctm, scale, nearest_mode="floor"):
                              coordinate_transformation_mode=ctm, **extra)]
 
 
+# A squeeze-and-excitation gate of Linear layers: pooled, flattened, Gemm (and MatMul), back to
+# N x C x 1 x 1 by a Reshape, multiplied in.
+SE_LINEAR = [
+    helper.make_node("GlobalAveragePool", ["a"], ["p"]),
+    helper.make_node("Flatten", ["p"], ["f"], axis=1),
+    const("fc1", rand(2, 4) - 1), const("fc1b", rand(2) - 1),
+    helper.make_node("Gemm", ["f", "fc1", "fc1b"], ["h"], transB=1, alpha=0.5),
+    helper.make_node("Relu", ["h"], ["r"]),
+    const("fc2", rand(2, 4) - 1),
+    helper.make_node("MatMul", ["r", "fc2"], ["m"]),
+    helper.make_node("Sigmoid", ["m"], ["g"]),
+    const("shape", [1, 4, 1, 1], np.int64), helper.make_node("Reshape", ["g", "shape"], ["gate"]),
+    helper.make_node("Mul", ["a", "gate"], ["b"])]
+
 # name: (the op's nodes from "a" (4 channels) to "b", whether b must be resized back to the
 #        image's size, None when segcam must match ONNX Runtime, else a part of the error it
 #        must give[, opset])
@@ -127,6 +141,7 @@ CASES = {
     # PaddlePaddle's hardsigmoid (PP-OCR): slope 0.2, not PyTorch's 1/6
     "hardsigmoid-alpha-0.2": ([helper.make_node("HardSigmoid", ["a"], ["b"], alpha=0.2, beta=0.5)],
                               False, None),
+    "squeeze-excite-linear": (SE_LINEAR, False, None),
     "conv-of-grouped-view": ([const("groups", [0, 2, -1], np.int64),
                               helper.make_node("Reshape", ["a", "groups"], ["b"])], False,
                              "input 0 is an activation whose channels a Reshape split"),
