@@ -298,6 +298,12 @@ static const op_case cases[] = {
   {"reflect", SEGCAM_OP_PAD, 1, 5, 4, {3}, .pad = {2, 3, 4, 1, SEGCAM_PAD_REFLECT, 0}},
   {"replicate", SEGCAM_OP_PAD, 1, 5, 4, {17}, .pad = {3, 1, 0, 5, SEGCAM_PAD_REPLICATE, 0}},
   {"crop", SEGCAM_OP_PAD, 1, 6, 5, {3}, .pad = {-1, 1, -2, 0, SEGCAM_PAD_CONSTANT, 0}},
+
+  /* group_norm: groups of channels; one group per channel is InstanceNorm, one in all LayerNorm */
+  {"c6-g3-n2", SEGCAM_OP_GROUP_NORM, 2, 5, 4, {6}, .groups = 3, .also_1_thread = TRUE},
+  {"instance-c4", SEGCAM_OP_GROUP_NORM, 1, 5, 4, {4}, .groups = 4},
+  {"one-group-c5", SEGCAM_OP_GROUP_NORM, 2, 3, 7, {5}, .groups = 1},
+  {"70x65-c8-g2", SEGCAM_OP_GROUP_NORM, 1, 70, 65, {8}, .groups = 2, .fd_samples = 300},
 };
 
 /* ---- tensors --------------------------------------------------------------------------------- */
@@ -553,6 +559,18 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
     case SEGCAM_OP_CLIP:
       node->p.act = k->act;
       break;
+    case SEGCAM_OP_GROUP_NORM:
+      t->gamma = g_new (double, in.c);
+      t->beta = g_new (double, in.c);
+      t->eps = 1e-5;
+      node->p.gn = (segcam_group_norm_params) {t->groups, t->eps, g_new (float, in.c),
+                                               g_new (float, in.c)};
+      for (int c = 0; c < in.c; c++)
+        {
+          node->p.gn.gamma[c] = (float) (t->gamma[c] = rand_float (r, 0.5, 1.5));
+          node->p.gn.beta[c] = (float) (t->beta[c] = rand_float (r, -0.5, 0.5));
+        }
+      break;
     default:
       break;
     }
@@ -778,6 +796,29 @@ static void naive_pad (const op_instance *t, const double *x, double *y)
 }
 
 /* PyTorch's hard activations, leaky ReLU and clip (hardtanh). */
+/* Each image's group of channels normalised by its own mean and biased variance. */
+static void naive_group_norm (const op_instance *t, const double *x, double *y)
+{
+  shape s = t->out;
+  int per = s.c / t->groups, m = per * s.h * s.w;
+  for (int b = 0; b < s.n; b++)
+    for (int g = 0; g < t->groups; g++)
+      {
+        /* A group's channels are contiguous in NCHW. */
+        size_t at = nchw (s, b, g * per, 0, 0);
+        double mean = 0, var = 0;
+        for (int i = 0; i < m; i++)
+          mean += x[at + i] / m;
+        for (int i = 0; i < m; i++)
+          var += (x[at + i] - mean) * (x[at + i] - mean) / m;
+        for (int i = 0; i < m; i++)
+          {
+            int c = g * per + i / (s.h * s.w);
+            y[at + i] = (x[at + i] - mean) / sqrt (var + t->eps) * t->gamma[c] + t->beta[c];
+          }
+      }
+}
+
 static double naive_activation (const op_case *k, double x)
 {
   switch (k->op)
@@ -874,6 +915,9 @@ static void naive_forward (const void *ctx, double *const *x, double *y)
       }
     case SEGCAM_OP_PAD:
       naive_pad (t, x[0], y);
+      break;
+    case SEGCAM_OP_GROUP_NORM:
+      naive_group_norm (t, x[0], y);
       break;
     case SEGCAM_OP_HARDSWISH:
     case SEGCAM_OP_HARDSIGMOID:
@@ -1293,7 +1337,7 @@ static void test_registry (void)
       const segcam_op_def *def = segcam_op_get (op);
       g_assert_nonnull (def);
       g_assert_cmpint (segcam_op_find (def->name), ==, op);
-      g_assert_true (def->format_version == 1 || def->format_version == 2);
+      g_assert_true (def->format_version >= 1 && def->format_version <= 3);
       if (op == SEGCAM_OP_INPUT)
         continue;
       g_assert_true (def->forward && def->backward && def->shape);

@@ -145,13 +145,17 @@ segcam_cmd_import (int argc, char **argv)
         status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
       else
         {
+          int fw, fh;
+          char *input = segcam_model_fixed_size (m, &fw, &fh)
+                          ? g_strdup_printf ("input fixed at %dx%d", fw, fh)
+                          : g_strdup_printf ("input padded to a multiple of %d", segcam_model_size_multiple (m));
           segcam_cli_print ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', "
-                            "input padded to a multiple of %d", out, segcam_model_n_nodes (m),
+                            "%s", out, segcam_model_n_nodes (m),
                             segcam_model_n_classes (m),
                             segcam_model_node_name (m, segcam_model_output_node (m)),
                             segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax",
-                            segcam_model_node_name (m, segcam_model_default_layer (m)),
-                            segcam_model_size_multiple (m));
+                            segcam_model_node_name (m, segcam_model_default_layer (m)), input);
+          g_free (input);
           segcam_model_free (m);
         }
     }

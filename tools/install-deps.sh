@@ -9,7 +9,7 @@ packages="gcc clang meson ninja-build pkg-config
   imagemagick
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx python3-matplotlib
-  python3-skimage
+  python3-skimage libonnx-testdata
   libcairo2-dev slurm-wlm munge parallel
   valgrind"
 

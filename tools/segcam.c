@@ -51,6 +51,11 @@ cmd_info (int argc, char **argv)
   if (*segcam_model_description (m))
     segcam_cli_print ("description:   %s", segcam_model_description (m));
   printf ("format:        %d\n", segcam_model_format_version (m));
+  int fw, fh;
+  if (segcam_model_fixed_size (m, &fw, &fh))
+    printf ("input:         %s, fixed at %dx%d: other images are resampled to it, and the results "
+            "back\n", segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')", fw, fh);
+  else
   printf ("input:         %s, padded to a multiple of %d\n",
           segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')",
           segcam_model_size_multiple (m));
@@ -66,7 +71,7 @@ cmd_info (int argc, char **argv)
       segcam_cli_print ("  %3d  #%02x%02x%02x  %s", c, rgb[0], rgb[1], rgb[2],
                         segcam_model_class_name (m, c));
     }
-  printf ("nodes (shapes C x H x W for a %dx%d input):\n", w, h);
+  printf ("nodes (shapes C x H x W for a %dx%d input):\n", fw ? fw : w, fw ? fh : h);
   for (int i = 0; i < n; i++)
     segcam_cli_print ("  %-32s %-18s %5d x %5d x %5d%s", segcam_model_node_name (m, i),
                       segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1],

@@ -23,7 +23,7 @@ segcam_roi_check (const float *roi, size_t n, double *sum, GError **error)
 }
 
 double
-segcam_roi_score (const segcam_session *s, const segcam_explain_options *o, const float *roi,
+segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const float *roi,
                   segcam_act *seed)
 {
   const segcam_model *m = s->model;
@@ -38,10 +38,13 @@ segcam_roi_score (const segcam_session *s, const segcam_explain_options *o, cons
   double score = 0;
   if (seed)
     memset (seed->data, 0, segcam_act_size (seed) * sizeof (float));
-  for (int y = 0; y < s->height; y++)
-    for (int x = 0; x < s->width; x++)
+  /* A network of another fixed size than the image's scores the ROI resampled to it. */
+  roi = segcam_session_network_roi (s, roi);
+  int ch = segcam_session_covered_h (s), cw = segcam_session_covered_w (s);
+  for (int y = 0; y < ch; y++)
+    for (int x = 0; x < cw; x++)
       {
-        float w = roi ? roi[(size_t) y * s->width + x] : 1.0f;
+        float w = roi ? roi[(size_t) y * cw + x] : 1.0f;
         size_t q = ((size_t) y * s->wp + x) * nc;
         const float *v = z->data + q;
         float *d = seed ? seed->data + q : scratch;

@@ -12,7 +12,7 @@ gboolean segcam_roi_check (const float *roi, size_t n, double *sum, GError **err
 /* S of o's class and score mode over roi (already checked) after a forward pass. When seed is
  * not NULL (the output's gradient buffer, output-shaped) it receives dS/dz, the backward pass's
  * seed. The padding has no ROI weight. */
-double segcam_roi_score (const segcam_session *s, const segcam_explain_options *o, const float *roi,
+double segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const float *roi,
                          segcam_act *seed);
 
 #endif /* SEGCAM_SCORE_H */

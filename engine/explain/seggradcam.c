@@ -5,7 +5,8 @@
  *   G = dS/dA                         backward to the target layer
  *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k; Score-CAM and
  *                                     Ablation-CAM run the network again (perturb.c)
- *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0 */
+ *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0
+ *   (a network of fixed size other than the image's: bilinear (L, image size), no crop) */
 #include "cam.h"
 #include "error.h"
 #include "perturb.h"
@@ -40,13 +41,13 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
     return FALSE;
 
   /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
-  segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};
+  segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = segcam_session_map_grid (s);
   segcam_upsample_forward (s->pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, &cam, &full);
   float mx = 0;
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
-        float v = MAX (s->resized[(size_t) y * s->wp + x], 0.0f);
+        float v = MAX (s->resized[(size_t) y * full.w + x], 0.0f);
         map[(size_t) y * s->width + x] = v;
         mx = MAX (mx, v);
       }

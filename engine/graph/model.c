@@ -408,6 +408,25 @@ out:
   return ok;
 }
 
+/* segcam.fixed_size, "WxH": version 3 only, since an older reader would ignore the key and run
+ * the network at sizes it does not support. */
+static gboolean
+parse_fixed_size (segcam_model *m, const char *text, int version, GError **error)
+{
+  if (!text)
+    return TRUE;
+  if (version < 3)
+    return fail (error, "segcam.fixed_size needs segcam.format 3, not %d", version);
+  char *end;
+  guint64 w, h;
+  if (!g_ascii_isdigit (text[0]) || (w = g_ascii_strtoull (text, &end, 10), *end != 'x')
+      || !g_ascii_isdigit (end[1]) || (h = g_ascii_strtoull (end + 1, &end, 10), *end)
+      || w < 1 || h < 1 || w > 1 << 16 || h > 1 << 16)
+    return fail (error, "segcam.fixed_size must be WIDTHxHEIGHT, each in [1, 65536]");
+  m->fixed_w = (int) w, m->fixed_h = (int) h;
+  return TRUE;
+}
+
 /* ---- public ---------------------------------------------------------------------------------- */
 
 segcam_model *
@@ -419,11 +438,12 @@ segcam_model_from_safetensors (const segcam_safetensors *st, GError **error)
   gboolean ok = FALSE;
   if (!format)
     fail (error, "not a segcam model: no 'segcam.format' in the metadata");
-  else if (strcmp (format, "1") != 0 && strcmp (format, "2") != 0)
-    fail (error, "segcam.format '%s' is not supported (this version reads 1 and 2)", format);
+  else if (strcmp (format, "1") != 0 && strcmp (format, "2") != 0 && strcmp (format, "3") != 0)
+    fail (error, "segcam.format '%s' is not supported (this version reads 1 to 3)", format);
   else if (!graph)
     fail (error, "not a segcam model: no 'segcam.graph' in the metadata");
-  else
+  else if (parse_fixed_size (m, segcam_safetensors_metadata (st, "segcam.fixed_size"), format[0] - '0',
+                             error))
     {
       m->format_version = format[0] - '0';
       const char *s;
@@ -474,6 +494,16 @@ const char *segcam_model_training (const segcam_model *m) { return m->training; 
 int segcam_model_format_version (const segcam_model *m) { return m->format_version; }
 int segcam_model_input_channels (const segcam_model *m) { return m->in_channels; }
 int segcam_model_size_multiple (const segcam_model *m) { return m->size_multiple; }
+
+gboolean
+segcam_model_fixed_size (const segcam_model *m, int *width, int *height)
+{
+  if (width)
+    *width = m->fixed_w;
+  if (height)
+    *height = m->fixed_h;
+  return m->fixed_w > 0;
+}
 int64_t segcam_model_n_parameters (const segcam_model *m) { return m->n_parameters; }
 int segcam_model_n_classes (const segcam_model *m) { return m->n_classes; }
 gboolean segcam_model_output_is_sigmoid (const segcam_model *m) { return m->sigmoid; }

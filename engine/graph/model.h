@@ -19,6 +19,7 @@ struct segcam_model {
   int in_channels;
   float mean[3], std[3];
   int size_multiple;
+  int fixed_w, fixed_h;   /* segcam.fixed_size: the only input size the network runs at; 0: any */
 
   int n_classes;
   segcam_class *classes;

@@ -73,6 +73,8 @@ segcam_model_infer_shapes (const segcam_model *m, int width, int height, int *sh
     }
   int mult = m->size_multiple;
   int hp = (height + mult - 1) / mult * mult, wp = (width + mult - 1) / mult * mult;
+  if (m->fixed_w)
+    hp = m->fixed_h, wp = m->fixed_w; /* the size every image is resampled to */
   segcam_act *acts = g_new (segcam_act, m->n_nodes);
   gboolean ok = segcam_model_shapes (m, 1, hp, wp, acts, error);
   for (int i = 0; ok && i < m->n_nodes; i++)

@@ -611,17 +611,22 @@ generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *su
           unresolved[u] = FALSE, progress = TRUE;
         }
     }
-  for (guint f = 0; ok && f < n_fixed; f++)
+  for (guint f = 0; ok && !imp->fixed_size && f < n_fixed; f++)
     {
       int u = g_array_index (imp->fixed, int, f);
       if (unresolved[u] && hw[2 * u] >= 0)
-        ok = fail (imp, "Resize to '%s': its fixed output size %dx%d (at the export size %" G_GINT64_FORMAT
-                   "x%" G_GINT64_FORMAT ") is neither the size of a tensor whose size follows the "
-                   "image nor a whole multiple of its input's, so the network only runs at its "
-                   "export size, which segcam does not support; export with dynamic_axes",
-                   node_at (imp, u)->name, hw[2 * u + 1], hw[2 * u], imp->export_w, imp->export_h);
+        {
+          /* The resizes already re-expressed give the same sizes at the export size. */
+          imp->fixed_size = TRUE;
+          g_string_append_printf (summary, "; kept its fixed input size %" G_GINT64_FORMAT "x%"
+                                  G_GINT64_FORMAT ", since Resize to '%s' (%dx%d at that size) is "
+                                  "neither the size of a tensor whose size follows the image nor a "
+                                  "whole multiple of its input's: images are resampled to it",
+                                  imp->export_w, imp->export_h, node_at (imp, u)->name,
+                                  hw[2 * u + 1], hw[2 * u]);
+        }
     }
-  if (ok)
+  if (ok && !imp->fixed_size)
     g_string_append_printf (summary, "; generalised a static export: the %d fixed Resize sizes of "
                             "its %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " input follow the image "
                             "(%d the size of a tensor, %d the input's, %d a whole scale)",
@@ -644,7 +649,8 @@ generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *su
  * the default layer: the widest of the deepest feature maps (least pixels, most channels; the
  * last of equals), where Grad-CAM is usually taken. */
 static gboolean
-finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose_layer)
+finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose_layer,
+        GString *summary)
 {
   g_hash_table_replace (st->metadata, g_strdup ("segcam.graph"), graph_text (root));
   segcam_model *m = segcam_model_from_safetensors (st, imp->error);
@@ -653,7 +659,7 @@ finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose
   int n = segcam_model_n_nodes (m), out = segcam_model_output_node (m), mult = 1;
   int *shapes = g_new (int, 3 * n);
   static const int probes[][2] = {{7, 9}, {12, 5}, {16, 16}};
-  for (; mult <= MAX_MULTIPLE; mult *= 2)
+  for (; !imp->fixed_size && mult <= MAX_MULTIPLE; mult *= 2)
     {
       gboolean fits = TRUE;
       for (size_t p = 0; fits && p < G_N_ELEMENTS (probes); p++)
@@ -666,6 +672,14 @@ finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose
         break;
     }
   gboolean ok = TRUE;
+  if (mult > MAX_MULTIPLE && imp->export_h
+      && segcam_model_infer_shapes (m, (int) imp->export_w, (int) imp->export_h, shapes, NULL))
+    {
+      imp->fixed_size = TRUE, mult = 1;
+      g_string_append_printf (summary, "; kept its fixed input size %" G_GINT64_FORMAT "x%"
+                              G_GINT64_FORMAT ", since its logits have the input's size at that "
+                              "size only: images are resampled to it", imp->export_w, imp->export_h);
+    }
   if (mult > MAX_MULTIPLE)
     {
       GError *why = NULL;
@@ -677,7 +691,10 @@ finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose
                    shapes[3 * out + 2], shapes[3 * out + 1]);
       g_clear_error (&why);
     }
-  if (ok && choose_layer && segcam_model_infer_shapes (m, 256 * mult, 256 * mult, shapes, NULL))
+  /* At a fixed size the model's shapes are those of its export size. */
+  int side = imp->fixed_size ? (int) imp->export_w : 256 * mult;
+  if (ok && choose_layer && segcam_model_infer_shapes (m, side, imp->fixed_size ? (int) imp->export_h : side,
+                                                       shapes, NULL))
     {
       int best = out;
       int64_t best_area = G_MAXINT64;
@@ -693,6 +710,17 @@ finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose
     }
   json_object_set_int_member (json_object_get_object_member (root, "input"), "size_multiple", mult);
   g_hash_table_replace (st->metadata, g_strdup ("segcam.graph"), graph_text (root));
+  /* The lowest version that has every op and key the translation uses. */
+  int version = imp->fixed_size ? 3 : 2;
+  for (guint i = 0; i < imp->nodes->len; i++)
+    version = MAX (version, segcam_op_get (segcam_op_find (node_at (imp, i)->op))->format_version);
+  g_hash_table_replace (st->metadata, g_strdup ("segcam.format"), g_strdup_printf ("%d", version));
+  if (imp->fixed_size)
+    {
+      g_hash_table_replace (st->metadata, g_strdup ("segcam.fixed_size"),
+                            g_strdup_printf ("%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT, imp->export_w,
+                                             imp->export_h));
+    }
   g_free (shapes);
   segcam_model_free (m);
   return ok;
@@ -825,7 +853,7 @@ translate (importer *imp, const char *path, const segcam_onnx_options *o, segcam
     g_string_append_printf (summary, "; the weights of its %d ConvInteger nodes were dequantized "
                             "(activations stay float: DynamicQuantizeLinear is not applied)",
                             imp->n_dequantized);
-  ok = generalise (imp, root, st, summary, notes) && finish (imp, root, st, layer_name == NULL);
+  ok = generalise (imp, root, st, summary, notes) && finish (imp, root, st, layer_name == NULL, summary);
   if (ok && summary->len)
     {
       /* The summary joins the description `segcam info` shows; segcam import prints it and

@@ -291,10 +291,10 @@ input_numbers (importer *imp, const Onnx__NodeProto *n, size_t k, const char *wh
   value *v = input (imp, n, k, &ok);
   if (!ok)
     return NULL;
-  for (size_t i = 0; v && v->kind != V_ACT && i < v->n; i++)
+  for (size_t i = 0; v && !is_act (v) && i < v->n; i++)
     if (!is_number (v, i))
       v = NULL;
-  if (!v || v->kind == V_ACT)
+  if (!v || is_act (v))
     {
       unsupported_printf (imp, n, "%s must be a constant", what);
       return NULL;
@@ -432,6 +432,13 @@ input_act (importer *imp, const Onnx__NodeProto *n, size_t k)
   value *v = input (imp, n, k, &ok);
   if (!ok)
     return -1;
+  if (v && v->kind == V_VIEW)
+    {
+      unsupported_printf (imp, n, "input %zu is an activation whose channels a Reshape split, "
+                          "which only Transpose, InstanceNormalization and a Reshape back to "
+                          "N x C x H x W take", k);
+      return -1;
+    }
   if (!v || v->kind != V_ACT)
     {
       unsupported_printf (imp, n, "input %zu must be computed from the image", k);
@@ -651,13 +658,53 @@ op_leaky_relu (importer *imp, const Onnx__NodeProto *n)
   return o != NULL;
 }
 
+/* x * w[c] + b[c] (b NULL: no shift), a depthwise 1x1 convolution named after n's output. */
+static void
+emit_depthwise (importer *imp, const Onnx__NodeProto *n, int x, const float *w, const float *b)
+{
+  int c = node_at (imp, x)->channels;
+  JsonObject *o = emit (imp, n, "conv2d", 1, &x, c, node_at (imp, x)->one_pixel);
+  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
+  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
+  const int64_t wshape[4] = {c, 1, 1, 1}, bshape[1] = {c};
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, w, 4, wshape, NULL));
+  if (b)
+    json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, bshape, NULL));
+  json_object_set_int_member (o, "groups", c);
+  g_free (wname);
+  g_free (bname);
+}
+
 static gboolean
 op_hardsigmoid (importer *imp, const Onnx__NodeProto *n)
 {
   double alpha = attr_float (n, "alpha", 0.2), beta = attr_float (n, "beta", 0.5);
-  if (fabs (alpha - 1.0 / 6) > 1e-6 || fabs (beta - 0.5) > 1e-6)
-    return unsupported (imp, n, "segcam has PyTorch's hardsigmoid only (alpha 1/6, beta 1/2)");
-  return op_unary (imp, n, "hardsigmoid");
+  if (fabs (alpha - 1.0 / 6) <= 1e-6 && fabs (beta - 0.5) <= 1e-6)
+    return op_unary (imp, n, "hardsigmoid");
+  /* Other slopes (PaddlePaddle's 0.2): clip (alpha x + beta, 0, 1), the affine step named
+   * apart so that the clip carries the ONNX name. */
+  int x = input_act (imp, n, 0);
+  if (x < 0)
+    return FALSE;
+  if (!isfinite (alpha) || !isfinite (beta))
+    return unsupported (imp, n, "alpha and beta must be finite");
+  int c = node_at (imp, x)->channels;
+  float *w = g_new (float, c), *b = g_new (float, c);
+  for (int i = 0; i < c; i++)
+    w[i] = (float) alpha, b[i] = (float) beta;
+  emit_depthwise (imp, n, x, w, b);
+  g_free (w);
+  g_free (b);
+  int affine = (int) imp->nodes->len - 1;
+  out_node *o = &g_array_index (imp->nodes, out_node, affine);
+  char *name = g_strdup_printf ("%s#affine", o->name);
+  g_free (o->name);
+  o->name = name;
+  json_object_set_string_member (o->json, "name", name);
+  JsonObject *clip = emit (imp, n, "clip", 1, &affine, c, o->one_pixel);
+  json_object_set_double_member (clip, "min", 0);
+  json_object_set_double_member (clip, "max", 1);
+  return TRUE;
 }
 
 static gboolean
@@ -713,16 +760,7 @@ emit_affine (importer *imp, const Onnx__NodeProto *n, int x, const value *k, aff
       w[i] = kind == X_TIMES_K ? v : kind == X_OVER_K ? 1 / v : kind == K_MINUS_X ? -1 : 1;
       b[i] = kind == X_PLUS_K || kind == K_MINUS_X ? v : kind == X_MINUS_K ? -v : 0;
     }
-  JsonObject *o = emit (imp, n, "conv2d", 1, &x, c, node_at (imp, x)->one_pixel);
-  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
-  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
-  const int64_t wshape[4] = {c, 1, 1, 1}, bshape[1] = {c};
-  json_object_set_string_member (o, "weight", add_tensor (imp, wname, w, 4, wshape, NULL));
-  if (kind != X_TIMES_K && kind != X_OVER_K)
-    json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, bshape, NULL));
-  json_object_set_int_member (o, "groups", c);
-  g_free (wname);
-  g_free (bname);
+  emit_depthwise (imp, n, x, w, kind != X_TIMES_K && kind != X_OVER_K ? b : NULL);
   g_free (w);
   g_free (b);
   return TRUE;
@@ -742,7 +780,10 @@ op_arith (importer *imp, const Onnx__NodeProto *n)
   if (!a || !b)
     return unsupported (imp, n, "an input is missing");
   char op = n->op_type[0];
-  if (a->kind != V_ACT && b->kind != V_ACT)
+  if (a->kind == V_VIEW || b->kind == V_VIEW)
+    return unsupported (imp, n, "an operand is an activation with its channels split by a "
+                        "Reshape; segcam computes on N x C x H x W activations");
+  if (!is_act (a) && !is_act (b))
     return fold_arith (imp, n, a, b);
   if (a->kind == V_ACT && b->kind == V_ACT)
     {
@@ -807,18 +848,63 @@ op_concat (importer *imp, const Onnx__NodeProto *n)
   return ok;
 }
 
+/* auto_pad SAME_* of a strided window pads by the input's size: ONNX pads max ((ceil (in / s) - 1) s
+ * + k - in, 0) in all, the odd one at the end for SAME_UPPER. With a 1-pixel window that is nothing;
+ * with stride 2 and an even window, SAME_UPPER is (k - 2) / 2 on each side plus one at the end for
+ * an odd input, which is PyTorch's ceil mode: its overhanging window reads only the input. Other
+ * windows would need a padding that changes with the image, which segcam's pooling cannot follow.
+ * Sets pads (symmetric) and *ceil_mode; FALSE (with the error) when the window is none of these. */
+static gboolean
+same_strided_pads (importer *imp, const Onnx__NodeProto *n, const int *k, const int *s,
+                   gboolean upper, int *pads, gboolean *ceil_mode)
+{
+  *ceil_mode = FALSE;
+  for (int i = 0; i < 2; i++)
+    {
+      if (k[i] == 1)
+        pads[i] = 0;
+      else if (s[i] == 1 && k[i] % 2 == 1)
+        pads[i] = (k[i] - 1) / 2;
+      else if (s[i] == 2 && k[i] % 2 == 0 && upper)
+        pads[i] = (k[i] - 2) / 2, *ceil_mode = TRUE;
+      else
+        return unsupported_printf (imp, n, "auto_pad %s with kernel %d and stride %d pads by the "
+                                   "input's size, which segcam maps only for stride 1 and an odd "
+                                   "kernel or SAME_UPPER with stride 2 and an even kernel; export "
+                                   "with explicit pads", upper ? "SAME_UPPER" : "SAME_LOWER", k[i], s[i]);
+      pads[i + 2] = pads[i];
+    }
+  return TRUE;
+}
+
 /* Pooling windows: 2-D, symmetric padding, no dilation. */
 static gboolean
 op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
 {
   static const int one[2] = {1, 1};
   int k[2], s[2], d[2], pads[4];
+  char buf[32];
+  const char *auto_pad = attr_string (n, "auto_pad", "NOTSET", buf, sizeof buf);
+  gboolean same = g_str_has_prefix (auto_pad, "SAME_");
+  gboolean ceil_mode = attr_int (n, "ceil_mode", 0) != 0;
+  gboolean include_pad = average && attr_int (n, "count_include_pad", 0) != 0;
   if (!attr_ints (imp, n, "kernel_shape", 2, 1, 4096, NULL, k)
       || !attr_ints (imp, n, "strides", 2, 1, 4096, one, s)
-      || !attr_ints (imp, n, "dilations", 2, 1, 4096, one, d) || !conv_pads (imp, n, k, one, d, pads))
+      || !attr_ints (imp, n, "dilations", 2, 1, 4096, one, d))
     return FALSE;
   if (d[0] != 1 || d[1] != 1)
     return unsupported (imp, n, "dilated pooling is not supported");
+  if (same && (s[0] > 1 || s[1] > 1))
+    {
+      if (!same_strided_pads (imp, n, k, s, strcmp (auto_pad, "SAME_UPPER") == 0, pads, &ceil_mode))
+        return FALSE;
+      /* ceil mode's overhanging window counts no padding in PyTorch; ONNX would count it. */
+      if (include_pad && ceil_mode)
+        return unsupported (imp, n, "count_include_pad with auto_pad SAME and a stride counts "
+                            "padding segcam does not; export with count_include_pad=0 or explicit pads");
+    }
+  else if (!conv_pads (imp, n, k, one, d, pads))
+    return FALSE;
   if (pads[0] != pads[2] || pads[1] != pads[3])
     return unsupported (imp, n, "asymmetric pads are not supported for pooling");
   JsonObject *o = emit_unary (imp, n, average ? "avgpool2d" : "maxpool2d");
@@ -827,9 +913,9 @@ op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
   json_object_set_array_member (o, "kernel", json_ints (2, k));
   json_object_set_array_member (o, "stride", json_ints (2, s));
   json_object_set_array_member (o, "padding", json_ints (2, pads));
-  json_object_set_boolean_member (o, "ceil_mode", attr_int (n, "ceil_mode", 0) != 0);
+  json_object_set_boolean_member (o, "ceil_mode", ceil_mode);
   if (average)
-    json_object_set_boolean_member (o, "count_include_pad", attr_int (n, "count_include_pad", 0) != 0);
+    json_object_set_boolean_member (o, "count_include_pad", include_pad);
   return TRUE;
 }
 
@@ -919,6 +1005,45 @@ op_pad (importer *imp, const Onnx__NodeProto *n)
   return TRUE;
 }
 
+/* Which of segcam's index rules an ONNX Resize's is. PyTorch's nearest, floor (out / scale), is
+ * asymmetric with floor; for a whole upscale factor k it is also what half_pixel with either
+ * rounding gives (round ((x + 0.5) / k - 0.5) = floor (x / k): no ties), tf_half_pixel_for_nn with
+ * floor, and, for k = 2 only, asymmetric with round_prefer_floor (x / 2 ties at odd x, rounded
+ * down). Linear with asymmetric (TensorFlow 1's bilinear) has no counterpart. */
+typedef enum {
+  RULE_NONE,
+  RULE_NEAREST,           /* PyTorch's nearest at any scale */
+  RULE_NEAREST_WHOLE,     /* PyTorch's nearest for whole constant scales only */
+  RULE_NEAREST_TWO,       /* PyTorch's nearest for constant scales 1 and 2 only */
+  RULE_BILINEAR,
+  RULE_ALIGN_CORNERS,
+} resize_rule;
+
+static resize_rule
+resize_rule_of (const char *mode, const char *ctm, const char *nearest, gboolean legacy)
+{
+  gboolean round = g_str_has_prefix (nearest, "round_prefer_");
+  if (strcmp (mode, "linear") == 0)
+    return strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0 ? RULE_BILINEAR
+           : strcmp (ctm, "align_corners") == 0 ? RULE_ALIGN_CORNERS : RULE_NONE;
+  if (strcmp (mode, "nearest") != 0)
+    return RULE_NONE;
+  if (strcmp (ctm, "asymmetric") == 0)
+    return legacy || strcmp (nearest, "floor") == 0 ? RULE_NEAREST
+           : strcmp (nearest, "round_prefer_floor") == 0 ? RULE_NEAREST_TWO : RULE_NONE;
+  if ((strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0) && round)
+    return RULE_NEAREST_WHOLE;
+  return strcmp (ctm, "tf_half_pixel_for_nn") == 0 && strcmp (nearest, "floor") == 0
+           ? RULE_NEAREST_WHOLE : RULE_NONE;
+}
+
+/* Whether a constant scale fits a rule that holds for some scales only. */
+static gboolean
+whole_scale (float k, resize_rule rule)
+{
+  return k >= 1 && k <= 64 && k == floorf (k) && (rule != RULE_NEAREST_TWO || k <= 2);
+}
+
 /* Resize (opset 10+) and Upsample: to the size of another tensor (sizes computed from its Shape),
  * or by constant scales. */
 static gboolean
@@ -930,19 +1055,15 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
   const char *ctm = attr_string (n, "coordinate_transformation_mode",
                                  upsample || imp->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
   const char *nearest = attr_string (n, "nearest_mode", "round_prefer_floor", b3, sizeof b3);
-  gboolean bilinear, align_corners = FALSE;
-  if (strcmp (mode, "nearest") == 0 && strcmp (ctm, "asymmetric") == 0
-      && (strcmp (nearest, "floor") == 0 || upsample || imp->opset < 11))
-    bilinear = FALSE;
-  else if (strcmp (mode, "linear") == 0
-           && (strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0
-               || (align_corners = strcmp (ctm, "align_corners") == 0)))
-    bilinear = TRUE;
-  else
+  resize_rule rule = resize_rule_of (mode, ctm, nearest, upsample || imp->opset < 11);
+  gboolean bilinear = rule == RULE_BILINEAR || rule == RULE_ALIGN_CORNERS;
+  gboolean align_corners = rule == RULE_ALIGN_CORNERS;
+  gboolean is_nearest = strcmp (mode, "nearest") == 0;
+  if (rule == RULE_NONE)
     return unsupported_printf (imp, n, "mode %s with coordinate_transformation_mode %s%s%s is not "
-                               "supported (segcam has PyTorch's nearest and bilinear)", mode, ctm,
-                               strcmp (mode, "nearest") == 0 ? " and nearest_mode " : "",
-                               strcmp (mode, "nearest") == 0 ? nearest : "");
+                               "supported; export with PyTorch's interpolate: nearest (asymmetric, "
+                               "floor) or bilinear (half_pixel or align_corners)", mode, ctm,
+                               is_nearest ? " and nearest_mode " : "", is_nearest ? nearest : "");
   int x = input_act (imp, n, 0);
   if (x < 0)
     return FALSE;
@@ -966,6 +1087,13 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
     scales = input (imp, n, 2, &ok), sizes = input (imp, n, 3, &ok);
   if (!ok)
     return FALSE;
+  if ((rule == RULE_NEAREST_WHOLE || rule == RULE_NEAREST_TWO)
+      && !(!(sizes && sizes->n) && scales && scales->kind == V_FLOAT && scales->n == 4
+           && whole_scale (scales->floats[2], rule) && whole_scale (scales->floats[3], rule)))
+    return unsupported_printf (imp, n, "nearest with coordinate_transformation_mode %s and "
+                               "nearest_mode %s is PyTorch's nearest only for %s scales given as "
+                               "constants; export with PyTorch's interpolate (nearest: asymmetric, "
+                               "floor)", ctm, nearest, rule == RULE_NEAREST_TWO ? "1 or 2" : "whole");
   if (sizes && sizes->n)
     {
       if (sizes->kind != V_INT || sizes->n != 4)
@@ -1033,7 +1161,7 @@ op_alias (importer *imp, const Onnx__NodeProto *n)
                           || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
       gboolean to_int = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64
                         || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
-      if (v->kind == V_ACT ? !to_float : !to_float && !to_int)
+      if (is_act (v) ? !to_float : !to_float && !to_int)
         {
           value_free (v);
           return unsupported (imp, n, "segcam casts to float and integer types only");
@@ -1132,6 +1260,9 @@ op_shape (importer *imp, const Onnx__NodeProto *n)
   value *x = present_input (imp, n, 0);
   if (!x)
     return FALSE;
+  if (x->kind == V_VIEW)
+    return unsupported (imp, n, "the shape of an activation whose channels a Reshape split is "
+                        "not supported");
   int rank = x->kind == V_ACT ? 4 : x->n_dims;
   int64_t start = attr_int (n, "start", 0), end = attr_int (n, "end", rank);
   start = CLAMP (start < 0 ? start + rank : start, 0, rank);
@@ -1193,7 +1324,7 @@ computed_input (importer *imp, const Onnx__NodeProto *n, size_t k)
   value *v = input (imp, n, k, &ok);
   if (!ok)
     return NULL;
-  if (!v || v->kind == V_ACT)
+  if (!v || is_act (v))
     {
       unsupported (imp, n, v ? "segcam cannot reshape activations" : "an input is missing");
       return NULL;
@@ -1274,9 +1405,219 @@ op_gather (importer *imp, const Onnx__NodeProto *n)
 }
 
 /* Unsqueeze, Squeeze and Reshape only change dims: the elements stay in order. */
+/* ---- activations whose channels a Reshape splits ------------------------------------------ */
+
+static gboolean
+define_channel_view (importer *imp, const Onnx__NodeProto *n, int node, int a, gboolean merged,
+                     gboolean swapped)
+{
+  value *v = g_new0 (value, 1);
+  *v = (value) {.kind = V_VIEW, .node = node, .view_a = a, .view_merged = merged,
+                .view_swapped = swapped};
+  return define (imp, n, v);
+}
+
+/* A view whose splits a Transpose swapped, back to N x C x H x W: its channels permuted, as a 1x1
+ * convolution by the permutation matrix (exact: every output is one input times 1). */
+static gboolean
+emit_channel_permutation (importer *imp, const Onnx__NodeProto *n, const value *x)
+{
+  int c = node_at (imp, x->node)->channels, a = x->view_a, b = c / a;
+  if (c > 2048)
+    return unsupported (imp, n, "segcam shuffles at most 2048 channels");
+  float *w = g_new0 (float, (size_t) c * c);
+  for (int i = 0; i < a; i++)
+    for (int j = 0; j < b; j++)
+      w[(size_t) (j * a + i) * c + i * b + j] = 1;
+  JsonObject *o = emit (imp, n, "conv2d", 1, &x->node, c, node_at (imp, x->node)->one_pixel);
+  char *wname = g_strdup_printf ("%s.weight", node_at (imp, (int) imp->nodes->len - 1)->name);
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, w, 4,
+                                                          (int64_t[]) {c, c, 1, 1}, NULL));
+  g_free (wname);
+  g_free (w);
+  return TRUE;
+}
+
+/* Reshape of an activation, which may change its channels only: split them in two ([N, a, b, H,
+ * W], a channel shuffle), group them ([N, a, -1], GroupNorm's export), or, from such a view, back
+ * to N x C x H x W. Sizes in the shape are not checked: whether symbols of the input's shape or a
+ * static export's numbers, they leave height and width as they are. */
+static gboolean
+reshape_activation (importer *imp, const Onnx__NodeProto *n, const value *x)
+{
+  static const char *why = "segcam reshapes activations only to split their channels in two "
+                           "(N x a x b x H x W), to group them (N x a x -1), or back to N x C x H x W";
+  gboolean ok = TRUE;
+  value *shape = input (imp, n, 1, &ok);
+  if (!ok)
+    return FALSE;
+  if (!shape || shape->kind != V_INT || shape->n < 3 || shape->n > 5)
+    return unsupported (imp, n, why);
+  int c = node_at (imp, x->node)->channels;
+  int64_t d1 = is_number (shape, 1) ? number_int (shape, 1) : -2;
+  int64_t d2 = shape->n == 5 && is_number (shape, 2) ? number_int (shape, 2) : -2;
+  if (shape->n == 4)
+    {
+      if (d1 != c && !(d1 == 0 && x->kind == V_ACT && !attr_int (n, "allowzero", 0)))
+        return unsupported (imp, n, why);
+      if (x->kind == V_VIEW && x->view_swapped)
+        return emit_channel_permutation (imp, n, x);
+      value *v = g_new0 (value, 1);
+      *v = (value) {.kind = V_ACT, .node = x->node};
+      return define (imp, n, v);
+    }
+  if (x->kind == V_VIEW)
+    return unsupported (imp, n, why);
+  if (shape->n == 3 && d1 >= 1 && c % d1 == 0)
+    return define_channel_view (imp, n, x->node, (int) d1, TRUE, FALSE);
+  if (shape->n == 5 && d1 >= 1 && d2 >= 1 && d1 * d2 == c)
+    return define_channel_view (imp, n, x->node, (int) d1, FALSE, FALSE);
+  return unsupported (imp, n, why);
+}
+
+/* Transpose of a channel view: its two splits swapped (perm 0, 2, 1, 3, 4). */
+static gboolean
+transpose_view (importer *imp, const Onnx__NodeProto *n, const value *x)
+{
+  static const int64_t swap[5] = {0, 2, 1, 3, 4};
+  const Onnx__AttributeProto *a = attr (n, "perm");
+  if (x->view_merged || !a || a->n_ints != 5 || memcmp (a->ints, swap, sizeof swap) != 0)
+    return unsupported (imp, n, "segcam transposes the two splits of an activation's channels "
+                        "only (perm 0, 2, 1, 3, 4 of N x a x b x H x W)");
+  return define_channel_view (imp, n, x->node, x->view_a, FALSE, !x->view_swapped);
+}
+
+/* A group_norm of activation x: scale and bias per channel, or per group (per_group). */
+static gboolean
+emit_group_norm (importer *imp, const Onnx__NodeProto *n, int x, int groups, const value *scale,
+                 const value *bias, gboolean per_group)
+{
+  int c = node_at (imp, x)->channels;
+  double eps = attr_float (n, "epsilon", 1e-5);
+  if (!(eps > 0 && isfinite (eps)))
+    return unsupported (imp, n, "epsilon must be positive");
+  float *g = g_new (float, c), *b = g_new (float, c);
+  for (int k = 0; k < c; k++)
+    {
+      int i = per_group ? k / (c / groups) : k;
+      g[k] = scale->floats[i], b[k] = bias->floats[i];
+    }
+  JsonObject *o = emit (imp, n, "group_norm", 1, &x, c, node_at (imp, x)->one_pixel);
+  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
+  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, g, 1, (int64_t[]) {c}, NULL));
+  json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, (int64_t[]) {c}, NULL));
+  json_object_set_int_member (o, "groups", groups);
+  json_object_set_double_member (o, "eps", eps);
+  g_free (wname), g_free (bname), g_free (g), g_free (b);
+  return TRUE;
+}
+
+/* Flatten of a globally pooled activation, N x C x 1 x 1 to N x C: the same values, so the same
+ * node (a squeeze-and-excitation block's, before its Gemm). */
+static gboolean
+op_flatten (importer *imp, const Onnx__NodeProto *n)
+{
+  int x = input_act (imp, n, 0);
+  if (x < 0)
+    return FALSE;
+  if (!node_at (imp, x)->one_pixel || attr_int (n, "axis", 1) != 1)
+    return unsupported (imp, n, "segcam flattens only N x C x 1 x 1 activations (after global "
+                        "pooling) to N x C");
+  value *v = g_new0 (value, 1);
+  *v = (value) {.kind = V_ACT, .node = x};
+  return define (imp, n, v);
+}
+
+/* Gemm (alpha A B' + beta C, B' = B or its transpose) or MatMul (A B) of a globally pooled,
+ * flattened activation A by constants: a 1 x 1 convolution, weight [Cout, Cin, 1, 1]. */
+static gboolean
+op_gemm (importer *imp, const Onnx__NodeProto *n)
+{
+  gboolean gemm = strcmp (n->op_type, "Gemm") == 0;
+  int x = input_act (imp, n, 0);
+  value *w, *c = NULL;
+  if (x < 0 || !weight_input (imp, n, 1, 2, &w) || (gemm && !weight_input (imp, n, 2, 1, &c)))
+    return FALSE;
+  if (!node_at (imp, x)->one_pixel)
+    return unsupported (imp, n, "segcam multiplies by matrices only N x C activations flattened "
+                        "after global pooling");
+  if (!w || (gemm && attr_int (n, "transA", 0)))
+    return unsupported (imp, n, "the first input must be the activation and the second a "
+                        "constant matrix");
+  gboolean trans = gemm && attr_int (n, "transB", 0);
+  int64_t cin = node_at (imp, x)->channels, cout = trans ? w->dims[0] : w->dims[1];
+  if ((trans ? w->dims[1] : w->dims[0]) != cin || cout < 1 || cout > 65536
+      || (c && c->n != 1 && c->n != (size_t) cout))
+    return unsupported (imp, n, "the matrix does not fit the activation's channels");
+  double alpha = gemm ? attr_float (n, "alpha", 1) : 1, beta = gemm ? attr_float (n, "beta", 1) : 1;
+  float *k = g_new (float, cout * cin), *b = c ? g_new (float, cout) : NULL;
+  for (int64_t o = 0; o < cout; o++)
+    {
+      for (int64_t i = 0; i < cin; i++)
+        k[o * cin + i] = (float) (alpha * w->floats[trans ? o * cin + i : i * cout + o]);
+      if (b)
+        b[o] = (float) (beta * c->floats[c->n == 1 ? 0 : o]);
+    }
+  JsonObject *o = emit (imp, n, "conv2d", 1, &x, (int) cout, TRUE);
+  const char *name = node_at (imp, (int) imp->nodes->len - 1)->name;
+  char *wname = g_strdup_printf ("%s.weight", name), *bname = g_strdup_printf ("%s.bias", name);
+  json_object_set_string_member (o, "weight", add_tensor (imp, wname, k, 4,
+                                                          (int64_t[]) {cout, cin, 1, 1}, NULL));
+  if (b)
+    json_object_set_string_member (o, "bias", add_tensor (imp, bname, b, 1, (int64_t[]) {cout}, NULL));
+  g_free (wname), g_free (bname), g_free (k), g_free (b);
+  return TRUE;
+}
+
+/* InstanceNormalization of an activation (a group per channel), or of the grouping view
+ * GroupNorm's export makes (a group per row), whose output is that view again. */
+static gboolean
+op_instance_norm (importer *imp, const Onnx__NodeProto *n)
+{
+  value *x = present_input (imp, n, 0), *scale, *bias;
+  if (!x)
+    return FALSE;
+  if (!is_act (x) || (x->kind == V_VIEW && !x->view_merged))
+    return unsupported (imp, n, "input 0 must be an N x C x H x W activation, or one grouped "
+                        "N x G x -1 by a Reshape");
+  int node = x->node, groups = x->kind == V_VIEW ? x->view_a : node_at (imp, node)->channels;
+  if (!weight_input (imp, n, 1, 1, &scale) || !weight_input (imp, n, 2, 1, &bias))
+    return FALSE;
+  if (!scale || !bias || scale->n != (size_t) groups || bias->n != (size_t) groups)
+    return unsupported (imp, n, "scale and B must give one value per channel");
+  if (!emit_group_norm (imp, n, node, groups, scale, bias, x->kind == V_VIEW))
+    return FALSE;
+  return x->kind != V_VIEW
+         || define_channel_view (imp, n, (int) imp->nodes->len - 1, groups, TRUE, FALSE);
+}
+
+/* GroupNormalization (opset 18: scale and bias per group; 21: per channel). */
+static gboolean
+op_group_norm (importer *imp, const Onnx__NodeProto *n)
+{
+  int x = input_act (imp, n, 0);
+  value *scale, *bias;
+  if (x < 0 || !weight_input (imp, n, 1, 1, &scale) || !weight_input (imp, n, 2, 1, &bias))
+    return FALSE;
+  int c = node_at (imp, x)->channels;
+  int64_t groups = attr_int (n, "num_groups", 0);
+  if (groups < 1 || groups > c || c % groups)
+    return unsupported (imp, n, "num_groups must divide the channels");
+  size_t per = scale ? scale->n : 0;
+  if (!scale || !bias || bias->n != per || (per != (size_t) c && per != (size_t) groups))
+    return unsupported (imp, n, "scale and bias must give one value per channel or per group");
+  return emit_group_norm (imp, n, x, (int) groups, scale, bias, per != (size_t) c);
+}
+
 static gboolean
 op_reshape (importer *imp, const Onnx__NodeProto *n)
 {
+  value *first = present_input (imp, n, 0);
+  if (!first)
+    return FALSE;
+  if (is_act (first) && n->op_type[0] == 'R')
+    return reshape_activation (imp, n, first);
   value *x = computed_input (imp, n, 0);
   if (!x)
     return FALSE;
@@ -1470,6 +1811,11 @@ op_slice (importer *imp, const Onnx__NodeProto *n)
 static gboolean
 op_transpose (importer *imp, const Onnx__NodeProto *n)
 {
+  value *v = present_input (imp, n, 0);
+  if (!v)
+    return FALSE;
+  if (v->kind == V_VIEW)
+    return transpose_view (imp, n, v);
   value *x = computed_input (imp, n, 0);
   if (!x)
     return FALSE;
@@ -1543,7 +1889,7 @@ any_act_input (importer *imp, const Onnx__NodeProto *n, gboolean *ok)
   for (size_t i = 0; *ok && i < n->n_input; i++)
     {
       value *v = input (imp, n, i, ok);
-      if (v && v->kind == V_ACT)
+      if (v && is_act (v))
         return TRUE;
     }
   return FALSE;
@@ -1568,6 +1914,14 @@ onnx_convert_node (importer *imp, const Onnx__NodeProto *n)
     return op_dynamic_quantize (imp, n);
   if (strcmp (t, "BatchNormalization") == 0)
     return op_batchnorm (imp, n);
+  if (strcmp (t, "Flatten") == 0)
+    return op_flatten (imp, n);
+  if (strcmp (t, "Gemm") == 0 || strcmp (t, "MatMul") == 0)
+    return op_gemm (imp, n);
+  if (strcmp (t, "InstanceNormalization") == 0)
+    return op_instance_norm (imp, n);
+  if (strcmp (t, "GroupNormalization") == 0)
+    return op_group_norm (imp, n);
   if (strcmp (t, "Relu") == 0)
     return op_unary (imp, n, "relu");
   if (strcmp (t, "Sigmoid") == 0)

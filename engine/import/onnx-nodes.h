@@ -4,6 +4,10 @@
  * Every ONNX tensor the output depends on becomes one of three kinds of value:
  *   - an activation: a segcam node, named after the tensor, whose channels are known statically;
  *   - a float constant: an initializer or a Constant node (weights, Resize scales, Clip bounds);
+ *   - an activation seen with its channels split in two, by a Reshape that only touches channels:
+ *     [N, a, b, H, W] (a channel shuffle's), or [N, a, b*H*W] (GroupNorm's grouping before
+ *     InstanceNormalization); a Transpose of the two splits and a Reshape back to N x C x H x W
+ *     make it an activation again;
  *   - an integer tensor whose elements are numbers or symbols "dimension d of node X". Shape
  *     sub-graphs (Shape, Gather, Slice, Unsqueeze, Concat, Constant...) are evaluated on those at
  *     import time, so that a Resize whose sizes come from Shape (T) becomes an upsample "to the
@@ -21,7 +25,7 @@
 #define MAX_DIMS 8
 #define MAX_COMPUTED 65536        /* elements of a tensor computed at import time */
 
-typedef enum { V_ACT, V_INT, V_FLOAT } value_kind;
+typedef enum { V_ACT, V_INT, V_FLOAT, V_VIEW } value_kind;
 
 /* An integer element: the number k, or (node >= 0) dimension dim (0..3, NCHW) of node's output. */
 typedef struct {
@@ -31,7 +35,11 @@ typedef struct {
 
 typedef struct {
   value_kind kind;
-  int node;               /* V_ACT: index into the emitted nodes */
+  int node;               /* V_ACT, V_VIEW: index into the emitted nodes */
+  int view_a;             /* V_VIEW: the node's channels as a x (channels / a) */
+  gboolean view_merged;   /* V_VIEW: [N, a, b*H*W], else [N, a, b, H, W] */
+  gboolean view_swapped;  /* V_VIEW: a Transpose swapped the splits: logical channel j * a + i
+                             is the node's i * b + j */
   int n_dims;
   int64_t dims[MAX_DIMS];
   size_t n;
@@ -64,8 +72,16 @@ typedef struct {
   int64_t export_h, export_w; /* the graph input's static height and width, else 0 */
   GArray *fixed;          /* int: the upsample nodes of Resizes to a fixed size, in order */
   int n_dequantized;      /* ConvInteger weights dequantized to float */
+  gboolean fixed_size;    /* the network runs at its export size only (segcam.fixed_size) */
   GError **error;
 } importer;
+
+/* Whether v is computed from the image (V_ACT or V_VIEW), not at import time. */
+static inline gboolean
+is_act (const value *v)
+{
+  return v->kind == V_ACT || v->kind == V_VIEW;
+}
 
 static inline void
 value_free (value *v)

@@ -47,6 +47,10 @@ int segcam_model_format_version (const segcam_model *model);
 
 int segcam_model_input_channels (const segcam_model *model); /* 1 (Y') or 3 (R'G'B') */
 int segcam_model_size_multiple (const segcam_model *model);
+/* Whether the network runs at one input size only (docs/model-format.md, segcam.fixed_size), and
+ * which (0 x 0 when not). A session for another image size resamples the image to it, bilinear,
+ * and the logits, probabilities, labels and maps back to the image. */
+gboolean segcam_model_fixed_size (const segcam_model *model, int *width, int *height);
 int64_t segcam_model_n_parameters (const segcam_model *model);
 
 /* Classes as the model lists them. A one-channel sigmoid model lists two: background, foreground. */
@@ -66,7 +70,8 @@ int segcam_model_output_node (const segcam_model *model);
 int segcam_model_default_layer (const segcam_model *model);
 
 /* Output shape (channels, height, width) of every node for an image of width x height, after the
- * input is padded to the size multiple. shapes has 3 * n_nodes ints. */
+ * input is padded to the size multiple (or resampled to the model's fixed size, whatever the
+ * image's). shapes has 3 * n_nodes ints. */
 gboolean segcam_model_infer_shapes (const segcam_model *model, int width, int height,
                                     int *shapes, GError **error);
 

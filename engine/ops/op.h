@@ -34,6 +34,8 @@ typedef enum {
   SEGCAM_OP_LEAKY_RELU,
   SEGCAM_OP_CLIP,
   SEGCAM_OP_PAD,
+  /* format version 3 */
+  SEGCAM_OP_GROUP_NORM,
   SEGCAM_OP_COUNT
 } segcam_op;
 
@@ -93,6 +95,13 @@ typedef struct {
   float value;
 } segcam_pad_params;
 
+/* group_norm: gamma and beta per channel. */
+typedef struct {
+  int groups;
+  double eps;
+  float *gamma, *beta;
+} segcam_group_norm_params;
+
 typedef struct {
   char *name;
   segcam_op op;
@@ -108,6 +117,7 @@ typedef struct {
     segcam_upsample_params up;
     segcam_activation_params act;
     segcam_pad_params pad;
+    segcam_group_norm_params gn;
   } p;
 } segcam_node;
 

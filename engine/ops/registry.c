@@ -7,7 +7,8 @@
 extern const segcam_op_def segcam_op_conv2d, segcam_op_conv_transpose2d, segcam_op_batchnorm,
   segcam_op_relu, segcam_op_sigmoid, segcam_op_maxpool2d, segcam_op_upsample, segcam_op_concat,
   segcam_op_add, segcam_op_avgpool2d, segcam_op_global_avgpool, segcam_op_mul,
-  segcam_op_hardswish, segcam_op_hardsigmoid, segcam_op_leaky_relu, segcam_op_clip, segcam_op_pad;
+  segcam_op_hardswish, segcam_op_hardsigmoid, segcam_op_leaky_relu, segcam_op_clip, segcam_op_pad,
+  segcam_op_group_norm;
 
 /* The image, preprocessed by the session: it has neither attributes nor kernels. */
 static const segcam_op_def segcam_op_input = {
@@ -33,6 +34,7 @@ static const segcam_op_def *const table[] = {
   [SEGCAM_OP_LEAKY_RELU] = &segcam_op_leaky_relu,
   [SEGCAM_OP_CLIP] = &segcam_op_clip,
   [SEGCAM_OP_PAD] = &segcam_op_pad,
+  [SEGCAM_OP_GROUP_NORM] = &segcam_op_group_norm,
 };
 /* An op added at the end of the enum without a line here fails the assertion; one added in the
  * middle leaves a NULL, which the op test's /ops/registry finds, along with names used twice. */

@@ -1,6 +1,7 @@
 /* session.c — running a planned network: preprocessing, the forward pass node by node, the
  * backward pass over the gradient set, and reading predictions off the output. */
 #include "session.h"
+#include "resample.h"
 
 #include <math.h>
 #include <string.h>
@@ -27,6 +28,18 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
   s->width = width, s->height = height, s->batch = batch;
   s->hp = (height + mult - 1) / mult * mult;
   s->wp = (width + mult - 1) / mult * mult;
+  if (m->fixed_w)
+    {
+      s->hp = m->fixed_h, s->wp = m->fixed_w;
+      s->resampled = width != m->fixed_w || height != m->fixed_h;
+    }
+  if (s->resampled && mode == SEGCAM_RUN_TRAIN)
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, "the model runs at %dx%d only: train "
+                   "it on images of that size, not %dx%d", s->wp, s->hp, width, height);
+      g_free (s);
+      return NULL;
+    }
   s->mode = mode;
   s->explain = mode == SEGCAM_RUN_EXPLAIN;
   s->target = mode == SEGCAM_RUN_EXPLAIN ? target : mode == SEGCAM_RUN_TRAIN ? 0 : -1;
@@ -59,13 +72,21 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
     {
       const segcam_act *a = &s->acts[target];
       s->cam = g_try_new (float, (size_t) a->h * a->w);
-      s->resized = g_try_new (float, (size_t) s->hp * s->wp);
-      if (!s->cam || !s->resized)
+      s->resized = g_try_new (float, s->resampled ? (size_t) width * height : (size_t) s->hp * s->wp);
+      s->network_roi = s->resampled ? g_try_new (float, (size_t) s->hp * s->wp) : NULL;
+      if (!s->cam || !s->resized || (s->resampled && !s->network_roi))
         {
           g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
                        "not enough memory for a %dx%d image", width, height);
           goto fail;
         }
+    }
+  if (s->resampled
+      && !(s->image_logits = g_try_new (float, (size_t) width * height * s->acts[m->output].c)))
+    {
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY, "not enough memory for a %dx%d image",
+                   width, height);
+      goto fail;
     }
   if (mode != SEGCAM_RUN_TRAIN && !exact && !segcam_fuse_plan (s, error))
     goto fail;
@@ -112,6 +133,8 @@ segcam_session_free (segcam_session *s)
   g_free (s->scratch);
   g_free (s->cam);
   g_free (s->resized);
+  g_free (s->network_roi);
+  g_free (s->image_logits);
   for (int i = 0; s->bn_mean && i < s->model->n_nodes; i++)
     {
       g_free (s->bn_mean[i]);
@@ -127,7 +150,11 @@ segcam_session_memory (const segcam_session *s)
 {
   size_t floats = s->arena_floats + s->scratch_per_thread * segcam_pool_threads (s->pool);
   if (s->cam)
-    floats += (size_t) s->acts[s->target].h * s->acts[s->target].w + (size_t) s->hp * s->wp;
+    floats += (size_t) s->acts[s->target].h * s->acts[s->target].w
+              + (s->resampled ? (size_t) s->width * s->height + (size_t) s->hp * s->wp
+                              : (size_t) s->hp * s->wp);
+  if (s->image_logits)
+    floats += (size_t) s->width * s->height * s->acts[s->model->output].c;
   return floats * sizeof (float);
 }
 
@@ -138,7 +165,8 @@ report (const segcam_session *s, double fraction, const char *what)
     s->progress (fraction, what, s->progress_data);
 }
 
-/* (x - mean) / std, padded at the bottom and right by repeating the edge pixels. */
+/* (x - mean) / std, padded at the bottom and right by repeating the edge pixels, or resampled to
+ * the network's fixed size (normalising after resampling is the same: the weights sum to 1). */
 static void
 preprocess (const segcam_session *s, const float *pixels, float *out)
 {
@@ -146,6 +174,14 @@ preprocess (const segcam_session *s, const float *pixels, float *out)
   int c = m->in_channels;
   for (int b = 0; b < s->batch; b++, pixels += (size_t) s->width * s->height * c,
        out += (size_t) s->wp * s->hp * c)
+  if (s->resampled)
+    {
+      segcam_resample_bilinear (s->pool, pixels, s->width, s->height, c, out, s->wp, s->hp);
+      for (size_t i = 0; i < (size_t) s->wp * s->hp; i++)
+        for (int k = 0; k < c; k++)
+          out[i * c + k] = (out[i * c + k] - m->mean[k]) / m->std[k];
+    }
+  else
   for (int y = 0; y < s->hp; y++)
     {
       const float *row = pixels + (size_t) MIN (y, s->height - 1) * s->width * c;
@@ -210,6 +246,12 @@ segcam_session_forward (segcam_session *s, const float *pixels, GError **error)
         segcam_step_forward (s, st);
       else
         forward_node (s, i);
+    }
+  if (s->resampled)
+    {
+      const segcam_act *z = &s->acts[m->output];
+      segcam_resample_bilinear (s->pool, z->data, z->w, z->h, z->c, s->image_logits, s->width,
+                                s->height);
     }
   report (s, 1.0, "done");
   s->forward_done = TRUE;
@@ -295,6 +337,15 @@ segcam_session_backward (segcam_session *s)
   g_free (ready);
 }
 
+const float *
+segcam_session_network_roi (segcam_session *s, const float *roi)
+{
+  if (!roi || !s->resampled)
+    return roi;
+  segcam_resample_bilinear (s->pool, roi, s->width, s->height, 1, s->network_roi, s->wp, s->hp);
+  return s->network_roi;
+}
+
 /* ---- predictions ------------------------------------------------------------------------- */
 
 void
@@ -309,7 +360,7 @@ segcam_session_probabilities (const segcam_session *s, float *out)
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
-        const float *v = z->data + ((size_t) y * s->wp + x) * z->c;
+        const float *v = segcam_session_logits_at (s, x, y);
         size_t p = (size_t) y * s->width + x;
         if (m->sigmoid && z->c == 1)
           {
@@ -338,7 +389,7 @@ segcam_session_labels (const segcam_session *s, uint8_t *labels)
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
-        const float *v = z->data + ((size_t) y * s->wp + x) * z->c;
+        const float *v = segcam_session_logits_at (s, x, y);
         int best = 0;
         if (z->c == 1)
           best = v[0] > 0; /* sigmoid(z) > 0.5 */

@@ -41,7 +41,11 @@ typedef struct {
 struct segcam_session {
   const segcam_model *model;
   int width, height;      /* the caller's image */
-  int hp, wp;             /* padded to the model's size multiple */
+  int hp, wp;             /* padded to the model's size multiple, or the model's fixed size */
+  gboolean resampled;     /* the fixed size is not the image's: pixels are resampled to it, and
+                             logits and maps back (image_logits, segcam_session_map_grid) */
+  float *image_logits;    /* resampled: the output's logits at width x height, after forward */
+  float *network_roi;     /* resampled: the last ROI at hp x wp */
   int batch;              /* images per forward pass */
   segcam_run_mode mode;
   gboolean explain;       /* mode == SEGCAM_RUN_EXPLAIN */
@@ -72,6 +76,43 @@ struct segcam_session {
   float **bn_mean, **bn_rstd;     /* per batch-norm node: the last batch's statistics */
   double bn_momentum;
 };
+
+/* The part of the output the image's pixels are: its top-left width x height, or all of it when
+ * the image is resampled to the network's fixed size. */
+static inline int
+segcam_session_covered_w (const segcam_session *s)
+{
+  return s->resampled ? s->wp : s->width;
+}
+
+static inline int
+segcam_session_covered_h (const segcam_session *s)
+{
+  return s->resampled ? s->hp : s->height;
+}
+
+/* The logits of image pixel (x, y): the output's own, or their resampling to the image. */
+static inline const float *
+segcam_session_logits_at (const segcam_session *s, int x, int y)
+{
+  const segcam_act *z = &s->acts[s->model->output];
+  if (s->resampled)
+    return s->image_logits + ((size_t) y * s->width + x) * z->c;
+  return z->data + ((size_t) y * s->wp + x) * z->c;
+}
+
+/* The ROI (width x height weights, or NULL for the whole image) over the covered part of the
+ * output: roi itself, or its resampling to the network's size. */
+const float *segcam_session_network_roi (segcam_session *s, const float *roi);
+
+/* Where a map is resized before it is cropped to the image: the padded input (the padding's
+ * context stays out of the map), or the image itself when the network's size is another. */
+static inline segcam_act
+segcam_session_map_grid (const segcam_session *s)
+{
+  return (segcam_act) {s->resized, 1, s->resampled ? s->height : s->hp,
+                       s->resampled ? s->width : s->wp, 1};
+}
 
 /* The general constructor; segcam_session_new is the public face for FORWARD and EXPLAIN.
  * exact: node by node with direct convolutions, no fast path (fuse.c); training is always exact. */

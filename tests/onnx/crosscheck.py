@@ -70,6 +70,7 @@ CASES = {
     "u2net": (13, "stage2", "/stage2/Add_output_0", [(75, 101), (66, 130)], 0, True),
     "unet_resnet18": (13, "encoder.3", "/encoder.3/encoder.3.1/relu_1/Relu_output_0",
                       [(70, 90), (101, 77)], 2, True),
+    "nnunet": (13, "mid", "/mid/body/body.5/LeakyRelu_output_0", [(68, 100), (92, 60)], 1, True),
     # Static exports: torch.onnx.export (model, x, path) with its defaults (opset 14, every
     # shape fixed at STATIC_SIZE), which the importer generalises to any size.
     "fcn_resnet50/static": (None, "model.backbone.layer4",
@@ -83,6 +84,8 @@ CASES = {
                                          [(77, 100), (149, 131)], 4, False),
     "unet_resnet18/static": (None, "encoder.3", "/encoder.3/encoder.3.1/relu_1/Relu_output_0",
                              [(70, 90), (101, 77)], 2, False),
+    "nnunet/static": (None, "mid", "/mid/body/body.5/LeakyRelu_output_0", [(68, 100), (92, 60)], 0,
+                      False),
 }
 EXPORT_SIZE = (160, 160)
 STATIC_SIZE = (96, 128)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""isnet — the real, shipped ISNet "medium" and "small" (tools/fetch-models.sh) imported and run by
-segcam on real photos, against ONNX Runtime.
+"""isnet — the real, shipped ISNet "medium" and "small" and PP-OCRv4's text detector
+(tools/fetch-models.sh) imported and run by segcam on real photos, against ONNX Runtime.
 
 Both files are static exports (1 x 3 x 1024 x 1024, every Resize to a fixed size). Medium's
 arithmetic is fp16 (fp16 weights, Casts around each Resize); small is dynamically quantized
@@ -13,8 +13,12 @@ dequantized, so it is compared with ONNX Runtime on
     takes the size of the tensor `segcam import` said it follows: ONNX Runtime then runs it at
     any size, and it checks segcam at 1024 x 1024 and at a photo's own size (limit LIMIT on
     the probabilities, the outputs' Sigmoid).
-Then `segcam explain` runs on the second photo. Exit status 77 (skipped) when the models
-cannot be fetched or python3-skimage's photos, python3-onnx or ONNX Runtime are missing.
+Then `segcam explain` runs on the second photo. PP-OCRv4's detector is an F32 export of
+dynamic size: ONNX Runtime runs the shipped file itself, on skimage's "page" (a book page) and
+"text" (handwriting) at multiples of 32, and segcam explains the text class on "page" over the
+pixels it detects as text.
+Exit status 77 (skipped) when the models cannot be fetched or python3-skimage's photos,
+python3-onnx or ONNX Runtime are missing.
 
     isnet.py --segcam SEGCAM --logits ONNX_LOGITS --workdir DIR --fetch-models SCRIPT
              --fetch-ort SCRIPT
@@ -37,7 +41,9 @@ except ImportError as e:
     sys.exit(77)
 
 PHOTOS = "/usr/lib/python3/dist-packages/skimage/data"
-MEAN, STD = [0.5] * 3, [1.0] * 3      # what @imgly/background-removal feeds the network
+ISNET_NORM = ([0.5] * 3, [1.0] * 3)    # what @imgly/background-removal feeds the network
+# PaddleOCR's detector normalisation (it applies it to BGR images; segcam feeds RGB)
+PPOCR_NORM = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 LIMIT = 1e-4
 
 
@@ -130,27 +136,30 @@ def photo(workdir, name, size=None):
     return png, raw, im.width, im.height
 
 
-def check(args, ort, src):
-    """The largest difference of segcam's probabilities from ONNX Runtime's on the F32 copy of
-    src, on two photos; explains the second."""
+def check(args, ort, src, norm, photos, explain, static):
+    """The largest difference of segcam's probabilities from ONNX Runtime's on two photos (for a
+    static export, on its F32 copy whose Resizes follow the sizes segcam's import chose);
+    explains the second with the explain arguments."""
     stem = os.path.basename(src)[:-5]
     model = os.path.join(args.workdir, stem + ".safetensors")
+    mean, std = (",".join(map(str, v)) for v in norm)
     t0 = time.perf_counter()
-    notes = run([args.segcam, "import", src, "-o", model, "--mean", "0.5", "--std", "1"])
+    notes = run([args.segcam, "import", src, "-o", model, "--mean", mean, "--std", std])
     print(f"{stem}: import {time.perf_counter() - t0:.1f} s: {notes.splitlines()[0]}")
-    follows = dict(re.findall(r"^Resize to '([^']+)' .*, '([^']+)'$", notes, re.M))
-    copy = os.path.join(args.workdir, stem + "-f32.onnx")
-    f32_follow_sizes(src, copy, follows)
+    copy = src
+    if static:
+        follows = dict(re.findall(r"^Resize to '([^']+)' .*, '([^']+)'$", notes, re.M))
+        copy = os.path.join(args.workdir, stem + "-f32.onnx")
+        f32_follow_sizes(src, copy, follows)
 
     def ort_run(path, raw, w, h):
         out = raw[:-4] + "-ort.f32"
         run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort-logits.js"),
-             path, raw, str(w), str(h), ",".join(map(str, MEAN)), ",".join(map(str, STD)), out],
-            env=dict(os.environ, NODE_PATH=ort))
+             path, raw, str(w), str(h), mean, std, out], env=dict(os.environ, NODE_PATH=ort))
         return np.fromfile(out, dtype=np.float32)
 
     worst = 0.0
-    for name, size in [("astronaut", (1024, 1024)), ("coffee", None)]:
+    for name, size in photos:
         png, raw, w, h = photo(args.workdir, name, size)
         out = raw[:-4] + "-segcam.f32"
         t0 = time.perf_counter()
@@ -159,13 +168,13 @@ def check(args, ort, src):
         ours = 1 / (1 + np.exp(-np.fromfile(out, dtype=np.float32).astype(np.float64)))
         err = float(np.abs(ours - ort_run(copy, raw, w, h)).max())
         line = f"  {name:10s} {w:4d}x{h:<4d} segcam {seconds:5.1f} s, vs ONNX Runtime (F32) {err:.2e}"
-        if (w, h) == (1024, 1024):
+        if static and (w, h) == (1024, 1024):
             line += f", vs the shipped file {float(np.abs(ours - ort_run(src, raw, w, h)).max()):.2e}"
         print(line)
         worst = max(worst, err)
-    heat = os.path.join(args.workdir, stem + "-coffee-heat.png")
+    heat = os.path.join(args.workdir, f"{stem}-{name}-heat.png")
     t0 = time.perf_counter()
-    run([args.segcam, "explain", "--model", model, "--class", "foreground", png, "-o", heat])
+    run([args.segcam, "explain", "--model", model, *explain, png, "-o", heat])
     print(f"  explain {w}x{h}: {time.perf_counter() - t0:.1f} s, {heat}")
     return worst
 
@@ -183,7 +192,12 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     worst = 0.0
     for size in ("medium", "small"):
-        worst = max(worst, check(args, ort, os.path.join(models, f"isnet-{size}.onnx")))
+        worst = max(worst, check(args, ort, os.path.join(models, f"isnet-{size}.onnx"), ISNET_NORM,
+                                 [("astronaut", (1024, 1024)), ("coffee", None)],
+                                 ["--class", "foreground"], True))
+    worst = max(worst, check(args, ort, os.path.join(models, "ppocr-v4-det.onnx"), PPOCR_NORM,
+                             [("text", (448, 160)), ("page", (384, 192))],
+                             ["--class", "foreground", "--roi-class"], False))
     if worst > LIMIT:
         print(f"FAIL isnet: {worst:.2e} from ONNX Runtime (limit {LIMIT})")
         return 1

@@ -12,12 +12,17 @@ import torch.nn.functional as F
 
 
 def randomize_batchnorm(model: nn.Module, generator: torch.Generator) -> None:
-    """Gives every batch norm non-trivial statistics, so that importing them is tested."""
+    """Gives every batch norm non-trivial statistics, and every instance and group norm
+    non-trivial scales and shifts, so that importing them is tested."""
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             with torch.no_grad():
                 m.running_mean.uniform_(-0.1, 0.1, generator=generator)
                 m.running_var.uniform_(0.5, 1.5, generator=generator)
+                m.weight.uniform_(0.5, 1.5, generator=generator)
+                m.bias.uniform_(-0.1, 0.1, generator=generator)
+        elif isinstance(m, (nn.InstanceNorm2d, nn.GroupNorm)) and m.affine:
+            with torch.no_grad():
                 m.weight.uniform_(0.5, 1.5, generator=generator)
                 m.bias.uniform_(-0.1, 0.1, generator=generator)
 
@@ -188,6 +193,55 @@ class UNetResNet(nn.Module):
         return self.head(upsample_like(d, x))
 
 
+class NormBlock(nn.Module):
+    """nnU-Net's conv-norm-LeakyReLU, twice; the norm is InstanceNorm or GroupNorm."""
+
+    def __init__(self, cin, cout, norm, stride=1, act=lambda: nn.LeakyReLU(0.01)):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), norm(cout),
+                                  act(), nn.Conv2d(cout, cout, 3, padding=1), norm(cout), act())
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def channel_shuffle(x, groups):
+    """ShuffleNet's: the channels as groups x (C / groups), transposed, flattened again."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class NNUNet(nn.Module):
+    """An nnU-Net-style network: strided-conv encoder with InstanceNorm (affine) and LeakyReLU,
+    a GroupNorm bottleneck with a channel shuffle, transposed-conv decoder with skips. The
+    decoder's activations are ReLUs: after a norm, LeakyReLU (0.01) is so nearly linear that the
+    whole-image score hardly depends on the bottleneck (each normalised channel sums to a
+    constant), and maps normalised by their tiny maximum would compare rounding."""
+
+    def __init__(self, classes=3, width=8):
+        super().__init__()
+        w = width
+        instance = lambda c: nn.InstanceNorm2d(c, affine=True)  # noqa: E731
+        self.enc1 = NormBlock(3, w, instance)
+        self.enc2 = NormBlock(w, 2 * w, instance, stride=2)
+        self.mid = NormBlock(2 * w, 4 * w, lambda c: nn.GroupNorm(4, c), stride=2)
+        self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)
+        self.dec2 = NormBlock(4 * w, 2 * w, instance, act=nn.ReLU)
+        self.up1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2)
+        self.dec1 = NormBlock(2 * w, w, instance, act=nn.ReLU)
+        self.head = nn.Conv2d(w, classes, 1)
+
+    def logits(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        m = channel_shuffle(self.mid(e2), 4)
+        d2 = self.dec2(torch.cat([self.up2(m), e2], 1))
+        return self.head(self.dec1(torch.cat([self.up1(d2), e1], 1)))
+
+
 def build(name: str, seed: int = 0):
     """The network with random weights and batch-norm statistics, in eval mode."""
     import torchvision.models.segmentation as seg
@@ -199,6 +253,8 @@ def build(name: str, seed: int = 0):
         model = U2NetLite()
     elif name == "unet_resnet18":
         model = UNetResNet()
+    elif name == "nnunet":
+        model = NNUNet()
     else:
         factory = getattr(seg, name)
         model = TorchvisionOut(factory(weights=None, weights_backbone=None, num_classes=5,
@@ -208,7 +264,7 @@ def build(name: str, seed: int = 0):
 
 
 ARCHITECTURES = ["fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large",
-                 "lraspp_mobilenet_v3_large", "unet", "u2net", "unet_resnet18"]
+                 "lraspp_mobilenet_v3_large", "unet", "u2net", "unet_resnet18", "nnunet"]
 
 
 def export(model: nn.Module, path: str, size=(160, 160), opset: int = 13, dynamic=True) -> None:

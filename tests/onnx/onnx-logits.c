@@ -47,7 +47,7 @@ main (int argc, char **argv)
   for (int c = 0; c < z->c; c++)
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++)
-        out[((size_t) c * h + y) * w + x] = z->data[((size_t) y * s->wp + x) * z->c + c];
+        out[((size_t) c * h + y) * w + x] = segcam_session_logits_at (s, x, y)[c];
   gboolean ok = g_file_set_contents (argv[5], (const char *) out, (gssize) z->c * w * h * sizeof (float),
                                      &error);
   if (!ok)

@@ -3,7 +3,7 @@
  * on any truncation or on thousands of byte mutations of the valid ones (run it under the
  * sanitizers: tools/run-tests.sh --sanitize). The numbers of whole networks are checked against
  * PyTorch by crosscheck.py. */
-#include "model.h"
+#include "session.h"
 #include "onnx-import.h"
 
 #include <string.h>
@@ -158,6 +158,71 @@ test_static (void)
   g_assert_cmpfloat (up2->p.up.scale_w, ==, 2);
   g_assert_cmpint (up2->p.up.size_h, ==, 0);
   segcam_model_free (m);
+
+  /* A size no tensor has and no whole scale gives: the model keeps its export size, and a
+   * session at another size plans the network at it (its outputs come back resampled). */
+  m = load ("static-stuck", &error);
+  g_assert_no_error (error);
+  int fw, fh;
+  g_assert_true (segcam_model_fixed_size (m, &fw, &fh));
+  g_assert_cmpint (fw, ==, 20);
+  g_assert_cmpint (fh, ==, 16);
+  g_assert_cmpint (segcam_model_format_version (m), ==, 3);
+  g_assert_cmpint (node (m, "odd")->p.up.size_h, ==, 13);
+  g_assert_nonnull (strstr (segcam_model_description (m), "kept its fixed input size 20x16, since "
+                            "Resize to 'odd' (7x13 at that size)"));
+  segcam_session_options o = {33, 9, -1, TRUE, 1, NULL, NULL, TRUE};
+  segcam_session *s = segcam_session_new (m, &o, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->wp, ==, 20);
+  g_assert_cmpint (s->hp, ==, 16);
+  g_assert_true (s->resampled);
+  segcam_session_free (s);
+  segcam_model_free (m);
+}
+
+/* segcam.fixed_size is read in version 3 files only, and only as WIDTHxHEIGHT. */
+static void
+test_fixed_size_metadata (void)
+{
+  static const struct {
+    const char *format, *size, *message;
+  } cases[] = {
+    {"3", "20x16", NULL},
+    {"2", "20x16", "segcam.fixed_size needs segcam.format 3, not 2"},
+    {"3", "20x", "segcam.fixed_size must be WIDTHxHEIGHT"},
+    {"3", "0x16", "segcam.fixed_size must be WIDTHxHEIGHT"},
+    {"3", "20x16 ", "segcam.fixed_size must be WIDTHxHEIGHT"},
+    {"3", "-20x16", "segcam.fixed_size must be WIDTHxHEIGHT"},
+    {"3", "65537x1", "segcam.fixed_size must be WIDTHxHEIGHT"},
+  };
+  GBytes *b = corpus_file ("static-stuck");
+  gsize size;
+  const uint8_t *data = g_bytes_get_data (b, &size);
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GError *error = NULL;
+      segcam_safetensors st;
+      g_assert_true (segcam_onnx_import (data, size, NULL, NULL, &st, &error));
+      g_assert_cmpstr (g_hash_table_lookup (st.metadata, "segcam.fixed_size"), ==, "20x16");
+      g_hash_table_replace (st.metadata, g_strdup ("segcam.format"), g_strdup (cases[i].format));
+      g_hash_table_replace (st.metadata, g_strdup ("segcam.fixed_size"), g_strdup (cases[i].size));
+      segcam_model *m = segcam_model_from_safetensors (&st, &error);
+      if (cases[i].message)
+        {
+          g_assert_null (m);
+          g_assert_nonnull (strstr (error->message, cases[i].message));
+          g_error_free (error);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_true (segcam_model_fixed_size (m, NULL, NULL));
+          segcam_model_free (m);
+        }
+      segcam_safetensors_clear (&st);
+    }
+  g_bytes_unref (b);
 }
 
 static void
@@ -168,8 +233,6 @@ test_errors (void)
   } cases[] = {
     {"bad-unsupported-op", "op Tanh at node 'logits' is not supported"},
     {"bad-fixed-resize", "has a fixed output size"},
-    {"static-stuck", "Resize to 'odd': its fixed output size 7x13 (at the export size 20x16) is "
-     "neither the size of a tensor"},
     {"bad-external-data", "tensor 'w' keeps its data in an external file"},
     {"bad-cycle", "cycle"},
     {"bad-short-tensor", "tensor 'w' holds 20 bytes"},
@@ -241,6 +304,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onnx/gate-and-constants", test_gate);
   g_test_add_func ("/onnx/unet", test_unet);
   g_test_add_func ("/onnx/static", test_static);
+  g_test_add_func ("/onnx/fixed-size-metadata", test_fixed_size_metadata);
   g_test_add_func ("/onnx/errors", test_errors);
   g_test_add_func ("/onnx/hostile", test_hostile);
   return g_test_run ();

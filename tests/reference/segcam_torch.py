@@ -226,7 +226,14 @@ def op_pad(model, node, args):
     return F.pad(args[0], (left, right, top, bottom), mode=mode)
 
 
+def op_group_norm(model, node, args):
+    """GroupNorm: each group of channels by its own mean and biased variance, then per channel."""
+    return F.group_norm(args[0], int(node["groups"]), weight=model.param(node, "weight"),
+                        bias=model.param(node, "bias"), eps=float(node.get("eps", 1e-5)))
+
+
 OPS = {
+    "group_norm": op_group_norm,
     "avgpool2d": op_avgpool2d,
     "global_avgpool": op_global_avgpool,
     "mul": op_mul,
