@@ -4,6 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
+static void (*eraser) (void);
+
+/* Whatever a line printed must not be mixed into (the progress line) goes first. */
+static void
+erase_line (void)
+{
+  if (eraser)
+    eraser ();
+}
+
 int
 segcam_cli_fail (const char *command, int status, const char *format, ...)
 {
@@ -14,6 +24,7 @@ segcam_cli_fail (const char *command, int status, const char *format, ...)
   /* Messages quote names from model files and the command line: escaped here, once, the error
    * stays one line and cannot drive the terminal. */
   char *message = segcam_escape (raw, 0);
+  erase_line ();
   /* A usage error points to the help; bad input names the problem and that is enough. */
   if (status == EXIT_USAGE)
     fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, message, command);
@@ -32,9 +43,67 @@ segcam_cli_print (const char *format, ...)
   char *raw = g_strdup_vprintf (format, ap);
   va_end (ap);
   char *line = segcam_escape (raw, 0);
+  erase_line ();
   puts (line);
+  fflush (stdout);
   g_free (raw);
   g_free (line);
+}
+
+static gboolean quiet;
+
+void
+segcam_cli_set_quiet (gboolean q)
+{
+  quiet = q;
+}
+
+gboolean
+segcam_cli_quiet (void)
+{
+  return quiet;
+}
+
+void
+segcam_cli_before_printing (void (*erase) (void))
+{
+  eraser = erase;
+}
+
+void
+segcam_cli_remark (const char *command, const char *format, ...)
+{
+  if (quiet)
+    return;
+  va_list ap;
+  va_start (ap, format);
+  char *raw = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  char *message = segcam_escape (raw, 0);
+  erase_line ();
+  fprintf (stderr, "segcam %s: %s\n", command, message);
+  g_free (raw);
+  g_free (message);
+}
+
+int
+segcam_cli_require (const char *command, const segcam_cli_arg *args, int n)
+{
+  GString *missing = g_string_new (NULL);
+  int n_missing = 0;
+  for (int i = 0; i < n; i++)
+    if (!args[i].given)
+      n_missing++;
+  for (int i = 0, k = 0; i < n; i++)
+    if (!args[i].given)
+      {
+        k++;
+        g_string_append_printf (missing, "%s%s", k == 1 ? "" : k == n_missing ? " and " : ", ",
+                                args[i].what);
+      }
+  int status = n_missing ? segcam_cli_fail (command, EXIT_USAGE, "missing %s", missing->str) : 0;
+  g_string_free (missing, TRUE);
+  return status;
 }
 
 gboolean
