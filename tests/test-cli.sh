@@ -74,7 +74,7 @@ expect 0 "" "$segcam" explain --exact --model "$model" --class 1 "$image" -o "$t
 expect 0 "" "$segcam" predict --exact --model "$model" "$image" -o "$tmp/seg.png"
 
 # Usage errors: status 1.
-expect 1 "needs --model" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"
+expect 1 "missing --model MODEL \(see" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"
 expect 1 "score" "$segcam" explain --model "$model" --class 1 --score odds "$image" -o "$tmp/h.png"
 expect 1 "weights" "$segcam" explain --model "$model" --class 1 --weights max "$image" -o "$tmp/h.png"
 expect 1 "--method must be" "$segcam" explain --model "$model" --class 1 --method grad "$image" -o "$tmp/h.png"

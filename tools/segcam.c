@@ -179,7 +179,8 @@ cmd_info (int argc, char **argv)
 static int
 check_image_format (const char *command, const char *option, const char *path)
 {
-  if (!path || !*path || segcam_image_format_supported (path))
+  /* A directory or a device is named for what it is by segcam_cli_check_outputs. */
+  if (!path || !*path || segcam_image_format_supported (path) || segcam_cli_file_kind (path))
     return 0;
   return segcam_cli_fail (command, EXIT_USAGE, "%s '%s': segcam writes images as %s only; name "
                           "the file so", option, path, SEGCAM_IMAGE_FORMATS);
