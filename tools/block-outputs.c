@@ -100,24 +100,39 @@ segcam_block_outputs (const segcam_model *m, const int *shapes, int *n_out)
         }
       s->last = i;
     }
+  /* A module wrapped by another, which has nodes before and after it, is that one's side branch
+   * when it is the only one so (a ResNet block's "downsample"); several are stages of a
+   * container. wrapper[i]: the module that wraps node i's module alone, or NULL. */
+  const char **wrapper = g_new0 (const char *, n);
+  GHashTable *wrapped = g_hash_table_new (g_str_hash, g_str_equal); /* wrapper -> count */
+  for (int i = 0; i < n; i++)
+    {
+      const span *own = g_hash_table_lookup (spans, mod[i]);
+      if (!*mod[i] || own->last != i)
+        continue;
+      GHashTableIter it;
+      gpointer key, value;
+      g_hash_table_iter_init (&it, spans);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        {
+          const span *outer = value;
+          if (nested (mod[i], key) && outer->first < own->first && outer->last > i)
+            {
+              wrapper[i] = key;
+              g_hash_table_replace (wrapped, key, GINT_TO_POINTER (GPOINTER_TO_INT (g_hash_table_lookup (wrapped, key)) + 1));
+            }
+        }
+    }
   int *out = g_new (int, MAX (n, 1)), count = 0;
   for (int i = 0; i < n; i++)
     {
       const span *own = g_hash_table_lookup (spans, mod[i]);
-      if (!*mod[i] || own->last != i || !candidate (m, i))
-        continue;
-      gboolean wrapped = FALSE;
-      GHashTableIter it;
-      gpointer key, value;
-      g_hash_table_iter_init (&it, spans);
-      while (!wrapped && g_hash_table_iter_next (&it, &key, &value))
-        {
-          const span *outer = value;
-          wrapped = nested (mod[i], key) && outer->first < own->first && outer->last > i;
-        }
-      if (!wrapped)
+      if (*mod[i] && own->last == i && candidate (m, i)
+          && !(wrapper[i] && GPOINTER_TO_INT (g_hash_table_lookup (wrapped, wrapper[i])) == 1))
         out[count++] = i;
     }
+  g_hash_table_unref (wrapped);
+  g_free (wrapper);
   if (count == 0)
     for (int i = 0; i < n; i++)
       if (candidate (m, i) && (i + 1 == n || !candidate (m, i + 1)

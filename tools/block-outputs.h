@@ -13,8 +13,9 @@
  * A node's module is the longest start of its name, cut before a '.' or '/', that at least one
  * other node's name also starts with ("down1" for "down1.relu2", "/backbone/layer4/layer4.2" for
  * "/backbone/layer4/layer4.2/relu_2/Relu_output_0"). Each module's output is the last node of
- * that module, except for a module nested in another whose nodes come both before and after it
- * (a ResNet block's "downsample" branch). When no node has a module, the block outputs are the
+ * that module, except for a side branch: the one module nested in another whose nodes come both
+ * before and after it (a ResNet block's "downsample"; where several are nested so, they are the
+ * stages of a container, and each counts). When no node has a module, the block outputs are the
  * last node before each change of resolution. */
 int *segcam_block_outputs (const segcam_model *model, const int *shapes, int *n);
 

@@ -143,10 +143,11 @@ cmd_info (int argc, char **argv)
       gboolean own_line = g_utf8_strlen (name, -1) > NODE_COLUMN;
       if (own_line)
         segcam_cli_print ("  %s", name);
-      segcam_cli_print ("  %-*s %-18s %5d x %5d x %5d%s%s", NODE_COLUMN, own_line ? "" : name,
+      gboolean is_default = i == segcam_model_default_layer (m);
+      segcam_cli_print ("  %-*s %-18s %5d x %5d x %5d%s", NODE_COLUMN, own_line ? "" : name,
                         segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1], shapes[3 * i + 2],
-                        i == segcam_model_default_layer (m) ? "  (default layer)" : "",
-                        is_block[i] ? "  (block output)" : "");
+                        is_default && is_block[i] ? "  (default layer, block output)"
+                        : is_default ? "  (default layer)" : is_block[i] ? "  (block output)" : "");
     }
   if (*segcam_model_training (m))
     segcam_cli_print ("training:      %s", segcam_model_training (m));
@@ -772,6 +773,7 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
                int h, segcam_session **s, int *planned)
 {
   const char *image = q->images[rs[0].image];
+  char *base_name = g_path_get_basename (image); /* the progress line is short */
   float *rgb = NULL, *base = NULL, *pixels = load_image ("explain", image, m, w, h, &rgb);
   if (!pixels)
     return EXIT_INPUT;
@@ -786,7 +788,7 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
       const char *layer = segcam_model_node_name (m, r->layer);
       if (i == 0 || r->layer != rs[i - 1].layer)
         {
-          segcam_progress_stage ("image %d/%d '%s', layer '%s'", r->image + 1, q->n_images, image, layer);
+          segcam_progress_stage ("image %d/%d %s, layer '%s'", r->image + 1, q->n_images, base_name, layer);
           if ((status = session_for (q, m, w, h, r->layer, s, planned)))
             break;
           if (!segcam_session_forward (*s, pixels, &error))
@@ -797,8 +799,8 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
           segcam_session_labels (*s, labels);
         }
       const char *cls = segcam_model_class_name (m, r->cls);
-      segcam_progress_stage ("image %d/%d '%s', layer '%s': class '%s'", r->image + 1, q->n_images,
-                             image, layer, cls);
+      segcam_progress_stage ("image %d/%d %s, layer '%s': class '%s'", r->image + 1, q->n_images,
+                             base_name, layer, cls);
       float *roi = NULL;
       if ((status = class_roi (q->roi, base, labels, w, h, r->cls, &roi)))
         break;
@@ -823,6 +825,7 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
       status = write_result (q, r, map, rgb, w, h);
     }
   segcam_progress_clear ();
+  g_free (base_name);
   if (rgb != pixels)
     g_free (rgb);
   g_free (pixels);
