@@ -14,24 +14,30 @@ erase_line (void)
     eraser ();
 }
 
-int
-segcam_cli_fail (const char *command, int status, const char *format, ...)
+/* "segcam COMMAND: message" on stderr, and for a usage error the pointer to the help (bad input
+ * names the problem and that is enough). Messages quote names from model files and the command
+ * line: escaped here, once, a line stays one line and cannot drive the terminal. */
+static void
+say (const char *command, gboolean usage, const char *format, va_list ap)
 {
-  va_list ap;
-  va_start (ap, format);
   char *raw = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  /* Messages quote names from model files and the command line: escaped here, once, the error
-   * stays one line and cannot drive the terminal. */
   char *message = segcam_escape (raw, 0);
   erase_line ();
-  /* A usage error points to the help; bad input names the problem and that is enough. */
-  if (status == EXIT_USAGE)
+  if (usage)
     fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, message, command);
   else
     fprintf (stderr, "segcam %s: %s\n", command, message);
   g_free (raw);
   g_free (message);
+}
+
+int
+segcam_cli_fail (const char *command, int status, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  say (command, status == EXIT_USAGE, format, ap);
+  va_end (ap);
   return status;
 }
 
@@ -77,13 +83,8 @@ segcam_cli_remark (const char *command, const char *format, ...)
     return;
   va_list ap;
   va_start (ap, format);
-  char *raw = g_strdup_vprintf (format, ap);
+  say (command, FALSE, format, ap);
   va_end (ap);
-  char *message = segcam_escape (raw, 0);
-  erase_line ();
-  fprintf (stderr, "segcam %s: %s\n", command, message);
-  g_free (raw);
-  g_free (message);
 }
 
 int
