@@ -1,6 +1,7 @@
-# cli-expect.sh — sourced by the command-line tests (test-cli.sh, onnx/test-import-cli.sh): a
-# scratch folder $tmp, the pass/fail counts, and running one command the way tools/cli.h says
-# every command behaves (exit status 0, 1 usage, 2 bad input; on failure one line on stderr).
+# cli-expect.sh — sourced by the command-line tests (test-cli.sh, test-evaluate.sh,
+# onnx/test-import-cli.sh): a scratch folder $tmp, the pass/fail counts, and running one command
+# the way tools/cli.h says every command behaves (exit status 0, 1 usage, 2 bad input; on failure
+# one line on stderr).
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -15,6 +16,20 @@ run_as () {
   got=$?
   lines=$(wc -l <"$tmp/err")
   [ "$got" -eq "$want" ] && { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }
+}
+
+# expect STATUS PATTERN COMMAND...: runs COMMAND, checks its exit status, that stderr has exactly
+# one line unless STATUS is 0, and that stderr matches PATTERN (an extended regex; "" for no
+# check).
+expect () {
+  want=$1 pattern=$2
+  shift 2
+  if run_as "$want" "$@" && { [ -z "$pattern" ] || grep -Eq -- "$pattern" "$tmp/err"; }; then
+    pass
+  else
+    fail "FAIL: $* -> status $got (want $want), stderr:"
+    cat "$tmp/err" >&2
+  fi
 }
 
 # pass; fail MESSAGE: counts a check (fail prints MESSAGE on stderr).

@@ -6,20 +6,6 @@ set -u
 segcam=$1 model=$2 image=$3
 . "$(dirname "$0")/cli-expect.sh"
 
-# expect STATUS PATTERN COMMAND...: runs COMMAND, checks its exit status, that stderr has exactly
-# one line unless STATUS is 0, and that stderr matches PATTERN (an extended regex; "" for no
-# check).
-expect () {
-  want=$1 pattern=$2
-  shift 2
-  if run_as "$want" "$@" && { [ -z "$pattern" ] || grep -Eq -- "$pattern" "$tmp/err"; }; then
-    pass
-  else
-    fail "FAIL: $* -> status $got (want $want), stderr:"
-    cat "$tmp/err" >&2
-  fi
-}
-
 # file_is KIND PATH: the file exists and its first bytes say KIND: "png-rgb8" (the PNG signature,
 # then an IHDR of bit depth 8 and colour type 2) or "npy" (the NumPy magic). Read with od, which
 # every Debian has, rather than file(1), which a minimal one does not.

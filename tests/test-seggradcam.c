@@ -10,7 +10,8 @@
  *   - the pre-ReLU map L is linear in the ROI weights (logits score), for every method linear in G;
  *   - the other CAM methods (docs/methods.md): Seg-XRes-CAM's limits are Seg-Grad-CAM and
  *     HiResCAM; Layer-CAM is HiResCAM where no gradient is negative; EigenCAM ignores the class
- *     and is the first principal component of A;
+ *     and is the first principal component of A; at the input, Score-CAM's and Ablation-CAM's
+ *     maps from scores of perturbed images each run in a session of its own;
  *   - a class whose logits do not depend on the target layer gets an all-zero map;
  *   - results do not depend on the number of threads, nor on what was explained before;
  *   - normalisation, the sign symmetry of a one-channel sigmoid model, probabilities and labels;
@@ -827,6 +828,130 @@ static void on_progress (double fraction, const char *what, void *data)
   p->ended = fraction == 1;
 }
 
+/* ---- the methods that rerun the network (Score-CAM, Ablation-CAM) -------------------------- */
+
+/* S of class 1 over the whole image for pixels, through the public API alone. */
+static double public_score (const segcam_model *m, int width, int height, const float *px)
+{
+  segcam_session *s = session_run (m, width, height, 0, 1, px);
+  explanation e = explain (s, width, height, 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE, NULL);
+  double score = e.info.score;
+  explanation_clear (&e);
+  segcam_session_free (s);
+  return score;
+}
+
+/* At the input, A is the preprocessed image (padding repeated), so both methods' perturbations
+ * are images: ablating channel k is the image with channel k at the model's mean; Score-CAM's
+ * mask of channel k is A_k itself (the bilinear resize to the padded size is the identity),
+ * min-max normalised over the image. Each S_k then comes from its own session, and the maps
+ * from the formulas of docs/methods.md. */
+static void test_rerun_input (void)
+{
+  const int width = 31, height = 22, n = width * height;
+  segcam_model *m = make_unet ();
+  float *px = random_image (41, width, height), *alt = g_new (float, 3 * n);
+  double s0 = public_score (m, width, height, px), weight[2][3];
+  for (int k = 0; k < 3; k++)
+    {
+      memcpy (alt, px, 3 * n * sizeof (float));
+      for (int i = 0; i < n; i++)
+        alt[3 * i + k] = MEAN[k];
+      weight[0][k] = (s0 - public_score (m, width, height, alt)) / s0;
+      float lo = INFINITY, hi = -INFINITY;
+      for (int i = 0; i < n; i++)
+        lo = MIN (lo, (px[3 * i + k] - MEAN[k]) / STD[k]), hi = MAX (hi, (px[3 * i + k] - MEAN[k]) / STD[k]);
+      for (int i = 0; i < n; i++)
+        {
+          double h = ((px[3 * i + k] - MEAN[k]) / STD[k] - lo) / (hi - lo + 1e-8);
+          for (int j = 0; j < 3; j++)
+            alt[3 * i + j] = (float) (MEAN[j] + (px[3 * i + j] - MEAN[j]) * h);
+        }
+      weight[1][k] = public_score (m, width, height, alt);
+    }
+  double top = MAX (weight[1][0], MAX (weight[1][1], weight[1][2])), total = 0;
+  for (int k = 0; k < 3; k++)
+    total += weight[1][k] = exp (weight[1][k] - top);
+  for (int k = 0; k < 3; k++)
+    weight[1][k] /= total;
+
+  segcam_session *s = session_run (m, width, height, 0, 2, px);
+  explanation before = explain (s, width, height, 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE, NULL);
+  static const SegcamMethod methods[2] = {SEGCAM_METHOD_ABLATION, SEGCAM_METHOD_SCORE};
+  for (int t = 0; t < 2; t++)
+    {
+      progress_log log = {0};
+      segcam_session_free (s);
+      segcam_session_options so = {width, height, 0, TRUE, 2, on_progress, &log};
+      GError *error = NULL;
+      s = segcam_session_new (m, &so, &error);
+      g_assert_true (segcam_session_forward (s, px, &error));
+      log = (progress_log) {0};
+      segcam_explain_options o = {.class_index = 1, .normalize = TRUE, .method = methods[t], .pixels = px};
+      explanation e = explain_with (s, width, height, &o, NULL);
+      g_assert_cmpint (log.calls, ==, 3); /* one report per channel */
+      g_assert_true (log.ended);
+      double worst = 0;
+      for (int y = 0; y < e.h; y++)
+        for (int x = 0; x < e.w; x++)
+          {
+            double l = 0;
+            for (int k = 0; k < 3; k++)
+              l += weight[t][k] * input_activation (px, width, height, y, x, k);
+            worst = MAX (worst, fabs (l - e.cam[(size_t) y * e.w + x]));
+          }
+      double err = worst / max_abs (e.cam, (size_t) e.h * e.w);
+      g_test_message ("%s at the input: relative error %.1e", segcam_method_name (methods[t]), err);
+      g_assert_cmpfloat (err, <=, 2e-5);
+      g_assert_cmpfloat_with_epsilon (e.info.score, s0, 1e-5 * fabs (s0));
+
+      /* One channel: the one of highest mean activation, with its weight from the full run
+       * for Ablation-CAM (weights are per channel), alone in the softmax for Score-CAM (1). */
+      double mean[3] = {0};
+      for (int y = 0; y < e.h; y++)
+        for (int x = 0; x < e.w; x++)
+          for (int k = 0; k < 3; k++)
+            mean[k] += input_activation (px, width, height, y, x, k);
+      int best = mean[1] > mean[0] ? 1 : 0;
+      best = mean[2] > mean[best] ? 2 : best;
+      o.max_channels = 1;
+      explanation one = explain_with (s, width, height, &o, NULL);
+      double w1 = t == 0 ? weight[0][best] : 1.0;
+      worst = 0;
+      for (int y = 0; y < e.h; y++)
+        for (int x = 0; x < e.w; x++)
+          worst = MAX (worst, fabs (w1 * input_activation (px, width, height, y, x, best)
+                                    - one.cam[(size_t) y * e.w + x]));
+      g_assert_cmpfloat (worst / max_abs (one.cam, (size_t) e.h * e.w), <=, 2e-5);
+
+      /* The session is left as the forward pass on px left it. */
+      explanation after = explain (s, width, height, 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE,
+                                   NULL);
+      assert_same_explanation (&before, &after, width, height, segcam_method_name (methods[t]));
+
+      o.pixels = NULL;
+      float *map = g_new (float, n);
+      g_assert_false (segcam_session_explain (s, &o, NULL, map, NULL, &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+      g_assert_nonnull (strstr (error->message, "needs the image"));
+      g_clear_error (&error);
+      o.pixels = px;
+      o.max_channels = -1;
+      g_assert_false (segcam_session_explain (s, &o, NULL, map, NULL, &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+      g_clear_error (&error);
+      g_free (map);
+      explanation_clear (&e);
+      explanation_clear (&one);
+      explanation_clear (&after);
+    }
+  explanation_clear (&before);
+  segcam_session_free (s);
+  g_free (px);
+  g_free (alt);
+  segcam_model_free (m);
+}
+
 static void test_threads (void)
 {
   const int width = 200, height = 150;
@@ -1319,6 +1444,7 @@ int main (int argc, char **argv)
   g_test_add_func ("/seggradcam/methods/layer-positive", test_layer_positive);
   g_test_add_func ("/seggradcam/methods/eigen-class-agnostic", test_eigen_class_agnostic);
   g_test_add_func ("/seggradcam/methods/eigen-input", test_eigen_input);
+  g_test_add_func ("/seggradcam/methods/rerun-input", test_rerun_input);
   g_test_add_func ("/seggradcam/independent-class", test_independent_class);
   g_test_add_func ("/seggradcam/threads", test_threads);
   g_test_add_func ("/seggradcam/repeat", test_repeat);

@@ -181,3 +181,20 @@ segcam_cli_median (double *v, int n)
       }
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+/* Text folded for comparisons that ignore case (names from a file need not be UTF-8); g_free. */
+static char *
+fold (const char *text)
+{
+  return g_utf8_validate (text, -1, NULL) ? g_utf8_casefold (text, -1) : g_ascii_strdown (text, -1);
+}
+
+gboolean
+segcam_cli_name_matches (const char *name, const char *pattern)
+{
+  char *n = fold (name), *p = fold (pattern);
+  gboolean match = strpbrk (p, "*?") ? g_pattern_match_simple (p, n) : strstr (n, p) != NULL;
+  g_free (n);
+  g_free (p);
+  return match;
+}

@@ -69,6 +69,10 @@ gboolean segcam_cli_parse_ints (const char *text, char separator, int n, int min
  * status EXIT_INPUT). */
 segcam_mnist *segcam_cli_load_mnist (const char *command, const char *path);
 
+/* info --grep and "unknown layer": name matches pattern ignoring case, as a glob when it has
+ * '*' or '?', else as a substring. */
+gboolean segcam_cli_name_matches (const char *name, const char *pattern);
+
 /* The median of n > 0 timings; sorts v. Benchmarks report it, as the PyTorch peer does. */
 double segcam_cli_median (double *v, int n);
 

@@ -7,5 +7,6 @@ int segcam_cmd_dataset (int argc, char **argv);
 int segcam_cmd_train (int argc, char **argv);
 int segcam_cmd_bias (int argc, char **argv);
 int segcam_cmd_import (int argc, char **argv);
+int segcam_cmd_evaluate (int argc, char **argv);
 
 #endif /* SEGCAM_COMMANDS_H */

@@ -5,6 +5,7 @@
 #include "block-outputs.h"
 #include "cli.h"
 #include "commands.h"
+#include "explain-args.h"
 #include "image-formats.h"
 #include "image-io.h"
 #include "output.h"
@@ -18,49 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-/* ---- names ----------------------------------------------------------------------------------- */
-
-/* Text folded for comparisons that ignore case (names from a file need not be UTF-8); g_free. */
-static char *
-fold (const char *text)
-{
-  return g_utf8_validate (text, -1, NULL) ? g_utf8_casefold (text, -1) : g_ascii_strdown (text, -1);
-}
-
-/* info --grep: name matches pattern ignoring case, as a glob when it has '*' or '?', else as a
- * substring. */
-static gboolean
-name_matches (const char *name, const char *pattern)
-{
-  char *n = fold (name), *p = fold (pattern);
-  gboolean match = strpbrk (p, "*?") ? g_pattern_match_simple (p, n) : strstr (n, p) != NULL;
-  g_free (n);
-  g_free (p);
-  return match;
-}
-
-/* The node called name, else -1 with "unknown layer" printed and what may have been meant: the
- * closest name, or how many names contain it. */
-static int
-find_layer (const char *command, const segcam_model *m, const char *name)
-{
-  int node = segcam_model_find_node (m, name);
-  if (node >= 0)
-    return node;
-  int near = segcam_model_suggest_node (m, name), matching = 0;
-  for (int i = 0; i < segcam_model_n_nodes (m); i++)
-    matching += name_matches (segcam_model_node_name (m, i), name);
-  if (near >= 0)
-    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (did you mean '%s'? segcam info "
-                     "lists the nodes)", name, segcam_model_node_name (m, near));
-  else if (matching)
-    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (%d node names contain it: segcam "
-                     "info --grep '%s' lists them)", name, matching, name);
-  else
-    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)", name);
-  return -1;
-}
 
 /* ---- info ---------------------------------------------------------------------------------- */
 
@@ -129,7 +87,7 @@ cmd_info (int argc, char **argv)
     is_block[blocks[b]] = TRUE;
   int listed = 0;
   for (int i = 0; i < n; i++)
-    listed += !grep || name_matches (segcam_model_node_name (m, i), grep);
+    listed += !grep || segcam_cli_name_matches (segcam_model_node_name (m, i), grep);
   if (grep)
     segcam_cli_print ("nodes whose names contain '%s' (%d of %d; shapes C x H x W for a %dx%d input):",
                       grep, listed, n, w, h);
@@ -138,7 +96,7 @@ cmd_info (int argc, char **argv)
   for (int i = 0; i < n; i++)
     {
       const char *name = segcam_model_node_name (m, i);
-      if (grep && !name_matches (name, grep))
+      if (grep && !segcam_cli_name_matches (name, grep))
         continue;
       gboolean own_line = g_utf8_strlen (name, -1) > NODE_COLUMN;
       if (own_line)
@@ -160,21 +118,6 @@ cmd_info (int argc, char **argv)
 
 /* ---- shared by predict and explain ----------------------------------------------------------- */
 
-/* Every command that runs the network can be asked for the reference kernels. */
-#define EXACT_OPTION                                                                            \
-  {"exact", 0, 0, G_OPTION_ARG_NONE, &exact,                                                    \
-   "Run node by node with direct convolutions (slower; the fast path is tested against it)",   \
-   NULL}
-
-/* The longer side of the images predict and explain take by default: the plug-in's largest
- * working size. Beyond it an image is more likely a mistake than a photograph. */
-#define DEFAULT_MAX_SIZE 16384
-
-#define MAX_SIZE_OPTION                                                                         \
-  {"max-size", 0, 0, G_OPTION_ARG_INT, &max_size,                                               \
-   "Refuse images whose longer side exceeds N pixels (default " G_STRINGIFY (DEFAULT_MAX_SIZE) ")", \
-   "N"}
-
 /* Refuses, before any work, an image output whose name says another format than the one it
  * would be written in. */
 static int
@@ -185,77 +128,6 @@ check_image_format (const char *command, const char *option, const char *path)
     return 0;
   return segcam_cli_fail (command, EXIT_USAGE, "%s '%s': segcam writes images as %s only; name "
                           "the file so", option, path, SEGCAM_IMAGE_FORMATS);
-}
-
-/* The model, with a warning when it names no classes; NULL with the error printed. */
-static segcam_model *
-load_model (const char *command, const char *path)
-{
-  GError *error = NULL;
-  segcam_model *m = segcam_model_load (path, &error);
-  if (!m)
-    segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  else if (segcam_advice_classes_unnamed (m))
-    segcam_cli_remark (command, "warning: model '%s' names no classes (they are 'class 0', "
-                       "'class 1'...) and may lack its input's mean and std: segcam import "
-                       "--classes, --mean and --std record them", path);
-  return m;
-}
-
-/* The image's size from its header, without decoding it; 0, or the exit status with the error
- * printed when it is unreadable or larger than max_size. */
-static int
-image_size (const char *command, const char *path, int max_size, int *w, int *h)
-{
-  GError *error = NULL;
-  if (!segcam_image_size (path, w, h, &error))
-    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  if (MAX (*w, *h) > max_size)
-    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
-                            "on its longer side: scale it down, or raise --max-size if memory allows",
-                            path, *w, *h, max_size);
-  return 0;
-}
-
-/* The image as the model reads it, and in *rgb (when rgb is not NULL) as R'G'B', which is the
- * same buffer for a colour model; warns when image and model disagree on colour. NULL with the
- * error printed. */
-static float *
-load_image (const char *command, const char *path, const segcam_model *m, int w, int h, float **rgb)
-{
-  GError *error = NULL;
-  int channels = segcam_model_input_channels (m);
-  float *colour = segcam_image_load (path, 3, w, h, &error);
-  float *pixels = channels == 3 || !colour ? colour : segcam_image_load (path, channels, w, h, &error);
-  if (!pixels)
-    {
-      g_free (colour);
-      segcam_cli_fail_error (command, EXIT_INPUT, &error);
-      return NULL;
-    }
-  char *mismatch = segcam_advice_image_mode (path, channels, colour, (size_t) w * h);
-  if (mismatch)
-    segcam_cli_remark (command, "%s", mismatch);
-  g_free (mismatch);
-  if (rgb)
-    *rgb = colour;
-  else if (colour != pixels)
-    g_free (colour);
-  return pixels;
-}
-
-/* A session for a w x h image that reports the forward pass on the progress line; NULL with the
- * error printed. */
-static segcam_session *
-new_session (const char *command, const segcam_model *m, int w, int h, gboolean explain, int layer,
-             int threads, gboolean exact)
-{
-  GError *error = NULL;
-  segcam_session_options o = {w, h, layer, explain, threads, segcam_progress_forward, NULL, exact};
-  segcam_session *s = segcam_session_new (m, &o, &error);
-  if (!s)
-    segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  return s;
 }
 
 /* ---- predict --------------------------------------------------------------------------------- */
@@ -295,151 +167,35 @@ cmd_predict (int argc, char **argv)
     return status;
   segcam_cli_set_quiet (quiet);
   segcam_progress_start ();
-  int w, h;
-  segcam_model *m = load_model ("predict", model);
-  if (!m)
-    return EXIT_INPUT;
-  segcam_session *s = NULL;
-  float *pixels = NULL;
+  segcam_cli_run r;
+  status = segcam_cli_run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
   GError *error = NULL;
-  status = image_size ("predict", argv[1], max_size, &w, &h);
-  if (status == 0 && !(s = new_session ("predict", m, w, h, FALSE, -1, threads, exact)))
-    status = EXIT_INPUT;
-  if (status == 0 && !(pixels = load_image ("predict", argv[1], m, w, h, NULL)))
-    status = EXIT_INPUT;
-  if (status == 0)
-    segcam_progress_stage ("%s", argv[1]);
-  if (status == 0 && !segcam_session_forward (s, pixels, &error))
-    status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
-  segcam_progress_clear ();
-  size_t n = (size_t) w * h;
+  size_t n = (size_t) r.width * r.height;
   if (status == 0)
     {
-      uint8_t *labels = g_new (uint8_t, n), *rgb = g_new (uint8_t, 3 * n);
-      segcam_session_labels (s, labels);
+      uint8_t *rgb = g_new (uint8_t, 3 * n);
       for (size_t i = 0; i < n; i++)
-        segcam_model_class_color (m, labels[i], rgb + 3 * i);
-      if (!segcam_png_save (out, rgb, w, h, 3, &error))
+        segcam_model_class_color (r.model, r.labels[i], rgb + 3 * i);
+      if (!segcam_png_save (out, rgb, r.width, r.height, 3, &error))
         status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
       g_free (rgb);
-      g_free (labels);
     }
   if (status == 0 && probs)
     {
-      int nc = segcam_model_n_classes (m);
+      int nc = segcam_model_n_classes (r.model);
       float *p = g_new (float, (size_t) nc * n);
-      segcam_session_probabilities (s, p);
-      if (!segcam_npy_save (probs, p, w, h, nc, &error))
+      segcam_session_probabilities (r.session, p);
+      if (!segcam_npy_save (probs, p, r.width, r.height, nc, &error))
         status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
       g_free (p);
     }
-  g_free (pixels);
-  segcam_session_free (s);
-  segcam_model_free (m);
+  segcam_cli_run_clear (&r);
   return status;
 }
 
 /* ---- explain --------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *mask, *rect, *pixel, *component;
-  gboolean by_class;
-  int v[4];  /* --roi-rect's X, Y, W, H or --roi-pixel's X, Y */
-} roi_options;
-
-/* Checks the ROI options and parses the numbers, before any work; 0, or EXIT_USAGE with the
- * error printed. */
-static int
-check_roi (roi_options *o)
-{
-  if (!!o->mask + !!o->rect + !!o->pixel > 1)
-    return segcam_cli_fail ("explain", EXIT_USAGE,
-                            "use at most one of --roi-mask, --roi-rect and --roi-pixel");
-  if (o->component && strcmp (o->component, "largest") != 0 && strcmp (o->component, "smallest") != 0)
-    return segcam_cli_fail ("explain", EXIT_USAGE, "--roi-component must be largest or smallest");
-  if ((o->rect && !segcam_cli_parse_ints (o->rect, ',', 4, G_MININT, o->v))
-      || (o->pixel && !segcam_cli_parse_ints (o->pixel, ',', 2, G_MININT, o->v)))
-    return segcam_cli_fail ("explain", EXIT_USAGE, "%s must be %s, whole numbers within +-%d, not '%s'",
-                            o->rect ? "--roi-rect" : "--roi-pixel", o->rect ? "X,Y,W,H" : "X,Y",
-                            G_MAXINT, o->rect ? o->rect : o->pixel);
-  return 0;
-}
-
-/* The part of the ROI (docs/seg-grad-cam.md, "Region of interest") that does not depend on the
- * class: the mask's weights, the rectangle or the pixel, in *out, or NULL for the whole image. 0,
- * or the exit status with the error printed. */
-static int
-image_roi (const roi_options *o, int w, int h, float **out)
-{
-  size_t n = (size_t) w * h;
-  *out = NULL;
-  if (o->mask)
-    {
-      int mw, mh;
-      GError *error = NULL;
-      if (!segcam_image_size (o->mask, &mw, &mh, &error))
-        return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
-      if (mw != w || mh != h)
-        return segcam_cli_fail ("explain", EXIT_INPUT, "ROI mask is %dx%d but the image is %dx%d",
-                                mw, mh, w, h);
-      float *gray_alpha = segcam_image_load (o->mask, 2, w, h, &error);
-      if (!gray_alpha)
-        return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
-      /* A transparent pixel is outside the region, whatever its gray. */
-      float *roi = g_new (float, n);
-      for (size_t i = 0; i < n; i++)
-        roi[i] = gray_alpha[2 * i] * gray_alpha[2 * i + 1];
-      g_free (gray_alpha);
-      *out = roi;
-    }
-  else if (o->rect || o->pixel)
-    {
-      float *roi = g_new (float, n);
-      gboolean inside = o->rect ? segcam_roi_rect (roi, w, h, o->v[0], o->v[1], o->v[2], o->v[3])
-                                : segcam_roi_pixel (roi, w, h, o->v[0], o->v[1]);
-      if (!inside)
-        {
-          g_free (roi);
-          return segcam_cli_fail ("explain", EXIT_INPUT, "the ROI %s lies outside the %dx%d image",
-                                  o->rect ? o->rect : o->pixel, w, h);
-        }
-      *out = roi;
-    }
-  return 0;
-}
-
-/* The ROI for class cls: base (image_roi's), restricted to the pixels predicted as cls for
- * --roi-class and --roi-component, in *out (NULL for the whole image). 0, or the exit status with
- * the error printed when nothing is left. */
-static int
-class_roi (const roi_options *o, const float *base, const uint8_t *labels, int w, int h, int cls,
-           float **out)
-{
-  size_t n = (size_t) w * h;
-  float *roi = base ? g_memdup2 (base, n * sizeof *base) : NULL;
-  if (o->by_class || o->component)
-    {
-      if (!roi)
-        {
-          roi = g_new (float, n);
-          for (size_t i = 0; i < n; i++)
-            roi[i] = 1;
-        }
-      segcam_roi_intersect_class (roi, labels, w, h, cls);
-      if (o->component)
-        segcam_roi_keep_component (roi, w, h, strcmp (o->component, "largest") == 0);
-    }
-  if (roi && segcam_roi_sum (roi, n) <= 0)
-    {
-      g_free (roi);
-      return segcam_cli_fail ("explain", EXIT_INPUT, "the region of interest is empty%s",
-                              o->by_class || o->component ? " (no pixel is predicted as the class there)"
-                                                          : "");
-    }
-  *out = roi;
-  return 0;
-}
-
+/* Heat map over the source image, half and half. */
 static uint8_t *
 overlay (const uint8_t *heat, const float *rgb, size_t n)
 {
@@ -447,82 +203,6 @@ overlay (const uint8_t *heat, const float *rgb, size_t n)
   for (size_t i = 0; i < 3 * n; i++)
     out[i] = (uint8_t) (0.5f * heat[i] + 127.5f * CLAMP (rgb[i], 0.0f, 1.0f) + 0.5f);
   return out;
-}
-
-static int
-lookup_choice (const char *value, const char *const *names, int def)
-{
-  if (!value)
-    return def;
-  for (int i = 0; names[i]; i++)
-    if (strcmp (value, names[i]) == 0)
-      return i;
-  return -1;
-}
-
-/* The method options of explain and bench. */
-typedef struct {
-  char *method, *pool, *pool_mode;
-} method_options;
-
-#define METHOD_OPTIONS(mo)                                                                        \
-  {"method", 0, 0, G_OPTION_ARG_STRING, &(mo).method,                                             \
-   "CAM method: seg-grad-cam (default), hires, xres, gradcam++, xgrad, layer or eigen", "NAME"},  \
-  {"pool", 0, 0, G_OPTION_ARG_STRING, &(mo).pool,                                                 \
-   "xres: gradient block side in target pixels (default 2)", "S"},                                \
-  {"pool-mode", 0, 0, G_OPTION_ARG_STRING, &(mo).pool_mode,                                       \
-   "xres: pool the gradient by max (default) or mean", "MODE"}
-
-/* Fills eo's method fields from the options; 0, or EXIT_USAGE with the error printed. A
- * weights mode other than the default, or a pool option, with a method that has no use for it is
- * a mistake worth saying. */
-static int
-parse_method (const char *command, const method_options *mo, gboolean weights_given,
-              segcam_explain_options *eo)
-{
-  int method = mo->method ? segcam_method_from_name (mo->method) : SEGCAM_METHOD_SEG_GRAD_CAM;
-  if (method < 0)
-    return segcam_cli_fail (command, EXIT_USAGE, "--method must be seg-grad-cam, hires, xres, "
-                            "gradcam++, xgrad, layer or eigen, not '%s'", mo->method);
-  if (weights_given && method != SEGCAM_METHOD_SEG_GRAD_CAM)
-    return segcam_cli_fail (command, EXIT_USAGE, "--weights applies to --method seg-grad-cam only");
-  if ((mo->pool || mo->pool_mode) && method != SEGCAM_METHOD_XRES)
-    return segcam_cli_fail (command, EXIT_USAGE, "--pool and --pool-mode apply to --method xres only");
-  int pool = 2;
-  if (mo->pool && !segcam_cli_parse_ints (mo->pool, ',', 1, 1, &pool))
-    return segcam_cli_fail (command, EXIT_USAGE, "--pool must be a whole number from 1 to %d, not '%s'",
-                            G_MAXINT, mo->pool);
-  static const char *const modes[] = {"max", "mean", NULL};
-  int mode = lookup_choice (mo->pool_mode, modes, SEGCAM_POOL_MAX);
-  if (mode < 0)
-    return segcam_cli_fail (command, EXIT_USAGE, "--pool-mode must be max or mean");
-  eo->method = method;
-  eo->pool = pool;
-  eo->pool_mode = mode;
-  return 0;
-}
-
-
-/* The class names an error lists: enough to see what the model has, not a screenful. */
-#define LISTED_CLASSES 20
-
-/* "unknown class" with the closest name and the model's classes printed; EXIT_INPUT. */
-static int
-unknown_class (const segcam_model *m, const char *text)
-{
-  int nc = segcam_model_n_classes (m), near = segcam_model_suggest_class (m, text);
-  GString *names = g_string_new (NULL);
-  for (int c = 0; c < MIN (nc, LISTED_CLASSES); c++)
-    g_string_append_printf (names, "%s%s", c ? ", " : "", segcam_model_class_name (m, c));
-  if (nc > LISTED_CLASSES)
-    g_string_append_printf (names, " and %d more: segcam info lists them", nc - LISTED_CLASSES);
-  char *hint = near >= 0 ? g_strdup_printf ("did you mean '%s'? ", segcam_model_class_name (m, near))
-                         : g_strdup ("");
-  int status = segcam_cli_fail ("explain", EXIT_INPUT, "unknown class '%s' (%sthe model has: %s)",
-                                text, hint, names->str);
-  g_free (hint);
-  g_string_free (names, TRUE);
-  return status;
 }
 
 static void
@@ -571,7 +251,7 @@ resolve_classes (const segcam_model *m, char **values, GArray *out)
           if (c >= 0)
             add_once (out, c);
           else
-            status = unknown_class (m, k == 1 ? *v : g_strstrip (pieces[i]));
+            status = segcam_cli_unknown_class ("explain", m, k == 1 ? *v : g_strstrip (pieces[i]));
         }
       g_strfreev (pieces);
       if (status)
@@ -611,7 +291,7 @@ resolve_layers (const segcam_model *m, char **values, int w, int h, GArray *out)
                                     "between its input and its output");
           continue;
         }
-      int node = find_layer ("explain", m, *v);
+      int node = segcam_cli_find_layer ("explain", m, *v);
       if (node < 0)
         return EXIT_INPUT;
       add_once (out, node);
@@ -635,7 +315,7 @@ typedef struct {
   char **classes, **layers, **images;
   int n_images;
   char *templates[N_OUTPUTS];
-  const roi_options *roi;
+  const segcam_cli_roi_options *roi;
   segcam_explain_options eo;
   SegcamColormap colormap;
   int threads, max_size;
@@ -761,7 +441,7 @@ session_for (const explain_request *q, const segcam_model *m, int w, int h, int 
   if (*s && planned[0] == w && planned[1] == h && planned[2] == layer)
     return 0;
   segcam_session_free (*s);
-  if (!(*s = new_session ("explain", m, w, h, TRUE, layer, q->threads, q->exact)))
+  if (!(*s = segcam_cli_new_session ("explain", m, w, h, TRUE, layer, q->threads, q->exact)))
     return EXIT_INPUT;
   planned[0] = w, planned[1] = h, planned[2] = layer;
   return 0;
@@ -774,10 +454,10 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
 {
   const char *image = q->images[rs[0].image];
   char *base_name = g_path_get_basename (image); /* the progress line is short */
-  float *rgb = NULL, *base = NULL, *pixels = load_image ("explain", image, m, w, h, &rgb);
+  float *rgb = NULL, *base = NULL, *pixels = segcam_cli_load_image ("explain", image, m, w, h, &rgb);
   if (!pixels)
     return EXIT_INPUT;
-  int status = image_roi (q->roi, w, h, &base);
+  int status = segcam_cli_image_roi ("explain", q->roi, w, h, &base);
   size_t npix = (size_t) w * h;
   uint8_t *labels = g_new (uint8_t, npix);
   float *map = g_new (float, npix);
@@ -802,10 +482,11 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
       segcam_progress_stage ("image %d/%d %s, layer '%s': class '%s'", r->image + 1, q->n_images,
                              base_name, layer, cls);
       float *roi = NULL;
-      if ((status = class_roi (q->roi, base, labels, w, h, r->cls, &roi)))
+      if ((status = segcam_cli_class_roi ("explain", q->roi, base, labels, w, h, r->cls, &roi)))
         break;
       segcam_explain_options eo = q->eo;
       eo.class_index = r->cls;
+      eo.pixels = pixels;
       segcam_explain_info info;
       if (!segcam_session_explain (*s, &eo, roi, map, &info, &error))
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
@@ -842,8 +523,8 @@ run_explain (const explain_request *q)
 {
   int *sizes = g_new (int, 2 * q->n_images), status = 0;
   for (int i = 0; i < q->n_images && status == 0; i++)
-    status = image_size ("explain", q->images[i], q->max_size, &sizes[2 * i], &sizes[2 * i + 1]);
-  segcam_model *m = status ? NULL : load_model ("explain", q->model);
+    status = segcam_cli_image_size ("explain", q->images[i], q->max_size, &sizes[2 * i], &sizes[2 * i + 1]);
+  segcam_model *m = status ? NULL : segcam_cli_load_model ("explain", q->model);
   if (status == 0 && !m)
     status = EXIT_INPUT;
   GArray *classes = g_array_new (FALSE, FALSE, sizeof (int)), *layers = g_array_new (FALSE, FALSE, sizeof (int));
@@ -880,12 +561,12 @@ run_explain (const explain_request *q)
 static int
 cmd_explain (int argc, char **argv)
 {
-  char *model = NULL, *score = NULL, *weights = NULL, **classes = NULL, **layers = NULL;
+  char *model = NULL, **classes = NULL, **layers = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
   gboolean no_normalize = FALSE, exact = FALSE, quiet = FALSE;
   int threads = 0, max_size = DEFAULT_MAX_SIZE;
-  roi_options ro = {0};
-  method_options mo = {0};
+  segcam_cli_roi_options ro = {0};
+  segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"class", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &classes,
@@ -894,16 +575,9 @@ cmd_explain (int argc, char **argv)
     {"layer", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &layers,
      "Node to explain at (default: the model's); repeat it for several, 'blocks' for every block output",
      "NODE"},
-    {"roi-mask", 0, 0, G_OPTION_ARG_FILENAME, &ro.mask, "ROI weights from a gray image (white = 1)", "PNG"},
-    {"roi-rect", 0, 0, G_OPTION_ARG_STRING, &ro.rect, "ROI rectangle", "X,Y,W,H"},
-    {"roi-pixel", 0, 0, G_OPTION_ARG_STRING, &ro.pixel, "ROI of one pixel", "X,Y"},
-    {"roi-class", 0, 0, G_OPTION_ARG_NONE, &ro.by_class, "ROI: pixels predicted as the class", NULL},
-    {"roi-component", 0, 0, G_OPTION_ARG_STRING, &ro.component,
-     "ROI: largest or smallest 8-connected region predicted as the class", "largest|smallest"},
-    {"score", 0, 0, G_OPTION_ARG_STRING, &score, "Score: logits (default) or probabilities", "MODE"},
+    ROI_OPTIONS (ro),
+    SCORE_OPTIONS (mo),
     METHOD_OPTIONS (mo),
-    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights,
-     "seg-grad-cam's channel weights: mean (default), abs or relu", "MODE"},
     {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &no_normalize, "Keep the map's raw scale", NULL},
     {"colormap", 0, 0, G_OPTION_ARG_STRING, &colormap,
      "jet (default), turbo, viridis, inferno or grayscale", "NAME"},
@@ -929,15 +603,7 @@ cmd_explain (int argc, char **argv)
   int status = segcam_cli_require ("explain", needed, G_N_ELEMENTS (needed));
   if (status)
     return status;
-  static const char *const scores[] = {"logits", "probabilities", NULL};
-  static const char *const weight_names[] = {"mean", "abs", "relu", NULL};
-  int score_mode = lookup_choice (score, scores, SEGCAM_SCORE_LOGITS);
-  int weight_mode = lookup_choice (weights, weight_names, SEGCAM_WEIGHTS_MEAN);
   int cmap = colormap ? segcam_colormap_from_name (colormap) : SEGCAM_COLORMAP_JET;
-  if (score_mode < 0)
-    return segcam_cli_fail ("explain", EXIT_USAGE, "--score must be logits or probabilities");
-  if (weight_mode < 0)
-    return segcam_cli_fail ("explain", EXIT_USAGE, "--weights must be mean, abs or relu");
   if (cmap < 0)
     return segcam_cli_fail ("explain", EXIT_USAGE,
                             "--colormap must be jet, turbo, viridis, inferno or grayscale");
@@ -945,10 +611,10 @@ cmd_explain (int argc, char **argv)
     .model = model, .classes = classes, .layers = layers, .images = argv + 1, .n_images = argc - 1,
     .templates = {out, over, npy}, .roi = &ro, .colormap = cmap, .threads = threads,
     .max_size = max_size, .exact = exact,
-    .eo = {.score = score_mode, .weights = weight_mode, .normalize = !no_normalize},
+    .eo = {.normalize = !no_normalize},
   };
-  if ((status = parse_method ("explain", &mo, weights && weight_mode != SEGCAM_WEIGHTS_MEAN, &q.eo))
-      || (status = check_roi (&ro)) || (status = check_image_format ("explain", "-o", out))
+  if ((status = segcam_cli_parse_method ("explain", &mo, &q.eo))
+      || (status = segcam_cli_check_roi ("explain", &ro)) || (status = check_image_format ("explain", "-o", out))
       || (status = check_image_format ("explain", "--overlay", over)))
     return status;
   for (int t = 0; t < N_OUTPUTS; t++)
@@ -975,7 +641,7 @@ cmd_bench (int argc, char **argv)
   char *model = NULL, *size = NULL, *layer = NULL;
   int runs = 5, threads = 0;
   gboolean exact = FALSE;
-  method_options mo = {0};
+  segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
     METHOD_OPTIONS (mo),
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
@@ -994,7 +660,11 @@ cmd_bench (int argc, char **argv)
     return segcam_cli_fail ("bench", EXIT_USAGE,
                             "needs --model; --size like 512x384; 1 <= --runs <= 1000");
   segcam_explain_options eo = {.normalize = TRUE};
-  int bad_method = parse_method ("bench", &mo, FALSE, &eo);
+  /* --method all: after the usual figures for the default method, one explain timing per method. */
+  gboolean all = mo.method && strcmp (mo.method, "all") == 0;
+  if (all)
+    mo.method = NULL;
+  int bad_method = segcam_cli_parse_method ("bench", &mo, &eo);
   if (bad_method)
     return bad_method;
   int w = wh[0], h = wh[1];
@@ -1002,7 +672,7 @@ cmd_bench (int argc, char **argv)
   segcam_model *m = segcam_model_load (model, &error);
   if (!m)
     return segcam_cli_fail_error ("bench", EXIT_INPUT, &error);
-  int node = layer ? find_layer ("bench", m, layer) : -1;
+  int node = layer ? segcam_cli_find_layer ("bench", m, layer) : -1;
   if (layer && node < 0)
     {
       segcam_model_free (m);
@@ -1021,6 +691,7 @@ cmd_bench (int argc, char **argv)
   for (size_t i = 0; i < nval; i++)
     pixels[i] = (float) g_rand_double (rand);
   g_rand_free (rand);
+  eo.pixels = pixels;
   double *fwd = g_new (double, runs), *exp = g_new (double, runs);
   for (int i = -1; i < runs; i++) /* run -1 warms caches and pages */
     {
@@ -1039,6 +710,23 @@ cmd_bench (int argc, char **argv)
           segcam_method_name (eo.method), openblas_get_corename ());
   printf ("forward          %10.2f ms (median of %d)\n", segcam_cli_median (fwd, runs), runs);
   printf ("forward+explain  %10.2f ms (median of %d)\n", segcam_cli_median (exp, runs), runs);
+  /* The methods that rerun the network cost about one pass per channel: 8 show the rate. */
+#define ALL_RERUN_CHANNELS 8
+  for (int k = 0; all && segcam_method_name (k); k++)
+    {
+      eo.method = k;
+      gboolean reruns = k == SEGCAM_METHOD_SCORE || k == SEGCAM_METHOD_ABLATION;
+      eo.max_channels = reruns ? ALL_RERUN_CHANNELS : 0;
+      for (int i = 0; i < runs; i++)
+        {
+          gint64 t0 = g_get_monotonic_time ();
+          segcam_session_explain (s, &eo, NULL, map, NULL, NULL);
+          exp[i] = (g_get_monotonic_time () - t0) / 1e3;
+        }
+      printf ("explain %-13s %7.2f ms after forward (median of %d)%s\n", segcam_method_name (k),
+              segcam_cli_median (exp, runs), runs,
+              reruns ? " with --max-channels " G_STRINGIFY (ALL_RERUN_CHANNELS) : "");
+    }
   printf ("planned memory   %10.1f MiB\n", segcam_session_memory (s) / 1048576.0);
   printf ("peak resident    %10.1f MiB\n", ru.ru_maxrss / 1024.0);
   g_free (fwd);
@@ -1060,6 +748,7 @@ static const struct {
   {"info", cmd_info, "describe a model"},
   {"predict", cmd_predict, "segment an image"},
   {"explain", cmd_explain, "Seg-Grad-CAM heat map of a class over a region"},
+  {"evaluate", segcam_cmd_evaluate, "how faithful a map is: energy shares, deletion, ROAD"},
   {"dataset", segcam_cmd_dataset, "generate TextureMNIST data"},
   {"train", segcam_cmd_train, "train a U-Net on TextureMNIST"},
   {"bias", segcam_cmd_bias, "saliency on TextureMNIST's biased texture (the paper's finding)"},

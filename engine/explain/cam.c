@@ -21,6 +21,8 @@ static const char *const method_names[] = {
   [SEGCAM_METHOD_XGRAD] = "xgrad",
   [SEGCAM_METHOD_LAYER] = "layer",
   [SEGCAM_METHOD_EIGEN] = "eigen",
+  [SEGCAM_METHOD_SCORE] = "score",
+  [SEGCAM_METHOD_ABLATION] = "ablation",
 };
 
 int
@@ -47,7 +49,13 @@ segcam_method_is_class_agnostic (SegcamMethod method)
 gboolean
 segcam_method_needs_gradient (SegcamMethod method)
 {
-  return method != SEGCAM_METHOD_EIGEN;
+  return method != SEGCAM_METHOD_EIGEN && !segcam_method_reruns (method);
+}
+
+gboolean
+segcam_method_reruns (SegcamMethod method)
+{
+  return method == SEGCAM_METHOD_SCORE || method == SEGCAM_METHOD_ABLATION;
 }
 
 /* pytorch-grad-cam's guards against a zero denominator, kept so that its maps are ours. */
@@ -282,5 +290,8 @@ segcam_cam_compute (const segcam_act *a, const segcam_act *g, const segcam_expla
     case SEGCAM_METHOD_EIGEN:
       eigen_cam (a, cam);
       break;
+    case SEGCAM_METHOD_SCORE:
+    case SEGCAM_METHOD_ABLATION:
+      g_return_if_reached (); /* perturb.c makes their maps */
     }
 }

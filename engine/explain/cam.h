@@ -7,6 +7,9 @@
 
 /* FALSE for the methods that read only the activation (EIGEN): explain skips the backward pass. */
 gboolean segcam_method_needs_gradient (SegcamMethod method);
+/* TRUE for the methods that run the network again on perturbed inputs (SCORE, ABLATION): their
+ * maps come from perturb.h, not segcam_cam_compute. */
+gboolean segcam_method_reruns (SegcamMethod method);
 
 /* cam (a->h x a->w) = L of o->method from the activation a and its gradient g (same shape; not
  * read when the method needs no gradient). o must be valid: a known method, pool >= 1 for XRES. */

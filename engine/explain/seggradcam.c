@@ -3,63 +3,13 @@
  *
  *   S = sum_ij M_ij y_c,ij            y = logits, or probabilities (softmax / sigmoid)
  *   G = dS/dA                         backward to the target layer
- *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k
+ *   L = the method's map (cam.c)      Seg-Grad-CAM: sum_k mean_uv (G_k) A_k; Score-CAM and
+ *                                     Ablation-CAM run the network again (perturb.c)
  *   map = ReLU (crop (bilinear (L, padded size)))  / max, when normalising and max > 0 */
 #include "cam.h"
 #include "error.h"
-#include "session.h"
-
-#include <math.h>
-#include <string.h>
-
-/* Fills grads[output] with dS/dz and returns S. The padding has no ROI weight. */
-static double
-seed_output (segcam_session *s, const segcam_explain_options *o, const float *roi)
-{
-  const segcam_model *m = s->model;
-  segcam_act *g = &s->grads[m->output];
-  const segcam_act *z = &s->acts[m->output];
-  int nc = z->c, c = o->class_index;
-  gboolean one_channel = m->sigmoid && nc == 1;
-  /* A one-channel model's class 0 is the background: logit -z, probability 1 - sigmoid(z). */
-  float sign = one_channel && c == 0 ? -1.0f : 1.0f;
-  int zc = one_channel ? 0 : c;
-  float *prob = g_newa (float, nc);
-  double score = 0;
-  memset (g->data, 0, segcam_act_size (g) * sizeof (float));
-  for (int y = 0; y < s->height; y++)
-    for (int x = 0; x < s->width; x++)
-      {
-        float w = roi ? roi[(size_t) y * s->width + x] : 1.0f;
-        size_t q = ((size_t) y * s->wp + x) * nc;
-        const float *v = z->data + q;
-        float *d = g->data + q;
-        if (w == 0)
-          continue;
-        if (o->score == SEGCAM_SCORE_LOGITS)
-          {
-            d[zc] = sign * w;
-            score += (double) w * sign * v[zc];
-          }
-        else if (m->sigmoid)
-          {
-            float p = segcam_logistic (v[zc]);
-            d[zc] = sign * w * p * (1.0f - p);
-            score += (double) w * (sign > 0 ? p : 1.0f - p);
-          }
-        else
-          {
-            /* d p_c / d z_k = p_c (delta_ck - p_k) */
-            segcam_softmax (v, nc, prob);
-            float pc = prob[c];
-            for (int k = 0; k < nc; k++)
-              d[k] = -w * pc * prob[k];
-            d[c] += w * pc;
-            score += (double) w * pc;
-          }
-      }
-  return score;
-}
+#include "perturb.h"
+#include "score.h"
 
 gboolean
 segcam_session_explain (segcam_session *s, const segcam_explain_options *o, const float *roi,
@@ -76,21 +26,18 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
   if (o->method == SEGCAM_METHOD_XRES && o->pool < 1)
     return segcam_fail (error, SEGCAM_ERROR_INPUT, "the xres pool must be at least 1, not %d", o->pool);
   size_t n = (size_t) s->width * s->height;
-  double roi_sum = roi ? 0 : (double) n;
-  for (size_t i = 0; roi && i < n; i++)
-    {
-      if (!(roi[i] >= 0 && roi[i] <= 1))
-        return segcam_fail (error, SEGCAM_ERROR_INPUT, "ROI weights must lie in [0, 1]");
-      roi_sum += roi[i];
-    }
-  if (roi_sum <= 0)
-    return segcam_fail (error, SEGCAM_ERROR_INPUT, "the region of interest is empty");
+  double roi_sum;
+  if (!segcam_roi_check (roi, n, &roi_sum, error))
+    return FALSE;
 
-  double score = seed_output (s, o, roi);
+  double score = segcam_roi_score (s, o, roi, &s->grads[m->output]);
   if (segcam_method_needs_gradient (o->method))
     segcam_session_backward (s);
   const segcam_act *a = &s->acts[s->target];
-  segcam_cam_compute (a, &s->grads[s->target], o, s->cam);
+  if (!segcam_method_reruns (o->method))
+    segcam_cam_compute (a, &s->grads[s->target], o, s->cam);
+  else if (!segcam_perturb_cam (s, o, roi, error))
+    return FALSE;
 
   /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
   segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};

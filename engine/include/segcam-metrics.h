@@ -30,20 +30,29 @@ typedef enum {
   SEGCAM_BASELINE_MEAN,  /* the image's per-channel mean */
 } SegcamBaseline;
 
+/* The standard deviation of the noise ROAD adds to imputed pixels (values in [0, 1]): Rong et
+ * al.'s. */
+#define SEGCAM_ROAD_NOISE 0.01
+
 typedef struct {
-  int steps;                /* points on the deletion / insertion curves after the first; 0: skip them */
+  int steps;                /* points on the deletion / insertion curves after the first, at most
+                               width x height; 0: skip them */
   SegcamBaseline baseline;
   gboolean road;            /* also ROAD (MoRF, LeRF with noisy linear imputation, 10..90 %) */
   guint64 seed;             /* ROAD's imputation noise */
+  double road_noise;        /* its standard deviation, >= 0: SEGCAM_ROAD_NOISE for ROAD as
+                               published; 0 imputes without noise */
 } segcam_metrics_options;
 
 typedef struct {
   segcam_energy energy;
+  double score;             /* S(0), S on the unperturbed image: every curve is divided by it, so
+                               the normalised figures mean little when it is <= 0 (NaN when 0) */
   double deletion_auc;      /* area under S(fraction removed) / S(0), fraction in [0, 1]; NaN if skipped */
   double insertion_auc;     /* same, pixels restored onto the baseline; NaN if skipped */
   double road_morf;         /* ROAD: mean normalised S over the MoRF percentiles; NaN if skipped */
   double road_lerf;
-  double road_score;        /* the combined score (docs/metrics.md) */
+  double road_score;        /* the combined score (docs/metrics.md): (road_lerf - road_morf) / 2 */
 } segcam_metrics;
 
 /* Scores map for the explain options' class and score over roi on pixels (height x width x
@@ -51,7 +60,9 @@ typedef struct {
  * on perturbed copies of pixels, so the session's state afterwards is that of the last perturbed
  * image: call segcam_session_forward again before explaining. curves may be NULL, else it gets
  * 2 * (steps + 1) doubles: the deletion curve then the insertion curve, S(fraction) / S(0).
- * A session that was not planned with explain = TRUE works. */
+ * A session that was not planned with explain = TRUE works. The map must be finite and >= 0, the
+ * ROI as for explain, the context (when given) finite and >= 0. Progress goes to the session's
+ * callback, one report per forward pass. */
 gboolean segcam_session_evaluate (segcam_session *session, const segcam_explain_options *explain,
                                   const float *pixels, const float *roi, const float *context,
                                   const float *map, const segcam_metrics_options *options,

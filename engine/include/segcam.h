@@ -127,7 +127,12 @@ typedef enum { SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_ABS, SEGCAM_WEIGHTS_RELU } Se
  *   XGRAD         L = sum_k alpha_k A_k, alpha_k = sum_uv G_k,uv A_k,uv / sum_uv A_k,uv
  *   LAYER         L = sum_k ReLU (G_k) * A_k
  *   EIGEN         L = the projection of the centred A on its first principal component; it needs
- *                 no gradient and does not depend on the class or the ROI (class-agnostic) */
+ *                 no gradient and does not depend on the class or the ROI (class-agnostic)
+ *   SCORE         L = sum_k w_k A_k, w = softmax_k S (image masked by the normalised upsampled
+ *                 A_k): one forward pass per channel (Score-CAM)
+ *   ABLATION      L = sum_k w_k A_k, w_k = (S - S with channel k of A zeroed) / S: the network
+ *                 rerun from the target once per channel (Ablation-CAM)
+ * SCORE and ABLATION need no gradient but the image (options.pixels). */
 typedef enum {
   SEGCAM_METHOD_SEG_GRAD_CAM,
   SEGCAM_METHOD_HIRES,
@@ -136,6 +141,8 @@ typedef enum {
   SEGCAM_METHOD_XGRAD,
   SEGCAM_METHOD_LAYER,
   SEGCAM_METHOD_EIGEN,
+  SEGCAM_METHOD_SCORE,
+  SEGCAM_METHOD_ABLATION,
 } SegcamMethod;
 
 /* How XRES pools the gradient within a block: its maximum (the paper's) or its mean. */
@@ -152,9 +159,14 @@ typedef struct {
                              bottom edges are cut short. Equal to the map's larger side (or more)
                              with SEGCAM_POOL_MEAN this is Seg-Grad-CAM; 1 is HIRES */
   SegcamPoolMode pool_mode; /* XRES */
+  const float *pixels;    /* SCORE, ABLATION: the image given to segcam_session_forward, which
+                             they run again (the session's state afterwards is that image's) */
+  int max_channels;       /* SCORE, ABLATION: at most this many channels, those of highest mean
+                             activation (the others weigh 0); 0: every channel */
 } segcam_explain_options;
 
-/* "seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen"; -1 for anything else. */
+/* "seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen", "score", "ablation";
+ * -1 for anything else. */
 int segcam_method_from_name (const char *name);
 const char *segcam_method_name (SegcamMethod method);
 /* TRUE for methods whose map does not depend on the class or the ROI (EIGEN). */
@@ -168,8 +180,10 @@ typedef struct {
 
 /* Seg-Grad-CAM (docs/seg-grad-cam.md, 'Definition'), or the options' other method (docs/methods.md),
  * after segcam_session_forward. roi has height x width weights in [0, 1] (NULL: the whole image);
- * map receives height x width floats. An ROI whose weights sum to zero, an unknown method or an
- * XRES pool below 1 is an error. info may be NULL. */
+ * map receives height x width floats. An ROI whose weights sum to zero, an unknown method, an
+ * XRES pool below 1, SCORE or ABLATION without pixels or with max_channels < 0 is an error. info
+ * may be NULL. SCORE and ABLATION report their progress (one step per channel) through the
+ * session's callback. */
 gboolean segcam_session_explain (segcam_session *session, const segcam_explain_options *options,
                                  const float *roi, float *map, segcam_explain_info *info,
                                  GError **error);

@@ -349,3 +349,75 @@ segcam_session_labels (const segcam_session *s, uint8_t *labels)
         labels[(size_t) y * s->width + x] = (uint8_t) best;
       }
 }
+
+/* ---- reruns from the target (Ablation-CAM, engine/explain/perturb.c) ----------------------- */
+
+/* The activations of nodes before the target that nodes after it read (a U-Net's skips), saved
+ * while they are still whole: a full forward pass lets the arena reuse their buffers after their
+ * last reader, so each rerun restores them first. */
+struct segcam_rerun {
+  int n;
+  int *nodes;
+  float **saved;
+};
+
+/* Nodes first..last in order, as segcam_session_forward runs them. */
+static void
+run_nodes (segcam_session *s, int first, int last)
+{
+  for (int i = first; i <= last; i++)
+    {
+      if (segcam_node_absorbed (s, i))
+        continue;
+      const segcam_conv_step *st = segcam_step_at (s, i);
+      if (st)
+        segcam_step_forward (s, st);
+      else
+        forward_node (s, i);
+    }
+}
+
+segcam_rerun *
+segcam_rerun_new (segcam_session *s, const float *pixels)
+{
+  const segcam_model *m = s->model;
+  preprocess (s, pixels, s->acts[0].data);
+  run_nodes (s, 1, s->target);
+  guint8 *read = g_new0 (guint8, m->n_nodes);
+  for (int i = s->target + 1; i < m->n_nodes; i++)
+    {
+      const int *in;
+      int n_in = segcam_node_absorbed (s, i) ? 0 : segcam_node_reads (s, i, &in);
+      for (int k = 0; k < n_in; k++)
+        read[in[k]] |= in[k] < s->target;
+    }
+  segcam_rerun *r = g_new0 (segcam_rerun, 1);
+  r->nodes = g_new (int, m->n_nodes);
+  r->saved = g_new (float *, m->n_nodes);
+  for (int i = 0; i < s->target; i++)
+    if (read[i])
+      {
+        r->nodes[r->n] = i;
+        r->saved[r->n++] = g_memdup2 (s->acts[i].data, segcam_act_size (&s->acts[i]) * sizeof (float));
+      }
+  g_free (read);
+  return r;
+}
+
+void
+segcam_rerun_forward (segcam_session *s, const segcam_rerun *r)
+{
+  for (int k = 0; k < r->n; k++)
+    memcpy (s->acts[r->nodes[k]].data, r->saved[k],
+            segcam_act_size (&s->acts[r->nodes[k]]) * sizeof (float));
+  run_nodes (s, s->target + 1, s->model->n_nodes - 1);
+}
+
+void
+segcam_rerun_free (segcam_rerun *r)
+{
+  for (int k = 0; r && k < r->n; k++)
+    g_free (r->saved[k]);
+  if (r)
+    g_free (r->nodes), g_free (r->saved), g_free (r);
+}

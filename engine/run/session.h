@@ -116,4 +116,13 @@ void segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam
 /* Runs the backward pass from the gradient already in grads[output] down to the target. */
 void segcam_session_backward (segcam_session *s);
 
+/* Reruns the network from the target on: new runs pixels (already checked by a forward pass) up
+ * to the target and saves what the later nodes read of the earlier ones; each rerun_forward then
+ * recomputes every node after the target from acts[target] as the caller left it (a replaced
+ * activation). */
+typedef struct segcam_rerun segcam_rerun;
+segcam_rerun *segcam_rerun_new (segcam_session *s, const float *pixels);
+void segcam_rerun_forward (segcam_session *s, const segcam_rerun *r);
+void segcam_rerun_free (segcam_rerun *r);
+
 #endif /* SEGCAM_SESSION_H */

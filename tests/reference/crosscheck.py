@@ -171,6 +171,9 @@ def make_cases(name: str, model_path: str, image_name: str, image_path: str,
         for method in (["hires"], ["layer"], ["eigen"], ["xres", "--pool", "4"]):
             explain(c1, layer="input", method=method)
         explain(c1, method=["xres", "--pool", "3", "--pool-mode", "mean"])
+        explain(c1, layer="input", method=["ablation"])
+        explain(c0, method=["score", "--max-channels", "3"])
+        explain(c1, roi=rect, roi_label="rect", method=["ablation", "--max-channels", "2"])
         explain(c0, roi=["--roi-class"], roi_label="class", normalize=False,
                 method=["xres", "--pool", "1"])
     # cases that must be rejected with exit status 2

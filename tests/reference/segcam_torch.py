@@ -37,7 +37,9 @@ from segcam_file import InputError, SegcamError, UsageError, read_graph  # noqa:
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SCORES = ("logits", "probabilities")
 WEIGHTS = ("mean", "abs", "relu")
-METHODS = ("seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen")
+METHODS = ("seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen", "score",
+           "ablation")
+RERUN_METHODS = ("score", "ablation")
 POOL_MODES = ("max", "mean")
 GRADCAM_PP_EPS = 1e-6   # docs/methods.md: pytorch-grad-cam's guards, kept
 XGRAD_EPS = 1e-7
@@ -570,10 +572,48 @@ def method_cam(method: str, act: torch.Tensor, grad: torch.Tensor, weights: str,
     return (alpha[:, None, None] * act).sum(dim=0), alpha
 
 
+SCORE_CAM_EPS = 1e-8  # pytorch-grad-cam's guard in Score-CAM's min-max normalisation
+
+
+def rerun_cam(model: SegcamModel, image: np.ndarray, layer: str, act: torch.Tensor,
+              roi_score, s: float, method: str, max_channels: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Score-CAM or Ablation-CAM (docs/methods.md): (L (h,w), the channel weights (K,)).
+
+    act is the target's (1,K,h,w) activation; roi_score(logits) gives S.  Channels: all, or the
+    max_channels of highest mean activation (ties: lower index), the others weighing 0."""
+    height, width = image.shape[:2]
+    k_all = act.shape[1]
+    means = act[0].mean(dim=(1, 2)).tolist()
+    channels = sorted(range(k_all), key=lambda k: (-means[k], k))
+    channels = channels[:max_channels] if max_channels > 0 else channels
+    scores = []
+    with torch.no_grad():
+        for k in channels:
+            if method == "ablation":
+                ablated = act.clone()
+                ablated[0, k] = 0
+                logits = model.forward(model.preprocess(image), overrides={layer: ablated})[model.output]
+            else:
+                padded = model.preprocess(image).shape[-2:]
+                up = F.interpolate(act[:, k:k + 1], size=padded, mode="bilinear",
+                                   align_corners=False)[0, 0, :height, :width]
+                h = ((up - up.min()) / (up.max() - up.min() + SCORE_CAM_EPS)).numpy()[:, :, None]
+                mean = np.asarray(model.mean)
+                logits = model.forward(model.preprocess(mean + (image - mean) * h))[model.output]
+            scores.append(float(roi_score(logits)))
+    weights = torch.zeros(k_all, dtype=act.dtype)
+    scores_t = torch.tensor(scores, dtype=act.dtype)
+    if method == "ablation":
+        weights[channels] = (s - scores_t) / s if s != 0 else s - scores_t
+    else:
+        weights[channels] = torch.softmax(scores_t, dim=0)
+    return (weights[:, None, None] * act[0]).sum(dim=0), weights
+
+
 def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Optional[str] = None,
             roi: Optional[np.ndarray] = None, score: str = "logits", weights: str = "mean",
             normalize: bool = True, method: str = "seg-grad-cam", pool: int = 2,
-            pool_mode: str = "max") -> Explanation:
+            pool_mode: str = "max", max_channels: int = 0) -> Explanation:
     """Seg-Grad-CAM exactly as docs/seg-grad-cam.md, 'Definition', or another method of
     docs/methods.md.  image is (H,W,C) in [0,1]; roi (H,W) weights or None for the whole image."""
     height, width = image.shape[:2]
@@ -600,7 +640,13 @@ def explain(model: SegcamModel, image: np.ndarray, class_index: int, layer: Opti
     if grad is None:
         grad = torch.zeros_like(activation)
 
-    cam, alpha = method_cam(method, activation[0].detach(), grad[0], weights, pool, pool_mode)
+    if method in RERUN_METHODS:
+        def roi_score(z: torch.Tensor) -> torch.Tensor:
+            return (weight_map * model.class_score_map(z, class_index, score)).sum()
+        cam, alpha = rerun_cam(model, image, layer, activation.detach(), roi_score, float(s),
+                               method, max_channels)
+    else:
+        cam, alpha = method_cam(method, activation[0].detach(), grad[0], weights, pool, pool_mode)
     resized = F.interpolate(cam[None, None], size=(padded_h, padded_w), mode="bilinear",
                             align_corners=False)[0, 0]
     signed = resized[:height, :width]
@@ -672,7 +718,8 @@ def run_explain(args, dtype_name: Optional[str] = None) -> Explanation:
     class_index = model.class_index(args.class_)
     roi = build_roi(args, model, image, class_index)
     return explain(model, image, class_index, args.layer, roi, args.score, args.weights,
-                   not args.no_normalize, args.method, args.pool, args.pool_mode)
+                   not args.no_normalize, args.method, args.pool, args.pool_mode,
+                   args.max_channels)
 
 
 def run_predict(args, dtype_name: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -728,6 +775,7 @@ def make_parser() -> argparse.ArgumentParser:
     exp.add_argument("--method", choices=METHODS, default="seg-grad-cam")
     exp.add_argument("--pool", type=int, default=2)
     exp.add_argument("--pool-mode", choices=POOL_MODES, default="max")
+    exp.add_argument("--max-channels", type=int, default=0)
     exp.add_argument("--no-normalize", action="store_true")
     exp.add_argument("--colormap", help="accepted for compatibility; -o is always grayscale")
     exp.add_argument("-o", "--output", help="map as a grayscale PNG, round(255 v)")

@@ -1,0 +1,310 @@
+/* explain-args.c — the options and steps the commands that explain share (explain-args.h):
+ * moved here from segcam.c so that evaluate scores exactly the map explain makes, and loads, warns
+ * and reports progress as explain does. */
+#include "explain-args.h"
+#include "advice.h"
+#include "cli.h"
+#include "image-io.h"
+#include "progress.h"
+
+#include <string.h>
+
+void
+segcam_cli_run_clear (segcam_cli_run *r)
+{
+  segcam_session_free (r->session);
+  segcam_model_free (r->model);
+  g_free (r->pixels);
+  g_free (r->labels);
+}
+
+segcam_model *
+segcam_cli_load_model (const char *command, const char *path)
+{
+  GError *error = NULL;
+  segcam_model *m = segcam_model_load (path, &error);
+  if (!m)
+    segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  else if (segcam_advice_classes_unnamed (m))
+    segcam_cli_remark (command, "warning: model '%s' names no classes (they are 'class 0', "
+                       "'class 1'...) and may lack its input's mean and std: segcam import "
+                       "--classes, --mean and --std record them", path);
+  return m;
+}
+
+int
+segcam_cli_find_layer (const char *command, const segcam_model *m, const char *name)
+{
+  int node = segcam_model_find_node (m, name);
+  if (node >= 0)
+    return node;
+  int near = segcam_model_suggest_node (m, name), matching = 0;
+  for (int i = 0; i < segcam_model_n_nodes (m); i++)
+    matching += segcam_cli_name_matches (segcam_model_node_name (m, i), name);
+  if (near >= 0)
+    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (did you mean '%s'? segcam info "
+                     "lists the nodes)", name, segcam_model_node_name (m, near));
+  else if (matching)
+    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (%d node names contain it: segcam "
+                     "info --grep '%s' lists them)", name, matching, name);
+  else
+    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)", name);
+  return -1;
+}
+
+int
+segcam_cli_image_size (const char *command, const char *path, int max_size, int *w, int *h)
+{
+  GError *error = NULL;
+  if (!segcam_image_size (path, w, h, &error))
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  if (MAX (*w, *h) > max_size)
+    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
+                            "on its longer side: scale it down, or raise --max-size if memory allows",
+                            path, *w, *h, max_size);
+  return 0;
+}
+
+float *
+segcam_cli_load_image (const char *command, const char *path, const segcam_model *m, int w, int h,
+                       float **rgb)
+{
+  GError *error = NULL;
+  int channels = segcam_model_input_channels (m);
+  float *colour = segcam_image_load (path, 3, w, h, &error);
+  float *pixels = channels == 3 || !colour ? colour : segcam_image_load (path, channels, w, h, &error);
+  if (!pixels)
+    {
+      g_free (colour);
+      segcam_cli_fail_error (command, EXIT_INPUT, &error);
+      return NULL;
+    }
+  char *mismatch = segcam_advice_image_mode (path, channels, colour, (size_t) w * h);
+  if (mismatch)
+    segcam_cli_remark (command, "%s", mismatch);
+  g_free (mismatch);
+  if (rgb)
+    *rgb = colour;
+  else if (colour != pixels)
+    g_free (colour);
+  return pixels;
+}
+
+segcam_session *
+segcam_cli_new_session (const char *command, const segcam_model *m, int w, int h, gboolean explain,
+                        int layer, int threads, gboolean exact)
+{
+  GError *error = NULL;
+  segcam_session_options o = {w, h, layer, explain, threads, segcam_progress_forward, NULL, exact};
+  segcam_session *s = segcam_session_new (m, &o, &error);
+  if (!s)
+    segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  return s;
+}
+
+int
+segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
+                        const char *image_path, gboolean explain, const char *layer, int threads,
+                        gboolean exact, int max_size)
+{
+  memset (r, 0, sizeof *r);
+  if (!(r->model = segcam_cli_load_model (command, model_path)))
+    return EXIT_INPUT;
+  int node = layer ? segcam_cli_find_layer (command, r->model, layer) : -1;
+  if (layer && node < 0)
+    return EXIT_INPUT;
+  int status = segcam_cli_image_size (command, image_path, max_size, &r->width, &r->height);
+  if (status)
+    return status;
+  if (!(r->session = segcam_cli_new_session (command, r->model, r->width, r->height, explain, node,
+                                             threads, exact))
+      || !(r->pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
+                                              NULL)))
+    return EXIT_INPUT;
+  GError *error = NULL;
+  segcam_progress_stage ("%s", image_path);
+  gboolean ran = segcam_session_forward (r->session, r->pixels, &error);
+  segcam_progress_clear ();
+  if (!ran)
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  r->labels = g_new (uint8_t, (size_t) r->width * r->height);
+  segcam_session_labels (r->session, r->labels);
+  return 0;
+}
+
+/* The class names an error lists: enough to see what the model has, not a screenful. */
+#define LISTED_CLASSES 20
+
+int
+segcam_cli_unknown_class (const char *command, const segcam_model *m, const char *text)
+{
+  int nc = segcam_model_n_classes (m), near = segcam_model_suggest_class (m, text);
+  GString *names = g_string_new (NULL);
+  for (int c = 0; c < MIN (nc, LISTED_CLASSES); c++)
+    g_string_append_printf (names, "%s%s", c ? ", " : "", segcam_model_class_name (m, c));
+  if (nc > LISTED_CLASSES)
+    g_string_append_printf (names, " and %d more: segcam info lists them", nc - LISTED_CLASSES);
+  char *hint = near >= 0 ? g_strdup_printf ("did you mean '%s'? ", segcam_model_class_name (m, near))
+                         : g_strdup ("");
+  int status = segcam_cli_fail (command, EXIT_INPUT, "unknown class '%s' (%sthe model has: %s)",
+                                text, hint, names->str);
+  g_free (hint);
+  g_string_free (names, TRUE);
+  return status;
+}
+
+int
+segcam_cli_find_class (const char *command, const segcam_model *model, const char *name, int *cls)
+{
+  if ((*cls = segcam_model_find_class (model, name)) >= 0)
+    return 0;
+  return segcam_cli_unknown_class (command, model, name);
+}
+
+int
+segcam_cli_check_roi (const char *command, segcam_cli_roi_options *o)
+{
+  if (!!o->mask + !!o->rect + !!o->pixel > 1)
+    return segcam_cli_fail (command, EXIT_USAGE,
+                            "use at most one of --roi-mask, --roi-rect and --roi-pixel");
+  if (o->component && strcmp (o->component, "largest") != 0 && strcmp (o->component, "smallest") != 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--roi-component must be largest or smallest");
+  if ((o->rect && !segcam_cli_parse_ints (o->rect, ',', 4, G_MININT, o->v))
+      || (o->pixel && !segcam_cli_parse_ints (o->pixel, ',', 2, G_MININT, o->v)))
+    return segcam_cli_fail (command, EXIT_USAGE, "%s must be %s, whole numbers within +-%d, not '%s'",
+                            o->rect ? "--roi-rect" : "--roi-pixel", o->rect ? "X,Y,W,H" : "X,Y",
+                            G_MAXINT, o->rect ? o->rect : o->pixel);
+  return 0;
+}
+
+int
+segcam_cli_load_mask (const char *command, const char *path, const char *what, int width, int height,
+                      float **out)
+{
+  int w, h;
+  GError *error = NULL;
+  if (!segcam_image_size (path, &w, &h, &error))
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  if (w != width || h != height)
+    return segcam_cli_fail (command, EXIT_INPUT, "%s is %dx%d but the image is %dx%d", what, w, h,
+                            width, height);
+  float *gray_alpha = segcam_image_load (path, 2, w, h, &error);
+  if (!gray_alpha)
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  /* A transparent pixel is outside the mask, whatever its gray. */
+  size_t n = (size_t) w * h;
+  float *mask = g_new (float, n);
+  for (size_t i = 0; i < n; i++)
+    mask[i] = gray_alpha[2 * i] * gray_alpha[2 * i + 1];
+  g_free (gray_alpha);
+  *out = mask;
+  return 0;
+}
+
+/* The ROI weights of docs/seg-grad-cam.md, "Region of interest". */
+int
+segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int w, int h, float **out)
+{
+  *out = NULL;
+  if (o->mask)
+    return segcam_cli_load_mask (command, o->mask, "ROI mask", w, h, out);
+  if (!o->rect && !o->pixel)
+    return 0;
+  float *roi = g_new (float, (size_t) w * h);
+  gboolean inside = o->rect ? segcam_roi_rect (roi, w, h, o->v[0], o->v[1], o->v[2], o->v[3])
+                            : segcam_roi_pixel (roi, w, h, o->v[0], o->v[1]);
+  if (!inside)
+    {
+      g_free (roi);
+      return segcam_cli_fail (command, EXIT_INPUT, "the ROI %s lies outside the %dx%d image",
+                              o->rect ? o->rect : o->pixel, w, h);
+    }
+  *out = roi;
+  return 0;
+}
+
+int
+segcam_cli_class_roi (const char *command, const segcam_cli_roi_options *o, const float *base,
+                      const uint8_t *labels, int w, int h, int cls, float **out)
+{
+  size_t n = (size_t) w * h;
+  float *roi = base ? g_memdup2 (base, n * sizeof *base) : NULL;
+  if (o->by_class || o->component)
+    {
+      if (!roi)
+        {
+          roi = g_new (float, n);
+          for (size_t i = 0; i < n; i++)
+            roi[i] = 1;
+        }
+      segcam_roi_intersect_class (roi, labels, w, h, cls);
+      if (o->component)
+        segcam_roi_keep_component (roi, w, h, strcmp (o->component, "largest") == 0);
+    }
+  if (roi && segcam_roi_sum (roi, n) <= 0)
+    {
+      g_free (roi);
+      return segcam_cli_fail (command, EXIT_INPUT, "the region of interest is empty%s",
+                              o->by_class || o->component ? " (no pixel is predicted as the class there)"
+                                                          : "");
+    }
+  *out = roi;
+  return 0;
+}
+
+int
+segcam_cli_choice (const char *value, const char *const *names, int def)
+{
+  if (!value)
+    return def;
+  for (int i = 0; names[i]; i++)
+    if (strcmp (value, names[i]) == 0)
+      return i;
+  return -1;
+}
+
+int
+segcam_cli_parse_method (const char *command, const segcam_cli_method_options *mo,
+                         segcam_explain_options *eo)
+{
+  static const char *const scores[] = {"logits", "probabilities", NULL};
+  static const char *const weight_names[] = {"mean", "abs", "relu", NULL};
+  int score_mode = segcam_cli_choice (mo->score, scores, SEGCAM_SCORE_LOGITS);
+  int weight_mode = segcam_cli_choice (mo->weights, weight_names, SEGCAM_WEIGHTS_MEAN);
+  if (score_mode < 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--score must be logits or probabilities");
+  if (weight_mode < 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--weights must be mean, abs or relu");
+  gboolean weights_given = weight_mode != SEGCAM_WEIGHTS_MEAN;
+  int method = mo->method ? segcam_method_from_name (mo->method) : SEGCAM_METHOD_SEG_GRAD_CAM;
+  if (method < 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--method must be seg-grad-cam, hires, xres, "
+                            "gradcam++, xgrad, layer, eigen, score or ablation, not '%s'", mo->method);
+  if (weights_given && method != SEGCAM_METHOD_SEG_GRAD_CAM)
+    return segcam_cli_fail (command, EXIT_USAGE, "--weights applies to --method seg-grad-cam only");
+  if ((mo->pool || mo->pool_mode) && method != SEGCAM_METHOD_XRES)
+    return segcam_cli_fail (command, EXIT_USAGE, "--pool and --pool-mode apply to --method xres only");
+  int pool = 2;
+  if (mo->pool && !segcam_cli_parse_ints (mo->pool, ',', 1, 1, &pool))
+    return segcam_cli_fail (command, EXIT_USAGE, "--pool must be a whole number from 1 to %d, not '%s'",
+                            G_MAXINT, mo->pool);
+  static const char *const modes[] = {"max", "mean", NULL};
+  int mode = segcam_cli_choice (mo->pool_mode, modes, SEGCAM_POOL_MAX);
+  if (mode < 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--pool-mode must be max or mean");
+  gboolean reruns = method == SEGCAM_METHOD_SCORE || method == SEGCAM_METHOD_ABLATION;
+  if (mo->max_channels && !reruns)
+    return segcam_cli_fail (command, EXIT_USAGE, "--max-channels applies to --method score and "
+                            "ablation only");
+  int max_channels = 0;
+  if (mo->max_channels && !segcam_cli_parse_ints (mo->max_channels, ',', 1, 1, &max_channels))
+    return segcam_cli_fail (command, EXIT_USAGE, "--max-channels must be a whole number from 1 to "
+                            "%d, not '%s'", G_MAXINT, mo->max_channels);
+  eo->max_channels = max_channels;
+  eo->score = score_mode;
+  eo->weights = weight_mode;
+  eo->method = method;
+  eo->pool = pool;
+  eo->pool_mode = mode;
+  return 0;
+}
