@@ -742,8 +742,9 @@ preview_settings (ExplainWidgets *w, ExplainSettings *settings, gchar **classes,
   *layer = explain_widgets_layer (w);
   settings->classes = *classes;
   settings->layer = *layer;
-  *key = g_strdup_printf ("%p|%s|%s|%d|%d", (void *) w->picker.model, *classes, *layer,
-                          settings->roi_mode, settings->score);
+  *key = g_strdup_printf ("%p|%s|%s|%d|%d|%d|%d|%d|%d", (void *) w->picker.model, *classes,
+                          *layer, settings->roi_mode, settings->score, settings->method,
+                          settings->weights, settings->pool, settings->pool_mode);
 }
 
 static void
@@ -1098,7 +1099,8 @@ test_hook_answer (gpointer data)
   TestHook *hook = data;
   const gchar *answer = g_getenv (TEST_ENV);
 
-  hook->dump (hook->state);
+  if (hook->dump != NULL)
+    hook->dump (hook->state);
   g_printerr ("segcam-dialog: ok-sensitive = %d\n",
               gtk_widget_is_sensitive (gtk_dialog_get_widget_for_response (
                 GTK_DIALOG (hook->dialog), GTK_RESPONSE_OK)));
@@ -1173,8 +1175,10 @@ explain_widgets_dump (ExplainWidgets *w)
 {
   GtkTreeModel *classes = GTK_TREE_MODEL (w->classes);
   GString *rows = g_string_new (NULL), *nodes = g_string_new (NULL);
+  ExplainSettings settings = { NULL };
   GtkTreeIter iter;
   gboolean valid;
+  gchar *method;
 
   for (valid = gtk_tree_model_get_iter_first (classes, &iter); valid;
        valid = gtk_tree_model_iter_next (classes, &iter))
@@ -1196,6 +1200,10 @@ explain_widgets_dump (ExplainWidgets *w)
   g_printerr ("segcam-dialog: layer rows = %s\n", nodes->str);
   g_printerr ("segcam-dialog: working size = %s\n", gtk_label_get_text (GTK_LABEL (w->size_note)));
   g_printerr ("segcam-dialog: preview = %s\n", w->preview->text);
+  w->get_settings (w->user_data, &settings);
+  method = explain_method_label (&settings);
+  g_printerr ("segcam-dialog: method = %s\n", method);
+  g_free (method);
   g_string_free (nodes, TRUE);
   g_string_free (rows, TRUE);
 }

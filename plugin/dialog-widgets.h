@@ -28,6 +28,24 @@ G_BEGIN_DECLS
   "Jet", SEGCAM_COLORMAP_JET, "Turbo", SEGCAM_COLORMAP_TURBO, "Viridis",                      \
   SEGCAM_COLORMAP_VIRIDIS, "Inferno", SEGCAM_COLORMAP_INFERNO, "Grayscale",                   \
   SEGCAM_COLORMAP_GRAYSCALE, NULL
+#define DIALOG_WEIGHTS "Mean", SEGCAM_WEIGHTS_MEAN, "Abs", SEGCAM_WEIGHTS_ABS, "ReLU",         \
+  SEGCAM_WEIGHTS_RELU, NULL
+#define DIALOG_POOL_MODES "Max", SEGCAM_POOL_MAX, "Mean", SEGCAM_POOL_MEAN, NULL
+#define DIALOG_SWEEP "The chosen layer", 0, "Every block output (a sweep)", 1, NULL
+#define DIALOG_TIP_SWEEP                                                                       \
+  "A sweep makes each class's map at every block output (the tree's top-level rows), one "     \
+  "layer each in the one group: a forward pass per block."
+#define DIALOG_SELECT_TARGETS "Replace the selection", 0, "New channel", 1, NULL
+#define DIALOG_TIP_METHOD                                                                      \
+  "How the map is made from the layer's activations and gradients: seg-grad-cam (the "        \
+  "paper's), hires (element-wise, sharper), xres (gradients pooled in blocks), gradcam++, "    \
+  "xgrad, layer (Layer-CAM), eigen (the activations' first principal component: the same "    \
+  "for every class and ROI). Names show the method."
+#define DIALOG_TIP_WEIGHTS                                                                     \
+  "Seg-Grad-CAM's channel weights: the mean gradient (the paper's), the mean of its "          \
+  "magnitude (evidence pulling both ways does not cancel: try it when the map is zero), or of " \
+  "its positive part."
+#define DIALOG_TIP_POOL_MODE "xres: a block's gradient is its maximum (the paper's) or its mean."
 #define DIALOG_TIP_ROI_MODE                                                                    \
   "Whose score is explained: the selection's pixels, or those of them the network predicts "  \
   "as the class. The heat map always covers the whole layer."

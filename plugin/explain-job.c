@@ -340,8 +340,6 @@ explain_build_roi (ExplainRoiMode roi_mode, const float *selection, const uint8_
   return FALSE;
 }
 
-/* ---- names -------------------------------------------------------------------------------- */
-
 const char *
 explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection)
 {
@@ -359,34 +357,149 @@ explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection)
   g_return_val_if_reached (NULL);
 }
 
+/* ---- methods ------------------------------------------------------------------------------ */
+
+char *
+explain_method_names (void)
+{
+  GString *names = g_string_new (NULL);
+
+  for (int m = 0; segcam_method_name (m) != NULL; m++)
+    g_string_append_printf (names, "%s%s", m > 0 ? ", " : "", segcam_method_name (m));
+  return g_string_free (names, FALSE);
+}
+
+int
+explain_parse_method (const char *name, GError **error)
+{
+  int method = segcam_method_from_name (name != NULL && name[0] != '\0' ? name
+                                        : segcam_method_name (SEGCAM_METHOD_SEG_GRAD_CAM));
+
+  if (method < 0)
+    {
+      char *names = explain_method_names ();
+
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                   "unknown method \"%s\": the methods are %s", name, names);
+      g_free (names);
+    }
+  return method;
+}
+
+gboolean
+explain_check_method (const ExplainSettings *settings, GError **error)
+{
+  const char *method = segcam_method_name (settings->method);
+  char *problem = NULL;
+
+  if (method == NULL)
+    problem = g_strdup_printf ("unknown CAM method %d", (int) settings->method);
+  else if ((unsigned) settings->weights > SEGCAM_WEIGHTS_RELU)
+    problem = g_strdup_printf ("weights must be 0 (mean), 1 (abs) or 2 (relu), not %d",
+                               (int) settings->weights);
+  else if (settings->weights != SEGCAM_WEIGHTS_MEAN
+           && settings->method != SEGCAM_METHOD_SEG_GRAD_CAM)
+    problem = g_strdup_printf ("weights other than mean apply to seg-grad-cam only, not to %s",
+                               method);
+  else if (settings->method == SEGCAM_METHOD_XRES && settings->pool < 1)
+    problem = g_strdup_printf ("the xres pool must be at least 1, not %d", settings->pool);
+  else if ((unsigned) settings->pool_mode > SEGCAM_POOL_MEAN)
+    problem = g_strdup_printf ("pool-mode must be 0 (max) or 1 (mean), not %d",
+                               (int) settings->pool_mode);
+  if (problem == NULL)
+    return TRUE;
+  g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, problem);
+  g_free (problem);
+  return FALSE;
+}
+
+char *
+explain_method_label (const ExplainSettings *settings)
+{
+  static const char *const weights[] = { "", " abs", " relu" };
+
+  switch (settings->method)
+    {
+    case SEGCAM_METHOD_SEG_GRAD_CAM:
+      return g_strdup_printf ("Seg-Grad-CAM%s", weights[CLAMP (settings->weights, 0, 2)]);
+    case SEGCAM_METHOD_XRES:
+      return g_strdup_printf ("xres %d %s", settings->pool,
+                              settings->pool_mode == SEGCAM_POOL_MEAN ? "mean" : "max");
+    default:
+      return g_strdup_printf ("%s%s", segcam_method_name (settings->method),
+                              segcam_method_is_class_agnostic (settings->method)
+                                ? ", class-agnostic" : "");
+    }
+}
+
+char *
+explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
+                          const char *node_name, float raw_max)
+{
+  char *label, *warning;
+  const char *try_weights;
+
+  if (raw_max > 0)
+    return NULL;
+  label = explain_method_label (settings);
+  /* Mean weights cancel where a layer's channels pull both ways; abs weights keep them. */
+  try_weights = settings->method == SEGCAM_METHOD_SEG_GRAD_CAM
+                  && settings->weights == SEGCAM_WEIGHTS_MEAN
+                  ? "abs weights, " : "";
+  warning = g_strdup_printf ("the %s map of \"%s\" at %s is zero everywhere: no part of the "
+                             "layer raises the score there, which says nothing of where the "
+                             "evidence lies; try %sanother layer or another method",
+                             label, class_name, node_name, try_weights);
+  g_free (label);
+  return warning;
+}
+
+segcam_explain_options
+explain_engine_options (const ExplainSettings *settings, int class_index)
+{
+  return (segcam_explain_options) {
+    .class_index = class_index, .score = settings->score, .weights = settings->weights,
+    .normalize = TRUE, .method = settings->method, .pool = settings->pool,
+    .pool_mode = settings->pool_mode,
+  };
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
 /* The class first and the method last: the Layers dock cuts long names at the end, and the
  * class is what tells one result from the next. */
 char *
 explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
-                    const char *roi_label)
+                    const char *roi_label, const char *method_label, gboolean zero)
 {
-  return g_strdup_printf ("%s @ %s (%s) — Seg-Grad-CAM%s", class_name, node_name, roi_label,
-                          kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "");
+  return g_strdup_printf ("%s @ %s (%s) — %s%s%s", class_name, node_name, roi_label,
+                          method_label, kind == EXPLAIN_LAYER_OVERLAY ? " overlay" : "",
+                          zero ? " — all zero" : "");
 }
 
 char *
-explain_group_name (const char *class_names, const char *node_name, const char *model_label)
+explain_group_name (const char *class_names, const char *node_name, const char *method_label,
+                    const char *model_label)
 {
   if (class_names == NULL)
     return g_strdup_printf ("Segmentation — Seg-Grad-CAM (%s)", model_label);
-  return g_strdup_printf ("%s @ %s — Seg-Grad-CAM (%s)", class_names, node_name, model_label);
+  return g_strdup_printf ("%s @ %s — %s (%s)", class_names, node_name, method_label,
+                          model_label);
 }
 
 char *
-explain_legend_name (SegcamColormap colormap, const char *const *class_names,
-                     const float *raw_max, int n_classes, const char *node_name)
+explain_legend_name (SegcamColormap colormap, const char *const *map_names,
+                     const float *raw_max, int n_maps, const char *node_name,
+                     const char *method_label)
 {
   GString *name = g_string_new (NULL);
 
   g_string_printf (name, "Legend: %s 0 … max", segcam_colormap_name (colormap));
-  for (int i = 0; i < n_classes; i++)
-    g_string_append_printf (name, ", %s max %.3g", class_names[i], raw_max[i]);
-  g_string_append_printf (name, " @ %s", node_name);
+  for (int i = 0; i < n_maps; i++)
+    g_string_append_printf (name, ", %s max %.3g", map_names[i], raw_max[i]);
+  if (node_name != NULL)
+    g_string_append_printf (name, " @ %s", node_name);
+  g_string_append_printf (name, " — %s", method_label);
   return g_string_free (name, FALSE);
 }
 
@@ -644,13 +757,17 @@ typedef struct {
   size_t n;                       /* work_width * work_height */
   gboolean explain;               /* heat maps or overlays wanted, not only the segmentation */
   GArray *classes;
-  int node;
+  GArray *nodes;                  /* the target nodes: the layer, or a sweep's block outputs */
   ResampleKernel *kx, *ky;        /* layer -> working size */
   segcam_session *session;
   float *selection;               /* the selection's weights; NULL: none, or one the ROI ignores */
   uint8_t *labels;
-  float **maps;                   /* one per class */
+  float *pixels;                  /* the model's input, kept for a sweep's further forward
+                                     passes */
+  float **maps;                   /* one per node and class: [node * n_classes + class] */
   float *raw_max;                 /* each map's maximum before normalising */
+  char *method_label;
+  GPtrArray *warnings;            /* char *, for the result */
   Progress progress;
 } Job;
 
@@ -678,9 +795,27 @@ job_prepare (Job *job, GError **error)
       job->classes = explain_parse_classes (job->model, job->settings->classes, error);
       if (job->classes == NULL)
         return FALSE;
-      job->node = explain_find_layer (job->model, job->settings->layer, error);
-      if (job->node < 0)
+      if (! explain_check_method (job->settings, error))
         return FALSE;
+      job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
+      if (job->settings->sweep)
+        {
+          ExplainNodeGroup *tree = explain_node_tree (job->model);
+
+          for (guint i = 0; i < tree->children->len; i++)
+            g_array_append_val (job->nodes,
+                                ((ExplainNodeGroup *) tree->children->pdata[i])->node);
+          explain_node_tree_free (tree);
+        }
+      else
+        {
+          int node = explain_find_layer (job->model, job->settings->layer, error);
+
+          if (node < 0)
+            return FALSE;
+          g_array_append_val (job->nodes, node);
+        }
+      job->method_label = explain_method_label (job->settings);
     }
   explain_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
                         &job->work_height);
@@ -690,17 +825,19 @@ job_prepare (Job *job, GError **error)
   return TRUE;
 }
 
-/* Plans the engine's memory before any pixel is read, so that a layer too large fails at once. */
+/* Plans the engine's memory for the target node (the first one: before any pixel is read, so
+ * that a layer too large fails at once). */
 static gboolean
-job_open_session (Job *job, GError **error)
+job_open_session (Job *job, int node, GError **error)
 {
   segcam_session_options options = {
-    .width = job->work_width, .height = job->work_height, .layer = job->node,
+    .width = job->work_width, .height = job->work_height, .layer = node,
     .explain = job->explain, .n_threads = 0, .progress = engine_progress,
     .progress_data = &job->progress,
   };
   GError *local = NULL;
 
+  g_clear_pointer (&job->session, segcam_session_free);
   job->session = segcam_session_new (job->model, &options, &local);
   if (job->session != NULL)
     return TRUE;
@@ -764,12 +901,14 @@ job_read_selection (Job *job, GError **error)
   return TRUE;
 }
 
-/* Reads the layer at the working size as the model's input channels and segments it. */
+/* Reads the layer at the working size in R'G'B' — whatever the model takes, so that the
+ * engine can say whether the image's colour fits the model — and segments it. */
 static gboolean
 job_segment (Job *job, double end, GError **error)
 {
   int channels = segcam_model_input_channels (job->model);
-  float *pixels = g_try_new (float, job->n * channels);
+  float *pixels = g_try_new (float, job->n * 3);
+  char *advice;
   gboolean ok;
 
   job->labels = g_try_new (uint8_t, job->n);
@@ -778,23 +917,82 @@ job_segment (Job *job, double end, GError **error)
       g_free (pixels);
       return too_large (job, error);
     }
-  read_resampled (job->source->pixels, 0, 0,
-                  babl_format (channels == 1 ? "Y' float" : "R'G'B' float"), channels, job->kx,
-                  job->ky, pixels);
+  read_resampled (job->source->pixels, 0, 0, babl_format ("R'G'B' float"), 3, job->kx, job->ky,
+                  pixels);
+  advice = segcam_advise_image (job->model, pixels, job->n);
+  if (advice != NULL)
+    g_ptr_array_add (job->warnings, advice);
+  if (channels == 1)
+    {
+      float *gray = g_try_new (float, job->n);
+
+      if (gray == NULL)
+        {
+          g_free (pixels);
+          return too_large (job, error);
+        }
+      babl_process (babl_fish (babl_format ("R'G'B' float"), babl_format ("Y' float")), pixels,
+                    gray, job->n);
+      g_free (pixels);
+      pixels = gray;
+    }
   progress_phase (&job->progress, 0.05, end - 0.05, "Segmenting %d × %d pixels", job->work_width,
                   job->work_height);
   ok = segcam_session_forward (job->session, pixels, error);
-  g_free (pixels);
   if (ok)
     segcam_session_labels (job->session, job->labels);
+  job->pixels = pixels;
   return ok;
 }
 
-/* One map per class (the default class first picked from the labels). */
+/* node's maps, one per class, into maps and raw_max, from the session's forward pass. */
+static gboolean
+job_explain_node (Job *job, int node, float **maps, float *raw_max, float *roi, double start,
+                  double end, GError **error)
+{
+  guint n = job->classes->len;
+  gboolean ok = TRUE;
+
+  for (guint i = 0; ok && i < n; i++)
+    {
+      segcam_explain_info info;
+      int class_index = g_array_index (job->classes, int, i);
+      const char *class_name = segcam_model_class_name (job->model, class_index);
+      const char *node_name = segcam_model_node_name (job->model, node);
+      segcam_explain_options options = explain_engine_options (job->settings, class_index);
+      double span = (end - start) / n;
+
+      progress_phase (&job->progress, start + i * span, span, "Explaining %s at %s (%u of %u)",
+                      class_name, node_name, i + 1, n);
+      maps[i] = g_try_new (float, job->n);
+      if (maps[i] == NULL)
+        ok = too_large (job, error);
+      else
+        ok = explain_build_roi (job->settings->roi_mode, job->selection, job->labels,
+                                job->work_width, job->work_height, class_index, class_name, roi,
+                                error)
+             && segcam_session_explain (job->session, &options, roi, maps[i], &info, error);
+      if (ok)
+        {
+          char *warning = explain_zero_map_warning (job->settings, class_name, node_name,
+                                                    info.raw_max);
+
+          raw_max[i] = info.raw_max;
+          if (warning != NULL)
+            g_ptr_array_add (job->warnings, warning);
+        }
+    }
+  return ok;
+}
+
+/* One map per node and class (the default class first picked from the labels); the nodes after
+ * the first each need a session and a forward pass of their own. */
 static gboolean
 job_explain (Job *job, double start, double end, GError **error)
 {
   float *roi = g_try_new (float, job->n);
+  guint n_classes, n_nodes = job->nodes->len;
+  double span = (end - start) / n_nodes;
   gboolean ok = TRUE;
 
   if (roi == NULL)
@@ -806,31 +1004,25 @@ job_explain (Job *job, double start, double end, GError **error)
 
       g_array_append_val (job->classes, best);
     }
-  job->maps = g_new0 (float *, job->classes->len);
-  job->raw_max = g_new0 (float, job->classes->len);
-  for (guint i = 0; ok && i < job->classes->len; i++)
+  n_classes = job->classes->len;
+  job->maps = g_new0 (float *, n_nodes * n_classes);
+  job->raw_max = g_new0 (float, n_nodes * n_classes);
+  for (guint k = 0; ok && k < n_nodes; k++)
     {
-      segcam_explain_info info;
-      int class_index = g_array_index (job->classes, int, i);
-      const char *class_name = segcam_model_class_name (job->model, class_index);
-      segcam_explain_options options = {
-        .class_index = class_index, .score = job->settings->score,
-        .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE,
-      };
-      double span = (end - start) / job->classes->len;
+      int node = g_array_index (job->nodes, int, k);
+      double node_start = start + k * span;
 
-      progress_phase (&job->progress, start + i * span, span, "Explaining %s (%u of %u)",
-                      class_name, i + 1, job->classes->len);
-      job->maps[i] = g_try_new (float, job->n);
-      if (job->maps[i] == NULL)
-        ok = too_large (job, error);
-      else
-        ok = explain_build_roi (job->settings->roi_mode, job->selection, job->labels,
-                                job->work_width, job->work_height, class_index, class_name, roi,
-                                error)
-             && segcam_session_explain (job->session, &options, roi, job->maps[i], &info, error);
-      if (ok)
-        job->raw_max[i] = info.raw_max;
+      if (k > 0)
+        {
+          progress_phase (&job->progress, node_start, span / 2, "Forward pass for %s",
+                          segcam_model_node_name (job->model, node));
+          ok = job_open_session (job, node, error)
+               && segcam_session_forward (job->session, job->pixels, error);
+        }
+      ok = ok && job_explain_node (job, node, job->maps + k * n_classes,
+                                   job->raw_max + k * n_classes, roi,
+                                   node_start + (k > 0 ? span / 2 : 0), node_start + span,
+                                   error);
     }
   g_free (roi);
   return ok;
@@ -841,37 +1033,62 @@ static char *
 job_group_name (const Job *job, const char *model_label)
 {
   GString *names;
-  char *name;
+  char *name, *nodes;
 
   if (! job->explain)
-    return explain_group_name (NULL, NULL, model_label);
+    return explain_group_name (NULL, NULL, NULL, model_label);
   names = g_string_new (NULL);
   for (guint i = 0; i < job->classes->len; i++)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
                             segcam_model_class_name (job->model,
                                                      g_array_index (job->classes, int, i)));
-  name = explain_group_name (names->str, segcam_model_node_name (job->model, job->node),
-                             model_label);
+  nodes = job->settings->sweep ? g_strdup_printf ("%u block outputs", job->nodes->len)
+                                : g_strdup (segcam_model_node_name (
+                                    job->model, g_array_index (job->nodes, int, 0)));
+  name = explain_group_name (names->str, nodes, job->method_label, model_label);
+  g_free (nodes);
   g_string_free (names, TRUE);
   return name;
+}
+
+/* The name of map i of the job (node k = i / n_classes): its class, and in a sweep its node. */
+static char *
+job_map_name (const Job *job, guint i)
+{
+  guint n_classes = job->classes->len;
+  const char *class_name = segcam_model_class_name (job->model,
+                                                    g_array_index (job->classes, int,
+                                                                   i % n_classes));
+
+  if (! job->settings->sweep)
+    return g_strdup (class_name);
+  return g_strdup_printf ("%s @ %s", class_name,
+                          segcam_model_node_name (job->model,
+                                                  g_array_index (job->nodes, int,
+                                                                 i / n_classes)));
 }
 
 /* The legend layer: the colormap bar, named with what its top end means in each map. */
 static ExplainLayer *
 job_legend (const Job *job)
 {
-  guint n = job->classes->len;
-  const char **names = g_new (const char *, n);
+  guint n = job->classes->len * job->nodes->len;
+  char **names = g_new0 (char *, n + 1);
   ExplainLayer *legend;
 
   for (guint i = 0; i < n; i++)
-    names[i] = segcam_model_class_name (job->model, g_array_index (job->classes, int, i));
+    names[i] = job_map_name (job, i);
   legend = layer_new (EXPLAIN_LAYER_LEGEND,
-                      explain_legend_name (job->settings->colormap, names, job->raw_max, n,
-                                           segcam_model_node_name (job->model, job->node)),
+                      explain_legend_name (job->settings->colormap, (const char *const *) names,
+                                           job->raw_max, n,
+                                           job->settings->sweep
+                                             ? NULL
+                                             : segcam_model_node_name (
+                                                 job->model, g_array_index (job->nodes, int, 0)),
+                                           job->method_label),
                       job->width, job->height, "R'G'B'A u8", 100.0);
   render_legend (job->settings->colormap, legend->buffer);
-  g_free (names);
+  g_strfreev (names);
   return legend;
 }
 
@@ -882,27 +1099,33 @@ job_render (Job *job, const char *model_label)
   const ExplainSettings *settings = job->settings;
   const char *roi_label = explain_roi_label (settings->roi_mode, job->source->selection != NULL);
   ExplainResult *result = g_new0 (ExplainResult, 1);
-  guint n_classes = job->explain ? job->classes->len : 0;
+  guint n_maps = job->explain ? job->classes->len * job->nodes->len : 0;
 
   progress_phase (&job->progress, 0.9, 0.1, "Colouring the maps");
   result->group_name = job_group_name (job, model_label);
   result->layers = g_ptr_array_new_with_free_func (layer_free);
   result->working_width = job->work_width;
   result->working_height = job->work_height;
-  if (n_classes > 0 && settings->legend)
+  result->warnings = g_steal_pointer (&job->warnings);
+  if (n_maps > 0 && settings->legend)
     g_ptr_array_add (result->layers, job_legend (job));
-  for (guint i = 0; i < n_classes; i++)
+  for (guint i = 0; i < n_maps; i++)
     {
+      guint n_classes = job->classes->len;
       const char *class_name = segcam_model_class_name (job->model,
-                                                        g_array_index (job->classes, int, i));
-      const char *node_name = segcam_model_node_name (job->model, job->node);
+                                                        g_array_index (job->classes, int,
+                                                                       i % n_classes));
+      const char *node_name = segcam_model_node_name (job->model,
+                                                      g_array_index (job->nodes, int,
+                                                                     i / n_classes));
       ExplainLayer *heat = NULL, *overlay = NULL;
 
       if (settings->outputs & EXPLAIN_OUTPUT_HEAT_MAP)
         {
           heat = layer_new (EXPLAIN_LAYER_HEAT_MAP,
                             explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, class_name, node_name,
-                                                roi_label),
+                                                roi_label, job->method_label,
+                                                job->raw_max[i] <= 0),
                             job->width, job->height,
                             settings->map_alpha ? "R'G'B'A u8" : "R'G'B' u8", settings->opacity);
           g_ptr_array_add (result->layers, heat);
@@ -911,14 +1134,15 @@ job_render (Job *job, const char *model_label)
         {
           overlay = layer_new (EXPLAIN_LAYER_OVERLAY,
                                explain_layer_name (EXPLAIN_LAYER_OVERLAY, class_name, node_name,
-                                                   roi_label),
+                                                   roi_label, job->method_label,
+                                                   job->raw_max[i] <= 0),
                                job->width, job->height, "R'G'B'A float", 100.0);
           g_ptr_array_add (result->layers, overlay);
         }
       render_map (job->maps[i], job->work_width, job->work_height, settings->colormap,
                   settings->map_alpha, job->source->pixels, settings->opacity / 100.0,
                   heat != NULL ? heat->buffer : NULL, overlay != NULL ? overlay->buffer : NULL);
-      progress_report (&job->progress, (i + 1.0) / (n_classes + 1.0), NULL);
+      progress_report (&job->progress, (i + 1.0) / (n_maps + 1.0), NULL);
     }
   if (settings->outputs & EXPLAIN_OUTPUT_SEGMENTATION)
     {
@@ -949,10 +1173,13 @@ static void
 job_clear (Job *job)
 {
   if (job->maps != NULL)
-    for (guint i = 0; i < job->classes->len; i++)
+    for (guint i = 0; i < job->classes->len * job->nodes->len; i++)
       g_free (job->maps[i]);
   g_free (job->maps);
   g_free (job->raw_max);
+  g_free (job->method_label);
+  if (job->warnings != NULL)
+    g_ptr_array_unref (job->warnings);
   g_free (job->labels);
   g_free (job->selection);
   g_clear_pointer (&job->session, segcam_session_free);
@@ -960,6 +1187,9 @@ job_clear (Job *job)
   resample_kernel_free (job->kx);
   if (job->classes != NULL)
     g_array_unref (job->classes);
+  if (job->nodes != NULL)
+    g_array_unref (job->nodes);
+  g_free (job->pixels);
   g_free (job->progress.phase);
 }
 
@@ -970,6 +1200,7 @@ explain_result_free (ExplainResult *result)
     return;
   g_free (result->group_name);
   g_ptr_array_unref (result->layers);
+  g_ptr_array_unref (result->warnings);
   g_free (result);
 }
 
@@ -981,9 +1212,10 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
   const GeglRectangle *extent = gegl_buffer_get_extent (source->pixels);
   Job job = {
     .model = model, .settings = settings, .source = source,
-    .width = extent->width, .height = extent->height, .node = -1,
+    .width = extent->width, .height = extent->height,
     .explain = (settings->outputs & (EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY)) != 0,
     .progress = { progress_fn, progress_data, 0, 0, NULL },
+    .warnings = g_ptr_array_new_with_free_func (g_free),
   };
   /* Where segmenting ends and explaining begins on the progress bar. */
   double segmented = job.explain ? 0.35 : 0.9;
@@ -993,7 +1225,8 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
   g_return_val_if_fail ((settings->outputs & ~EXPLAIN_OUTPUTS_ALL) == 0, NULL);
 
   progress_phase (&job.progress, 0, 0.05, "Reading the layer");
-  ok = job_prepare (&job, error) && job_open_session (&job, error)
+  ok = job_prepare (&job, error)
+       && job_open_session (&job, job.explain ? g_array_index (job.nodes, int, 0) : -1, error)
        && job_read_selection (&job, error) && job_segment (&job, segmented, error)
        && (! job.explain || job_explain (&job, segmented, 0.9, error));
   /* The session's memory is no longer needed to colour the maps. */
@@ -1130,6 +1363,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
   GArray *classes = NULL;
   const float *selection;
   float *roi = NULL, *map = NULL;
+  segcam_explain_options options;
   int node;
   gint64 start;
 
@@ -1137,6 +1371,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
   if (g_cancellable_set_error_if_cancelled (cancel, error)
       || (classes = explain_parse_classes (model, settings->classes, error)) == NULL
       || (node = explain_find_layer (model, settings->layer, error)) < 0
+      || ! explain_check_method (settings, error)
       || ! usable_selection (preview->selection, preview->n, settings->roi_mode, &selection,
                              error))
     goto out;
@@ -1155,18 +1390,14 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                          ? g_array_index (classes, int, 0)
                          : explain_default_class (preview->labels, selection, preview->n,
                                                   segcam_model_n_classes (model));
+  options = explain_engine_options (settings, stats->class_index);
   start = g_get_monotonic_time ();
   roi = g_new (float, preview->n);
   map = g_new (float, preview->n);
   if (! explain_build_roi (settings->roi_mode, selection, preview->labels, preview->width,
                            preview->height, stats->class_index,
                            segcam_model_class_name (model, stats->class_index), roi, error)
-      || ! segcam_session_explain (preview->session,
-                                   &(segcam_explain_options) {
-                                     .class_index = stats->class_index,
-                                     .score = settings->score,
-                                     .weights = SEGCAM_WEIGHTS_MEAN, .normalize = TRUE },
-                                   roi, map, NULL, error))
+      || ! segcam_session_explain (preview->session, &options, roi, map, NULL, error))
     g_clear_pointer (&map, g_free);
   stats->backward_seconds = (g_get_monotonic_time () - start) / 1e6;
 

@@ -40,6 +40,8 @@ typedef enum {
 #define EXPLAIN_DEFAULT_MAX_SIZE 1024
 #define EXPLAIN_MIN_MAX_SIZE 16
 #define EXPLAIN_MAX_MAX_SIZE 16384
+/* XRES's block side: 2 × 2 blocks, as the command line's default. */
+#define EXPLAIN_DEFAULT_POOL 2
 
 typedef struct {
   const char *classes;       /* "digit 2, 3": names or indices; "" = the class predicted most */
@@ -50,6 +52,15 @@ typedef struct {
   double opacity;            /* 0..100 */
   unsigned outputs;          /* ExplainOutputs; EXPLAIN_OUTPUT_SEGMENTATION alone only segments */
   int max_size;              /* the longer side the model sees at most, in pixels */
+  /* The CAM method and its options (docs/methods.md); plug-in-segcam-explain leaves them zero:
+   * Seg-Grad-CAM with mean weights. */
+  SegcamMethod method;
+  SegcamWeights weights;     /* SEG_GRAD_CAM's channel weights */
+  int pool;                  /* XRES: the gradient's block side in target pixels, >= 1 */
+  SegcamPoolMode pool_mode;  /* XRES */
+  gboolean sweep;            /* a layer sweep: maps at every block output (the node tree's
+                                top-level rows, explain_node_tree) instead of at layer, all in
+                                the one group; a forward pass each */
   /* Dialog options beyond the PDB arguments (batch runs leave them FALSE): */
   gboolean map_alpha;        /* the heat maps' alpha is the map: cold values are transparent */
   gboolean legend;           /* a legend layer on top: the colormap bar, named with each
@@ -61,6 +72,7 @@ typedef struct {
   GeglBuffer *selection;     /* the image's selection mask, NULL when nothing is selected */
   int offset_x, offset_y;    /* the layer's offsets: its pixel (x, y) is the selection's pixel
                                 (x + offset_x, y + offset_y) */
+  int image_width, image_height;   /* the selection's (the image's) size */
 } ExplainSource;
 
 /* Releases the source's buffers. */
@@ -89,6 +101,9 @@ typedef struct {
   GPtrArray *layers;         /* ExplainLayer *, top to bottom; only the top one is visible
                                 (and the legend above it) */
   int working_width, working_height;
+  GPtrArray *warnings;       /* char *: one line each on what may make the result misleading
+                                (the image does not fit the model, the model names no classes,
+                                a map is zero everywhere); empty when nothing */
 } ExplainResult;
 
 /* fraction in [0, 1], or < 0 for "busy, no estimate". */
@@ -183,20 +198,44 @@ gboolean explain_build_roi (ExplainRoiMode roi_mode, const float *selection,
                             const uint8_t *labels, int width, int height, int class_index,
                             const char *class_name, float *roi, GError **error);
 
+/* The engine's method names, "seg-grad-cam, hires, ...", in the order of SegcamMethod: the
+ * dialogs' choices and the error messages follow the engine's list. */
+char *explain_method_names (void);
+/* The method of a name ("" = seg-grad-cam), or -1 with an error listing the methods. */
+int explain_parse_method (const char *name, GError **error);
+/* Fails naming the problem when the method options do not fit: an unknown method, an XRES pool
+ * below 1, weights other than mean for a method other than Seg-Grad-CAM. */
+gboolean explain_check_method (const ExplainSettings *settings, GError **error);
+/* The engine's options for one class's map with the settings' score and method. */
+segcam_explain_options explain_engine_options (const ExplainSettings *settings, int class_index);
+/* How names show the method: "Seg-Grad-CAM" (mean weights), "Seg-Grad-CAM abs", "hires",
+ * "xres 4 max", "eigen, class-agnostic". */
+char *explain_method_label (const ExplainSettings *settings);
+/* The warning for a map whose maximum after ReLU, raw_max, is not positive: the map is zero
+ * everywhere, which says nothing about where the evidence lies, with what to try instead; NULL
+ * for a map with a positive maximum. */
+char *explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
+                                const char *node_name, float raw_max);
+
 /* "selection", "whole layer", "predicted in selection", ... as layer names show the ROI. */
 const char *explain_roi_label (ExplainRoiMode roi_mode, gboolean has_selection);
-/* "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM" and its overlay's name (… overlay): the
- * class first, so that it stays readable in the Layers dock. */
+/* "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM" (method_label from explain_method_label)
+ * and its overlay's name (… overlay): the class first, so that it stays readable in the Layers
+ * dock; " — all zero" at the end when the map is zero everywhere. */
 char *explain_layer_name (ExplainLayerKind kind, const char *class_name, const char *node_name,
-                          const char *roi_label);
-/* "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)", or with class_names
- * NULL (only a segmentation) "Segmentation — Seg-Grad-CAM (texture-mnist-biased)". */
+                          const char *roi_label, const char *method_label, gboolean zero);
+/* "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)" (node_name is a sweep's
+ * "11 block outputs"), or with class_names NULL (only a segmentation) "Segmentation —
+ * Seg-Grad-CAM (texture-mnist-biased)". */
 char *explain_group_name (const char *class_names, const char *node_name,
-                          const char *model_label);
-/* "Legend: jet 0 … max, digit 1 max 0.0213, digit 2 max 0.00871 @ mid.relu1": the colormap
- * and what its top end stands for in each map (raw_max[i] for class_names[i]). */
-char *explain_legend_name (SegcamColormap colormap, const char *const *class_names,
-                           const float *raw_max, int n_classes, const char *node_name);
+                          const char *method_label, const char *model_label);
+/* "Legend: jet 0 … max, digit 1 max 0.0213, digit 2 max 0.00871 @ mid.relu1 — hires": the
+ * colormap, what its top end stands for in each map (raw_max[i] for map_names[i]: the map's
+ * maximum after ReLU, before normalising), the node and the method. A sweep's maps are at
+ * several nodes: node_name NULL, and each map's name says its node ("digit 1 @ enc"). */
+char *explain_legend_name (SegcamColormap colormap, const char *const *map_names,
+                           const float *raw_max, int n_maps, const char *node_name,
+                           const char *method_label);
 /* "Segmentation: texture-mnist-biased" */
 char *explain_segmentation_name (const char *model_label);
 

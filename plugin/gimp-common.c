@@ -4,6 +4,7 @@
 #include <libgimp/gimp.h>
 
 #include "gimp-common.h"
+#include "heat-map-mask.h"
 #include "model-files.h"
 
 gchar *
@@ -87,6 +88,13 @@ compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model
     }
   if (model != NULL)
     result = explain_run (model, label, settings, source, report_progress, &shown, error);
+  if (result != NULL)
+    {
+      char *advice = segcam_advise_model (model, model_files_is_onnx (path));
+
+      if (advice != NULL)
+        g_ptr_array_insert (result->warnings, 0, advice);
+    }
   gimp_progress_end ();
 
 out:
@@ -96,6 +104,19 @@ out:
   g_free (label);
   g_free (path);
   return result;
+}
+
+static void
+attach_text (const GimpCommonSeam *seam, GimpCommonItem item, const gchar *name,
+             const gchar *text)
+{
+  /* Undoable: a Ctrl-Z that removes the result removes its parasites with it. */
+  GimpParasite *parasite = gimp_parasite_new (name,
+                                              GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
+                                              strlen (text), text);
+
+  seam->attach_parasite (item, parasite);
+  gimp_parasite_free (parasite);
 }
 
 /* The mark of what runs create for drawable: its tattoo, as text. */
@@ -144,10 +165,9 @@ result_position (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
 static GimpCommonItem
 insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
                const GeglRectangle *bounds, gboolean gray, const ExplainResult *result,
-               gboolean grouped)
+               SegcamColormap colormap, gboolean grouped)
 {
   gchar *mark = source_mark (seam, drawable);
-  GimpParasite *parasite;
   GimpCommonItem parent, top = NULL;
   gint position;
 
@@ -173,15 +193,22 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
       gegl_buffer_copy (out->buffer, NULL, GEGL_ABYSS_NONE, buffer, NULL);
       g_object_unref (buffer);
       seam->finish_layer (layer, bounds, out->visible);
+      if (out->kind == EXPLAIN_LAYER_HEAT_MAP)
+        attach_text (seam, layer, SEGCAM_PARASITE_HEAT_MAP, segcam_colormap_name (colormap));
       if (top == NULL)
         top = layer;
     }
-  /* Undoable: a Ctrl-Z that removes the result removes its mark with it. */
-  parasite = gimp_parasite_new (SEGCAM_PARASITE_SOURCE,
-                                GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
-                                strlen (mark), mark);
-  seam->attach_parasite (top, parasite);
-  gimp_parasite_free (parasite);
+  attach_text (seam, top, SEGCAM_PARASITE_SOURCE, mark);
+  if (result->warnings->len > 0)
+    {
+      gchar *warnings;
+
+      g_ptr_array_add (result->warnings, NULL);
+      warnings = g_strjoinv ("\n", (gchar **) result->warnings->pdata);
+      g_ptr_array_remove_index (result->warnings, result->warnings->len - 1);
+      attach_text (seam, top, SEGCAM_PARASITE_WARNINGS, warnings);
+      g_free (warnings);
+    }
   seam->end (image, drawable);
   g_free (mark);
   return top;
@@ -190,7 +217,8 @@ insert_layers (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem 
 GimpCommonItem
 gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
                  const gchar *model_dir, const gchar *model_setting, segcam_model *model,
-                 const ExplainSettings *settings, gboolean grouped, GError **error)
+                 const ExplainSettings *settings, gboolean grouped, gboolean interactive,
+                 GError **error)
 {
   ExplainSource source = { NULL };
   ExplainResult *result;
@@ -206,7 +234,70 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
 
   result = compute (model_dir, model_setting, model, settings, &source, error);
   if (result != NULL)
-    created = insert_layers (seam, image, drawable, &bounds, gray, result, grouped);
+    created = insert_layers (seam, image, drawable, &bounds, gray, result, settings->colormap,
+                             grouped);
+  for (guint i = 0; interactive && result != NULL && i < result->warnings->len; i++)
+    {
+      gchar *text = g_strdup_printf ("Seg-Grad-CAM warning:\n%s",
+                                     (const gchar *) result->warnings->pdata[i]);
+
+      seam->warn (text);
+      g_free (text);
+    }
   explain_result_free (result);
   return created;
+}
+
+GimpCommonItem
+gimp_common_heat_map_select (const GimpCommonSeam *seam, GimpCommonItem image,
+                             GimpCommonItem drawable, gdouble threshold, gboolean to_channel,
+                             GError **error)
+{
+  gchar *colormap_name = seam->get_parasite (drawable, SEGCAM_PARASITE_HEAT_MAP);
+  gint colormap = segcam_colormap_from_name (colormap_name);
+  ExplainSource source = { NULL };
+  GimpCommonItem channel = NULL;
+  GeglBuffer *mask;
+  gchar *name;
+
+  g_free (colormap_name);
+  if (colormap < 0)
+    {
+      g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                           "not a Seg-Grad-CAM heat map: choose a heat-map layer that Explain "
+                           "created (overlays and legends cannot be read back)");
+      return NULL;
+    }
+  seam->read_source (image, drawable, &source);
+  /* Computed before the image changes, so that a threshold nothing reaches changes nothing. */
+  mask = gegl_buffer_new (GEGL_RECTANGLE (0, 0, source.image_width, source.image_height),
+                          babl_format ("Y float"));
+  if (heat_map_mask (source.pixels, source.offset_x, source.offset_y, colormap, threshold,
+                     mask) == 0)
+    g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                 "no pixel of the heat map inside the image reaches the threshold %g (a "
+                 "fraction of the map's maximum)",
+                 threshold);
+  else
+    {
+      GeglBuffer *buffer;
+
+      gchar *layer_name = seam->get_name (drawable);
+
+      name = g_strdup_printf ("%s ≥ %g", layer_name, threshold);
+      g_free (layer_name);
+      seam->begin (image);
+      channel = seam->add_channel (image, name);
+      buffer = seam->buffer (channel);
+      gegl_buffer_copy (mask, NULL, GEGL_ABYSS_NONE, buffer, NULL);
+      g_object_unref (buffer);
+      seam->finish_layer (channel, gegl_buffer_get_extent (mask), FALSE);
+      if (! to_channel)
+        channel = seam->select_channel (image, channel);
+      seam->end (image, drawable);
+      g_free (name);
+    }
+  g_object_unref (mask);
+  explain_source_clear (&source);
+  return channel;
 }

@@ -19,6 +19,10 @@ G_BEGIN_DECLS
 
 #define SEGCAM_EXPLAIN_PROC  "plug-in-segcam-explain"
 #define SEGCAM_SEGMENT_PROC  "plug-in-segcam-segment"
+/* Explain with the CAM method as arguments, for scripts (plug-in-segcam-explain keeps its
+ * signature: Seg-Grad-CAM with mean weights). */
+#define SEGCAM_EXPLAIN_METHOD_PROC "plug-in-segcam-explain-method"
+#define SEGCAM_HEAT_MAP_SELECT_PROC "plug-in-segcam-heat-map-select"
 #define SEGCAM_BINARY        "seg-grad-cam"
 #define SEGCAM_MENU_PATH     "<Image>/Filters/Seg-Grad-CAM"
 #define SEGCAM_IMAGE_TYPES   "RGB*, GRAY*"
@@ -43,7 +47,38 @@ G_BEGIN_DECLS
   "and optionally the segmentation; only its top layer is visible. " SEGCAM_RESULT_HELP       \
   " " SEGCAM_WORKING_SIZE_HELP ("maps")                                                       \
   " Models are .safetensors files or ONNX (.onnx) networks, which are imported on loading (see " \
-  "the segcam README); the bundled ones live in the models folder beside the plug-in."
+  "the segcam README); the bundled ones live in the models folder beside the plug-in. The "    \
+  "dialog also chooses the CAM method (and Repeat uses it); a script's call uses Seg-Grad-CAM " \
+  "with mean weights, as it always did: plug-in-segcam-explain-method takes the method. "     \
+  SEGCAM_WARNINGS_HELP
+#define SEGCAM_EXPLAIN_METHOD_BLURB                                                            \
+  "Explain a segmentation network's prediction with a chosen CAM method"
+#define SEGCAM_EXPLAIN_METHOD_HELP                                                             \
+  "Does what plug-in-segcam-explain does, with the class-activation method, its options and "  \
+  "the layer sweep as five more arguments: method (seg-grad-cam, the default; hires, "        \
+  "element-wise gradient times activation; xres, Seg-XRes-CAM with the gradient pooled in "    \
+  "blocks; gradcam++; xgrad; layer, Layer-CAM; eigen, the first principal component of the "   \
+  "activations, which does not depend on the class or the ROI — and whatever methods later "   \
+  "versions of the engine add), weights (Seg-Grad-CAM's channel weights), pool and pool-mode " \
+  "(xres), and sweep (maps at every block output instead of at one layer). The segcam "        \
+  "documentation (docs/methods.md) gives each formula and its source. Layer and group names "  \
+  "show the method, e.g. \"digit 2 @ mid.relu1 (selection) — xres 2 max\". The Explain dialog " \
+  "offers the same choices. " SEGCAM_WARNINGS_HELP
+#define SEGCAM_WARNINGS_HELP                                                                   \
+  "What may make a result misleading — a colour image into a grayscale model or the reverse, " \
+  "a model file without class names or input mean and std, a map that is zero everywhere — "  \
+  "is shown in a message when the filter runs from the menu, and is always kept in the "      \
+  "group's parasite \"segcam-warnings\" (one line each); a zero map's layer name ends in "      \
+  "\"— all zero\"."
+#define SEGCAM_HEAT_MAP_SELECT_BLURB "Turn a Seg-Grad-CAM heat map into a selection or channel"
+#define SEGCAM_HEAT_MAP_SELECT_HELP                                                            \
+  "Reads a heat-map layer that Explain created back as its map (each colour matched to the "  \
+  "nearest of its colormap's 256 levels; the layer's parasite \"segcam-heat-map\" names the "  \
+  "colormap) and selects the pixels whose value is at least the threshold, a fraction of the " \
+  "map's maximum: 0.5 selects where the map is at least half its maximum. The selection "      \
+  "replaces the current one, or a new channel named after the layer holds it; one undo step. " \
+  "Fails without changing the image when the layer is not a heat map (an overlay or a legend " \
+  "cannot be read back) or when no pixel reaches the threshold."
 #define SEGCAM_SEGMENT_BLURB "Segment a layer with a segmentation network"
 #define SEGCAM_SEGMENT_HELP                                                                     \
   "Runs a segmentation network on the layer and adds its prediction as a new layer above it, " \
@@ -93,6 +128,36 @@ G_BEGIN_DECLS
 #define SEGCAM_LEGEND_HELP                                                                      \
   "A layer on top with the colormap's bar, named with each class's raw maximum (what the top " \
   "colour stands for) and the node."
+/* plug-in-segcam-explain-method's arguments after outputs. */
+#define SEGCAM_ARG_METHOD                                                                      \
+  "CAM method, by the engine's name: seg-grad-cam, hires, xres, gradcam++, xgrad, layer, "    \
+  "eigen, ...; \"\" = seg-grad-cam"
+#define SEGCAM_ARG_WEIGHTS                                                                     \
+  "Seg-Grad-CAM's channel weights (other methods need MEAN): { MEAN (0) (the paper's mean "   \
+  "gradient), ABS (1) (mean of the gradient's magnitude: evidence that pulls both ways does " \
+  "not cancel), RELU (2) (mean of the positive gradient) }"
+#define SEGCAM_ARG_POOL                                                                        \
+  "xres: side of the blocks the gradient is pooled in, in pixels of the target layer "        \
+  "(1 = hires; the layer's size with mean pooling = Seg-Grad-CAM); ignored by other methods"
+#define SEGCAM_ARG_POOL_MODE                                                                   \
+  "xres: how a block's gradient is pooled: { MAX (0) (the paper's), MEAN (1) }"
+#define SEGCAM_ARG_SWEEP                                                                       \
+  "Where the maps are made: { LAYER (0) (at the layer argument's node), BLOCKS (1) (a layer "  \
+  "sweep: at every block output — the top-level rows of the dialog's node tree — one heat "    \
+  "map per block and class in the one group, a forward pass each) }"
+#define SEGCAM_ARG_THRESHOLD                                                                   \
+  "Fraction of the map's maximum a pixel must reach to be selected (0 <= threshold <= 1)"
+#define SEGCAM_ARG_TO_CHANNEL                                                                  \
+  "Where the result goes: { SELECTION (0) (replaces the selection), CHANNEL (1) (a new "     \
+  "channel) }"
+#define SEGCAM_RETURN_CHANNEL "The selection, or the new channel"
+/* The dialog's labels and tips of the method options. */
+/* Mnemonics clear of the other settings' and of the dialogs' buttons. */
+#define SEGCAM_METHOD_LABEL "E_xplanation method"
+#define SEGCAM_WEIGHTS_LABEL "Weights"
+#define SEGCAM_POOL_LABEL "_Block size (pool)"
+#define SEGCAM_POOL_MODE_LABEL "Pool mode"
+#define SEGCAM_SWEEP_LABEL "Maps _for"
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
 
@@ -114,7 +179,7 @@ typedef gpointer GimpCommonItem;
  * gimp_common_run's. */
 typedef struct {
   /* Fills source from drawable of image: its pixels, the selection (NULL when nothing is
-   * selected) and the drawable's offsets. */
+   * selected), the drawable's offsets and the image's size. */
   void (*read_source) (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *source);
   /* Whether image's base type is grayscale. */
   gboolean (*is_gray) (GimpCommonItem image);
@@ -149,12 +214,28 @@ typedef struct {
   void (*finish_layer) (GimpCommonItem layer, const GeglRectangle *bounds, gboolean visible);
   /* Thaws the Layers dialog, makes layer the active (selected) one and closes the undo group. */
   void (*end) (GimpCommonItem image, GimpCommonItem layer);
+  /* Shows a warning to the user in a message dialog. */
+  void (*warn) (const gchar *text);
+  /* item's name; free with g_free. */
+  gchar *(*get_name) (GimpCommonItem item);
+  /* A new channel of the image's size named name, on top of the channels; its pixels are still
+   * empty. */
+  GimpCommonItem (*add_channel) (GimpCommonItem image, const gchar *name);
+  /* Replaces the selection with channel, removes channel and returns the selection. */
+  GimpCommonItem (*select_channel) (GimpCommonItem image, GimpCommonItem channel);
 } GimpCommonSeam;
 
 /* The parasite that marks what a run created (its group, or Segment's layer) with the tattoo
  * of the source layer, in decimal: a later run for the same layer puts its result above the
  * marked ones, whatever they have been renamed to. Persistent, so it survives XCF files. */
 #define SEGCAM_PARASITE_SOURCE "segcam-source"
+
+/* The parasite of each heat-map layer: its colormap's name, so that "Heat map to selection"
+ * can read the layer back as its map. Persistent. */
+#define SEGCAM_PARASITE_HEAT_MAP "segcam-heat-map"
+/* The parasite of a result whose run warned (ExplainResult.warnings): the warnings, one a line.
+ * Persistent. */
+#define SEGCAM_PARASITE_WARNINGS "segcam-warnings"
 
 /* The global parasite that holds the model setting of the last successful interactive run of
  * either procedure: Segment's dialog opens with the model last used in Explain's, and the
@@ -171,13 +252,22 @@ void gimp_common_remember_model (const GimpCommonSeam *seam, const gchar *model_
  * and above what earlier runs created for it (newest on top), aligned with it, in one undo
  * group — in a layer group of their own when grouped, after converting a grayscale image to RGB
  * so that they are in colour — and leaves drawable the active layer, so that Repeat works on it
- * again. Returns the group, or the first layer when not grouped; NULL
- * with an error, the image as it was. */
+ * again. The run's warnings go into the result's parasite and, when interactive, to the user.
+ * Returns the group, or the first layer when not grouped; NULL with an error, the image as it
+ * was. */
 GimpCommonItem gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image,
                                 GimpCommonItem drawable, const gchar *model_dir,
                                 const gchar *model_setting, segcam_model *model,
                                 const ExplainSettings *settings, gboolean grouped,
-                                GError **error);
+                                gboolean interactive, GError **error);
+
+/* plug-in-segcam-heat-map-select on drawable, a heat-map layer of image, in one undo group:
+ * the pixels whose map value reaches threshold (0..1) become the selection, or a new channel
+ * when to_channel. Returns the selection or the channel; NULL with an error (not a heat map,
+ * nothing reaches the threshold), the image as it was. */
+GimpCommonItem gimp_common_heat_map_select (const GimpCommonSeam *seam, GimpCommonItem image,
+                                            GimpCommonItem drawable, gdouble threshold,
+                                            gboolean to_channel, GError **error);
 
 G_END_DECLS
 

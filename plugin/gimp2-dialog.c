@@ -92,6 +92,8 @@ typedef struct {
   ExplainVals *vals;
   GtkWidget *dialog;
   ExplainWidgets w;
+  GtkWidget *weights, *pool_mode;   /* greyed out where the method has no use for them */
+  GtkObject *pool;
 } ExplainDialog;
 
 static void
@@ -122,6 +124,33 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->colormap = vals->colormap;
   settings->opacity = vals->opacity;
   settings->map_alpha = vals->map_alpha;
+  settings->method = vals->method;
+  settings->weights = vals->weights;
+  settings->pool = vals->pool;
+  settings->pool_mode = vals->pool_mode;
+}
+
+static void
+explain_method_changed (GtkWidget *combo, ExplainDialog *d)
+{
+  gtk_widget_set_sensitive (d->weights, d->vals->method == SEGCAM_METHOD_SEG_GRAD_CAM);
+  gimp_scale_entry_set_sensitive (d->pool, d->vals->method == SEGCAM_METHOD_XRES);
+  gtk_widget_set_sensitive (d->pool_mode, d->vals->method == SEGCAM_METHOD_XRES);
+}
+
+/* The engine's methods by name, in the order of SegcamMethod: a method the engine adds appears
+ * without a change here. */
+static GtkWidget *
+method_combo_new (void)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  GtkWidget *combo;
+
+  for (int m = 0; segcam_method_name (m) != NULL; m++)
+    g_ptr_array_add (names, (gpointer) segcam_method_name (m));
+  combo = gimp_int_combo_box_new_array (names->len, (const gchar **) names->pdata);
+  g_ptr_array_unref (names);
+  return combo;
 }
 
 /* A check button for a boolean option in *value; the preview follows it. */
@@ -163,7 +192,8 @@ int_combo_attach (GtkTable *table, gint row, const gchar *label, gint32 *value,
 {
   gimp_int_combo_box_connect (GIMP_INT_COMBO_BOX (combo), *value,
                               G_CALLBACK (gimp_int_combo_box_get_active), value);
-  g_signal_connect_swapped (combo, "changed", G_CALLBACK (explain_widgets_preview_update), w);
+  if (w != NULL)
+    g_signal_connect_swapped (combo, "changed", G_CALLBACK (explain_widgets_preview_update), w);
   gimp_help_set_help_data (combo, tooltip, NULL);
   gimp_table_attach_aligned (table, 0, row, label, 0.0, 0.5, combo, 2, FALSE);
 }
@@ -182,7 +212,8 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
   ExplainDialog d = { vals };
   gboolean run;
   GtkWidget *vbox, *table, *frame, *outputs_box, *outputs[G_N_ELEMENTS (output_labels)], *hbox;
-  GtkObject *size, *opacity;
+  GtkWidget *method;
+  GtkObject *size, *opacity, *pool;
 
   gimp_ui_init (SEGCAM_BINARY, FALSE);
   d.dialog = dialog_new ("Seg-Grad-CAM: Explain", SEGCAM_EXPLAIN_PROC, &vbox);
@@ -193,7 +224,7 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
   d.w.user_data = &d;
   explain_widgets_init (&d.w);
 
-  table = table_new (9);
+  table = table_new (14);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, 0, "_Classes:", 0.0, 0.0, d.w.classes_view,
                              2, FALSE);
   gtk_label_set_mnemonic_widget (
@@ -204,12 +235,35 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
                     DIALOG_TIP_ROI_MODE, gimp_int_combo_box_new (DIALOG_ROI_MODES), &d.w);
   int_combo_attach (GTK_TABLE (table), 3, "S_core:", &vals->score, DIALOG_TIP_SCORE,
                     gimp_int_combo_box_new (DIALOG_SCORES), &d.w);
-  int_combo_attach (GTK_TABLE (table), 4, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
+  method = method_combo_new ();
+  int_combo_attach (GTK_TABLE (table), 4, SEGCAM_METHOD_LABEL ":", &vals->method,
+                    DIALOG_TIP_METHOD, method, &d.w);
+  d.weights = gimp_int_combo_box_new (DIALOG_WEIGHTS);
+  int_combo_attach (GTK_TABLE (table), 5, SEGCAM_WEIGHTS_LABEL ":", &vals->weights,
+                    DIALOG_TIP_WEIGHTS, d.weights, &d.w);
+  /* The scale up to 64 target pixels, the entry beyond (a block as large as the map is
+   * Seg-Grad-CAM with mean pooling). */
+  pool = gimp_scale_entry_new (GTK_TABLE (table), 0, 6, SEGCAM_POOL_LABEL ":", 200, 6,
+                               vals->pool, 1, 64, 1, 4, 0, FALSE, 1, 4096, SEGCAM_ARG_POOL,
+                               NULL);
+  d.pool = pool;
+  g_signal_connect (pool, "value-changed", G_CALLBACK (gimp_int_adjustment_update), &vals->pool);
+  g_signal_connect_swapped (pool, "value-changed", G_CALLBACK (explain_widgets_preview_update),
+                            &d.w);
+  d.pool_mode = gimp_int_combo_box_new (DIALOG_POOL_MODES);
+  int_combo_attach (GTK_TABLE (table), 7, SEGCAM_POOL_MODE_LABEL ":", &vals->pool_mode,
+                    DIALOG_TIP_POOL_MODE, d.pool_mode, &d.w);
+  g_signal_connect (method, "changed", G_CALLBACK (explain_method_changed), &d);
+  explain_method_changed (method, &d);
+  /* The preview shows the chosen layer's map, also for a sweep. */
+  int_combo_attach (GTK_TABLE (table), 8, SEGCAM_SWEEP_LABEL ":", &vals->sweep, DIALOG_TIP_SWEEP,
+                    gimp_int_combo_box_new (DIALOG_SWEEP), NULL);
+  int_combo_attach (GTK_TABLE (table), 9, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
                     gimp_int_combo_box_new (DIALOG_COLORMAPS), &d.w);
-  opacity = opacity_attach (GTK_TABLE (table), 5, &vals->opacity, DIALOG_TIP_OPACITY);
+  opacity = opacity_attach (GTK_TABLE (table), 10, &vals->opacity, DIALOG_TIP_OPACITY);
   g_signal_connect_swapped (opacity, "value-changed", G_CALLBACK (explain_widgets_preview_update),
                             &d.w);
-  size = working_size_attach (GTK_TABLE (table), 6, d.w.size_note, &vals->max_size);
+  size = working_size_attach (GTK_TABLE (table), 11, d.w.size_note, &vals->max_size);
   size_note_update (d.w.size_note, d.w.width, d.w.height, vals->max_size);
   g_signal_connect (size, "value-changed", G_CALLBACK (explain_max_size_changed), &d);
 
@@ -262,6 +316,33 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
     }
   gtk_widget_destroy (d.dialog);
   explain_widgets_clear (&d.w);
+  return run;
+}
+
+/* ---- Heat map to selection ---------------------------------------------------------------- */
+
+gboolean
+gimp2_select_dialog (SelectVals *vals)
+{
+  GtkWidget *vbox, *table, *dialog, *target;
+  GtkObject *threshold;
+  gboolean run;
+
+  gimp_ui_init (SEGCAM_BINARY, FALSE);
+  dialog = dialog_new ("Seg-Grad-CAM: Heat map to selection", SEGCAM_HEAT_MAP_SELECT_PROC, &vbox);
+  table = table_new (2);
+  threshold = gimp_scale_entry_new (GTK_TABLE (table), 0, 0, "_Threshold:", 200, 6,
+                                    vals->threshold, 0, 1, 0.01, 0.1, 2, TRUE, 0, 0,
+                                    SEGCAM_ARG_THRESHOLD, NULL);
+  g_signal_connect (threshold, "value-changed", G_CALLBACK (gimp_double_adjustment_update),
+                    &vals->threshold);
+  target = gimp_int_combo_box_new (DIALOG_SELECT_TARGETS);
+  gimp_int_combo_box_connect (GIMP_INT_COMBO_BOX (target), vals->to_channel,
+                              G_CALLBACK (gimp_int_combo_box_get_active), &vals->to_channel);
+  gimp_table_attach_aligned (GTK_TABLE (table), 0, 1, "_Result:", 0.0, 0.5, target, 2, FALSE);
+  gtk_box_pack_start (GTK_BOX (vbox), table, FALSE, FALSE, 0);
+  run = run_dialog (dialog, NULL, NULL);
+  gtk_widget_destroy (dialog);
   return run;
 }
 

@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /* Last values, stored with gimp_set_data: plain bytes, so fixed-size strings and a version that
  * changes with the layout (a stored struct of another version or size is ignored). */
-#define GIMP2_VALS_VERSION 2
+#define GIMP2_VALS_VERSION 3
 
 typedef struct {
   guint32 version;
@@ -25,6 +25,12 @@ typedef struct {
   gint32  max_size;
   gint32  map_alpha;       /* dialog options beyond the PDB arguments: FALSE in batch runs */
   gint32  legend;
+  gint32  method;          /* SegcamMethod; with the three below, arguments of
+                              plug-in-segcam-explain-method only */
+  gint32  weights;
+  gint32  pool;
+  gint32  pool_mode;
+  gint32  sweep;
 } ExplainVals;
 
 typedef struct {
@@ -34,6 +40,12 @@ typedef struct {
   gint32  max_size;
 } SegmentVals;
 
+typedef struct {
+  guint32 version;
+  gdouble threshold;
+  gint32  to_channel;
+} SelectVals;
+
 /* Shows the Explain dialog for the layer source holds (its pixels and the selection feed the
  * preview), or the Segment dialog for drawable. On OK returns TRUE with vals updated and, in
  * *model, the model the dialog loaded for vals->model (owned by the caller), so it is not read
@@ -42,6 +54,8 @@ gboolean gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source,
                                const gchar *model_dir, segcam_model **model);
 gboolean gimp2_segment_dialog (SegmentVals *vals, gint32 drawable, const gchar *model_dir,
                                segcam_model **model);
+/* The Heat map to selection dialog: TRUE on OK with vals updated. */
+gboolean gimp2_select_dialog (SelectVals *vals);
 
 G_END_DECLS
 

@@ -27,29 +27,42 @@ MAIN ()
 static const ExplainVals explain_defaults = {
   GIMP2_VALS_VERSION, "", "", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
   SEGCAM_COLORMAP_JET, EXPLAIN_DEFAULT_OPACITY, EXPLAIN_DEFAULT_OUTPUTS, EXPLAIN_DEFAULT_MAX_SIZE,
-  FALSE, FALSE,
+  FALSE, FALSE, SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_MEAN, EXPLAIN_DEFAULT_POOL,
+  SEGCAM_POOL_MAX, FALSE,
 };
+
+static const SelectVals select_defaults = { GIMP2_VALS_VERSION, 0.5, FALSE };
 
 static const SegmentVals segment_defaults = {
   GIMP2_VALS_VERSION, "", EXPLAIN_DEFAULT_OPACITY, EXPLAIN_DEFAULT_MAX_SIZE,
 };
 
-#define RUN_ARGS                                                                              \
+#define IMAGE_ARGS(drawable)                                                                  \
   { GIMP_PDB_INT32, "run-mode",                                                               \
     "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" }, \
   { GIMP_PDB_IMAGE, "image", "Input image" },                                                 \
-  { GIMP_PDB_DRAWABLE, "drawable", "The source layer (never modified)" },                     \
+  { GIMP_PDB_DRAWABLE, "drawable", drawable }
+#define RUN_ARGS                                                                              \
+  IMAGE_ARGS ("The source layer (never modified)"),                                           \
   { GIMP_PDB_STRING, "model", SEGCAM_ARG_MODEL }
+#define EXPLAIN_ARGS                                                                          \
+  RUN_ARGS,                                                                                   \
+  { GIMP_PDB_STRING, "classes", SEGCAM_ARG_CLASSES },                                         \
+  { GIMP_PDB_STRING, "layer", SEGCAM_ARG_LAYER },                                             \
+  { GIMP_PDB_INT32, "roi-mode", SEGCAM_ARG_ROI_MODE },                                        \
+  { GIMP_PDB_INT32, "score", SEGCAM_ARG_SCORE },                                              \
+  { GIMP_PDB_INT32, "colormap", SEGCAM_ARG_COLORMAP },                                        \
+  { GIMP_PDB_FLOAT, "opacity", SEGCAM_ARG_OPACITY },                                          \
+  { GIMP_PDB_INT32, "outputs", SEGCAM_ARG_OUTPUTS }
 
-static const GimpParamDef explain_args[] = {
-  RUN_ARGS,
-  { GIMP_PDB_STRING, "classes", SEGCAM_ARG_CLASSES },
-  { GIMP_PDB_STRING, "layer", SEGCAM_ARG_LAYER },
-  { GIMP_PDB_INT32, "roi-mode", SEGCAM_ARG_ROI_MODE },
-  { GIMP_PDB_INT32, "score", SEGCAM_ARG_SCORE },
-  { GIMP_PDB_INT32, "colormap", SEGCAM_ARG_COLORMAP },
-  { GIMP_PDB_FLOAT, "opacity", SEGCAM_ARG_OPACITY },
-  { GIMP_PDB_INT32, "outputs", SEGCAM_ARG_OUTPUTS },
+static const GimpParamDef explain_args[] = { EXPLAIN_ARGS };
+static const GimpParamDef explain_method_args[] = {
+  EXPLAIN_ARGS,
+  { GIMP_PDB_STRING, "method", SEGCAM_ARG_METHOD },
+  { GIMP_PDB_INT32, "weights", SEGCAM_ARG_WEIGHTS },
+  { GIMP_PDB_INT32, "pool", SEGCAM_ARG_POOL },
+  { GIMP_PDB_INT32, "pool-mode", SEGCAM_ARG_POOL_MODE },
+  { GIMP_PDB_INT32, "sweep", SEGCAM_ARG_SWEEP },
 };
 static const GimpParamDef explain_return[] = {
   { GIMP_PDB_LAYER, "group", SEGCAM_RETURN_GROUP },
@@ -60,6 +73,14 @@ static const GimpParamDef segment_args[] = {
 };
 static const GimpParamDef segment_return[] = {
   { GIMP_PDB_LAYER, "segmentation", SEGCAM_RETURN_SEGMENTATION },
+};
+static const GimpParamDef select_args[] = {
+  IMAGE_ARGS ("A heat-map layer of an Explain result"),
+  { GIMP_PDB_FLOAT, "threshold", SEGCAM_ARG_THRESHOLD },
+  { GIMP_PDB_INT32, "to-channel", SEGCAM_ARG_TO_CHANNEL },
+};
+static const GimpParamDef select_return[] = {
+  { GIMP_PDB_CHANNEL, "channel", SEGCAM_RETURN_CHANNEL },
 };
 
 static void
@@ -78,11 +99,25 @@ query (void)
                           G_N_ELEMENTS (explain_return), explain_args, explain_return);
   gimp_plugin_menu_register (SEGCAM_EXPLAIN_PROC, SEGCAM_MENU_PATH);
 
+  /* For scripts: the dialog is Explain's. */
+  gimp_install_procedure (SEGCAM_EXPLAIN_METHOD_PROC, SEGCAM_EXPLAIN_METHOD_BLURB,
+                          SEGCAM_EXPLAIN_METHOD_HELP, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT,
+                          SEGCAM_DATE, NULL, SEGCAM_IMAGE_TYPES, GIMP_PLUGIN,
+                          G_N_ELEMENTS (explain_method_args), G_N_ELEMENTS (explain_return),
+                          explain_method_args, explain_return);
+
   gimp_install_procedure (SEGCAM_SEGMENT_PROC, SEGCAM_SEGMENT_BLURB, SEGCAM_SEGMENT_HELP,
                           SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE, "_Segment...",
                           SEGCAM_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS (segment_args),
                           G_N_ELEMENTS (segment_return), segment_args, segment_return);
   gimp_plugin_menu_register (SEGCAM_SEGMENT_PROC, SEGCAM_MENU_PATH);
+
+  gimp_install_procedure (SEGCAM_HEAT_MAP_SELECT_PROC, SEGCAM_HEAT_MAP_SELECT_BLURB,
+                          SEGCAM_HEAT_MAP_SELECT_HELP, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT,
+                          SEGCAM_DATE, "_Heat map to selection...", SEGCAM_IMAGE_TYPES,
+                          GIMP_PLUGIN, G_N_ELEMENTS (select_args), G_N_ELEMENTS (select_return),
+                          select_args, select_return);
+  gimp_plugin_menu_register (SEGCAM_HEAT_MAP_SELECT_PROC, SEGCAM_MENU_PATH);
 }
 
 /* ---- settings ----------------------------------------------------------------------------- */
@@ -156,6 +191,27 @@ read_explain_args (const GimpParam *param, gpointer data, GError **error)
          && check_range (vals->outputs, 1, EXPLAIN_OUTPUTS_ALL, "outputs", error);
 }
 
+/* explain-method: explain's arguments, then the method's. */
+static gboolean
+read_explain_method_args (const GimpParam *param, gpointer data, GError **error)
+{
+  ExplainVals *vals = data;
+  int method;
+
+  if (! read_explain_args (param, data, error)
+      || (method = explain_parse_method (param[11].data.d_string, error)) < 0)
+    return FALSE;
+  vals->method = method;
+  vals->weights = param[12].data.d_int32;
+  vals->pool = param[13].data.d_int32;
+  vals->pool_mode = param[14].data.d_int32;
+  vals->sweep = param[15].data.d_int32;
+  return check_range (vals->weights, SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_RELU, "weights", error)
+         && check_range (vals->pool, 1, G_MAXINT32, "pool", error)
+         && check_range (vals->pool_mode, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN, "pool-mode", error)
+         && check_range (vals->sweep, 0, 1, "sweep", error);
+}
+
 static gboolean
 read_segment_args (const GimpParam *param, gpointer data, GError **error)
 {
@@ -180,6 +236,8 @@ seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *
   if (! gimp_selection_is_empty (ID (image)))
     source->selection = gimp_drawable_get_buffer (gimp_image_get_selection (ID (image)));
   gimp_drawable_offsets (ID (drawable), &source->offset_x, &source->offset_y);
+  source->image_width = gimp_image_width (ID (image));
+  source->image_height = gimp_image_height (ID (image));
 }
 
 static gboolean
@@ -298,10 +356,50 @@ seam_end (GimpCommonItem image, GimpCommonItem layer)
   gimp_image_undo_group_end (ID (image));
 }
 
+/* A message in a dialog. GIMP shows plug-in messages in a dialog only with that message
+ * handler, and even then puts a one-line message in the image window's status bar, where it
+ * vanishes after a few seconds: hence the handler, set for this message only, and the callers'
+ * two lines. */
+static void
+seam_warn (const gchar *text)
+{
+  GimpMessageHandlerType handler = gimp_message_get_handler ();
+
+  gimp_message_set_handler (GIMP_MESSAGE_BOX);
+  gimp_message (text);
+  gimp_message_set_handler (handler);
+}
+
+static gchar *
+seam_get_name (GimpCommonItem item)
+{
+  return gimp_item_get_name (ID (item));
+}
+
+static GimpCommonItem
+seam_add_channel (GimpCommonItem image, const gchar *name)
+{
+  const GimpRGB black = { 0, 0, 0, 1 };
+  gint32 channel = gimp_channel_new (ID (image), name, gimp_image_width (ID (image)),
+                                     gimp_image_height (ID (image)), 50, &black);
+
+  gimp_image_insert_channel (ID (image), channel, 0, 0);
+  return ITEM (channel);
+}
+
+static GimpCommonItem
+seam_select_channel (GimpCommonItem image, GimpCommonItem channel)
+{
+  gimp_image_select_item (ID (image), GIMP_CHANNEL_OP_REPLACE, ID (channel));
+  gimp_image_remove_channel (ID (image), ID (channel));
+  return ITEM (gimp_image_get_selection (ID (image)));
+}
+
 static const GimpCommonSeam seam = {
   seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
   seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
-  seam_buffer, seam_finish_layer, seam_end,
+  seam_buffer, seam_finish_layer, seam_end, seam_warn, seam_get_name,
+  seam_add_channel, seam_select_channel,
 };
 
 /* What differs between the two procedures; their run modes work alike. */
@@ -349,8 +447,10 @@ explain_settings (gconstpointer data, ExplainSettings *settings)
   *settings = (ExplainSettings) {
     .classes = vals->classes, .layer = vals->layer, .roi_mode = vals->roi_mode,
     .score = vals->score, .colormap = vals->colormap, .opacity = vals->opacity,
-    .outputs = vals->outputs, .max_size = vals->max_size, .map_alpha = vals->map_alpha,
-    .legend = vals->legend,
+    .outputs = vals->outputs, .max_size = vals->max_size, .method = vals->method,
+    .weights = vals->weights, .pool = vals->pool, .pool_mode = vals->pool_mode,
+    .sweep = vals->sweep,
+    .map_alpha = vals->map_alpha, .legend = vals->legend,
   };
   return vals->model;
 }
@@ -383,6 +483,10 @@ segment_model (gpointer vals, gsize *size)
 static const Procedure explain_procedure = {
   SEGCAM_EXPLAIN_PROC, G_N_ELEMENTS (explain_args), sizeof (ExplainVals), TRUE,
   explain_dialog, read_explain_args, explain_settings, explain_model,
+};
+static const Procedure explain_method_procedure = {
+  SEGCAM_EXPLAIN_METHOD_PROC, G_N_ELEMENTS (explain_method_args), sizeof (ExplainVals), TRUE,
+  explain_dialog, read_explain_method_args, explain_settings, explain_model,
 };
 static const Procedure segment_procedure = {
   SEGCAM_SEGMENT_PROC, G_N_ELEMENTS (segment_args), sizeof (SegmentVals), FALSE,
@@ -436,7 +540,7 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
 
   model_setting = proc->settings (vals, &settings);
   layer = gimp_common_run (&seam, ITEM (image), ITEM (drawable), model_dir, model_setting, model,
-                           &settings, proc->grouped, error);
+                           &settings, proc->grouped, run_mode != GIMP_RUN_NONINTERACTIVE, error);
   if (layer == NULL)
     return GIMP_PDB_EXECUTION_ERROR;
   *created = ID (layer);
@@ -448,20 +552,53 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
   return GIMP_PDB_SUCCESS;
 }
 
-/* An error for the user who ran the filter from a menu, in a message dialog. GIMP shows
- * plug-in messages in a dialog only with that message handler, and even then puts a one-line
- * message in the image window's status bar, where it vanishes after a few seconds: hence the
- * handler, set for this message only, and the second line. */
+/* An error for the user who ran the filter from a menu, in a message dialog. */
 static void
 show_error (const gchar *message)
 {
-  GimpMessageHandlerType handler = gimp_message_get_handler ();
   gchar *text = g_strdup_printf ("Seg-Grad-CAM could not finish:\n%s", message);
 
-  gimp_message_set_handler (GIMP_MESSAGE_BOX);
-  gimp_message (text);
-  gimp_message_set_handler (handler);
+  seam_warn (text);
   g_free (text);
+}
+
+/* Heat map to selection; the status for values[0]. */
+static GimpPDBStatusType
+run_select (GimpRunMode run_mode, gint nparams, const GimpParam *param, gint32 *created,
+            GError **error)
+{
+  gint32 image = param[1].data.d_image, drawable = param[2].data.d_drawable;
+  SelectVals vals = select_defaults;
+  GimpCommonItem channel;
+
+  switch (run_mode)
+    {
+    case GIMP_RUN_INTERACTIVE:
+      load_last_vals (SEGCAM_HEAT_MAP_SELECT_PROC, &vals, sizeof vals);
+      if (! gimp2_select_dialog (&vals))
+        return GIMP_PDB_CANCEL;
+      break;
+    case GIMP_RUN_NONINTERACTIVE:
+      if (! check_nparams (nparams, G_N_ELEMENTS (select_args), error))
+        return GIMP_PDB_CALLING_ERROR;
+      vals.threshold = param[3].data.d_float;
+      vals.to_channel = param[4].data.d_int32;
+      if (! check_range (vals.threshold, 0, 1, "threshold", error)
+          || ! check_range (vals.to_channel, 0, 1, "to-channel", error))
+        return GIMP_PDB_CALLING_ERROR;
+      break;
+    case GIMP_RUN_WITH_LAST_VALS:
+      load_last_vals (SEGCAM_HEAT_MAP_SELECT_PROC, &vals, sizeof vals);
+      break;
+    }
+  channel = gimp_common_heat_map_select (&seam, ITEM (image), ITEM (drawable), vals.threshold,
+                                         vals.to_channel, error);
+  if (channel == NULL)
+    return GIMP_PDB_EXECUTION_ERROR;
+  *created = ID (channel);
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    gimp_set_data (SEGCAM_HEAT_MAP_SELECT_PROC, &vals, sizeof vals);
+  return GIMP_PDB_SUCCESS;
 }
 
 static void
@@ -478,13 +615,16 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
 
   gegl_init (NULL, NULL);
 
-  if (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0)
+  if (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0 || strcmp (name, SEGCAM_EXPLAIN_METHOD_PROC) == 0)
     {
       ExplainVals vals = explain_defaults;
 
-      status = run_procedure (&explain_procedure, &vals, run_mode, nparams, param, model_dir,
-                              &created, &error);
+      status = run_procedure (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0 ? &explain_procedure
+                                                                      : &explain_method_procedure,
+                              &vals, run_mode, nparams, param, model_dir, &created, &error);
     }
+  else if (strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0)
+    status = run_select (run_mode, nparams, param, &created, &error);
   else
     {
       SegmentVals vals = segment_defaults;
@@ -500,8 +640,9 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
   if (status == GIMP_PDB_SUCCESS)
     {
       *nreturn_vals = 2;
-      values[1].type = GIMP_PDB_LAYER;
-      values[1].data.d_layer = created;
+      values[1].type = strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0 ? GIMP_PDB_CHANNEL
+                                                                      : GIMP_PDB_LAYER;
+      values[1].data.d_int32 = created;
       if (run_mode != GIMP_RUN_NONINTERACTIVE)
         gimp_displays_flush ();
     }

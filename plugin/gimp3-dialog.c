@@ -122,6 +122,7 @@ typedef struct {
   Dialog d;
   ExplainWidgets w;
   GtkWidget *outputs[3];
+  GtkWidget *method;           /* the engine's methods by name, for the config's string */
 } ExplainDialog;
 
 /* The outputs bit set the check buttons show (the config's until they exist). */
@@ -183,10 +184,17 @@ static void
 explain_get_settings (gpointer data, ExplainSettings *settings)
 {
   ExplainDialog *e = data;
+  gchar *method = config_string (&e->d, "method");
 
   settings->roi_mode = config_int (&e->d, "roi-mode");
   settings->score = config_int (&e->d, "score");
   settings->colormap = config_int (&e->d, "colormap");
+  /* A name from stored settings that this engine lacks shows as an error in the preview. */
+  settings->method = explain_parse_method (method, NULL);
+  g_free (method);
+  settings->weights = config_int (&e->d, "weights");
+  settings->pool = config_int (&e->d, "pool");
+  settings->pool_mode = config_int (&e->d, "pool-mode");
   g_object_get (e->d.config, "opacity", &settings->opacity, "map-alpha", &settings->map_alpha,
                 NULL);
 }
@@ -220,6 +228,53 @@ explain_output_toggled (GtkToggleButton *button, ExplainDialog *e)
   explain_update_ok (e);
 }
 
+/* The combo shows the config's method (none active for a name the engine lacks). */
+static void
+explain_method_show (ExplainDialog *e)
+{
+  gchar *method = config_string (&e->d, "method");
+
+  e->d.syncing = TRUE;
+  gtk_combo_box_set_active (GTK_COMBO_BOX (e->method), explain_parse_method (method, NULL));
+  e->d.syncing = FALSE;
+  g_free (method);
+}
+
+static void
+explain_method_chosen (GtkComboBox *combo, ExplainDialog *e)
+{
+  gint method = gtk_combo_box_get_active (combo);
+
+  if (e->d.syncing || method < 0)
+    return;
+  dialog_set_string (&e->d, "method", segcam_method_name (method));
+  explain_widgets_preview_update (&e->w);
+}
+
+/* The method combo with its label (aligned with GIMP's), from the engine's list: a method the
+ * engine adds appears without a change here. */
+static GtkWidget *
+explain_method_row (ExplainDialog *e, GtkSizeGroup *labels)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *label = gtk_label_new_with_mnemonic (SEGCAM_METHOD_LABEL);
+
+  e->method = gtk_combo_box_text_new ();
+  for (int m = 0; segcam_method_name (m) != NULL; m++)
+    gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (e->method), segcam_method_name (m));
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), e->method);
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+  gtk_size_group_add_widget (labels, label);
+  gimp_help_set_help_data (e->method, DIALOG_TIP_METHOD, NULL);
+  gtk_widget_set_hexpand (e->method, TRUE);
+  gtk_box_pack_start (GTK_BOX (box), label, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), e->method, TRUE, TRUE, 0);
+  explain_method_show (e);
+  g_signal_connect (e->method, "changed", G_CALLBACK (explain_method_chosen), e);
+  gtk_widget_show_all (box);
+  return box;
+}
+
 /* The config changed from outside the dialog's own widgets (Reset, saved settings). */
 static void
 explain_config_changed (GObject *config, GParamSpec *pspec, ExplainDialog *e)
@@ -251,6 +306,8 @@ explain_config_changed (GObject *config, GParamSpec *pspec, ExplainDialog *e)
       explain_outputs_show (e);
       explain_update_ok (e);
     }
+  else if (g_strcmp0 (name, "method") == 0)
+    explain_method_show (e);
   explain_widgets_preview_update (&e->w);
 }
 
@@ -311,11 +368,35 @@ explain_dump (gpointer state)
   explain_widgets_dump (&((ExplainDialog *) state)->w);
 }
 
+/* Weights only for seg-grad-cam, pool and pool mode only for xres. */
+static void
+explain_method_sensitivity (GimpProcedureDialog *dialog, GimpProcedureConfig *config)
+{
+  static const struct { const gchar *property; SegcamMethod method; } uses[] = {
+    { "weights", SEGCAM_METHOD_SEG_GRAD_CAM }, { "pool", SEGCAM_METHOD_XRES },
+    { "pool-mode", SEGCAM_METHOD_XRES },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (uses); i++)
+    {
+      GimpValueArray *values = gimp_value_array_new (1);
+      GValue value = G_VALUE_INIT;
+
+      g_value_init (&value, G_TYPE_STRING);
+      g_value_set_string (&value, segcam_method_name (uses[i].method));
+      gimp_value_array_append (values, &value);
+      g_value_unset (&value);
+      gimp_procedure_dialog_set_sensitive_if_in (dialog, uses[i].property, G_OBJECT (config),
+                                                 "method", values, TRUE);
+    }
+}
+
 gboolean
 gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                       const ExplainSource *source, const gchar *model_dir, segcam_model **model)
 {
-  static const gchar *const generated[] = { "roi-mode", "score", "colormap", "opacity",
+  static const gchar *const generated[] = { "roi-mode", "score", "weights", "pool",
+                                            "pool-mode", "sweep", "colormap", "opacity",
                                             "max-size" };
   ExplainDialog e = { { NULL } };
   GimpProcedureDialog *dialog;
@@ -353,9 +434,30 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                              dialog, "colormap", GIMP_INT_STORE (gimp_int_store_new (
                                                    DIALOG_COLORMAPS))),
                            DIALOG_TIP_COLORMAP, NULL);
+  /* The method's options are greyed out where the method has no use for them. */
+  gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
+                             dialog, "weights", GIMP_INT_STORE (gimp_int_store_new (
+                                                  DIALOG_WEIGHTS))),
+                           DIALOG_TIP_WEIGHTS, NULL);
+  /* The slider up to 64 target pixels, the entry beyond (a block as large as the map is
+   * Seg-Grad-CAM with mean pooling). */
+  gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (gimp_procedure_dialog_get_scale_entry (
+                                 dialog, "pool", 1.0)),
+                               1, 64, FALSE);
+  gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
+                             dialog, "pool-mode", GIMP_INT_STORE (gimp_int_store_new (
+                                                    DIALOG_POOL_MODES))),
+                           DIALOG_TIP_POOL_MODE, NULL);
+  explain_method_sensitivity (dialog, config);
+  gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
+                             dialog, "sweep", GIMP_INT_STORE (gimp_int_store_new (DIALOG_SWEEP))),
+                           DIALOG_TIP_SWEEP, NULL);
   gimp_help_set_help_data (gimp_procedure_dialog_get_scale_entry (dialog, "opacity", 1.0),
                            DIALOG_TIP_OPACITY, NULL);
-  gimp_procedure_dialog_fill (dialog, "roi-mode", "score", "colormap", "opacity", NULL);
+  gimp_procedure_dialog_fill (dialog, "roi-mode", "score", NULL);
+  dialog_pack (&e.d, explain_method_row (&e, labels));
+  gimp_procedure_dialog_fill (dialog, "weights", "pool", "pool-mode", "sweep", "colormap",
+                              "opacity", NULL);
   dialog_pack_max_size (&e.d, e.w.size_note);
   for (guint i = 0; i < G_N_ELEMENTS (generated); i++)
     gtk_size_group_add_widget (labels, gimp_labeled_get_label (GIMP_LABELED (
@@ -378,6 +480,25 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
     }
   gtk_widget_destroy (e.d.dialog);
   explain_widgets_clear (&e.w);
+  return run;
+}
+
+/* ---- Heat map to selection ---------------------------------------------------------------- */
+
+gboolean
+gimp3_select_dialog (GimpProcedure *procedure, GimpProcedureConfig *config)
+{
+  GtkWidget *dialog;
+  gboolean run;
+
+  gimp_ui_init (SEGCAM_BINARY);
+  dialog = gimp_procedure_dialog_new (procedure, config, "Seg-Grad-CAM: Heat map to selection");
+  gimp_procedure_dialog_get_int_combo (GIMP_PROCEDURE_DIALOG (dialog), "to-channel",
+                                       GIMP_INT_STORE (gimp_int_store_new (DIALOG_SELECT_TARGETS)));
+  gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog), "threshold", "to-channel", NULL);
+  dialog_test_hook (dialog, NULL, NULL);
+  run = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
+  gtk_widget_destroy (dialog);
   return run;
 }
 

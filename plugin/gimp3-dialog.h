@@ -19,6 +19,9 @@ gboolean gimp3_segment_dialog (GimpProcedure *procedure, GimpProcedureConfig *co
                                GimpDrawable *drawable, const gchar *model_dir,
                                segcam_model **model);
 
+/* The Heat map to selection dialog, all GIMP's own widgets: TRUE on OK. */
+gboolean gimp3_select_dialog (GimpProcedure *procedure, GimpProcedureConfig *config);
+
 G_END_DECLS
 
 #endif /* SEGCAM_GIMP3_DIALOG_H */

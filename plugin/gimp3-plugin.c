@@ -39,6 +39,9 @@ static GimpValueArray *run_explain (GimpProcedure *procedure, GimpRunMode run_mo
 static GimpValueArray *run_segment (GimpProcedure *procedure, GimpRunMode run_mode,
                                     GimpImage *image, GimpDrawable **drawables,
                                     GimpProcedureConfig *config, gpointer data);
+static GimpValueArray *run_select (GimpProcedure *procedure, GimpRunMode run_mode,
+                                   GimpImage *image, GimpDrawable **drawables,
+                                   GimpProcedureConfig *config, gpointer data);
 
 static GList *
 query_procedures (GimpPlugIn *plug_in)
@@ -50,27 +53,103 @@ query_procedures (GimpPlugIn *plug_in)
   gimp_plug_in_set_help_domain (plug_in, SEGCAM_HELP_DOMAIN, help);
   g_object_unref (help);
   g_free (help_dir);
-  return g_list_append (g_list_append (NULL, g_strdup (SEGCAM_EXPLAIN_PROC)),
-                        g_strdup (SEGCAM_SEGMENT_PROC));
+  return g_list_append (g_list_append (g_list_append (g_list_append (
+                                                       NULL, g_strdup (SEGCAM_EXPLAIN_PROC)),
+                                                     g_strdup (SEGCAM_EXPLAIN_METHOD_PROC)),
+                                      g_strdup (SEGCAM_SEGMENT_PROC)),
+                        g_strdup (SEGCAM_HEAT_MAP_SELECT_PROC));
+}
+
+/* The method and its options: arguments of plug-in-segcam-explain-method, auxiliary arguments
+ * (remembered, shown in the dialog, not in the signature) of plug-in-segcam-explain. The method
+ * is a string the plug-in checks, not a GimpChoice: script-fu answers a choice it does not know
+ * with a warning and the default, so a misspelt method would run Seg-Grad-CAM unannounced. */
+static void
+add_method_arguments (GimpProcedure *procedure, gboolean aux)
+{
+  const gchar *seg_grad_cam = segcam_method_name (SEGCAM_METHOD_SEG_GRAD_CAM);
+
+  if (aux)
+    {
+      gimp_procedure_add_string_aux_argument (procedure, "method", SEGCAM_METHOD_LABEL,
+                                              SEGCAM_ARG_METHOD, seg_grad_cam, G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure, "weights", SEGCAM_WEIGHTS_LABEL,
+                                           SEGCAM_ARG_WEIGHTS, SEGCAM_WEIGHTS_MEAN,
+                                           SEGCAM_WEIGHTS_RELU, SEGCAM_WEIGHTS_MEAN,
+                                           G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure, "pool", SEGCAM_POOL_LABEL, SEGCAM_ARG_POOL,
+                                           1, G_MAXINT32, EXPLAIN_DEFAULT_POOL,
+                                           G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure, "pool-mode", SEGCAM_POOL_MODE_LABEL,
+                                           SEGCAM_ARG_POOL_MODE, SEGCAM_POOL_MAX,
+                                           SEGCAM_POOL_MEAN, SEGCAM_POOL_MAX, G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL,
+                                           SEGCAM_ARG_SWEEP, 0, 1, 0, G_PARAM_READWRITE);
+      return;
+    }
+  gimp_procedure_add_string_argument (procedure, "method", SEGCAM_METHOD_LABEL,
+                                      SEGCAM_ARG_METHOD, seg_grad_cam, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "weights", SEGCAM_WEIGHTS_LABEL,
+                                   SEGCAM_ARG_WEIGHTS, SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_RELU,
+                                   SEGCAM_WEIGHTS_MEAN, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "pool", SEGCAM_POOL_LABEL, SEGCAM_ARG_POOL, 1,
+                                   G_MAXINT32, EXPLAIN_DEFAULT_POOL, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "pool-mode", SEGCAM_POOL_MODE_LABEL,
+                                   SEGCAM_ARG_POOL_MODE, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN,
+                                   SEGCAM_POOL_MAX, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL, SEGCAM_ARG_SWEEP, 0,
+                                   1, 0, G_PARAM_READWRITE);
+}
+
+static GimpProcedure *
+create_select_procedure (GimpPlugIn *plug_in)
+{
+  GimpProcedure *procedure = gimp_image_procedure_new (plug_in, SEGCAM_HEAT_MAP_SELECT_PROC,
+                                                       GIMP_PDB_PROC_TYPE_PLUGIN, run_select,
+                                                       NULL, NULL);
+
+  gimp_procedure_set_image_types (procedure, SEGCAM_IMAGE_TYPES);
+  gimp_procedure_set_sensitivity_mask (procedure, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+  gimp_procedure_set_menu_label (procedure, "_Heat map to selection...");
+  gimp_procedure_add_menu_path (procedure, SEGCAM_MENU_PATH);
+  gimp_procedure_set_documentation (procedure, SEGCAM_HEAT_MAP_SELECT_BLURB,
+                                    SEGCAM_HEAT_MAP_SELECT_HELP, SEGCAM_HEAT_MAP_SELECT_PROC);
+  gimp_procedure_set_attribution (procedure, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE);
+  gimp_procedure_add_double_argument (procedure, "threshold", "_Threshold",
+                                      SEGCAM_ARG_THRESHOLD, 0, 1, 0.5, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "to-channel", "To _channel",
+                                   SEGCAM_ARG_TO_CHANNEL, 0, 1, 0, G_PARAM_READWRITE);
+  gimp_procedure_add_channel_return_value (procedure, "channel", "Channel",
+                                           SEGCAM_RETURN_CHANNEL, FALSE, G_PARAM_READWRITE);
+  return procedure;
 }
 
 static GimpProcedure *
 create_procedure (GimpPlugIn *plug_in, const gchar *name)
 {
-  gboolean explain = strcmp (name, SEGCAM_EXPLAIN_PROC) == 0;
+  gboolean with_method = strcmp (name, SEGCAM_EXPLAIN_METHOD_PROC) == 0;
+  gboolean explain = with_method || strcmp (name, SEGCAM_EXPLAIN_PROC) == 0;
   GimpProcedure *procedure;
 
+  if (strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0)
+    return create_select_procedure (plug_in);
   if (! explain && strcmp (name, SEGCAM_SEGMENT_PROC) != 0)
     return NULL;
   procedure = gimp_image_procedure_new (plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN,
                                         explain ? run_explain : run_segment, NULL, NULL);
   gimp_procedure_set_image_types (procedure, SEGCAM_IMAGE_TYPES);
   gimp_procedure_set_sensitivity_mask (procedure, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
-  gimp_procedure_set_menu_label (procedure, explain ? "_Explain..." : "_Segment...");
-  gimp_procedure_add_menu_path (procedure, SEGCAM_MENU_PATH);
+  /* explain-method is for scripts: the menu's Explain offers the same choices. */
+  if (! with_method)
+    {
+      gimp_procedure_set_menu_label (procedure, explain ? "_Explain..." : "_Segment...");
+      gimp_procedure_add_menu_path (procedure, SEGCAM_MENU_PATH);
+    }
   gimp_procedure_set_documentation (procedure,
-                                    explain ? SEGCAM_EXPLAIN_BLURB : SEGCAM_SEGMENT_BLURB,
-                                    explain ? SEGCAM_EXPLAIN_HELP : SEGCAM_SEGMENT_HELP, name);
+                                    with_method ? SEGCAM_EXPLAIN_METHOD_BLURB
+                                    : explain ? SEGCAM_EXPLAIN_BLURB : SEGCAM_SEGMENT_BLURB,
+                                    with_method ? SEGCAM_EXPLAIN_METHOD_HELP
+                                    : explain ? SEGCAM_EXPLAIN_HELP : SEGCAM_SEGMENT_HELP, name);
   gimp_procedure_set_attribution (procedure, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE);
 
   gimp_procedure_add_string_argument (procedure, "model", "Mo_del", SEGCAM_ARG_MODEL, "",
@@ -95,9 +174,12 @@ create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                       explain ? SEGCAM_ARG_OPACITY : SEGCAM_ARG_SEGMENT_OPACITY,
                                       0, 100, EXPLAIN_DEFAULT_OPACITY, G_PARAM_READWRITE);
   if (explain)
-    gimp_procedure_add_int_argument (procedure, "outputs", "Outputs", SEGCAM_ARG_OUTPUTS, 1,
-                                     EXPLAIN_OUTPUTS_ALL, EXPLAIN_DEFAULT_OUTPUTS,
-                                     G_PARAM_READWRITE);
+    {
+      gimp_procedure_add_int_argument (procedure, "outputs", "Outputs", SEGCAM_ARG_OUTPUTS, 1,
+                                       EXPLAIN_OUTPUTS_ALL, EXPLAIN_DEFAULT_OUTPUTS,
+                                       G_PARAM_READWRITE);
+      add_method_arguments (procedure, ! with_method);
+    }
   gimp_procedure_add_int_aux_argument (procedure, "max-size", "Maximum _working size",
                                        SEGCAM_ARG_MAX_SIZE, EXPLAIN_MIN_MAX_SIZE,
                                        EXPLAIN_MAX_MAX_SIZE, EXPLAIN_DEFAULT_MAX_SIZE,
@@ -156,6 +238,8 @@ seam_read_source (GimpCommonItem image, GimpCommonItem drawable, ExplainSource *
     source->selection = gimp_drawable_get_buffer (
       GIMP_DRAWABLE (gimp_image_get_selection (image)));
   gimp_drawable_get_offsets (drawable, &source->offset_x, &source->offset_y);
+  source->image_width = gimp_image_get_width (image);
+  source->image_height = gimp_image_get_height (image);
 }
 
 static gboolean
@@ -271,10 +355,44 @@ seam_end (GimpCommonItem image, GimpCommonItem layer)
   gimp_image_undo_group_end (image);
 }
 
+/* GIMP 3 shows a plug-in's message in a dialog or its error console, as the user chose. */
+static void
+seam_warn (const gchar *text)
+{
+  gimp_message (text);
+}
+
+static gchar *
+seam_get_name (GimpCommonItem item)
+{
+  return g_strdup (gimp_item_get_name (item));
+}
+
+static GimpCommonItem
+seam_add_channel (GimpCommonItem image, const gchar *name)
+{
+  GeglColor *black = gegl_color_new ("black");
+  GimpChannel *channel = gimp_channel_new (image, name, gimp_image_get_width (image),
+                                           gimp_image_get_height (image), 50, black);
+
+  g_object_unref (black);
+  gimp_image_insert_channel (image, channel, NULL, 0);
+  return channel;
+}
+
+static GimpCommonItem
+seam_select_channel (GimpCommonItem image, GimpCommonItem channel)
+{
+  gimp_image_select_item (image, GIMP_CHANNEL_OP_REPLACE, channel);
+  gimp_image_remove_channel (image, channel);
+  return gimp_image_get_selection (image);
+}
+
 static const GimpCommonSeam seam = {
   seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
   seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
-  seam_buffer, seam_finish_layer, seam_end,
+  seam_buffer, seam_finish_layer, seam_end, seam_warn, seam_get_name,
+  seam_add_channel, seam_select_channel,
 };
 
 /* The one layer a run works on, or NULL with an error: GIMP 3 passes every selected drawable. */
@@ -348,14 +466,24 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
 
   if (status == GIMP_PDB_SUCCESS)
     {
-      gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0;
+      gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0, weights = 0,
+           pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0;
+      gchar *method = NULL;
 
       g_object_get (config, "model", &model_setting, "opacity", &settings.opacity, "max-size",
                     &max_size, NULL);
       if (explain)
         g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
                       "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
-                      &settings.map_alpha, "legend", &settings.legend, NULL);
+                      &settings.map_alpha, "legend", &settings.legend, "method", &method,
+                      "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, "sweep",
+                      &sweep, NULL);
+      settings.method = explain ? explain_parse_method (method, &error) : 0;
+      settings.weights = weights;
+      settings.pool = pool;
+      settings.pool_mode = pool_mode;
+      settings.sweep = sweep;
+      g_free (method);
       settings.classes = classes;
       settings.layer = layer;
       settings.roi_mode = roi_mode;
@@ -364,8 +492,10 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       settings.outputs = explain ? (unsigned) outputs : EXPLAIN_OUTPUT_SEGMENTATION;
       settings.max_size = max_size;
 
-      created = gimp_common_run (&seam, image, drawable, model_dir, model_setting, model,
-                                 &settings, explain, &error);
+      created = error != NULL ? NULL
+                : gimp_common_run (&seam, image, drawable, model_dir, model_setting, model,
+                                   &settings, explain, run_mode != GIMP_RUN_NONINTERACTIVE,
+                                   &error);
       if (created == NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
       else if (run_mode == GIMP_RUN_INTERACTIVE)
@@ -399,4 +529,40 @@ run_segment (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
              GimpDrawable **drawables, GimpProcedureConfig *config, gpointer data)
 {
   return run (procedure, run_mode, image, drawables, config, FALSE);
+}
+
+static GimpValueArray *
+run_select (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+            GimpDrawable **drawables, GimpProcedureConfig *config, gpointer data)
+{
+  gsize n = gimp_core_object_array_get_length ((GObject **) drawables);
+  GimpPDBStatusType status = GIMP_PDB_SUCCESS;
+  GimpCommonItem channel = NULL;
+  GimpValueArray *values;
+  GError *error = NULL;
+  gdouble threshold;
+  gint to_channel;
+
+  gegl_init (NULL, NULL);
+  if (n != 1)
+    {
+      g_set_error (&error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                   "Heat map to selection works on one heat-map layer, not on %" G_GSIZE_FORMAT
+                   " selected layers", n);
+      status = GIMP_PDB_CALLING_ERROR;
+    }
+  else if (run_mode == GIMP_RUN_INTERACTIVE && ! gimp3_select_dialog (procedure, config))
+    status = GIMP_PDB_CANCEL;
+  if (status == GIMP_PDB_SUCCESS)
+    {
+      g_object_get (config, "threshold", &threshold, "to-channel", &to_channel, NULL);
+      channel = gimp_common_heat_map_select (&seam, image, drawables[0], threshold, to_channel,
+                                             &error);
+      if (channel == NULL)
+        status = GIMP_PDB_EXECUTION_ERROR;
+    }
+  values = gimp_procedure_new_return_values (procedure, status, error);
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_CHANNEL (values, 1, channel);
+  return values;
 }

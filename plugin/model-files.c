@@ -102,3 +102,9 @@ model_files_label (const char *path)
     base[length - extension] = '\0';
   return base;
 }
+
+gboolean
+model_files_is_onnx (const char *path)
+{
+  return g_str_has_suffix (path, MODEL_FILES_ONNX_EXTENSION);
+}

@@ -28,6 +28,10 @@ GPtrArray *model_files_list (const char *dir);
  * Fails with SEGCAM_ERROR_MODEL when "" finds no bundled model. */
 char *model_files_resolve (const char *setting, const char *dir, GError **error);
 
+/* Whether path names an ONNX network (by its extension, as the dialogs list them), which the
+ * engine imports on loading. */
+gboolean model_files_is_onnx (const char *path);
+
 /* A short name for menus and layer names: the file name without its extension. */
 char *model_files_label (const char *path);
 

@@ -226,9 +226,9 @@ done
 [ "$(grep -c "ROI weight" "$tmp/out")" -eq 5 ] && pass || fail "FAIL: the side branch counts as a block: $(cat "$tmp/out")"
 
 # Warnings on stderr, exit status unchanged; --quiet silences them.
-expect 0 "warning: '.*shapes.png' is in colour but the model reads gray images" \
+expect 0 "warning: '.*shapes.png': a colour image into a grayscale model" \
   "$segcam" explain --model "$gray_model" --class "digit 2" "$image" -o "$tmp/h.png"
-expect 0 "warning: '.*digit2.png' is gray but the model reads colour images" \
+expect 0 "warning: '.*digit2.png': a gray image into a colour model" \
   "$segcam" explain --model "$model" --class cell "$gray_image" -o "$tmp/h.png"
 expect 0 "" "$segcam" explain --quiet --model "$model" --class cell "$gray_image" -o "$tmp/h.png"
 [ -s "$tmp/err" ] && fail "FAIL: --quiet prints: $(cat "$tmp/err")" || pass

@@ -14,7 +14,6 @@
 #include "output.h"
 #include "segcam.h"
 
-#include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,39 +79,6 @@ check_arguments (int argc, const char *out, const char *logits, const char *old_
     return segcam_cli_fail ("import", EXIT_USAGE, "--output is the old name of --logits: give one");
   const segcam_cli_arg needed[] = {{"the MODEL.onnx", argc == 2}, {"-o MODEL.safetensors", out != NULL}};
   return segcam_cli_require ("import", needed, G_N_ELEMENTS (needed));
-}
-
-/* TRUE when the translated model's input has mean 0 and standard deviation 1 in every channel
- * (its graph's "input", docs/model-format.md): what an ONNX model that does not say gets. */
-static gboolean
-unnormalised (const segcam_safetensors *st)
-{
-  JsonNode *root = json_from_string (g_hash_table_lookup (st->metadata, "segcam.graph"), NULL);
-  JsonObject *in = root && JSON_NODE_HOLDS_OBJECT (root)
-                     ? json_object_get_object_member (json_node_get_object (root), "input") : NULL;
-  JsonArray *mean = in ? json_object_get_array_member (in, "mean") : NULL;
-  JsonArray *std = in ? json_object_get_array_member (in, "std") : NULL;
-  gboolean plain = mean && std;
-  for (guint c = 0; plain && c < json_array_get_length (mean); c++)
-    plain = json_array_get_double_element (mean, c) == 0;
-  for (guint c = 0; plain && c < json_array_get_length (std); c++)
-    plain = json_array_get_double_element (std, c) == 1;
-  if (root)
-    json_node_unref (root);
-  return plain;
-}
-
-/* Says what the model will lack when neither the options nor the ONNX file gave it. */
-static void
-warn_defaults (const segcam_safetensors *st, const segcam_model *m, const segcam_onnx_options *o)
-{
-  if (segcam_advice_classes_unnamed (m))
-    segcam_cli_remark ("import", "warning: no class names were given (--classes) nor found beside "
-                       "the model or in its metadata: the classes are 'class 0', 'class 1'...");
-  if (!o->n_mean && !o->n_std && unnormalised (st))
-    segcam_cli_remark ("import", "warning: no --mean and --std were given nor found in the "
-                       "model's metadata: pixels go in as R'G'B' in [0, 1]; give the normalisation "
-                       "the network was trained with");
 }
 
 int
@@ -198,7 +164,8 @@ segcam_cmd_import (int argc, char **argv)
         status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
       else
         {
-          warn_defaults (&st, m, &o);
+          /* Mean 0 and std 1 are the importer's default unless the options said so. */
+          segcam_advice_warn_model ("import", out, m, !o.n_mean && !o.n_std);
           segcam_cli_print ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', "
                             "input padded to a multiple of %d", out, segcam_model_n_nodes (m),
                             segcam_model_n_classes (m),

@@ -25,10 +25,9 @@ segcam_cli_load_model (const char *command, const char *path)
   segcam_model *m = segcam_model_load (path, &error);
   if (!m)
     segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  else if (segcam_advice_classes_unnamed (m))
-    segcam_cli_remark (command, "warning: model '%s' names no classes (they are 'class 0', "
-                       "'class 1'...) and may lack its input's mean and std: segcam import "
-                       "--classes, --mean and --std record them", path);
+  else /* an ONNX file read as it is cannot say its normalisation; a segcam file's mean 0 and
+        * std 1 are what it was given (the plug-in tells them apart so too) */
+    segcam_advice_warn_model (command, path, m, g_str_has_suffix (path, ".onnx"));
   return m;
 }
 
@@ -79,10 +78,7 @@ segcam_cli_load_image (const char *command, const char *path, const segcam_model
       segcam_cli_fail_error (command, EXIT_INPUT, &error);
       return NULL;
     }
-  char *mismatch = segcam_advice_image_mode (path, channels, colour, (size_t) w * h);
-  if (mismatch)
-    segcam_cli_remark (command, "%s", mismatch);
-  g_free (mismatch);
+  segcam_advice_warn_image (command, path, m, colour, (size_t) w * h);
   if (rgb)
     *rgb = colour;
   else if (colour != pixels)

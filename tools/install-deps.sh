@@ -6,6 +6,7 @@ set -eu
 packages="gcc clang meson ninja-build pkg-config
   libopenblas-dev libglib2.0-dev libjson-glib-dev libgegl-dev
   gimp libgimp2.0-dev xvfb xauth
+  imagemagick
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx python3-matplotlib
   python3-skimage

@@ -237,6 +237,22 @@ int segcam_default_threads (void);
  * g_free. */
 char *segcam_escape (const char *text, int max_chars);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Advice: what may make a result misleading although every step succeeded.                  */
+
+/* TRUE when n R'G'B' pixels carry no colour: on all but a thousandth of them the three
+ * channels lie within 2/255 of each other (a gray picture stored as RGB stays gray). */
+gboolean segcam_pixels_are_gray (const float *rgb, size_t n_pixels);
+/* A one-line warning when the image (n R'G'B' pixels, whatever the model's input channels)
+ * does not fit the model: colour into a grayscale model, or gray into a colour model; NULL
+ * when it fits. Free with g_free. */
+char *segcam_advise_image (const segcam_model *model, const float *rgb, size_t n_pixels);
+/* A one-line warning when the model names no classes (all read "class N", as the ONNX importer
+ * names them without metadata) or, when imported from ONNX, no input normalisation (mean 0 and
+ * std 1 on every channel: the importer's default, which a segcam file that says so means),
+ * saying how to set them; NULL otherwise. Free with g_free. */
+char *segcam_advise_model (const segcam_model *model, gboolean imported);
+
 G_END_DECLS
 
 #endif /* SEGCAM_H */

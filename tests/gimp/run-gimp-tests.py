@@ -283,15 +283,26 @@ def tokens(text):
 # GIMP 3's record of the procedures: (type, name) and, for plain values, min, max and default
 # (strings: the default) — the same arguments, ranges and defaults as the 2.10 procedures, with
 # the drawables as an array; the return value last.
+EXPLAIN_SIGNATURE = [
+    ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
+    ("GimpParamCoreObjectArray", "drawables"), ("GParamString", "model", ""),
+    ("GParamString", "classes", ""), ("GParamString", "layer", ""),
+    ("GParamInt", "roi-mode", "0", "3", "0"), ("GParamInt", "score", "0", "1", "0"),
+    ("GParamInt", "colormap", "0", "4", "0"),
+    ("GParamDouble", "opacity", "0", "100", "60"),
+    ("GParamInt", "outputs", "1", "7", "1")]
 GIMP3_SIGNATURES = {
-    "plug-in-segcam-explain": [
+    "plug-in-segcam-explain": EXPLAIN_SIGNATURE + [("GimpParamLayer", "group")],
+    # The method is a string the plug-in checks (the engine's method names).
+    "plug-in-segcam-explain-method": EXPLAIN_SIGNATURE + [
+        ("GParamString", "method", "seg-grad-cam"), ("GParamInt", "weights", "0", "2", "0"),
+        ("GParamInt", "pool", "1", "2.14748e+09", "2"), ("GParamInt", "pool-mode", "0", "1", "0"),
+        ("GParamInt", "sweep", "0", "1", "0"), ("GimpParamLayer", "group")],
+    "plug-in-segcam-heat-map-select": [
         ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
-        ("GimpParamCoreObjectArray", "drawables"), ("GParamString", "model", ""),
-        ("GParamString", "classes", ""), ("GParamString", "layer", ""),
-        ("GParamInt", "roi-mode", "0", "3", "0"), ("GParamInt", "score", "0", "1", "0"),
-        ("GParamInt", "colormap", "0", "4", "0"),
-        ("GParamDouble", "opacity", "0", "100", "60"),
-        ("GParamInt", "outputs", "1", "7", "1"), ("GimpParamLayer", "group")],
+        ("GimpParamCoreObjectArray", "drawables"),
+        ("GParamDouble", "threshold", "0", "1", "0.5"), ("GParamInt", "to-channel", "0", "1", "0"),
+        ("GimpParamChannel", "channel")],
     "plug-in-segcam-segment": [
         ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
         ("GimpParamCoreObjectArray", "drawables"), ("GParamString", "model", ""),
@@ -342,14 +353,15 @@ def check_help(results, work, rc):
         refs = {}
         results.check("help-pages", False, str(e))
         return
-    missing = [proc for proc in ("plug-in-segcam-explain", "plug-in-segcam-segment")
+    missing = [proc for proc in ("plug-in-segcam-explain", "plug-in-segcam-explain-method",
+                                 "plug-in-segcam-segment", "plug-in-segcam-heat-map-select")
                if not os.path.isfile(os.path.join(folder, "en", refs.get(proc, "-")))]
     results.check("help-pages", not missing, "no page for %s" % missing)
 
 
 BATCH_TESTS = ["registration", "rect", "multi", "rerun", "default-class", "roi-modes", "feathered",
                "offsets", "nested", "gray", "precision", "resampled", "segment", "errors",
-               "last-values"]
+               "last-values", "explain-method", "sweep", "warnings", "heat-map-select"]
 
 
 def check_batch_outputs(args, results, work, log, profile):
@@ -360,7 +372,8 @@ def check_batch_outputs(args, results, work, log, profile):
     except OSError:
         rc = ""
     results.check("menu", all(s in rc for s in ('"<Image>/Filters/Seg-Grad-CAM"', '"_Explain..."',
-                                                '"_Segment..."', '"RGB*, GRAY*"')),
+                                                '"_Segment..."', '"_Heat map to selection..."',
+                                                '"RGB*, GRAY*"')),
                   "pluginrc lacks the menu path, labels or image types")
     if args.api == "3":
         check_gimp3_signatures(results, rc)
@@ -418,6 +431,8 @@ def check_batch_outputs(args, results, work, log, profile):
     except (OSError, ValueError) as e:
         results.check("resampled", False, str(e))
 
+    check_heat_map_select(results, work)
+
     # Feathered selections give fractional weights.
     try:
         width, height, weights = pgm_read(os.path.join(work, "feathered-mask.pgm"))
@@ -464,6 +479,26 @@ def check_batch_outputs(args, results, work, log, profile):
         ("cli-float-linear", "float-heat.png", "cli-rect.png", None, 1, 3),
         ("cli-alpha", "alpha-heat.png", "cli-alpha.png",
          ["--class", "digit 1", "--roi-rect", "6,6,20,20"] + gray + ["alpha-source.png"], 0, 3),
+        # plug-in-segcam-explain-method's maps are the command line's --method ones.
+        ("cli-method-xres", "method-xres.png", "cli-xres.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,20,20", "--method", "xres", "--pool", "2",
+          "--pool-mode", "max"] + gray + ["rgb.png"], 0, 3),
+        ("cli-method-xres-mean", "method-xres-mean.png", "cli-xres-mean.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,20,20", "--method", "xres", "--pool", "3",
+          "--pool-mode", "mean"] + gray + ["rgb.png"], 0, 3),
+        ("cli-method-abs", "method-abs.png", "cli-abs.png",
+         ["--class", "digit 1", "--roi-rect", "6,6,20,20", "--weights", "abs"] + gray
+         + ["rgb.png"], 0, 3),
+        ("cli-method-default", "method-default.png", "cli-rect.png", None, 0, 3),
+        ("cli-method-hires", "method-hires.png", "cli-hires.png",
+         ["--class", "digit 1", "--method", "hires"] + gray + ["rgb.png"], 0, 3),
+        ("cli-method-gradcampp", "method-gradcampp.png", "cli-gradcampp.png",
+         ["--class", "digit 1", "--method", "gradcam++"] + gray + ["rgb.png"], 0, 3),
+        ("cli-method-eigen", "method-eigen.png", "cli-eigen.png",
+         ["--class", "digit 1", "--method", "eigen"] + gray + ["rgb.png"], 0, 3),
+        # A sweep's map at the first block output is the command line's at that layer.
+        ("cli-sweep-enc", "sweep-enc.png", "cli-enc.png",
+         ["--class", "digit 1", "--layer", "enc.relu1"] + gray + ["rgb.png"], 0, 3),
     ]
     for name, got, want, options, tolerance, channels in runs:
         try:
@@ -485,6 +520,32 @@ def check_batch_outputs(args, results, work, log, profile):
                 "cli-predict-gray.png")
     except RuntimeError as e:
         results.check("cli-segment", False, str(e))
+
+
+def check_heat_map_select(results, work):
+    """The selections made from the grayscale heat map of a layer at (10, 12) in a 50 x 45 image:
+    selected exactly where its gray level reaches the threshold (level k stands for k / 255),
+    and nowhere outside the layer."""
+    try:
+        width, height, heat = colour_planes(os.path.join(work, "select-heat.png"), 1)
+        for name, mask, threshold in (("heat-map-to-selection", "select-mask.pgm", 0.5),
+                                      ("heat-map-to-channel", "select-channel.pgm", 0.25)):
+            mw, mh, got = pgm_read(os.path.join(work, mask))
+            # The mask file covers the layer's area (st-save-selection), clipped by the image.
+            bad = []
+            for y in range(mh):
+                for x in range(mw):
+                    inside = x + 10 < 50 and y + 12 < 45
+                    want = 255 if inside and heat[y * width + x][0] >= threshold * 255 - 1e-6 \
+                        else 0
+                    if got[y * mw + x] != want:
+                        bad.append((x, y))
+            selected = sum(v == 255 for v in got)
+            results.check(name, not bad and 0 < selected < mw * mh,
+                          "%d pixels differ, first at %s; %d selected" % (len(bad), bad[:1],
+                                                                         selected))
+    except (OSError, ValueError) as e:
+        results.check("heat-map-to-selection", False, str(e))
 
 
 def dialog_lines(log):
@@ -515,6 +576,7 @@ def check_dialogs(args, results, work, profile):
         "cat1 [concat  14×40×48] | dec.conv1 [conv2d  4×40×48] | "
         "colour [conv2d  4×40×48] | logits [add  4×40×48]",
         "working size = The network sees the layer at its own size, 48 × 40 pixels.",
+        "method = Seg-Grad-CAM",
         "ok-sensitive = 1",
     ]
     missing = [w for w in want if w not in lines]
@@ -531,7 +593,16 @@ def check_dialogs(args, results, work, profile):
 
     log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
                    {"SEGCAM_TEST_DIALOG": "ok"})
-    results.scheme(log, ["dialog-ok", "repeat-last", "dialog-options", "model-inherited"])
+    results.scheme(log, ["dialog-ok", "repeat-last", "dialog-options", "model-inherited",
+                         "heat-map-select-dialog"])
+    # The interactive run of a colour image into the gray model told the user (2.10: the
+    # plug-in's two-line message; GIMP 3 shows gimp_message likewise).
+    results.check("interactive-warning",
+                  re.search(r"Seg-Grad-CAM warning:\s*\n.*a colour image into a grayscale model",
+                            log) is not None, "no warning on the console")
+    methods = [l for l in dialog_lines(log) if l.startswith("method = ")]
+    results.check("dialog-shows-last-method", "method = hires" in methods,
+                  "methods shown: %s" % methods)
     classes = [l for l in dialog_lines(log) if l.startswith("classes = ")]
     results.check("dialog-shows-last-values",
                   len(classes) == 3 and "[x] digit 2" in classes[1]

@@ -13,7 +13,8 @@
 ; st-select-layer st-name st-layers st-children st-group? st-visible? st-has-alpha? st-parent
 ; st-offsets st-size st-opacity st-gray? st-has-selection? st-selection-value st-selection-channel
 ; st-save st-explain-mode st-segment st-convert-indexed st-out-of-range st-repeat-error
-; st-store-last-classes st-store-last-options st-test-registration st-test-errors-more.
+; st-store-last-classes st-store-last-options st-test-registration st-test-errors-more
+; st-explain-method st-heat-map-select st-heat-map-select-mode st-parasite st-channels.
 ;
 ; The fixture rgb.png (48 x 40) has red squares at x 8..21, y 8..23 and x 36..40, y 30..34, a
 ; green bar at x 26..31, y 4..36 and a blue square at x 38..45, y 6..13 on a dark background; the
@@ -274,8 +275,13 @@
     (st-expect-equal (names "digit 1" "enc.relu1" 1 0 "roi-class-in-selection.png")
                      '("digit 1 @ enc.relu1 (predicted in selection) — Seg-Grad-CAM")
                      "selection and class")
+    ; This map is zero everywhere: named so, and the group says why in its warnings.
     (st-expect-equal (names "digit 1" "" 2 1 "roi-class.png")
-                     '("digit 1 @ mid.relu1 (predicted) — Seg-Grad-CAM") "class")
+                     '("digit 1 @ mid.relu1 (predicted) — Seg-Grad-CAM — all zero") "class")
+    (let ((warnings (st-parasite (car (st-layers image)) "segcam-warnings")))
+      (st-expect (and warnings (st-contains warnings "is zero everywhere")
+                      (st-contains warnings "try abs weights"))
+                 (string-append "zero-map warning: " (st-show warnings))))
     (st-expect-equal (names "digit 1" "" 3 0 "roi-component.png")
                      '("digit 1 @ mid.relu1 (largest region in selection) — Seg-Grad-CAM")
                      "largest component")
@@ -338,14 +344,18 @@
                                             "Segmentation: tiny-gray")
                        "layer names")
       (st-expect (not (st-gray? (car kids))) "an RGB heat map")
+      (st-expect-equal (st-parasite group "segcam-warnings") #f "a gray model on gray: no warning")
       (st-expect (not (st-gray? source)) "the image converted to RGB")
       (st-expect-equal (st-source image) source "the source still the active layer")
       (st-save image (car kids) "gray-heat.png")
       (st-save image (cadr kids) "gray-segmentation.png")
       (st-save image source "gray-source.png"))
-    ; An RGB model on a gray image sees the gray replicated.
-    (st-save image (car (st-children (st-explain image source "" "digit 1" "" 0 0 4 60 1)))
-             "gray-rgb-model-heat.png")
+    ; An RGB model on a gray image sees the gray replicated, and the result says so.
+    (let ((group (st-explain image source "" "digit 1" "" 0 0 4 60 1)))
+      (st-save image (car (st-children group)) "gray-rgb-model-heat.png")
+      (st-expect (st-contains (or (st-parasite group "segcam-warnings") "")
+                              "a gray image into a colour model")
+                 "gray into a colour model: warned"))
     ; Alpha is ignored.
     (gimp-layer-add-alpha source)
     (st-save image (car (st-children (st-explain image source (st-gray-model) "foreground" "" 0 0
@@ -463,6 +473,123 @@
     (gimp-image-delete offset)
     (gimp-image-delete image)))
 
+; plug-in-segcam-explain-method: the method and its options, in the names and (the driver
+; compares with the command line) in the pixels; its own errors.
+(define (st-test-explain-method)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image)))
+    (define (method-heat method weights pool pool-mode file)
+      (let ((group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 method weights
+                                      pool pool-mode 0)))
+        (st-save image (car (st-children group)) file)
+        (list (st-name group) (st-name (car (st-children group))))))
+    (st-select image 6 6 20 20)
+    (st-expect-equal (method-heat "xres" 0 2 0 "method-xres.png")
+                     '("digit 1 @ mid.relu1 — xres 2 max (texture-mnist-biased)"
+                       "digit 1 @ mid.relu1 (selection) — xres 2 max")
+                     "xres names")
+    (st-expect-equal (cadr (method-heat "xres" 0 3 1 "method-xres-mean.png"))
+                     "digit 1 @ mid.relu1 (selection) — xres 3 mean" "xres mean")
+    (st-expect-equal (cadr (method-heat "seg-grad-cam" 1 2 0 "method-abs.png"))
+                     "digit 1 @ mid.relu1 (selection) — Seg-Grad-CAM abs" "abs weights")
+    (st-expect-equal (cadr (method-heat "seg-grad-cam" 0 2 0 "method-default.png"))
+                     "digit 1 @ mid.relu1 (selection) — Seg-Grad-CAM" "Seg-Grad-CAM as explain")
+    (gimp-selection-none image)
+    (st-expect-equal (cadr (method-heat "hires" 0 2 0 "method-hires.png"))
+                     "digit 1 @ mid.relu1 (whole layer) — hires" "hires")
+    (st-expect-equal (cadr (method-heat "gradcam++" 0 2 0 "method-gradcampp.png"))
+                     "digit 1 @ mid.relu1 (whole layer) — gradcam++" "gradcam++")
+    (st-expect-equal (cadr (method-heat "eigen" 0 2 0 "method-eigen.png"))
+                     "digit 1 @ mid.relu1 (whole layer) — eigen, class-agnostic"
+                     "eigen says it is class-agnostic")
+    (st-expect-equal (st-source image) source "the source stays the active layer")
+    (st-expect-failure image "unknown method" (st-out-of-range 'method)
+                       (lambda () (method-heat "nope" 0 2 0 "x.png")))
+    (st-expect-failure image "weights with another method"
+                       "weights other than mean apply to seg-grad-cam only, not to hires"
+                       (lambda () (method-heat "hires" 1 2 0 "x.png")))
+    (st-expect-failure image "pool 0" (st-out-of-range 'pool)
+                       (lambda () (method-heat "xres" 0 0 0 "x.png")))
+    (gimp-image-delete image)))
+
+; A layer sweep: one heat map per block output in one group (the driver compares the first with
+; the command line's map at that layer).
+(define (st-test-sweep)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 "" 0 2 0 1))
+         (kids (st-children group)))
+    (st-expect-equal (st-name group)
+                     "digit 1 @ 8 block outputs — Seg-Grad-CAM (texture-mnist-biased)" "group name")
+    (st-expect-equal (length kids) 8 "8 block outputs")
+    ; (A map zero everywhere would add " — all zero" to its name.)
+    (for-each (lambda (kid want)
+                (st-expect (st-contains (st-name kid) want)
+                           (string-append (st-name kid) " is not " want)))
+              kids
+              '("digit 1 @ enc.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ pool1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ up1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ cat1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ dec.conv1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ colour (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ logits (whole layer) — Seg-Grad-CAM"))
+    (st-expect-equal (map st-visible? (list (car kids) (cadr kids))) '(#t #f) "the first visible")
+    (st-save image (car kids) "sweep-enc.png")
+    (gimp-image-delete image)))
+
+; A colour image into the gray model: warned in the group's parasite; a run without a problem
+; has none.
+(define (st-test-warnings)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (plain (st-explain image source "" "digit 1" "" 0 0 0 60 1))
+         (gray (st-explain image source (st-gray-model) "foreground" "" 0 0 0 60 1)))
+    (st-expect-equal (st-parasite plain "segcam-warnings") #f "no warning")
+    (st-expect (st-contains (or (st-parasite gray "segcam-warnings") "")
+                            "a colour image into a grayscale model")
+               (string-append "colour into gray: " (st-show (st-parasite gray "segcam-warnings"))))
+    (gimp-image-delete image)))
+
+; Heat map to selection on a layer at offsets, partly outside the canvas (the driver checks the
+; selection against the exported heat map's gray levels), then to a channel; its errors.
+(define (st-test-heat-map-select)
+  (let* ((image (st-offset-image))
+         (source (st-source image))
+         (group (st-explain image source "" "digit 1" "" 0 0 4 100 3))
+         (heat (car (st-children group)))
+         (overlay (cadr (st-children group))))
+    (st-expect (st-contains (or (st-parasite heat "segcam-heat-map") "") "grayscale")
+               "the heat map names its colormap")
+    (st-save image heat "select-heat.png")
+    (let ((selection (st-heat-map-select image heat 0.5 0)))
+      (st-expect-equal selection (st-selection-channel image) "returns the selection")
+      (st-expect (st-has-selection? image) "something selected")
+      (st-save-selection image source "select-mask.pgm"))
+    (st-expect-equal (st-channels image) '() "no channel left behind")
+    (gimp-selection-none image)
+    (let ((channel (st-heat-map-select image heat 0.25 1)))
+      (st-expect-equal (st-channels image) (list channel) "a new channel")
+      (st-expect-equal (st-name channel) (string-append (st-name heat) " ≥ 0.25") "channel name")
+      (st-expect (not (st-has-selection? image)) "the selection untouched")
+      (gimp-image-select-item image CHANNEL-OP-REPLACE channel)
+      (st-save-selection image source "select-channel.pgm"))
+    (st-expect-failure image "not a heat map" "not a Seg-Grad-CAM heat map"
+                       (lambda () (st-heat-map-select image source 0.5 0)))
+    (st-expect-failure image "an overlay" "not a Seg-Grad-CAM heat map"
+                       (lambda () (st-heat-map-select image overlay 0.5 0)))
+    (st-expect-failure image "threshold out of range" (st-out-of-range 'threshold)
+                       (lambda () (st-heat-map-select image heat 1.5 0)))
+    ; Moved off the canvas, the heat map has no pixel inside the image to select.
+    (gimp-selection-none image)
+    (gimp-layer-set-offsets heat 100 100)
+    (st-expect-failure image "nothing inside the image"
+                       "no pixel of the heat map inside the image reaches the threshold 0.5"
+                       (lambda () (st-heat-map-select image heat 0.5 0)))
+    (st-expect (not (st-has-selection? image)) "the selection untouched by a failure")
+    (gimp-image-delete image)))
+
 (define (segcam-batch-tests)
   (st-test "registration" st-test-registration)
   (st-test "rect" st-test-rect)
@@ -478,7 +605,11 @@
   (st-test "resampled" st-test-resampled)
   (st-test "segment" st-test-segment)
   (st-test "errors" st-test-errors)
-  (st-test "last-values" st-test-last-values))
+  (st-test "last-values" st-test-last-values)
+  (st-test "explain-method" st-test-explain-method)
+  (st-test "sweep" st-test-sweep)
+  (st-test "warnings" st-test-warnings)
+  (st-test "heat-map-select" st-test-heat-map-select))
 
 ; ---- dialog tests (under Xvfb; SEGCAM_TEST_DIALOG answers the dialog) -------------------------
 
@@ -543,10 +674,13 @@
         (let* ((children (st-children (st-explain-mode RUN-WITH-LAST-VALS image source "" "" ""
                                                        0 0 0 60 1)))
                (legend (st-name (car children))))
+          ; The method the dialog chose (hires) is in the names.
           (st-expect (and (st-contains legend "Legend: jet 0 ")
                           (st-contains legend ", digit 2 max ")
-                          (st-contains legend " @ mid.relu1"))
+                          (st-contains legend " @ mid.relu1 — hires"))
                      (string-append "legend on top: " legend))
+          (st-expect-equal (st-name (cadr children)) "digit 2 @ mid.relu1 (selection) — hires"
+                           "the dialog's method")
           (st-expect-equal (map st-visible? children) '(#t #t) "legend and heat map visible")
           (st-expect (st-has-alpha? (cadr children)) "transparent cold values"))
         (gimp-image-delete image))))
@@ -566,4 +700,14 @@
         (st-segment RUN-INTERACTIVE image source "" 60)
         (st-expect (st-contains (st-name (st-interactive-explain image source)) "(tiny-gray)")
                    "Explain inherits Segment's model")
+        (gimp-image-delete image))))
+  (st-test "heat-map-select-dialog"
+    (lambda ()
+      ; From the menu with the dialog's defaults (threshold 0.5, replace the selection).
+      (let* ((image (st-load "rgb.png"))
+             (heat (car (st-children (st-explain image (st-source image) "" "digit 1" "" 0 0 0
+                                                 60 1)))))
+        (st-expect-equal (st-heat-map-select-mode RUN-INTERACTIVE image heat)
+                         (st-selection-channel image) "returns the selection")
+        (st-expect (st-has-selection? image) "something selected")
         (gimp-image-delete image)))))

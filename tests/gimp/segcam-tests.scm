@@ -52,11 +52,32 @@
 (define (st-segment mode image drawable model opacity)
   (car (plug-in-segcam-segment mode image drawable model opacity)))
 
+(define (st-explain-method image drawable model classes layer roi score colormap opacity outputs
+                           method weights pool pool-mode sweep)
+  (car (plug-in-segcam-explain-method RUN-NONINTERACTIVE image drawable model classes layer roi
+                                      score colormap opacity outputs method weights pool
+                                      pool-mode sweep)))
+
+(define (st-heat-map-select image drawable threshold to-channel)
+  (car (plug-in-segcam-heat-map-select RUN-NONINTERACTIVE image drawable threshold to-channel)))
+
+(define (st-heat-map-select-mode mode image drawable)
+  (car (plug-in-segcam-heat-map-select mode image drawable 0.5 0)))
+
+; The text of item's parasite of that name, #f when it has none.
+(define (st-parasite item name)
+  (let ((result (st-try (lambda () (gimp-item-get-parasite item name)))))
+    (and (eq? (car result) 'ok) (caddr (cadr result)))))
+(define (st-channels image) (vector->list (cadr (gimp-image-get-channels image))))
+
 ; The plug-in checks the ranges itself.
 (define (st-out-of-range name)
   (cdr (assq name '((roi-mode . "roi-mode must lie in [0, 3]")
                     (outputs . "outputs must lie in [1, 7]")
-                    (opacity . "opacity must lie in [0, 100]")))))
+                    (opacity . "opacity must lie in [0, 100]")
+                    (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
+                    (pool . "pool must lie in [1, ")
+                    (threshold . "threshold must lie in [0, 1]")))))
 
 ; Repeat Last's error is a message for the user (the driver finds it on the console); the caller
 ; gets no text.
@@ -79,12 +100,16 @@
 ; Turns on the dialog's options beyond the PDB arguments (transparent cold values, legend) in
 ; Explain's last values, as its check buttons would: the gint32s after max_size in ExplainVals.
 (define st-vals-map-alpha 5408)
+; The method (hires, SegcamMethod 1) follows as the next gint32, then weights, pool, pool mode
+; and sweep.
 (define (st-store-last-options)
   (let* ((stored (gimp-procedural-db-get-data "plug-in-segcam-explain"))
          (bytes (cadr stored)))
-    (st-expect (= (car stored) (+ st-vals-map-alpha 8)) "last values of this layout")
+    ; Seven gint32s from map_alpha to sweep, padded to the gdouble's alignment.
+    (st-expect (= (car stored) (+ st-vals-map-alpha 32)) "last values of this layout")
     (vector-set! bytes st-vals-map-alpha 1)
     (vector-set! bytes (+ st-vals-map-alpha 4) 1)
+    (vector-set! bytes (+ st-vals-map-alpha 8) 1)
     (gimp-procedural-db-set-data "plug-in-segcam-explain" (car stored) bytes)))
 
 (define (st-test-errors-more image source) #t)
@@ -118,4 +143,24 @@
     (st-expect-equal (arg-names "plug-in-segcam-segment" 5)
                      '("run-mode" "image" "drawable" "model" "opacity") "segment arguments")
     (st-expect-equal (car (gimp-procedural-db-proc-val "plug-in-segcam-segment" 0)) PDB-LAYER
-                     "segment return")))
+                     "segment return")
+    ; explain-method: explain's arguments, then the method's.
+    (let ((method (gimp-procedural-db-proc-info "plug-in-segcam-explain-method")))
+      (st-expect-equal (list (list-ref method 6) (list-ref method 7)) '(16 1)
+                       "explain-method arity")
+      (st-expect-equal (arg-names "plug-in-segcam-explain-method" 16)
+                       '("run-mode" "image" "drawable" "model" "classes" "layer" "roi-mode"
+                         "score" "colormap" "opacity" "outputs" "method" "weights" "pool"
+                         "pool-mode" "sweep")
+                       "explain-method arguments")
+      (st-expect-equal (list-tail (arg-types "plug-in-segcam-explain-method" 16) 11)
+                       (list PDB-STRING PDB-INT32 PDB-INT32 PDB-INT32 PDB-INT32)
+                       "explain-method argument types")
+      (st-expect (> (string-length (cadr method)) 200) "explain-method has help text"))
+    (let ((select (gimp-procedural-db-proc-info "plug-in-segcam-heat-map-select")))
+      (st-expect-equal (list (list-ref select 6) (list-ref select 7)) '(5 1) "select arity")
+      (st-expect-equal (arg-names "plug-in-segcam-heat-map-select" 5)
+                       '("run-mode" "image" "drawable" "threshold" "to-channel")
+                       "select arguments")
+      (st-expect-equal (car (gimp-procedural-db-proc-val "plug-in-segcam-heat-map-select" 0))
+                       PDB-CHANNEL "select return"))))

@@ -1,5 +1,5 @@
 /* test-explain-job.c — unit tests of the plug-in's GIMP-free helpers (plugin/explain-job.h,
- * resample.h, model-files.h). The end-to-end cases check the job's pixels against the engine
+ * heat-map-mask.h, resample.h, model-files.h). The end-to-end cases check the job's pixels against the engine
  * called directly, the way the command line calls it.
  *
  * usage: test-explain-job TINY-RGB.safetensors TINY-GRAY.safetensors (make-test-models.py)
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "explain-job.h"
+#include "heat-map-mask.h"
 #include "model-files.h"
 #include "resample.h"
 
@@ -257,28 +258,139 @@ static void
 test_names (void)
 {
   char *name = explain_layer_name (EXPLAIN_LAYER_HEAT_MAP, "digit 2", "mid.relu1",
-                                   explain_roi_label (EXPLAIN_ROI_SELECTION, TRUE));
+                                   explain_roi_label (EXPLAIN_ROI_SELECTION, TRUE),
+                                   "Seg-Grad-CAM", FALSE);
 
   g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (selection) — Seg-Grad-CAM");
   g_free (name);
   name = explain_layer_name (EXPLAIN_LAYER_OVERLAY, "digit 2", "mid.relu1",
-                             explain_roi_label (EXPLAIN_ROI_SELECTION, FALSE));
-  g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM overlay");
+                             explain_roi_label (EXPLAIN_ROI_SELECTION, FALSE), "hires", TRUE);
+  g_assert_cmpstr (name, ==, "digit 2 @ mid.relu1 (whole layer) — hires overlay — all zero");
   g_free (name);
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_SELECTION_CLASS, TRUE), ==,
                    "predicted in selection");
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_CLASS, TRUE), ==, "predicted");
   g_assert_cmpstr (explain_roi_label (EXPLAIN_ROI_COMPONENT, FALSE), ==, "largest region");
-  name = explain_group_name ("digit 1, digit 2", "mid.relu1", "texture-mnist-biased");
-  g_assert_cmpstr (name, ==,
-                   "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (texture-mnist-biased)");
+  name = explain_group_name ("digit 1, digit 2", "mid.relu1", "xres 2 max",
+                             "texture-mnist-biased");
+  g_assert_cmpstr (name, ==, "digit 1, digit 2 @ mid.relu1 — xres 2 max (texture-mnist-biased)");
   g_free (name);
-  name = explain_group_name (NULL, NULL, "texture-mnist-biased");
+  name = explain_group_name (NULL, NULL, NULL, "texture-mnist-biased");
   g_assert_cmpstr (name, ==, "Segmentation — Seg-Grad-CAM (texture-mnist-biased)");
   g_free (name);
   name = explain_segmentation_name ("texture-mnist-biased");
   g_assert_cmpstr (name, ==, "Segmentation: texture-mnist-biased");
   g_free (name);
+}
+
+/* Each method by the engine's name, its label, and the checks of its options. */
+static void
+test_methods (void)
+{
+  static const struct { SegcamMethod method; SegcamWeights weights; int pool;
+                        SegcamPoolMode mode; const char *label; } labels[] = {
+    { SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_MEAN, 0, 0, "Seg-Grad-CAM" },
+    { SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_ABS, 0, 0, "Seg-Grad-CAM abs" },
+    { SEGCAM_METHOD_XRES, SEGCAM_WEIGHTS_MEAN, 4, SEGCAM_POOL_MEAN, "xres 4 mean" },
+    { SEGCAM_METHOD_HIRES, SEGCAM_WEIGHTS_MEAN, 0, 0, "hires" },
+    { SEGCAM_METHOD_EIGEN, SEGCAM_WEIGHTS_MEAN, 0, 0, "eigen, class-agnostic" },
+  };
+  ExplainSettings settings = { NULL };
+  GError *error = NULL;
+  char *names = explain_method_names (), *text, **split;
+  int n;
+
+  /* The list is the engine's, in its order: every name parses back to its method. */
+  split = g_strsplit (names, ", ", -1);
+  for (n = 0; split[n] != NULL; n++)
+    g_assert_cmpint (explain_parse_method (split[n], NULL), ==, n);
+  g_strfreev (split);
+  g_assert_cmpint (n, >=, 7);
+  g_assert_cmpstr (segcam_method_name (n), ==, NULL);
+  g_assert_cmpint (explain_parse_method ("", NULL), ==, SEGCAM_METHOD_SEG_GRAD_CAM);
+  g_assert_cmpint (explain_parse_method ("Hires", &error), ==, -1);
+  g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT);
+  text = g_strdup_printf ("unknown method \"Hires\": the methods are %s", names);
+  g_assert_cmpstr (error->message, ==, text);
+  g_free (text);
+  g_clear_error (&error);
+  g_free (names);
+
+  for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
+    {
+      settings.method = labels[i].method;
+      settings.weights = labels[i].weights;
+      settings.pool = labels[i].pool;
+      settings.pool_mode = labels[i].mode;
+      text = explain_method_label (&settings);
+      g_assert_cmpstr (text, ==, labels[i].label);
+      g_free (text);
+    }
+
+  settings = (ExplainSettings) { .method = SEGCAM_METHOD_XRES, .pool = 0 };
+  g_assert_false (explain_check_method (&settings, &error));
+  g_assert_cmpstr (error->message, ==, "the xres pool must be at least 1, not 0");
+  g_clear_error (&error);
+  settings = (ExplainSettings) { .method = SEGCAM_METHOD_HIRES, .weights = SEGCAM_WEIGHTS_ABS };
+  g_assert_false (explain_check_method (&settings, &error));
+  g_assert_cmpstr (error->message, ==,
+                   "weights other than mean apply to seg-grad-cam only, not to hires");
+  g_clear_error (&error);
+  settings = (ExplainSettings) { .method = 99 };
+  g_assert_false (explain_check_method (&settings, &error));
+  g_clear_error (&error);
+  settings = (ExplainSettings) { .method = SEGCAM_METHOD_XRES, .pool = 1, .pool_mode = 2 };
+  g_assert_false (explain_check_method (&settings, &error));
+  g_clear_error (&error);
+  settings.pool_mode = SEGCAM_POOL_MEAN;
+  g_assert_true (explain_check_method (&settings, NULL));
+
+  /* A zero map is named, with abs weights among the suggestions only where they apply. */
+  settings = (ExplainSettings) { .method = SEGCAM_METHOD_SEG_GRAD_CAM };
+  g_assert_null (explain_zero_map_warning (&settings, "digit 1", "mid.relu1", 0.01f));
+  text = explain_zero_map_warning (&settings, "digit 1", "mid.relu1", 0);
+  g_assert_cmpstr (text, ==, "the Seg-Grad-CAM map of \"digit 1\" at mid.relu1 is zero "
+                   "everywhere: no part of the layer raises the score there, which says nothing "
+                   "of where the evidence lies; try abs weights, another layer or another method");
+  g_free (text);
+  settings.method = SEGCAM_METHOD_LAYER;
+  text = explain_zero_map_warning (&settings, "digit 1", "mid.relu1", 0);
+  g_assert_null (strstr (text, "abs weights"));
+  g_assert_nonnull (strstr (text, "the layer map of"));
+  g_free (text);
+}
+
+/* The engine's advice on images and models, as the plug-in passes it on. */
+static void
+test_advice (void)
+{
+  float rgb[3 * 2000];
+  char *text;
+
+  for (int i = 0; i < 3 * 2000; i++)
+    rgb[i] = (i / 3) % 7 / 7.0f;
+  g_assert_true (segcam_pixels_are_gray (rgb, 2000));
+  g_assert_null (segcam_advise_image (gray_model, rgb, 2000));
+  text = segcam_advise_image (rgb_model, rgb, 2000);
+  g_assert_true (g_str_has_prefix (text, "a gray image into a colour model"));
+  g_free (text);
+  /* Two coloured pixels in 2000 are a stray mark (up to 1/1000); three make a colour image. */
+  rgb[0] = rgb[3] = 1;
+  g_assert_true (segcam_pixels_are_gray (rgb, 2000));
+  rgb[6] = 1;
+  rgb[7] = 0;
+  g_assert_false (segcam_pixels_are_gray (rgb, 2000));
+  g_assert_null (segcam_advise_image (rgb_model, rgb, 2000));
+  text = segcam_advise_image (gray_model, rgb, 2000);
+  g_assert_true (g_str_has_prefix (text, "a colour image into a grayscale model"));
+  g_free (text);
+  /* The test models name their classes; mean 0 and std 1 are only suspect in an import. */
+  g_assert_null (segcam_advise_model (rgb_model, FALSE));
+  text = segcam_advise_model (rgb_model, TRUE);
+  g_assert_cmpstr (text, ==, "the model file gives no input mean and std (pixels go in as 0..1; "
+                   "a network trained on normalised input sees the wrong values): segcam import "
+                   "--mean --std sets it");
+  g_free (text);
 }
 
 /* ---- ROI ---------------------------------------------------------------------------------- */
@@ -453,14 +565,16 @@ make_layer (int width, int height, float **floats)
   return buffer;
 }
 
-/* What the command line computes: the engine's map for class and roi, colormapped. */
+/* What the command line computes: the engine's map at node (-1: the default) with explain's
+ * options for roi, colormapped (no map when explain's class is negative). */
 static guint8 *
-engine_heat (const segcam_model *model, const float *pixels, int width, int height,
-             int class_index, const float *roi, SegcamScore score, SegcamColormap colormap,
-             uint8_t **labels)
+engine_heat_with (const segcam_model *model, const float *pixels, int width, int height,
+                  int node, const segcam_explain_options *explain_options, const float *roi,
+                  SegcamColormap colormap, uint8_t **labels)
 {
-  segcam_session_options options = { width, height, -1, TRUE, 0, NULL, NULL };
-  segcam_explain_options explain = { class_index, score, SEGCAM_WEIGHTS_MEAN, TRUE };
+  segcam_session_options options = { width, height, node, TRUE, 0, NULL, NULL };
+  segcam_explain_options explain = *explain_options;
+  int class_index = explain.class_index;
   segcam_session *session = segcam_session_new (model, &options, NULL);
   size_t n = (size_t) width * height;
   float *map = g_new (float, n);
@@ -483,6 +597,17 @@ engine_heat (const segcam_model *model, const float *pixels, int width, int heig
   return heat;
 }
 
+/* The same with Seg-Grad-CAM's mean weights. */
+static guint8 *
+engine_heat (const segcam_model *model, const float *pixels, int width, int height,
+             int class_index, const float *roi, SegcamScore score, SegcamColormap colormap,
+             uint8_t **labels)
+{
+  segcam_explain_options explain = { class_index, score, SEGCAM_WEIGHTS_MEAN, TRUE };
+
+  return engine_heat_with (model, pixels, width, height, -1, &explain, roi, colormap, labels);
+}
+
 static guint8 *
 read_u8 (GeglBuffer *buffer, const char *format, int channels)
 {
@@ -498,6 +623,17 @@ static ExplainLayer *
 layer_at (const ExplainResult *result, guint i)
 {
   return g_ptr_array_index (result->layers, i);
+}
+
+/* The first layer of result holds exactly the R'G'B' pixels want (n of them, freed here). */
+static void
+check_first_layer (const ExplainResult *result, guint8 *want, int n)
+{
+  guint8 *got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
+
+  g_assert_cmpmem (got, n * 3, want, n * 3);
+  g_free (got);
+  g_free (want);
 }
 
 typedef struct {
@@ -540,6 +676,7 @@ test_run_whole_layer (void)
   g_assert_cmpstr (result->group_name, ==,
                    "digit 1, digit 2 @ mid.relu1 — Seg-Grad-CAM (tiny)");
   g_assert_cmpint (result->working_width, ==, width);
+  g_assert_cmpint (result->warnings->len, ==, 0);
   g_assert_cmpint (result->layers->len, ==, 5);
   g_assert_cmpstr (layer_at (result, 0)->name, ==,
                    "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM");
@@ -719,21 +856,230 @@ test_run_gray (void)
   ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
   ExplainResult *result = explain_run (gray_model, "gray", &settings, &source, NULL, NULL, &error);
-  guint8 *want, *got;
 
   g_assert_no_error (error);
+  /* The fixture is in colour: the model sees only its brightness, and the result says so. */
+  g_assert_cmpint (result->warnings->len, ==, 1);
+  g_assert_true (g_str_has_prefix (result->warnings->pdata[0],
+                                   "a colour image into a grayscale model"));
   gegl_buffer_get (layer, NULL, 1.0, babl_format ("Y' float"), gray, GEGL_AUTO_ROWSTRIDE,
                    GEGL_ABYSS_NONE);
-  want = engine_heat (gray_model, gray, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
-                      SEGCAM_COLORMAP_JET, NULL);
-  got = read_u8 (layer_at (result, 0)->buffer, "R'G'B' u8", 3);
-  g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
-  g_free (got);
-  g_free (want);
+  check_first_layer (result, engine_heat (gray_model, gray, width, height, 1, NULL,
+                                          SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, NULL),
+                     width * height);
   g_free (gray);
   g_free (pixels);
   explain_result_free (result);
   g_object_unref (layer);
+}
+
+/* The engine's maximum after ReLU of class's Seg-Grad-CAM map over the pixels predicted as it
+ * at node, as the command line computes it. */
+static float
+engine_raw_max (const float *pixels, int width, int height, int class_index, int node)
+{
+  segcam_session_options options = { width, height, node, TRUE, 0, NULL, NULL };
+  segcam_explain_options explain = { class_index, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
+  segcam_session *session = segcam_session_new (rgb_model, &options, NULL);
+  size_t n = (size_t) width * height;
+  float *map = g_new (float, n), *roi = g_new (float, n);
+  uint8_t *labels = g_new (uint8_t, n);
+  segcam_explain_info info = { 0 };
+
+  g_assert_true (segcam_session_forward (session, pixels, NULL));
+  segcam_session_labels (session, labels);
+  for (size_t i = 0; i < n; i++)
+    roi[i] = 1;
+  segcam_roi_intersect_class (roi, labels, width, height, class_index);
+  g_assert_true (segcam_session_explain (session, &explain, roi, map, &info, NULL));
+  segcam_session_free (session);
+  g_free (labels);
+  g_free (roi);
+  g_free (map);
+  return info.raw_max;
+}
+
+/* Each method's heat map is the engine's for the same options, and the names say the method;
+ * a zero map is named and warned about. */
+static void
+test_run_methods (void)
+{
+  static const struct { SegcamMethod method; SegcamWeights weights; int pool;
+                        SegcamPoolMode mode; const char *name; } runs[] = {
+    { SEGCAM_METHOD_HIRES, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX,
+      "digit 1 @ mid.relu1 (whole layer) — hires" },
+    { SEGCAM_METHOD_XRES, SEGCAM_WEIGHTS_MEAN, 3, SEGCAM_POOL_MEAN,
+      "digit 1 @ mid.relu1 (whole layer) — xres 3 mean" },
+    { SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_ABS, 1, SEGCAM_POOL_MAX,
+      "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM abs" },
+    { SEGCAM_METHOD_EIGEN, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX,
+      "digit 1 @ mid.relu1 (whole layer) — eigen, class-agnostic" },
+  };
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSource source = { layer, NULL, 0, 0 };
+  int zeros = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      ExplainSettings settings = {
+        "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 50,
+        EXPLAIN_OUTPUT_HEAT_MAP, 1024, runs[i].method, runs[i].weights, runs[i].pool,
+        runs[i].mode,
+      };
+      segcam_explain_options options = {
+        1, SEGCAM_SCORE_LOGITS, runs[i].weights, TRUE, runs[i].method, runs[i].pool, runs[i].mode,
+      };
+      GError *error = NULL;
+      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL,
+                                           &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (layer_at (result, 0)->name, ==, runs[i].name);
+      check_first_layer (result, engine_heat_with (rgb_model, pixels, width, height, -1,
+                                                   &options, NULL, SEGCAM_COLORMAP_JET, NULL),
+                         width * height);
+      explain_result_free (result);
+    }
+
+  /* A map is named zero and warned about exactly when the engine's maximum after ReLU is 0;
+   * the fixture has such a class and layer. */
+  /* The classes the fixture has pixels of (test_run_whole_layer), at every node. */
+  for (int k = 0; k < 3 * segcam_model_n_nodes (rgb_model); k++)
+    {
+      int class_index = k % 3, node = k / 3;
+      ExplainSettings settings = {
+        segcam_model_class_name (rgb_model, class_index), segcam_model_node_name (rgb_model, node),
+        EXPLAIN_ROI_CLASS, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 50, EXPLAIN_OUTPUT_HEAT_MAP,
+        1024,
+      };
+      GError *error = NULL;
+      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL,
+                                           &error);
+      float raw_max = engine_raw_max (pixels, width, height, class_index, node);
+      gboolean zero = g_str_has_suffix (layer_at (result, 0)->name, " — all zero");
+
+      g_assert_no_error (error);
+      g_assert_cmpint (zero, ==, raw_max <= 0);
+      g_assert_cmpint (result->warnings->len, ==, zero);
+      zeros += zero;
+      explain_result_free (result);
+    }
+  g_assert_cmpint (zeros, >, 0);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
+/* A sweep: one heat map per block output (the node tree's top-level rows), each the engine's
+ * map at that node, in one group; the legend names each map's node. */
+static void
+test_run_sweep (void)
+{
+  static const char *const nodes[] = { "enc.relu1", "pool1", "mid.relu1", "up1", "cat1",
+                                       "dec.conv1", "colour", "logits" };
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSource source = { layer, NULL, 0, 0 };
+  ExplainSettings settings = {
+    "digit 1", "no such layer: a sweep ignores it", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
+    SEGCAM_COLORMAP_GRAYSCALE, 50, EXPLAIN_OUTPUT_HEAT_MAP, 1024, .sweep = TRUE, .legend = TRUE,
+  };
+  segcam_explain_options options = { 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  const char *legend;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (result->group_name, ==, "digit 1 @ 8 block outputs — Seg-Grad-CAM (tiny)");
+  g_assert_cmpint (result->layers->len, ==, 1 + G_N_ELEMENTS (nodes));
+  legend = layer_at (result, 0)->name;
+  g_assert_true (g_str_has_prefix (legend, "Legend: grayscale 0 … max, digit 1 @ enc.relu1 max "));
+  g_assert_nonnull (strstr (legend, ", digit 1 @ logits max "));
+  g_assert_true (g_str_has_suffix (legend, " — Seg-Grad-CAM"));
+  for (guint k = 0; k < G_N_ELEMENTS (nodes); k++)
+    {
+      ExplainLayer *heat = layer_at (result, 1 + k);
+      char *name = g_strdup_printf ("digit 1 @ %s (whole layer) — Seg-Grad-CAM%s", nodes[k],
+                                    strstr (heat->name, " — all zero") != NULL ? " — all zero"
+                                                                               : "");
+      guint8 *want = engine_heat_with (rgb_model, pixels, width, height,
+                                       segcam_model_find_node (rgb_model, nodes[k]), &options,
+                                       NULL, SEGCAM_COLORMAP_GRAYSCALE, NULL);
+      guint8 *got = read_u8 (heat->buffer, "R'G'B' u8", 3);
+
+      g_assert_cmpstr (heat->name, ==, name);
+      g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
+      g_assert_cmpint (heat->visible, ==, k == 0);
+      g_free (got);
+      g_free (want);
+      g_free (name);
+    }
+  explain_result_free (result);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
+/* Heat-map colours read back: every level of every colormap, then a mask at a threshold over a
+ * layer at offsets partly outside the image. */
+static void
+test_heat_map_mask (void)
+{
+  float levels[256], back[256];
+  guint8 rgb[3 * 256];
+  const int width = 20, height = 10;
+  GeglBuffer *heat, *mask;
+  float *values = g_new (float, width * height), *got = g_new (float, 30 * 12);
+  guint8 *colours = g_new (guint8, 3 * width * height);
+  size_t want = 0;
+
+  for (int i = 0; i < 256; i++)
+    levels[i] = i / 255.0f;
+  for (int colormap = SEGCAM_COLORMAP_JET; colormap <= SEGCAM_COLORMAP_GRAYSCALE; colormap++)
+    {
+      segcam_colormap_apply (colormap, levels, 256, rgb);
+      heat_map_values (colormap, rgb, 256, back);
+      for (int i = 0; i < 256; i++)
+        {
+          guint8 again[3];
+
+          /* The level found has this colour; equal colours (if any) are the same level. */
+          segcam_colormap_apply (colormap, back + i, 1, again);
+          g_assert_cmpmem (again, 3, rgb + 3 * i, 3);
+        }
+      g_assert_cmpfloat (back[0], ==, 0);
+      g_assert_cmpfloat (back[255], ==, 1);
+    }
+
+  for (int i = 0; i < width * height; i++)
+    values[i] = (i % width) / (float) (width - 1);
+  segcam_colormap_apply (SEGCAM_COLORMAP_TURBO, values, width * height, colours);
+  heat = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), babl_format ("R'G'B' u8"));
+  gegl_buffer_set (heat, NULL, 0, babl_format ("R'G'B' u8"), colours, GEGL_AUTO_ROWSTRIDE);
+  mask = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 30, 12), babl_format ("Y float"));
+  /* The layer at (15, 4): its columns 0..14 and rows 0..7 lie inside the 30 x 12 image. */
+  for (int y = 0; y < 8; y++)
+    for (int x = 0; x < 15; x++)
+      want += values[y * width + x] >= 0.5f;
+  g_assert_cmpuint (heat_map_mask (heat, 15, 4, SEGCAM_COLORMAP_TURBO, 0.5, mask), ==, want);
+  gegl_buffer_get (mask, NULL, 1.0, babl_format ("Y float"), got, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  for (int y = 0; y < 12; y++)
+    for (int x = 0; x < 30; x++)
+      {
+        gboolean inside = x >= 15 && y >= 4;
+        float expected = inside && values[(y - 4) * width + x - 15] >= 0.5f ? 1 : 0;
+
+        g_assert_cmpfloat (got[y * 30 + x], ==, expected);
+      }
+  /* The hottest columns lie outside the image. */
+  g_assert_cmpuint (heat_map_mask (heat, 15, 4, SEGCAM_COLORMAP_TURBO, 1.0, mask), ==, 0);
+  g_object_unref (mask);
+  g_object_unref (heat);
+  g_free (colours);
+  g_free (got);
+  g_free (values);
 }
 
 static void
@@ -763,7 +1109,7 @@ test_run_map_alpha_legend (void)
   GeglBuffer *layer = make_layer (width, height, &pixels);
   ExplainSettings settings = {
     "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_GRAYSCALE, 50,
-    EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY, 1024, TRUE, TRUE,
+    EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY, 1024, .map_alpha = TRUE, .legend = TRUE,
   };
   ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
@@ -778,7 +1124,7 @@ test_run_map_alpha_legend (void)
   g_assert_false (layer_at (result, 2)->visible);
   g_assert_true (g_str_has_prefix (layer_at (result, 0)->name,
                                    "Legend: grayscale 0 … max, digit 1 max "));
-  g_assert_true (g_str_has_suffix (layer_at (result, 0)->name, " @ mid.relu1"));
+  g_assert_true (g_str_has_suffix (layer_at (result, 0)->name, " @ mid.relu1 — Seg-Grad-CAM"));
   g_assert_true (layer_at (result, 1)->has_alpha);
 
   want = engine_heat (rgb_model, pixels, width, height, 1, NULL, SEGCAM_SCORE_LOGITS,
@@ -806,8 +1152,9 @@ test_run_map_alpha_legend (void)
                    legend[4 * ((height - 3) * width + width / 2 - 1)]);
 
   name = explain_legend_name (SEGCAM_COLORMAP_JET, (const char *[]) { "a", "b" },
-                              (const float[]) { 0.5f, 0.0123f }, 2, "mid.relu1");
-  g_assert_cmpstr (name, ==, "Legend: jet 0 … max, a max 0.5, b max 0.0123 @ mid.relu1");
+                              (const float[]) { 0.5f, 0.0123f }, 2, "mid.relu1", "hires");
+  g_assert_cmpstr (name, ==,
+                   "Legend: jet 0 … max, a max 0.5, b max 0.0123 @ mid.relu1 — hires");
   g_free (name);
   g_free (legend);
   g_free (overlay);
@@ -983,6 +1330,8 @@ main (int argc, char **argv)
   g_test_add_func ("/settings/layer", test_find_layer);
   g_test_add_func ("/settings/node-tree", test_node_tree);
   g_test_add_func ("/settings/names", test_names);
+  g_test_add_func ("/settings/methods", test_methods);
+  g_test_add_func ("/settings/advice", test_advice);
   g_test_add_func ("/roi/default-class", test_default_class);
   g_test_add_func ("/roi/modes", test_build_roi);
   g_test_add_func ("/model-files/list", test_model_files);
@@ -991,6 +1340,9 @@ main (int argc, char **argv)
   g_test_add_func ("/run/selection-offsets", test_run_selection_offsets);
   g_test_add_func ("/run/resampled", test_run_resampled);
   g_test_add_func ("/run/gray", test_run_gray);
+  g_test_add_func ("/run/methods", test_run_methods);
+  g_test_add_func ("/run/sweep", test_run_sweep);
+  g_test_add_func ("/heat-map/mask", test_heat_map_mask);
   g_test_add_func ("/run/errors", test_run_errors);
   g_test_add_func ("/run/map-alpha-legend", test_run_map_alpha_legend);
   g_test_add_func ("/preview/reuses-forward", test_preview);

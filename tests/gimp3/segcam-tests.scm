@@ -76,11 +76,37 @@
 (define (st-segment mode image drawable model opacity)
   (st-segment-drawables mode image (vector drawable) model opacity))
 
+(define (st-explain-method image drawable model classes layer roi score colormap opacity outputs
+                           method weights pool pool-mode sweep)
+  (plug-in-segcam-explain-method #:run-mode RUN-NONINTERACTIVE #:image image
+                                 #:drawables (vector drawable) #:model model #:classes classes
+                                 #:layer layer #:roi-mode roi #:score score #:colormap colormap
+                                 #:opacity opacity #:outputs outputs #:method method
+                                 #:weights weights #:pool pool #:pool-mode pool-mode
+                                 #:sweep sweep))
+
+(define (st-heat-map-select image drawable threshold to-channel)
+  (plug-in-segcam-heat-map-select #:run-mode RUN-NONINTERACTIVE #:image image
+                                  #:drawables (vector drawable) #:threshold threshold
+                                  #:to-channel to-channel))
+
+(define (st-heat-map-select-mode mode image drawable)
+  (plug-in-segcam-heat-map-select #:run-mode mode #:image image #:drawables (vector drawable)))
+
+; The text of item's parasite of that name, #f when it has none.
+(define (st-parasite item name)
+  (let ((result (st-try (lambda () (gimp-item-get-parasite item name)))))
+    (and (eq? (car result) 'ok) (caddr (cdr result)))))
+(define (st-channels image) (vector->list (gimp-image-get-channels image)))
+
 ; GIMP 3 checks the ranges the procedures declare before the plug-in runs.
 (define (st-out-of-range name)
   (cdr (assq name '((roi-mode . "value 9 out of range: 0 to 3")
                     (outputs . "value 0 out of range: 1 to 7")
-                    (opacity . "out of range: 0.000000 to 100.000000")))))
+                    (opacity . "out of range: 0.000000 to 100.000000")
+                    (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
+                    (pool . "value 0 out of range: 1 to")
+                    (threshold . "out of range: 0.000000 to 1.000000")))))
 
 ; GIMP 3 hands Repeat Last's error to the caller too.
 (define st-repeat-error "empty ROI: the selection does not overlap the layer")
@@ -108,7 +134,7 @@
 
 ; The dialog's options beyond the PDB arguments are aux arguments, kept with the last values.
 (define (st-store-last-options)
-  (st-append-last-values "(map-alpha yes)\n(legend yes)\n"))
+  (st-append-last-values "(map-alpha yes)\n(legend yes)\n(method \"hires\")\n"))
 
 ; Only GIMP 3 can pass several selected layers, or none: one at a time only.
 (define (st-test-errors-more image source)

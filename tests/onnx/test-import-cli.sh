@@ -57,10 +57,17 @@ expect 1 "--output is the old name of --logits: give one" "$segcam" import "$cor
   -o "$tmp/m.safetensors" --output logits --logits logits
 expect 2 "not" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --output nope
 cp "$corpus/valid-gate" "$tmp/bare.onnx"
-expect 0 "warning: no class names were given" "$segcam" import "$tmp/bare.onnx" -o "$tmp/bare.safetensors"
-grep -qF "warning: no --mean and --std were given" "$tmp/err" && pass || fail "FAIL: no warning for mean and std"
-expect 0 "warning: model '$tmp/bare.onnx' names no classes" "$segcam" predict --model "$tmp/bare.onnx" \
+both='gives no class names (they read "class 0", "class 1", ...) and no input mean and std'
+expect 0 "warning: model '$tmp/bare.safetensors': the model file $both" "$segcam" import "$tmp/bare.onnx" \
+  -o "$tmp/bare.safetensors"
+grep -qF "segcam import --classes --mean --std sets them" "$tmp/err" && pass || fail "FAIL: import names no flags"
+expect 0 "warning: model '$tmp/bare.onnx': the model file $both" "$segcam" predict --model "$tmp/bare.onnx" \
   "$image" -o "$tmp/s.png"
+# Mean 0 and std 1 are a choice in a segcam file or on the command line: only the names are missing.
+expect 0 '...): segcam import --classes sets it' "$segcam" predict --model "$tmp/bare.safetensors" "$image" \
+  -o "$tmp/s.png"
+expect 0 '...): segcam import --classes sets it' "$segcam" import "$tmp/bare.onnx" -o "$tmp/b2.safetensors" \
+  --mean 0 --std 1
 expect 0 "" "$segcam" predict --quiet --model "$tmp/bare.onnx" "$image" -o "$tmp/s.png"
 [ -s "$tmp/err" ] && fail "FAIL: predict --quiet prints: $(cat "$tmp/err")" || pass
 
