@@ -60,7 +60,7 @@ expect 0 "" "$segcam" explain --exact --model "$model" --class 1 "$image" -o "$t
 expect 0 "" "$segcam" predict --exact --model "$model" "$image" -o "$tmp/seg.png"
 
 # Usage errors: status 1.
-expect 1 "needs --model" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"
+expect 1 "missing --model MODEL \(see" "$segcam" explain --class 1 "$image" -o "$tmp/h.png"
 expect 1 "score" "$segcam" explain --model "$model" --class 1 --score odds "$image" -o "$tmp/h.png"
 expect 1 "weights" "$segcam" explain --model "$model" --class 1 --weights max "$image" -o "$tmp/h.png"
 expect 1 "--method must be" "$segcam" explain --model "$model" --class 1 --method grad "$image" -o "$tmp/h.png"
@@ -95,6 +95,166 @@ echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQ
   | base64 -d >"$tmp/tiny.png"
 expect 2 "ROI mask is 1x1" "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/tiny.png" "$image" -o "$tmp/h.png"
 expect 2 "cannot write" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/no/such/dir/h.png"
+
+# ---- A command line for real work (issue 15) ------------------------------------------------------
+# model_edit OUT MODE: a copy of the model, edited by python3 in its safetensors header: "onnx"
+# renames the nodes as torch.onnx.export names them ("/net/enc1/conv1/Conv_output_0"; enc2's
+# second convolution and batch norm in a branch "side" nested inside enc2, as a ResNet block's
+# downsample), "zero-head" zeroes the head's weights and bias (every gradient, so every map, is 0).
+model_edit () {
+  python3 - "$model" "$1" "$2" <<'PY'
+import json, struct, sys
+src, dst, mode = sys.argv[1:]
+data = open(src, "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+body = bytearray(data[8 + n:])
+if mode == "zero-head":
+    for t in ("head.weight", "head.bias"):
+        a, b = header[t]["data_offsets"]
+        body[a:b] = bytes(b - a)
+else:
+    meta = header["__metadata__"]
+    graph = json.loads(meta["segcam.graph"])
+    def onnx(name, op):
+        if name == "input":
+            return name
+        if name == "enc2.conv2":
+            return "/net/enc2/side/conv/Conv_output_0"
+        if name == "enc2.bn2":
+            return "/net/enc2/side/bn/BatchNormalization_output_0"
+        parts = name.split(".")
+        return "/" + "/".join(["net"] + parts if len(parts) > 1 else parts) + "/" + op.capitalize() + "_output_0"
+    names = {nd["name"]: onnx(nd["name"], nd["op"]) for nd in graph["nodes"]}
+    for nd in graph["nodes"]:
+        nd["name"] = names[nd["name"]]
+        nd["inputs"] = [names[i] for i in nd.get("inputs", [])]
+    graph["output"] = names[graph["output"]]
+    graph["default_layer"] = names[graph["default_layer"]]
+    meta["segcam.graph"] = json.dumps(graph)
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(text)) + text + bytes(body))
+PY
+}
+gray_model=$(dirname "$model")/texture-mnist-biased.safetensors
+gray_image=$(dirname "$image")/digit2.png
+mkdir -p "$tmp/t" "$tmp/u"
+cp "$image" "$tmp/a.png"
+cp "$image" "$tmp/b.png"
+cp "$image" "$tmp/u/a.png"
+
+# Classes: a name in any case, an index, always printed with its name; the closest name offered.
+expect 0 "" "$segcam" explain --model "$model" --class CELL "$image" -o "$tmp/h.png"
+grep -q "class 1 'cell' at 'bottleneck.relu2'" "$tmp/out" && pass || fail "FAIL: --class CELL: $(cat "$tmp/out")"
+expect 0 "" "$segcam" explain --model "$model" --class 2 "$image" -o "$tmp/h.png"
+grep -q "class 2 'cell membrane'" "$tmp/out" && pass || fail "FAIL: --class 2 is not printed with its name"
+expect 2 "unknown class 'celll' \(did you mean 'cell'\? the model has: background, cell, cell membrane\)$" \
+  "$segcam" explain --model "$model" --class celll "$image" -o "$tmp/h.png"
+expect 2 "unknown class 'zebra' \(the model has" "$segcam" explain --model "$model" --class cell,zebra \
+  "$image" -o "$tmp/h.png"
+# Several classes (a comma list, --class repeated) and several images: one file each through the
+# template; each map is the one a run of its own gives (the forward is shared, not the results).
+expect 0 "" "$segcam" explain --model "$model" --class background,cell --class "Cell Membrane" \
+  "$tmp/a.png" "$tmp/b.png" -o "$tmp/t/{stem}-{class}.png" --map-npy "$tmp/t/{stem}-{class}.npy"
+[ "$(grep -c "ROI weight" "$tmp/out")" -eq 6 ] && pass || fail "FAIL: 6 maps expected: $(cat "$tmp/out")"
+for f in a-background b-background a-cell b-cell "a-cell membrane" "b-cell membrane"; do
+  file_is png-rgb8 "$tmp/t/$f.png"
+done
+expect 0 "" "$segcam" explain --model "$model" --class "cell membrane" "$tmp/b.png" -o "$tmp/h.png" --map-npy "$tmp/m.npy"
+cmp -s "$tmp/m.npy" "$tmp/t/b-cell membrane.npy" && pass || fail "FAIL: the map of a multi-class run differs"
+# A template that would write two maps to one file is refused before any work.
+expect 1 "-o '.*h2.png' would write the maps of 'background' and 'cell' to one file .*: put \{class\} in it" \
+  "$segcam" explain --model "$model" --class background,cell "$image" -o "$tmp/h2.png"
+[ -e "$tmp/h2.png" ] && fail "FAIL: a refused template wrote a file" || pass
+expect 1 "would write the maps of '.*a.png' and '.*b.png' to one file .*: put \{stem\} in it" \
+  "$segcam" explain --model "$model" --class cell "$tmp/a.png" "$tmp/b.png" -o "$tmp/t/{class}.png"
+expect 1 "would write the maps of '.*/a.png' and '.*u/a.png' .*: their \{stem\} is the same" \
+  "$segcam" explain --model "$model" --class cell "$tmp/a.png" "$tmp/u/a.png" -o "$tmp/t/{stem}.png"
+expect 1 "--map-npy '.*\{size\}.npy' has '\{size\}', which is none of \{stem\}, \{class\}, \{layer\} and \{method\}" \
+  "$segcam" explain --model "$model" --class cell "$image" -o "$tmp/h.png" --map-npy "$tmp/{size}.npy"
+expect 2 "--map-npy .* is the same file as -o" "$segcam" explain --model "$model" --class cell,background \
+  "$image" -o "$tmp/t/{class}.png" --map-npy "$tmp/t/{class}.png"
+expect 2 "--overlay '.*/a.png' is the same file as the image '.*/a.png'" "$segcam" explain --model "$model" \
+  --class cell "$tmp/a.png" "$tmp/b.png" -o "$tmp/t/{stem}.png" --overlay "$tmp/{stem}.png"
+[ -e "$tmp/t/a.png" ] && fail "FAIL: an output was written before the outputs were checked" || pass
+# The format follows the extension; a name that says no format segcam writes is refused first.
+expect 1 "-o cannot write '.*h.bmp': '.bmp' is not the extension" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.bmp"
+rm -f "$tmp/h.png"
+expect 1 "--overlay cannot write '.*o.xyz'" \
+  "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.png" --overlay "$tmp/o.xyz"
+[ -e "$tmp/h.png" ] && fail "FAIL: -o was written although --overlay was refused" || pass
+expect 0 "" "$segcam" explain --model "$model" --class 1 "$image" -o "$tmp/h.jpg"
+[ "$(od -An -tx1 -N3 "$tmp/h.jpg" | tr -d ' ')" = ffd8ff ] && pass || fail "FAIL: -o h.jpg is not a JPEG"
+expect 0 "" "$segcam" predict --model "$model" "$image" -o "$tmp/s.tif"
+case "$(od -An -tx1 -N2 "$tmp/s.tif" | tr -d ' ')" in 4949|4d4d) pass ;; *) fail "FAIL: -o s.tif is not a TIFF" ;; esac
+expect 0 "" "$segcam" predict --model "$model" "$image" -o "$tmp/S.PNG"
+# Missing arguments are named.
+expect 1 "missing --class NAME\|INDEX and -o HEATMAP.png \(see" "$segcam" explain --model "$model" "$image"
+expect 1 "missing --model MODEL, -o SEGMENTATION.png and the IMAGE \(see" "$segcam" predict
+expect 1 "expected one IMAGE, not 2" "$segcam" predict --model "$model" "$image" "$image" -o "$tmp/s.png"
+expect 1 "missing the MODEL \(see" "$segcam" info
+expect 1 "missing an IMAGE \(see" "$segcam" explain --model "$model" --class 1 -o "$tmp/h.png"
+
+# Layers: the closest name, or where to look; a sweep over several layers or every block output.
+expect 2 "unknown layer 'enc1.relu' \(did you mean 'enc1.relu1'\? segcam info lists the nodes\)" \
+  "$segcam" explain --model "$model" --class 1 --layer enc1.relu "$image" -o "$tmp/h.png"
+expect 2 "unknown layer 'enc' \(12 node names contain it: segcam info --grep 'enc' lists them\)" \
+  "$segcam" explain --model "$model" --class 1 --layer enc "$image" -o "$tmp/h.png"
+expect 2 "did you mean 'head'" "$segcam" bench --model "$model" --layer hed --size 16x16 --runs 1
+expect 0 "" "$segcam" info --grep RELU2 "$model"
+[ "$(grep -c '^  [a-z0-9]*\.relu2 ' "$tmp/out")" -eq 5 ] && grep -q "(5 of 38;" "$tmp/out" && pass \
+  || fail "FAIL: info --grep RELU2: $(cat "$tmp/out")"
+expect 0 "" "$segcam" info --grep 'ENC?.conv*' "$model"
+[ "$(grep -c '^  enc[12]\.conv[12] ' "$tmp/out")" -eq 4 ] && pass || fail "FAIL: info --grep glob: $(cat "$tmp/out")"
+expect 0 "" "$segcam" info "$model"
+[ "$(grep -c 'block output)$' "$tmp/out")" -eq 5 ] && pass || fail "FAIL: info marks 5 block outputs"
+expect 0 "" "$segcam" explain --model "$model" --class cell --layer blocks --layer head "$image" \
+  -o "$tmp/t/L-{layer}-{method}.png" --map-npy "$tmp/t/L-{layer}.npy"
+for l in enc1.relu2 enc2.relu2 bottleneck.relu2 dec2.relu2 dec1.relu2 head; do
+  file_is png-rgb8 "$tmp/t/L-$l-seg-grad-cam.png"
+done
+expect 0 "" "$segcam" explain --model "$model" --class cell --layer enc2.relu2 "$image" -o "$tmp/h.png" --map-npy "$tmp/m.npy"
+cmp -s "$tmp/m.npy" "$tmp/t/L-enc2.relu2.npy" && pass || fail "FAIL: a sweep's map differs from its layer's own run"
+# ONNX-style names: long ones on their own line in info, a nested branch that is no block, and
+# '/' made '_' in file names.
+model_edit "$tmp/onnx-names.safetensors" onnx
+expect 0 "" "$segcam" info "$tmp/onnx-names.safetensors"
+if grep -A1 -x '  /net/bottleneck/relu2/Relu_output_0' "$tmp/out" | tail -1 \
+   | grep -Eq '^ {35}relu +32 x +64 x +64  \(default layer, block output\)$'; then pass; else
+  fail "FAIL: info breaks the columns of a long name: $(grep -A1 bottleneck/relu2 "$tmp/out")"; fi
+expect 0 "" "$segcam" explain --model "$tmp/onnx-names.safetensors" --class cell --layer blocks "$image" \
+  -o "$tmp/t/{layer}.png"
+for l in enc1/relu2/Relu enc2/relu2/Relu bottleneck/relu2/Relu dec2/relu2/Relu dec1/relu2/Relu; do
+  file_is png-rgb8 "$tmp/t/_net_$(echo "$l" | tr / _)_output_0.png"
+done
+[ "$(grep -c "ROI weight" "$tmp/out")" -eq 5 ] && pass || fail "FAIL: the side branch counts as a block: $(cat "$tmp/out")"
+
+# Warnings on stderr, exit status unchanged; --quiet silences them.
+expect 0 "warning: '.*shapes.png': a colour image into a grayscale model" \
+  "$segcam" explain --model "$gray_model" --class "digit 2" "$image" -o "$tmp/h.png"
+expect 0 "warning: '.*digit2.png': a gray image into a colour model" \
+  "$segcam" explain --model "$model" --class cell "$gray_image" -o "$tmp/h.png"
+expect 0 "" "$segcam" explain --quiet --model "$model" --class cell "$gray_image" -o "$tmp/h.png"
+[ -s "$tmp/err" ] && fail "FAIL: --quiet prints: $(cat "$tmp/err")" || pass
+model_edit "$tmp/zero.safetensors" zero-head
+expect 0 "warning: .*: the map of class 'cell' at 'bottleneck.relu2' is zero everywhere .*: try --weights abs, another --layer or another --method$" \
+  "$segcam" explain --model "$tmp/zero.safetensors" --class cell "$image" -o "$tmp/h.png"
+grep -q "map maximum 0$" "$tmp/out" && pass || fail "FAIL: the zeroed head gives a map: $(cat "$tmp/out")"
+expect 0 "is zero everywhere .*: try another --layer or another --method$" \
+  "$segcam" explain --model "$tmp/zero.safetensors" --class cell --method hires "$image" -o "$tmp/h.png"
+# Progress on a terminal (script gives the command one), never when --quiet or not a terminal.
+if script -qec true /dev/null >/dev/null 2>&1; then
+  script -qec "'$segcam' explain --model '$model' --class cell,background '$image' -o '$tmp/t/p-{class}.png'" \
+    /dev/null >"$tmp/tty" 2>&1
+  grep -q "image 1/1 shapes.png, layer 'bottleneck.relu2': class 'background'" "$tmp/tty" && pass \
+    || fail "FAIL: no progress line on a terminal: $(cat "$tmp/tty")"
+  script -qec "'$segcam' explain --quiet --model '$model' --class cell '$image' -o '$tmp/h.png'" \
+    /dev/null >"$tmp/tty" 2>&1
+  grep -q "image 1/1" "$tmp/tty" && fail "FAIL: --quiet shows progress" || pass
+fi
+expect 0 "" "$segcam" explain --model "$model" --class cell "$image" -o "$tmp/h.png"
+[ -s "$tmp/err" ] && fail "FAIL: progress or chatter on a stderr that is no terminal: $(cat "$tmp/err")" || pass
 
 # ---- Corrupt or absurd images are refused (issue 12) --------------------------------------------
 # A truncated PNG or JPEG decodes in part: an input error naming the file, with the decoder's

@@ -89,7 +89,12 @@ expect 0 "" "$segcam" evaluate -m "$model" -c 1 --method score --max-channels 2 
 # Bad input.
 expect 1 "max-channels applies" "$segcam" evaluate -m "$model" -c 1 --method hires --max-channels 3 "$image"
 expect 1 "max-channels must be" "$segcam" evaluate -m "$model" -c 1 --method score --max-channels 0 "$image"
-expect 1 "needs --model" "$segcam" evaluate -m "$model" "$image"
+expect 1 "missing --class NAME.INDEX \\(see" "$segcam" evaluate -m "$model" "$image"
+expect 1 "missing --model MODEL and the IMAGE" "$segcam" evaluate -c 1
+# The class and the layer are found as explain finds them, with the closest name offered.
+expect 2 "unknown class 'celll' \\(did you mean 'cell'\\?" "$segcam" evaluate -m "$model" -c celll "$image"
+expect 2 "unknown layer 'enc1.relu' \\(did you mean 'enc1.relu1'\\?" "$segcam" evaluate -m "$model" -c cell \
+  --layer enc1.relu "$image"
 expect 1 "baseline" "$segcam" evaluate -m "$model" -c 1 --baseline noise "$image"
 expect 1 "steps" "$segcam" evaluate -m "$model" -c 1 --steps -1 "$image"
 expect 1 "seed" "$segcam" evaluate -m "$model" -c 1 --seed -3 "$image"

@@ -109,6 +109,56 @@ edit (const char *text, const char *from, const char *to)
   return g_strdup_printf ("%.*s%s%s", (int) (at - text), text, to, at + strlen (from));
 }
 
+/* Loads valid_graph with its two classes renamed. */
+static segcam_model *
+load_classes (const char *first, const char *second)
+{
+  char *names = g_strdup_printf ("\"name\": \"%s\", \"color\": \"#000000\"}, {\"name\": \"%s\"",
+                                 first, second);
+  char *graph = edit (valid_graph, "\"name\": \"bg\", \"color\": \"#000000\"}, {\"name\": \"fg\"", names);
+  GError *error = NULL;
+  segcam_model *m = load_graph (graph, NULL, &error);
+  g_assert_no_error (error);
+  g_free (names);
+  g_free (graph);
+  return m;
+}
+
+/* Classes by name (exact, then ignoring case when that is unambiguous) before index; the
+ * suggestions of "did you mean". */
+static void
+test_find_class (void)
+{
+  segcam_model *m = load_classes ("\u00c9cureuil", "1");
+  g_assert_cmpint (segcam_model_find_class (m, "\xc3\x89" "cureuil"), ==, 0);
+  g_assert_cmpint (segcam_model_find_class (m, "\xc3\xa9" "CUREUIL"), ==, 0); /* Unicode folding */
+  g_assert_cmpint (segcam_model_find_class (m, "1"), ==, 1);          /* the name, also an index */
+  g_assert_cmpint (segcam_model_find_class (m, "0"), ==, 0);          /* an index */
+  g_assert_cmpint (segcam_model_find_class (m, "ecureuil"), ==, -1);  /* e is not \xc3\xa9 */
+  g_assert_cmpint (segcam_model_suggest_class (m, "ecureuil"), ==, 0);
+  g_assert_cmpint (segcam_model_suggest_class (m, "squirrel"), ==, -1);
+  g_assert_cmpint (segcam_model_find_class (m, "\xff"), ==, -1);      /* not UTF-8: no crash */
+  g_assert_cmpint (segcam_model_suggest_class (m, "\xff"), ==, 1);     /* one edit from "1" */
+  segcam_model_free (m);
+
+  m = load_classes ("Cat", "cat");
+  g_assert_cmpint (segcam_model_find_class (m, "Cat"), ==, 0);
+  g_assert_cmpint (segcam_model_find_class (m, "cat"), ==, 1);
+  g_assert_cmpint (segcam_model_find_class (m, "CAT"), ==, -1);       /* both match: neither */
+  g_assert_cmpint (segcam_model_suggest_class (m, "CAT"), ==, 0);
+  segcam_model_free (m);
+
+  GError *error = NULL;
+  m = load_graph (valid_graph, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (segcam_model_find_class (m, "FG"), ==, 1);
+  g_assert_cmpint (segcam_model_suggest_node (m, "Relu"), ==, segcam_model_find_node (m, "relu"));
+  g_assert_cmpint (segcam_model_suggest_node (m, "hed"), ==, segcam_model_find_node (m, "head"));
+  g_assert_cmpint (segcam_model_suggest_node (m, "bnn"), ==, segcam_model_find_node (m, "bn"));
+  g_assert_cmpint (segcam_model_suggest_node (m, "zzzz"), ==, -1);
+  segcam_model_free (m);
+}
+
 typedef struct {
   const char *from, *to;  /* graph edit */
   const char *expect;     /* part of the message */
@@ -291,6 +341,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/model/valid", test_valid);
+  g_test_add_func ("/model/find-class", test_find_class);
   for (size_t i = 0; i < G_N_ELEMENTS (bad_graphs); i++)
     {
       char *path = g_strdup_printf ("/model/bad/%zu", i);

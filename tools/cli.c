@@ -4,23 +4,40 @@
 #include <stdio.h>
 #include <string.h>
 
-int
-segcam_cli_fail (const char *command, int status, const char *format, ...)
+static void (*eraser) (void);
+
+/* Whatever a line printed must not be mixed into (the progress line) goes first. */
+static void
+erase_line (void)
 {
-  va_list ap;
-  va_start (ap, format);
+  if (eraser)
+    eraser ();
+}
+
+/* "segcam COMMAND: message" on stderr, and for a usage error the pointer to the help (bad input
+ * names the problem and that is enough). Messages quote names from model files and the command
+ * line: escaped here, once, a line stays one line and cannot drive the terminal. */
+static void
+say (const char *command, gboolean usage, const char *format, va_list ap)
+{
   char *raw = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  /* Messages quote names from model files and the command line: escaped here, once, the error
-   * stays one line and cannot drive the terminal. */
   char *message = segcam_escape (raw, 0);
-  /* A usage error points to the help; bad input names the problem and that is enough. */
-  if (status == EXIT_USAGE)
+  erase_line ();
+  if (usage)
     fprintf (stderr, "segcam %s: %s (see segcam %s --help)\n", command, message, command);
   else
     fprintf (stderr, "segcam %s: %s\n", command, message);
   g_free (raw);
   g_free (message);
+}
+
+int
+segcam_cli_fail (const char *command, int status, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  say (command, status == EXIT_USAGE, format, ap);
+  va_end (ap);
   return status;
 }
 
@@ -32,9 +49,62 @@ segcam_cli_print (const char *format, ...)
   char *raw = g_strdup_vprintf (format, ap);
   va_end (ap);
   char *line = segcam_escape (raw, 0);
+  erase_line ();
   puts (line);
+  fflush (stdout);
   g_free (raw);
   g_free (line);
+}
+
+static gboolean quiet;
+
+void
+segcam_cli_set_quiet (gboolean q)
+{
+  quiet = q;
+}
+
+gboolean
+segcam_cli_quiet (void)
+{
+  return quiet;
+}
+
+void
+segcam_cli_before_printing (void (*erase) (void))
+{
+  eraser = erase;
+}
+
+void
+segcam_cli_remark (const char *command, const char *format, ...)
+{
+  if (quiet)
+    return;
+  va_list ap;
+  va_start (ap, format);
+  say (command, FALSE, format, ap);
+  va_end (ap);
+}
+
+int
+segcam_cli_require (const char *command, const segcam_cli_arg *args, int n)
+{
+  GString *missing = g_string_new (NULL);
+  int n_missing = 0;
+  for (int i = 0; i < n; i++)
+    if (!args[i].given)
+      n_missing++;
+  for (int i = 0, k = 0; i < n; i++)
+    if (!args[i].given)
+      {
+        k++;
+        g_string_append_printf (missing, "%s%s", k == 1 ? "" : k == n_missing ? " and " : ", ",
+                                args[i].what);
+      }
+  int status = n_missing ? segcam_cli_fail (command, EXIT_USAGE, "missing %s", missing->str) : 0;
+  g_string_free (missing, TRUE);
+  return status;
 }
 
 gboolean
@@ -110,4 +180,21 @@ segcam_cli_median (double *v, int n)
         v[j] = v[j - 1], v[j - 1] = t;
       }
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Text folded for comparisons that ignore case (names from a file need not be UTF-8); g_free. */
+static char *
+fold (const char *text)
+{
+  return g_utf8_validate (text, -1, NULL) ? g_utf8_casefold (text, -1) : g_ascii_strdown (text, -1);
+}
+
+gboolean
+segcam_cli_name_matches (const char *name, const char *pattern)
+{
+  char *n = fold (name), *p = fold (pattern);
+  gboolean match = strpbrk (p, "*?") ? g_pattern_match_simple (p, n) : strstr (n, p) != NULL;
+  g_free (n);
+  g_free (p);
+  return match;
 }

@@ -21,6 +21,34 @@ int segcam_cli_fail (const char *command, int status, const char *format, ...) G
  * for every line that shows names from a model. */
 void segcam_cli_print (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* What a command needs ("--model MODEL", "one IMAGE") and whether it was given. */
+typedef struct {
+  const char *what;
+  gboolean given;
+} segcam_cli_arg;
+
+/* 0 when every one of the n arguments was given, else EXIT_USAGE with "missing --model MODEL
+ * and -o FILE" printed: the message names each argument that is missing. */
+int segcam_cli_require (const char *command, const segcam_cli_arg *args, int n);
+
+/* --quiet: TRUE silences segcam_cli_remark and the progress line (progress.h); errors are
+ * always printed. */
+void segcam_cli_set_quiet (gboolean quiet);
+gboolean segcam_cli_quiet (void);
+
+/* erase is called before every line segcam_cli_fail, _print and _remark print: the progress
+ * line's eraser, so that no line is mixed into it. */
+void segcam_cli_before_printing (void (*erase) (void));
+
+/* A warning or a note on stderr, "segcam COMMAND: message" (the message says "warning: ..." or
+ * "note: ..."), escaped as errors are; never changes the exit status; silenced by --quiet. */
+void segcam_cli_remark (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* The --quiet option of the commands that take it (a gboolean named quiet in scope). */
+#define SEGCAM_CLI_QUIET_OPTION                                                                  \
+  {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,                                                  \
+   "No progress line and no warnings or notes on stderr (errors are still printed)", NULL}
+
 /* segcam_cli_fail with the error's message; clears *error. */
 int segcam_cli_fail_error (const char *command, int status, GError **error);
 
@@ -40,6 +68,10 @@ gboolean segcam_cli_parse_ints (const char *text, char separator, int n, int min
  * when set and not empty, else SEGCAM_CLI_DEFAULT_MNIST. NULL with the error printed (exit
  * status EXIT_INPUT). */
 segcam_mnist *segcam_cli_load_mnist (const char *command, const char *path);
+
+/* info --grep and "unknown layer": name matches pattern ignoring case, as a glob when it has
+ * '*' or '?', else as a substring. */
+gboolean segcam_cli_name_matches (const char *name, const char *pattern);
 
 /* The median of n > 0 timings; sorts v. Benchmarks report it, as the PyTorch peer does. */
 double segcam_cli_median (double *v, int n);

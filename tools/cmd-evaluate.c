@@ -8,6 +8,7 @@
 #include "image-io.h"
 #include "npy-read.h"
 #include "output.h"
+#include "progress.h"
 #include "segcam-metrics.h"
 
 #include <json-glib/json-glib.h>
@@ -119,7 +120,8 @@ write_json (const char *path, gpointer data, GError **error)
   return ok;
 }
 
-/* A note goes to stderr at once and into the JSON file: a result that may mislead says so. */
+/* A note goes to stderr at once (unless --quiet) and into the JSON file: a result that may
+ * mislead says so. */
 static void
 note (GPtrArray *notes, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
@@ -130,9 +132,7 @@ note (GPtrArray *notes, const char *format, ...)
   va_start (ap, format);
   char *text = g_strdup_vprintf (format, ap);
   va_end (ap);
-  char *shown = segcam_escape (text, 0);
-  fprintf (stderr, "segcam evaluate: note: %s\n", shown);
-  g_free (shown);
+  segcam_cli_remark ("evaluate", "note: %s", text);
   g_ptr_array_add (notes, text);
 }
 
@@ -152,7 +152,7 @@ segcam_cmd_evaluate (int argc, char **argv)
 {
   char *model = NULL, *cls_arg = NULL, *layer = NULL, *map_path = NULL, *context_path = NULL;
   char *baseline = NULL, *out = NULL;
-  gboolean exact = FALSE, road = FALSE;
+  gboolean exact = FALSE, road = FALSE, quiet = FALSE;
   int threads = 0, max_size = DEFAULT_MAX_SIZE, steps = DEFAULT_STEPS;
   gint64 seed = 0;
   segcam_cli_roi_options ro = {0};
@@ -174,14 +174,21 @@ segcam_cmd_evaluate (int argc, char **argv)
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     MAX_SIZE_OPTION,
     EXACT_OPTION,
+    SEGCAM_CLI_QUIET_OPTION,
     {NULL},
   };
   if (!segcam_cli_parse ("evaluate", "IMAGE",
                          "Measure how faithful a map is: ROI energy share, deletion and insertion "
                          "AUCs, ROAD.", entries, &argc, &argv))
     return EXIT_USAGE;
-  if (!model || !cls_arg || argc != 2)
-    return segcam_cli_fail ("evaluate", EXIT_USAGE, "needs --model, --class and one IMAGE");
+  if (argc > 2)
+    return segcam_cli_fail ("evaluate", EXIT_USAGE, "expected one IMAGE, not %d", argc - 1);
+  const segcam_cli_arg needed[] = {
+    {"--model MODEL", model != NULL}, {"--class NAME|INDEX", cls_arg != NULL}, {"the IMAGE", argc == 2},
+  };
+  int status = segcam_cli_require ("evaluate", needed, G_N_ELEMENTS (needed));
+  if (status)
+    return status;
   if (map_path && (mo.method || mo.pool || mo.pool_mode || mo.weights || layer))
     return segcam_cli_fail ("evaluate", EXIT_USAGE, "--map is scored as it is: --method, --pool, "
                             "--pool-mode, --weights and --layer do not apply to it");
@@ -194,8 +201,8 @@ segcam_cmd_evaluate (int argc, char **argv)
   if (baseline_kind < 0)
     return segcam_cli_fail ("evaluate", EXIT_USAGE, "--baseline must be blur or mean");
   segcam_explain_options eo = {.normalize = TRUE};
-  int status = segcam_cli_parse_method ("evaluate", &mo, &eo);
-  if (status)
+  if ((status = segcam_cli_parse_method ("evaluate", &mo, &eo))
+      || (status = segcam_cli_check_roi ("evaluate", &ro)))
     return status;
   const segcam_cli_file outputs[] = {{"-o", out}};
   const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}, {"--roi-mask", ro.mask},
@@ -204,15 +211,19 @@ segcam_cmd_evaluate (int argc, char **argv)
                                           G_N_ELEMENTS (inputs))))
     return status;
 
+  segcam_cli_set_quiet (quiet);
+  segcam_progress_start ();
   segcam_cli_run r;
   int cls = -1;
   status = segcam_cli_run_forward (&r, "evaluate", model, argv[1], !map_path, layer, threads, exact,
                                    max_size);
   if (status == 0)
     status = segcam_cli_find_class ("evaluate", r.model, cls_arg, &cls);
-  float *roi = NULL, *map = NULL, *context = NULL;
+  float *base = NULL, *roi = NULL, *map = NULL, *context = NULL;
   if (status == 0)
-    status = segcam_cli_build_roi ("evaluate", &ro, &r, cls, &roi);
+    status = segcam_cli_image_roi ("evaluate", &ro, r.width, r.height, &base);
+  if (status == 0)
+    status = segcam_cli_class_roi ("evaluate", &ro, base, r.labels, r.width, r.height, cls, &roi);
   if (status == 0 && context_path)
     status = segcam_cli_load_mask ("evaluate", context_path, "the context mask", r.width, r.height,
                                    &context);
@@ -273,6 +284,7 @@ segcam_cmd_evaluate (int argc, char **argv)
     }
   g_ptr_array_unref (notes);
   g_free (curves);
+  g_free (base);
   g_free (roi);
   g_free (map);
   g_free (context);

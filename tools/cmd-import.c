@@ -7,6 +7,7 @@
  * Exit status: 0 success, 1 usage error, 2 bad input (unreadable or unsupported model, bad class
  * file) or unwritable output.
  */
+#include "advice.h"
 #include "cli.h"
 #include "commands.h"
 #include "onnx-import.h"
@@ -67,11 +68,25 @@ write_model (const char *path, gpointer data, GError **error)
   return ok;
 }
 
+/* The argument count and the options every import needs: 0, or EXIT_USAGE with the error
+ * printed. */
+static int
+check_arguments (int argc, const char *out, const char *logits, const char *old_output)
+{
+  if (argc > 2)
+    return segcam_cli_fail ("import", EXIT_USAGE, "expected one MODEL.onnx, not %d", argc - 1);
+  if (old_output && logits)
+    return segcam_cli_fail ("import", EXIT_USAGE, "--output is the old name of --logits: give one");
+  const segcam_cli_arg needed[] = {{"the MODEL.onnx", argc == 2}, {"-o MODEL.safetensors", out != NULL}};
+  return segcam_cli_require ("import", needed, G_N_ELEMENTS (needed));
+}
+
 int
 segcam_cmd_import (int argc, char **argv)
 {
   char *out = NULL, *classes = NULL, *colors = NULL, *mean = NULL, *std = NULL;
-  char *output = NULL, *layer = NULL, *name = NULL;
+  char *logits = NULL, *old_output = NULL, *layer = NULL, *name = NULL;
+  gboolean quiet = FALSE;
   GOptionEntry entries[] = {
     {"output-file", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The segcam model to write", "MODEL.safetensors"},
     {"classes", 0, 0, G_OPTION_ARG_STRING, &classes,
@@ -81,29 +96,29 @@ segcam_cmd_import (int argc, char **argv)
     {"mean", 0, 0, G_OPTION_ARG_STRING, &mean,
      "Per-channel mean subtracted from pixels in [0, 1] (default 0)", "M[,M,M]"},
     {"std", 0, 0, G_OPTION_ARG_STRING, &std, "Per-channel standard deviation (default 1)", "S[,S,S]"},
-    {"output", 0, 0, G_OPTION_ARG_STRING, &output,
+    {"logits", 0, 0, G_OPTION_ARG_STRING, &logits,
      "Tensor holding the logits (default: the first graph output, without the Casts and the final "
      "Softmax or Sigmoid that end it)", "TENSOR"},
+    /* The old name of --logits, kept for scripts: it read as the output file. */
+    {"output", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &old_output, NULL, NULL},
     {"default-layer", 0, 0, G_OPTION_ARG_STRING, &layer,
      "Tensor Seg-Grad-CAM explains at by default (default: the deepest, widest feature map)", "TENSOR"},
     {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Model name (default: the graph's)", "NAME"},
+    SEGCAM_CLI_QUIET_OPTION,
     {NULL},
   };
   GError *error = NULL;
   segcam_onnx_options o = {.output = NULL};
   segcam_safetensors st = {0};
-  int status = 0;
-  if (!segcam_cli_parse ("import", "MODEL.onnx",
-                         "Translate an ONNX segmentation network into a segcam model.", entries,
-                         &argc, &argv))
-    status = EXIT_USAGE;
-  else if (argc != 2 || !out)
-    status = segcam_cli_fail ("import", EXIT_USAGE, "needs one MODEL.onnx and -o MODEL.safetensors");
-  else if (mean && (o.n_mean = parse_floats (mean, o.mean)) < 0)
+  int status = segcam_cli_parse ("import", "MODEL.onnx",
+                                 "Translate an ONNX segmentation network into a segcam model.",
+                                 entries, &argc, &argv)
+                 ? check_arguments (argc, out, logits, old_output) : EXIT_USAGE;
+  if (status == 0 && mean && (o.n_mean = parse_floats (mean, o.mean)) < 0)
     status = segcam_cli_fail ("import", EXIT_USAGE, "--mean must be 1 to 3 comma-separated numbers");
-  else if (std && (o.n_std = parse_floats (std, o.std)) < 0)
+  if (status == 0 && std && (o.n_std = parse_floats (std, o.std)) < 0)
     status = segcam_cli_fail ("import", EXIT_USAGE, "--std must be 1 to 3 comma-separated numbers");
-  else if (classes && !parse_classes (classes, &o.classes, &o.colors, &error))
+  if (status == 0 && classes && !parse_classes (classes, &o.classes, &o.colors, &error))
     status = segcam_cli_fail_error ("import", EXIT_INPUT, &error);
   if (status == 0)
     {
@@ -111,6 +126,10 @@ segcam_cmd_import (int argc, char **argv)
       const segcam_cli_file inputs[] = {{"the ONNX model", argv[1]}, {"--classes", classes}};
       status = segcam_cli_check_outputs ("import", &output_file, 1, inputs, G_N_ELEMENTS (inputs));
     }
+  segcam_cli_set_quiet (quiet);
+  gboolean renamed = old_output != NULL;
+  if (renamed)
+    logits = old_output, old_output = NULL;
   if (status == 0)
     {
       if (colors)
@@ -120,7 +139,7 @@ segcam_cmd_import (int argc, char **argv)
           for (char **c = o.colors; *c; c++)
             g_strstrip (*c);
         }
-      o.output = output, o.default_layer = layer, o.name = name;
+      o.output = logits, o.default_layer = layer, o.name = name;
       GMappedFile *f = g_mapped_file_new (argv[1], FALSE, &error);
       gboolean ok = f && segcam_onnx_import ((const uint8_t *) g_mapped_file_get_contents (f),
                                              g_mapped_file_get_length (f), argv[1], &o, &st, &error);
@@ -149,6 +168,8 @@ segcam_cmd_import (int argc, char **argv)
           char *input = segcam_model_fixed_size (m, &fw, &fh)
                           ? g_strdup_printf ("input fixed at %dx%d", fw, fh)
                           : g_strdup_printf ("input padded to a multiple of %d", segcam_model_size_multiple (m));
+          /* Mean 0 and std 1 are the importer's default unless the options said so. */
+          segcam_advice_warn_model ("import", out, m, !o.n_mean && !o.n_std);
           segcam_cli_print ("%s: %d nodes, %d classes, output '%s' (%s), default layer '%s', "
                             "%s", out, segcam_model_n_nodes (m),
                             segcam_model_n_classes (m),
@@ -159,11 +180,15 @@ segcam_cmd_import (int argc, char **argv)
           segcam_model_free (m);
         }
     }
+  /* After the work, so that a failure stays one line. */
+  if (status == 0 && renamed)
+    segcam_cli_remark ("import", "note: --output is now called --logits (it names the logits "
+                       "tensor; the file is -o)");
   g_clear_error (&error);
   segcam_safetensors_clear (&st);
   g_strfreev (o.classes);
   g_strfreev (o.colors);
   g_free (out), g_free (classes), g_free (colors), g_free (mean), g_free (std);
-  g_free (output), g_free (layer), g_free (name);
+  g_free (logits), g_free (old_output), g_free (layer), g_free (name);
   return status;
 }

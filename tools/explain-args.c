@@ -1,8 +1,11 @@
 /* explain-args.c — the options and steps the commands that explain share (explain-args.h):
- * moved here from segcam.c so that evaluate scores exactly the map explain makes. */
+ * moved here from segcam.c so that evaluate scores exactly the map explain makes, and loads, warns
+ * and reports progress as explain does. */
 #include "explain-args.h"
+#include "advice.h"
 #include "cli.h"
 #include "image-io.h"
+#include "progress.h"
 
 #include <string.h>
 
@@ -15,35 +18,135 @@ segcam_cli_run_clear (segcam_cli_run *r)
   g_free (r->labels);
 }
 
+segcam_model *
+segcam_cli_load_model (const char *command, const char *path)
+{
+  GError *error = NULL;
+  segcam_model *m = segcam_model_load (path, &error);
+  if (!m)
+    segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  else /* an ONNX file read as it is cannot say its normalisation; a segcam file's mean 0 and
+        * std 1 are what it was given (the plug-in tells them apart so too) */
+    segcam_advice_warn_model (command, path, m, g_str_has_suffix (path, ".onnx"));
+  return m;
+}
+
+int
+segcam_cli_find_layer (const char *command, const segcam_model *m, const char *name)
+{
+  int node = segcam_model_find_node (m, name);
+  if (node >= 0)
+    return node;
+  int near = segcam_model_suggest_node (m, name), matching = 0;
+  for (int i = 0; i < segcam_model_n_nodes (m); i++)
+    matching += segcam_cli_name_matches (segcam_model_node_name (m, i), name);
+  if (near >= 0)
+    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (did you mean '%s'? segcam info "
+                     "lists the nodes)", name, segcam_model_node_name (m, near));
+  else if (matching)
+    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (%d node names contain it: segcam "
+                     "info --grep '%s' lists them)", name, matching, name);
+  else
+    segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)", name);
+  return -1;
+}
+
+int
+segcam_cli_image_size (const char *command, const char *path, int max_size, int *w, int *h)
+{
+  GError *error = NULL;
+  if (!segcam_image_size (path, w, h, &error))
+    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  if (MAX (*w, *h) > max_size)
+    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
+                            "on its longer side: scale it down, or raise --max-size if memory allows",
+                            path, *w, *h, max_size);
+  return 0;
+}
+
+float *
+segcam_cli_load_image (const char *command, const char *path, const segcam_model *m, int w, int h,
+                       float **rgb)
+{
+  GError *error = NULL;
+  int channels = segcam_model_input_channels (m);
+  float *colour = segcam_image_load (path, 3, w, h, &error);
+  float *pixels = channels == 3 || !colour ? colour : segcam_image_load (path, channels, w, h, &error);
+  if (!pixels)
+    {
+      g_free (colour);
+      segcam_cli_fail_error (command, EXIT_INPUT, &error);
+      return NULL;
+    }
+  segcam_advice_warn_image (command, path, m, colour, (size_t) w * h);
+  if (rgb)
+    *rgb = colour;
+  else if (colour != pixels)
+    g_free (colour);
+  return pixels;
+}
+
+segcam_session *
+segcam_cli_new_session (const char *command, const segcam_model *m, int w, int h, gboolean explain,
+                        int layer, int threads, gboolean exact)
+{
+  GError *error = NULL;
+  segcam_session_options o = {w, h, layer, explain, threads, segcam_progress_forward, NULL, exact};
+  segcam_session *s = segcam_session_new (m, &o, &error);
+  if (!s)
+    segcam_cli_fail_error (command, EXIT_INPUT, &error);
+  return s;
+}
+
 int
 segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
                         const char *image_path, gboolean explain, const char *layer, int threads,
                         gboolean exact, int max_size)
 {
-  GError *error = NULL;
   memset (r, 0, sizeof *r);
-  if (!(r->model = segcam_model_load (model_path, &error)))
-    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  int node = -1;
-  if (layer && (node = segcam_model_find_node (r->model, layer)) < 0)
-    return segcam_cli_fail (command, EXIT_INPUT, "unknown layer '%s' (segcam info lists the nodes)",
-                            layer);
-  if (!segcam_image_size (image_path, &r->width, &r->height, &error))
-    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  if (MAX (r->width, r->height) > max_size)
-    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
-                            "on its longer side: scale it down, or raise --max-size if memory allows",
-                            image_path, r->width, r->height, max_size);
-  segcam_session_options o = {r->width, r->height, node, explain, threads, NULL, NULL, exact};
-  if (!(r->session = segcam_session_new (r->model, &o, &error)))
-    return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  r->pixels = segcam_image_load (image_path, segcam_model_input_channels (r->model), r->width,
-                                 r->height, &error);
-  if (!r->pixels || !segcam_session_forward (r->session, r->pixels, &error))
+  if (!(r->model = segcam_cli_load_model (command, model_path)))
+    return EXIT_INPUT;
+  int node = layer ? segcam_cli_find_layer (command, r->model, layer) : -1;
+  if (layer && node < 0)
+    return EXIT_INPUT;
+  int status = segcam_cli_image_size (command, image_path, max_size, &r->width, &r->height);
+  if (status)
+    return status;
+  if (!(r->session = segcam_cli_new_session (command, r->model, r->width, r->height, explain, node,
+                                             threads, exact))
+      || !(r->pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
+                                              NULL)))
+    return EXIT_INPUT;
+  GError *error = NULL;
+  segcam_progress_stage ("%s", image_path);
+  gboolean ran = segcam_session_forward (r->session, r->pixels, &error);
+  segcam_progress_clear ();
+  if (!ran)
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
   r->labels = g_new (uint8_t, (size_t) r->width * r->height);
   segcam_session_labels (r->session, r->labels);
   return 0;
+}
+
+/* The class names an error lists: enough to see what the model has, not a screenful. */
+#define LISTED_CLASSES 20
+
+int
+segcam_cli_unknown_class (const char *command, const segcam_model *m, const char *text)
+{
+  int nc = segcam_model_n_classes (m), near = segcam_model_suggest_class (m, text);
+  GString *names = g_string_new (NULL);
+  for (int c = 0; c < MIN (nc, LISTED_CLASSES); c++)
+    g_string_append_printf (names, "%s%s", c ? ", " : "", segcam_model_class_name (m, c));
+  if (nc > LISTED_CLASSES)
+    g_string_append_printf (names, " and %d more: segcam info lists them", nc - LISTED_CLASSES);
+  char *hint = near >= 0 ? g_strdup_printf ("did you mean '%s'? ", segcam_model_class_name (m, near))
+                         : g_strdup ("");
+  int status = segcam_cli_fail (command, EXIT_INPUT, "unknown class '%s' (%sthe model has: %s)",
+                                text, hint, names->str);
+  g_free (hint);
+  g_string_free (names, TRUE);
+  return status;
 }
 
 int
@@ -51,13 +154,23 @@ segcam_cli_find_class (const char *command, const segcam_model *model, const cha
 {
   if ((*cls = segcam_model_find_class (model, name)) >= 0)
     return 0;
-  GString *names = g_string_new (NULL);
-  for (int c = 0; c < segcam_model_n_classes (model); c++)
-    g_string_append_printf (names, "%s%s", c ? ", " : "", segcam_model_class_name (model, c));
-  int status = segcam_cli_fail (command, EXIT_INPUT, "unknown class '%s' (the model has: %s)", name,
-                                names->str);
-  g_string_free (names, TRUE);
-  return status;
+  return segcam_cli_unknown_class (command, model, name);
+}
+
+int
+segcam_cli_check_roi (const char *command, segcam_cli_roi_options *o)
+{
+  if (!!o->mask + !!o->rect + !!o->pixel > 1)
+    return segcam_cli_fail (command, EXIT_USAGE,
+                            "use at most one of --roi-mask, --roi-rect and --roi-pixel");
+  if (o->component && strcmp (o->component, "largest") != 0 && strcmp (o->component, "smallest") != 0)
+    return segcam_cli_fail (command, EXIT_USAGE, "--roi-component must be largest or smallest");
+  if ((o->rect && !segcam_cli_parse_ints (o->rect, ',', 4, G_MININT, o->v))
+      || (o->pixel && !segcam_cli_parse_ints (o->pixel, ',', 2, G_MININT, o->v)))
+    return segcam_cli_fail (command, EXIT_USAGE, "%s must be %s, whole numbers within +-%d, not '%s'",
+                            o->rect ? "--roi-rect" : "--roi-pixel", o->rect ? "X,Y,W,H" : "X,Y",
+                            G_MAXINT, o->rect ? o->rect : o->pixel);
+  return 0;
 }
 
 int
@@ -86,45 +199,32 @@ segcam_cli_load_mask (const char *command, const char *path, const char *what, i
 
 /* The ROI weights of docs/seg-grad-cam.md, "Region of interest". */
 int
-segcam_cli_build_roi (const char *command, const segcam_cli_roi_options *o, const segcam_cli_run *r,
-                      int cls, float **out)
+segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int w, int h, float **out)
 {
-  size_t n = (size_t) r->width * r->height;
-  int kinds = !!o->mask + !!o->rect + !!o->pixel;
-  if (kinds > 1)
-    return segcam_cli_fail (command, EXIT_USAGE,
-                            "use at most one of --roi-mask, --roi-rect and --roi-pixel");
-  if (o->component && strcmp (o->component, "largest") != 0 && strcmp (o->component, "smallest") != 0)
-    return segcam_cli_fail (command, EXIT_USAGE, "--roi-component must be largest or smallest");
-  float *roi = NULL;
+  *out = NULL;
   if (o->mask)
+    return segcam_cli_load_mask (command, o->mask, "ROI mask", w, h, out);
+  if (!o->rect && !o->pixel)
+    return 0;
+  float *roi = g_new (float, (size_t) w * h);
+  gboolean inside = o->rect ? segcam_roi_rect (roi, w, h, o->v[0], o->v[1], o->v[2], o->v[3])
+                            : segcam_roi_pixel (roi, w, h, o->v[0], o->v[1]);
+  if (!inside)
     {
-      int status = segcam_cli_load_mask (command, o->mask, "ROI mask", r->width, r->height, &roi);
-      if (status)
-        return status;
+      g_free (roi);
+      return segcam_cli_fail (command, EXIT_INPUT, "the ROI %s lies outside the %dx%d image",
+                              o->rect ? o->rect : o->pixel, w, h);
     }
-  else if (o->rect || o->pixel)
-    {
-      int v[4];
-      roi = g_new (float, n);
-      gboolean inside = o->rect ? segcam_cli_parse_ints (o->rect, ',', 4, G_MININT, v)
-                                : segcam_cli_parse_ints (o->pixel, ',', 2, G_MININT, v);
-      if (!inside)
-        {
-          g_free (roi);
-          return segcam_cli_fail (command, EXIT_USAGE, "%s must be %s, whole numbers within "
-                                  "+-%d, not '%s'", o->rect ? "--roi-rect" : "--roi-pixel",
-                                  o->rect ? "X,Y,W,H" : "X,Y", G_MAXINT, o->rect ? o->rect : o->pixel);
-        }
-      inside = o->rect ? segcam_roi_rect (roi, r->width, r->height, v[0], v[1], v[2], v[3])
-                       : segcam_roi_pixel (roi, r->width, r->height, v[0], v[1]);
-      if (!inside)
-        {
-          g_free (roi);
-          return segcam_cli_fail (command, EXIT_INPUT, "the ROI %s lies outside the %dx%d image",
-                                  o->rect ? o->rect : o->pixel, r->width, r->height);
-        }
-    }
+  *out = roi;
+  return 0;
+}
+
+int
+segcam_cli_class_roi (const char *command, const segcam_cli_roi_options *o, const float *base,
+                      const uint8_t *labels, int w, int h, int cls, float **out)
+{
+  size_t n = (size_t) w * h;
+  float *roi = base ? g_memdup2 (base, n * sizeof *base) : NULL;
   if (o->by_class || o->component)
     {
       if (!roi)
@@ -133,9 +233,9 @@ segcam_cli_build_roi (const char *command, const segcam_cli_roi_options *o, cons
           for (size_t i = 0; i < n; i++)
             roi[i] = 1;
         }
-      segcam_roi_intersect_class (roi, r->labels, r->width, r->height, cls);
+      segcam_roi_intersect_class (roi, labels, w, h, cls);
       if (o->component)
-        segcam_roi_keep_component (roi, r->width, r->height, strcmp (o->component, "largest") == 0);
+        segcam_roi_keep_component (roi, w, h, strcmp (o->component, "largest") == 0);
     }
   if (roi && segcam_roi_sum (roi, n) <= 0)
     {

@@ -1,6 +1,7 @@
 /* explain-args.h — what the commands that run the network and explain a class share (explain,
- * evaluate, predict, bench): loading model and image into a session, the ROI options, the
- * method, score and weights options, and the choice of a class by name. Every function that can
+ * evaluate, predict, bench): loading model and image into a session with the warnings and the
+ * progress line, the choice of a layer and a class by name (with "did you mean"), the ROI
+ * options, the method, score and weights options. Every function that can
  * fail prints the one-line error as command's and returns the exit status (0 on success). */
 #ifndef SEGCAM_EXPLAIN_ARGS_H
 #define SEGCAM_EXPLAIN_ARGS_H
@@ -35,21 +36,52 @@ void segcam_cli_run_clear (segcam_cli_run *r);
    "Refuse images whose longer side exceeds N pixels (default " G_STRINGIFY (DEFAULT_MAX_SIZE) ")", \
    "N"}
 
-/* Loads model and image, plans a session and runs the forward pass. The image's size is read
- * from its header and the session planned for it (which refuses what memory cannot hold) before
- * the image is decoded. r is cleared first; free it with segcam_cli_run_clear in any case. */
+/* ---- loading, with the warnings (advice.h) and the progress line (progress.h) ---- */
+
+/* The model, with a warning when a map of it may mislead; NULL with the error printed. */
+segcam_model *segcam_cli_load_model (const char *command, const char *path);
+
+/* The node called name, else -1 with "unknown layer" printed and what may have been meant: the
+ * closest name, or how many names contain it (info --grep lists them). */
+int segcam_cli_find_layer (const char *command, const segcam_model *model, const char *name);
+
+/* The image's size from its header, without decoding it; 0, or the exit status with the error
+ * printed when it is unreadable or larger than max_size. */
+int segcam_cli_image_size (const char *command, const char *path, int max_size, int *width,
+                           int *height);
+
+/* The image as the model reads it, and in *rgb (when rgb is not NULL) as R'G'B', which is the
+ * same buffer for a colour model; warns when image and model disagree on colour. NULL with the
+ * error printed. */
+float *segcam_cli_load_image (const char *command, const char *path, const segcam_model *model,
+                              int width, int height, float **rgb);
+
+/* A session for a width x height image that reports the forward pass on the progress line;
+ * NULL with the error printed. */
+segcam_session *segcam_cli_new_session (const char *command, const segcam_model *model, int width,
+                                        int height, gboolean explain, int layer, int threads,
+                                        gboolean exact);
+
+/* Loads model and image, plans a session and runs the forward pass, with the steps above. The
+ * image's size is read from its header and the session planned for it (which refuses what
+ * memory cannot hold) before the image is decoded. r is cleared first; free it with
+ * segcam_cli_run_clear in any case. */
 int segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
                             const char *image_path, gboolean explain, const char *layer, int threads,
                             gboolean exact, int max_size);
 
-/* The class named on the command line, by name or index, or the error with the model's classes. */
+/* "unknown class" with the closest name and the model's classes printed; EXIT_INPUT. */
+int segcam_cli_unknown_class (const char *command, const segcam_model *model, const char *text);
+
+/* The class named on the command line (segcam_model_find_class: by name, ignoring case when
+ * unambiguous, or index), or segcam_cli_unknown_class's error. */
 int segcam_cli_find_class (const char *command, const segcam_model *model, const char *name,
                            int *cls);
 
 /* The model and what to explain in it, as explain and evaluate name them. */
 #define TARGET_OPTIONS(model, cls, layer)                                                         \
   {"model", 'm', 0, G_OPTION_ARG_FILENAME, &(model), "Model file (.safetensors or .onnx)", "MODEL"}, \
-  {"class", 'c', 0, G_OPTION_ARG_STRING, &(cls), "Class to explain, by name or index", "NAME|INDEX"}, \
+  {"class", 'c', 0, G_OPTION_ARG_STRING, &(cls), "Class to explain, by name (any case) or index", "NAME|INDEX"}, \
   {"layer", 'l', 0, G_OPTION_ARG_STRING, &(layer), "Node to explain at (default: the model's)", "NODE"}
 
 /* ---- regions of interest (docs/seg-grad-cam.md, "Region of interest") ---- */
@@ -57,6 +89,7 @@ int segcam_cli_find_class (const char *command, const segcam_model *model, const
 typedef struct {
   char *mask, *rect, *pixel, *component;
   gboolean by_class;
+  int v[4];  /* --roi-rect's X, Y, W, H or --roi-pixel's X, Y, set by segcam_cli_check_roi */
 } segcam_cli_roi_options;
 
 #define ROI_OPTIONS(ro)                                                                           \
@@ -67,14 +100,25 @@ typedef struct {
   {"roi-component", 0, 0, G_OPTION_ARG_STRING, &(ro).component,                                    \
    "ROI: largest or smallest 8-connected region predicted as the class", "largest|smallest"}
 
+/* Checks the ROI options and parses their numbers into o->v, before any work; 0, or
+ * EXIT_USAGE with the error printed. */
+int segcam_cli_check_roi (const char *command, segcam_cli_roi_options *o);
+
 /* Weights from a gray image of the given size, white = 1, a transparent pixel 0 (--roi-mask,
  * evaluate's --context-mask); what names it in messages ("ROI mask"). */
 int segcam_cli_load_mask (const char *command, const char *path, const char *what, int width,
                           int height, float **out);
 
-/* The ROI weights (*out NULL: the whole image) for class cls of the run. */
-int segcam_cli_build_roi (const char *command, const segcam_cli_roi_options *o,
-                          const segcam_cli_run *r, int cls, float **out);
+/* The part of the ROI that does not depend on the class (checked options): the mask's weights,
+ * the rectangle or the pixel, in *out, or NULL for the whole image. */
+int segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int width,
+                          int height, float **out);
+
+/* The ROI for class cls: base (segcam_cli_image_roi's, not changed), restricted to the pixels
+ * labels predicts as cls for --roi-class and --roi-component, in *out (NULL for the whole image);
+ * an error when nothing is left. */
+int segcam_cli_class_roi (const char *command, const segcam_cli_roi_options *o, const float *base,
+                          const uint8_t *labels, int width, int height, int cls, float **out);
 
 /* ---- the method and its options ---- */
 

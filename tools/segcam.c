@@ -1,12 +1,16 @@
 /* segcam — the command line (README, "Command line"): inspect a model, segment an image, explain
- * a class with Seg-Grad-CAM or another method, and measure the engine. Exit status: 0 success, 1 usage error, 2 bad input;
- * every error is one line on stderr naming the problem. */
+ * classes with Seg-Grad-CAM or another method, and measure the engine. Exit status: 0 success,
+ * 1 usage error, 2 bad input; every error is one line on stderr naming the problem. */
+#include "advice.h"
+#include "block-outputs.h"
 #include "cli.h"
 #include "commands.h"
 #include "explain-args.h"
 #include "image-io.h"
 #include "output.h"
+#include "progress.h"
 #include "segcam.h"
+#include "template.h"
 
 #include <cblas.h>
 #include <locale.h>
@@ -17,19 +21,28 @@
 
 /* ---- info ---------------------------------------------------------------------------------- */
 
+/* The node column's width; a longer name goes on a line of its own, the columns below it. */
+#define NODE_COLUMN 32
+
 static int
 cmd_info (int argc, char **argv)
 {
-  char *size = NULL;
+  char *size = NULL, *grep = NULL;
   GOptionEntry entries[] = {
     {"size", 's', 0, G_OPTION_ARG_STRING, &size, "Input size for the node shapes (default 256x256)", "WxH"},
+    {"grep", 'g', 0, G_OPTION_ARG_STRING, &grep,
+     "List only the nodes whose names contain PATTERN, ignoring case (a glob with * or ?)", "PATTERN"},
     {NULL},
   };
   if (!segcam_cli_parse ("info", "MODEL", "Describe a model: input, classes, nodes and their shapes.",
                          entries, &argc, &argv))
     return EXIT_USAGE;
-  if (argc != 2)
-    return segcam_cli_fail ("info", EXIT_USAGE, "expected one MODEL");
+  if (argc > 2)
+    return segcam_cli_fail ("info", EXIT_USAGE, "expected one MODEL, not %d", argc - 1);
+  const segcam_cli_arg needed[] = {{"the MODEL", argc == 2}};
+  int missing = segcam_cli_require ("info", needed, G_N_ELEMENTS (needed));
+  if (missing)
+    return missing;
   int wh[2] = {256, 256};
   if (size && !segcam_cli_parse_ints (size, 'x', 2, 1, wh))
     return segcam_cli_fail ("info", EXIT_USAGE, "--size must look like 512x384 (at most %d a side), "
@@ -71,16 +84,55 @@ cmd_info (int argc, char **argv)
       segcam_cli_print ("  %3d  #%02x%02x%02x  %s", c, rgb[0], rgb[1], rgb[2],
                         segcam_model_class_name (m, c));
     }
-  printf ("nodes (shapes C x H x W for a %dx%d input):\n", fw ? fw : w, fw ? fh : h);
+  int n_blocks;
+  int *blocks = segcam_block_outputs (m, shapes, &n_blocks);
+  gboolean *is_block = g_new0 (gboolean, n);
+  for (int b = 0; b < n_blocks; b++)
+    is_block[blocks[b]] = TRUE;
+  int listed = 0;
   for (int i = 0; i < n; i++)
-    segcam_cli_print ("  %-32s %-18s %5d x %5d x %5d%s", segcam_model_node_name (m, i),
-                      segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1],
-                      shapes[3 * i + 2], i == segcam_model_default_layer (m) ? "  (default layer)" : "");
+    listed += !grep || segcam_cli_name_matches (segcam_model_node_name (m, i), grep);
+  if (grep)
+    segcam_cli_print ("nodes whose names contain '%s' (%d of %d; shapes C x H x W for a %dx%d input):",
+                      grep, listed, n, w, h);
+  else
+    printf ("nodes (shapes C x H x W for a %dx%d input; --layer blocks explains at each block output):\n", w, h);
+  for (int i = 0; i < n; i++)
+    {
+      const char *name = segcam_model_node_name (m, i);
+      if (grep && !segcam_cli_name_matches (name, grep))
+        continue;
+      gboolean own_line = g_utf8_strlen (name, -1) > NODE_COLUMN;
+      if (own_line)
+        segcam_cli_print ("  %s", name);
+      gboolean is_default = i == segcam_model_default_layer (m);
+      segcam_cli_print ("  %-*s %-18s %5d x %5d x %5d%s", NODE_COLUMN, own_line ? "" : name,
+                        segcam_model_node_op (m, i), shapes[3 * i], shapes[3 * i + 1], shapes[3 * i + 2],
+                        is_default && is_block[i] ? "  (default layer, block output)"
+                        : is_default ? "  (default layer)" : is_block[i] ? "  (block output)" : "");
+    }
   if (*segcam_model_training (m))
     segcam_cli_print ("training:      %s", segcam_model_training (m));
+  g_free (is_block);
+  g_free (blocks);
   g_free (shapes);
   segcam_model_free (m);
   return 0;
+}
+
+/* ---- shared by predict and explain ----------------------------------------------------------- */
+
+/* Refuses, before any work, an image output whose name says a format segcam cannot write. */
+static int
+check_image_format (const char *command, const char *option, const char *path)
+{
+  GError *error = NULL;
+  /* A directory or a device is named for what it is by segcam_cli_check_outputs. */
+  if (!path || !*path || segcam_cli_file_kind (path) || segcam_image_format_supported (path, &error))
+    return 0;
+  int status = segcam_cli_fail (command, EXIT_USAGE, "%s %s", option, error->message);
+  g_error_free (error);
+  return status;
 }
 
 /* ---- predict --------------------------------------------------------------------------------- */
@@ -90,7 +142,7 @@ cmd_predict (int argc, char **argv)
 {
   char *model = NULL, *out = NULL, *probs = NULL;
   int threads = 0, max_size = DEFAULT_MAX_SIZE;
-  gboolean exact = FALSE;
+  gboolean exact = FALSE, quiet = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Segmentation PNG in the classes' colours", "PNG"},
@@ -98,35 +150,45 @@ cmd_predict (int argc, char **argv)
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     MAX_SIZE_OPTION,
     EXACT_OPTION,
+    SEGCAM_CLI_QUIET_OPTION,
     {NULL},
   };
   if (!segcam_cli_parse ("predict", "IMAGE", "Segment an image.", entries, &argc, &argv))
     return EXIT_USAGE;
-  if (!model || !out || argc != 2)
-    return segcam_cli_fail ("predict", EXIT_USAGE, "needs --model, -o and one IMAGE");
+  if (argc > 2)
+    return segcam_cli_fail ("predict", EXIT_USAGE, "expected one IMAGE, not %d", argc - 1);
+  const segcam_cli_arg needed[] = {
+    {"--model MODEL", model != NULL}, {"-o SEGMENTATION.png", out != NULL}, {"the IMAGE", argc == 2},
+  };
+  int status = segcam_cli_require ("predict", needed, G_N_ELEMENTS (needed));
+  if (status)
+    return status;
+  if ((status = check_image_format ("predict", "-o", out)))
+    return status;
   const segcam_cli_file outputs[] = {{"-o", out}, {"--probabilities", probs}};
   const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}};
-  int checked = segcam_cli_check_outputs ("predict", outputs, G_N_ELEMENTS (outputs), inputs,
-                                          G_N_ELEMENTS (inputs));
-  if (checked)
-    return checked;
+  if ((status = segcam_cli_check_outputs ("predict", outputs, G_N_ELEMENTS (outputs), inputs,
+                                          G_N_ELEMENTS (inputs))))
+    return status;
+  segcam_cli_set_quiet (quiet);
+  segcam_progress_start ();
   segcam_cli_run r;
-  int status = segcam_cli_run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
+  status = segcam_cli_run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
   GError *error = NULL;
+  size_t n = (size_t) r.width * r.height;
   if (status == 0)
     {
-      size_t n = (size_t) r.width * r.height;
       uint8_t *rgb = g_new (uint8_t, 3 * n);
       for (size_t i = 0; i < n; i++)
         segcam_model_class_color (r.model, r.labels[i], rgb + 3 * i);
-      if (!segcam_png_save (out, rgb, r.width, r.height, 3, &error))
+      if (!segcam_image_save (out, rgb, r.width, r.height, 3, &error))
         status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
       g_free (rgb);
     }
   if (status == 0 && probs)
     {
       int nc = segcam_model_n_classes (r.model);
-      float *p = g_new (float, (size_t) nc * r.width * r.height);
+      float *p = g_new (float, (size_t) nc * n);
       segcam_session_probabilities (r.session, p);
       if (!segcam_npy_save (probs, p, r.width, r.height, nc, &error))
         status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
@@ -148,98 +210,432 @@ overlay (const uint8_t *heat, const float *rgb, size_t n)
   return out;
 }
 
+static void
+add_once (GArray *list, int value)
+{
+  for (guint i = 0; i < list->len; i++)
+    if (g_array_index (list, int, i) == value)
+      return;
+  g_array_append_val (list, value);
+}
+
+/* The class that pieces[0..n) joined by commas names (spaces around it ignored), or -1. */
+static int
+find_class_run (const segcam_model *m, char **pieces, int n)
+{
+  char *saved = pieces[n];
+  pieces[n] = NULL;
+  char *joined = g_strjoinv (",", pieces);
+  pieces[n] = saved;
+  int c = segcam_model_find_class (m, g_strstrip (joined));
+  g_free (joined);
+  return c;
+}
+
+/* The classes the --class values name, each once, in order (README, "Command line"): a value is
+ * a class (segcam_model_find_class: a name, ignoring case when unambiguous, before an index),
+ * else a comma-separated list of them, in which a name that holds commas is taken whole (the
+ * longest run of pieces that names a class wins). 0, or the exit status with the error printed. */
+static int
+resolve_classes (const segcam_model *m, char **values, GArray *out)
+{
+  for (char **v = values; *v; v++)
+    {
+      int c = segcam_model_find_class (m, *v);
+      if (c >= 0)
+        {
+          add_once (out, c);
+          continue;
+        }
+      char **pieces = g_strsplit (*v, ",", -1);
+      int k = (int) g_strv_length (pieces), status = 0;
+      for (int i = 0, j; i < k && status == 0; i = j + 1)
+        {
+          for (j = k, c = -1; j > i && c < 0; j--)
+            c = find_class_run (m, pieces + i, j - i);
+          if (c >= 0)
+            add_once (out, c);
+          else
+            status = segcam_cli_unknown_class ("explain", m, k == 1 ? *v : g_strstrip (pieces[i]));
+        }
+      g_strfreev (pieces);
+      if (status)
+        return status;
+    }
+  return 0;
+}
+
+/* The nodes the --layer values name, each once, in order; the model's default layer when there
+ * are none. "blocks" (unless a node has that name) stands for every block output
+ * (block-outputs.h; the fallback's resolutions are those of a w x h image). 0, or the exit
+ * status with the error printed. */
+static int
+resolve_layers (const segcam_model *m, char **values, int w, int h, GArray *out)
+{
+  if (!values)
+    add_once (out, segcam_model_default_layer (m));
+  for (char **v = values; v && *v; v++)
+    {
+      if (strcmp (*v, "blocks") == 0 && segcam_model_find_node (m, *v) < 0)
+        {
+          int n = segcam_model_n_nodes (m), n_blocks;
+          int *shapes = g_new (int, 3 * n);
+          GError *error = NULL;
+          if (!segcam_model_infer_shapes (m, w, h, shapes, &error))
+            {
+              g_free (shapes);
+              return segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+            }
+          int *blocks = segcam_block_outputs (m, shapes, &n_blocks);
+          for (int b = 0; b < n_blocks; b++)
+            add_once (out, blocks[b]);
+          g_free (blocks);
+          g_free (shapes);
+          if (n_blocks == 0)
+            return segcam_cli_fail ("explain", EXIT_INPUT, "--layer blocks: the model has no node "
+                                    "between its input and its output");
+          continue;
+        }
+      int node = segcam_cli_find_layer ("explain", m, *v);
+      if (node < 0)
+        return EXIT_INPUT;
+      add_once (out, node);
+    }
+  return 0;
+}
+
+/* The image outputs, each a template (template.h). */
+enum { OUT_HEAT, OUT_OVERLAY, OUT_NPY, N_OUTPUTS };
+static const char *const output_options[N_OUTPUTS] = {"-o", "--overlay", "--map-npy"};
+
+/* One map: an image, a layer and a class, and the files it goes to (NULL: not asked for). */
+typedef struct {
+  int image, layer, cls;
+  char *path[N_OUTPUTS];
+} result;
+
+/* Everything an explain run was asked for. */
+typedef struct {
+  const char *model;
+  char **classes, **layers, **images;
+  int n_images;
+  char *templates[N_OUTPUTS];
+  const segcam_cli_roi_options *roi;
+  segcam_explain_options eo;
+  SegcamColormap colormap;
+  int threads, max_size;
+  gboolean exact;
+} explain_request;
+
+/* What a result's fields are called in a template, and its values. */
+static const char *const placeholders[] = {"{stem}", "{layer}", "{class}"};
+
+/* Refuses templates that would write two results to one file, naming the placeholder that tells
+ * them apart (or the values that look alike in a file name); 0 or EXIT_USAGE. */
+static int
+check_distinct (const explain_request *q, const segcam_model *m, const result *rs, int n)
+{
+  int status = 0;
+  for (int t = 0; t < N_OUTPUTS && status == 0; t++)
+    {
+      if (!q->templates[t])
+        continue;
+      GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);
+      for (int i = 0; i < n && status == 0; i++)
+        {
+          const result *a = g_hash_table_lookup (seen, rs[i].path[t]), *b = &rs[i];
+          if (!a)
+            {
+              g_hash_table_insert (seen, b->path[t], (gpointer) b);
+              continue;
+            }
+          int field = a->image != b->image ? 0 : a->layer != b->layer ? 1 : 2;
+          const char *va = field == 0 ? q->images[a->image]
+                           : field == 1 ? segcam_model_node_name (m, a->layer) : segcam_model_class_name (m, a->cls);
+          const char *vb = field == 0 ? q->images[b->image]
+                           : field == 1 ? segcam_model_node_name (m, b->layer) : segcam_model_class_name (m, b->cls);
+          if (!strstr (q->templates[t], placeholders[field]))
+            status = segcam_cli_fail ("explain", EXIT_USAGE, "%s '%s' would write the maps of '%s' "
+                                      "and '%s' to one file '%s': put %s in it", output_options[t],
+                                      q->templates[t], va, vb, b->path[t], placeholders[field]);
+          else
+            status = segcam_cli_fail ("explain", EXIT_USAGE, "%s '%s' would write the maps of '%s' "
+                                      "and '%s' to one file '%s': their %s is the same", output_options[t],
+                                      q->templates[t], va, vb, b->path[t], placeholders[field]);
+        }
+      g_hash_table_destroy (seen);
+    }
+  return status;
+}
+
+/* Every result in the order they are computed (image, then layer, then class), with its files;
+ * *n their count. */
+static result *
+plan_results (const explain_request *q, const segcam_model *m, const GArray *layers,
+              const GArray *classes, int *n)
+{
+  *n = q->n_images * layers->len * classes->len;
+  result *rs = g_new0 (result, *n), *r = rs;
+  for (int i = 0; i < q->n_images; i++)
+    {
+      char *stem = segcam_template_stem (q->images[i]);
+      for (guint l = 0; l < layers->len; l++)
+        for (guint c = 0; c < classes->len; c++, r++)
+          {
+            r->image = i, r->layer = g_array_index (layers, int, l), r->cls = g_array_index (classes, int, c);
+            segcam_template_fields f = {stem, segcam_model_class_name (m, r->cls),
+                                        segcam_model_node_name (m, r->layer), segcam_method_name (q->eo.method)};
+            for (int t = 0; t < N_OUTPUTS; t++)
+              r->path[t] = q->templates[t] ? segcam_template_expand (q->templates[t], &f) : NULL;
+          }
+      g_free (stem);
+    }
+  return rs;
+}
+
+/* The outputs against each other and against the inputs (output.h), before any work. */
+static int
+check_result_files (const explain_request *q, const result *rs, int n)
+{
+  segcam_cli_file *outputs = g_new (segcam_cli_file, N_OUTPUTS * n);
+  segcam_cli_file *inputs = g_new (segcam_cli_file, q->n_images + 2);
+  for (int i = 0; i < n; i++)
+    for (int t = 0; t < N_OUTPUTS; t++)
+      outputs[N_OUTPUTS * i + t] = (segcam_cli_file) {output_options[t], rs[i].path[t]};
+  inputs[0] = (segcam_cli_file) {"--model", q->model};
+  inputs[1] = (segcam_cli_file) {"--roi-mask", q->roi->mask};
+  for (int i = 0; i < q->n_images; i++)
+    inputs[2 + i] = (segcam_cli_file) {"the image", q->images[i]};
+  int status = segcam_cli_check_outputs ("explain", outputs, N_OUTPUTS * n, inputs, q->n_images + 2);
+  g_free (outputs);
+  g_free (inputs);
+  return status;
+}
+
+/* Writes one map's files; rgb is the image as R'G'B' (for the overlay). */
+static int
+write_result (const explain_request *q, const result *r, const float *map, const float *rgb, int w,
+              int h)
+{
+  size_t n = (size_t) w * h;
+  GError *error = NULL;
+  int status = 0;
+  uint8_t *heat = g_new (uint8_t, 3 * n);
+  segcam_colormap_apply (q->colormap, map, n, heat);
+  if (!segcam_image_save (r->path[OUT_HEAT], heat, w, h, 3, &error))
+    status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+  if (status == 0 && r->path[OUT_OVERLAY])
+    {
+      uint8_t *blend = overlay (heat, rgb, n);
+      if (!segcam_image_save (r->path[OUT_OVERLAY], blend, w, h, 3, &error))
+        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+      g_free (blend);
+    }
+  if (status == 0 && r->path[OUT_NPY] && !segcam_npy_save (r->path[OUT_NPY], map, w, h, 1, &error))
+    status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+  g_free (heat);
+  return status;
+}
+
+/* The session the results of one image at one layer need: *s when it was planned for the same
+ * size and layer (the forward is then the only new work), else a new one. */
+static int
+session_for (const explain_request *q, const segcam_model *m, int w, int h, int layer,
+             segcam_session **s, int *planned)
+{
+  if (*s && planned[0] == w && planned[1] == h && planned[2] == layer)
+    return 0;
+  segcam_session_free (*s);
+  if (!(*s = segcam_cli_new_session ("explain", m, w, h, TRUE, layer, q->threads, q->exact)))
+    return EXIT_INPUT;
+  planned[0] = w, planned[1] = h, planned[2] = layer;
+  return 0;
+}
+
+/* Explains the results rs[0..n) of image i (one forward per layer, one backward per class). */
+static int
+explain_image (const explain_request *q, const segcam_model *m, const result *rs, int n, int w,
+               int h, segcam_session **s, int *planned)
+{
+  const char *image = q->images[rs[0].image];
+  char *base_name = g_path_get_basename (image); /* the progress line is short */
+  float *rgb = NULL, *base = NULL, *pixels = segcam_cli_load_image ("explain", image, m, w, h, &rgb);
+  if (!pixels)
+    return EXIT_INPUT;
+  int status = segcam_cli_image_roi ("explain", q->roi, w, h, &base);
+  size_t npix = (size_t) w * h;
+  uint8_t *labels = g_new (uint8_t, npix);
+  float *map = g_new (float, npix);
+  GError *error = NULL;
+  for (int i = 0; i < n && status == 0; i++)
+    {
+      const result *r = &rs[i];
+      const char *layer = segcam_model_node_name (m, r->layer);
+      if (i == 0 || r->layer != rs[i - 1].layer)
+        {
+          segcam_progress_stage ("image %d/%d %s, layer '%s'", r->image + 1, q->n_images, base_name, layer);
+          if ((status = session_for (q, m, w, h, r->layer, s, planned)))
+            break;
+          if (!segcam_session_forward (*s, pixels, &error))
+            {
+              status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+              break;
+            }
+          segcam_session_labels (*s, labels);
+        }
+      const char *cls = segcam_model_class_name (m, r->cls);
+      segcam_progress_stage ("image %d/%d %s, layer '%s': class '%s'", r->image + 1, q->n_images,
+                             base_name, layer, cls);
+      float *roi = NULL;
+      if ((status = segcam_cli_class_roi ("explain", q->roi, base, labels, w, h, r->cls, &roi)))
+        break;
+      segcam_explain_options eo = q->eo;
+      eo.class_index = r->cls;
+      eo.pixels = pixels;
+      segcam_explain_info info;
+      if (!segcam_session_explain (*s, &eo, roi, map, &info, &error))
+        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
+      g_free (roi);
+      if (status)
+        break;
+      segcam_cli_print ("%s: class %d '%s' at '%s': ROI weight %.1f, score %.6g, map maximum %.6g",
+                        image, r->cls, cls, layer, info.roi_weight, info.score, info.raw_max);
+      if (!(info.raw_max > 0))
+        {
+          char *advice = segcam_advice_zero_map (&q->eo);
+          segcam_cli_remark ("explain", "warning: %s: the map of class '%s' at '%s' is zero "
+                             "everywhere (nothing there argues for the class in the ROI): %s",
+                             image, cls, layer, advice);
+          g_free (advice);
+        }
+      status = write_result (q, r, map, rgb, w, h);
+    }
+  segcam_progress_clear ();
+  g_free (base_name);
+  if (rgb != pixels)
+    g_free (rgb);
+  g_free (pixels);
+  g_free (base);
+  g_free (labels);
+  g_free (map);
+  return status;
+}
+
+/* The whole run: every image's header, the model, the classes, layers and outputs are checked
+ * before the first forward pass; a failure later stops the run and keeps what was written. */
+static int
+run_explain (const explain_request *q)
+{
+  int *sizes = g_new (int, 2 * q->n_images), status = 0;
+  for (int i = 0; i < q->n_images && status == 0; i++)
+    status = segcam_cli_image_size ("explain", q->images[i], q->max_size, &sizes[2 * i], &sizes[2 * i + 1]);
+  segcam_model *m = status ? NULL : segcam_cli_load_model ("explain", q->model);
+  if (status == 0 && !m)
+    status = EXIT_INPUT;
+  GArray *classes = g_array_new (FALSE, FALSE, sizeof (int)), *layers = g_array_new (FALSE, FALSE, sizeof (int));
+  if (status == 0)
+    status = resolve_classes (m, q->classes, classes);
+  if (status == 0)
+    status = resolve_layers (m, q->layers, sizes[0], sizes[1], layers);
+  int n = 0;
+  result *rs = status ? NULL : plan_results (q, m, layers, classes, &n);
+  if (status == 0)
+    status = check_distinct (q, m, rs, n);
+  if (status == 0)
+    status = check_result_files (q, rs, n);
+  if (status == 0 && segcam_method_is_class_agnostic (q->eo.method))
+    segcam_cli_remark ("explain", "note: %s is class-agnostic: the map is the same for every class "
+                       "and region of interest", segcam_method_name (q->eo.method));
+  segcam_session *s = NULL;
+  int planned[3] = {0};
+  int per_image = n / MAX (q->n_images, 1);
+  for (int i = 0; i < q->n_images && status == 0; i++)
+    status = explain_image (q, m, rs + i * per_image, per_image, sizes[2 * i], sizes[2 * i + 1], &s, planned);
+  segcam_session_free (s);
+  for (int i = 0; i < n; i++)
+    for (int t = 0; t < N_OUTPUTS; t++)
+      g_free (rs[i].path[t]);
+  g_free (rs);
+  g_array_free (classes, TRUE);
+  g_array_free (layers, TRUE);
+  segcam_model_free (m);
+  g_free (sizes);
+  return status;
+}
+
 static int
 cmd_explain (int argc, char **argv)
 {
-  char *model = NULL, *cls_arg = NULL, *layer = NULL;
+  char *model = NULL, **classes = NULL, **layers = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
-  gboolean no_normalize = FALSE, exact = FALSE;
+  gboolean no_normalize = FALSE, exact = FALSE, quiet = FALSE;
   int threads = 0, max_size = DEFAULT_MAX_SIZE;
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
-    EXPLAIN_OPTIONS (model, cls_arg, layer, ro, mo),
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
+    {"class", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &classes,
+     "Class to explain, by name (any case) or index; repeat it, or separate classes with commas, "
+     "for several", "NAME|INDEX"},
+    {"layer", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &layers,
+     "Node to explain at (default: the model's); repeat it for several, 'blocks' for every block output",
+     "NODE"},
+    ROI_OPTIONS (ro),
+    SCORE_OPTIONS (mo),
+    METHOD_OPTIONS (mo),
     {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &no_normalize, "Keep the map's raw scale", NULL},
     {"colormap", 0, 0, G_OPTION_ARG_STRING, &colormap,
      "jet (default), turbo, viridis, inferno or grayscale", "NAME"},
-    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Heat-map PNG", "PNG"},
-    {"overlay", 0, 0, G_OPTION_ARG_FILENAME, &over, "Heat map over the image, PNG", "PNG"},
-    {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W)", "NPY"},
+    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+     "Heat-map PNG; with several images, classes or layers a template such as "
+     "'out/{stem}-{class}.png' ({stem}, {class}, {layer}, {method})", "PNG"},
+    {"overlay", 0, 0, G_OPTION_ARG_FILENAME, &over, "Heat map over the image, PNG (a template too)", "PNG"},
+    {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W; a template too)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     MAX_SIZE_OPTION,
     EXACT_OPTION,
+    SEGCAM_CLI_QUIET_OPTION,
     {NULL},
   };
-  if (!segcam_cli_parse ("explain", "IMAGE",
-                         "Explain a class's prediction over a region with Seg-Grad-CAM or another CAM method.", entries,
-                         &argc, &argv))
+  if (!segcam_cli_parse ("explain", "IMAGE...",
+                         "Explain classes' predictions over a region with Seg-Grad-CAM or another CAM method.",
+                         entries, &argc, &argv))
     return EXIT_USAGE;
-  if (!model || !cls_arg || !out || argc != 2)
-    return segcam_cli_fail ("explain", EXIT_USAGE, "needs --model, --class, -o and one IMAGE");
+  const segcam_cli_arg needed[] = {
+    {"--model MODEL", model != NULL}, {"--class NAME|INDEX", classes != NULL},
+    {"-o HEATMAP.png", out != NULL}, {"an IMAGE", argc >= 2},
+  };
+  int status = segcam_cli_require ("explain", needed, G_N_ELEMENTS (needed));
+  if (status)
+    return status;
   int cmap = colormap ? segcam_colormap_from_name (colormap) : SEGCAM_COLORMAP_JET;
   if (cmap < 0)
     return segcam_cli_fail ("explain", EXIT_USAGE,
                             "--colormap must be jet, turbo, viridis, inferno or grayscale");
-  segcam_explain_options eo = {.normalize = !no_normalize};
-  int bad_method = segcam_cli_parse_method ("explain", &mo, &eo);
-  if (bad_method)
-    return bad_method;
-  const segcam_cli_file outputs[] = {{"-o", out}, {"--overlay", over}, {"--map-npy", npy}};
-  const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}, {"--roi-mask", ro.mask}};
-  int checked = segcam_cli_check_outputs ("explain", outputs, G_N_ELEMENTS (outputs), inputs,
-                                          G_N_ELEMENTS (inputs));
-  if (checked)
-    return checked;
-
-  segcam_cli_run r;
-  int cls = -1;
-  int status = segcam_cli_run_forward (&r, "explain", model, argv[1], TRUE, layer, threads, exact,
-                                       max_size);
-  if (status == 0)
-    status = segcam_cli_find_class ("explain", r.model, cls_arg, &cls);
-  float *roi = NULL, *map = NULL;
-  if (status == 0)
-    status = segcam_cli_build_roi ("explain", &ro, &r, cls, &roi);
-  GError *error = NULL;
-  size_t n = (size_t) r.width * r.height;
-  if (status == 0)
+  explain_request q = {
+    .model = model, .classes = classes, .layers = layers, .images = argv + 1, .n_images = argc - 1,
+    .templates = {out, over, npy}, .roi = &ro, .colormap = cmap, .threads = threads,
+    .max_size = max_size, .exact = exact,
+    .eo = {.normalize = !no_normalize},
+  };
+  if ((status = segcam_cli_parse_method ("explain", &mo, &q.eo))
+      || (status = segcam_cli_check_roi ("explain", &ro)) || (status = check_image_format ("explain", "-o", out))
+      || (status = check_image_format ("explain", "--overlay", over)))
+    return status;
+  for (int t = 0; t < N_OUTPUTS; t++)
     {
-      segcam_explain_info info;
-      eo.class_index = cls;
-      eo.pixels = r.pixels;
-      if (segcam_method_is_class_agnostic (eo.method))
-        fprintf (stderr, "segcam explain: note: %s is class-agnostic: the map is the same for "
-                 "every class and region of interest\n", segcam_method_name (eo.method));
-      map = g_new (float, n);
-      if (!segcam_session_explain (r.session, &eo, roi, map, &info, &error))
-        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
-      else
-        segcam_cli_print ("class '%s', ROI weight %.1f, score %.6g, map maximum %.6g",
-                          segcam_model_class_name (r.model, cls), info.roi_weight, info.score, info.raw_max);
+      char *unknown = q.templates[t] ? segcam_template_unknown (q.templates[t]) : NULL;
+      if (unknown)
+        status = segcam_cli_fail ("explain", EXIT_USAGE, "%s '%s' has '%s', which is none of "
+                                  "{stem}, {class}, {layer} and {method}", output_options[t],
+                                  q.templates[t], unknown);
+      g_free (unknown);
+      if (status)
+        return status;
     }
-  if (status == 0)
-    {
-      uint8_t *heat = g_new (uint8_t, 3 * n);
-      segcam_colormap_apply (cmap, map, n, heat);
-      if (!segcam_png_save (out, heat, r.width, r.height, 3, &error))
-        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
-      if (status == 0 && over)
-        {
-          float *rgb = segcam_image_load (argv[1], 3, r.width, r.height, &error);
-          uint8_t *blend = rgb ? overlay (heat, rgb, n) : NULL;
-          if (!blend || !segcam_png_save (over, blend, r.width, r.height, 3, &error))
-            status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
-          g_free (rgb);
-          g_free (blend);
-        }
-      if (status == 0 && npy && !segcam_npy_save (npy, map, r.width, r.height, 1, &error))
-        status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
-      g_free (heat);
-    }
-  g_free (roi);
-  g_free (map);
-  segcam_cli_run_clear (&r);
-  return status;
+  segcam_cli_set_quiet (quiet);
+  segcam_progress_start ();
+  return run_explain (&q);
 }
 
 /* ---- bench ----------------------------------------------------------------------------------- */
@@ -281,11 +677,11 @@ cmd_bench (int argc, char **argv)
   segcam_model *m = segcam_model_load (model, &error);
   if (!m)
     return segcam_cli_fail_error ("bench", EXIT_INPUT, &error);
-  int node = layer ? segcam_model_find_node (m, layer) : -1;
+  int node = layer ? segcam_cli_find_layer ("bench", m, layer) : -1;
   if (layer && node < 0)
     {
       segcam_model_free (m);
-      return segcam_cli_fail ("bench", EXIT_INPUT, "unknown layer '%s'", layer);
+      return EXIT_INPUT;
     }
   segcam_session_options o = {w, h, node, TRUE, threads, NULL, NULL, exact};
   segcam_session *s = segcam_session_new (m, &o, &error);

@@ -524,6 +524,36 @@ segcam_model_class_color (const segcam_model *m, int c, uint8_t rgb[3])
   memcpy (rgb, m->classes[c].rgb, 3);
 }
 
+/* Text folded for case-insensitive comparison, as characters: Unicode case folding when text is
+ * UTF-8, else its bytes in ASCII lower case (names from a file need not be UTF-8). g_free. */
+static gunichar *
+folded_chars (const char *text, glong *n)
+{
+  if (g_utf8_validate (text, -1, NULL))
+    {
+      char *folded = g_utf8_casefold (text, -1);
+      gunichar *chars = g_utf8_to_ucs4_fast (folded, -1, n);
+      g_free (folded);
+      return chars;
+    }
+  *n = (glong) strlen (text);
+  gunichar *chars = g_new (gunichar, *n + 1);
+  for (glong i = 0; i <= *n; i++)
+    chars[i] = (guchar) g_ascii_tolower (text[i]);
+  return chars;
+}
+
+static gboolean
+same_ignoring_case (const char *a, const char *b)
+{
+  glong na, nb;
+  gunichar *fa = folded_chars (a, &na), *fb = folded_chars (b, &nb);
+  gboolean same = na == nb && memcmp (fa, fb, na * sizeof *fa) == 0;
+  g_free (fa);
+  g_free (fb);
+  return same;
+}
+
 int
 segcam_model_find_class (const segcam_model *m, const char *s)
 {
@@ -532,10 +562,77 @@ segcam_model_find_class (const segcam_model *m, const char *s)
   for (int c = 0; c < m->n_classes; c++)
     if (strcmp (m->classes[c].name, s) == 0)
       return c;
+  int found = -1;
+  for (int c = 0; c < m->n_classes; c++)
+    if (same_ignoring_case (m->classes[c].name, s))
+      {
+        /* "CAT" among "Cat" and "cat" names neither. */
+        if (found >= 0)
+          return -1;
+        found = c;
+      }
+  if (found >= 0)
+    return found;
   guint64 v;
   if (*s && g_ascii_string_to_unsigned (s, 10, 0, m->n_classes - 1, &v, NULL))
     return (int) v;
   return -1;
+}
+
+/* The index of the name closest to text in edit distance (Levenshtein, on case-folded
+ * characters), when it is at most a third of text's length (at least 1), else -1; the first of
+ * equally close names. */
+static int
+closest_name (const char *text, int n, const char *(*name) (const segcam_model *, int),
+              const segcam_model *m)
+{
+  glong nt;
+  gunichar *t = folded_chars (text, &nt);
+  glong limit = MAX (1, nt / 3);
+  guint *row = g_new (guint, nt + 1);
+  int best = -1;
+  glong best_distance = limit + 1;
+  for (int i = 0; i < n; i++)
+    {
+      glong nc;
+      gunichar *c = folded_chars (name (m, i), &nc);
+      /* The distance is at least the difference in length: most names are skipped unread, and
+       * a model's long names cannot make this slow. */
+      if (ABS (nc - nt) < best_distance)
+        {
+          for (glong k = 0; k <= nt; k++)
+            row[k] = (guint) k;
+          for (glong j = 1; j <= nc; j++)
+            {
+              guint diagonal = row[0];
+              row[0] = (guint) j;
+              for (glong k = 1; k <= nt; k++)
+                {
+                  guint above = row[k];
+                  row[k] = MIN (MIN (row[k] + 1, row[k - 1] + 1), diagonal + (c[j - 1] != t[k - 1]));
+                  diagonal = above;
+                }
+            }
+          if (row[nt] < (guint) best_distance)
+            best = i, best_distance = row[nt];
+        }
+      g_free (c);
+    }
+  g_free (row);
+  g_free (t);
+  return best;
+}
+
+int
+segcam_model_suggest_class (const segcam_model *m, const char *text)
+{
+  return text ? closest_name (text, m->n_classes, segcam_model_class_name, m) : -1;
+}
+
+int
+segcam_model_suggest_node (const segcam_model *m, const char *text)
+{
+  return text ? closest_name (text, m->n_nodes, segcam_model_node_name, m) : -1;
 }
 
 const char *

@@ -57,8 +57,15 @@ int64_t segcam_model_n_parameters (const segcam_model *model);
 int segcam_model_n_classes (const segcam_model *model);
 const char *segcam_model_class_name (const segcam_model *model, int class_index);
 void segcam_model_class_color (const segcam_model *model, int class_index, uint8_t rgb[3]);
-/* A class by exact name, or by decimal index; -1 when there is no such class. */
+/* A class by name, or by decimal index; -1 when there is no such class. A name matches exactly,
+ * else ignoring case (Unicode case folding) when only one class matches so; a name always wins
+ * over an index (in a model whose classes are named "0", "1"..., "1" is the class named "1"). */
 int segcam_model_find_class (const segcam_model *model, const char *name_or_index);
+/* For "did you mean": the class, or the node, whose name is closest to text in edit distance,
+ * ignoring case, when that distance is at most a third of text's length (at least 1); the first
+ * of equally close ones; -1 when none is that close. */
+int segcam_model_suggest_class (const segcam_model *model, const char *text);
+int segcam_model_suggest_node (const segcam_model *model, const char *text);
 gboolean segcam_model_output_is_sigmoid (const segcam_model *model);
 
 /* Nodes in topological order; node 0 is "input". */

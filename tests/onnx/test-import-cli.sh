@@ -19,8 +19,9 @@ expect () {
   fi
 }
 
-expect 1 "needs one MODEL.onnx" "$segcam" import
-expect 1 "needs one MODEL.onnx" "$segcam" import "$corpus/valid-unet"
+expect 1 "missing the MODEL.onnx and -o MODEL.safetensors" "$segcam" import
+expect 1 "missing -o MODEL.safetensors (see" "$segcam" import "$corpus/valid-unet"
+expect 1 "expected one MODEL.onnx, not 2" "$segcam" import "$corpus/valid-unet" "$corpus/valid-unet" -o "$tmp/m.safetensors"
 expect 1 "--mean must be" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --mean 1,2,3,4
 expect 2 "op Tanh at node 'logits' is not supported" \
   "$segcam" import "$corpus/bad-unsupported-op" -o "$tmp/m.safetensors"
@@ -37,10 +38,38 @@ expect 0 "format:        2" "$segcam" info "$tmp/m.safetensors"
 cp "$corpus/valid-conv-softmax" "$tmp/net.onnx"
 printf 'road #808080\nsky\n' >"$tmp/net.classes.txt"
 expect 0 "#808080  road" "$segcam" info "$tmp/net.onnx"
-expect 0 "class 'sky'" "$segcam" explain --model "$tmp/net.onnx" --class sky "$image" -o "$tmp/h.png"
+expect 0 "class 1 'sky'" "$segcam" explain --model "$tmp/net.onnx" --class sky "$image" -o "$tmp/h.png"
 expect 0 "" "$segcam" predict --model "$tmp/net.onnx" "$image" -o "$tmp/s.png"
 expect 2 "op Tanh at node" "$segcam" predict --model "$corpus/bad-unsupported-op" "$image" \
   -o "$tmp/s.png"
+
+# --logits names the logits tensor; --output, its old name, still works with a note; a model that
+# names no classes or normalisation says so, at import and where it is used directly.
+expect 0 "output 'logits'" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --logits logits \
+  --mean 0.5 --std 0.25
+[ -s "$tmp/err" ] && fail "FAIL: import with --mean and --std warns: $(cat "$tmp/err")" || pass
+expect 0 "note: --output is now called --logits" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" \
+  --output logits --mean 0.5 --std 0.25
+expect 0 "output 'logits'" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --output logits \
+  --quiet --mean 0.5 --std 0.25
+[ -s "$tmp/err" ] && fail "FAIL: --quiet prints: $(cat "$tmp/err")" || pass
+expect 1 "--output is the old name of --logits: give one" "$segcam" import "$corpus/valid-unet" \
+  -o "$tmp/m.safetensors" --output logits --logits logits
+expect 2 "not" "$segcam" import "$corpus/valid-unet" -o "$tmp/m.safetensors" --output nope
+cp "$corpus/valid-gate" "$tmp/bare.onnx"
+both='gives no class names (they read "class 0", "class 1", ...) and no input mean and std'
+expect 0 "warning: model '$tmp/bare.safetensors': the model file $both" "$segcam" import "$tmp/bare.onnx" \
+  -o "$tmp/bare.safetensors"
+grep -qF "segcam import --classes --mean --std sets them" "$tmp/err" && pass || fail "FAIL: import names no flags"
+expect 0 "warning: model '$tmp/bare.onnx': the model file $both" "$segcam" predict --model "$tmp/bare.onnx" \
+  "$image" -o "$tmp/s.png"
+# Mean 0 and std 1 are a choice in a segcam file or on the command line: only the names are missing.
+expect 0 '...): segcam import --classes sets it' "$segcam" predict --model "$tmp/bare.safetensors" "$image" \
+  -o "$tmp/s.png"
+expect 0 '...): segcam import --classes sets it' "$segcam" import "$tmp/bare.onnx" -o "$tmp/b2.safetensors" \
+  --mean 0 --std 1
+expect 0 "" "$segcam" predict --quiet --model "$tmp/bare.onnx" "$image" -o "$tmp/s.png"
+[ -s "$tmp/err" ] && fail "FAIL: predict --quiet prints: $(cat "$tmp/err")" || pass
 
 # The ONNX file is never replaced by the model made from it; a failed import leaves -o as it was.
 cp "$corpus/valid-unet" "$tmp/a.onnx"
