@@ -742,9 +742,10 @@ preview_settings (ExplainWidgets *w, ExplainSettings *settings, gchar **classes,
   *layer = explain_widgets_layer (w);
   settings->classes = *classes;
   settings->layer = *layer;
-  *key = g_strdup_printf ("%p|%s|%s|%d|%d|%d|%d|%d|%d", (void *) w->picker.model, *classes,
+  *key = g_strdup_printf ("%p|%s|%s|%d|%d|%d|%d|%d|%d|%d", (void *) w->picker.model, *classes,
                           *layer, settings->roi_mode, settings->score, settings->method,
-                          settings->weights, settings->pool, settings->pool_mode);
+                          settings->weights, settings->pool, settings->pool_mode,
+                          settings->max_channels);
 }
 
 static void

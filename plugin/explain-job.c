@@ -406,6 +406,9 @@ explain_check_method (const ExplainSettings *settings, GError **error)
   else if ((unsigned) settings->pool_mode > SEGCAM_POOL_MEAN)
     problem = g_strdup_printf ("pool-mode must be 0 (max) or 1 (mean), not %d",
                                (int) settings->pool_mode);
+  else if (settings->max_channels < 0)
+    problem = g_strdup_printf ("max-channels must be 0 (every channel) or more, not %d",
+                               settings->max_channels);
   if (problem == NULL)
     return TRUE;
   g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, problem);
@@ -425,6 +428,13 @@ explain_method_label (const ExplainSettings *settings)
     case SEGCAM_METHOD_XRES:
       return g_strdup_printf ("xres %d %s", settings->pool,
                               settings->pool_mode == SEGCAM_POOL_MEAN ? "mean" : "max");
+    case SEGCAM_METHOD_SCORE:
+    case SEGCAM_METHOD_ABLATION:
+      /* The cap changes the map, so the name must tell runs with different caps apart. */
+      if (settings->max_channels > 0)
+        return g_strdup_printf ("%s, %d channels", segcam_method_name (settings->method),
+                                settings->max_channels);
+      return g_strdup (segcam_method_name (settings->method));
     default:
       return g_strdup_printf ("%s%s", segcam_method_name (settings->method),
                               segcam_method_is_class_agnostic (settings->method)
@@ -455,12 +465,12 @@ explain_zero_map_warning (const ExplainSettings *settings, const char *class_nam
 }
 
 segcam_explain_options
-explain_engine_options (const ExplainSettings *settings, int class_index)
+explain_engine_options (const ExplainSettings *settings, int class_index, const float *pixels)
 {
   return (segcam_explain_options) {
     .class_index = class_index, .score = settings->score, .weights = settings->weights,
     .normalize = TRUE, .method = settings->method, .pool = settings->pool,
-    .pool_mode = settings->pool_mode,
+    .pool_mode = settings->pool_mode, .pixels = pixels, .max_channels = settings->max_channels,
   };
 }
 
@@ -763,7 +773,7 @@ typedef struct {
   float *selection;               /* the selection's weights; NULL: none, or one the ROI ignores */
   uint8_t *labels;
   float *pixels;                  /* the model's input, kept for a sweep's further forward
-                                     passes */
+                                     passes and for the methods that rerun the network */
   float **maps;                   /* one per node and class: [node * n_classes + class] */
   float *raw_max;                 /* each map's maximum before normalising */
   char *method_label;
@@ -959,7 +969,8 @@ job_explain_node (Job *job, int node, float **maps, float *raw_max, float *roi, 
       int class_index = g_array_index (job->classes, int, i);
       const char *class_name = segcam_model_class_name (job->model, class_index);
       const char *node_name = segcam_model_node_name (job->model, node);
-      segcam_explain_options options = explain_engine_options (job->settings, class_index);
+      segcam_explain_options options = explain_engine_options (job->settings, class_index,
+                                                                 job->pixels);
       double span = (end - start) / n;
 
       progress_phase (&job->progress, start + i * span, span, "Explaining %s at %s (%u of %u)",
@@ -1251,6 +1262,7 @@ struct ExplainPreview {
   int node;
   segcam_session *session;
   uint8_t *labels;
+  float *input;                /* the session's forward input, which SCORE and ABLATION rerun */
 };
 
 ExplainPreview *
@@ -1289,6 +1301,7 @@ preview_drop_session (ExplainPreview *preview)
 {
   g_clear_pointer (&preview->session, segcam_session_free);
   g_clear_pointer (&preview->labels, g_free);
+  g_clear_pointer (&preview->input, g_free);
   preview->model = NULL;
   preview->node = -1;
 }
@@ -1329,20 +1342,16 @@ preview_forward (ExplainPreview *preview, const segcam_model *model, int node, G
     .width = preview->width, .height = preview->height, .layer = node, .explain = TRUE,
   };
   int channels = segcam_model_input_channels (model);
-  float *pixels;
-  gboolean ok;
 
   preview_drop_session (preview);
   preview->session = segcam_session_new (model, &options, error);
   if (preview->session == NULL)
     return FALSE;
-  pixels = g_new (float, preview->n * channels);
+  preview->input = g_new (float, preview->n * channels);
   babl_process (babl_fish (babl_format ("R'G'B'A float"),
                            babl_format (channels == 1 ? "Y' float" : "R'G'B' float")),
-                preview->rgba, pixels, preview->n);
-  ok = segcam_session_forward (preview->session, pixels, error);
-  g_free (pixels);
-  if (! ok)
+                preview->rgba, preview->input, preview->n);
+  if (! segcam_session_forward (preview->session, preview->input, error))
     {
       preview_drop_session (preview);
       return FALSE;
@@ -1390,7 +1399,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                          ? g_array_index (classes, int, 0)
                          : explain_default_class (preview->labels, selection, preview->n,
                                                   segcam_model_n_classes (model));
-  options = explain_engine_options (settings, stats->class_index);
+  options = explain_engine_options (settings, stats->class_index, preview->input);
   start = g_get_monotonic_time ();
   roi = g_new (float, preview->n);
   map = g_new (float, preview->n);

@@ -42,6 +42,9 @@ typedef enum {
 #define EXPLAIN_MAX_MAX_SIZE 16384
 /* XRES's block side: 2 × 2 blocks, as the command line's default. */
 #define EXPLAIN_DEFAULT_POOL 2
+/* SCORE and ABLATION's cap on channels: they cost a forward pass per channel, and a layer of
+ * 512 channels would keep the menu busy for minutes; 64 is seconds at a working size of 1024. */
+#define EXPLAIN_DEFAULT_MAX_CHANNELS 64
 
 typedef struct {
   const char *classes;       /* "digit 2, 3": names or indices; "" = the class predicted most */
@@ -58,6 +61,8 @@ typedef struct {
   SegcamWeights weights;     /* SEG_GRAD_CAM's channel weights */
   int pool;                  /* XRES: the gradient's block side in target pixels, >= 1 */
   SegcamPoolMode pool_mode;  /* XRES */
+  int max_channels;          /* SCORE, ABLATION: the channels of highest mean activation used,
+                                a forward pass each; 0: every channel */
   gboolean sweep;            /* a layer sweep: maps at every block output (the node tree's
                                 top-level rows, explain_node_tree) instead of at layer, all in
                                 the one group; a forward pass each */
@@ -204,12 +209,14 @@ char *explain_method_names (void);
 /* The method of a name ("" = seg-grad-cam), or -1 with an error listing the methods. */
 int explain_parse_method (const char *name, GError **error);
 /* Fails naming the problem when the method options do not fit: an unknown method, an XRES pool
- * below 1, weights other than mean for a method other than Seg-Grad-CAM. */
+ * below 1, weights other than mean for a method other than Seg-Grad-CAM, max channels below 0. */
 gboolean explain_check_method (const ExplainSettings *settings, GError **error);
-/* The engine's options for one class's map with the settings' score and method. */
-segcam_explain_options explain_engine_options (const ExplainSettings *settings, int class_index);
+/* The engine's options for one class's map with the settings' score and method; pixels is the
+ * model's input given to segcam_session_forward (SCORE and ABLATION run it again). */
+segcam_explain_options explain_engine_options (const ExplainSettings *settings, int class_index,
+                                               const float *pixels);
 /* How names show the method: "Seg-Grad-CAM" (mean weights), "Seg-Grad-CAM abs", "hires",
- * "xres 4 max", "eigen, class-agnostic". */
+ * "xres 4 max", "eigen, class-agnostic", "score, 8 channels" (a cap; none: every channel). */
 char *explain_method_label (const ExplainSettings *settings);
 /* The warning for a map whose maximum after ReLU, raw_max, is not positive: the map is zero
  * everywhere, which says nothing about where the evidence lies, with what to try instead; NULL

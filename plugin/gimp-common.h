@@ -55,15 +55,17 @@ G_BEGIN_DECLS
   "Explain a segmentation network's prediction with a chosen CAM method"
 #define SEGCAM_EXPLAIN_METHOD_HELP                                                             \
   "Does what plug-in-segcam-explain does, with the class-activation method, its options and "  \
-  "the layer sweep as five more arguments: method (seg-grad-cam, the default; hires, "        \
+  "the layer sweep as six more arguments: method (seg-grad-cam, the default; hires, "         \
   "element-wise gradient times activation; xres, Seg-XRes-CAM with the gradient pooled in "    \
   "blocks; gradcam++; xgrad; layer, Layer-CAM; eigen, the first principal component of the "   \
-  "activations, which does not depend on the class or the ROI — and whatever methods later "   \
-  "versions of the engine add), weights (Seg-Grad-CAM's channel weights), pool and pool-mode " \
-  "(xres), and sweep (maps at every block output instead of at one layer). The segcam "        \
-  "documentation (docs/methods.md) gives each formula and its source. Layer and group names "  \
-  "show the method, e.g. \"digit 2 @ mid.relu1 (selection) — xres 2 max\". The Explain dialog " \
-  "offers the same choices. " SEGCAM_WARNINGS_HELP
+  "activations, which does not depend on the class or the ROI; score, Score-CAM, and "         \
+  "ablation, Ablation-CAM, which rerun the network once per channel of the layer — and "       \
+  "whatever methods later versions of the engine add), weights (Seg-Grad-CAM's channel "      \
+  "weights), pool and pool-mode (xres), sweep (maps at every block output instead of at one "  \
+  "layer) and max-channels (score and ablation: how many channels, hence forward passes, "     \
+  "they may cost). The segcam documentation (docs/methods.md) gives each formula and its "    \
+  "source. Layer and group names show the method, e.g. \"digit 2 @ mid.relu1 (selection) — "  \
+  "xres 2 max\". The Explain dialog offers the same choices. " SEGCAM_WARNINGS_HELP
 #define SEGCAM_WARNINGS_HELP                                                                   \
   "What may make a result misleading — a colour image into a grayscale model or the reverse, " \
   "a model file without class names or input mean and std, a map that is zero everywhere — "  \
@@ -131,7 +133,7 @@ G_BEGIN_DECLS
 /* plug-in-segcam-explain-method's arguments after outputs. */
 #define SEGCAM_ARG_METHOD                                                                      \
   "CAM method, by the engine's name: seg-grad-cam, hires, xres, gradcam++, xgrad, layer, "    \
-  "eigen, ...; \"\" = seg-grad-cam"
+  "eigen, score, ablation, ...; \"\" = seg-grad-cam"
 #define SEGCAM_ARG_WEIGHTS                                                                     \
   "Seg-Grad-CAM's channel weights (other methods need MEAN): { MEAN (0) (the paper's mean "   \
   "gradient), ABS (1) (mean of the gradient's magnitude: evidence that pulls both ways does " \
@@ -145,6 +147,11 @@ G_BEGIN_DECLS
   "Where the maps are made: { LAYER (0) (at the layer argument's node), BLOCKS (1) (a layer "  \
   "sweep: at every block output — the top-level rows of the dialog's node tree — one heat "    \
   "map per block and class in the one group, a forward pass each) }"
+#define SEGCAM_ARG_MAX_CHANNELS                                                                \
+  "score and ablation: at most this many channels of the layer, those of highest mean "        \
+  "activation (the others weigh 0); each costs one forward pass (score) or one rerun from "    \
+  "the layer (ablation) per class, so a layer of 512 channels costs 512 passes; 0 = every "     \
+  "channel; ignored by other methods"
 #define SEGCAM_ARG_THRESHOLD                                                                   \
   "Fraction of the map's maximum a pixel must reach to be selected (0 <= threshold <= 1)"
 #define SEGCAM_ARG_TO_CHANNEL                                                                  \
@@ -158,6 +165,7 @@ G_BEGIN_DECLS
 #define SEGCAM_POOL_LABEL "_Block size (pool)"
 #define SEGCAM_POOL_MODE_LABEL "Pool mode"
 #define SEGCAM_SWEEP_LABEL "Maps _for"
+#define SEGCAM_MAX_CHANNELS_LABEL "Max channels"
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
 

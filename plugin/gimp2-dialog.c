@@ -93,7 +93,7 @@ typedef struct {
   GtkWidget *dialog;
   ExplainWidgets w;
   GtkWidget *weights, *pool_mode;   /* greyed out where the method has no use for them */
-  GtkObject *pool;
+  GtkObject *pool, *max_channels;
 } ExplainDialog;
 
 static void
@@ -128,6 +128,7 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->weights = vals->weights;
   settings->pool = vals->pool;
   settings->pool_mode = vals->pool_mode;
+  settings->max_channels = vals->max_channels;
 }
 
 static void
@@ -136,6 +137,8 @@ explain_method_changed (GtkWidget *combo, ExplainDialog *d)
   gtk_widget_set_sensitive (d->weights, d->vals->method == SEGCAM_METHOD_SEG_GRAD_CAM);
   gimp_scale_entry_set_sensitive (d->pool, d->vals->method == SEGCAM_METHOD_XRES);
   gtk_widget_set_sensitive (d->pool_mode, d->vals->method == SEGCAM_METHOD_XRES);
+  gimp_scale_entry_set_sensitive (d->max_channels, d->vals->method == SEGCAM_METHOD_SCORE
+                                                     || d->vals->method == SEGCAM_METHOD_ABLATION);
 }
 
 /* The engine's methods by name, in the order of SegcamMethod: a method the engine adds appears
@@ -185,6 +188,22 @@ explain_output_toggled (GtkToggleButton *button, ExplainDialog *d)
   explain_update_ok (d);
 }
 
+/* A scale entry for *value: the slider over [lower, slider_upper], the entry up to upper; the
+ * preview follows it. */
+static GtkObject *
+int_scale_attach (GtkTable *table, gint row, const gchar *label, gint32 *value, gint lower,
+                  gint slider_upper, gint upper, const gchar *tooltip, ExplainWidgets *w)
+{
+  GtkObject *scale = gimp_scale_entry_new (table, 0, row, label, 200, 6, *value, lower,
+                                           slider_upper, 1, 4, 0, FALSE, lower, upper, tooltip,
+                                           NULL);
+
+  g_signal_connect (scale, "value-changed", G_CALLBACK (gimp_int_adjustment_update), value);
+  g_signal_connect_swapped (scale, "value-changed", G_CALLBACK (explain_widgets_preview_update),
+                            w);
+  return scale;
+}
+
 /* A combo for *value; the preview follows it (when w is given). */
 static void
 int_combo_attach (GtkTable *table, gint row, const gchar *label, gint32 *value,
@@ -213,7 +232,7 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
   gboolean run;
   GtkWidget *vbox, *table, *frame, *outputs_box, *outputs[G_N_ELEMENTS (output_labels)], *hbox;
   GtkWidget *method;
-  GtkObject *size, *opacity, *pool;
+  GtkObject *size, *opacity;
 
   gimp_ui_init (SEGCAM_BINARY, FALSE);
   d.dialog = dialog_new ("Seg-Grad-CAM: Explain", SEGCAM_EXPLAIN_PROC, &vbox);
@@ -224,7 +243,7 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
   d.w.user_data = &d;
   explain_widgets_init (&d.w);
 
-  table = table_new (14);
+  table = table_new (15);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, 0, "_Classes:", 0.0, 0.0, d.w.classes_view,
                              2, FALSE);
   gtk_label_set_mnemonic_widget (
@@ -243,27 +262,26 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
                     DIALOG_TIP_WEIGHTS, d.weights, &d.w);
   /* The scale up to 64 target pixels, the entry beyond (a block as large as the map is
    * Seg-Grad-CAM with mean pooling). */
-  pool = gimp_scale_entry_new (GTK_TABLE (table), 0, 6, SEGCAM_POOL_LABEL ":", 200, 6,
-                               vals->pool, 1, 64, 1, 4, 0, FALSE, 1, 4096, SEGCAM_ARG_POOL,
-                               NULL);
-  d.pool = pool;
-  g_signal_connect (pool, "value-changed", G_CALLBACK (gimp_int_adjustment_update), &vals->pool);
-  g_signal_connect_swapped (pool, "value-changed", G_CALLBACK (explain_widgets_preview_update),
-                            &d.w);
+  d.pool = int_scale_attach (GTK_TABLE (table), 6, SEGCAM_POOL_LABEL ":", &vals->pool, 1, 64,
+                             4096, SEGCAM_ARG_POOL, &d.w);
   d.pool_mode = gimp_int_combo_box_new (DIALOG_POOL_MODES);
   int_combo_attach (GTK_TABLE (table), 7, SEGCAM_POOL_MODE_LABEL ":", &vals->pool_mode,
                     DIALOG_TIP_POOL_MODE, d.pool_mode, &d.w);
+  /* The slider up to 256 channels (seconds to a minute), the entry beyond; 0 = every channel. */
+  d.max_channels = int_scale_attach (GTK_TABLE (table), 8, SEGCAM_MAX_CHANNELS_LABEL ":",
+                                     &vals->max_channels, 0, 256, 65536,
+                                     SEGCAM_ARG_MAX_CHANNELS, &d.w);
   g_signal_connect (method, "changed", G_CALLBACK (explain_method_changed), &d);
   explain_method_changed (method, &d);
   /* The preview shows the chosen layer's map, also for a sweep. */
-  int_combo_attach (GTK_TABLE (table), 8, SEGCAM_SWEEP_LABEL ":", &vals->sweep, DIALOG_TIP_SWEEP,
+  int_combo_attach (GTK_TABLE (table), 9, SEGCAM_SWEEP_LABEL ":", &vals->sweep, DIALOG_TIP_SWEEP,
                     gimp_int_combo_box_new (DIALOG_SWEEP), NULL);
-  int_combo_attach (GTK_TABLE (table), 9, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
+  int_combo_attach (GTK_TABLE (table), 10, "Color_map:", &vals->colormap, DIALOG_TIP_COLORMAP,
                     gimp_int_combo_box_new (DIALOG_COLORMAPS), &d.w);
-  opacity = opacity_attach (GTK_TABLE (table), 10, &vals->opacity, DIALOG_TIP_OPACITY);
+  opacity = opacity_attach (GTK_TABLE (table), 11, &vals->opacity, DIALOG_TIP_OPACITY);
   g_signal_connect_swapped (opacity, "value-changed", G_CALLBACK (explain_widgets_preview_update),
                             &d.w);
-  size = working_size_attach (GTK_TABLE (table), 11, d.w.size_note, &vals->max_size);
+  size = working_size_attach (GTK_TABLE (table), 12, d.w.size_note, &vals->max_size);
   size_note_update (d.w.size_note, d.w.width, d.w.height, vals->max_size);
   g_signal_connect (size, "value-changed", G_CALLBACK (explain_max_size_changed), &d);
 

@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /* Last values, stored with gimp_set_data: plain bytes, so fixed-size strings and a version that
  * changes with the layout (a stored struct of another version or size is ignored). */
-#define GIMP2_VALS_VERSION 3
+#define GIMP2_VALS_VERSION 4
 
 typedef struct {
   guint32 version;
@@ -25,12 +25,13 @@ typedef struct {
   gint32  max_size;
   gint32  map_alpha;       /* dialog options beyond the PDB arguments: FALSE in batch runs */
   gint32  legend;
-  gint32  method;          /* SegcamMethod; with the three below, arguments of
+  gint32  method;          /* SegcamMethod; with the five below, arguments of
                               plug-in-segcam-explain-method only */
   gint32  weights;
   gint32  pool;
   gint32  pool_mode;
   gint32  sweep;
+  gint32  max_channels;
 } ExplainVals;
 
 typedef struct {

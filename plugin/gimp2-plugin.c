@@ -28,7 +28,7 @@ static const ExplainVals explain_defaults = {
   GIMP2_VALS_VERSION, "", "", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
   SEGCAM_COLORMAP_JET, EXPLAIN_DEFAULT_OPACITY, EXPLAIN_DEFAULT_OUTPUTS, EXPLAIN_DEFAULT_MAX_SIZE,
   FALSE, FALSE, SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_MEAN, EXPLAIN_DEFAULT_POOL,
-  SEGCAM_POOL_MAX, FALSE,
+  SEGCAM_POOL_MAX, FALSE, EXPLAIN_DEFAULT_MAX_CHANNELS,
 };
 
 static const SelectVals select_defaults = { GIMP2_VALS_VERSION, 0.5, FALSE };
@@ -63,6 +63,7 @@ static const GimpParamDef explain_method_args[] = {
   { GIMP_PDB_INT32, "pool", SEGCAM_ARG_POOL },
   { GIMP_PDB_INT32, "pool-mode", SEGCAM_ARG_POOL_MODE },
   { GIMP_PDB_INT32, "sweep", SEGCAM_ARG_SWEEP },
+  { GIMP_PDB_INT32, "max-channels", SEGCAM_ARG_MAX_CHANNELS },
 };
 static const GimpParamDef explain_return[] = {
   { GIMP_PDB_LAYER, "group", SEGCAM_RETURN_GROUP },
@@ -206,10 +207,12 @@ read_explain_method_args (const GimpParam *param, gpointer data, GError **error)
   vals->pool = param[13].data.d_int32;
   vals->pool_mode = param[14].data.d_int32;
   vals->sweep = param[15].data.d_int32;
+  vals->max_channels = param[16].data.d_int32;
   return check_range (vals->weights, SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_RELU, "weights", error)
          && check_range (vals->pool, 1, G_MAXINT32, "pool", error)
          && check_range (vals->pool_mode, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN, "pool-mode", error)
-         && check_range (vals->sweep, 0, 1, "sweep", error);
+         && check_range (vals->sweep, 0, 1, "sweep", error)
+         && check_range (vals->max_channels, 0, G_MAXINT32, "max-channels", error);
 }
 
 static gboolean
@@ -449,7 +452,7 @@ explain_settings (gconstpointer data, ExplainSettings *settings)
     .score = vals->score, .colormap = vals->colormap, .opacity = vals->opacity,
     .outputs = vals->outputs, .max_size = vals->max_size, .method = vals->method,
     .weights = vals->weights, .pool = vals->pool, .pool_mode = vals->pool_mode,
-    .sweep = vals->sweep,
+    .sweep = vals->sweep, .max_channels = vals->max_channels,
     .map_alpha = vals->map_alpha, .legend = vals->legend,
   };
   return vals->model;

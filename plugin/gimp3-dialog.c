@@ -195,6 +195,7 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->weights = config_int (&e->d, "weights");
   settings->pool = config_int (&e->d, "pool");
   settings->pool_mode = config_int (&e->d, "pool-mode");
+  settings->max_channels = config_int (&e->d, "max-channels");
   g_object_get (e->d.config, "opacity", &settings->opacity, "map-alpha", &settings->map_alpha,
                 NULL);
 }
@@ -368,24 +369,30 @@ explain_dump (gpointer state)
   explain_widgets_dump (&((ExplainDialog *) state)->w);
 }
 
-/* Weights only for seg-grad-cam, pool and pool mode only for xres. */
+/* Weights only for seg-grad-cam, pool and pool mode only for xres, max channels only for the
+ * methods that rerun the network per channel. */
 static void
 explain_method_sensitivity (GimpProcedureDialog *dialog, GimpProcedureConfig *config)
 {
-  static const struct { const gchar *property; SegcamMethod method; } uses[] = {
-    { "weights", SEGCAM_METHOD_SEG_GRAD_CAM }, { "pool", SEGCAM_METHOD_XRES },
-    { "pool-mode", SEGCAM_METHOD_XRES },
+  static const struct { const gchar *property; SegcamMethod methods[2]; guint n; } uses[] = {
+    { "weights", { SEGCAM_METHOD_SEG_GRAD_CAM }, 1 }, { "pool", { SEGCAM_METHOD_XRES }, 1 },
+    { "pool-mode", { SEGCAM_METHOD_XRES }, 1 },
+    { "max-channels", { SEGCAM_METHOD_SCORE, SEGCAM_METHOD_ABLATION }, 2 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (uses); i++)
     {
-      GimpValueArray *values = gimp_value_array_new (1);
-      GValue value = G_VALUE_INIT;
+      GimpValueArray *values = gimp_value_array_new (uses[i].n);
 
-      g_value_init (&value, G_TYPE_STRING);
-      g_value_set_string (&value, segcam_method_name (uses[i].method));
-      gimp_value_array_append (values, &value);
-      g_value_unset (&value);
+      for (guint k = 0; k < uses[i].n; k++)
+        {
+          GValue value = G_VALUE_INIT;
+
+          g_value_init (&value, G_TYPE_STRING);
+          g_value_set_string (&value, segcam_method_name (uses[i].methods[k]));
+          gimp_value_array_append (values, &value);
+          g_value_unset (&value);
+        }
       gimp_procedure_dialog_set_sensitive_if_in (dialog, uses[i].property, G_OBJECT (config),
                                                  "method", values, TRUE);
     }
@@ -396,8 +403,8 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                       const ExplainSource *source, const gchar *model_dir, segcam_model **model)
 {
   static const gchar *const generated[] = { "roi-mode", "score", "weights", "pool",
-                                            "pool-mode", "sweep", "colormap", "opacity",
-                                            "max-size" };
+                                            "pool-mode", "max-channels", "sweep", "colormap",
+                                            "opacity", "max-size" };
   ExplainDialog e = { { NULL } };
   GimpProcedureDialog *dialog;
   gboolean run;
@@ -448,6 +455,10 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                              dialog, "pool-mode", GIMP_INT_STORE (gimp_int_store_new (
                                                     DIALOG_POOL_MODES))),
                            DIALOG_TIP_POOL_MODE, NULL);
+  /* The slider up to 256 channels (seconds to a minute), the entry beyond; 0 = every channel. */
+  gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (gimp_procedure_dialog_get_scale_entry (
+                                 dialog, "max-channels", 1.0)),
+                               0, 256, FALSE);
   explain_method_sensitivity (dialog, config);
   gimp_help_set_help_data (gimp_procedure_dialog_get_int_combo (
                              dialog, "sweep", GIMP_INT_STORE (gimp_int_store_new (DIALOG_SWEEP))),
@@ -456,8 +467,8 @@ gimp3_explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
                            DIALOG_TIP_OPACITY, NULL);
   gimp_procedure_dialog_fill (dialog, "roi-mode", "score", NULL);
   dialog_pack (&e.d, explain_method_row (&e, labels));
-  gimp_procedure_dialog_fill (dialog, "weights", "pool", "pool-mode", "sweep", "colormap",
-                              "opacity", NULL);
+  gimp_procedure_dialog_fill (dialog, "weights", "pool", "pool-mode", "max-channels", "sweep",
+                              "colormap", "opacity", NULL);
   dialog_pack_max_size (&e.d, e.w.size_note);
   for (guint i = 0; i < G_N_ELEMENTS (generated); i++)
     gtk_size_group_add_widget (labels, gimp_labeled_get_label (GIMP_LABELED (

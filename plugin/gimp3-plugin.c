@@ -85,6 +85,9 @@ add_method_arguments (GimpProcedure *procedure, gboolean aux)
                                            SEGCAM_POOL_MEAN, SEGCAM_POOL_MAX, G_PARAM_READWRITE);
       gimp_procedure_add_int_aux_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL,
                                            SEGCAM_ARG_SWEEP, 0, 1, 0, G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure, "max-channels", SEGCAM_MAX_CHANNELS_LABEL,
+                                           SEGCAM_ARG_MAX_CHANNELS, 0, G_MAXINT32,
+                                           EXPLAIN_DEFAULT_MAX_CHANNELS, G_PARAM_READWRITE);
       return;
     }
   gimp_procedure_add_string_argument (procedure, "method", SEGCAM_METHOD_LABEL,
@@ -99,6 +102,9 @@ add_method_arguments (GimpProcedure *procedure, gboolean aux)
                                    SEGCAM_POOL_MAX, G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL, SEGCAM_ARG_SWEEP, 0,
                                    1, 0, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "max-channels", SEGCAM_MAX_CHANNELS_LABEL,
+                                   SEGCAM_ARG_MAX_CHANNELS, 0, G_MAXINT32,
+                                   EXPLAIN_DEFAULT_MAX_CHANNELS, G_PARAM_READWRITE);
 }
 
 static GimpProcedure *
@@ -467,7 +473,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   if (status == GIMP_PDB_SUCCESS)
     {
       gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0, weights = 0,
-           pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0;
+           pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0,
+           max_channels = EXPLAIN_DEFAULT_MAX_CHANNELS;
       gchar *method = NULL;
 
       g_object_get (config, "model", &model_setting, "opacity", &settings.opacity, "max-size",
@@ -477,12 +484,13 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                       "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
                       &settings.map_alpha, "legend", &settings.legend, "method", &method,
                       "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, "sweep",
-                      &sweep, NULL);
+                      &sweep, "max-channels", &max_channels, NULL);
       settings.method = explain ? explain_parse_method (method, &error) : 0;
       settings.weights = weights;
       settings.pool = pool;
       settings.pool_mode = pool_mode;
       settings.sweep = sweep;
+      settings.max_channels = max_channels;
       g_free (method);
       settings.classes = classes;
       settings.layer = layer;

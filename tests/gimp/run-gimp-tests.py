@@ -297,7 +297,8 @@ GIMP3_SIGNATURES = {
     "plug-in-segcam-explain-method": EXPLAIN_SIGNATURE + [
         ("GParamString", "method", "seg-grad-cam"), ("GParamInt", "weights", "0", "2", "0"),
         ("GParamInt", "pool", "1", "2.14748e+09", "2"), ("GParamInt", "pool-mode", "0", "1", "0"),
-        ("GParamInt", "sweep", "0", "1", "0"), ("GimpParamLayer", "group")],
+        ("GParamInt", "sweep", "0", "1", "0"),
+        ("GParamInt", "max-channels", "0", "2.14748e+09", "64"), ("GimpParamLayer", "group")],
     "plug-in-segcam-heat-map-select": [
         ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
         ("GimpParamCoreObjectArray", "drawables"),
@@ -496,6 +497,13 @@ def check_batch_outputs(args, results, work, log, profile):
          ["--class", "digit 1", "--method", "gradcam++"] + gray + ["rgb.png"], 0, 3),
         ("cli-method-eigen", "method-eigen.png", "cli-eigen.png",
          ["--class", "digit 1", "--method", "eigen"] + gray + ["rgb.png"], 0, 3),
+        # Score-CAM and Ablation-CAM with the same cap on the channels.
+        ("cli-method-score", "method-score.png", "cli-score.png",
+         ["--class", "digit 1", "--method", "score", "--max-channels", "3"] + gray + ["rgb.png"],
+         0, 3),
+        ("cli-method-ablation", "method-ablation.png", "cli-ablation.png",
+         ["--class", "digit 1", "--method", "ablation", "--max-channels", "3"] + gray
+         + ["rgb.png"], 0, 3),
         # A sweep's map at the first block output is the command line's at that layer.
         ("cli-sweep-enc", "sweep-enc.png", "cli-enc.png",
          ["--class", "digit 1", "--layer", "enc.relu1"] + gray + ["rgb.png"], 0, 3),

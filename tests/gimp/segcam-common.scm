@@ -478,11 +478,13 @@
 (define (st-test-explain-method)
   (let* ((image (st-load "rgb.png"))
          (source (st-source image)))
-    (define (method-heat method weights pool pool-mode file)
+    (define (capped-heat method weights pool pool-mode max-channels file)
       (let ((group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 method weights
-                                      pool pool-mode 0)))
+                                      pool pool-mode 0 max-channels)))
         (st-save image (car (st-children group)) file)
         (list (st-name group) (st-name (car (st-children group))))))
+    (define (method-heat method weights pool pool-mode file)
+      (capped-heat method weights pool pool-mode 0 file))
     (st-select image 6 6 20 20)
     (st-expect-equal (method-heat "xres" 0 2 0 "method-xres.png")
                      '("digit 1 @ mid.relu1 — xres 2 max (texture-mnist-biased)"
@@ -502,6 +504,11 @@
     (st-expect-equal (cadr (method-heat "eigen" 0 2 0 "method-eigen.png"))
                      "digit 1 @ mid.relu1 (whole layer) — eigen, class-agnostic"
                      "eigen says it is class-agnostic")
+    ; The methods that rerun the network per channel, capped (the cap is in the name).
+    (st-expect-equal (cadr (capped-heat "score" 0 2 0 3 "method-score.png"))
+                     "digit 1 @ mid.relu1 (whole layer) — score, 3 channels" "score")
+    (st-expect-equal (cadr (capped-heat "ablation" 0 2 0 3 "method-ablation.png"))
+                     "digit 1 @ mid.relu1 (whole layer) — ablation, 3 channels" "ablation")
     (st-expect-equal (st-source image) source "the source stays the active layer")
     (st-expect-failure image "unknown method" (st-out-of-range 'method)
                        (lambda () (method-heat "nope" 0 2 0 "x.png")))
@@ -510,6 +517,8 @@
                        (lambda () (method-heat "hires" 1 2 0 "x.png")))
     (st-expect-failure image "pool 0" (st-out-of-range 'pool)
                        (lambda () (method-heat "xres" 0 0 0 "x.png")))
+    (st-expect-failure image "max-channels -1" (st-out-of-range 'max-channels)
+                       (lambda () (capped-heat "score" 0 2 0 -1 "x.png")))
     (gimp-image-delete image)))
 
 ; A layer sweep: one heat map per block output in one group (the driver compares the first with
@@ -517,7 +526,7 @@
 (define (st-test-sweep)
   (let* ((image (st-load "rgb.png"))
          (source (st-source image))
-         (group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 "" 0 2 0 1))
+         (group (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 "" 0 2 0 1 0))
          (kids (st-children group)))
     (st-expect-equal (st-name group)
                      "digit 1 @ 8 block outputs — Seg-Grad-CAM (texture-mnist-biased)" "group name")

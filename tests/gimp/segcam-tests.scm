@@ -53,10 +53,10 @@
   (car (plug-in-segcam-segment mode image drawable model opacity)))
 
 (define (st-explain-method image drawable model classes layer roi score colormap opacity outputs
-                           method weights pool pool-mode sweep)
+                           method weights pool pool-mode sweep max-channels)
   (car (plug-in-segcam-explain-method RUN-NONINTERACTIVE image drawable model classes layer roi
                                       score colormap opacity outputs method weights pool
-                                      pool-mode sweep)))
+                                      pool-mode sweep max-channels)))
 
 (define (st-heat-map-select image drawable threshold to-channel)
   (car (plug-in-segcam-heat-map-select RUN-NONINTERACTIVE image drawable threshold to-channel)))
@@ -77,6 +77,7 @@
                     (opacity . "opacity must lie in [0, 100]")
                     (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
                     (pool . "pool must lie in [1, ")
+                    (max-channels . "max-channels must lie in [0, ")
                     (threshold . "threshold must lie in [0, 1]")))))
 
 ; Repeat Last's error is a message for the user (the driver finds it on the console); the caller
@@ -100,12 +101,12 @@
 ; Turns on the dialog's options beyond the PDB arguments (transparent cold values, legend) in
 ; Explain's last values, as its check buttons would: the gint32s after max_size in ExplainVals.
 (define st-vals-map-alpha 5408)
-; The method (hires, SegcamMethod 1) follows as the next gint32, then weights, pool, pool mode
-; and sweep.
+; The method (hires, SegcamMethod 1) follows as the next gint32, then weights, pool, pool mode,
+; sweep and max channels.
 (define (st-store-last-options)
   (let* ((stored (gimp-procedural-db-get-data "plug-in-segcam-explain"))
          (bytes (cadr stored)))
-    ; Seven gint32s from map_alpha to sweep, padded to the gdouble's alignment.
+    ; Eight gint32s from map_alpha to max_channels (a multiple of the gdouble's alignment).
     (st-expect (= (car stored) (+ st-vals-map-alpha 32)) "last values of this layout")
     (vector-set! bytes st-vals-map-alpha 1)
     (vector-set! bytes (+ st-vals-map-alpha 4) 1)
@@ -146,15 +147,15 @@
                      "segment return")
     ; explain-method: explain's arguments, then the method's.
     (let ((method (gimp-procedural-db-proc-info "plug-in-segcam-explain-method")))
-      (st-expect-equal (list (list-ref method 6) (list-ref method 7)) '(16 1)
+      (st-expect-equal (list (list-ref method 6) (list-ref method 7)) '(17 1)
                        "explain-method arity")
-      (st-expect-equal (arg-names "plug-in-segcam-explain-method" 16)
+      (st-expect-equal (arg-names "plug-in-segcam-explain-method" 17)
                        '("run-mode" "image" "drawable" "model" "classes" "layer" "roi-mode"
                          "score" "colormap" "opacity" "outputs" "method" "weights" "pool"
-                         "pool-mode" "sweep")
+                         "pool-mode" "sweep" "max-channels")
                        "explain-method arguments")
-      (st-expect-equal (list-tail (arg-types "plug-in-segcam-explain-method" 16) 11)
-                       (list PDB-STRING PDB-INT32 PDB-INT32 PDB-INT32 PDB-INT32)
+      (st-expect-equal (list-tail (arg-types "plug-in-segcam-explain-method" 17) 11)
+                       (list PDB-STRING PDB-INT32 PDB-INT32 PDB-INT32 PDB-INT32 PDB-INT32)
                        "explain-method argument types")
       (st-expect (> (string-length (cadr method)) 200) "explain-method has help text"))
     (let ((select (gimp-procedural-db-proc-info "plug-in-segcam-heat-map-select")))

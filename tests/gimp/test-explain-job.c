@@ -294,6 +294,8 @@ test_methods (void)
     { SEGCAM_METHOD_XRES, SEGCAM_WEIGHTS_MEAN, 4, SEGCAM_POOL_MEAN, "xres 4 mean" },
     { SEGCAM_METHOD_HIRES, SEGCAM_WEIGHTS_MEAN, 0, 0, "hires" },
     { SEGCAM_METHOD_EIGEN, SEGCAM_WEIGHTS_MEAN, 0, 0, "eigen, class-agnostic" },
+    { SEGCAM_METHOD_SCORE, SEGCAM_WEIGHTS_MEAN, 0, 0, "score" },
+    { SEGCAM_METHOD_ABLATION, SEGCAM_WEIGHTS_MEAN, 0, 0, "ablation" },
   };
   ExplainSettings settings = { NULL };
   GError *error = NULL;
@@ -326,6 +328,16 @@ test_methods (void)
       g_assert_cmpstr (text, ==, labels[i].label);
       g_free (text);
     }
+  /* A cap on the channels changes the map, so the name shows it. */
+  settings = (ExplainSettings) { .method = SEGCAM_METHOD_ABLATION, .max_channels = 8 };
+  text = explain_method_label (&settings);
+  g_assert_cmpstr (text, ==, "ablation, 8 channels");
+  g_free (text);
+  g_assert_true (explain_check_method (&settings, NULL));
+  settings.max_channels = -1;
+  g_assert_false (explain_check_method (&settings, &error));
+  g_assert_cmpstr (error->message, ==, "max-channels must be 0 (every channel) or more, not -1");
+  g_clear_error (&error);
 
   settings = (ExplainSettings) { .method = SEGCAM_METHOD_XRES, .pool = 0 };
   g_assert_false (explain_check_method (&settings, &error));
@@ -582,6 +594,8 @@ engine_heat_with (const segcam_model *model, const float *pixels, int width, int
 
   g_assert_nonnull (session);
   g_assert_true (segcam_session_forward (session, pixels, NULL));
+  /* The image forwarded, which SCORE and ABLATION rerun (the others ignore it). */
+  explain.pixels = pixels;
   if (labels != NULL)
     {
       *labels = g_new (uint8_t, n);
@@ -905,16 +919,25 @@ static void
 test_run_methods (void)
 {
   static const struct { SegcamMethod method; SegcamWeights weights; int pool;
-                        SegcamPoolMode mode; const char *name; } runs[] = {
-    { SEGCAM_METHOD_HIRES, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX,
+                        SegcamPoolMode mode; int max_channels; const char *name; } runs[] = {
+    { SEGCAM_METHOD_HIRES, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX, 0,
       "digit 1 @ mid.relu1 (whole layer) — hires" },
-    { SEGCAM_METHOD_XRES, SEGCAM_WEIGHTS_MEAN, 3, SEGCAM_POOL_MEAN,
+    { SEGCAM_METHOD_XRES, SEGCAM_WEIGHTS_MEAN, 3, SEGCAM_POOL_MEAN, 0,
       "digit 1 @ mid.relu1 (whole layer) — xres 3 mean" },
-    { SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_ABS, 1, SEGCAM_POOL_MAX,
+    { SEGCAM_METHOD_SEG_GRAD_CAM, SEGCAM_WEIGHTS_ABS, 1, SEGCAM_POOL_MAX, 0,
       "digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM abs" },
-    { SEGCAM_METHOD_EIGEN, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX,
+    { SEGCAM_METHOD_EIGEN, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX, 0,
       "digit 1 @ mid.relu1 (whole layer) — eigen, class-agnostic" },
+    /* The methods that rerun the network get the image and the cap; each channel is a step of
+     * the progress bar. */
+    { SEGCAM_METHOD_SCORE, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX, 3,
+      "digit 1 @ mid.relu1 (whole layer) — score, 3 channels" },
+    { SEGCAM_METHOD_ABLATION, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX, 3,
+      "digit 1 @ mid.relu1 (whole layer) — ablation, 3 channels" },
+    { SEGCAM_METHOD_ABLATION, SEGCAM_WEIGHTS_MEAN, 1, SEGCAM_POOL_MAX, 0,
+      "digit 1 @ mid.relu1 (whole layer) — ablation" },
   };
+  int hires_calls = -1;
   const int width = 30, height = 20;
   float *pixels;
   GeglBuffer *layer = make_layer (width, height, &pixels);
@@ -926,16 +949,23 @@ test_run_methods (void)
       ExplainSettings settings = {
         "digit 1", "", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS, SEGCAM_COLORMAP_JET, 50,
         EXPLAIN_OUTPUT_HEAT_MAP, 1024, runs[i].method, runs[i].weights, runs[i].pool,
-        runs[i].mode,
+        runs[i].mode, runs[i].max_channels,
       };
       segcam_explain_options options = {
         1, SEGCAM_SCORE_LOGITS, runs[i].weights, TRUE, runs[i].method, runs[i].pool, runs[i].mode,
+        NULL, runs[i].max_channels,
       };
       GError *error = NULL;
-      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL,
-                                           &error);
+      ProgressLog log = { 0, 0, TRUE };
+      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, log_progress,
+                                           &log, &error);
 
       g_assert_no_error (error);
+      g_assert_true (log.monotonic);
+      if (runs[i].method == SEGCAM_METHOD_HIRES)
+        hires_calls = log.calls;
+      else if (runs[i].max_channels > 0)
+        g_assert_cmpint (log.calls, ==, hires_calls + runs[i].max_channels);
       g_assert_cmpstr (layer_at (result, 0)->name, ==, runs[i].name);
       check_first_layer (result, engine_heat_with (rgb_model, pixels, width, height, -1,
                                                    &options, NULL, SEGCAM_COLORMAP_JET, NULL),

@@ -77,13 +77,13 @@
   (st-segment-drawables mode image (vector drawable) model opacity))
 
 (define (st-explain-method image drawable model classes layer roi score colormap opacity outputs
-                           method weights pool pool-mode sweep)
+                           method weights pool pool-mode sweep max-channels)
   (plug-in-segcam-explain-method #:run-mode RUN-NONINTERACTIVE #:image image
                                  #:drawables (vector drawable) #:model model #:classes classes
                                  #:layer layer #:roi-mode roi #:score score #:colormap colormap
                                  #:opacity opacity #:outputs outputs #:method method
                                  #:weights weights #:pool pool #:pool-mode pool-mode
-                                 #:sweep sweep))
+                                 #:sweep sweep #:max-channels max-channels))
 
 (define (st-heat-map-select image drawable threshold to-channel)
   (plug-in-segcam-heat-map-select #:run-mode RUN-NONINTERACTIVE #:image image
@@ -106,6 +106,7 @@
                     (opacity . "out of range: 0.000000 to 100.000000")
                     (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
                     (pool . "value 0 out of range: 1 to")
+                    (max-channels . "value -1 out of range: 0 to")
                     (threshold . "out of range: 0.000000 to 1.000000")))))
 
 ; GIMP 3 hands Repeat Last's error to the caller too.
