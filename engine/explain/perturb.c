@@ -56,20 +56,21 @@ masked_image (segcam_session *s, const float *a, int k, const float *pixels, flo
   size_t hw = (size_t) t->h * t->w;
   for (size_t p = 0; p < hw; p++)
     s->cam[p] = a[p * t->c + k];
-  segcam_act cam = {s->cam, 1, t->h, t->w, 1}, full = {s->resized, 1, s->hp, s->wp, 1};
+  /* The grid every map is resized on, so that a fixed-size network's mask covers the image. */
+  segcam_act cam = {s->cam, 1, t->h, t->w, 1}, full = segcam_session_map_grid (s);
   segcam_upsample_forward (s->pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, &cam, &full);
   float lo = INFINITY, hi = -INFINITY;
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
-        float v = s->resized[(size_t) y * s->wp + x];
+        float v = full.data[(size_t) y * full.w + x];
         lo = MIN (lo, v), hi = MAX (hi, v);
       }
   int c = m->in_channels;
   for (int y = 0; y < s->height; y++)
     for (int x = 0; x < s->width; x++)
       {
-        double h = (s->resized[(size_t) y * s->wp + x] - lo) / (hi - lo + SCORE_CAM_EPS);
+        double h = (full.data[(size_t) y * full.w + x] - lo) / (hi - lo + SCORE_CAM_EPS);
         size_t q = ((size_t) y * s->width + x) * c;
         for (int j = 0; j < c; j++)
           out[q + j] = (float) (m->mean[j] + (pixels[q + j] - m->mean[j]) * h);

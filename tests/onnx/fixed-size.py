@@ -86,6 +86,28 @@ def reference(model, x, size, roi):
     return resample(z, size)[0].detach().numpy(), (cam / cam.max()).detach().numpy()
 
 
+def reference_score_cam(model, x, size):
+    """Score-CAM over all 8 channels on the whole image (docs/methods.md): each channel's map,
+    resized to the image and min-max normalised, masks the normalised input; the ROI scores of the
+    masked images, softmaxed, weigh the channels."""
+    saved = {}
+    hook = model.relu2.register_forward_hook(lambda m, i, o: saved.__setitem__("a", o))
+    try:
+        model(resample(x, EXPORT))
+    finally:
+        hook.remove()
+    a = saved["a"].detach()
+    scores = []
+    for k in range(a.shape[1]):
+        h = resample(a[:, k:k + 1], size)
+        h = (h - h.min()) / (h.max() - h.min() + 1e-8)
+        scores.append(float(model(resample(x * h, EXPORT))[0, CLASS].sum()))
+    w = torch.softmax(torch.tensor(scores, dtype=torch.float64), 0)
+    cam = (w[None, :, None, None] * a).sum(dim=1, keepdim=True)
+    cam = F.relu(resample(cam, size))[0, 0]
+    return (cam / cam.max()).numpy()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--segcam", required=True)
@@ -142,6 +164,11 @@ def main():
              "--roi-rect", ",".join(map(str, rect)), png, "-o", png[:-4] + "-heat-roi.png",
              "--map-npy", npy])
         map_err = max(map_err, float(np.abs(np.load(npy) - reference(model, x, (h, w), roi)[1]).max()))
+        # Score-CAM masks the image with maps resized to the image, not to the network.
+        run([args.segcam, "explain", "--model", model_path, "--class", str(CLASS), "--layer", LAYER,
+             "--method", "score", "--max-channels", "8", png, "-o", png[:-4] + "-heat-score.png",
+             "--map-npy", npy])
+        map_err = max(map_err, float(np.abs(np.load(npy) - reference_score_cam(model, x, (h, w))).max()))
         line = f"  fixed {w:3d}x{h:<3d} logits {logit_err:.2e}  map {map_err:.2e}"
         if args.ort and (h, w) == EXPORT:
             ort_z = ort_logits(args, onnx_path, raw, w, h, MEAN, STD)
