@@ -187,12 +187,13 @@ plot_share (const char *path, GPtrArray *groups, const char *method, guint share
         continue;
       double cx = x0 + slot * (k++ + 0.5), half = MIN (slot * 0.3, 30);
       GArray *v = g->values[share];
-      double *sorted = g_memdup2 (v->data, v->len * sizeof (double));
-      qsort (sorted, v->len, sizeof (double), compare_doubles);
       if (v->len > 0)
         {
+          double *sorted = g_memdup2 (v->data, v->len * sizeof (double));
+          qsort (sorted, v->len, sizeof (double), compare_doubles);
           double q1 = quantile (sorted, v->len, 0.25), q2 = quantile (sorted, v->len, 0.5);
           double q3 = quantile (sorted, v->len, 0.75);
+          g_free (sorted);
           cairo_set_source_rgba (cr, 0.25, 0.45, 0.85, 0.25);
           cairo_rectangle (cr, cx - half, y0 + (y1 - y0) * q3, 2 * half, (y1 - y0) * (q1 - q3));
           cairo_fill (cr);
@@ -216,7 +217,6 @@ plot_share (const char *path, GPtrArray *groups, const char *method, guint share
           cairo_close_path (cr);
           cairo_fill (cr);
         }
-      g_free (sorted);
       /* The class's name below its slot, slanted so that long names fit. */
       cairo_save (cr);
       cairo_set_source_rgb (cr, 0.2, 0.2, 0.2);
