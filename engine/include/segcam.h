@@ -27,6 +27,7 @@ typedef enum {
   SEGCAM_ERROR_MODEL,   /* the model file is unreadable, malformed or inconsistent */
   SEGCAM_ERROR_INPUT,   /* bad argument: unknown class or layer, empty ROI, wrong size */
   SEGCAM_ERROR_MEMORY,  /* the requested size does not fit in memory or address space */
+  SEGCAM_ERROR_CANCELLED, /* the caller's cancel callback asked to stop */
 } SegcamError;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -168,6 +169,9 @@ typedef struct {
                              they run again (the session's state afterwards is that image's) */
   int max_channels;       /* SCORE, ABLATION: at most this many channels, those of highest mean
                              activation (the others weigh 0); 0: every channel */
+  gboolean (*cancelled) (void *data); /* SCORE, ABLATION: asked between passes; TRUE stops the
+                             explanation with SEGCAM_ERROR_CANCELLED. NULL: never */
+  void *cancel_data;
 } segcam_explain_options;
 
 /* "seg-grad-cam", "hires", "xres", "gradcam++", "xgrad", "layer", "eigen", "score", "ablation";
