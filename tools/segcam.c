@@ -12,7 +12,6 @@
 #include "segcam.h"
 #include "template.h"
 
-#include <cblas.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -712,7 +711,11 @@ cmd_bench (int argc, char **argv)
   getrusage (RUSAGE_SELF, &ru);
   printf ("model %s, %dx%d, %d thread(s), %s path, method %s, OpenBLAS core %s\n", model, w, h,
           threads > 0 ? threads : segcam_default_threads (), exact ? "exact" : "fast",
-          segcam_method_name (eo.method), openblas_get_corename ());
+          segcam_method_name (eo.method), segcam_blas_core ());
+  char *blas = segcam_advise_blas ();
+  if (blas)
+    printf ("note: %s\n", blas);
+  g_free (blas);
   printf ("forward          %10.2f ms (median of %d)\n", segcam_cli_median (fwd, runs), runs);
   printf ("forward+explain  %10.2f ms (median of %d)\n", segcam_cli_median (exp, runs), runs);
   /* The methods that rerun the network cost about one pass per channel: 8 show the rate. */

@@ -239,6 +239,14 @@ void segcam_colormap_apply (SegcamColormap colormap, const float *values, size_t
 /* Threads the engine uses when a session asks for 0 (all cores). */
 int segcam_default_threads (void);
 
+/* The kernel set OpenBLAS chose when it was loaded ("Cooperlake", "Haswell", "Prescott", ...). */
+const char *segcam_blas_core (void);
+/* A one-line note when OpenBLAS runs kernels for an older CPU than this one (it did not recognise
+ * the CPU), naming the OPENBLAS_CORETYPE that uses this CPU's vector units; NULL when OpenBLAS's
+ * choice fits, or when OPENBLAS_CORETYPE is set (the user's choice stands). The engine never sets
+ * it: OpenBLAS reads it only when a process loads it. Free with g_free. */
+char *segcam_advise_blas (void);
+
 /* Text from a model file or a user as it may appear in a one-line message or on a terminal:
  * control characters (C0, DEL and C1: newlines, ESC, the 8-bit CSI) and bytes that are not
  * UTF-8 become \xNN; after max_chars characters (0: no limit) the rest becomes "...". The

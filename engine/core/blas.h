@@ -1,0 +1,12 @@
+/* blas.h — whether OpenBLAS runs the kernels this CPU can run (the decision, for the tests). */
+#ifndef SEGCAM_BLAS_H
+#define SEGCAM_BLAS_H
+
+#include <glib.h>
+
+/* The OPENBLAS_CORETYPE that would run the vector units a CPU has (avx2_fma: AVX2 and FMA;
+ * avx512: AVX-512 F, BW, DQ and VL, with the OS saving their registers) when OpenBLAS chose
+ * the kernel set core for an older CPU; NULL when core fits. core is compared ignoring case. */
+const char *segcam_blas_better_core (const char *core, gboolean avx2_fma, gboolean avx512);
+
+#endif /* SEGCAM_BLAS_H */
