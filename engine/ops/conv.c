@@ -44,7 +44,7 @@ typedef struct {
   float beta;             /* 0: overwrite, 1: accumulate */
   gboolean relu;          /* max (0, .) after the bias */
   int block;              /* destination pixels per task */
-  int blocks_per_image;
+  size_t pixels;          /* destination pixels of all images */
   float *scratch;
   size_t scratch_per_thread;
 } gather_job;
@@ -73,27 +73,40 @@ gather_is_identity (const gather_job *j)
          && j->src_h == j->dst_h && j->src_w == j->dst_w;
 }
 
+/* Destination pixels per GEMM call. OpenBLAS packs the whole weight matrix again for every call,
+ * so a call needs enough rows to pay for that: at 64 rows, packing took a fifth of DeepLabV3's
+ * run (its dilated 3x3 convs on 2048 channels have K = 18432). Gathered rows fill the thread's
+ * scratch, about 1 MB of them where K allows and GATHER_MIN_ROWS at least; the identity gather
+ * reads the source in place and needs none. */
+#define GATHER_SCRATCH_FLOATS 262144
+#define GATHER_MIN_ROWS 256
+#define GATHER_MAX_ROWS 4096
+#define GATHER_IDENTITY_ROWS 1024
+#define GATHER_MIN_TASKS 4
+
 static int
 gather_block (int k)
 {
-  /* About 1 MB of gathered rows: big enough for an efficient GEMM, small enough for L2. */
-  int block = 262144 / MAX (k, 1);
-  return CLAMP (block, 64, 4096);
+  int block = GATHER_SCRATCH_FLOATS / MAX (k, 1);
+  return CLAMP (block, GATHER_MIN_ROWS, GATHER_MAX_ROWS);
 }
 
-/* The gathered rows of destination pixels [p0, p1) of image b for the channels of group g, or
- * the source itself when the gather is the identity (1x1 stride-1 convs; rows j->src_c apart). */
+/* The gathered rows of destination pixels [q0, q1) (counted over all images, so that a block of
+ * a small map spans several) for the channels of group g, or the source itself when the gather is
+ * the identity (1x1 stride-1 convs; rows j->src_c apart). */
 static const float *
-gather_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, int g)
+gather_rows (const gather_job *j, size_t q0, size_t q1, int thread, int g)
 {
   int cg = j->src_c / j->groups;
-  const float *src = j->src + (size_t) b * j->src_h * j->src_w * j->src_c + (size_t) g * cg;
   if (gather_is_identity (j))
-    return src + p0 * j->src_c;
+    return j->src + q0 * j->src_c + (size_t) g * cg;
+  size_t hw = (size_t) j->dst_h * j->dst_w, src_image = (size_t) j->src_h * j->src_w * j->src_c;
   float *row = j->scratch + (size_t) thread * j->scratch_per_thread, *a = row;
   size_t cbytes = (size_t) cg * sizeof (float);
-  for (size_t p = p0; p < p1; p++)
+  for (size_t q = q0; q < q1; q++)
     {
+      const float *src = j->src + q / hw * src_image + (size_t) g * cg;
+      size_t p = q % hw;
       int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
       for (int ky = 0; ky < j->kh; ky++)
         {
@@ -115,18 +128,20 @@ gather_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, int g
  * be a matrix-vector product of width 1, so accumulate taps along the contiguous channels. The
  * weights [c][taps] are first transposed into the thread's scratch as [taps][c]. */
 static void
-depthwise_rows (const gather_job *j, int b, size_t p0, size_t p1, int thread, float *dst)
+depthwise_rows (const gather_job *j, size_t q0, size_t q1, int thread, float *dst)
 {
   int c = j->src_c, taps = j->kh * j->kw;
   float *w = j->scratch + (size_t) thread * j->scratch_per_thread;
   for (int k = 0; k < c; k++)
     for (int t = 0; t < taps; t++)
       w[(size_t) t * c + k] = j->weight[(size_t) k * taps + t];
-  const float *src = j->src + (size_t) b * j->src_h * j->src_w * c;
-  for (size_t p = p0; p < p1; p++)
+  size_t hw = (size_t) j->dst_h * j->dst_w;
+  for (size_t q = q0; q < q1; q++)
     {
+      const float *src = j->src + q / hw * j->src_h * j->src_w * c;
+      size_t p = q % hw;
       int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
-      float *o = dst + (p - p0) * c;
+      float *o = dst + (q - q0) * c;
       for (int k = 0; k < c; k++)
         o[k] = (j->beta != 0 ? o[k] : 0) + (j->bias ? j->bias[k] : 0);
       for (int ky = 0; ky < j->kh; ky++)
@@ -150,14 +165,11 @@ static void
 gather_task (void *ctx, int task, int thread)
 {
   const gather_job *j = ctx;
-  int b = task / j->blocks_per_image;
-  size_t hw = (size_t) j->dst_h * j->dst_w;
-  size_t p0 = (size_t) (task % j->blocks_per_image) * j->block;
-  size_t p1 = MIN (p0 + j->block, hw);
-  int rows = (int) (p1 - p0);
-  float *dst = j->dst + ((size_t) b * hw + p0) * j->dst_c;
+  size_t q0 = (size_t) task * j->block, q1 = MIN (q0 + j->block, j->pixels);
+  int rows = (int) (q1 - q0);
+  float *dst = j->dst + q0 * j->dst_c;
   if (j->groups > 1 && j->groups == j->src_c && j->groups == j->dst_c)
-    depthwise_rows (j, b, p0, p1, thread, dst);
+    depthwise_rows (j, q0, q1, thread, dst);
   else
     {
       /* One GEMM per group, each writing its slice of the destination's channels. */
@@ -165,7 +177,7 @@ gather_task (void *ctx, int task, int thread)
       int lda = gather_is_identity (j) ? j->src_c : k;
       for (int g = 0; g < j->groups; g++)
         {
-          const float *a = gather_rows (j, b, p0, p1, thread, g);
+          const float *a = gather_rows (j, q0, q1, thread, g);
           cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1.0f, a, lda,
                        j->weight + (size_t) g * k * n, n, j->beta, dst + (size_t) g * n, j->dst_c);
         }
@@ -183,10 +195,15 @@ gather_task (void *ctx, int task, int thread)
 static void
 gather_run (segcam_pool *pool, gather_job *j, int n_images)
 {
-  size_t hw = (size_t) j->dst_h * j->dst_w;
-  j->block = gather_block (j->kh * j->kw * (j->src_c / j->groups));
-  j->blocks_per_image = (int) ((hw + j->block - 1) / j->block);
-  segcam_pool_run (pool, n_images * j->blocks_per_image, gather_task, j);
+  j->pixels = (size_t) n_images * j->dst_h * j->dst_w;
+  j->block = gather_is_identity (j) ? GATHER_IDENTITY_ROWS
+                                    : gather_block (j->kh * j->kw * (j->src_c / j->groups));
+  /* On a small map, smaller blocks so that threads share it. Not from the pool's size: OpenBLAS
+   * takes other kernels for other shapes, and results must not depend on the number of threads. */
+  size_t shared = (j->pixels + GATHER_MIN_TASKS - 1) / GATHER_MIN_TASKS;
+  if ((size_t) j->block > shared)
+    j->block = (int) MAX (shared, 1);
+  segcam_pool_run (pool, (int) ((j->pixels + j->block - 1) / j->block), gather_task, j);
 }
 
 static size_t
@@ -280,11 +297,8 @@ wgrad_task (void *ctx, int chunk, int thread)
   memset (acc, 0, (size_t) k * j->dst_c * sizeof (float));
   while (q0 < q1)
     {
-      /* Blocks stay inside one image: the gather works per image. */
-      int b = (int) (q0 / hw);
-      size_t p0 = q0 % hw, p1 = MIN (MIN (p0 + j->block, hw), p0 + (q1 - q0));
-      int rows = (int) (p1 - p0);
-      const float *a = gather_rows (j, b, p0, p1, thread, 0);
+      int rows = (int) MIN ((size_t) j->block, q1 - q0);
+      const float *a = gather_rows (j, q0, q0 + rows, thread, 0);
       cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k, j->dst_c, rows, 1.0f, a, k,
                    w->dy + q0 * j->dst_c, j->dst_c, 1.0f, acc, j->dst_c);
       q0 += rows;
