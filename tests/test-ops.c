@@ -137,9 +137,16 @@ static const op_case cases[] = {
   {"7x5-k5x3-same-d2[4,2,4,2]", OP_CONV, 1, 7, 5, {2}, .cout = 2, K (5, 3), D (2, 2),
    PAD4 (4, 2, 4, 2)},
   {"7x5-k3-valid", OP_CONV, 1, 7, 5, {4}, .cout = 3, K (3, 3)},
-  /* several tasks per image: 50x45 output pixels > one gather block (1820 rows of 144) */
+  /* several tasks per image: blocks of a quarter of the 2 x 50 x 45 output pixels */
   {"50x45-k3-p1-c16", OP_CONV, 2, 50, 45, {16}, .cout = 4, K (3, 3), PAD2 (1, 1), .bias = TRUE,
    .fd_samples = 48, .also_1_thread = TRUE},
+  /* dilations as large as much of the map (DeepLabV3's ASPP): blocks (a quarter of the pixels)
+   * whose upper or lower kernel rows reach only padding skip them; on the 8-row map only the
+   * middle row is left; blocks that run into the next image keep all three */
+  {"28x5-k3-d7-p7", OP_CONV, 1, 28, 5, {3}, .cout = 4, K (3, 3), D (7, 7), PAD2 (7, 7),
+   .bias = TRUE, .also_1_thread = TRUE},
+  {"8x3-k3-d9-p9", OP_CONV, 1, 8, 3, {2}, .cout = 2, K (3, 3), D (9, 9), PAD2 (9, 9)},
+  {"24x30-k3-d12-p12-n3", OP_CONV, 3, 24, 30, {2}, .cout = 3, K (3, 3), D (12, 12), PAD2 (12, 12)},
 
   /* conv_transpose2d: weight [cin][cout][kh][kw] */
   {"7x5-k2-s2", OP_CONVT, 2, 7, 5, {4}, .cout = 3, K (2, 2), S (2, 2), .bias = TRUE,
