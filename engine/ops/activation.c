@@ -1,5 +1,6 @@
 /* activation.c — element-wise activations: relu and sigmoid (whose backward reads their output),
  * and PyTorch's hard activations, leaky ReLU and clip (whose backward reads their input). */
+#include "clones.h"
 #include "tasks.h"
 
 #include <math.h>
@@ -111,6 +112,20 @@ typedef struct {
   size_t n;
 } act_job;
 
+/* std::min and std::max as PyTorch's CPU kernels use them: a NaN stays NaN. fminf and fmaxf
+ * would not, and are calls into libm that keep the loops from vectorising. */
+static inline float
+at_least (float x, float lo)
+{
+  return x < lo ? lo : x;
+}
+
+static inline float
+at_most (float x, float hi)
+{
+  return hi < x ? hi : x;
+}
+
 /* PyTorch's definitions, as its CPU kernels compute them. */
 static inline float
 act_value (segcam_op op, const segcam_activation_params *p, float x)
@@ -118,13 +133,13 @@ act_value (segcam_op op, const segcam_activation_params *p, float x)
   switch (op)
     {
     case SEGCAM_OP_HARDSWISH:
-      return x * fminf (fmaxf (x + 3.0f, 0.0f), 6.0f) / 6.0f;
+      return x * at_most (at_least (x + 3.0f, 0.0f), 6.0f) / 6.0f;
     case SEGCAM_OP_HARDSIGMOID:
-      return fminf (fmaxf (x + 3.0f, 0.0f), 6.0f) / 6.0f;
+      return at_most (at_least (x + 3.0f, 0.0f), 6.0f) / 6.0f;
     case SEGCAM_OP_LEAKY_RELU:
       return x > 0 ? x : x * p->alpha;
     default: /* SEGCAM_OP_CLIP */
-      return fminf (fmaxf (x, p->min), p->max);
+      return at_most (at_least (x, p->min), p->max);
     }
 }
 
@@ -147,17 +162,39 @@ act_slope (segcam_op op, const segcam_activation_params *p, float x)
     }
 }
 
-static void
+/* Called with a constant op, so that each op gets its own loop without a branch per element. */
+static inline __attribute__ ((always_inline)) void
+act_range (segcam_op op, const act_job *j, size_t i0, size_t i1)
+{
+  const float *x = j->x, *dy = j->dy;
+  float *out = j->out;
+  if (dy)
+    for (size_t i = i0; i < i1; i++)
+      out[i] += dy[i] * act_slope (op, j->p, x[i]);
+  else
+    for (size_t i = i0; i < i1; i++)
+      out[i] = act_value (op, j->p, x[i]);
+}
+
+SEGCAM_CLONES static void
 act_task (void *ctx, int task, int thread)
 {
   const act_job *j = ctx;
   size_t i0 = (size_t) task * PIXEL_BLOCK * 16, i1 = MIN (i0 + PIXEL_BLOCK * 16, j->n);
-  if (j->dy)
-    for (size_t i = i0; i < i1; i++)
-      j->out[i] += j->dy[i] * act_slope (j->op, j->p, j->x[i]);
-  else
-    for (size_t i = i0; i < i1; i++)
-      j->out[i] = act_value (j->op, j->p, j->x[i]);
+  switch (j->op)
+    {
+    case SEGCAM_OP_HARDSWISH:
+      act_range (SEGCAM_OP_HARDSWISH, j, i0, i1);
+      break;
+    case SEGCAM_OP_HARDSIGMOID:
+      act_range (SEGCAM_OP_HARDSIGMOID, j, i0, i1);
+      break;
+    case SEGCAM_OP_LEAKY_RELU:
+      act_range (SEGCAM_OP_LEAKY_RELU, j, i0, i1);
+      break;
+    default:
+      act_range (SEGCAM_OP_CLIP, j, i0, i1);
+    }
   (void) thread;
 }
 

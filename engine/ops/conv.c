@@ -10,6 +10,7 @@
  * Blocks are sized so that the gathered rows stay in L2 (no full im2col), each task owns its
  * destination pixels (so backward accumulation needs no locks), and OpenBLAS runs one thread per
  * task. Pixels outside the source are zero: that is the convolution's zero padding. */
+#include "clones.h"
 #include "ops.h"
 
 #include <cblas.h>
@@ -151,10 +152,29 @@ gather_rows (const gather_job *j, size_t q0, size_t q1, int ky0, int ky1, int th
   return a;
 }
 
+static inline int
+div_floor (int a, int b)
+{
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static inline void
+tap_accumulate (float *restrict o, const float *restrict v, const float *restrict wt, int c)
+{
+  for (int k = 0; k < c; k++)
+    o[k] += v[k] * wt[k];
+}
+
 /* Depthwise convolution (one input and one output channel per group): a GEMM per channel would
  * be a matrix-vector product of width 1, so accumulate taps along the contiguous channels. The
- * weights [c][taps] are first transposed into the thread's scratch as [taps][c]. */
-static void
+ * weights [c][taps] are first transposed into the thread's scratch as [taps][c]. The block is
+ * taken a run of pixels of one image row at a time, and each tap over the run's pixels it reaches,
+ * whose range follows from the tap's offset (sx = x s + off) except for a strided transposed
+ * gather; per output value the taps still add up in their order, after the bias. */
+/* Pixels of a run: their outputs stay in L1 while every tap adds to them. */
+#define DEPTHWISE_RUN 32
+
+SEGCAM_CLONES static void
 depthwise_rows (const gather_job *j, size_t q0, size_t q1, int thread, float *dst)
 {
   int c = j->src_c, taps = j->kh * j->kw;
@@ -163,28 +183,47 @@ depthwise_rows (const gather_job *j, size_t q0, size_t q1, int thread, float *ds
     for (int t = 0; t < taps; t++)
       w[(size_t) t * c + k] = j->weight[(size_t) k * taps + t];
   size_t hw = (size_t) j->dst_h * j->dst_w;
-  for (size_t q = q0; q < q1; q++)
+  gboolean linear = j->mode == GATHER_DIRECT || j->sw == 1;
+  int s = j->mode == GATHER_DIRECT ? j->sw : 1;
+  for (size_t q = q0; q < q1;)
     {
       const float *src = j->src + q / hw * j->src_h * j->src_w * c;
       size_t p = q % hw;
-      int y = (int) (p / j->dst_w), x = (int) (p % j->dst_w);
+      int y = (int) (p / j->dst_w), x0 = (int) (p % j->dst_w);
+      int x1 = (int) MIN ((size_t) MIN (j->dst_w, x0 + DEPTHWISE_RUN), x0 + (q1 - q));
       float *o = dst + (q - q0) * c;
-      for (int k = 0; k < c; k++)
-        o[k] = (j->beta != 0 ? o[k] : 0) + (j->bias ? j->bias[k] : 0);
+      for (int x = x0; x < x1; x++)
+        for (int k = 0; k < c; k++)
+          o[(size_t) (x - x0) * c + k] = (j->beta != 0 ? o[(size_t) (x - x0) * c + k] : 0)
+                                         + (j->bias ? j->bias[k] : 0);
       for (int ky = 0; ky < j->kh; ky++)
         {
           int sy = gather_src (j->mode, y, ky, j->sh, j->ph, j->dh, j->src_h);
-          for (int kx = 0; sy >= 0 && kx < j->kw; kx++)
+          if (sy < 0)
+            continue;
+          const float *row = src + (size_t) sy * j->src_w * c;
+          for (int kx = 0; kx < j->kw; kx++)
             {
-              int sx = gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
-              if (sx < 0)
-                continue;
-              const float *v = src + ((size_t) sy * j->src_w + sx) * c;
               const float *wt = w + (size_t) (ky * j->kw + kx) * c;
-              for (int k = 0; k < c; k++)
-                o[k] += v[k] * wt[k];
+              if (linear)
+                {
+                  int off = j->mode == GATHER_DIRECT ? kx * j->dw - j->pw : j->pw - kx * j->dw;
+                  int xa = MAX (x0, -div_floor (off, s));
+                  int xb = MIN (x1, div_floor (j->src_w - 1 - off, s) + 1);
+                  for (int x = xa; x < xb; x++)
+                    tap_accumulate (o + (size_t) (x - x0) * c, row + (size_t) (x * s + off) * c,
+                                    wt, c);
+                }
+              else
+                for (int x = x0; x < x1; x++)
+                  {
+                    int sx = gather_src (j->mode, x, kx, j->sw, j->pw, j->dw, j->src_w);
+                    if (sx >= 0)
+                      tap_accumulate (o + (size_t) (x - x0) * c, row + (size_t) sx * c, wt, c);
+                  }
             }
         }
+      q += (size_t) (x1 - x0);
     }
 }
 

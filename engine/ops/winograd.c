@@ -21,6 +21,7 @@
  * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
  * code for full passes measured no faster.) */
 #include "winograd.h"
+#include "clones.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -70,14 +71,6 @@
 #define WINO_COB_MIN 128
 #endif
 
-/* The transforms are a good part of the time for narrow layers and vectorise well: on x86-64
- * with glibc (ifunc), compile them for AVX2 and AVX-512 too, picked at load time by the CPU. */
-#if defined __x86_64__ && defined __GLIBC__ && (defined __GNUC__ || defined __clang__) \
-    && !defined WINO_NO_CLONES
-#define WINO_CLONES __attribute__ ((target_clones ("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define WINO_CLONES
-#endif
 
 /* Stands in for pixels outside the image. */
 static const float wino_zeros[WINO_CB];
@@ -99,7 +92,7 @@ static const double wino_g[6][3] = {
  * forward-packed weights; in double, so the transformed weights are rounded once. The loops run
  * along the output channels, contiguous in both layouts, so they vectorise (channel pair by pair
  * this took about 5 % of a 512x512 explain command). t is 18 x cout doubles of scratch. */
-static WINO_CLONES void
+static SEGCAM_CLONES void
 transform_weights (const float *packed, int cin, int cout, int ci, double *t, float *rows)
 {
   for (int i = 0; i < 6; i++)
@@ -359,7 +352,7 @@ tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
 /* Input channels [lo, hi) of tiles [q0, q0 + rows) into V [rows][36][hi - lo]: tile-major, so
  * that each tile's transform writes one contiguous run (36 streams of rows, position-major,
  * measured 10% slower); the GEMMs read V_k with a row stride of 36 * (hi - lo). */
-WINO_CLONES static void
+SEGCAM_CLONES static void
 transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
 {
   int nck = hi - lo;
@@ -398,7 +391,7 @@ transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
 }
 
 /* M [rows][36][nco] of tiles [q0, q0 + rows) into output channels [co0, co0 + nco). */
-WINO_CLONES static void
+SEGCAM_CLONES static void
 transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0, int nco)
 {
   for (int t = 0; t < rows; t++)
