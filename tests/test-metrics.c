@@ -9,6 +9,7 @@
  *     not the engine's separable one);
  *   - ROAD: on the same model, the noiseless imputation solved here as a dense linear system, and
  *     with noise, a constant image whose imputation is the constant itself;
+ *   - cancel: asked once before each forward pass, its first TRUE stops the evaluation;
  *   - bad input fails with SEGCAM_ERROR_INPUT and a one-line message.
  */
 #include "safetensors.h"
@@ -428,6 +429,60 @@ static void expect_input_error (gboolean ok, GError **error, const char *what)
   g_clear_error (error);
 }
 
+/* A cancel callback that says stop from its (stop_after + 1)-th question on. */
+typedef struct {
+  int asked, stop_after;
+} cancel_count;
+
+static gboolean cancel_after (void *data)
+{
+  cancel_count *c = data;
+  return ++c->asked > c->stop_after;
+}
+
+/* The cancel callback is asked before each forward pass: 1 + 2 (steps + 1) + 2 * 9 of them with
+ * the curves and ROAD. Its first TRUE stops the evaluation with SEGCAM_ERROR_CANCELLED, and a
+ * later evaluation gives what an uncancelled one gives. */
+static void test_cancel (void)
+{
+  enum { N = SIZE_W * SIZE_H, STEPS = 4, PASSES = 1 + 2 * (STEPS + 1) + 2 * 9 };
+  linear_model lm;
+  linear_model_make (&lm, 6);
+  GRand *r = g_rand_new_with_seed (5);
+  float *image = random_values (r, N * CH, 0, 1), *map = random_values (r, N, 0, 1);
+  segcam_session *s = forward_session (lm.model, image);
+  segcam_explain_options eo = {.class_index = 1};
+  cancel_count never = {0, G_MAXINT};
+  segcam_metrics_options mo = {.steps = STEPS, .road = TRUE, .road_noise = SEGCAM_ROAD_NOISE,
+                               .cancelled = cancel_after, .cancel_data = &never};
+  segcam_metrics want, got;
+  GError *error = NULL;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &want, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (never.asked, ==, PASSES);
+  for (int k = 0; k < PASSES; k += 7)
+    {
+      cancel_count c = {0, k};
+      mo.cancel_data = &c;
+      g_assert_false (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &got, NULL,
+                                               &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_CANCELLED);
+      g_assert_nonnull (strstr (error->message, "cancelled"));
+      g_clear_error (&error);
+      g_assert_cmpint (c.asked, ==, k + 1);
+    }
+  mo.cancelled = NULL;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &got, NULL, &error));
+  g_assert_cmpfloat (got.deletion_auc, ==, want.deletion_auc);
+  g_assert_cmpfloat (got.insertion_auc, ==, want.insertion_auc);
+  g_assert_cmpfloat (got.road_score, ==, want.road_score);
+  g_rand_free (r);
+  g_free (image);
+  g_free (map);
+  segcam_session_free (s);
+  segcam_model_free (lm.model);
+}
+
 static void test_bad_input (void)
 {
   enum { N = SIZE_W * SIZE_H };
@@ -483,6 +538,7 @@ int main (int argc, char **argv)
   g_test_add_func ("/metrics/energy", test_energy_roi);
   g_test_add_func ("/metrics/deletion-insertion", test_deletion_insertion);
   g_test_add_func ("/metrics/road", test_road);
+  g_test_add_func ("/metrics/cancel", test_cancel);
   g_test_add_func ("/metrics/bad-input", test_bad_input);
   return g_test_run ();
 }

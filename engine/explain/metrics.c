@@ -125,12 +125,17 @@ typedef struct {
   int done, total;          /* forward passes, for progress */
   segcam_progress_fn progress;
   void *progress_data;
+  const segcam_metrics_options *options; /* its cancel callback */
 } scorer;
 
-/* S on image; each call is one forward pass, reported as one step of the whole evaluation. */
+/* S on image; each call is one forward pass, reported as one step of the whole evaluation, and
+ * first asks the caller's cancel callback. */
 static gboolean
 score_image (scorer *sc, const float *image, double *score, GError **error)
 {
+  if (sc->options->cancelled && sc->options->cancelled (sc->options->cancel_data))
+    return segcam_fail (error, SEGCAM_ERROR_CANCELLED, "the evaluation was cancelled after %d of "
+                        "%d forward passes", sc->done, sc->total);
   if (!segcam_session_forward (sc->session, image, error))
     return FALSE;
   *score = segcam_roi_score (sc->session, sc->explain, sc->roi, NULL);
@@ -417,7 +422,7 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
   size_t n = (size_t) s->width * s->height;
   scorer sc = {s, explain, roi, s->model->in_channels, 0,
                1 + (o->steps > 0 ? 2 * (o->steps + 1) : 0) + (o->road ? 2 * ROAD_PERCENTILES : 0),
-               s->progress, s->progress_data};
+               s->progress, s->progress_data, o};
   /* The evaluation reports its own progress, one step per forward pass. */
   s->progress = NULL;
   *out = (segcam_metrics) {.deletion_auc = NAN, .insertion_auc = NAN, .road_morf = NAN,
