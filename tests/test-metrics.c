@@ -7,12 +7,15 @@
  *     the pixels whose weights this file computes from the kernel itself, so every curve point,
  *     and so the AUCs, follow by hand for both baselines (the blur by a direct 2-D convolution,
  *     not the engine's separable one);
+ *   - the imputation itself against a dense solve, on masks of every kind;
  *   - ROAD: on the same model, the noiseless imputation solved here as a dense linear system, and
  *     with noise, a constant image whose imputation is the constant itself;
+ *   - cancel: asked once before each forward pass, its first TRUE stops the evaluation;
  *   - bad input fails with SEGCAM_ERROR_INPUT and a one-line message.
  */
 #include "safetensors.h"
 #include "segcam-metrics.h"
+#include "imputation.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -276,19 +279,19 @@ static void test_deletion_insertion (void)
   segcam_model_free (lm.model);
 }
 
-/* Rong et al.'s imputation of one channel, solved densely: for each removed pixel,
+/* Rong et al.'s imputation of every channel, solved densely: for each removed pixel,
  * sum_j w_j (x_i - x_j) = 0 over its neighbours inside the image (w = 1/6 sharing a side, 1/12
  * diagonally), Gaussian elimination with partial pivoting. */
-static void reference_impute (float *image, const guint8 *removed)
+static void reference_impute_sized (float *image, int width, int height, int ch,
+                                    const guint8 *removed)
 {
-  enum { N = SIZE_W * SIZE_H };
-  int index[N], m = 0;
-  for (int i = 0; i < N; i++)
+  int n = width * height, m = 0, *index = g_new (int, n);
+  for (int i = 0; i < n; i++)
     index[i] = removed[i] ? m++ : -1;
-  for (int k = 0; k < CH; k++)
+  for (int k = 0; k < ch; k++)
     {
       double *a = g_new0 (double, (size_t) m * (m + 1));
-      for (int i = 0; i < N; i++)
+      for (int i = 0; i < n; i++)
         {
           if (index[i] < 0)
             continue;
@@ -296,16 +299,16 @@ static void reference_impute (float *image, const guint8 *removed)
           for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++)
               {
-                int x = i % SIZE_W + dx, y = i / SIZE_W + dy;
-                if ((dx == 0 && dy == 0) || x < 0 || x >= SIZE_W || y < 0 || y >= SIZE_H)
+                int x = i % width + dx, y = i / width + dy;
+                if ((dx == 0 && dy == 0) || x < 0 || x >= width || y < 0 || y >= height)
                   continue;
                 double w = dx && dy ? 1 / 12.0 : 1 / 6.0;
-                int j = y * SIZE_W + x;
+                int j = y * width + x;
                 row[index[i]] += w;
                 if (index[j] >= 0)
                   row[index[j]] -= w;
                 else
-                  row[m] += w * image[j * CH + k];
+                  row[m] += w * image[j * ch + k];
               }
         }
       for (int col = 0; col < m; col++)
@@ -329,12 +332,61 @@ static void reference_impute (float *image, const guint8 *removed)
                 a[(size_t) r * (m + 1) + q] -= f * a[(size_t) col * (m + 1) + q];
             }
         }
-      for (int i = 0; i < N; i++)
+      for (int i = 0; i < n; i++)
         if (index[i] >= 0)
-          image[i * CH + k] = (float) (a[(size_t) index[i] * (m + 1) + m]
+          image[i * ch + k] = (float) (a[(size_t) index[i] * (m + 1) + m]
                                        / a[(size_t) index[i] * (m + 1) + index[i]]);
       g_free (a);
     }
+  g_free (index);
+}
+
+static void reference_impute (float *image, const guint8 *removed)
+{
+  reference_impute_sized (image, SIZE_W, SIZE_H, CH, removed);
+}
+
+/* The engine's imputation (imputation.c: conjugate gradients with a multigrid preconditioner)
+ * against the dense solve, on an image large enough for two levels of the multigrid and masks of
+ * every kind: random 10 %, 50 %, 90 %, all but one pixel, a square hole, every other column
+ * (no removed pixel shares a side with another), and a one-pixel border kept. */
+static void test_imputation (void)
+{
+  enum { W = 30, H = 21, N = W * H, C = 2 };
+  GRand *r = g_rand_new_with_seed (9);
+  float *image = random_values (r, N * C, 0, 1);
+  float *got = g_new (float, N * C), *want = g_new (float, N * C);
+  guint8 removed[N];
+  for (int t = 0; t < 7; t++)
+    {
+      for (int i = 0; i < N; i++)
+        {
+          int x = i % W, y = i / W;
+          double u = g_rand_double (r);
+          removed[i] = t == 0 ? u < 0.1 : t == 1 ? u < 0.5 : t == 2 ? u < 0.9
+                       : t == 3 ? i != N / 2 + 7
+                       : t == 4 ? x >= 5 && x < 25 && y >= 3 && y < 18
+                       : t == 5 ? x % 2 == 1
+                       : x > 0 && x < W - 1 && y > 0 && y < H - 1;
+        }
+      memcpy (got, image, sizeof (float) * N * C);
+      memcpy (want, image, sizeof (float) * N * C);
+      segcam_impute_linear (got, W, H, C, removed);
+      reference_impute_sized (want, W, H, C, removed);
+      double worst = 0;
+      for (int i = 0; i < N * C; i++)
+        {
+          if (!removed[i / C])
+            g_assert_cmpfloat (got[i], ==, image[i]);
+          worst = MAX (worst, fabs ((double) got[i] - want[i]));
+        }
+      g_test_message ("mask %d: largest difference from the dense solve %.1e", t, worst);
+      g_assert_cmpfloat (worst, <=, 1e-5);
+    }
+  g_rand_free (r);
+  g_free (image);
+  g_free (got);
+  g_free (want);
 }
 
 /* ROAD without noise: the mean of S / S(0) over 10..90 % removed, most or least relevant first. */
@@ -428,6 +480,60 @@ static void expect_input_error (gboolean ok, GError **error, const char *what)
   g_clear_error (error);
 }
 
+/* A cancel callback that says stop from its (stop_after + 1)-th question on. */
+typedef struct {
+  int asked, stop_after;
+} cancel_count;
+
+static gboolean cancel_after (void *data)
+{
+  cancel_count *c = data;
+  return ++c->asked > c->stop_after;
+}
+
+/* The cancel callback is asked before each forward pass: 1 + 2 (steps + 1) + 2 * 9 of them with
+ * the curves and ROAD. Its first TRUE stops the evaluation with SEGCAM_ERROR_CANCELLED, and a
+ * later evaluation gives what an uncancelled one gives. */
+static void test_cancel (void)
+{
+  enum { N = SIZE_W * SIZE_H, STEPS = 4, PASSES = 1 + 2 * (STEPS + 1) + 2 * 9 };
+  linear_model lm;
+  linear_model_make (&lm, 6);
+  GRand *r = g_rand_new_with_seed (5);
+  float *image = random_values (r, N * CH, 0, 1), *map = random_values (r, N, 0, 1);
+  segcam_session *s = forward_session (lm.model, image);
+  segcam_explain_options eo = {.class_index = 1};
+  cancel_count never = {0, G_MAXINT};
+  segcam_metrics_options mo = {.steps = STEPS, .road = TRUE, .road_noise = SEGCAM_ROAD_NOISE,
+                               .cancelled = cancel_after, .cancel_data = &never};
+  segcam_metrics want, got;
+  GError *error = NULL;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &want, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (never.asked, ==, PASSES);
+  for (int k = 0; k < PASSES; k += 7)
+    {
+      cancel_count c = {0, k};
+      mo.cancel_data = &c;
+      g_assert_false (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &got, NULL,
+                                               &error));
+      g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_CANCELLED);
+      g_assert_nonnull (strstr (error->message, "cancelled"));
+      g_clear_error (&error);
+      g_assert_cmpint (c.asked, ==, k + 1);
+    }
+  mo.cancelled = NULL;
+  g_assert_true (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &got, NULL, &error));
+  g_assert_cmpfloat (got.deletion_auc, ==, want.deletion_auc);
+  g_assert_cmpfloat (got.insertion_auc, ==, want.insertion_auc);
+  g_assert_cmpfloat (got.road_score, ==, want.road_score);
+  g_rand_free (r);
+  g_free (image);
+  g_free (map);
+  segcam_session_free (s);
+  segcam_model_free (lm.model);
+}
+
 static void test_bad_input (void)
 {
   enum { N = SIZE_W * SIZE_H };
@@ -482,7 +588,9 @@ int main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/energy", test_energy_roi);
   g_test_add_func ("/metrics/deletion-insertion", test_deletion_insertion);
+  g_test_add_func ("/metrics/imputation", test_imputation);
   g_test_add_func ("/metrics/road", test_road);
+  g_test_add_func ("/metrics/cancel", test_cancel);
   g_test_add_func ("/metrics/bad-input", test_bad_input);
   return g_test_run ();
 }

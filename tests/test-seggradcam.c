@@ -11,7 +11,8 @@
  *   - the other CAM methods (docs/methods.md): Seg-XRes-CAM's limits are Seg-Grad-CAM and
  *     HiResCAM; Layer-CAM is HiResCAM where no gradient is negative; EigenCAM ignores the class
  *     and is the first principal component of A; at the input, Score-CAM's and Ablation-CAM's
- *     maps from scores of perturbed images each run in a session of its own;
+ *     maps from scores of perturbed images each run in a session of its own; a cancel between
+ *     their passes stops them after those passes and leaves the session as it was;
  *   - a class whose logits do not depend on the target layer gets an all-zero map;
  *   - results do not depend on the number of threads, nor on what was explained before;
  *   - normalisation, the sign symmetry of a one-channel sigmoid model, probabilities and labels;
@@ -952,6 +953,97 @@ static void test_rerun_input (void)
   segcam_model_free (m);
 }
 
+/* A cancel callback that says stop from its (stop_after + 1)-th question on. */
+typedef struct {
+  int asked, stop_after;
+} cancel_count;
+
+static gboolean cancel_after (void *data)
+{
+  cancel_count *c = data;
+  return ++c->asked > c->stop_after;
+}
+
+/* Images per Score-CAM pass at most (perturb.c): a cancelled run reports at most this many
+ * channels per pass it ran. */
+#define SCORE_BATCH_MAX 16
+
+/* Cancelling Score-CAM and Ablation-CAM: asked before each pass, the callback's first TRUE stops
+ * the explanation with SEGCAM_ERROR_CANCELLED after the passes before it (the progress reports
+ * count their channels), and the session then explains exactly as a fresh one, with every
+ * method, as if nothing had been cancelled. */
+static void test_rerun_cancel (void)
+{
+  const int width = 22, height = 14;
+  segcam_model *m = make_wide_unet ();
+  float *px = random_image (53, width, height);
+  static const SegcamMethod methods[2] = {SEGCAM_METHOD_ABLATION, SEGCAM_METHOD_SCORE};
+  segcam_session *fresh = session_run (m, width, height, -1, 2, px);
+  explanation fresh_sgc = explain (fresh, width, height, 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN,
+                                   TRUE, NULL);
+  for (int t = 0; t < 2; t++)
+    {
+      segcam_explain_options o = {.class_index = 1, .normalize = TRUE, .method = methods[t], .pixels = px};
+      explanation want = explain_with (fresh, width, height, &o, NULL);
+      progress_log log = {0};
+      segcam_session_options so = {width, height, -1, TRUE, 2, on_progress, &log};
+      GError *error = NULL;
+      segcam_session *s = segcam_session_new (m, &so, &error);
+      g_assert_true (segcam_session_forward (s, px, &error));
+      /* A callback that never stops changes nothing; its questions count the passes. */
+      cancel_count never = {0, G_MAXINT};
+      o.cancelled = cancel_after, o.cancel_data = &never;
+      log = (progress_log) {0};
+      explanation whole = explain_with (s, width, height, &o, NULL);
+      assert_same_explanation (&want, &whole, width, height, "never cancelled");
+      int channels = log.calls, passes = never.asked;
+      g_assert_cmpint (channels, ==, 32); /* m2.relu */
+      if (methods[t] == SEGCAM_METHOD_ABLATION)
+        g_assert_cmpint (passes, ==, channels);
+      else
+        g_assert_cmpint (passes, >=, (channels + SCORE_BATCH_MAX - 1) / SCORE_BATCH_MAX);
+      g_test_message ("%s: %d channels in %d passes", segcam_method_name (methods[t]), channels,
+                      passes);
+      float *map = g_new (float, (size_t) width * height);
+      for (int k = 0; k < passes; k++)
+        {
+          cancel_count c = {0, k};
+          o.cancel_data = &c;
+          log = (progress_log) {0};
+          g_assert_false (segcam_session_explain (s, &o, NULL, map, NULL, &error));
+          g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_CANCELLED);
+          g_assert_nonnull (strstr (error->message, "cancelled"));
+          g_assert_null (strchr (error->message, '\n'));
+          g_clear_error (&error);
+          g_assert_cmpint (c.asked, ==, k + 1);
+          g_assert_cmpint (log.calls, >=, k);
+          g_assert_cmpint (log.calls, <=, k * (methods[t] == SEGCAM_METHOD_ABLATION ? 1 : SCORE_BATCH_MAX));
+          g_assert_cmpint (log.calls, <, channels);
+          g_assert_false (log.ended);
+
+          /* The session is as before: the method and Seg-Grad-CAM as in a fresh session. */
+          o.cancelled = NULL;
+          log = (progress_log) {0};
+          explanation again = explain_with (s, width, height, &o, NULL);
+          assert_same_explanation (&want, &again, width, height, "after a cancel");
+          explanation sgc = explain (s, width, height, 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN,
+                                     TRUE, NULL);
+          assert_same_explanation (&fresh_sgc, &sgc, width, height, "seg-grad-cam after a cancel");
+          explanation_clear (&again);
+          explanation_clear (&sgc);
+          o.cancelled = cancel_after;
+        }
+      g_free (map);
+      explanation_clear (&want);
+      explanation_clear (&whole);
+      segcam_session_free (s);
+    }
+  explanation_clear (&fresh_sgc);
+  segcam_session_free (fresh);
+  g_free (px);
+  segcam_model_free (m);
+}
+
 static void test_threads (void)
 {
   const int width = 200, height = 150;
@@ -1445,6 +1537,7 @@ int main (int argc, char **argv)
   g_test_add_func ("/seggradcam/methods/eigen-class-agnostic", test_eigen_class_agnostic);
   g_test_add_func ("/seggradcam/methods/eigen-input", test_eigen_input);
   g_test_add_func ("/seggradcam/methods/rerun-input", test_rerun_input);
+  g_test_add_func ("/seggradcam/methods/rerun-cancel", test_rerun_cancel);
   g_test_add_func ("/seggradcam/independent-class", test_independent_class);
   g_test_add_func ("/seggradcam/threads", test_threads);
   g_test_add_func ("/seggradcam/repeat", test_repeat);

@@ -3,6 +3,7 @@
  * score S falls or rises as pixels are removed or restored in the map's order. */
 #include "segcam-metrics.h"
 #include "error.h"
+#include "imputation.h"
 #include "score.h"
 
 #include <math.h>
@@ -125,12 +126,17 @@ typedef struct {
   int done, total;          /* forward passes, for progress */
   segcam_progress_fn progress;
   void *progress_data;
+  const segcam_metrics_options *options; /* its cancel callback */
 } scorer;
 
-/* S on image; each call is one forward pass, reported as one step of the whole evaluation. */
+/* S on image; each call is one forward pass, reported as one step of the whole evaluation, and
+ * first asks the caller's cancel callback. */
 static gboolean
 score_image (scorer *sc, const float *image, double *score, GError **error)
 {
+  if (sc->options->cancelled && sc->options->cancelled (sc->options->cancel_data))
+    return segcam_fail (error, SEGCAM_ERROR_CANCELLED, "the evaluation was cancelled after %d of "
+                        "%d forward passes", sc->done, sc->total);
   if (!segcam_session_forward (sc->session, image, error))
     return FALSE;
   *score = segcam_roi_score (sc->session, sc->explain, sc->roi, NULL);
@@ -184,150 +190,6 @@ run_curve (scorer *sc, const float *start, const float *fill, const int *order, 
 
 /* ---- ROAD: noisy linear imputation ------------------------------------------------------------ */
 
-/* Rong et al.'s neighbourhood: each removed pixel is the weighted mean of its 8 neighbours inside
- * the image, 1/6 for the 4 sharing a side, 1/12 for the diagonal ones. */
-static const int NB_DX[8] = {-1, 1, 0, 0, -1, 1, -1, 1}, NB_DY[8] = {0, 0, -1, 1, -1, -1, 1, 1};
-static const double NB_W[8] = {1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 12.0, 1 / 12.0, 1 / 12.0, 1 / 12.0};
-
-#define ROAD_TOLERANCE 1e-7  /* relative residual of the imputation's linear system */
-#define ROAD_MAX_ITERATIONS 20000
-#define COARSE_MIN_SIDE 8    /* below, conjugate gradients converges in a few iterations */
-
-/* out = A v on the removed pixels (v is zero on the kept ones): A v_i = D_i v_i - sum_j w_j v_j. */
-static void
-imputation_apply (const guint8 *removed, const double *diag, const double *v, double *out, int width,
-                  int height)
-{
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      {
-        size_t i = (size_t) y * width + x;
-        if (!removed[i])
-          continue;
-        double sum = diag[i] * v[i];
-        for (int k = 0; k < 8; k++)
-          {
-            int xx = x + NB_DX[k], yy = y + NB_DY[k];
-            if (xx >= 0 && xx < width && yy >= 0 && yy < height)
-              sum -= NB_W[k] * v[(size_t) yy * width + xx];
-          }
-        out[i] = sum;
-      }
-}
-
-static void impute_channel (float *image, int c, int k, const guint8 *removed, int width,
-                            int height);
-
-/* The starting point of the solver: the same problem solved on a grid of half the size (a coarse
- * pixel is kept, with the mean of its kept fine pixels, when any of its 2 x 2 is kept), each
- * removed fine pixel taking its coarse pixel's value. Conjugate gradients then only has the fine
- * detail left to resolve: far fewer iterations on large images, the same solution. */
-static void
-coarse_guess (float *image, int c, int k, const guint8 *removed, int width, int height)
-{
-  int cw = (width + 1) / 2, ch = (height + 1) / 2;
-  float *coarse = g_new0 (float, (size_t) cw * ch);
-  guint8 *gone = g_new (guint8, (size_t) cw * ch);
-  for (int y = 0; y < ch; y++)
-    for (int x = 0; x < cw; x++)
-      {
-        double sum = 0;
-        int kept = 0;
-        for (int dy = 0; dy < 2; dy++)
-          for (int dx = 0; dx < 2; dx++)
-            {
-              int fx = 2 * x + dx, fy = 2 * y + dy;
-              size_t i = (size_t) fy * width + fx;
-              if (fx < width && fy < height && !removed[i])
-                sum += image[i * c + k], kept++;
-            }
-        gone[(size_t) y * cw + x] = kept == 0;
-        coarse[(size_t) y * cw + x] = kept ? (float) (sum / kept) : 0.0f;
-      }
-  impute_channel (coarse, 1, 0, gone, cw, ch);
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      if (removed[(size_t) y * width + x])
-        image[((size_t) y * width + x) * c + k] = coarse[(size_t) (y / 2) * cw + x / 2];
-  g_free (coarse);
-  g_free (gone);
-}
-
-/* Solves for every removed pixel of one channel (stride c in image) the mean-of-neighbours
- * equations, kept pixels as the boundary, by conjugate gradients preconditioned with the
- * diagonal, from coarse_guess on grids large enough for it to pay; the removed pixels receive the
- * solution. The system is positive definite: every group of removed pixels borders a kept one,
- * since at least one pixel is kept and the grid is connected. */
-static void
-impute_channel (float *image, int c, int k, const guint8 *removed, int width, int height)
-{
-  if (width >= COARSE_MIN_SIDE && height >= COARSE_MIN_SIDE)
-    coarse_guess (image, c, k, removed, width, height);
-  size_t n = (size_t) width * height;
-  double *diag = g_new0 (double, n), *x = g_new0 (double, n), *r = g_new0 (double, n);
-  double *z = g_new0 (double, n), *p = g_new0 (double, n), *ap = g_new0 (double, n);
-  double bnorm = 0;
-  for (int y = 0; y < height; y++)
-    for (int xx = 0; xx < width; xx++)
-      {
-        size_t i = (size_t) y * width + xx;
-        if (!removed[i])
-          continue;
-        double b = 0;
-        for (int q = 0; q < 8; q++)
-          {
-            int nx = xx + NB_DX[q], ny = y + NB_DY[q];
-            if (nx < 0 || nx >= width || ny < 0 || ny >= height)
-              continue;
-            size_t j = (size_t) ny * width + nx;
-            diag[i] += NB_W[q];
-            if (!removed[j])
-              b += NB_W[q] * image[j * c + k];
-          }
-        x[i] = image[i * c + k];
-        r[i] = b;
-        bnorm += b * b;
-      }
-  imputation_apply (removed, diag, x, ap, width, height);
-  double rz = 0, rnorm = 0;
-  for (size_t i = 0; i < n; i++)
-    if (removed[i])
-      {
-        r[i] -= ap[i];
-        p[i] = z[i] = r[i] / diag[i];
-        rz += r[i] * z[i];
-        rnorm += r[i] * r[i];
-      }
-  double limit = ROAD_TOLERANCE * ROAD_TOLERANCE * MAX (bnorm, 1e-30);
-  for (int it = 0; it < ROAD_MAX_ITERATIONS && rnorm > limit; it++)
-    {
-      imputation_apply (removed, diag, p, ap, width, height);
-      double pap = 0;
-      for (size_t i = 0; i < n; i++)
-        if (removed[i])
-          pap += p[i] * ap[i];
-      double alpha = rz / pap, rz_next = 0;
-      rnorm = 0;
-      for (size_t i = 0; i < n; i++)
-        if (removed[i])
-          {
-            x[i] += alpha * p[i];
-            r[i] -= alpha * ap[i];
-            z[i] = r[i] / diag[i];
-            rz_next += r[i] * z[i];
-            rnorm += r[i] * r[i];
-          }
-      for (size_t i = 0; i < n; i++)
-        if (removed[i])
-          p[i] = z[i] + rz_next / rz * p[i];
-      rz = rz_next;
-    }
-  for (size_t i = 0; i < n; i++)
-    if (removed[i])
-      image[i * c + k] = (float) x[i];
-  g_free (diag), g_free (x), g_free (r), g_free (z), g_free (p), g_free (ap);
-}
-
 /* A standard normal draw (Box-Muller). */
 static double
 normal (GRand *rand)
@@ -356,8 +218,7 @@ road_curve (scorer *sc, const float *pixels, const int *order, size_t n, gboolea
       for (size_t r = 0; r < k; r++)
         removed[order[most_first ? r : n - 1 - r]] = 1;
       memcpy (image, pixels, n * c * sizeof (float));
-      for (int ch = 0; ch < c; ch++)
-        impute_channel (image, c, ch, removed, w, h);
+      segcam_impute_linear (image, w, h, c, removed);
       for (size_t i = 0; i < n; i++)
         for (int ch = 0; removed[i] && ch < c; ch++)
           image[i * c + ch] += (float) (o->road_noise * normal (rand));
@@ -417,7 +278,7 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
   size_t n = (size_t) s->width * s->height;
   scorer sc = {s, explain, roi, s->model->in_channels, 0,
                1 + (o->steps > 0 ? 2 * (o->steps + 1) : 0) + (o->road ? 2 * ROAD_PERCENTILES : 0),
-               s->progress, s->progress_data};
+               s->progress, s->progress_data, o};
   /* The evaluation reports its own progress, one step per forward pass. */
   s->progress = NULL;
   *out = (segcam_metrics) {.deletion_auc = NAN, .insertion_auc = NAN, .road_morf = NAN,

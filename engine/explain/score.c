@@ -22,13 +22,14 @@ segcam_roi_check (const float *roi, size_t n, double *sum, GError **error)
   return TRUE;
 }
 
-double
-segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const float *roi,
-                  segcam_act *seed)
+/* S over roi (already at the covered size of the output) of z, one image's logits in s's
+ * output. */
+static double
+score_logits (const segcam_session *s, const segcam_explain_options *o, const float *roi,
+              const float *z, segcam_act *seed)
 {
   const segcam_model *m = s->model;
-  const segcam_act *z = &s->acts[m->output];
-  int nc = z->c, c = o->class_index;
+  int nc = s->acts[m->output].c, c = o->class_index;
   gboolean one_channel = m->sigmoid && nc == 1;
   /* A one-channel model's class 0 is the background: logit -z, probability 1 - sigmoid(z). */
   float sign = one_channel && c == 0 ? -1.0f : 1.0f;
@@ -38,15 +39,13 @@ segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const floa
   double score = 0;
   if (seed)
     memset (seed->data, 0, segcam_act_size (seed) * sizeof (float));
-  /* A network of another fixed size than the image's scores the ROI resampled to it. */
-  roi = segcam_session_network_roi (s, roi);
   int ch = segcam_session_covered_h (s), cw = segcam_session_covered_w (s);
   for (int y = 0; y < ch; y++)
     for (int x = 0; x < cw; x++)
       {
         float w = roi ? roi[(size_t) y * cw + x] : 1.0f;
         size_t q = ((size_t) y * s->wp + x) * nc;
-        const float *v = z->data + q;
+        const float *v = z + q;
         float *d = seed ? seed->data + q : scratch;
         if (w == 0)
           continue;
@@ -73,4 +72,21 @@ segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const floa
           }
       }
   return score;
+}
+
+double
+segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const float *roi,
+                  segcam_act *seed)
+{
+  /* A network of another fixed size than the image's scores the ROI resampled to it. */
+  return score_logits (s, o, segcam_session_network_roi (s, roi), s->acts[s->model->output].data,
+                       seed);
+}
+
+double
+segcam_roi_score_image (const segcam_session *s, const segcam_explain_options *o,
+                        const float *network_roi, int b)
+{
+  const segcam_act *z = &s->acts[s->model->output];
+  return score_logits (s, o, network_roi, z->data + (size_t) b * z->h * z->w * z->c, NULL);
 }

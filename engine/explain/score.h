@@ -15,4 +15,10 @@ gboolean segcam_roi_check (const float *roi, size_t n, double *sum, GError **err
 double segcam_roi_score (segcam_session *s, const segcam_explain_options *o, const float *roi,
                          segcam_act *seed);
 
+/* S of image b of a session planned for a batch, after a forward pass: network_roi is the ROI
+ * as segcam_session_network_roi gives it for a session of the same model and image size (the
+ * batch session itself need not hold that buffer). */
+double segcam_roi_score_image (const segcam_session *s, const segcam_explain_options *o,
+                               const float *network_roi, int b);
+
 #endif /* SEGCAM_SCORE_H */

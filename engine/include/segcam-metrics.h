@@ -42,6 +42,9 @@ typedef struct {
   guint64 seed;             /* ROAD's imputation noise */
   double road_noise;        /* its standard deviation, >= 0: SEGCAM_ROAD_NOISE for ROAD as
                                published; 0 imputes without noise */
+  gboolean (*cancelled) (void *data); /* asked before each forward pass; TRUE stops the evaluation
+                               with SEGCAM_ERROR_CANCELLED. NULL: never */
+  void *cancel_data;
 } segcam_metrics_options;
 
 typedef struct {
@@ -62,7 +65,7 @@ typedef struct {
  * 2 * (steps + 1) doubles: the deletion curve then the insertion curve, S(fraction) / S(0).
  * A session that was not planned with explain = TRUE works. The map must be finite and >= 0, the
  * ROI as for explain, the context (when given) finite and >= 0. Progress goes to the session's
- * callback, one report per forward pass. */
+ * callback, one report per forward pass; the options' cancel callback is asked before each. */
 gboolean segcam_session_evaluate (segcam_session *session, const segcam_explain_options *explain,
                                   const float *pixels, const float *roi, const float *context,
                                   const float *map, const segcam_metrics_options *options,
