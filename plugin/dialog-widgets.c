@@ -696,6 +696,9 @@ node_chooser_new (ExplainWidgets *w)
 /* How long the settings must stay put before a computation starts, in ms: a quick run through
  * the classes computes only the last. */
 #define PREVIEW_DELAY 150
+/* How often the status line shows a computation's progress, in ms: Score-CAM and Ablation-CAM
+ * run the network once per channel, seconds to minutes on a large one. */
+#define PREVIEW_POLL 250
 
 /* The preview's state, on the heap: a computation's result comes back through the main loop,
  * where it must find the state even after the dialog is gone (w == NULL). */
@@ -706,6 +709,7 @@ typedef struct PreviewState {
   GCancellable *cancel;        /* the computation in flight, NULL when none */
   gboolean again;              /* the settings changed during it */
   guint timeout;
+  guint poll;                  /* shows the progress of the computation in flight */
   float *map;                  /* the last map, NULL when there is none */
   gchar *key;                  /* what it was computed for */
   gchar *text;                 /* its status line */
@@ -806,6 +810,8 @@ preview_free (PreviewState *state)
 {
   if (state->timeout != 0)
     g_source_remove (state->timeout);
+  if (state->poll != 0)
+    g_source_remove (state->poll);
   explain_preview_free (state->preview);
   g_free (state->map);
   g_free (state->key);
@@ -825,6 +831,9 @@ preview_done (GObject *source, GAsyncResult *result, gpointer data)
   gboolean cancelled = g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result)));
 
   g_clear_object (&state->cancel);
+  if (state->poll != 0)
+    g_source_remove (state->poll);
+  state->poll = 0;
   /* A result computed for settings or a model that have changed since is not shown. */
   if (state->w == NULL || cancelled)
     ;
@@ -861,6 +870,20 @@ preview_done (GObject *source, GAsyncResult *result, gpointer data)
     preview_start (state);
 }
 
+static gboolean
+preview_poll (gpointer data)
+{
+  PreviewState *state = data;
+  gchar *text;
+
+  if (state->w == NULL)               /* the dialog is closing: its labels may be gone */
+    return G_SOURCE_CONTINUE;
+  text = g_strdup_printf ("Computing… %d %%", explain_preview_percent (state->preview));
+  preview_status (state, text, FALSE);
+  g_free (text);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 preview_start (PreviewState *state)
 {
@@ -877,6 +900,8 @@ preview_start (PreviewState *state)
   preview_settings (w, &job->settings, &job->classes, &job->layer, &job->key);
   state->cancel = g_cancellable_new ();
   preview_status (state, "Computing…", FALSE);
+  if (state->poll == 0)
+    state->poll = g_timeout_add (PREVIEW_POLL, preview_poll, state);
   task = g_task_new (NULL, state->cancel, preview_done, NULL);
   g_task_set_task_data (task, job, (GDestroyNotify) preview_job_free);
   g_task_run_in_thread (task, preview_thread);

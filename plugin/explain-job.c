@@ -446,21 +446,16 @@ char *
 explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
                           const char *node_name, float raw_max)
 {
-  char *label, *warning;
-  const char *try_weights;
+  static const segcam_remedy_names options = {"abs weights", "another layer", "another method"};
+  segcam_explain_options engine = explain_engine_options (settings, 0, NULL);
+  char *advice = segcam_advise_zero_map (&engine, raw_max, &options), *label, *warning;
 
-  if (raw_max > 0)
+  if (advice == NULL)
     return NULL;
   label = explain_method_label (settings);
-  /* Mean weights cancel where a layer's channels pull both ways; abs weights keep them. */
-  try_weights = settings->method == SEGCAM_METHOD_SEG_GRAD_CAM
-                  && settings->weights == SEGCAM_WEIGHTS_MEAN
-                  ? "abs weights, " : "";
-  warning = g_strdup_printf ("the %s map of \"%s\" at %s is zero everywhere: no part of the "
-                             "layer raises the score there, which says nothing of where the "
-                             "evidence lies; try %sanother layer or another method",
-                             label, class_name, node_name, try_weights);
+  warning = g_strdup_printf ("the %s map of \"%s\" at %s %s", label, class_name, node_name, advice);
   g_free (label);
+  g_free (advice);
   return warning;
 }
 
@@ -932,6 +927,10 @@ job_segment (Job *job, double end, GError **error)
   advice = segcam_advise_image (job->model, pixels, job->n);
   if (advice != NULL)
     g_ptr_array_add (job->warnings, advice);
+  /* The network sees the working size, not the layer's. */
+  advice = segcam_advise_size (job->model, job->work_width, job->work_height);
+  if (advice != NULL)
+    g_ptr_array_add (job->warnings, advice);
   if (channels == 1)
     {
       float *gray = g_try_new (float, job->n);
@@ -1263,6 +1262,7 @@ struct ExplainPreview {
   segcam_session *session;
   uint8_t *labels;
   float *input;                /* the session's forward input, which SCORE and ABLATION rerun */
+  gint percent;                /* of the computation in progress, atomic: the dialog polls it */
 };
 
 ExplainPreview *
@@ -1334,12 +1334,36 @@ explain_preview_size (const ExplainPreview *preview, int *width, int *height)
   *height = preview->height;
 }
 
+/* The engine's progress (the forward pass node by node; SCORE and ABLATION channel by
+ * channel), for explain_preview_percent. */
+static void
+preview_progress (double fraction, const char *what, void *data)
+{
+  ExplainPreview *preview = data;
+
+  g_atomic_int_set (&preview->percent, (gint) (100 * CLAMP (fraction, 0, 1)));
+}
+
+int
+explain_preview_percent (ExplainPreview *preview)
+{
+  return g_atomic_int_get (&preview->percent);
+}
+
+/* The engine asks between SCORE's and ABLATION's passes. */
+static gboolean
+preview_cancelled (void *cancel)
+{
+  return g_cancellable_is_cancelled (cancel);
+}
+
 /* A new session for node and its forward pass on the preview's pixels. */
 static gboolean
 preview_forward (ExplainPreview *preview, const segcam_model *model, int node, GError **error)
 {
   segcam_session_options options = {
     .width = preview->width, .height = preview->height, .layer = node, .explain = TRUE,
+    .progress = preview_progress, .progress_data = preview,
   };
   int channels = segcam_model_input_channels (model);
 
@@ -1377,6 +1401,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
   gint64 start;
 
   stats->forward_seconds = -1;
+  g_atomic_int_set (&preview->percent, 0);
   if (g_cancellable_set_error_if_cancelled (cancel, error)
       || (classes = explain_parse_classes (model, settings->classes, error)) == NULL
       || (node = explain_find_layer (model, settings->layer, error)) < 0
@@ -1400,6 +1425,9 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                          : explain_default_class (preview->labels, selection, preview->n,
                                                   segcam_model_n_classes (model));
   options = explain_engine_options (settings, stats->class_index, preview->input);
+  options.cancelled = cancel != NULL ? preview_cancelled : NULL;
+  options.cancel_data = cancel;
+  g_atomic_int_set (&preview->percent, 0);
   start = g_get_monotonic_time ();
   roi = g_new (float, preview->n);
   map = g_new (float, preview->n);
@@ -1407,7 +1435,15 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                            preview->height, stats->class_index,
                            segcam_model_class_name (model, stats->class_index), roi, error)
       || ! segcam_session_explain (preview->session, &options, roi, map, NULL, error))
-    g_clear_pointer (&map, g_free);
+    {
+      g_clear_pointer (&map, g_free);
+      /* One error for a cancelled computation, wherever it stopped. */
+      if (error != NULL && g_error_matches (*error, SEGCAM_ERROR, SEGCAM_ERROR_CANCELLED))
+        {
+          g_clear_error (error);
+          g_cancellable_set_error_if_cancelled (cancel, error);
+        }
+    }
   stats->backward_seconds = (g_get_monotonic_time () - start) / 1e6;
 
 out:

@@ -144,10 +144,14 @@ void explain_preview_size (const ExplainPreview *preview, int *width, int *heigh
 
 /* The normalised map (width x height floats, to g_free) of the first class of settings (or the
  * class predicted most in the ROI) with its layer, ROI mode and score; NULL with an error, or
- * with G_IO_ERROR_CANCELLED when cancel fires (it is checked between steps). */
+ * with G_IO_ERROR_CANCELLED when cancel fires (it is checked between steps, and by Score-CAM
+ * and Ablation-CAM between their passes, one per channel). */
 float *explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
                                 const ExplainSettings *settings, GCancellable *cancel,
                                 ExplainPreviewStats *stats, GError **error);
+/* How far the computation in progress is, 0..100: its forward pass, then Score-CAM's or
+ * Ablation-CAM's passes (the other methods' backward is one step). Any thread may ask. */
+int explain_preview_percent (ExplainPreview *preview);
 /* Waits for a computation in progress and drops the session: call before model is freed. */
 void explain_preview_forget (ExplainPreview *preview);
 
@@ -218,9 +222,9 @@ segcam_explain_options explain_engine_options (const ExplainSettings *settings, 
 /* How names show the method: "Seg-Grad-CAM" (mean weights), "Seg-Grad-CAM abs", "hires",
  * "xres 4 max", "eigen, class-agnostic", "score, 8 channels" (a cap; none: every channel). */
 char *explain_method_label (const ExplainSettings *settings);
-/* The warning for a map whose maximum after ReLU, raw_max, is not positive: the map is zero
- * everywhere, which says nothing about where the evidence lies, with what to try instead; NULL
- * for a map with a positive maximum. */
+/* The warning for a map whose maximum after ReLU, raw_max, is not positive: the engine's
+ * sentence (segcam_advise_zero_map) after the map's method, class and node, its remedies named
+ * as the dialog names its options; NULL for a map with a positive maximum. */
 char *explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
                                 const char *node_name, float raw_max);
 

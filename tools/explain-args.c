@@ -79,6 +79,7 @@ segcam_cli_load_image (const char *command, const char *path, const segcam_model
       return NULL;
     }
   segcam_advice_warn_image (command, path, m, colour, (size_t) w * h);
+  segcam_advice_warn_size (command, path, m, w, h);
   if (rgb)
     *rgb = colour;
   else if (colour != pixels)

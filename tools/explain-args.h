@@ -51,8 +51,8 @@ int segcam_cli_image_size (const char *command, const char *path, int max_size, 
                            int *height);
 
 /* The image as the model reads it, and in *rgb (when rgb is not NULL) as R'G'B', which is the
- * same buffer for a colour model; warns when image and model disagree on colour. NULL with the
- * error printed. */
+ * same buffer for a colour model; warns when image and model disagree on colour, or when the
+ * image is far from the size the model was trained at. NULL with the error printed. */
 float *segcam_cli_load_image (const char *command, const char *path, const segcam_model *model,
                               int width, int height, float **rgb);
 

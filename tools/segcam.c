@@ -71,6 +71,10 @@ cmd_info (int argc, char **argv)
   printf ("input:         %s, padded to a multiple of %d\n",
           segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')",
           segcam_model_size_multiple (m));
+  int tw, th;
+  if (segcam_model_training_size (m, &tw, &th))
+    printf ("trained at:    %dx%d (explain warns for images more than %d times off per side)\n",
+            tw, th, SEGCAM_ADVISE_SIZE_RATIO);
   segcam_cli_print ("output:        %s (%s)", segcam_model_node_name (m, segcam_model_output_node (m)),
                     segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
   segcam_cli_print ("default layer: %s", segcam_model_node_name (m, segcam_model_default_layer (m)));
@@ -499,14 +503,11 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
         break;
       segcam_cli_print ("%s: class %d '%s' at '%s': ROI weight %.1f, score %.6g, map maximum %.6g",
                         image, r->cls, cls, layer, info.roi_weight, info.score, info.raw_max);
-      if (!(info.raw_max > 0))
-        {
-          char *advice = segcam_advice_zero_map (&q->eo);
-          segcam_cli_remark ("explain", "warning: %s: the map of class '%s' at '%s' is zero "
-                             "everywhere (nothing there argues for the class in the ROI): %s",
-                             image, cls, layer, advice);
-          g_free (advice);
-        }
+      char *advice = segcam_advice_zero_map (&q->eo, info.raw_max);
+      if (advice)
+        segcam_cli_remark ("explain", "warning: %s: the map of class '%s' at '%s' %s", image, cls,
+                           layer, advice);
+      g_free (advice);
       status = write_result (q, r, map, rgb, w, h);
     }
   segcam_progress_clear ();

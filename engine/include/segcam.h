@@ -52,6 +52,9 @@ int segcam_model_size_multiple (const segcam_model *model);
  * which (0 x 0 when not). A session for another image size resamples the image to it, bilinear,
  * and the logits, probabilities, labels and maps back to the image. */
 gboolean segcam_model_fixed_size (const segcam_model *model, int *width, int *height);
+/* The image size the model was trained at (docs/model-format.md, segcam.training_size; segcam
+ * train writes it), and FALSE with 0 x 0 when the file does not record one. Only advice reads it. */
+gboolean segcam_model_training_size (const segcam_model *model, int *width, int *height);
 int64_t segcam_model_n_parameters (const segcam_model *model);
 
 /* Classes as the model lists them. A one-channel sigmoid model lists two: background, foreground. */
@@ -269,6 +272,29 @@ char *segcam_advise_image (const segcam_model *model, const float *rgb, size_t n
  * std 1 on every channel: the importer's default, which a segcam file that says so means),
  * saying how to set them; NULL otherwise. Free with g_free. */
 char *segcam_advise_model (const segcam_model *model, gboolean imported);
+/* A one-line warning when the network will see an image of width x height (the working size,
+ * after any downscaling the caller does) at a scale far from its training: a side more than
+ * SEGCAM_ADVISE_SIZE_RATIO times smaller or larger than that side of the training size, so that
+ * objects appear at a size the model never saw. NULL when the sides are within that ratio, when
+ * the model records no training size, or when it runs at a fixed size (it then sees that size
+ * whatever the image). Free with g_free. */
+#define SEGCAM_ADVISE_SIZE_RATIO 4
+char *segcam_advise_size (const segcam_model *model, int width, int height);
+
+/* The names each caller gives the remedies of a zero map (the command line its flags, the
+ * plug-in its dialog's options). */
+typedef struct {
+  const char *abs_weights;    /* e.g. "--weights abs" */
+  const char *other_layer;    /* e.g. "another --layer" */
+  const char *other_method;   /* e.g. "another --method" */
+} segcam_remedy_names;
+/* When a map is zero everywhere (raw_max, segcam_explain_info, is not > 0): why that happens
+ * and what to try, as the end of a warning: "is zero everywhere: ...; try ..., ... or ...";
+ * abs weights are offered only to Seg-Grad-CAM with other weights (mean weights cancel where a
+ * layer's channels pull both ways). The caller writes what map it was before it. NULL when the
+ * map is not zero. Free with g_free. */
+char *segcam_advise_zero_map (const segcam_explain_options *options, float raw_max,
+                              const segcam_remedy_names *names);
 
 G_END_DECLS
 

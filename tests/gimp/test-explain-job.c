@@ -1268,6 +1268,17 @@ test_preview (void)
   g_free (got);
   g_free (map);
 
+  /* Score-CAM on the same layer keeps the forward pass and reports one step per channel
+   * through the session, which the dialog's status line polls: the last is 100 %. */
+  settings.method = SEGCAM_METHOD_SCORE;
+  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (map);
+  g_assert_cmpfloat (stats.forward_seconds, <, 0);
+  g_assert_cmpint (explain_preview_percent (preview), ==, 100);
+  g_free (map);
+  settings.method = SEGCAM_METHOD_SEG_GRAD_CAM;
+
   /* Errors, and a cancel before the work starts. */
   settings.classes = "nope";
   g_assert_null (explain_preview_compute (preview, rgb_model, &settings, cancel, &stats,
