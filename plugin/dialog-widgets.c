@@ -562,7 +562,7 @@ explain_widgets_fill_nodes (ExplainWidgets *w, const gchar *layer, gint max_size
   g_free (w->node_setting);
   w->node_setting = explain_widgets_layer (w);
 
-  explain_working_size (w->width, w->height, max_size, &work_width, &work_height);
+  segcam_working_size (w->width, w->height, max_size, &work_width, &work_height);
   w->node_shapes = g_new (gint, 3 * segcam_model_n_nodes (model));
   if (! segcam_model_infer_shapes (model, work_width, work_height, w->node_shapes, NULL))
     g_clear_pointer (&w->node_shapes, g_free);
@@ -1100,7 +1100,7 @@ size_note_update (GtkWidget *note, gint width, gint height, gint max_size)
   gint work_width, work_height;
   gchar *text;
 
-  if (explain_working_size (width, height, max_size, &work_width, &work_height))
+  if (segcam_working_size (width, height, max_size, &work_width, &work_height))
     text = g_strdup_printf ("The network sees the layer resampled to %d × %d pixels (it has "
                             "%d × %d); the results are resampled back.", work_width, work_height,
                             width, height);

@@ -21,26 +21,6 @@ explain_source_clear (ExplainSource *source)
 
 /* ---- settings ----------------------------------------------------------------------------- */
 
-gboolean
-explain_working_size (int width, int height, int max_size, int *work_width, int *work_height)
-{
-  int longer = MAX (width, height);
-  double scale;
-
-  g_return_val_if_fail (width > 0 && height > 0 && max_size > 0, FALSE);
-
-  if (longer <= max_size)
-    {
-      *work_width = width;
-      *work_height = height;
-      return FALSE;
-    }
-  scale = (double) max_size / longer;
-  *work_width = CLAMP ((int) lround (width * scale), 1, max_size);
-  *work_height = CLAMP ((int) lround (height * scale), 1, max_size);
-  return TRUE;
-}
-
 static char *
 list_classes (const segcam_model *model)
 {
@@ -822,7 +802,7 @@ job_prepare (Job *job, GError **error)
         }
       job->method_label = explain_method_label (job->settings);
     }
-  explain_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
+  segcam_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
                         &job->work_height);
   job->n = (size_t) job->work_width * job->work_height;
   job->kx = resample_kernel_new_area (job->width, job->work_width);
@@ -1272,7 +1252,7 @@ explain_preview_new (const ExplainSource *source, int max_size)
   ExplainPreview *preview = g_new0 (ExplainPreview, 1);
   ResampleKernel *kx, *ky;
 
-  explain_working_size (extent->width, extent->height, max_size, &preview->width,
+  segcam_working_size (extent->width, extent->height, max_size, &preview->width,
                         &preview->height);
   preview->n = (size_t) preview->width * preview->height;
   kx = resample_kernel_new_area (extent->width, preview->width);

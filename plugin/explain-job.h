@@ -163,11 +163,6 @@ guint8 *explain_preview_render (ExplainPreview *preview, const float *map,
 
 /* ---- the steps, for the adapters' dialogs and for tests ----------------------------------- */
 
-/* The size the model sees for a width x height layer: the same up to max_size on the longer
- * side, else scaled down keeping the aspect ratio. TRUE when that means resampling. */
-gboolean explain_working_size (int width, int height, int max_size, int *work_width,
-                               int *work_height);
-
 /* Class indices from "digit 2, 3" (comma-separated names or indices; spaces around items are
  * ignored, repeats dropped). An empty string gives an empty array: the caller picks the default.
  * Fails naming the unknown class. */

@@ -309,9 +309,35 @@ expect 2 "cannot read image '/dev/null': it is a device" "$segcam" predict --mod
 # 20000x20000 (GEGL decoded 5 GB of it before) is refused with the remedy.
 echo 'iVBORw0KGgoAAAANSUhEUgAATiAAAE4gCAIAAABsEtFuAAAADElEQVR4nGNgoD0AAABkAAGGZDw1AAAAAElFTkSuQmCC' \
   | base64 -d >"$tmp/huge.png"
-expect 2 "image '.*huge.png' is 20000x20000, larger than --max-size 16384 .*scale it down" \
-  "$segcam" explain --model "$model" --class 1 "$tmp/huge.png" -o "$tmp/h.png"
-expect 2 "is 64x48, larger than --max-size 63" "$segcam" predict --max-size 63 --model "$model" "$image" -o "$tmp/s.png"
+expect 2 "image '.*huge.png' is 20000x20000, larger than 16384 pixels on its longer side: scale it down" \
+  "$segcam" explain --model "$model" --class 1 --max-size 1024 "$tmp/huge.png" -o "$tmp/h.png"
+# --max-size is a working size: the network sees the image scaled down to fit, the results come
+# back at the image's size. A 2x2-block image at half its size is the small image exactly
+# (working-size.py), so its map and probabilities are the small image's, upscaled bilinearly.
+working=$(dirname "$0")/working-size.py
+python3 "$working" images "$tmp/small.png" "$tmp/large.png"
+expect 0 "" "$segcam" explain --model "$model" --class cell --max-size 32 "$tmp/large.png" \
+  -o "$tmp/wl.png" --map-npy "$tmp/wl.npy"
+[ "$(od -An -tu1 -j16 -N8 "$tmp/wl.png" | tr -s ' ')" = " 0 0 0 64 0 0 0 48" ] && pass \
+  || fail "FAIL: the heat map is not at the image's 64x48"
+expect 0 "" "$segcam" explain --model "$model" --class cell "$tmp/small.png" -o "$tmp/ws.png" \
+  --map-npy "$tmp/ws.npy"
+python3 "$working" compare "$tmp/wl.npy" "$tmp/ws.npy" && pass \
+  || fail "FAIL: the map at --max-size 32 is not the small image's map, upscaled"
+expect 0 "" "$segcam" predict --model "$model" --max-size 32 "$tmp/large.png" -o "$tmp/wl.png" \
+  --probabilities "$tmp/wl.npy"
+expect 0 "" "$segcam" predict --model "$model" "$tmp/small.png" -o "$tmp/ws.png" --probabilities "$tmp/ws.npy"
+python3 "$working" compare "$tmp/wl.npy" "$tmp/ws.npy" && pass \
+  || fail "FAIL: the probabilities at --max-size 32 are not the small image's, upscaled"
+# A rectangle in image pixels is scaled to the working size: 10,10,20,20 of 64x48 is 5,5,10,10.
+expect 0 "" "$segcam" explain --model "$model" --class cell --max-size 32 --roi-rect 10,10,20,20 \
+  "$tmp/large.png" -o "$tmp/wl.png"
+grep -q "ROI weight 100.0," "$tmp/out" && pass || fail "FAIL: the ROI is not scaled: $(cat "$tmp/out")"
+expect 0 "" "$segcam" evaluate --model "$model" --class cell --max-size 32 "$tmp/large.png"
+for bad in -1 16385 99999999; do
+  expect 1 "--max-size must be from 1 to 16384 pixels, not $bad" \
+    "$segcam" predict --max-size "$bad" --model "$model" "$image" -o "$tmp/s.png"
+done
 expect 0 "" "$segcam" predict --max-size 64 --model "$model" "$image" -o "$tmp/s.png"
 expect 2 "cannot read image '.*cut.png'" \
   "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/cut.png" "$image" -o "$tmp/h.png"

@@ -122,6 +122,11 @@ gboolean segcam_session_forward (segcam_session *session, const float *pixels, G
 void segcam_session_probabilities (const segcam_session *session, float *out);
 /* After forward: the predicted class of every pixel (argmax; the first of equal maxima). */
 void segcam_session_labels (const segcam_session *session, uint8_t *labels);
+/* The class of highest probability at each of n_pixels pixels (the first of equal maxima), from
+ * planar probabilities (n_classes x n_pixels): labels for probabilities resampled to another
+ * size (a working size's results back at the image's). */
+void segcam_labels_from_probabilities (const float *probabilities, int n_classes,
+                                       size_t n_pixels, uint8_t *labels);
 
 typedef enum { SEGCAM_SCORE_LOGITS, SEGCAM_SCORE_PROBABILITIES } SegcamScore;
 typedef enum { SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_ABS, SEGCAM_WEIGHTS_RELU } SegcamWeights;
@@ -203,6 +208,24 @@ gboolean segcam_session_explain (segcam_session *session, const segcam_explain_o
 /* The class-activation map before resizing and ReLU (L of docs/seg-grad-cam.md, 'Definition', or of
  * the method, h x w of the target layer) from the last segcam_session_explain; h and w may be NULL. */
 const float *segcam_session_cam (const segcam_session *session, int *h, int *w);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Working size: a large image run at a smaller size, its results resampled back.             */
+
+/* The size the network sees for a width x height image under a limit of max_side pixels on
+ * the longer side: the image's own size when it fits, else scaled to fit keeping the aspect
+ * ratio, each side rounded to the nearest whole number (at least 1). TRUE when that differs
+ * from the image's size. The plug-in's working size and the command line's --max-size. */
+gboolean segcam_working_size (int width, int height, int max_side, int *work_width,
+                              int *work_height);
+/* src, src_h rows of src_w pixels of channels interleaved floats, resampled into dst (dst_h x
+ * dst_w, the same channels; not overlapping src) bilinearly as PyTorch's F.interpolate (mode
+ * "bilinear", align_corners=False, antialias=False): half-pixel centres, source coordinates
+ * clamped to the image, no low-pass filter when shrinking (a reduction by more than 2 samples
+ * the image rather than averaging it). The resampling sessions of fixed-size networks use.
+ * Sizes of at least 1; equal sizes copy. */
+void segcam_resample_image (const float *src, int src_w, int src_h, int channels, float *dst,
+                            int dst_w, int dst_h);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Regions of interest (docs/seg-grad-cam.md, 'Region of interest'). All maps are width x height, row-major.     */

@@ -137,17 +137,17 @@ test_working_size (void)
 {
   int w, h;
 
-  g_assert_false (explain_working_size (640, 480, 1024, &w, &h));
+  g_assert_false (segcam_working_size (640, 480, 1024, &w, &h));
   g_assert_cmpint (w, ==, 640);
   g_assert_cmpint (h, ==, 480);
-  g_assert_false (explain_working_size (1024, 1024, 1024, &w, &h));
-  g_assert_true (explain_working_size (2000, 1000, 1000, &w, &h));
+  g_assert_false (segcam_working_size (1024, 1024, 1024, &w, &h));
+  g_assert_true (segcam_working_size (2000, 1000, 1000, &w, &h));
   g_assert_cmpint (w, ==, 1000);
   g_assert_cmpint (h, ==, 500);
-  g_assert_true (explain_working_size (1000, 3001, 1000, &w, &h));
+  g_assert_true (segcam_working_size (1000, 3001, 1000, &w, &h));
   g_assert_cmpint (w, ==, 333);
   g_assert_cmpint (h, ==, 1000);
-  g_assert_true (explain_working_size (5000, 1, 1000, &w, &h));
+  g_assert_true (segcam_working_size (5000, 1, 1000, &w, &h));
   g_assert_cmpint (w, ==, 1000);
   g_assert_cmpint (h, ==, 1);
 }
