@@ -114,6 +114,47 @@ explain_find_layer (const segcam_model *model, const char *layer, GError **error
   return node;
 }
 
+GArray *
+explain_parse_layers (const segcam_model *model, const char *layers, GError **error)
+{
+  GArray *nodes = g_array_new (FALSE, FALSE, sizeof (int));
+  int node = layers != NULL ? segcam_model_find_node (model, layers) : -1;
+  char **items;
+
+  if (node >= 0)
+    {
+      g_array_append_val (nodes, node);
+      return nodes;
+    }
+  items = g_strsplit (layers != NULL ? layers : "", ",", -1);
+  for (char **item = items; *item != NULL; item++)
+    {
+      gboolean seen = FALSE;
+
+      if (g_strstrip (*item)[0] == '\0')
+        continue;
+      node = explain_find_layer (model, *item, error);
+      if (node < 0)
+        {
+          g_strfreev (items);
+          g_array_unref (nodes);
+          return NULL;
+        }
+      for (guint i = 0; i < nodes->len; i++)
+        seen |= g_array_index (nodes, int, i) == node;
+      if (! seen)
+        g_array_append_val (nodes, node);
+    }
+  g_strfreev (items);
+  /* No name at all is the default layer, as an empty layer setting is. */
+  if (nodes->len == 0)
+    {
+      node = segcam_model_default_layer (model);
+      g_array_append_val (nodes, node);
+    }
+  return nodes;
+}
+
 char *
 explain_node_label (const segcam_model *model, int node, const int *shapes)
 {
@@ -782,9 +823,15 @@ job_prepare (Job *job, GError **error)
         return FALSE;
       if (! explain_check_method (job->settings, error))
         return FALSE;
-      job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
-      if (job->settings->sweep)
+      if (job->settings->sweep == EXPLAIN_SWEEP_LAYERS)
         {
+          job->nodes = explain_parse_layers (job->model, job->settings->layer, error);
+          if (job->nodes == NULL)
+            return FALSE;
+        }
+      else if (job->settings->sweep == EXPLAIN_SWEEP_BLOCKS)
+        {
+          job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
           ExplainNodeGroup *tree = explain_node_tree (job->model);
 
           for (guint i = 0; i < tree->children->len; i++)
@@ -798,6 +845,7 @@ job_prepare (Job *job, GError **error)
 
           if (node < 0)
             return FALSE;
+          job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
           g_array_append_val (job->nodes, node);
         }
       job->method_label = explain_method_label (job->settings);
@@ -1032,9 +1080,11 @@ job_group_name (const Job *job, const char *model_label)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
                             segcam_model_class_name (job->model,
                                                      g_array_index (job->classes, int, i)));
-  nodes = job->settings->sweep ? g_strdup_printf ("%u block outputs", job->nodes->len)
-                                : g_strdup (segcam_model_node_name (
-                                    job->model, g_array_index (job->nodes, int, 0)));
+  nodes = job->settings->sweep == EXPLAIN_SWEEP_BLOCKS
+            ? g_strdup_printf ("%u block outputs", job->nodes->len)
+          : job->settings->sweep == EXPLAIN_SWEEP_LAYERS
+            ? g_strdup_printf ("%u layers", job->nodes->len)
+            : g_strdup (segcam_model_node_name (job->model, g_array_index (job->nodes, int, 0)));
   name = explain_group_name (names->str, nodes, job->method_label, model_label);
   g_free (nodes);
   g_string_free (names, TRUE);
@@ -1050,7 +1100,7 @@ job_map_name (const Job *job, guint i)
                                                     g_array_index (job->classes, int,
                                                                    i % n_classes));
 
-  if (! job->settings->sweep)
+  if (job->settings->sweep == EXPLAIN_SWEEP_NONE)
     return g_strdup (class_name);
   return g_strdup_printf ("%s @ %s", class_name,
                           segcam_model_node_name (job->model,
@@ -1071,7 +1121,7 @@ job_legend (const Job *job)
   legend = layer_new (EXPLAIN_LAYER_LEGEND,
                       explain_legend_name (job->settings->colormap, (const char *const *) names,
                                            job->raw_max, n,
-                                           job->settings->sweep
+                                           job->settings->sweep != EXPLAIN_SWEEP_NONE
                                              ? NULL
                                              : segcam_model_node_name (
                                                  job->model, g_array_index (job->nodes, int, 0)),

@@ -34,6 +34,13 @@ typedef enum {
 } ExplainOutputs;
 #define EXPLAIN_OUTPUTS_ALL 7
 
+/* Where the maps are made: the sweep argument of plug-in-segcam-explain-method. */
+typedef enum {
+  EXPLAIN_SWEEP_NONE,        /* at the layer setting's node */
+  EXPLAIN_SWEEP_BLOCKS,      /* at every block output */
+  EXPLAIN_SWEEP_LAYERS,      /* at every node the layer setting lists */
+} ExplainSweep;
+
 /* Defaults shared by the adapters' dialogs and batch runs. */
 #define EXPLAIN_DEFAULT_OPACITY 60.0
 #define EXPLAIN_DEFAULT_OUTPUTS EXPLAIN_OUTPUT_HEAT_MAP
@@ -63,9 +70,10 @@ typedef struct {
   SegcamPoolMode pool_mode;  /* XRES */
   int max_channels;          /* SCORE, ABLATION: the channels of highest mean activation used,
                                 a forward pass each; 0: every channel */
-  gboolean sweep;            /* a layer sweep: maps at every block output (the node tree's
-                                top-level rows, explain_node_tree) instead of at layer, all in
-                                the one group; a forward pass each */
+  ExplainSweep sweep;        /* a layer sweep: maps at every block output (the node tree's
+                                top-level rows, explain_node_tree) or at every node layer lists
+                                (explain_parse_layers) instead of at layer, all in the one group;
+                                a forward pass each */
   /* Dialog options beyond the PDB arguments (batch runs leave them FALSE): */
   gboolean map_alpha;        /* the heat maps' alpha is the map: cold values are transparent */
   gboolean legend;           /* a legend layer on top: the colormap bar, named with each
@@ -172,6 +180,10 @@ char *explain_format_classes (const segcam_model *model, const int *classes, int
 
 /* The node a layer setting names ("" = the model's default layer), or -1 with an error. */
 int explain_find_layer (const segcam_model *model, const char *layer, GError **error);
+/* The nodes of a sweep's layer setting: names separated by commas (spaces around them ignored,
+ * repeats dropped, "" or an empty item the default layer), or one node whose own name has a
+ * comma. NULL with the error naming the first unknown node. */
+GArray *explain_parse_layers (const segcam_model *model, const char *layers, GError **error);
 /* "mid.relu1 (relu) 64 × 16 × 16" from infer_shapes' output (NULL: no shape), marked when it
  * is the default. */
 char *explain_node_label (const segcam_model *model, int node, const int *shapes);

@@ -297,7 +297,7 @@ GIMP3_SIGNATURES = {
     "plug-in-segcam-explain-method": EXPLAIN_SIGNATURE + [
         ("GParamString", "method", "seg-grad-cam"), ("GParamInt", "weights", "0", "2", "0"),
         ("GParamInt", "pool", "1", "2.14748e+09", "2"), ("GParamInt", "pool-mode", "0", "1", "0"),
-        ("GParamInt", "sweep", "0", "1", "0"),
+        ("GParamInt", "sweep", "0", "2", "0"),
         ("GParamInt", "max-channels", "0", "2.14748e+09", "64"), ("GimpParamLayer", "group")],
     "plug-in-segcam-heat-map-select": [
         ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
@@ -362,7 +362,8 @@ def check_help(results, work, rc):
 
 BATCH_TESTS = ["registration", "rect", "multi", "rerun", "default-class", "roi-modes", "feathered",
                "offsets", "nested", "gray", "precision", "resampled", "segment", "errors",
-               "last-values", "explain-method", "sweep", "warnings", "heat-map-select"]
+               "last-values", "explain-method", "sweep", "sweep-layers", "warnings",
+               "heat-map-select"]
 
 
 def check_batch_outputs(args, results, work, log, profile):
@@ -507,6 +508,8 @@ def check_batch_outputs(args, results, work, log, profile):
         # A sweep's map at the first block output is the command line's at that layer.
         ("cli-sweep-enc", "sweep-enc.png", "cli-enc.png",
          ["--class", "digit 1", "--layer", "enc.relu1"] + gray + ["rgb.png"], 0, 3),
+        # So is a sweep over listed layers' map at that layer.
+        ("cli-sweep-layers-enc", "sweep-layers-enc.png", "cli-enc.png", None, 0, 3),
     ]
     for name, got, want, options, tolerance, channels in runs:
         try:

@@ -78,6 +78,7 @@
                     (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
                     (pool . "pool must lie in [1, ")
                     (max-channels . "max-channels must lie in [0, ")
+                    (sweep . "sweep must lie in [0, 2]")
                     (threshold . "threshold must lie in [0, 1]")))))
 
 ; Repeat Last's error is a message for the user (the driver finds it on the console); the caller

@@ -107,6 +107,7 @@
                     (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
                     (pool . "value 0 out of range: 1 to")
                     (max-channels . "value -1 out of range: 0 to")
+                    (sweep . "value 3 out of range: 0 to 2")
                     (threshold . "out of range: 0.000000 to 1.000000")))))
 
 ; GIMP 3 hands Repeat Last's error to the caller too.
