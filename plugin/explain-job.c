@@ -1083,7 +1083,7 @@ job_group_name (const Job *job, const char *model_label)
   nodes = job->settings->sweep == EXPLAIN_SWEEP_BLOCKS
             ? g_strdup_printf ("%u block outputs", job->nodes->len)
           : job->settings->sweep == EXPLAIN_SWEEP_LAYERS
-            ? g_strdup_printf ("%u layers", job->nodes->len)
+            ? g_strdup_printf ("%u layer%s", job->nodes->len, job->nodes->len == 1 ? "" : "s")
             : g_strdup (segcam_model_node_name (job->model, g_array_index (job->nodes, int, 0)));
   name = explain_group_name (names->str, nodes, job->method_label, model_label);
   g_free (nodes);

@@ -586,6 +586,8 @@ def check_dialogs(args, results, work, profile):
         "mid — default [relu  8×20×24] | up1 [upsample  8×40×48] | "
         "cat1 [concat  14×40×48] | dec.conv1 [conv2d  4×40×48] | "
         "colour [conv2d  4×40×48] | logits [add  4×40×48]",
+        # The chosen layer is ticked for a sweep over chosen layers, the boxes shown only then.
+        "sweep layers = mid.relu1 (tick boxes hidden)",
         "working size = The network sees the layer at its own size, 48 × 40 pixels.",
         "method = Seg-Grad-CAM",
         "ok-sensitive = 1",
@@ -605,7 +607,7 @@ def check_dialogs(args, results, work, profile):
     log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
                    {"SEGCAM_TEST_DIALOG": "ok"})
     results.scheme(log, ["dialog-ok", "repeat-last", "dialog-options", "model-inherited",
-                         "heat-map-select-dialog"])
+                         "heat-map-select-dialog", "dialog-sweep-layers"])
     # The interactive run of a colour image into the gray model told the user (2.10: the
     # plug-in's two-line message; GIMP 3 shows gimp_message likewise).
     results.check("interactive-warning",
@@ -615,8 +617,12 @@ def check_dialogs(args, results, work, profile):
     results.check("dialog-shows-last-method", "method = hires" in methods,
                   "methods shown: %s" % methods)
     classes = [l for l in dialog_lines(log) if l.startswith("classes = ")]
+    # The sweep dialog shows its last values' ticked layers, the tick boxes out.
+    results.check("dialog-shows-ticked-layers",
+                  "sweep layers = enc.relu1, colour (tick boxes shown)" in dialog_lines(log),
+                  "sweep lines: %s" % [l for l in dialog_lines(log) if l.startswith("sweep ")])
     results.check("dialog-shows-last-values",
-                  len(classes) == 3 and "[x] digit 2" in classes[1]
+                  len(classes) == 4 and "[x] digit 2" in classes[1]
                   and "[ ] Automatic" in classes[1], "class rows shown: %s" % classes)
     results.check("dialog-clean-exit", not unclean(log, args.api),
                   "leaks, crashes or warnings on the console")

@@ -755,4 +755,21 @@
         (st-expect-equal (st-heat-map-select-mode RUN-INTERACTIVE image heat)
                          (st-selection-channel image) "returns the selection")
         (st-expect (st-has-selection? image) "something selected")
+        (gimp-image-delete image))))
+  (st-test "dialog-sweep-layers"
+    (lambda ()
+      ; Last values of a sweep over two listed layers (nodes of both test models): the dialog
+      ; ticks them, shows the tick boxes, and its OK hands the list on.
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (st-store-last-sweep "enc.relu1, colour" 2)
+        (let* ((group (st-interactive-explain image source))
+               (names (map st-name (st-children group))))
+          (define (has part) (let loop ((l names))
+                               (and (pair? l) (or (st-contains (car l) part) (loop (cdr l))))))
+          (st-expect (st-contains (st-name group) " @ 2 layers — ")
+                     (string-append "the sweep's group: " (st-name group)))
+          (st-expect (and (has " @ enc.relu1 ") (has " @ colour "))
+                     (string-append "a map per ticked layer: " (st-show names))))
+        (st-store-last-sweep "" 0)
         (gimp-image-delete image)))))

@@ -138,6 +138,11 @@
 (define (st-store-last-options)
   (st-append-last-values "(map-alpha yes)\n(legend yes)\n(method \"hires\")\n"))
 
+; Last values of the layer and the sweep (an argument and an aux argument).
+(define (st-store-last-sweep layers sweep)
+  (st-append-last-values (string-append "(layer \"" layers "\")\n(sweep "
+                                        (number->string sweep) ")\n")))
+
 ; Only GIMP 3 can pass several selected layers, or none: one at a time only.
 (define (st-test-errors-more image source)
   (let ((other (st-new-layer image "other" 48 40 RGB-IMAGE)))
