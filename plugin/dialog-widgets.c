@@ -293,7 +293,7 @@ model_picker_clear (ModelPicker *picker)
 /* ---- classes and nodes -------------------------------------------------------------------- */
 
 enum { CLASS_ACTIVE, CLASS_INDEX, CLASS_NAME, CLASS_SWATCH, CLASS_N_COLUMNS };
-enum { NODE_MARKUP, NODE_INFO, NODE_TIP, NODE_SEARCH, NODE_INDEX, NODE_N_COLUMNS };
+enum { NODE_MARKUP, NODE_INFO, NODE_TIP, NODE_SEARCH, NODE_INDEX, NODE_TICKED, NODE_N_COLUMNS };
 
 #define AUTO_CLASS (-1)
 
@@ -417,9 +417,10 @@ node_row_markup (const ExplainNodeGroup *group, const segcam_model *model)
   return g_markup_escape_text (group->label, -1);
 }
 
+/* ticked: the nodes to tick (for a sweep over chosen layers), or NULL. */
 static void
 node_store_add (ExplainWidgets *w, const ExplainNodeGroup *group, GtkTreeIter *parent,
-                const gint *shapes)
+                const gint *shapes, const GArray *ticked)
 {
   const segcam_model *model = w->picker.model;
 
@@ -436,13 +437,16 @@ node_store_add (ExplainWidgets *w, const ExplainNodeGroup *group, GtkTreeIter *p
                                          shapes[3 * node + 2])
                       : g_strdup (segcam_model_node_op (model, node));
       gchar *search = g_utf8_casefold (child->path, -1);
+      gboolean tick = FALSE;
       GtkTreeIter iter;
 
+      for (guint k = 0; ticked != NULL && k < ticked->len; k++)
+        tick |= g_array_index (ticked, int, k) == node;
       gtk_tree_store_insert_with_values (w->node_store, &iter, parent, -1, NODE_MARKUP, markup,
                                          NODE_INFO, info, NODE_TIP, tip, NODE_SEARCH, search,
-                                         NODE_INDEX, node, -1);
+                                         NODE_INDEX, node, NODE_TICKED, tick, -1);
       if (child->children != NULL)
-        node_store_add (w, child, &iter, shapes);
+        node_store_add (w, child, &iter, shapes, ticked);
       g_free (search);
       g_free (info);
       g_free (tip);
@@ -543,6 +547,7 @@ explain_widgets_fill_nodes (ExplainWidgets *w, const gchar *layer, gint max_size
   const segcam_model *model = w->picker.model;
   gint work_width, work_height;
   ExplainNodeGroup *tree;
+  GArray *ticked;
 
   w->filling = TRUE;
   gtk_tree_store_clear (w->node_store);
@@ -557,18 +562,24 @@ explain_widgets_fill_nodes (ExplainWidgets *w, const gchar *layer, gint max_size
   /* keep: the choice so far, by name ("" = the default), if the model has it. */
   w->node = explain_find_layer (model, keep && w->node_setting != NULL ? w->node_setting : layer,
                                 NULL);
+  /* A sweep's list of layers (sweep 2) ticks them, the first chosen. */
+  ticked = explain_parse_layers (model, layer, NULL);
+  if (w->node < 1 && ticked != NULL)
+    w->node = g_array_index (ticked, int, 0);
   if (w->node < 1)
     w->node = segcam_model_default_layer (model);
   g_free (w->node_setting);
   w->node_setting = explain_widgets_layer (w);
 
-  explain_working_size (w->width, w->height, max_size, &work_width, &work_height);
+  segcam_working_size (w->width, w->height, max_size, &work_width, &work_height);
   w->node_shapes = g_new (gint, 3 * segcam_model_n_nodes (model));
   if (! segcam_model_infer_shapes (model, work_width, work_height, w->node_shapes, NULL))
     g_clear_pointer (&w->node_shapes, g_free);
   tree = explain_node_tree (model);
-  node_store_add (w, tree, NULL, w->node_shapes);
+  node_store_add (w, tree, NULL, w->node_shapes, ticked);
   explain_node_tree_free (tree);
+  if (ticked != NULL)
+    g_array_unref (ticked);
   node_show_chosen (w);
 }
 
@@ -582,6 +593,82 @@ explain_widgets_layer (ExplainWidgets *w)
   /* The default node is stored as "", so that it follows the model. */
   return g_strdup (w->node == segcam_model_default_layer (model)
                      ? "" : segcam_model_node_name (model, w->node));
+}
+
+/* The ticked nodes, in the tree's order: a module's row stands for the same node as its output's
+ * row, so each node comes once. */
+static gboolean
+node_collect_ticked (GtkTreeModel *store, GtkTreePath *path, GtkTreeIter *iter, gpointer data)
+{
+  GArray *nodes = data;
+  gboolean ticked, seen = FALSE;
+  gint node;
+
+  gtk_tree_model_get (store, iter, NODE_TICKED, &ticked, NODE_INDEX, &node, -1);
+  for (guint i = 0; i < nodes->len; i++)
+    seen |= g_array_index (nodes, gint, i) == node;
+  if (ticked && ! seen)
+    g_array_append_val (nodes, node);
+  return FALSE;
+}
+
+gchar *
+explain_widgets_layers (ExplainWidgets *w)
+{
+  GArray *nodes;
+  GString *names;
+
+  if (w->picker.model == NULL || w->node < 0)
+    return NULL;
+  nodes = g_array_new (FALSE, FALSE, sizeof (gint));
+  gtk_tree_model_foreach (GTK_TREE_MODEL (w->node_store), node_collect_ticked, nodes);
+  if (nodes->len == 0)
+    {
+      g_array_unref (nodes);
+      return explain_widgets_layer (w);
+    }
+  names = g_string_new (NULL);
+  for (guint i = 0; i < nodes->len; i++)
+    g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
+                            segcam_model_node_name (w->picker.model,
+                                                    g_array_index (nodes, gint, i)));
+  g_array_unref (nodes);
+  return g_string_free (names, FALSE);
+}
+
+typedef struct {
+  gint node;
+  gboolean ticked;
+} NodeTick;
+
+static gboolean
+node_set_tick (GtkTreeModel *store, GtkTreePath *path, GtkTreeIter *iter, gpointer data)
+{
+  const NodeTick *tick = data;
+  gint node;
+
+  gtk_tree_model_get (store, iter, NODE_INDEX, &node, -1);
+  if (node == tick->node)
+    gtk_tree_store_set (GTK_TREE_STORE (store), iter, NODE_TICKED, tick->ticked, -1);
+  return FALSE;
+}
+
+/* A tick box toggled in the (filtered) tree: the row's node joins or leaves the sweep, on its
+ * module's row and its own alike. */
+static void
+node_tick_toggled (GtkCellRendererToggle *cell, gchar *path, ExplainWidgets *w)
+{
+  GtkTreeIter shown, iter;
+  NodeTick tick;
+
+  if (! gtk_tree_model_get_iter_from_string (GTK_TREE_MODEL (w->node_filter), &shown, path))
+    return;
+  gtk_tree_model_filter_convert_iter_to_child_iter (w->node_filter, &iter, &shown);
+  gtk_tree_model_get (GTK_TREE_MODEL (w->node_store), &iter, NODE_TICKED, &tick.ticked,
+                      NODE_INDEX, &tick.node, -1);
+  tick.ticked = ! tick.ticked;
+  gtk_tree_model_foreach (GTK_TREE_MODEL (w->node_store), node_set_tick, &tick);
+  explain_widgets_user_changed (w);
 }
 
 static void
@@ -636,7 +723,7 @@ node_chooser_new (ExplainWidgets *w)
   GtkCellRenderer *cell;
 
   w->node_store = gtk_tree_store_new (NODE_N_COLUMNS, G_TYPE_STRING, G_TYPE_STRING,
-                                      G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT);
+                                      G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT, G_TYPE_BOOLEAN);
   w->node_filter = GTK_TREE_MODEL_FILTER (gtk_tree_model_filter_new (
                                             GTK_TREE_MODEL (w->node_store), NULL));
   gtk_tree_model_filter_set_visible_func (w->node_filter, node_row_visible, w, NULL);
@@ -653,6 +740,12 @@ node_chooser_new (ExplainWidgets *w)
   gtk_tree_view_set_headers_visible (GTK_TREE_VIEW (w->node_view), FALSE);
   gtk_tree_view_set_enable_search (GTK_TREE_VIEW (w->node_view), FALSE);
   gtk_tree_view_set_tooltip_column (GTK_TREE_VIEW (w->node_view), NODE_TIP);
+  cell = gtk_cell_renderer_toggle_new ();
+  g_signal_connect (cell, "toggled", G_CALLBACK (node_tick_toggled), w);
+  w->node_ticks = gtk_tree_view_column_new_with_attributes (NULL, cell, "active", NODE_TICKED,
+                                                            NULL);
+  gtk_tree_view_column_set_visible (w->node_ticks, FALSE);
+  gtk_tree_view_append_column (GTK_TREE_VIEW (w->node_view), w->node_ticks);
   cell = gtk_cell_renderer_text_new ();
   /* Long names give way to the shape column, not to the dialog's width. */
   g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_END, "width-chars", 18, NULL);
@@ -696,6 +789,9 @@ node_chooser_new (ExplainWidgets *w)
 /* How long the settings must stay put before a computation starts, in ms: a quick run through
  * the classes computes only the last. */
 #define PREVIEW_DELAY 150
+/* How often the status line shows a computation's progress, in ms: Score-CAM and Ablation-CAM
+ * run the network once per channel, seconds to minutes on a large one. */
+#define PREVIEW_POLL 250
 
 /* The preview's state, on the heap: a computation's result comes back through the main loop,
  * where it must find the state even after the dialog is gone (w == NULL). */
@@ -706,6 +802,7 @@ typedef struct PreviewState {
   GCancellable *cancel;        /* the computation in flight, NULL when none */
   gboolean again;              /* the settings changed during it */
   guint timeout;
+  guint poll;                  /* shows the progress of the computation in flight */
   float *map;                  /* the last map, NULL when there is none */
   gchar *key;                  /* what it was computed for */
   gchar *text;                 /* its status line */
@@ -806,6 +903,8 @@ preview_free (PreviewState *state)
 {
   if (state->timeout != 0)
     g_source_remove (state->timeout);
+  if (state->poll != 0)
+    g_source_remove (state->poll);
   explain_preview_free (state->preview);
   g_free (state->map);
   g_free (state->key);
@@ -825,6 +924,9 @@ preview_done (GObject *source, GAsyncResult *result, gpointer data)
   gboolean cancelled = g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result)));
 
   g_clear_object (&state->cancel);
+  if (state->poll != 0)
+    g_source_remove (state->poll);
+  state->poll = 0;
   /* A result computed for settings or a model that have changed since is not shown. */
   if (state->w == NULL || cancelled)
     ;
@@ -861,6 +963,20 @@ preview_done (GObject *source, GAsyncResult *result, gpointer data)
     preview_start (state);
 }
 
+static gboolean
+preview_poll (gpointer data)
+{
+  PreviewState *state = data;
+  gchar *text;
+
+  if (state->w == NULL)               /* the dialog is closing: its labels may be gone */
+    return G_SOURCE_CONTINUE;
+  text = g_strdup_printf ("Computing… %d %%", explain_preview_percent (state->preview));
+  preview_status (state, text, FALSE);
+  g_free (text);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 preview_start (PreviewState *state)
 {
@@ -877,6 +993,8 @@ preview_start (PreviewState *state)
   preview_settings (w, &job->settings, &job->classes, &job->layer, &job->key);
   state->cancel = g_cancellable_new ();
   preview_status (state, "Computing…", FALSE);
+  if (state->poll == 0)
+    state->poll = g_timeout_add (PREVIEW_POLL, preview_poll, state);
   task = g_task_new (NULL, state->cancel, preview_done, NULL);
   g_task_set_task_data (task, job, (GDestroyNotify) preview_job_free);
   g_task_run_in_thread (task, preview_thread);
@@ -925,6 +1043,10 @@ explain_widgets_preview_update (ExplainWidgets *w)
 
   if (state == NULL || w->filling)
     return;
+  /* The tick boxes are there when a sweep over chosen layers is. */
+  settings = (ExplainSettings) { NULL };
+  w->get_settings (w->user_data, &settings);
+  gtk_tree_view_column_set_visible (w->node_ticks, settings.sweep == EXPLAIN_SWEEP_LAYERS);
   on = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (state->toggle)) && w->picker.model != NULL;
   gtk_widget_set_sensitive (state->image, on);
   if (! on)
@@ -1075,7 +1197,7 @@ size_note_update (GtkWidget *note, gint width, gint height, gint max_size)
   gint work_width, work_height;
   gchar *text;
 
-  if (explain_working_size (width, height, max_size, &work_width, &work_height))
+  if (segcam_working_size (width, height, max_size, &work_width, &work_height))
     text = g_strdup_printf ("The network sees the layer resampled to %d × %d pixels (it has "
                             "%d × %d); the results are resampled back.", work_width, work_height,
                             width, height);
@@ -1179,7 +1301,7 @@ explain_widgets_dump (ExplainWidgets *w)
   ExplainSettings settings = { NULL };
   GtkTreeIter iter;
   gboolean valid;
-  gchar *method;
+  gchar *method, *sweep;
 
   for (valid = gtk_tree_model_get_iter_first (classes, &iter); valid;
        valid = gtk_tree_model_iter_next (classes, &iter))
@@ -1199,6 +1321,10 @@ explain_widgets_dump (ExplainWidgets *w)
               w->node >= 0 ? gtk_label_get_text (GTK_LABEL (w->node_chosen)) : "(none)");
   g_printerr ("segcam-dialog: layers = %d\n", count_nodes (GTK_TREE_MODEL (w->node_store), NULL));
   g_printerr ("segcam-dialog: layer rows = %s\n", nodes->str);
+  sweep = explain_widgets_layers (w);
+  g_printerr ("segcam-dialog: sweep layers = %s (tick boxes %s)\n", sweep != NULL ? sweep : "",
+              gtk_tree_view_column_get_visible (w->node_ticks) ? "shown" : "hidden");
+  g_free (sweep);
   g_printerr ("segcam-dialog: working size = %s\n", gtk_label_get_text (GTK_LABEL (w->size_note)));
   g_printerr ("segcam-dialog: preview = %s\n", w->preview->text);
   w->get_settings (w->user_data, &settings);

@@ -31,10 +31,11 @@ G_BEGIN_DECLS
 #define DIALOG_WEIGHTS "Mean", SEGCAM_WEIGHTS_MEAN, "Abs", SEGCAM_WEIGHTS_ABS, "ReLU",         \
   SEGCAM_WEIGHTS_RELU, NULL
 #define DIALOG_POOL_MODES "Max", SEGCAM_POOL_MAX, "Mean", SEGCAM_POOL_MEAN, NULL
-#define DIALOG_SWEEP "The chosen layer", 0, "Every block output (a sweep)", 1, NULL
+#define DIALOG_SWEEP "The chosen layer", 0, "Every block output (a sweep)", 1,                 \
+  "The layers ticked in the tree (a sweep)", 2, NULL
 #define DIALOG_TIP_SWEEP                                                                       \
-  "A sweep makes each class's map at every block output (the tree's top-level rows), one "     \
-  "layer each in the one group: a forward pass per block."
+  "A sweep makes each class's map at every block output (the tree's top-level rows), or at "   \
+  "the layers ticked in the tree, one layer each in the one group: a forward pass per layer."
 #define DIALOG_SELECT_TARGETS "Replace the selection", 0, "New channel", 1, NULL
 #define DIALOG_TIP_METHOD                                                                      \
   "How the map is made from the layer's activations and gradients: seg-grad-cam (the "        \
@@ -101,6 +102,7 @@ typedef struct {
   GtkWidget *node_search;
   GtkWidget *node_view;
   GtkWidget *node_chosen;
+  GtkTreeViewColumn *node_ticks; /* the sweep's tick boxes, shown for EXPLAIN_SWEEP_LAYERS */
   GtkTreeStore *node_store;
   GtkTreeModelFilter *node_filter;
   gchar **node_words;          /* the search, case-folded; NULL: none */
@@ -141,6 +143,10 @@ void explain_widgets_fill_nodes (ExplainWidgets *w, const gchar *layer, gint max
 gchar *explain_widgets_classes (ExplainWidgets *w);
 /* The chosen node as the PDB's layer string ("" = the default), NULL without a model. */
 gchar *explain_widgets_layer (ExplainWidgets *w);
+/* The nodes ticked for a sweep over chosen layers, in the tree's order, as the PDB's layer
+ * string for sweep 2 ("enc.relu1, mid.relu1"; the chosen node when none is ticked); NULL
+ * without a model. The ticks survive a search that hides them. */
+gchar *explain_widgets_layers (ExplainWidgets *w);
 void explain_widgets_clear (ExplainWidgets *w);
 
 /* The small label under the maximum working size that says what it means for this layer. */

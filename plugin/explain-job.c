@@ -21,26 +21,6 @@ explain_source_clear (ExplainSource *source)
 
 /* ---- settings ----------------------------------------------------------------------------- */
 
-gboolean
-explain_working_size (int width, int height, int max_size, int *work_width, int *work_height)
-{
-  int longer = MAX (width, height);
-  double scale;
-
-  g_return_val_if_fail (width > 0 && height > 0 && max_size > 0, FALSE);
-
-  if (longer <= max_size)
-    {
-      *work_width = width;
-      *work_height = height;
-      return FALSE;
-    }
-  scale = (double) max_size / longer;
-  *work_width = CLAMP ((int) lround (width * scale), 1, max_size);
-  *work_height = CLAMP ((int) lround (height * scale), 1, max_size);
-  return TRUE;
-}
-
 static char *
 list_classes (const segcam_model *model)
 {
@@ -132,6 +112,47 @@ explain_find_layer (const segcam_model *model, const char *layer, GError **error
                  segcam_model_node_name (model, segcam_model_default_layer (model)));
   g_free (name);
   return node;
+}
+
+GArray *
+explain_parse_layers (const segcam_model *model, const char *layers, GError **error)
+{
+  GArray *nodes = g_array_new (FALSE, FALSE, sizeof (int));
+  int node = layers != NULL ? segcam_model_find_node (model, layers) : -1;
+  char **items;
+
+  if (node >= 0)
+    {
+      g_array_append_val (nodes, node);
+      return nodes;
+    }
+  items = g_strsplit (layers != NULL ? layers : "", ",", -1);
+  for (char **item = items; *item != NULL; item++)
+    {
+      gboolean seen = FALSE;
+
+      if (g_strstrip (*item)[0] == '\0')
+        continue;
+      node = explain_find_layer (model, *item, error);
+      if (node < 0)
+        {
+          g_strfreev (items);
+          g_array_unref (nodes);
+          return NULL;
+        }
+      for (guint i = 0; i < nodes->len; i++)
+        seen |= g_array_index (nodes, int, i) == node;
+      if (! seen)
+        g_array_append_val (nodes, node);
+    }
+  g_strfreev (items);
+  /* No name at all is the default layer, as an empty layer setting is. */
+  if (nodes->len == 0)
+    {
+      node = segcam_model_default_layer (model);
+      g_array_append_val (nodes, node);
+    }
+  return nodes;
 }
 
 char *
@@ -446,21 +467,16 @@ char *
 explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
                           const char *node_name, float raw_max)
 {
-  char *label, *warning;
-  const char *try_weights;
+  static const segcam_remedy_names options = {"abs weights", "another layer", "another method"};
+  segcam_explain_options engine = explain_engine_options (settings, 0, NULL);
+  char *advice = segcam_advise_zero_map (&engine, raw_max, &options), *label, *warning;
 
-  if (raw_max > 0)
+  if (advice == NULL)
     return NULL;
   label = explain_method_label (settings);
-  /* Mean weights cancel where a layer's channels pull both ways; abs weights keep them. */
-  try_weights = settings->method == SEGCAM_METHOD_SEG_GRAD_CAM
-                  && settings->weights == SEGCAM_WEIGHTS_MEAN
-                  ? "abs weights, " : "";
-  warning = g_strdup_printf ("the %s map of \"%s\" at %s is zero everywhere: no part of the "
-                             "layer raises the score there, which says nothing of where the "
-                             "evidence lies; try %sanother layer or another method",
-                             label, class_name, node_name, try_weights);
+  warning = g_strdup_printf ("the %s map of \"%s\" at %s %s", label, class_name, node_name, advice);
   g_free (label);
+  g_free (advice);
   return warning;
 }
 
@@ -807,9 +823,15 @@ job_prepare (Job *job, GError **error)
         return FALSE;
       if (! explain_check_method (job->settings, error))
         return FALSE;
-      job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
-      if (job->settings->sweep)
+      if (job->settings->sweep == EXPLAIN_SWEEP_LAYERS)
         {
+          job->nodes = explain_parse_layers (job->model, job->settings->layer, error);
+          if (job->nodes == NULL)
+            return FALSE;
+        }
+      else if (job->settings->sweep == EXPLAIN_SWEEP_BLOCKS)
+        {
+          job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
           ExplainNodeGroup *tree = explain_node_tree (job->model);
 
           for (guint i = 0; i < tree->children->len; i++)
@@ -823,11 +845,12 @@ job_prepare (Job *job, GError **error)
 
           if (node < 0)
             return FALSE;
+          job->nodes = g_array_new (FALSE, FALSE, sizeof (int));
           g_array_append_val (job->nodes, node);
         }
       job->method_label = explain_method_label (job->settings);
     }
-  explain_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
+  segcam_working_size (job->width, job->height, job->settings->max_size, &job->work_width,
                         &job->work_height);
   job->n = (size_t) job->work_width * job->work_height;
   job->kx = resample_kernel_new_area (job->width, job->work_width);
@@ -930,6 +953,10 @@ job_segment (Job *job, double end, GError **error)
   read_resampled (job->source->pixels, 0, 0, babl_format ("R'G'B' float"), 3, job->kx, job->ky,
                   pixels);
   advice = segcam_advise_image (job->model, pixels, job->n);
+  if (advice != NULL)
+    g_ptr_array_add (job->warnings, advice);
+  /* The network sees the working size, not the layer's. */
+  advice = segcam_advise_size (job->model, job->work_width, job->work_height);
   if (advice != NULL)
     g_ptr_array_add (job->warnings, advice);
   if (channels == 1)
@@ -1053,9 +1080,11 @@ job_group_name (const Job *job, const char *model_label)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
                             segcam_model_class_name (job->model,
                                                      g_array_index (job->classes, int, i)));
-  nodes = job->settings->sweep ? g_strdup_printf ("%u block outputs", job->nodes->len)
-                                : g_strdup (segcam_model_node_name (
-                                    job->model, g_array_index (job->nodes, int, 0)));
+  nodes = job->settings->sweep == EXPLAIN_SWEEP_BLOCKS
+            ? g_strdup_printf ("%u block outputs", job->nodes->len)
+          : job->settings->sweep == EXPLAIN_SWEEP_LAYERS
+            ? g_strdup_printf ("%u layer%s", job->nodes->len, job->nodes->len == 1 ? "" : "s")
+            : g_strdup (segcam_model_node_name (job->model, g_array_index (job->nodes, int, 0)));
   name = explain_group_name (names->str, nodes, job->method_label, model_label);
   g_free (nodes);
   g_string_free (names, TRUE);
@@ -1071,7 +1100,7 @@ job_map_name (const Job *job, guint i)
                                                     g_array_index (job->classes, int,
                                                                    i % n_classes));
 
-  if (! job->settings->sweep)
+  if (job->settings->sweep == EXPLAIN_SWEEP_NONE)
     return g_strdup (class_name);
   return g_strdup_printf ("%s @ %s", class_name,
                           segcam_model_node_name (job->model,
@@ -1092,7 +1121,7 @@ job_legend (const Job *job)
   legend = layer_new (EXPLAIN_LAYER_LEGEND,
                       explain_legend_name (job->settings->colormap, (const char *const *) names,
                                            job->raw_max, n,
-                                           job->settings->sweep
+                                           job->settings->sweep != EXPLAIN_SWEEP_NONE
                                              ? NULL
                                              : segcam_model_node_name (
                                                  job->model, g_array_index (job->nodes, int, 0)),
@@ -1263,6 +1292,7 @@ struct ExplainPreview {
   segcam_session *session;
   uint8_t *labels;
   float *input;                /* the session's forward input, which SCORE and ABLATION rerun */
+  gint percent;                /* of the computation in progress, atomic: the dialog polls it */
 };
 
 ExplainPreview *
@@ -1272,7 +1302,7 @@ explain_preview_new (const ExplainSource *source, int max_size)
   ExplainPreview *preview = g_new0 (ExplainPreview, 1);
   ResampleKernel *kx, *ky;
 
-  explain_working_size (extent->width, extent->height, max_size, &preview->width,
+  segcam_working_size (extent->width, extent->height, max_size, &preview->width,
                         &preview->height);
   preview->n = (size_t) preview->width * preview->height;
   kx = resample_kernel_new_area (extent->width, preview->width);
@@ -1334,12 +1364,36 @@ explain_preview_size (const ExplainPreview *preview, int *width, int *height)
   *height = preview->height;
 }
 
+/* The engine's progress (the forward pass node by node; SCORE and ABLATION channel by
+ * channel), for explain_preview_percent. */
+static void
+preview_progress (double fraction, const char *what, void *data)
+{
+  ExplainPreview *preview = data;
+
+  g_atomic_int_set (&preview->percent, (gint) (100 * CLAMP (fraction, 0, 1)));
+}
+
+int
+explain_preview_percent (ExplainPreview *preview)
+{
+  return g_atomic_int_get (&preview->percent);
+}
+
+/* The engine asks between SCORE's and ABLATION's passes. */
+static gboolean
+preview_cancelled (void *cancel)
+{
+  return g_cancellable_is_cancelled (cancel);
+}
+
 /* A new session for node and its forward pass on the preview's pixels. */
 static gboolean
 preview_forward (ExplainPreview *preview, const segcam_model *model, int node, GError **error)
 {
   segcam_session_options options = {
     .width = preview->width, .height = preview->height, .layer = node, .explain = TRUE,
+    .progress = preview_progress, .progress_data = preview,
   };
   int channels = segcam_model_input_channels (model);
 
@@ -1377,6 +1431,7 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
   gint64 start;
 
   stats->forward_seconds = -1;
+  g_atomic_int_set (&preview->percent, 0);
   if (g_cancellable_set_error_if_cancelled (cancel, error)
       || (classes = explain_parse_classes (model, settings->classes, error)) == NULL
       || (node = explain_find_layer (model, settings->layer, error)) < 0
@@ -1400,6 +1455,9 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                          : explain_default_class (preview->labels, selection, preview->n,
                                                   segcam_model_n_classes (model));
   options = explain_engine_options (settings, stats->class_index, preview->input);
+  options.cancelled = cancel != NULL ? preview_cancelled : NULL;
+  options.cancel_data = cancel;
+  g_atomic_int_set (&preview->percent, 0);
   start = g_get_monotonic_time ();
   roi = g_new (float, preview->n);
   map = g_new (float, preview->n);
@@ -1407,7 +1465,15 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                            preview->height, stats->class_index,
                            segcam_model_class_name (model, stats->class_index), roi, error)
       || ! segcam_session_explain (preview->session, &options, roi, map, NULL, error))
-    g_clear_pointer (&map, g_free);
+    {
+      g_clear_pointer (&map, g_free);
+      /* One error for a cancelled computation, wherever it stopped. */
+      if (error != NULL && g_error_matches (*error, SEGCAM_ERROR, SEGCAM_ERROR_CANCELLED))
+        {
+          g_clear_error (error);
+          g_cancellable_set_error_if_cancelled (cancel, error);
+        }
+    }
   stats->backward_seconds = (g_get_monotonic_time () - start) / 1e6;
 
 out:

@@ -34,6 +34,13 @@ typedef enum {
 } ExplainOutputs;
 #define EXPLAIN_OUTPUTS_ALL 7
 
+/* Where the maps are made: the sweep argument of plug-in-segcam-explain-method. */
+typedef enum {
+  EXPLAIN_SWEEP_NONE,        /* at the layer setting's node */
+  EXPLAIN_SWEEP_BLOCKS,      /* at every block output */
+  EXPLAIN_SWEEP_LAYERS,      /* at every node the layer setting lists */
+} ExplainSweep;
+
 /* Defaults shared by the adapters' dialogs and batch runs. */
 #define EXPLAIN_DEFAULT_OPACITY 60.0
 #define EXPLAIN_DEFAULT_OUTPUTS EXPLAIN_OUTPUT_HEAT_MAP
@@ -63,9 +70,10 @@ typedef struct {
   SegcamPoolMode pool_mode;  /* XRES */
   int max_channels;          /* SCORE, ABLATION: the channels of highest mean activation used,
                                 a forward pass each; 0: every channel */
-  gboolean sweep;            /* a layer sweep: maps at every block output (the node tree's
-                                top-level rows, explain_node_tree) instead of at layer, all in
-                                the one group; a forward pass each */
+  ExplainSweep sweep;        /* a layer sweep: maps at every block output (the node tree's
+                                top-level rows, explain_node_tree) or at every node layer lists
+                                (explain_parse_layers) instead of at layer, all in the one group;
+                                a forward pass each */
   /* Dialog options beyond the PDB arguments (batch runs leave them FALSE): */
   gboolean map_alpha;        /* the heat maps' alpha is the map: cold values are transparent */
   gboolean legend;           /* a legend layer on top: the colormap bar, named with each
@@ -144,10 +152,14 @@ void explain_preview_size (const ExplainPreview *preview, int *width, int *heigh
 
 /* The normalised map (width x height floats, to g_free) of the first class of settings (or the
  * class predicted most in the ROI) with its layer, ROI mode and score; NULL with an error, or
- * with G_IO_ERROR_CANCELLED when cancel fires (it is checked between steps). */
+ * with G_IO_ERROR_CANCELLED when cancel fires (it is checked between steps, and by Score-CAM
+ * and Ablation-CAM between their passes, one per channel). */
 float *explain_preview_compute (ExplainPreview *preview, const segcam_model *model,
                                 const ExplainSettings *settings, GCancellable *cancel,
                                 ExplainPreviewStats *stats, GError **error);
+/* How far the computation in progress is, 0..100: its forward pass, then Score-CAM's or
+ * Ablation-CAM's passes (the other methods' backward is one step). Any thread may ask. */
+int explain_preview_percent (ExplainPreview *preview);
 /* Waits for a computation in progress and drops the session: call before model is freed. */
 void explain_preview_forget (ExplainPreview *preview);
 
@@ -159,11 +171,6 @@ guint8 *explain_preview_render (ExplainPreview *preview, const float *map,
 
 /* ---- the steps, for the adapters' dialogs and for tests ----------------------------------- */
 
-/* The size the model sees for a width x height layer: the same up to max_size on the longer
- * side, else scaled down keeping the aspect ratio. TRUE when that means resampling. */
-gboolean explain_working_size (int width, int height, int max_size, int *work_width,
-                               int *work_height);
-
 /* Class indices from "digit 2, 3" (comma-separated names or indices; spaces around items are
  * ignored, repeats dropped). An empty string gives an empty array: the caller picks the default.
  * Fails naming the unknown class. */
@@ -173,6 +180,10 @@ char *explain_format_classes (const segcam_model *model, const int *classes, int
 
 /* The node a layer setting names ("" = the model's default layer), or -1 with an error. */
 int explain_find_layer (const segcam_model *model, const char *layer, GError **error);
+/* The nodes of a sweep's layer setting: names separated by commas (spaces around them ignored,
+ * repeats dropped, "" or an empty item the default layer), or one node whose own name has a
+ * comma. NULL with the error naming the first unknown node. */
+GArray *explain_parse_layers (const segcam_model *model, const char *layers, GError **error);
 /* "mid.relu1 (relu) 64 × 16 × 16" from infer_shapes' output (NULL: no shape), marked when it
  * is the default. */
 char *explain_node_label (const segcam_model *model, int node, const int *shapes);
@@ -218,9 +229,9 @@ segcam_explain_options explain_engine_options (const ExplainSettings *settings, 
 /* How names show the method: "Seg-Grad-CAM" (mean weights), "Seg-Grad-CAM abs", "hires",
  * "xres 4 max", "eigen, class-agnostic", "score, 8 channels" (a cap; none: every channel). */
 char *explain_method_label (const ExplainSettings *settings);
-/* The warning for a map whose maximum after ReLU, raw_max, is not positive: the map is zero
- * everywhere, which says nothing about where the evidence lies, with what to try instead; NULL
- * for a map with a positive maximum. */
+/* The warning for a map whose maximum after ReLU, raw_max, is not positive: the engine's
+ * sentence (segcam_advise_zero_map) after the map's method, class and node, its remedies named
+ * as the dialog names its options; NULL for a map with a positive maximum. */
 char *explain_zero_map_warning (const ExplainSettings *settings, const char *class_name,
                                 const char *node_name, float raw_max);
 

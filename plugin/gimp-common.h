@@ -61,8 +61,8 @@ G_BEGIN_DECLS
   "activations, which does not depend on the class or the ROI; score, Score-CAM, and "         \
   "ablation, Ablation-CAM, which rerun the network once per channel of the layer — and "       \
   "whatever methods later versions of the engine add), weights (Seg-Grad-CAM's channel "      \
-  "weights), pool and pool-mode (xres), sweep (maps at every block output instead of at one "  \
-  "layer) and max-channels (score and ablation: how many channels, hence forward passes, "     \
+  "weights), pool and pool-mode (xres), sweep (maps at every block output, or at "  \
+  "the layers the layer argument lists, instead of at one layer) and max-channels (score and ablation: how many channels, hence forward passes, "     \
   "they may cost). The segcam documentation (docs/methods.md) gives each formula and its "    \
   "source. Layer and group names show the method, e.g. \"digit 2 @ mid.relu1 (selection) — "  \
   "xres 2 max\". The Explain dialog offers the same choices. " SEGCAM_WARNINGS_HELP
@@ -146,7 +146,9 @@ G_BEGIN_DECLS
 #define SEGCAM_ARG_SWEEP                                                                       \
   "Where the maps are made: { LAYER (0) (at the layer argument's node), BLOCKS (1) (a layer "  \
   "sweep: at every block output — the top-level rows of the dialog's node tree — one heat "    \
-  "map per block and class in the one group, a forward pass each) }"
+  "map per block and class in the one group, a forward pass each), LAYERS (2) (a sweep over " \
+  "the nodes the layer argument lists, separated by commas, e.g. \"enc.relu1, mid.relu1\": "   \
+  "one heat map per node and class, named with the node) }"
 #define SEGCAM_ARG_MAX_CHANNELS                                                                \
   "score and ablation: at most this many channels of the layer, those of highest mean "        \
   "activation (the others weigh 0); each costs one forward pass (score) or one rerun from "    \

@@ -129,6 +129,7 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->pool = vals->pool;
   settings->pool_mode = vals->pool_mode;
   settings->max_channels = vals->max_channels;
+  settings->sweep = vals->sweep;
 }
 
 static void
@@ -323,7 +324,8 @@ gimp2_explain_dialog (ExplainVals *vals, const ExplainSource *source, const gcha
   if (run)
     {
       gchar *classes = explain_widgets_classes (&d.w);
-      gchar *node = explain_widgets_layer (&d.w);
+      gchar *node = vals->sweep == EXPLAIN_SWEEP_LAYERS ? explain_widgets_layers (&d.w)
+                                                        : explain_widgets_layer (&d.w);
 
       g_strlcpy (vals->model, d.w.picker.setting, sizeof vals->model);
       g_strlcpy (vals->classes, classes, sizeof vals->classes);

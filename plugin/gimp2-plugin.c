@@ -211,7 +211,7 @@ read_explain_method_args (const GimpParam *param, gpointer data, GError **error)
   return check_range (vals->weights, SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_RELU, "weights", error)
          && check_range (vals->pool, 1, G_MAXINT32, "pool", error)
          && check_range (vals->pool_mode, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN, "pool-mode", error)
-         && check_range (vals->sweep, 0, 1, "sweep", error)
+         && check_range (vals->sweep, EXPLAIN_SWEEP_NONE, EXPLAIN_SWEEP_LAYERS, "sweep", error)
          && check_range (vals->max_channels, 0, G_MAXINT32, "max-channels", error);
 }
 

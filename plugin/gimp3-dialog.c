@@ -156,7 +156,8 @@ explain_store_choice (gpointer data)
   if (e->w.picker.model == NULL)
     return;
   classes = explain_widgets_classes (&e->w);
-  layer = explain_widgets_layer (&e->w);
+  layer = config_int (&e->d, "sweep") == EXPLAIN_SWEEP_LAYERS ? explain_widgets_layers (&e->w)
+                                                              : explain_widgets_layer (&e->w);
   dialog_set_string (&e->d, "classes", classes);
   if (layer != NULL)
     dialog_set_string (&e->d, "layer", layer);
@@ -196,6 +197,7 @@ explain_get_settings (gpointer data, ExplainSettings *settings)
   settings->pool = config_int (&e->d, "pool");
   settings->pool_mode = config_int (&e->d, "pool-mode");
   settings->max_channels = config_int (&e->d, "max-channels");
+  settings->sweep = config_int (&e->d, "sweep");
   g_object_get (e->d.config, "opacity", &settings->opacity, "map-alpha", &settings->map_alpha,
                 NULL);
 }

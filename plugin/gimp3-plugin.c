@@ -84,7 +84,9 @@ add_method_arguments (GimpProcedure *procedure, gboolean aux)
                                            SEGCAM_ARG_POOL_MODE, SEGCAM_POOL_MAX,
                                            SEGCAM_POOL_MEAN, SEGCAM_POOL_MAX, G_PARAM_READWRITE);
       gimp_procedure_add_int_aux_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL,
-                                           SEGCAM_ARG_SWEEP, 0, 1, 0, G_PARAM_READWRITE);
+                                           SEGCAM_ARG_SWEEP, EXPLAIN_SWEEP_NONE,
+                                           EXPLAIN_SWEEP_LAYERS, EXPLAIN_SWEEP_NONE,
+                                           G_PARAM_READWRITE);
       gimp_procedure_add_int_aux_argument (procedure, "max-channels", SEGCAM_MAX_CHANNELS_LABEL,
                                            SEGCAM_ARG_MAX_CHANNELS, 0, G_MAXINT32,
                                            EXPLAIN_DEFAULT_MAX_CHANNELS, G_PARAM_READWRITE);
@@ -100,8 +102,9 @@ add_method_arguments (GimpProcedure *procedure, gboolean aux)
   gimp_procedure_add_int_argument (procedure, "pool-mode", SEGCAM_POOL_MODE_LABEL,
                                    SEGCAM_ARG_POOL_MODE, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN,
                                    SEGCAM_POOL_MAX, G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL, SEGCAM_ARG_SWEEP, 0,
-                                   1, 0, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "sweep", SEGCAM_SWEEP_LABEL, SEGCAM_ARG_SWEEP,
+                                   EXPLAIN_SWEEP_NONE, EXPLAIN_SWEEP_LAYERS, EXPLAIN_SWEEP_NONE,
+                                   G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "max-channels", SEGCAM_MAX_CHANNELS_LABEL,
                                    SEGCAM_ARG_MAX_CHANNELS, 0, G_MAXINT32,
                                    EXPLAIN_DEFAULT_MAX_CHANNELS, G_PARAM_READWRITE);

@@ -109,7 +109,9 @@ data = open(src, "rb").read()
 n = struct.unpack("<Q", data[:8])[0]
 header = json.loads(data[8:8 + n])
 body = bytearray(data[8 + n:])
-if mode == "zero-head":
+if mode.startswith("training-size="):
+    header["__metadata__"]["segcam.training_size"] = mode.split("=", 1)[1]
+elif mode == "zero-head":
     for t in ("head.weight", "head.bias"):
         a, b = header[t]["data_offsets"]
         body[a:b] = bytes(b - a)
@@ -237,11 +239,30 @@ expect 0 "warning: '.*digit2.png': a gray image into a colour model" \
   "$segcam" explain --model "$model" --class cell "$gray_image" -o "$tmp/h.png"
 expect 0 "" "$segcam" explain --quiet --model "$model" --class cell "$gray_image" -o "$tmp/h.png"
 [ -s "$tmp/err" ] && fail "FAIL: --quiet prints: $(cat "$tmp/err")" || pass
+# The training size (segcam.training_size): a warning when a side is more than 4 times off it,
+# either way; none within; a malformed value refused at load.
+image_size=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]))' "$image")
+image_w=${image_size%x*} image_h=${image_size#*x}
+model_edit "$tmp/small-train.safetensors" "training-size=$((image_w / 5))x$image_h"
+expect 0 "warning: '.*shapes.png': the network sees ${image_w} x ${image_h}, more than 4 times larger than the $((image_w / 5)) x ${image_h} it was trained at" \
+  "$segcam" explain --model "$tmp/small-train.safetensors" --class cell "$image" -o "$tmp/h.png"
+expect 0 "" "$segcam" info "$tmp/small-train.safetensors"
+grep -Eq "^trained at: +$((image_w / 5))x${image_h} " "$tmp/out" && pass \
+  || fail "FAIL: info does not show the training size: $(cat "$tmp/out")"
+model_edit "$tmp/large-train.safetensors" "training-size=${image_w}x$((image_h * 5))"
+expect 0 "more than 4 times smaller than the ${image_w} x $((image_h * 5)) it was trained at" \
+  "$segcam" predict --model "$tmp/large-train.safetensors" "$image" -o "$tmp/p.png"
+model_edit "$tmp/near-train.safetensors" "training-size=$((image_w / 4))x$((image_h * 4))"
+expect 0 "" "$segcam" explain --model "$tmp/near-train.safetensors" --class cell "$image" -o "$tmp/h.png"
+grep -q "trained at" "$tmp/err" && fail "FAIL: a size 4 times off warns: $(cat "$tmp/err")" || pass
+model_edit "$tmp/bad-train.safetensors" "training-size=64x"
+expect 2 "segcam.training_size must be WIDTHxHEIGHT, each in \[1, 65536\]" \
+  "$segcam" info "$tmp/bad-train.safetensors"
 model_edit "$tmp/zero.safetensors" zero-head
-expect 0 "warning: .*: the map of class 'cell' at 'bottleneck.relu2' is zero everywhere .*: try --weights abs, another --layer or another --method$" \
+expect 0 "warning: .*: the map of class 'cell' at 'bottleneck.relu2' is zero everywhere: .*; try --weights abs, another --layer or another --method$" \
   "$segcam" explain --model "$tmp/zero.safetensors" --class cell "$image" -o "$tmp/h.png"
 grep -q "map maximum 0$" "$tmp/out" && pass || fail "FAIL: the zeroed head gives a map: $(cat "$tmp/out")"
-expect 0 "is zero everywhere .*: try another --layer or another --method$" \
+expect 0 "is zero everywhere: .*; try another --layer or another --method$" \
   "$segcam" explain --model "$tmp/zero.safetensors" --class cell --method hires "$image" -o "$tmp/h.png"
 # Progress on a terminal (script gives the command one), never when --quiet or not a terminal.
 if script -qec true /dev/null >/dev/null 2>&1; then
@@ -288,9 +309,35 @@ expect 2 "cannot read image '/dev/null': it is a device" "$segcam" predict --mod
 # 20000x20000 (GEGL decoded 5 GB of it before) is refused with the remedy.
 echo 'iVBORw0KGgoAAAANSUhEUgAATiAAAE4gCAIAAABsEtFuAAAADElEQVR4nGNgoD0AAABkAAGGZDw1AAAAAElFTkSuQmCC' \
   | base64 -d >"$tmp/huge.png"
-expect 2 "image '.*huge.png' is 20000x20000, larger than --max-size 16384 .*scale it down" \
-  "$segcam" explain --model "$model" --class 1 "$tmp/huge.png" -o "$tmp/h.png"
-expect 2 "is 64x48, larger than --max-size 63" "$segcam" predict --max-size 63 --model "$model" "$image" -o "$tmp/s.png"
+expect 2 "image '.*huge.png' is 20000x20000, larger than 16384 pixels on its longer side: scale it down" \
+  "$segcam" explain --model "$model" --class 1 --max-size 1024 "$tmp/huge.png" -o "$tmp/h.png"
+# --max-size is a working size: the network sees the image scaled down to fit, the results come
+# back at the image's size. A 2x2-block image at half its size is the small image exactly
+# (working-size.py), so its map and probabilities are the small image's, upscaled bilinearly.
+working=$(dirname "$0")/working-size.py
+python3 "$working" images "$tmp/small.png" "$tmp/large.png"
+expect 0 "" "$segcam" explain --model "$model" --class cell --max-size 32 "$tmp/large.png" \
+  -o "$tmp/wl.png" --map-npy "$tmp/wl.npy"
+[ "$(od -An -tu1 -j16 -N8 "$tmp/wl.png" | tr -s ' ')" = " 0 0 0 64 0 0 0 48" ] && pass \
+  || fail "FAIL: the heat map is not at the image's 64x48"
+expect 0 "" "$segcam" explain --model "$model" --class cell "$tmp/small.png" -o "$tmp/ws.png" \
+  --map-npy "$tmp/ws.npy"
+python3 "$working" compare "$tmp/wl.npy" "$tmp/ws.npy" && pass \
+  || fail "FAIL: the map at --max-size 32 is not the small image's map, upscaled"
+expect 0 "" "$segcam" predict --model "$model" --max-size 32 "$tmp/large.png" -o "$tmp/wl.png" \
+  --probabilities "$tmp/wl.npy"
+expect 0 "" "$segcam" predict --model "$model" "$tmp/small.png" -o "$tmp/ws.png" --probabilities "$tmp/ws.npy"
+python3 "$working" compare "$tmp/wl.npy" "$tmp/ws.npy" && pass \
+  || fail "FAIL: the probabilities at --max-size 32 are not the small image's, upscaled"
+# A rectangle in image pixels is scaled to the working size: 10,10,20,20 of 64x48 is 5,5,10,10.
+expect 0 "" "$segcam" explain --model "$model" --class cell --max-size 32 --roi-rect 10,10,20,20 \
+  "$tmp/large.png" -o "$tmp/wl.png"
+grep -q "ROI weight 100.0," "$tmp/out" && pass || fail "FAIL: the ROI is not scaled: $(cat "$tmp/out")"
+expect 0 "" "$segcam" evaluate --model "$model" --class cell --max-size 32 "$tmp/large.png"
+for bad in -1 16385 99999999; do
+  expect 1 "--max-size must be from 1 to 16384 pixels, not $bad" \
+    "$segcam" predict --max-size "$bad" --model "$model" "$image" -o "$tmp/s.png"
+done
 expect 0 "" "$segcam" predict --max-size 64 --model "$model" "$image" -o "$tmp/s.png"
 expect 2 "cannot read image '.*cut.png'" \
   "$segcam" explain --model "$model" --class 1 --roi-mask "$tmp/cut.png" "$image" -o "$tmp/h.png"
@@ -539,6 +586,7 @@ expect 2 "epoch 1, step 1 of 2: training diverged" "$segcam" "$@" --epochs 1 --l
 expect 0 "" "$segcam" train --data texture-mnist --config biased --mnist "$tmp/digits.bin" --batch 2 \
   --train-count 4 --val-count 2 -t 1 --epochs 3 --resume "$tmp/r.ckpt" -o "$tmp/r3.safetensors"
 expect 0 "" "$segcam" info "$tmp/r3.safetensors"
+grep -Eq "^trained at: +64x64 " "$tmp/out" && pass || fail "FAIL: train records no training size"
 grep -q '"architecture":"U-Net depth 1, 2 filters, batch norm, bilinear upsampling"' "$tmp/out" \
   && pass || fail "FAIL: the resumed model does not record the checkpoint's architecture"
 grep -q '"pixel_accuracy":0,' "$tmp/out" && fail "FAIL: resumed run records accuracy 0" || pass

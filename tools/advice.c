@@ -23,9 +23,19 @@ segcam_advice_warn_image (const char *command, const char *path, const segcam_mo
   g_free (advice);
 }
 
-char *
-segcam_advice_zero_map (const segcam_explain_options *o)
+void
+segcam_advice_warn_size (const char *command, const char *path, const segcam_model *m, int width,
+                         int height)
 {
-  gboolean weights = o->method == SEGCAM_METHOD_SEG_GRAD_CAM && o->weights != SEGCAM_WEIGHTS_ABS;
-  return g_strdup_printf ("try %sanother --layer or another --method", weights ? "--weights abs, " : "");
+  char *advice = segcam_advise_size (m, width, height);
+  if (advice)
+    segcam_cli_remark (command, "warning: '%s': %s", path, advice);
+  g_free (advice);
+}
+
+char *
+segcam_advice_zero_map (const segcam_explain_options *o, float raw_max)
+{
+  static const segcam_remedy_names flags = {"--weights abs", "another --layer", "another --method"};
+  return segcam_advise_zero_map (o, raw_max, &flags);
 }

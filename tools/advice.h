@@ -1,6 +1,6 @@
 /* advice.h — how the command line words the engine's advice (segcam.h, "Advice": the image's
- * colour against the model's input, a model without class names or normalisation) and what it
- * suggests trying when a map is zero: the warnings that say when a result may mislead. The
+ * colour or size against the model's input, a model without class names or normalisation, a
+ * map that is zero): the warnings that say when a result may mislead. The
  * decisions are the engine's, shared with the plug-in; only the wording is here. */
 #ifndef SEGCAM_ADVICE_H
 #define SEGCAM_ADVICE_H
@@ -18,8 +18,13 @@ void segcam_advice_warn_model (const char *command, const char *path, const segc
 void segcam_advice_warn_image (const char *command, const char *path, const segcam_model *model,
                                const float *rgb, size_t n);
 
-/* What to try when a map is zero everywhere (info.raw_max is 0: nothing at the layer argues
- * for the class there), for the method and weights that made it; g_free. */
-char *segcam_advice_zero_map (const segcam_explain_options *options);
+/* "warning: 'PATH': ..." when the network sees the image at width x height (the working size),
+ * far from the model's training size (segcam_advise_size). */
+void segcam_advice_warn_size (const char *command, const char *path, const segcam_model *model,
+                              int width, int height);
+
+/* When the map is zero everywhere (raw_max is not > 0): "is zero everywhere: ...; try ...", its
+ * remedies named by the command line's flags (segcam_advise_zero_map); NULL otherwise; g_free. */
+char *segcam_advice_zero_map (const segcam_explain_options *options, float raw_max);
 
 #endif /* SEGCAM_ADVICE_H */

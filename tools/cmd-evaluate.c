@@ -153,7 +153,7 @@ segcam_cmd_evaluate (int argc, char **argv)
   char *model = NULL, *cls_arg = NULL, *layer = NULL, *map_path = NULL, *context_path = NULL;
   char *baseline = NULL, *out = NULL;
   gboolean exact = FALSE, road = FALSE, quiet = FALSE;
-  int threads = 0, max_size = DEFAULT_MAX_SIZE, steps = DEFAULT_STEPS;
+  int threads = 0, max_size = 0, steps = DEFAULT_STEPS;
   gint64 seed = 0;
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
@@ -202,6 +202,7 @@ segcam_cmd_evaluate (int argc, char **argv)
     return segcam_cli_fail ("evaluate", EXIT_USAGE, "--baseline must be blur or mean");
   segcam_explain_options eo = {.normalize = TRUE};
   if ((status = segcam_cli_parse_method ("evaluate", &mo, &eo))
+      || (status = segcam_cli_check_max_size ("evaluate", max_size))
       || (status = segcam_cli_check_roi ("evaluate", &ro)))
     return status;
   const segcam_cli_file outputs[] = {{"-o", out}};
@@ -219,23 +220,38 @@ segcam_cmd_evaluate (int argc, char **argv)
                                    max_size);
   if (status == 0)
     status = segcam_cli_find_class ("evaluate", r.model, cls_arg, &cls);
-  float *base = NULL, *roi = NULL, *map = NULL, *context = NULL;
+  /* Everything is scored at the working size: the masks and a given map are resampled to it
+   * as the image is. */
+  float *base = NULL, *roi = NULL, *map = NULL, *context = NULL, *given = NULL;
   if (status == 0)
-    status = segcam_cli_image_roi ("evaluate", &ro, r.width, r.height, &base);
+    status = segcam_cli_image_roi ("evaluate", &ro, r.width, r.height, r.work_width,
+                                   r.work_height, &base);
   if (status == 0)
-    status = segcam_cli_class_roi ("evaluate", &ro, base, r.labels, r.width, r.height, cls, &roi);
+    status = segcam_cli_class_roi ("evaluate", &ro, base, r.labels, r.work_width, r.work_height,
+                                   cls, &roi);
   if (status == 0 && context_path)
     status = segcam_cli_load_mask ("evaluate", context_path, "the context mask", r.width, r.height,
-                                   &context);
-  size_t n = (size_t) r.width * r.height;
+                                   &given);
+  if (given)
+    {
+      context = segcam_cli_to_working (given, r.width, r.height, 1, r.work_width, r.work_height);
+      if (context != given)
+        g_free (given);
+      given = NULL;
+    }
+  size_t n = (size_t) r.work_width * r.work_height;
   GError *error = NULL;
   GPtrArray *notes = g_ptr_array_new_with_free_func (g_free);
   eo.class_index = cls;
   eo.pixels = r.pixels;
   if (status == 0 && map_path)
     {
-      if (!(map = segcam_npy_load_map (map_path, r.width, r.height, &error)))
+      if (!(given = segcam_npy_load_map (map_path, r.width, r.height, &error)))
         status = segcam_cli_fail_error ("evaluate", EXIT_INPUT, &error);
+      else
+        map = segcam_cli_to_working (given, r.width, r.height, 1, r.work_width, r.work_height);
+      if (given != map)
+        g_free (given);
     }
   else if (status == 0)
     {

@@ -7,6 +7,7 @@
 #include "image-io.h"
 #include "progress.h"
 
+#include <math.h>
 #include <string.h>
 
 void
@@ -52,21 +53,49 @@ segcam_cli_find_layer (const char *command, const segcam_model *m, const char *n
 }
 
 int
-segcam_cli_image_size (const char *command, const char *path, int max_size, int *w, int *h)
+segcam_cli_check_max_size (const char *command, int max_size)
+{
+  if (max_size < 0 || max_size > LARGEST_IMAGE)
+    return segcam_cli_fail (command, EXIT_USAGE, "--max-size must be from 1 to %d pixels, not %d",
+                            LARGEST_IMAGE, max_size);
+  return 0;
+}
+
+void
+segcam_cli_working_size (int w, int h, int max_size, int *ww, int *wh)
+{
+  if (max_size > 0)
+    segcam_working_size (w, h, max_size, ww, wh);
+  else
+    *ww = w, *wh = h;
+}
+
+float *
+segcam_cli_to_working (const float *src, int w, int h, int channels, int ww, int wh)
+{
+  if (ww == w && wh == h)
+    return (float *) src;
+  float *dst = g_new (float, (size_t) ww * wh * channels);
+  segcam_resample_image (src, w, h, channels, dst, ww, wh);
+  return dst;
+}
+
+int
+segcam_cli_image_size (const char *command, const char *path, int *w, int *h)
 {
   GError *error = NULL;
   if (!segcam_image_size (path, w, h, &error))
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  if (MAX (*w, *h) > max_size)
-    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than --max-size %d "
-                            "on its longer side: scale it down, or raise --max-size if memory allows",
-                            path, *w, *h, max_size);
+  if (MAX (*w, *h) > LARGEST_IMAGE)
+    return segcam_cli_fail (command, EXIT_INPUT, "image '%s' is %dx%d, larger than %d pixels on "
+                            "its longer side: scale it down (--max-size only sets the size the "
+                            "network sees)", path, *w, *h, LARGEST_IMAGE);
   return 0;
 }
 
 float *
 segcam_cli_load_image (const char *command, const char *path, const segcam_model *m, int w, int h,
-                       float **rgb)
+                       int ww, int wh, float **rgb)
 {
   GError *error = NULL;
   int channels = segcam_model_input_channels (m);
@@ -79,6 +108,7 @@ segcam_cli_load_image (const char *command, const char *path, const segcam_model
       return NULL;
     }
   segcam_advice_warn_image (command, path, m, colour, (size_t) w * h);
+  segcam_advice_warn_size (command, path, m, ww, wh);
   if (rgb)
     *rgb = colour;
   else if (colour != pixels)
@@ -109,21 +139,28 @@ segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *mode
   int node = layer ? segcam_cli_find_layer (command, r->model, layer) : -1;
   if (layer && node < 0)
     return EXIT_INPUT;
-  int status = segcam_cli_image_size (command, image_path, max_size, &r->width, &r->height);
+  int status = segcam_cli_image_size (command, image_path, &r->width, &r->height);
   if (status)
     return status;
-  if (!(r->session = segcam_cli_new_session (command, r->model, r->width, r->height, explain, node,
-                                             threads, exact))
-      || !(r->pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
-                                              NULL)))
+  segcam_cli_working_size (r->width, r->height, max_size, &r->work_width, &r->work_height);
+  float *pixels = NULL;
+  if (!(r->session = segcam_cli_new_session (command, r->model, r->work_width, r->work_height,
+                                             explain, node, threads, exact))
+      || !(pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
+                                           r->work_width, r->work_height, NULL)))
     return EXIT_INPUT;
+  r->pixels = segcam_cli_to_working (pixels, r->width, r->height,
+                                     segcam_model_input_channels (r->model), r->work_width,
+                                     r->work_height);
+  if (r->pixels != pixels)
+    g_free (pixels);
   GError *error = NULL;
   segcam_progress_stage ("%s", image_path);
   gboolean ran = segcam_session_forward (r->session, r->pixels, &error);
   segcam_progress_clear ();
   if (!ran)
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  r->labels = g_new (uint8_t, (size_t) r->width * r->height);
+  r->labels = g_new (uint8_t, (size_t) r->work_width * r->work_height);
   segcam_session_labels (r->session, r->labels);
   return 0;
 }
@@ -198,12 +235,30 @@ segcam_cli_load_mask (const char *command, const char *path, const char *what, i
 }
 
 /* The ROI weights of docs/seg-grad-cam.md, "Region of interest". */
+/* Image coordinate v in [0, n] on an axis of size n, at the working size's wn: rounded down,
+ * or up when up is TRUE. */
+static int
+to_working (int v, int n, int wn, gboolean up)
+{
+  double x = (double) v * wn / n;
+  return (int) (up ? ceil (x) : floor (x));
+}
+
 int
-segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int w, int h, float **out)
+segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int w, int h, int ww,
+                      int wh, float **out)
 {
   *out = NULL;
   if (o->mask)
-    return segcam_cli_load_mask (command, o->mask, "ROI mask", w, h, out);
+    {
+      float *mask = NULL;
+      int status = segcam_cli_load_mask (command, o->mask, "ROI mask", w, h, &mask);
+      if (status == 0)
+        *out = segcam_cli_to_working (mask, w, h, 1, ww, wh);
+      if (*out != mask)
+        g_free (mask);
+      return status;
+    }
   if (!o->rect && !o->pixel)
     return 0;
   float *roi = g_new (float, (size_t) w * h);
@@ -214,6 +269,23 @@ segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int 
       g_free (roi);
       return segcam_cli_fail (command, EXIT_INPUT, "the ROI %s lies outside the %dx%d image",
                               o->rect ? o->rect : o->pixel, w, h);
+    }
+  if (ww != w || wh != h)
+    {
+      g_free (roi);
+      roi = g_new (float, (size_t) ww * wh);
+      if (o->rect)
+        {
+          /* Clipped to the image first: what is inside it stays inside the working size. */
+          int x0 = MAX (o->v[0], 0), y0 = MAX (o->v[1], 0);
+          int x1 = (int) MIN ((int64_t) o->v[0] + o->v[2], w), y1 = (int) MIN ((int64_t) o->v[1] + o->v[3], h);
+          int wx0 = to_working (x0, w, ww, FALSE), wy0 = to_working (y0, h, wh, FALSE);
+          segcam_roi_rect (roi, ww, wh, wx0, wy0, to_working (x1, w, ww, TRUE) - wx0,
+                           to_working (y1, h, wh, TRUE) - wy0);
+        }
+      else
+        segcam_roi_pixel (roi, ww, wh, to_working (o->v[0], w, ww, FALSE),
+                          to_working (o->v[1], h, wh, FALSE));
     }
   *out = roi;
   return 0;

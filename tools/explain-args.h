@@ -10,13 +10,15 @@
 
 #include <glib.h>
 
-/* A model, an image and a session run forward on it. */
+/* A model, an image and a session run forward on it at the working size (--max-size): the
+ * image's own size, or a smaller one the image was resampled to. */
 typedef struct {
   segcam_model *model;
-  float *pixels;
-  int width, height;
+  float *pixels;                /* the network's input, work_width x work_height */
+  int width, height;            /* the image's */
+  int work_width, work_height;  /* the session's */
   segcam_session *session;
-  uint8_t *labels;
+  uint8_t *labels;              /* work_width x work_height */
 } segcam_cli_run;
 
 void segcam_cli_run_clear (segcam_cli_run *r);
@@ -27,14 +29,29 @@ void segcam_cli_run_clear (segcam_cli_run *r);
    "Run node by node with direct convolutions (slower; the fast path is tested against it)",   \
    NULL}
 
-/* The longer side of the images predict and explain take by default: the plug-in's largest
- * working size. Beyond it an image is more likely a mistake than a photograph. */
-#define DEFAULT_MAX_SIZE 16384
+/* The longest side of an image the commands that run the network take, and of a working
+ * size: the plug-in's largest working size. Beyond it an image is more likely a mistake than a
+ * photograph, and its float copies alone would take gigabytes. */
+#define LARGEST_IMAGE 16384
 
+/* max_size 0 (the default) runs the network at the image's size. */
 #define MAX_SIZE_OPTION                                                                         \
   {"max-size", 0, 0, G_OPTION_ARG_INT, &max_size,                                               \
-   "Refuse images whose longer side exceeds N pixels (default " G_STRINGIFY (DEFAULT_MAX_SIZE) ")", \
-   "N"}
+   "Run the network at most N pixels on the longer side: a larger image is resampled down "    \
+   "(bilinear) for it and its results back up to the image's size (default: the image's size; " \
+   "images above " G_STRINGIFY (LARGEST_IMAGE) " are refused)", "N"}
+
+/* 0, or EXIT_USAGE with the error printed when --max-size is not 0 or in [1, LARGEST_IMAGE]. */
+int segcam_cli_check_max_size (const char *command, int max_size);
+
+/* The size the network sees for a width x height image under --max-size (0: none). */
+void segcam_cli_working_size (int width, int height, int max_size, int *work_width,
+                              int *work_height);
+
+/* src (width x height x channels) resampled to the working size, in a new buffer; src itself
+ * (not copied) when the sizes are equal. */
+float *segcam_cli_to_working (const float *src, int width, int height, int channels,
+                              int work_width, int work_height);
 
 /* ---- loading, with the warnings (advice.h) and the progress line (progress.h) ---- */
 
@@ -46,15 +63,14 @@ segcam_model *segcam_cli_load_model (const char *command, const char *path);
 int segcam_cli_find_layer (const char *command, const segcam_model *model, const char *name);
 
 /* The image's size from its header, without decoding it; 0, or the exit status with the error
- * printed when it is unreadable or larger than max_size. */
-int segcam_cli_image_size (const char *command, const char *path, int max_size, int *width,
-                           int *height);
+ * printed when it is unreadable or larger than LARGEST_IMAGE on a side. */
+int segcam_cli_image_size (const char *command, const char *path, int *width, int *height);
 
 /* The image as the model reads it, and in *rgb (when rgb is not NULL) as R'G'B', which is the
- * same buffer for a colour model; warns when image and model disagree on colour. NULL with the
- * error printed. */
+ * same buffer for a colour model; warns when image and model disagree on colour, or when the
+ * working size is far from the size the model was trained at. NULL with the error printed. */
 float *segcam_cli_load_image (const char *command, const char *path, const segcam_model *model,
-                              int width, int height, float **rgb);
+                              int width, int height, int work_width, int work_height, float **rgb);
 
 /* A session for a width x height image that reports the forward pass on the progress line;
  * NULL with the error printed. */
@@ -63,9 +79,9 @@ segcam_session *segcam_cli_new_session (const char *command, const segcam_model 
                                         gboolean exact);
 
 /* Loads model and image, plans a session and runs the forward pass, with the steps above. The
- * image's size is read from its header and the session planned for it (which refuses what
- * memory cannot hold) before the image is decoded. r is cleared first; free it with
- * segcam_cli_run_clear in any case. */
+ * image's size is read from its header and the session planned for its working size under
+ * max_size (which refuses what memory cannot hold) before the image is decoded. r is cleared
+ * first; free it with segcam_cli_run_clear in any case. */
 int segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
                             const char *image_path, gboolean explain, const char *layer, int threads,
                             gboolean exact, int max_size);
@@ -110,9 +126,11 @@ int segcam_cli_load_mask (const char *command, const char *path, const char *wha
                           int height, float **out);
 
 /* The part of the ROI that does not depend on the class (checked options): the mask's weights,
- * the rectangle or the pixel, in *out, or NULL for the whole image. */
+ * the rectangle or the pixel, in *out at the working size, or NULL for the whole image. They
+ * are given at the image's size: a mask is resampled as the image is; a rectangle's edges and
+ * a pixel are scaled to the working size, the rectangle outwards to whole pixels. */
 int segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int width,
-                          int height, float **out);
+                          int height, int work_width, int work_height, float **out);
 
 /* The ROI for class cls: base (segcam_cli_image_roi's, not changed), restricted to the pixels
  * labels predicts as cls for --roi-class and --roi-component, in *out (NULL for the whole image);

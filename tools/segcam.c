@@ -71,6 +71,10 @@ cmd_info (int argc, char **argv)
   printf ("input:         %s, padded to a multiple of %d\n",
           segcam_model_input_channels (m) == 1 ? "gray (Y')" : "RGB (R'G'B')",
           segcam_model_size_multiple (m));
+  int tw, th;
+  if (segcam_model_training_size (m, &tw, &th))
+    printf ("trained at:    %dx%d (explain warns for images more than %d times off per side)\n",
+            tw, th, SEGCAM_ADVISE_SIZE_RATIO);
   segcam_cli_print ("output:        %s (%s)", segcam_model_node_name (m, segcam_model_output_node (m)),
                     segcam_model_output_is_sigmoid (m) ? "sigmoid" : "softmax");
   segcam_cli_print ("default layer: %s", segcam_model_node_name (m, segcam_model_default_layer (m)));
@@ -140,7 +144,7 @@ static int
 cmd_predict (int argc, char **argv)
 {
   char *model = NULL, *out = NULL, *probs = NULL;
-  int threads = 0, max_size = DEFAULT_MAX_SIZE;
+  int threads = 0, max_size = 0;
   gboolean exact = FALSE, quiet = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
@@ -162,7 +166,8 @@ cmd_predict (int argc, char **argv)
   int status = segcam_cli_require ("predict", needed, G_N_ELEMENTS (needed));
   if (status)
     return status;
-  if ((status = check_image_format ("predict", "-o", out)))
+  if ((status = check_image_format ("predict", "-o", out))
+      || (status = segcam_cli_check_max_size ("predict", max_size)))
     return status;
   const segcam_cli_file outputs[] = {{"-o", out}, {"--probabilities", probs}};
   const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}};
@@ -175,24 +180,42 @@ cmd_predict (int argc, char **argv)
   status = segcam_cli_run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
   GError *error = NULL;
   size_t n = (size_t) r.width * r.height;
+  int nc = status ? 0 : segcam_model_n_classes (r.model);
+  float *p = NULL;
+  uint8_t *labels = r.labels;
+  if (status == 0 && (probs || r.work_width != r.width || r.work_height != r.height))
+    {
+      /* At a working size, each class's probabilities are resampled back to the image and the
+       * labels taken from them. */
+      size_t nw = (size_t) r.work_width * r.work_height;
+      float *pw = g_new (float, (size_t) nc * nw);
+      segcam_session_probabilities (r.session, pw);
+      p = pw;
+      if (nw != n)
+        {
+          p = g_new (float, (size_t) nc * n);
+          for (int k = 0; k < nc; k++)
+            segcam_resample_image (pw + k * nw, r.work_width, r.work_height, 1, p + k * n, r.width,
+                                   r.height);
+          g_free (pw);
+          labels = g_new (uint8_t, n);
+          segcam_labels_from_probabilities (p, nc, n, labels);
+        }
+    }
   if (status == 0)
     {
       uint8_t *rgb = g_new (uint8_t, 3 * n);
       for (size_t i = 0; i < n; i++)
-        segcam_model_class_color (r.model, r.labels[i], rgb + 3 * i);
+        segcam_model_class_color (r.model, labels[i], rgb + 3 * i);
       if (!segcam_image_save (out, rgb, r.width, r.height, 3, &error))
         status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
       g_free (rgb);
     }
-  if (status == 0 && probs)
-    {
-      int nc = segcam_model_n_classes (r.model);
-      float *p = g_new (float, (size_t) nc * n);
-      segcam_session_probabilities (r.session, p);
-      if (!segcam_npy_save (probs, p, r.width, r.height, nc, &error))
-        status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
-      g_free (p);
-    }
+  if (status == 0 && probs && !segcam_npy_save (probs, p, r.width, r.height, nc, &error))
+    status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
+  g_free (p);
+  if (labels != r.labels)
+    g_free (labels);
   segcam_cli_run_clear (&r);
   return status;
 }
@@ -451,20 +474,28 @@ session_for (const explain_request *q, const segcam_model *m, int w, int h, int 
   return 0;
 }
 
-/* Explains the results rs[0..n) of image i (one forward per layer, one backward per class). */
+/* Explains the results rs[0..n) of image i (one forward per layer, one backward per class), at
+ * the working size under --max-size; the maps are resampled back to the image's size. */
 static int
 explain_image (const explain_request *q, const segcam_model *m, const result *rs, int n, int w,
                int h, segcam_session **s, int *planned)
 {
   const char *image = q->images[rs[0].image];
   char *base_name = g_path_get_basename (image); /* the progress line is short */
-  float *rgb = NULL, *base = NULL, *pixels = segcam_cli_load_image ("explain", image, m, w, h, &rgb);
-  if (!pixels)
+  int ww, wh;
+  segcam_cli_working_size (w, h, q->max_size, &ww, &wh);
+  float *rgb = NULL, *base = NULL;
+  float *loaded = segcam_cli_load_image ("explain", image, m, w, h, ww, wh, &rgb);
+  if (!loaded)
     return EXIT_INPUT;
-  int status = segcam_cli_image_roi ("explain", q->roi, w, h, &base);
-  size_t npix = (size_t) w * h;
+  float *pixels = segcam_cli_to_working (loaded, w, h, segcam_model_input_channels (m), ww, wh);
+  if (pixels != loaded && loaded != rgb)
+    g_free (loaded);
+  int status = segcam_cli_image_roi ("explain", q->roi, w, h, ww, wh, &base);
+  size_t npix = (size_t) ww * wh;
   uint8_t *labels = g_new (uint8_t, npix);
   float *map = g_new (float, npix);
+  float *image_map = ww != w || wh != h ? g_new (float, (size_t) w * h) : map;
   GError *error = NULL;
   for (int i = 0; i < n && status == 0; i++)
     {
@@ -473,7 +504,7 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
       if (i == 0 || r->layer != rs[i - 1].layer)
         {
           segcam_progress_stage ("image %d/%d %s, layer '%s'", r->image + 1, q->n_images, base_name, layer);
-          if ((status = session_for (q, m, w, h, r->layer, s, planned)))
+          if ((status = session_for (q, m, ww, wh, r->layer, s, planned)))
             break;
           if (!segcam_session_forward (*s, pixels, &error))
             {
@@ -486,7 +517,7 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
       segcam_progress_stage ("image %d/%d %s, layer '%s': class '%s'", r->image + 1, q->n_images,
                              base_name, layer, cls);
       float *roi = NULL;
-      if ((status = segcam_cli_class_roi ("explain", q->roi, base, labels, w, h, r->cls, &roi)))
+      if ((status = segcam_cli_class_roi ("explain", q->roi, base, labels, ww, wh, r->cls, &roi)))
         break;
       segcam_explain_options eo = q->eo;
       eo.class_index = r->cls;
@@ -499,15 +530,14 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
         break;
       segcam_cli_print ("%s: class %d '%s' at '%s': ROI weight %.1f, score %.6g, map maximum %.6g",
                         image, r->cls, cls, layer, info.roi_weight, info.score, info.raw_max);
-      if (!(info.raw_max > 0))
-        {
-          char *advice = segcam_advice_zero_map (&q->eo);
-          segcam_cli_remark ("explain", "warning: %s: the map of class '%s' at '%s' is zero "
-                             "everywhere (nothing there argues for the class in the ROI): %s",
-                             image, cls, layer, advice);
-          g_free (advice);
-        }
-      status = write_result (q, r, map, rgb, w, h);
+      char *advice = segcam_advice_zero_map (&q->eo, info.raw_max);
+      if (advice)
+        segcam_cli_remark ("explain", "warning: %s: the map of class '%s' at '%s' %s", image, cls,
+                           layer, advice);
+      g_free (advice);
+      if (image_map != map)
+        segcam_resample_image (map, ww, wh, 1, image_map, w, h);
+      status = write_result (q, r, image_map, rgb, w, h);
     }
   segcam_progress_clear ();
   g_free (base_name);
@@ -516,6 +546,8 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
   g_free (pixels);
   g_free (base);
   g_free (labels);
+  if (image_map != map)
+    g_free (image_map);
   g_free (map);
   return status;
 }
@@ -527,15 +559,18 @@ run_explain (const explain_request *q)
 {
   int *sizes = g_new (int, 2 * q->n_images), status = 0;
   for (int i = 0; i < q->n_images && status == 0; i++)
-    status = segcam_cli_image_size ("explain", q->images[i], q->max_size, &sizes[2 * i], &sizes[2 * i + 1]);
+    status = segcam_cli_image_size ("explain", q->images[i], &sizes[2 * i], &sizes[2 * i + 1]);
   segcam_model *m = status ? NULL : segcam_cli_load_model ("explain", q->model);
   if (status == 0 && !m)
     status = EXIT_INPUT;
   GArray *classes = g_array_new (FALSE, FALSE, sizeof (int)), *layers = g_array_new (FALSE, FALSE, sizeof (int));
   if (status == 0)
     status = resolve_classes (m, q->classes, classes);
+  int ww = 0, wh = 0;
   if (status == 0)
-    status = resolve_layers (m, q->layers, sizes[0], sizes[1], layers);
+    segcam_cli_working_size (sizes[0], sizes[1], q->max_size, &ww, &wh);
+  if (status == 0)
+    status = resolve_layers (m, q->layers, ww, wh, layers);
   int n = 0;
   result *rs = status ? NULL : plan_results (q, m, layers, classes, &n);
   if (status == 0)
@@ -568,7 +603,7 @@ cmd_explain (int argc, char **argv)
   char *model = NULL, **classes = NULL, **layers = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
   gboolean no_normalize = FALSE, exact = FALSE, quiet = FALSE;
-  int threads = 0, max_size = DEFAULT_MAX_SIZE;
+  int threads = 0, max_size = 0;
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
@@ -618,6 +653,7 @@ cmd_explain (int argc, char **argv)
     .eo = {.normalize = !no_normalize},
   };
   if ((status = segcam_cli_parse_method ("explain", &mo, &q.eo))
+      || (status = segcam_cli_check_max_size ("explain", max_size))
       || (status = segcam_cli_check_roi ("explain", &ro)) || (status = check_image_format ("explain", "-o", out))
       || (status = check_image_format ("explain", "--overlay", over)))
     return status;

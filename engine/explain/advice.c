@@ -1,5 +1,6 @@
 /* advice.c — what may make a map misleading although every step succeeded: an image whose
- * colour does not fit the model's input, a model that names no classes or normalisation.
+ * colour or size does not fit the model's input, a model that names no classes or
+ * normalisation, a map that is zero everywhere.
  * The callers (the plug-in, the command line) only word how they show it. */
 #include "segcam.h"
 
@@ -79,4 +80,45 @@ segcam_advise_model (const segcam_model *model, gboolean imported)
                           : unnamed ? "--classes" : "--mean --std",
                           unnamed && unnormalised ? "them" : "it");
   return g_string_free (text, FALSE);
+}
+
+/* Whether one side is more than the ratio away from the training's, either way. */
+static gboolean
+far_from (int side, int trained)
+{
+  return (int64_t) side > (int64_t) trained * SEGCAM_ADVISE_SIZE_RATIO
+         || (int64_t) side * SEGCAM_ADVISE_SIZE_RATIO < trained;
+}
+
+char *
+segcam_advise_size (const segcam_model *model, int width, int height)
+{
+  int tw, th;
+
+  if (segcam_model_fixed_size (model, NULL, NULL) || ! segcam_model_training_size (model, &tw, &th)
+      || (! far_from (width, tw) && ! far_from (height, th)))
+    return NULL;
+  return g_strdup_printf ("the network sees %d x %d, more than %d times %s than the %d x %d it "
+                          "was trained at: objects appear at a scale it never saw, and its maps "
+                          "may say more of that than of the picture",
+                          width, height, SEGCAM_ADVISE_SIZE_RATIO,
+                          (int64_t) width > (int64_t) tw * SEGCAM_ADVISE_SIZE_RATIO
+                            || (int64_t) height > (int64_t) th * SEGCAM_ADVISE_SIZE_RATIO
+                            ? "larger" : "smaller",
+                          tw, th);
+}
+
+char *
+segcam_advise_zero_map (const segcam_explain_options *options, float raw_max,
+                        const segcam_remedy_names *names)
+{
+  gboolean weights = options->method == SEGCAM_METHOD_SEG_GRAD_CAM
+                     && options->weights != SEGCAM_WEIGHTS_ABS;
+
+  if (raw_max > 0)
+    return NULL;
+  return g_strdup_printf ("is zero everywhere: no part of the layer raises the score there, "
+                          "which says nothing of where the evidence lies; try %s%s%s or %s",
+                          weights ? names->abs_weights : "", weights ? ", " : "",
+                          names->other_layer, names->other_method);
 }

@@ -408,23 +408,34 @@ out:
   return ok;
 }
 
-/* segcam.fixed_size, "WxH": version 3 only, since an older reader would ignore the key and run
- * the network at sizes it does not support. */
+/* A size key's "WxH", each side in [1, 65536]; absent (NULL) leaves *w and *h alone. */
 static gboolean
-parse_fixed_size (segcam_model *m, const char *text, int version, GError **error)
+parse_size (const char *key, const char *text, int *w_out, int *h_out, GError **error)
 {
   if (!text)
     return TRUE;
-  if (version < 3)
-    return fail (error, "segcam.fixed_size needs segcam.format 3, not %d", version);
   char *end;
   guint64 w, h;
   if (!g_ascii_isdigit (text[0]) || (w = g_ascii_strtoull (text, &end, 10), *end != 'x')
       || !g_ascii_isdigit (end[1]) || (h = g_ascii_strtoull (end + 1, &end, 10), *end)
       || w < 1 || h < 1 || w > 1 << 16 || h > 1 << 16)
-    return fail (error, "segcam.fixed_size must be WIDTHxHEIGHT, each in [1, 65536]");
-  m->fixed_w = (int) w, m->fixed_h = (int) h;
+    return fail (error, "%s must be WIDTHxHEIGHT, each in [1, 65536]", key);
+  *w_out = (int) w, *h_out = (int) h;
   return TRUE;
+}
+
+/* segcam.fixed_size: version 3 only, since an older reader would ignore the key and run the
+ * network at sizes it does not support. segcam.training_size, only advice, is read in any
+ * version: a reader that ignores it loses nothing but a warning. */
+static gboolean
+parse_sizes (segcam_model *m, const segcam_safetensors *st, int version, GError **error)
+{
+  const char *fixed = segcam_safetensors_metadata (st, "segcam.fixed_size");
+  if (fixed && version < 3)
+    return fail (error, "segcam.fixed_size needs segcam.format 3, not %d", version);
+  return parse_size ("segcam.fixed_size", fixed, &m->fixed_w, &m->fixed_h, error)
+         && parse_size ("segcam.training_size", segcam_safetensors_metadata (st, "segcam.training_size"),
+                        &m->train_w, &m->train_h, error);
 }
 
 /* ---- public ---------------------------------------------------------------------------------- */
@@ -442,8 +453,7 @@ segcam_model_from_safetensors (const segcam_safetensors *st, GError **error)
     fail (error, "segcam.format '%s' is not supported (this version reads 1 to 3)", format);
   else if (!graph)
     fail (error, "not a segcam model: no 'segcam.graph' in the metadata");
-  else if (parse_fixed_size (m, segcam_safetensors_metadata (st, "segcam.fixed_size"), format[0] - '0',
-                             error))
+  else if (parse_sizes (m, st, format[0] - '0', error))
     {
       m->format_version = format[0] - '0';
       const char *s;
@@ -503,6 +513,16 @@ segcam_model_fixed_size (const segcam_model *m, int *width, int *height)
   if (height)
     *height = m->fixed_h;
   return m->fixed_w > 0;
+}
+
+gboolean
+segcam_model_training_size (const segcam_model *m, int *width, int *height)
+{
+  if (width)
+    *width = m->train_w;
+  if (height)
+    *height = m->train_h;
+  return m->train_w > 0;
 }
 int64_t segcam_model_n_parameters (const segcam_model *m) { return m->n_parameters; }
 int segcam_model_n_classes (const segcam_model *m) { return m->n_classes; }

@@ -20,6 +20,7 @@ struct segcam_model {
   float mean[3], std[3];
   int size_multiple;
   int fixed_w, fixed_h;   /* segcam.fixed_size: the only input size the network runs at; 0: any */
+  int train_w, train_h;   /* segcam.training_size: the size it was trained at; 0: not recorded */
 
   int n_classes;
   segcam_class *classes;

@@ -66,7 +66,8 @@ const float *segcam_trainer_gradient (segcam_trainer *trainer, const char *tenso
 /* Makes the model usable for inference (eval-mode batch norm from the running statistics). */
 void segcam_trainer_sync (segcam_trainer *trainer);
 
-/* Writes the model (segcam.training = training_json when non-NULL). With checkpoint TRUE the
+/* Writes the model (segcam.training = training_json when non-NULL; segcam.training_size = the
+ * options' width x height). With checkpoint TRUE the
  * file also holds Adam's state and step count, so segcam_trainer_resume can continue; it stays a
  * loadable model either way. */
 gboolean segcam_trainer_save (segcam_trainer *trainer, const char *path, const char *training_json,

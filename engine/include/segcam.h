@@ -52,6 +52,9 @@ int segcam_model_size_multiple (const segcam_model *model);
  * which (0 x 0 when not). A session for another image size resamples the image to it, bilinear,
  * and the logits, probabilities, labels and maps back to the image. */
 gboolean segcam_model_fixed_size (const segcam_model *model, int *width, int *height);
+/* The image size the model was trained at (docs/model-format.md, segcam.training_size; segcam
+ * train writes it), and FALSE with 0 x 0 when the file does not record one. Only advice reads it. */
+gboolean segcam_model_training_size (const segcam_model *model, int *width, int *height);
 int64_t segcam_model_n_parameters (const segcam_model *model);
 
 /* Classes as the model lists them. A one-channel sigmoid model lists two: background, foreground. */
@@ -119,6 +122,11 @@ gboolean segcam_session_forward (segcam_session *session, const float *pixels, G
 void segcam_session_probabilities (const segcam_session *session, float *out);
 /* After forward: the predicted class of every pixel (argmax; the first of equal maxima). */
 void segcam_session_labels (const segcam_session *session, uint8_t *labels);
+/* The class of highest probability at each of n_pixels pixels (the first of equal maxima), from
+ * planar probabilities (n_classes x n_pixels): labels for probabilities resampled to another
+ * size (a working size's results back at the image's). */
+void segcam_labels_from_probabilities (const float *probabilities, int n_classes,
+                                       size_t n_pixels, uint8_t *labels);
 
 typedef enum { SEGCAM_SCORE_LOGITS, SEGCAM_SCORE_PROBABILITIES } SegcamScore;
 typedef enum { SEGCAM_WEIGHTS_MEAN, SEGCAM_WEIGHTS_ABS, SEGCAM_WEIGHTS_RELU } SegcamWeights;
@@ -202,6 +210,24 @@ gboolean segcam_session_explain (segcam_session *session, const segcam_explain_o
 const float *segcam_session_cam (const segcam_session *session, int *h, int *w);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Working size: a large image run at a smaller size, its results resampled back.             */
+
+/* The size the network sees for a width x height image under a limit of max_side pixels on
+ * the longer side: the image's own size when it fits, else scaled to fit keeping the aspect
+ * ratio, each side rounded to the nearest whole number (at least 1). TRUE when that differs
+ * from the image's size. The plug-in's working size and the command line's --max-size. */
+gboolean segcam_working_size (int width, int height, int max_side, int *work_width,
+                              int *work_height);
+/* src, src_h rows of src_w pixels of channels interleaved floats, resampled into dst (dst_h x
+ * dst_w, the same channels; not overlapping src) bilinearly as PyTorch's F.interpolate (mode
+ * "bilinear", align_corners=False, antialias=False): half-pixel centres, source coordinates
+ * clamped to the image, no low-pass filter when shrinking (a reduction by more than 2 samples
+ * the image rather than averaging it). The resampling sessions of fixed-size networks use.
+ * Sizes of at least 1; equal sizes copy. */
+void segcam_resample_image (const float *src, int src_w, int src_h, int channels, float *dst,
+                            int dst_w, int dst_h);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Regions of interest (docs/seg-grad-cam.md, 'Region of interest'). All maps are width x height, row-major.     */
 
 /* roi = 1 inside the rectangle (clipped to the image), else 0. FALSE if nothing is left. */
@@ -269,6 +295,29 @@ char *segcam_advise_image (const segcam_model *model, const float *rgb, size_t n
  * std 1 on every channel: the importer's default, which a segcam file that says so means),
  * saying how to set them; NULL otherwise. Free with g_free. */
 char *segcam_advise_model (const segcam_model *model, gboolean imported);
+/* A one-line warning when the network will see an image of width x height (the working size,
+ * after any downscaling the caller does) at a scale far from its training: a side more than
+ * SEGCAM_ADVISE_SIZE_RATIO times smaller or larger than that side of the training size, so that
+ * objects appear at a size the model never saw. NULL when the sides are within that ratio, when
+ * the model records no training size, or when it runs at a fixed size (it then sees that size
+ * whatever the image). Free with g_free. */
+#define SEGCAM_ADVISE_SIZE_RATIO 4
+char *segcam_advise_size (const segcam_model *model, int width, int height);
+
+/* The names each caller gives the remedies of a zero map (the command line its flags, the
+ * plug-in its dialog's options). */
+typedef struct {
+  const char *abs_weights;    /* e.g. "--weights abs" */
+  const char *other_layer;    /* e.g. "another --layer" */
+  const char *other_method;   /* e.g. "another --method" */
+} segcam_remedy_names;
+/* When a map is zero everywhere (raw_max, segcam_explain_info, is not > 0): why that happens
+ * and what to try, as the end of a warning: "is zero everywhere: ...; try ..., ... or ...";
+ * abs weights are offered only to Seg-Grad-CAM with other weights (mean weights cancel where a
+ * layer's channels pull both ways). The caller writes what map it was before it. NULL when the
+ * map is not zero. Free with g_free. */
+char *segcam_advise_zero_map (const segcam_explain_options *options, float raw_max,
+                              const segcam_remedy_names *names);
 
 G_END_DECLS
 

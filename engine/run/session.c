@@ -401,6 +401,19 @@ segcam_session_labels (const segcam_session *s, uint8_t *labels)
       }
 }
 
+void
+segcam_labels_from_probabilities (const float *p, int n_classes, size_t n_pixels, uint8_t *labels)
+{
+  for (size_t i = 0; i < n_pixels; i++)
+    {
+      int best = 0;
+      for (int k = 1; k < n_classes; k++)
+        if (p[k * n_pixels + i] > p[best * n_pixels + i])
+          best = k;
+      labels[i] = (uint8_t) best;
+    }
+}
+
 /* ---- reruns from the target (Ablation-CAM, engine/explain/perturb.c) ----------------------- */
 
 /* The activations of nodes before the target that nodes after it read (a U-Net's skips), saved

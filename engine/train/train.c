@@ -678,13 +678,20 @@ segcam_trainer_save (segcam_trainer *t, const char *path, const char *training_j
   char *steps = g_strdup_printf ("%" G_GINT64_FORMAT, t->steps);
   /* The graph is written back as loaded, so it keeps its format: version 2 ops need "2". */
   char *format = g_strdup_printf ("%d", MAX (m->format_version, 1));
-  const char *keys[] = {"segcam.format", "segcam.graph", "segcam.name", "segcam.description",
-                        training_json ? "segcam.training" : NULL, checkpoint ? "segcam.adam_steps" : NULL, NULL};
-  const char *values[] = {format, m->graph_json, m->name, m->description, training_json, steps, NULL};
-  if (!training_json)
-    keys[4] = keys[5], values[4] = values[5], keys[5] = NULL, values[5] = NULL;
+  /* The size every training image had: the advice warns when an image is far from it. */
+  char *size = g_strdup_printf ("%dx%d", t->o.width, t->o.height);
+  const char *keys[8] = {"segcam.format", "segcam.graph", "segcam.name", "segcam.description",
+                         "segcam.training_size"};
+  const char *values[8] = {format, m->graph_json, m->name, m->description, size};
+  int n_keys = 5;
+  if (training_json)
+    keys[n_keys] = "segcam.training", values[n_keys++] = training_json;
+  if (checkpoint)
+    keys[n_keys] = "segcam.adam_steps", values[n_keys++] = steps;
+  keys[n_keys] = values[n_keys] = NULL;
   gboolean ok = segcam_safetensors_write (path, (segcam_tensor *) out->data, (int) out->len, keys,
                                           values, error);
+  g_free (size);
   g_free (steps);
   g_free (format);
   g_ptr_array_free (owned, TRUE);

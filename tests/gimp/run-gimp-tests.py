@@ -297,7 +297,7 @@ GIMP3_SIGNATURES = {
     "plug-in-segcam-explain-method": EXPLAIN_SIGNATURE + [
         ("GParamString", "method", "seg-grad-cam"), ("GParamInt", "weights", "0", "2", "0"),
         ("GParamInt", "pool", "1", "2.14748e+09", "2"), ("GParamInt", "pool-mode", "0", "1", "0"),
-        ("GParamInt", "sweep", "0", "1", "0"),
+        ("GParamInt", "sweep", "0", "2", "0"),
         ("GParamInt", "max-channels", "0", "2.14748e+09", "64"), ("GimpParamLayer", "group")],
     "plug-in-segcam-heat-map-select": [
         ("GParamEnum", "run-mode"), ("GimpParamImage", "image"),
@@ -362,7 +362,8 @@ def check_help(results, work, rc):
 
 BATCH_TESTS = ["registration", "rect", "multi", "rerun", "default-class", "roi-modes", "feathered",
                "offsets", "nested", "gray", "precision", "resampled", "segment", "errors",
-               "last-values", "explain-method", "sweep", "warnings", "heat-map-select"]
+               "last-values", "explain-method", "sweep", "sweep-layers", "warnings",
+               "heat-map-select"]
 
 
 def check_batch_outputs(args, results, work, log, profile):
@@ -507,6 +508,8 @@ def check_batch_outputs(args, results, work, log, profile):
         # A sweep's map at the first block output is the command line's at that layer.
         ("cli-sweep-enc", "sweep-enc.png", "cli-enc.png",
          ["--class", "digit 1", "--layer", "enc.relu1"] + gray + ["rgb.png"], 0, 3),
+        # So is a sweep over listed layers' map at that layer.
+        ("cli-sweep-layers-enc", "sweep-layers-enc.png", "cli-enc.png", None, 0, 3),
     ]
     for name, got, want, options, tolerance, channels in runs:
         try:
@@ -583,6 +586,8 @@ def check_dialogs(args, results, work, profile):
         "mid — default [relu  8×20×24] | up1 [upsample  8×40×48] | "
         "cat1 [concat  14×40×48] | dec.conv1 [conv2d  4×40×48] | "
         "colour [conv2d  4×40×48] | logits [add  4×40×48]",
+        # The chosen layer is ticked for a sweep over chosen layers, the boxes shown only then.
+        "sweep layers = mid.relu1 (tick boxes hidden)",
         "working size = The network sees the layer at its own size, 48 × 40 pixels.",
         "method = Seg-Grad-CAM",
         "ok-sensitive = 1",
@@ -602,7 +607,7 @@ def check_dialogs(args, results, work, profile):
     log = run_gimp(args, work, profile, "segcam-dialog-ok-tests", wrapper,
                    {"SEGCAM_TEST_DIALOG": "ok"})
     results.scheme(log, ["dialog-ok", "repeat-last", "dialog-options", "model-inherited",
-                         "heat-map-select-dialog"])
+                         "heat-map-select-dialog", "dialog-sweep-layers"])
     # The interactive run of a colour image into the gray model told the user (2.10: the
     # plug-in's two-line message; GIMP 3 shows gimp_message likewise).
     results.check("interactive-warning",
@@ -612,8 +617,12 @@ def check_dialogs(args, results, work, profile):
     results.check("dialog-shows-last-method", "method = hires" in methods,
                   "methods shown: %s" % methods)
     classes = [l for l in dialog_lines(log) if l.startswith("classes = ")]
+    # The sweep dialog shows its last values' ticked layers, the tick boxes out.
+    results.check("dialog-shows-ticked-layers",
+                  "sweep layers = enc.relu1, colour (tick boxes shown)" in dialog_lines(log),
+                  "sweep lines: %s" % [l for l in dialog_lines(log) if l.startswith("sweep ")])
     results.check("dialog-shows-last-values",
-                  len(classes) == 3 and "[x] digit 2" in classes[1]
+                  len(classes) == 4 and "[x] digit 2" in classes[1]
                   and "[ ] Automatic" in classes[1], "class rows shown: %s" % classes)
     results.check("dialog-clean-exit", not unclean(log, args.api),
                   "leaks, crashes or warnings on the console")

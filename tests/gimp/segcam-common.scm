@@ -548,6 +548,41 @@
     (st-save image (car kids) "sweep-enc.png")
     (gimp-image-delete image)))
 
+; A sweep over listed layers (sweep 2): one heat map per listed node, in the order given (a repeat
+; dropped), named with the node, in one group on top of an earlier result, the source left
+; active; an unknown node in the list fails naming it and adds nothing.
+(define (st-test-sweep-layers)
+  (let* ((image (st-load "rgb.png"))
+         (source (st-source image))
+         (first (st-explain image source "" "digit 1" "" 0 0 0 60 1))
+         (group (st-explain-method image source "" "digit 1, digit 2"
+                                   "mid.relu1, enc.relu1 , mid.relu1" 0 0 4 100 1 "" 0 2 0 2 0))
+         (kids (st-children group)))
+    (st-expect-equal (st-name group)
+                     "digit 1, digit 2 @ 2 layers — Seg-Grad-CAM (texture-mnist-biased)"
+                     "group name")
+    (st-expect-equal (map st-name (st-layers image))
+                     (list (st-name group) (st-name first) (st-name source))
+                     "the sweep's group above the earlier result")
+    (st-expect-equal (st-source image) source "the source active after the sweep")
+    (st-expect-equal (length kids) 4 "2 layers x 2 classes")
+    (for-each (lambda (kid want)
+                (st-expect (st-contains (st-name kid) want)
+                           (string-append (st-name kid) " is not " want)))
+              kids
+              '("digit 1 @ mid.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 2 @ mid.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 1 @ enc.relu1 (whole layer) — Seg-Grad-CAM"
+                "digit 2 @ enc.relu1 (whole layer) — Seg-Grad-CAM"))
+    (st-save image (caddr kids) "sweep-layers-enc.png")
+    (st-expect-failure image "an unknown layer in the list" "unknown layer \"nope\""
+                       (lambda () (st-explain-method image source "" "digit 1" "enc.relu1, nope"
+                                                     0 0 4 100 1 "" 0 2 0 2 0)))
+    (st-expect-failure image "sweep 3" (st-out-of-range 'sweep)
+                       (lambda () (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 ""
+                                                     0 2 0 3 0)))
+    (gimp-image-delete image)))
+
 ; A colour image into the gray model: warned in the group's parasite; a run without a problem
 ; has none.
 (define (st-test-warnings)
@@ -617,6 +652,7 @@
   (st-test "last-values" st-test-last-values)
   (st-test "explain-method" st-test-explain-method)
   (st-test "sweep" st-test-sweep)
+  (st-test "sweep-layers" st-test-sweep-layers)
   (st-test "warnings" st-test-warnings)
   (st-test "heat-map-select" st-test-heat-map-select))
 
@@ -719,4 +755,21 @@
         (st-expect-equal (st-heat-map-select-mode RUN-INTERACTIVE image heat)
                          (st-selection-channel image) "returns the selection")
         (st-expect (st-has-selection? image) "something selected")
+        (gimp-image-delete image))))
+  (st-test "dialog-sweep-layers"
+    (lambda ()
+      ; Last values of a sweep over two listed layers (nodes of both test models): the dialog
+      ; ticks them, shows the tick boxes, and its OK hands the list on.
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (st-store-last-sweep "enc.relu1, colour" 2)
+        (let* ((group (st-interactive-explain image source))
+               (names (map st-name (st-children group))))
+          (define (has part) (let loop ((l names))
+                               (and (pair? l) (or (st-contains (car l) part) (loop (cdr l))))))
+          (st-expect (st-contains (st-name group) " @ 2 layers — ")
+                     (string-append "the sweep's group: " (st-name group)))
+          (st-expect (and (has " @ enc.relu1 ") (has " @ colour "))
+                     (string-append "a map per ticked layer: " (st-show names))))
+        (st-store-last-sweep "" 0)
         (gimp-image-delete image)))))

@@ -78,6 +78,7 @@
                     (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
                     (pool . "pool must lie in [1, ")
                     (max-channels . "max-channels must lie in [0, ")
+                    (sweep . "sweep must lie in [0, 2]")
                     (threshold . "threshold must lie in [0, 1]")))))
 
 ; Repeat Last's error is a message for the user (the driver finds it on the console); the caller
@@ -101,6 +102,22 @@
 ; Turns on the dialog's options beyond the PDB arguments (transparent cold values, legend) in
 ; Explain's last values, as its check buttons would: the gint32s after max_size in ExplainVals.
 (define st-vals-map-alpha 5408)
+
+; Last values of the layer and the sweep: ExplainVals.layer (256 bytes after the classes) and
+; .sweep (the seventh gint32 from map_alpha; 0 to 2, its low byte).
+(define st-vals-layer 5124)
+(define (st-store-last-sweep layers sweep)
+  (let* ((stored (gimp-procedural-db-get-data "plug-in-segcam-explain"))
+         (bytes (cadr stored)))
+    (st-expect (= (car stored) (+ st-vals-map-alpha 32)) "last values of this layout")
+    (let loop ((i 0))
+      (if (< i 256)
+          (begin
+            (vector-set! bytes (+ st-vals-layer i)
+                         (if (< i (string-length layers)) (char->integer (string-ref layers i)) 0))
+            (loop (+ i 1)))))
+    (vector-set! bytes (+ st-vals-map-alpha 24) sweep)
+    (gimp-procedural-db-set-data "plug-in-segcam-explain" (car stored) bytes)))
 ; The method (hires, SegcamMethod 1) follows as the next gint32, then weights, pool, pool mode,
 ; sweep and max channels.
 (define (st-store-last-options)

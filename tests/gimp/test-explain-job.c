@@ -137,17 +137,17 @@ test_working_size (void)
 {
   int w, h;
 
-  g_assert_false (explain_working_size (640, 480, 1024, &w, &h));
+  g_assert_false (segcam_working_size (640, 480, 1024, &w, &h));
   g_assert_cmpint (w, ==, 640);
   g_assert_cmpint (h, ==, 480);
-  g_assert_false (explain_working_size (1024, 1024, 1024, &w, &h));
-  g_assert_true (explain_working_size (2000, 1000, 1000, &w, &h));
+  g_assert_false (segcam_working_size (1024, 1024, 1024, &w, &h));
+  g_assert_true (segcam_working_size (2000, 1000, 1000, &w, &h));
   g_assert_cmpint (w, ==, 1000);
   g_assert_cmpint (h, ==, 500);
-  g_assert_true (explain_working_size (1000, 3001, 1000, &w, &h));
+  g_assert_true (segcam_working_size (1000, 3001, 1000, &w, &h));
   g_assert_cmpint (w, ==, 333);
   g_assert_cmpint (h, ==, 1000);
-  g_assert_true (explain_working_size (5000, 1, 1000, &w, &h));
+  g_assert_true (segcam_working_size (5000, 1, 1000, &w, &h));
   g_assert_cmpint (w, ==, 1000);
   g_assert_cmpint (h, ==, 1);
 }
@@ -192,6 +192,7 @@ static void
 test_find_layer (void)
 {
   GError *error = NULL;
+  GArray *nodes;
   int shapes[3 * 16];
   char *label;
 
@@ -202,6 +203,21 @@ test_find_layer (void)
   g_assert_cmpint (explain_find_layer (rgb_model, "nope", &error), ==, -1);
   g_assert_cmpstr (error->message, ==, "unknown layer \"nope\": the model has no node of that "
                    "name (its default layer is \"mid.relu1\")");
+  g_clear_error (&error);
+
+  /* A sweep's list: in order, spaces ignored, repeats and empty items dropped; nothing at all
+   * is the default layer; an unknown name fails by name. */
+  nodes = explain_parse_layers (rgb_model, " mid.relu1,enc.relu1 ,, mid.relu1", NULL);
+  g_assert_cmpint (nodes->len, ==, 2);
+  g_assert_cmpint (g_array_index (nodes, int, 0), ==, segcam_model_find_node (rgb_model, "mid.relu1"));
+  g_assert_cmpint (g_array_index (nodes, int, 1), ==, segcam_model_find_node (rgb_model, "enc.relu1"));
+  g_array_unref (nodes);
+  nodes = explain_parse_layers (rgb_model, " , ", NULL);
+  g_assert_cmpint (nodes->len, ==, 1);
+  g_assert_cmpint (g_array_index (nodes, int, 0), ==, segcam_model_default_layer (rgb_model));
+  g_array_unref (nodes);
+  g_assert_null (explain_parse_layers (rgb_model, "enc.relu1, nope", &error));
+  g_assert_true (g_str_has_prefix (error->message, "unknown layer \"nope\""));
   g_clear_error (&error);
 
   g_assert_cmpint (segcam_model_n_nodes (rgb_model), <=, 16);
@@ -1014,7 +1030,8 @@ test_run_sweep (void)
   ExplainSource source = { layer, NULL, 0, 0 };
   ExplainSettings settings = {
     "digit 1", "no such layer: a sweep ignores it", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
-    SEGCAM_COLORMAP_GRAYSCALE, 50, EXPLAIN_OUTPUT_HEAT_MAP, 1024, .sweep = TRUE, .legend = TRUE,
+    SEGCAM_COLORMAP_GRAYSCALE, 50, EXPLAIN_OUTPUT_HEAT_MAP, 1024, .sweep = EXPLAIN_SWEEP_BLOCKS,
+    .legend = TRUE,
   };
   segcam_explain_options options = { 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
   GError *error = NULL;
@@ -1042,6 +1059,47 @@ test_run_sweep (void)
       g_assert_cmpstr (heat->name, ==, name);
       g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
       g_assert_cmpint (heat->visible, ==, k == 0);
+      g_free (got);
+      g_free (want);
+      g_free (name);
+    }
+  explain_result_free (result);
+  g_free (pixels);
+  g_object_unref (layer);
+}
+
+/* A sweep over listed layers: one map per node and class, in the list's order, each the
+ * engine's at that node. */
+static void
+test_run_sweep_layers (void)
+{
+  static const char *const nodes[] = { "mid.relu1", "enc.relu1" };
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  ExplainSource source = { layer, NULL, 0, 0 };
+  ExplainSettings settings = {
+    "digit 1", "mid.relu1, enc.relu1", EXPLAIN_ROI_SELECTION, SEGCAM_SCORE_LOGITS,
+    SEGCAM_COLORMAP_GRAYSCALE, 50, EXPLAIN_OUTPUT_HEAT_MAP, 1024, .sweep = EXPLAIN_SWEEP_LAYERS,
+  };
+  segcam_explain_options options = { 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
+  GError *error = NULL;
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (result->group_name, ==, "digit 1 @ 2 layers — Seg-Grad-CAM (tiny)");
+  g_assert_cmpint (result->layers->len, ==, G_N_ELEMENTS (nodes));
+  for (guint k = 0; k < G_N_ELEMENTS (nodes); k++)
+    {
+      ExplainLayer *heat = layer_at (result, k);
+      char *name = g_strdup_printf ("digit 1 @ %s (whole layer) — Seg-Grad-CAM", nodes[k]);
+      guint8 *want = engine_heat_with (rgb_model, pixels, width, height,
+                                       segcam_model_find_node (rgb_model, nodes[k]), &options,
+                                       NULL, SEGCAM_COLORMAP_GRAYSCALE, NULL);
+      guint8 *got = read_u8 (heat->buffer, "R'G'B' u8", 3);
+
+      g_assert_true (g_str_has_prefix (heat->name, name));
+      g_assert_cmpmem (got, width * height * 3, want, width * height * 3);
       g_free (got);
       g_free (want);
       g_free (name);
@@ -1268,6 +1326,17 @@ test_preview (void)
   g_free (got);
   g_free (map);
 
+  /* Score-CAM on the same layer keeps the forward pass and reports one step per channel
+   * through the session, which the dialog's status line polls: the last is 100 %. */
+  settings.method = SEGCAM_METHOD_SCORE;
+  map = explain_preview_compute (preview, rgb_model, &settings, cancel, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (map);
+  g_assert_cmpfloat (stats.forward_seconds, <, 0);
+  g_assert_cmpint (explain_preview_percent (preview), ==, 100);
+  g_free (map);
+  settings.method = SEGCAM_METHOD_SEG_GRAD_CAM;
+
   /* Errors, and a cancel before the work starts. */
   settings.classes = "nope";
   g_assert_null (explain_preview_compute (preview, rgb_model, &settings, cancel, &stats,
@@ -1372,6 +1441,7 @@ main (int argc, char **argv)
   g_test_add_func ("/run/gray", test_run_gray);
   g_test_add_func ("/run/methods", test_run_methods);
   g_test_add_func ("/run/sweep", test_run_sweep);
+  g_test_add_func ("/run/sweep-layers", test_run_sweep_layers);
   g_test_add_func ("/heat-map/mask", test_heat_map_mask);
   g_test_add_func ("/run/errors", test_run_errors);
   g_test_add_func ("/run/map-alpha-legend", test_run_map_alpha_legend);

@@ -107,6 +107,7 @@
                     (method . "unknown method \"nope\": the methods are seg-grad-cam, hires, ")
                     (pool . "value 0 out of range: 1 to")
                     (max-channels . "value -1 out of range: 0 to")
+                    (sweep . "value 3 out of range: 0 to 2")
                     (threshold . "out of range: 0.000000 to 1.000000")))))
 
 ; GIMP 3 hands Repeat Last's error to the caller too.
@@ -136,6 +137,11 @@
 ; The dialog's options beyond the PDB arguments are aux arguments, kept with the last values.
 (define (st-store-last-options)
   (st-append-last-values "(map-alpha yes)\n(legend yes)\n(method \"hires\")\n"))
+
+; Last values of the layer and the sweep (an argument and an aux argument).
+(define (st-store-last-sweep layers sweep)
+  (st-append-last-values (string-append "(layer \"" layers "\")\n(sweep "
+                                        (number->string sweep) ")\n")))
 
 ; Only GIMP 3 can pass several selected layers, or none: one at a time only.
 (define (st-test-errors-more image source)
