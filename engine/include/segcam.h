@@ -103,8 +103,9 @@ typedef struct {
   segcam_progress_fn progress;
   void *progress_data;
   gboolean exact;         /* FALSE: the fast path (batch norm folded into convs, Winograd 3x3
-                             convs; maps agree with the exact path to about 2e-5 of their
-                             maximum). TRUE: node by node with direct convolutions, the reference */
+                             convs except when a group norm follows the explained layer; maps
+                             agree with the exact path to about 2e-5 of their maximum). TRUE:
+                             node by node with direct convolutions, the reference */
 } segcam_session_options;
 
 /* Plans memory for the whole run up front; fails with SEGCAM_ERROR_MEMORY if it cannot fit. */
