@@ -16,6 +16,7 @@
 #include "safetensors.h"
 #include "segcam-metrics.h"
 #include "imputation.h"
+#include "cancel-count.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -480,16 +481,6 @@ static void expect_input_error (gboolean ok, GError **error, const char *what)
   g_clear_error (error);
 }
 
-/* A cancel callback that says stop from its (stop_after + 1)-th question on. */
-typedef struct {
-  int asked, stop_after;
-} cancel_count;
-
-static gboolean cancel_after (void *data)
-{
-  cancel_count *c = data;
-  return ++c->asked > c->stop_after;
-}
 
 /* The cancel callback is asked before each forward pass: 1 + 2 (steps + 1) + 2 * 9 of them with
  * the curves and ROAD. Its first TRUE stops the evaluation with SEGCAM_ERROR_CANCELLED, and a

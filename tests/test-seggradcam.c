@@ -18,6 +18,7 @@
  *   - normalisation, the sign symmetry of a one-channel sigmoid model, probabilities and labels;
  *   - bad input fails with SEGCAM_ERROR_INPUT (or _MEMORY) and a one-line message, never a crash.
  */
+#include "cancel-count.h"
 #include "safetensors.h"
 #include "segcam.h"
 
@@ -953,16 +954,6 @@ static void test_rerun_input (void)
   segcam_model_free (m);
 }
 
-/* A cancel callback that says stop from its (stop_after + 1)-th question on. */
-typedef struct {
-  int asked, stop_after;
-} cancel_count;
-
-static gboolean cancel_after (void *data)
-{
-  cancel_count *c = data;
-  return ++c->asked > c->stop_after;
-}
 
 /* Images per Score-CAM pass at most (perturb.c): a cancelled run reports at most this many
  * channels per pass it ran. */
