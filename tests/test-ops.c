@@ -112,6 +112,7 @@ typedef struct {
 #define OP_MUL SEGCAM_OP_MUL
 #define BILINEAR .mode = SEGCAM_UPSAMPLE_BILINEAR
 #define ALIGN_CORNERS .mode = SEGCAM_UPSAMPLE_ALIGN_CORNERS
+#define ASYMMETRIC .mode = SEGCAM_UPSAMPLE_ASYMMETRIC
 #define K(a, b) .kh = a, .kw = b
 #define S(a, b) .sh = a, .sw = b
 #define D(a, b) .dh = a, .dw = b
@@ -273,6 +274,23 @@ static const op_case cases[] = {
   {"align-corners-down-9x8-to-4x3", OP_UPSAMPLE, 1, 9, 8, {2}, ALIGN_CORNERS, .to_h = 4, .to_w = 3},
   {"align-corners-1x1-to-3x2", OP_UPSAMPLE, 1, 1, 1, {2}, ALIGN_CORNERS, .to_h = 3, .to_w = 2},
   {"align-corners-to-1x1", OP_UPSAMPLE, 1, 5, 4, {2}, ALIGN_CORNERS, .to_h = 1, .to_w = 1},
+
+  /* upsample bilinear, asymmetric (TensorFlow 1): odd and even sizes, the last pixel repeated */
+  {"asymmetric-7x6-x2", OP_UPSAMPLE, 2, 7, 6, {3}, ASYMMETRIC, .scale_h = 2, .scale_w = 2,
+   .also_1_thread = TRUE},
+  {"asymmetric-7x6-x2.5", OP_UPSAMPLE, 1, 7, 6, {2}, ASYMMETRIC, .scale_h = 2.5, .scale_w = 2.5},
+  {"asymmetric-7x6-x(1.5,3)", OP_UPSAMPLE, 1, 7, 6, {2}, ASYMMETRIC, .scale_h = 1.5, .scale_w = 3},
+  {"asymmetric-13x11-to-20x17", OP_UPSAMPLE, 1, 13, 11, {2}, ASYMMETRIC, .to_h = 20, .to_w = 17},
+  {"asymmetric-down-13x12-to-5x7", OP_UPSAMPLE, 1, 13, 12, {2}, ASYMMETRIC, .to_h = 5, .to_w = 7},
+  {"asymmetric-down-9x8-x0.6", OP_UPSAMPLE, 1, 9, 8, {2}, ASYMMETRIC, .scale_h = 0.6,
+   .scale_w = 0.6},
+  /* floor (5 * 1.1) = 5 and floor (7 * 1.1) = 7: ONNX Runtime copies the image; with one side
+   * unchanged (6 * 1.1 = 6.6, 10 * 1.1 = 11), that side is divided by the factor all the same */
+  {"asymmetric-5x7-x1.1-same-size", OP_UPSAMPLE, 1, 5, 7, {2}, ASYMMETRIC, .scale_h = 1.1,
+   .scale_w = 1.1},
+  {"asymmetric-6x10-x1.1-one-side-same", OP_UPSAMPLE, 1, 6, 10, {2}, ASYMMETRIC, .scale_h = 1.1,
+   .scale_w = 1.1},
+  {"asymmetric-1x1-x3", OP_UPSAMPLE, 1, 1, 1, {2}, ASYMMETRIC, .scale_h = 3, .scale_w = 3},
 
   /* avgpool2d */
   {"k2-s2", OP_AVGPOOL, 2, 6, 8, {3}, K (2, 2), S (2, 2)},
@@ -691,11 +709,11 @@ static void naive_maxpool (const op_instance *t, const double *x, double *y)
 }
 
 /* Source pixels of output index x along one axis, after PyTorch's interpolate with
- * align_corners=False: the ratio is 1 / scale_factor when the
+ * align_corners=False (asymmetric and align_corners apart): the ratio is 1 / scale_factor when the
  * model gives one, else in / out; equal sizes copy; nearest takes floor (x * ratio), with the
  * out == 2 in special case x / 2; bilinear samples at (x + 0.5) ratio - 0.5, clamped at 0. */
-static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int in, int out, int *i0,
-                           int *i1, double *l1)
+static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int in, int out,
+                           gboolean same_image, int *i0, int *i1, double *l1)
 {
   gboolean bilinear = mode != SEGCAM_UPSAMPLE_NEAREST;
   *i1 = -1, *l1 = 0;
@@ -703,6 +721,21 @@ static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int i
     {
       /* align_corners=True: the corner pixels' centres align. */
       double real = out > 1 ? (double) x * (in - 1) / (out - 1) : 0;
+      *i0 = (int) floor (real);
+      *i1 = MIN (*i0 + 1, in - 1);
+      *l1 = real - *i0;
+      return;
+    }
+  if (mode == SEGCAM_UPSAMPLE_ASYMMETRIC && same_image)
+    {
+      /* ONNX Runtime returns an image of unchanged size as it is. */
+      *i0 = x;
+      return;
+    }
+  if (mode == SEGCAM_UPSAMPLE_ASYMMETRIC)
+    {
+      /* ONNX's x_original = x_resized / scale, clamped to the last pixel as ONNX Runtime does. */
+      double real = MIN (scale > 0 ? x / scale : (double) x * in / out, in - 1.0);
       *i0 = (int) floor (real);
       *i1 = MIN (*i0 + 1, in - 1);
       *l1 = real - *i0;
@@ -738,8 +771,9 @@ static void naive_upsample (const op_instance *t, const double *x, double *y)
           {
             int y0, y1, x0, x1;
             double ly, lx;
-            upsample_taps (k->mode, k->scale_h, oy, in.h, out.h, &y0, &y1, &ly);
-            upsample_taps (k->mode, k->scale_w, ox, in.w, out.w, &x0, &x1, &lx);
+            gboolean same = in.h == out.h && in.w == out.w;
+            upsample_taps (k->mode, k->scale_h, oy, in.h, out.h, same, &y0, &y1, &ly);
+            upsample_taps (k->mode, k->scale_w, ox, in.w, out.w, same, &x0, &x1, &lx);
             /* taps with weight 0 may be -1: read them only when weighted */
             double v = (1 - ly) * (1 - lx) * x[nchw (in, n, c, y0, x0)];
             if (lx > 0)

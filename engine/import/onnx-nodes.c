@@ -1009,7 +1009,7 @@ op_pad (importer *imp, const Onnx__NodeProto *n)
  * asymmetric with floor; for a whole upscale factor k it is also what half_pixel with either
  * rounding gives (round ((x + 0.5) / k - 0.5) = floor (x / k): no ties), tf_half_pixel_for_nn with
  * floor, and, for k = 2 only, asymmetric with round_prefer_floor (x / 2 ties at odd x, rounded
- * down). Linear with asymmetric (TensorFlow 1's bilinear) has no counterpart. */
+ * down). Linear with asymmetric is TensorFlow 1's bilinear, segcam's bilinear_asymmetric. */
 typedef enum {
   RULE_NONE,
   RULE_NEAREST,           /* PyTorch's nearest at any scale */
@@ -1017,6 +1017,7 @@ typedef enum {
   RULE_NEAREST_TWO,       /* PyTorch's nearest for constant scales 1 and 2 only */
   RULE_BILINEAR,
   RULE_ALIGN_CORNERS,
+  RULE_ASYMMETRIC,
 } resize_rule;
 
 static resize_rule
@@ -1025,7 +1026,8 @@ resize_rule_of (const char *mode, const char *ctm, const char *nearest, gboolean
   gboolean round = g_str_has_prefix (nearest, "round_prefer_");
   if (strcmp (mode, "linear") == 0)
     return strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0 ? RULE_BILINEAR
-           : strcmp (ctm, "align_corners") == 0 ? RULE_ALIGN_CORNERS : RULE_NONE;
+           : strcmp (ctm, "align_corners") == 0 ? RULE_ALIGN_CORNERS
+           : strcmp (ctm, "asymmetric") == 0 ? RULE_ASYMMETRIC : RULE_NONE;
   if (strcmp (mode, "nearest") != 0)
     return RULE_NONE;
   if (strcmp (ctm, "asymmetric") == 0)
@@ -1056,8 +1058,11 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
                                  upsample || imp->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
   const char *nearest = attr_string (n, "nearest_mode", "round_prefer_floor", b3, sizeof b3);
   resize_rule rule = resize_rule_of (mode, ctm, nearest, upsample || imp->opset < 11);
-  gboolean bilinear = rule == RULE_BILINEAR || rule == RULE_ALIGN_CORNERS;
+  const char *segcam_mode = rule == RULE_BILINEAR || rule == RULE_ALIGN_CORNERS ? "bilinear"
+                           : rule == RULE_ASYMMETRIC ? "bilinear_asymmetric" : "nearest";
   gboolean align_corners = rule == RULE_ALIGN_CORNERS;
+  if (rule == RULE_ASYMMETRIC)
+    imp->attr_version = MAX (imp->attr_version, 3);
   gboolean is_nearest = strcmp (mode, "nearest") == 0;
   if (rule == RULE_NONE)
     return unsupported_printf (imp, n, "mode %s with coordinate_transformation_mode %s%s%s is not "
@@ -1116,7 +1121,7 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
                             "with dynamic height and width (torch.onnx.export's dynamic_axes)");
       else
         o = emit (imp, n, "upsample", 2, (int[]) {x, h->node}, node_at (imp, x)->channels, FALSE);
-      json_object_set_string_member (o, "mode", bilinear ? "bilinear" : "nearest");
+      json_object_set_string_member (o, "mode", segcam_mode);
       if (align_corners)
         json_object_set_boolean_member (o, "align_corners", TRUE);
       return TRUE;
@@ -1135,7 +1140,7 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
   json_array_add_double_element (s, scales->floats[2]);
   json_array_add_double_element (s, scales->floats[3]);
   json_object_set_array_member (o, "scale", s);
-  json_object_set_string_member (o, "mode", bilinear ? "bilinear" : "nearest");
+  json_object_set_string_member (o, "mode", segcam_mode);
   if (align_corners)
     json_object_set_boolean_member (o, "align_corners", TRUE);
   return TRUE;

@@ -74,6 +74,8 @@ typedef enum {
   SEGCAM_UPSAMPLE_NEAREST,
   SEGCAM_UPSAMPLE_BILINEAR,       /* half-pixel centres: align_corners=False */
   SEGCAM_UPSAMPLE_ALIGN_CORNERS,  /* bilinear, align_corners=True (version 2) */
+  SEGCAM_UPSAMPLE_ASYMMETRIC,     /* bilinear, source = destination / scale: TensorFlow 1's
+                                   * (ONNX's asymmetric; version 3) */
 } segcam_upsample_mode;
 
 typedef struct {

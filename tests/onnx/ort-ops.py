@@ -62,11 +62,22 @@ SHUFFLE = [
     helper.make_node("Reshape", ["t", "sa"], ["b"])]
 
 def resize(mode, ctm, scale, nearest_mode="floor"):
-    """A Resize of a by a constant scale (then resized back to the image's size)."""
+    """A Resize of a by a constant scale, or (height, width) scales (then resized back to the
+    image's size)."""
     extra = dict(nearest_mode=nearest_mode) if mode == "nearest" else {}
-    return [const("sc", [1, 1, scale, scale]),
+    sh, sw = scale if isinstance(scale, tuple) else (scale, scale)
+    return [const("sc", [1, 1, sh, sw]),
             helper.make_node("Resize", ["a", "", "sc"], ["b"], mode=mode,
                              coordinate_transformation_mode=ctm, **extra)]
+
+
+# a pooled to a third of its size (floor ((in - 3) / 2) + 1), then resized back to a's size by
+# TensorFlow 1's bilinear: the index ratio is in / out, not a whole number.
+RESIZE_TO_SIZE = [
+    helper.make_node("AveragePool", ["a"], ["p"], kernel_shape=[3, 3], strides=[2, 2]),
+    helper.make_node("Shape", ["a"], ["sa"]),
+    helper.make_node("Resize", ["p", "", "", "sa"], ["b"], mode="linear",
+                     coordinate_transformation_mode="asymmetric")]
 
 
 # A squeeze-and-excitation gate of Linear layers: pooled, flattened, Gemm (and MatMul), back to
@@ -135,9 +146,14 @@ CASES = {
         resize("nearest", "asymmetric", 2, "ceil"), True,
         "mode nearest with coordinate_transformation_mode asymmetric and nearest_mode ceil is not "
         "supported; export with PyTorch's interpolate"),
-    "resize-linear-asymmetric-x2": (
-        resize("linear", "asymmetric", 2), True,
-        "mode linear with coordinate_transformation_mode asymmetric is not supported"),
+    # TensorFlow 1's bilinear: by whole and fractional scales; by factors that leave the height
+    # (x1.04) or both sides (17 x 9) as they are, which ONNX Runtime divides by the factor unless
+    # the whole image keeps its size; shrinking; and to another tensor's size (16 / 7, 21 / 10...)
+    "resize-linear-asymmetric-x2": (resize("linear", "asymmetric", 2), True, None),
+    "resize-linear-asymmetric-x2.5": (resize("linear", "asymmetric", 2.5), True, None),
+    "resize-linear-asymmetric-x(1.04,1.1)": (resize("linear", "asymmetric", (1.04, 1.1)), True, None),
+    "resize-linear-asymmetric-x0.6": (resize("linear", "asymmetric", 0.6), True, None),
+    "resize-linear-asymmetric-to-size": (RESIZE_TO_SIZE, False, None),
     # PaddlePaddle's hardsigmoid (PP-OCR): slope 0.2, not PyTorch's 1/6
     "hardsigmoid-alpha-0.2": ([helper.make_node("HardSigmoid", ["a"], ["b"], alpha=0.2, beta=0.5)],
                               False, None),

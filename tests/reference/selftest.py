@@ -361,6 +361,24 @@ def resize_matches_known_values():
     return assert_close(out, [[0.0, 0.25, 0.75, 1.0]], 1e-15, "resize")
 
 
+@check
+def asymmetric_upsample_matches_known_values():
+    """(b) bilinear_asymmetric, worked by hand: source i / scale, the last pixel repeated past
+    the end, the size ratio without a factor, and a whole image of unchanged size as it is."""
+    def up(values, **attrs):
+        x = torch.tensor([[[values]]], dtype=torch.float64)
+        node = dict(name="up", op="upsample", mode="bilinear_asymmetric", **attrs)
+        return st.op_upsample(None, node, [x])[0, 0].numpy()
+    row = [0.0, 1.0, 4.0]
+    cases = [(up(row, scale=[1, 2]), [[0, 0.5, 1, 2.5, 4, 4]]),
+             (up([0.0, 1.0], scale=[1, 2.5]), [[0, 0.4, 0.8, 1, 1]]),
+             (up(row, size=[1, 2]), [[0, 2.5]]),
+             (up(row, scale=[1.1, 1.1]), [row])]
+    for i, (actual, expected) in enumerate(cases):
+        assert_close(actual, expected, 1e-15, f"case {i}")
+    return f"{len(cases)} cases"
+
+
 # ------------------------------------------------------------------------------------------------
 # (c) properties
 
