@@ -83,6 +83,8 @@ typedef struct {
   /* conv2d, conv_transpose2d (padding pt, pl = [ph, pw]), maxpool2d and avgpool2d (pt, pl) */
   int cout, groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, oph, opw;
   gboolean bias, ceil_mode, exclude_pad;
+  /* pooling with auto_pad SAME: pt, pl, pb, pr are the pads it must find for this size */
+  segcam_pool_same same;
   /* upsample: scale factors, or (0) a target size */
   segcam_upsample_mode mode;
   double scale_h, scale_w;
@@ -189,6 +191,16 @@ static const op_case cases[] = {
   {"7x5-k3-s1-p1", OP_MAXPOOL, 1, 7, 5, {2}, K (3, 3), S (1, 1), PAD2 (1, 1),
    .values = VALUES_DISTINCT},
   {"13x11-k2-s3", OP_MAXPOOL, 1, 13, 11, {2}, K (2, 2), S (3, 3), .values = VALUES_DISTINCT},
+  /* auto_pad SAME: 13 x 12, k 5, s 2 -> 7 x 6, total pads 4 and 3 (upper: 2 + 2, 1 + 2) */
+  {"same-upper-13x12-k5-s2", OP_MAXPOOL, 1, 13, 12, {2}, K (5, 5), S (2, 2), PAD4 (2, 1, 2, 2),
+   .same = SEGCAM_POOL_SAME_UPPER, .values = VALUES_DISTINCT},
+  {"same-lower-13x12-k5-s2", OP_MAXPOOL, 2, 13, 12, {2}, K (5, 5), S (2, 2), PAD4 (2, 2, 2, 1),
+   .same = SEGCAM_POOL_SAME_LOWER, .values = VALUES_DISTINCT},
+  /* 6 x 7, k 2, s 1: one pixel at the end (upper) or the start (lower) */
+  {"same-upper-6x7-k2-s1", OP_MAXPOOL, 1, 6, 7, {3}, K (2, 2), S (1, 1), PAD4 (0, 0, 1, 1),
+   .same = SEGCAM_POOL_SAME_UPPER, .values = VALUES_DISTINCT},
+  {"same-lower-6x7-k2-s1", OP_MAXPOOL, 1, 6, 7, {3}, K (2, 2), S (1, 1), PAD4 (1, 1, 0, 0),
+   .same = SEGCAM_POOL_SAME_LOWER, .values = VALUES_DISTINCT},
   {"7x5-k2-s2-p1-ceil", OP_MAXPOOL, 2, 7, 5, {2}, K (2, 2), S (2, 2), PAD2 (1, 1),
    .ceil_mode = TRUE, .values = VALUES_DISTINCT},
   {"13x11-k3x2-s(2,1)-p(1,0)", OP_MAXPOOL, 1, 13, 11, {2}, K (3, 2), S (2, 1), PAD2 (1, 0),
@@ -294,6 +306,16 @@ static const op_case cases[] = {
 
   /* avgpool2d */
   {"k2-s2", OP_AVGPOOL, 2, 6, 8, {3}, K (2, 2), S (2, 2)},
+  /* auto_pad SAME, pads worked by hand from ONNX's rule: 7 x 6, k 3, s 2 -> 4 x 3, total 2 and 1 */
+  {"same-upper-7x6-k3-s2", OP_AVGPOOL, 1, 7, 6, {2}, K (3, 3), S (2, 2), PAD4 (1, 0, 1, 1),
+   .same = SEGCAM_POOL_SAME_UPPER},
+  {"same-lower-7x6-k3-s2-exclude-pad", OP_AVGPOOL, 1, 7, 6, {2}, K (3, 3), S (2, 2),
+   PAD4 (1, 1, 1, 0), .same = SEGCAM_POOL_SAME_LOWER, .exclude_pad = TRUE},
+  /* 5 x 8, k 2 x 5, s 1: totals 1 and 4 */
+  {"same-lower-5x8-k2x5-s1", OP_AVGPOOL, 2, 5, 8, {3}, K (2, 5), S (1, 1), PAD4 (1, 2, 0, 2),
+   .same = SEGCAM_POOL_SAME_LOWER},
+  {"same-upper-5x8-k2x5-s1-exclude-pad", OP_AVGPOOL, 1, 5, 8, {2}, K (2, 5), S (1, 1),
+   PAD4 (0, 2, 1, 2), .same = SEGCAM_POOL_SAME_UPPER, .exclude_pad = TRUE},
   {"k3-s2-p1-include-pad", OP_AVGPOOL, 1, 7, 5, {3}, K (3, 3), S (2, 2), PAD2 (1, 1)},
   {"k3-s2-p1-exclude-pad", OP_AVGPOOL, 1, 7, 5, {3}, K (3, 3), S (2, 2), PAD2 (1, 1),
    .exclude_pad = TRUE},
@@ -555,10 +577,22 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
     case OP_MAXPOOL:
     case OP_AVGPOOL:
       node->p.pool = (segcam_pool_params) {.kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw,
-                                           .ph = k->pt, .pw = k->pl, .ceil_mode = k->ceil_mode,
-                                           .count_include_pad = !k->exclude_pad};
-      out.h = (int) ref_pool_out (in.h, k->kh, t->sh, k->pt, k->ceil_mode);
-      out.w = (int) ref_pool_out (in.w, k->kw, t->sw, k->pl, k->ceil_mode);
+                                           .ph = k->same ? 0 : k->pt, .pw = k->same ? 0 : k->pl,
+                                           .ceil_mode = k->ceil_mode,
+                                           .count_include_pad = !k->exclude_pad, .same = k->same};
+      if (k->same)
+        {
+          /* ONNX's SAME: the pads make the output ceil (in / s) */
+          out.h = (in.h + k->pt + k->pb - k->kh) / t->sh + 1;
+          out.w = (in.w + k->pl + k->pr - k->kw) / t->sw + 1;
+          g_assert_cmpint (out.h, ==, (in.h + t->sh - 1) / t->sh);
+          g_assert_cmpint (out.w, ==, (in.w + t->sw - 1) / t->sw);
+        }
+      else
+        {
+          out.h = (int) ref_pool_out (in.h, k->kh, t->sh, k->pt, k->ceil_mode);
+          out.w = (int) ref_pool_out (in.w, k->kw, t->sw, k->pl, k->ceil_mode);
+        }
       break;
     case SEGCAM_OP_GLOBAL_AVGPOOL:
       out.h = out.w = 1;
@@ -798,7 +832,7 @@ static void naive_avgpool (const op_instance *t, const double *x, double *y)
         for (int ox = 0; ox < out.w; ox++)
           {
             int y0 = oy * t->sh - k->pt, x0 = ox * t->sw - k->pl;
-            int y1 = MIN (y0 + k->kh, in.h + k->pt), x1 = MIN (x0 + k->kw, in.w + k->pl);
+            int y1 = MIN (y0 + k->kh, in.h + k->pb), x1 = MIN (x0 + k->kw, in.w + k->pr);
             int padded = (y1 - y0) * (x1 - x0), real = 0;
             double v = 0;
             for (int yy = y0; yy < y1; yy++)

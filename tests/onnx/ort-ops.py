@@ -94,22 +94,26 @@ SE_LINEAR = [
     const("shape", [1, 4, 1, 1], np.int64), helper.make_node("Reshape", ["g", "shape"], ["gate"]),
     helper.make_node("Mul", ["a", "gate"], ["b"])]
 
+# auto_pad SAME at every parity: both modes, kernels 2, 3, 5, strides 1, 2; AveragePool with and
+# without count_include_pad (ONNX counts SAME's padding, which then is every window's whole kernel).
+SAME_POOLS = {
+    f"{'max' if op == 'MaxPool' else 'avg'}pool-k{k}s{s}-{mode.lower().replace('_', '-')}{suffix}":
+        (pool(op, [k, k], [s, s], mode, **extra), True, None)
+    for op, suffix, extra in [("MaxPool", "", {}), ("AveragePool", "", {}),
+                              ("AveragePool", "-include-pad", dict(count_include_pad=1))]
+    for mode in ("SAME_UPPER", "SAME_LOWER") for k in (2, 3, 5) for s in (1, 2)}
+
 # name: (the op's nodes from "a" (4 channels) to "b", whether b must be resized back to the
 #        image's size, None when segcam must match ONNX Runtime, else a part of the error it
 #        must give[, opset])
 CASES = {
-    "maxpool-k2s2-same-upper": (pool("MaxPool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
     "maxpool-k4s2-same-upper": (pool("MaxPool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
     "maxpool-k3x2-s1x2-same-upper": (pool("MaxPool", [3, 2], [1, 2], "SAME_UPPER"), True, None),
-    "avgpool-k2s2-same-upper": (pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
     "avgpool-k4s2-same-upper": (pool("AveragePool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
-    "maxpool-k3s2-same-upper": (pool("MaxPool", [3, 3], [2, 2], "SAME_UPPER"), True,
-                                "auto_pad SAME_UPPER with kernel 3 and stride 2 pads by the input's size"),
-    "maxpool-k2s2-same-lower": (pool("MaxPool", [2, 2], [2, 2], "SAME_LOWER"), True,
-                                "auto_pad SAME_LOWER with kernel 2 and stride 2"),
-    "avgpool-k2s2-same-upper-include-pad": (
-        pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER", count_include_pad=1), True,
-        "count_include_pad with auto_pad SAME and a stride"),
+    "maxpool-k3x2-s2x1-same-lower": (pool("MaxPool", [3, 2], [2, 1], "SAME_LOWER"), True, None),
+    "maxpool-k2-pads-0011": ([helper.make_node("MaxPool", ["a"], ["b"], kernel_shape=[2, 2],
+                                               pads=[0, 0, 1, 1])], True,
+                             "asymmetric pads are not supported for pooling"),
     "instancenorm": ([const("s", rand(4)), const("bb", rand(4) - 1),
                       helper.make_node("InstanceNormalization", ["a", "s", "bb"], ["b"],
                                        epsilon=1e-3)], False, None),
@@ -154,6 +158,7 @@ CASES = {
     "resize-linear-asymmetric-x(1.04,1.1)": (resize("linear", "asymmetric", (1.04, 1.1)), True, None),
     "resize-linear-asymmetric-x0.6": (resize("linear", "asymmetric", 0.6), True, None),
     "resize-linear-asymmetric-to-size": (RESIZE_TO_SIZE, False, None),
+    **SAME_POOLS,
     # PaddlePaddle's hardsigmoid (PP-OCR): slope 0.2, not PyTorch's 1/6
     "hardsigmoid-alpha-0.2": ([helper.make_node("HardSigmoid", ["a"], ["b"], alpha=0.2, beta=0.5)],
                               False, None),

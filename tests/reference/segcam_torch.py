@@ -130,11 +130,29 @@ def op_sigmoid(model, node, args):
     return torch.sigmoid(args[0])
 
 
+def _same_pads(node, x, kernel, stride) -> List[int]:
+    """auto_pad's F.pad amounts [left, right, top, bottom]: out = ceil(in / s), padded by
+    max((out - 1) s + k - in, 0), the odd pixel after (same_upper) or before (same_lower)."""
+    mode = node["auto_pad"]
+    if mode not in ("same_upper", "same_lower"):
+        raise InputError(f"node {node['name']!r}: unknown auto_pad {mode!r}")
+    pads = []
+    for size, k, s in reversed(list(zip(x.shape[-2:], kernel, stride))):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        before = total // 2 if mode == "same_upper" else total - total // 2
+        pads += [before, total - before]
+    return pads
+
+
 def op_maxpool2d(model, node, args):
-    """Max pooling: stride defaults to the kernel, padding [ph,pw] to 0, ceil_mode to false."""
+    """Max pooling: stride defaults to the kernel, padding [ph,pw] to 0, ceil_mode to false;
+    auto_pad pads with -inf, then pools without padding."""
     (x,) = args
     kernel = _pair(node.get("kernel"), 1)
     stride = kernel if node.get("stride") is None else _pair(node["stride"], 1)
+    if node.get("auto_pad") is not None:
+        return F.max_pool2d(F.pad(x, _same_pads(node, x, kernel, stride), value=-float("inf")),
+                            kernel, stride)
     return F.max_pool2d(x, kernel, stride, _pair(node.get("padding"), 0),
                         ceil_mode=bool(node.get("ceil_mode", False)))
 
@@ -210,10 +228,17 @@ def op_add(model, node, args):
 
 
 def op_avgpool2d(model, node, args):
-    """Average pooling with PyTorch's defaults (stride = kernel, count_include_pad true)."""
+    """Average pooling with PyTorch's defaults (stride = kernel, count_include_pad true);
+    auto_pad pads with zeros, and without count_include_pad divides by the pooled real-pixel mask."""
     (x,) = args
     kernel = _pair(node.get("kernel"), 1)
     stride = _pair(node.get("stride"), 0) if node.get("stride") is not None else kernel
+    if node.get("auto_pad") is not None:
+        pads = _same_pads(node, x, kernel, stride)
+        mean = F.avg_pool2d(F.pad(x, pads), kernel, stride)
+        if bool(node.get("count_include_pad", True)):
+            return mean
+        return mean / F.avg_pool2d(F.pad(torch.ones_like(x[:, :1]), pads), kernel, stride)
     return F.avg_pool2d(x, kernel, stride, _pair(node.get("padding"), 0),
                         ceil_mode=bool(node.get("ceil_mode", False)),
                         count_include_pad=bool(node.get("count_include_pad", True)))

@@ -379,6 +379,24 @@ def asymmetric_upsample_matches_known_values():
     return f"{len(cases)} cases"
 
 
+@check
+def same_pooling_matches_known_values():
+    """(b) auto_pad on the row 1 3 2, window 1 x 2, stride 1: the padding pixel after it
+    (same_upper) or before it (same_lower), counted in the mean only with count_include_pad."""
+    def pool(op, mode, **attrs):
+        x = torch.tensor([[[[1.0, 3.0, 2.0]]]], dtype=torch.float64)
+        node = dict(name="p", op=op, kernel=[1, 2], stride=[1, 1], auto_pad=mode, **attrs)
+        return st.OPS[op](None, node, [x])[0, 0].numpy()
+    cases = [(pool("maxpool2d", "same_upper"), [[3, 3, 2]]),
+             (pool("maxpool2d", "same_lower"), [[1, 3, 3]]),
+             (pool("avgpool2d", "same_upper"), [[2, 2.5, 1]]),
+             (pool("avgpool2d", "same_upper", count_include_pad=False), [[2, 2.5, 2]]),
+             (pool("avgpool2d", "same_lower", count_include_pad=False), [[1, 2, 2.5]])]
+    for i, (actual, expected) in enumerate(cases):
+        assert_close(actual, expected, 1e-15, f"case {i}")
+    return f"{len(cases)} cases"
+
+
 # ------------------------------------------------------------------------------------------------
 # (c) properties
 
