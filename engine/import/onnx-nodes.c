@@ -848,12 +848,13 @@ op_concat (importer *imp, const Onnx__NodeProto *n)
   return ok;
 }
 
-/* auto_pad SAME_* pads a window by max ((ceil (in / s) - 1) s + k - in, 0) in all, the odd one at
- * the end for SAME_UPPER. With a 1-pixel window that is nothing; with stride 1 and an odd window,
- * (k - 1) / 2 on each side; with stride 2 and an even window, SAME_UPPER is (k - 2) / 2 on each side
- * plus one at the end for an odd input, which is PyTorch's ceil mode: its overhanging window reads
- * only the input. Sets pads (symmetric) and *ceil_mode and returns TRUE for these windows, whose
- * translation any format version reads; others pad by the image's size (pooling's auto_pad). */
+/* auto_pad SAME_* pads a window by max ((ceil (in / s) - 1) s + k - in, 0) in all, the odd one
+ * at the end for SAME_UPPER. With a 1-pixel window that is nothing; with stride 1 and an odd
+ * window, (k - 1) / 2 on each side; with stride 2 and an even window, SAME_UPPER is (k - 2) / 2
+ * on each side plus one at the end for an odd input, which is PyTorch's ceil mode: its
+ * overhanging window reads only the input. Sets pads (symmetric) and *ceil_mode and returns TRUE
+ * for these windows, whose translation any format version reads; others pad by the image's size
+ * (pooling's auto_pad). */
 static gboolean
 same_fixed_pads (const int *k, const int *s, gboolean upper, int *pads, gboolean *ceil_mode)
 {
@@ -904,7 +905,8 @@ op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
   json_object_set_array_member (o, "stride", json_ints (2, s));
   if (runtime_same)
     {
-      json_object_set_string_member (o, "auto_pad", auto_pad[5] == 'U' ? "same_upper" : "same_lower");
+      json_object_set_string_member (o, "auto_pad",
+                                     auto_pad[5] == 'U' ? "same_upper" : "same_lower");
       imp->attr_version = MAX (imp->attr_version, 3);
     }
   else
@@ -1044,6 +1046,23 @@ whole_scale (float k, resize_rule rule)
   return k >= 1 && k <= 64 && k == floorf (k) && (rule != RULE_NEAREST_TWO || k <= 2);
 }
 
+/* The shortest decimal that reads back as f: the factor the exporter was given (1.05, not
+ * 1.0499999523), so that floor (in * scale) in double is PyTorch's size, and ONNX Runtime's, which
+ * rounds the float product (20 · 1.05 is 21 for both, 20 · 1.0499999523 is 20). */
+static double
+shortest_decimal (float f)
+{
+  for (int digits = 6; digits < 9; digits++)
+    {
+      char buf[32];
+      g_snprintf (buf, sizeof buf, "%.*g", digits, f);
+      double d = g_ascii_strtod (buf, NULL);
+      if ((float) d == f)
+        return d;
+    }
+  return f;
+}
+
 /* Resize (opset 10+) and Upsample: to the size of another tensor (sizes computed from its Shape),
  * or by constant scales. */
 static gboolean
@@ -1135,8 +1154,8 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
   if (!o)
     return FALSE;
   JsonArray *s = json_array_new ();
-  json_array_add_double_element (s, scales->floats[2]);
-  json_array_add_double_element (s, scales->floats[3]);
+  json_array_add_double_element (s, shortest_decimal (scales->floats[2]));
+  json_array_add_double_element (s, shortest_decimal (scales->floats[3]));
   json_object_set_array_member (o, "scale", s);
   json_object_set_string_member (o, "mode", segcam_mode);
   if (align_corners)

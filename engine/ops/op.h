@@ -65,8 +65,13 @@ typedef struct {
 } segcam_batchnorm_params;
 
 /* ONNX's auto_pad SAME (version 3): out = ceil (in / s), padded by max ((out - 1) s + k - in, 0)
- * in all, the odd pixel at the end (upper) or the start (lower); the pads follow the input's size. */
-typedef enum { SEGCAM_POOL_EXPLICIT, SEGCAM_POOL_SAME_UPPER, SEGCAM_POOL_SAME_LOWER } segcam_pool_same;
+ * in all, the odd pixel at the end (upper) or the start (lower); the pads follow the input's
+ * size. */
+typedef enum {
+  SEGCAM_POOL_EXPLICIT,
+  SEGCAM_POOL_SAME_UPPER,
+  SEGCAM_POOL_SAME_LOWER,
+} segcam_pool_same;
 
 typedef struct {
   int kh, kw, sh, sw, ph, pw; /* ph, pw: padding on both sides (SEGCAM_POOL_EXPLICIT) */

@@ -299,8 +299,10 @@ parse_pool (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
   if (bad)
     return FALSE;
   if (same && strcmp (same, "same_upper") != 0 && strcmp (same, "same_lower") != 0)
-    return segcam_attr_fail (a, "auto_pad must be \"same_upper\" or \"same_lower\", not \"%s\"", same);
-  if (same && (json_object_has_member (a->obj, "padding") || json_object_has_member (a->obj, "ceil_mode")))
+    return segcam_attr_fail (a, "auto_pad must be \"same_upper\" or \"same_lower\", not \"%s\"",
+                             same);
+  if (same && (json_object_has_member (a->obj, "padding")
+               || json_object_has_member (a->obj, "ceil_mode")))
     return segcam_attr_fail (a, "auto_pad sets the padding and the output size: no 'padding' or "
                              "'ceil_mode' with it");
   p->same = !same ? SEGCAM_POOL_EXPLICIT

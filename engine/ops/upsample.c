@@ -191,8 +191,8 @@ parse_upsample (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
   else if (strcmp (mode, "bilinear_asymmetric") == 0)
     u->mode = SEGCAM_UPSAMPLE_ASYMMETRIC;
   else
-    return segcam_attr_fail (a, "mode must be \"nearest\", \"bilinear\" or \"bilinear_asymmetric\", "
-                             "not \"%s\"", mode);
+    return segcam_attr_fail (a, "mode must be \"nearest\", \"bilinear\" or "
+                             "\"bilinear_asymmetric\", not \"%s\"", mode);
   if (align_corners && u->mode != SEGCAM_UPSAMPLE_ALIGN_CORNERS)
     return segcam_attr_fail (a, "align_corners applies to mode \"bilinear\" only");
   if (node->n_inputs == 2)

@@ -157,6 +157,8 @@ CASES = {
     "resize-linear-asymmetric-x2.5": (resize("linear", "asymmetric", 2.5), True, None),
     "resize-linear-asymmetric-x(1.04,1.1)": (resize("linear", "asymmetric", (1.04, 1.1)), True, None),
     "resize-linear-asymmetric-x0.6": (resize("linear", "asymmetric", 0.6), True, None),
+    # 20 x 1.05 is 21 in PyTorch and ONNX Runtime, but 20 x float (1.05) = 20.999999 in double
+    "resize-linear-asymmetric-x1.05": (resize("linear", "asymmetric", 1.05), True, None),
     "resize-linear-asymmetric-to-size": (RESIZE_TO_SIZE, False, None),
     **SAME_POOLS,
     # PaddlePaddle's hardsigmoid (PP-OCR): slope 0.2, not PyTorch's 1/6
