@@ -83,6 +83,8 @@ typedef struct {
   /* conv2d, conv_transpose2d (padding pt, pl = [ph, pw]), maxpool2d and avgpool2d (pt, pl) */
   int cout, groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, oph, opw;
   gboolean bias, ceil_mode, exclude_pad;
+  /* pooling with auto_pad SAME: pt, pl, pb, pr are the pads it must find for this size */
+  segcam_pool_same same;
   /* upsample: scale factors, or (0) a target size */
   segcam_upsample_mode mode;
   double scale_h, scale_w;
@@ -112,6 +114,7 @@ typedef struct {
 #define OP_MUL SEGCAM_OP_MUL
 #define BILINEAR .mode = SEGCAM_UPSAMPLE_BILINEAR
 #define ALIGN_CORNERS .mode = SEGCAM_UPSAMPLE_ALIGN_CORNERS
+#define ASYMMETRIC .mode = SEGCAM_UPSAMPLE_ASYMMETRIC
 #define K(a, b) .kh = a, .kw = b
 #define S(a, b) .sh = a, .sw = b
 #define D(a, b) .dh = a, .dw = b
@@ -188,6 +191,16 @@ static const op_case cases[] = {
   {"7x5-k3-s1-p1", OP_MAXPOOL, 1, 7, 5, {2}, K (3, 3), S (1, 1), PAD2 (1, 1),
    .values = VALUES_DISTINCT},
   {"13x11-k2-s3", OP_MAXPOOL, 1, 13, 11, {2}, K (2, 2), S (3, 3), .values = VALUES_DISTINCT},
+  /* auto_pad SAME: 13 x 12, k 5, s 2 -> 7 x 6, total pads 4 and 3 (upper: 2 + 2, 1 + 2) */
+  {"same-upper-13x12-k5-s2", OP_MAXPOOL, 1, 13, 12, {2}, K (5, 5), S (2, 2), PAD4 (2, 1, 2, 2),
+   .same = SEGCAM_POOL_SAME_UPPER, .values = VALUES_DISTINCT},
+  {"same-lower-13x12-k5-s2", OP_MAXPOOL, 2, 13, 12, {2}, K (5, 5), S (2, 2), PAD4 (2, 2, 2, 1),
+   .same = SEGCAM_POOL_SAME_LOWER, .values = VALUES_DISTINCT},
+  /* 6 x 7, k 2, s 1: one pixel at the end (upper) or the start (lower) */
+  {"same-upper-6x7-k2-s1", OP_MAXPOOL, 1, 6, 7, {3}, K (2, 2), S (1, 1), PAD4 (0, 0, 1, 1),
+   .same = SEGCAM_POOL_SAME_UPPER, .values = VALUES_DISTINCT},
+  {"same-lower-6x7-k2-s1", OP_MAXPOOL, 1, 6, 7, {3}, K (2, 2), S (1, 1), PAD4 (1, 1, 0, 0),
+   .same = SEGCAM_POOL_SAME_LOWER, .values = VALUES_DISTINCT},
   {"7x5-k2-s2-p1-ceil", OP_MAXPOOL, 2, 7, 5, {2}, K (2, 2), S (2, 2), PAD2 (1, 1),
    .ceil_mode = TRUE, .values = VALUES_DISTINCT},
   {"13x11-k3x2-s(2,1)-p(1,0)", OP_MAXPOOL, 1, 13, 11, {2}, K (3, 2), S (2, 1), PAD2 (1, 0),
@@ -274,8 +287,35 @@ static const op_case cases[] = {
   {"align-corners-1x1-to-3x2", OP_UPSAMPLE, 1, 1, 1, {2}, ALIGN_CORNERS, .to_h = 3, .to_w = 2},
   {"align-corners-to-1x1", OP_UPSAMPLE, 1, 5, 4, {2}, ALIGN_CORNERS, .to_h = 1, .to_w = 1},
 
+  /* upsample bilinear, asymmetric (TensorFlow 1): odd and even sizes, the last pixel repeated */
+  {"asymmetric-7x6-x2", OP_UPSAMPLE, 2, 7, 6, {3}, ASYMMETRIC, .scale_h = 2, .scale_w = 2,
+   .also_1_thread = TRUE},
+  {"asymmetric-7x6-x2.5", OP_UPSAMPLE, 1, 7, 6, {2}, ASYMMETRIC, .scale_h = 2.5, .scale_w = 2.5},
+  {"asymmetric-7x6-x(1.5,3)", OP_UPSAMPLE, 1, 7, 6, {2}, ASYMMETRIC, .scale_h = 1.5, .scale_w = 3},
+  {"asymmetric-13x11-to-20x17", OP_UPSAMPLE, 1, 13, 11, {2}, ASYMMETRIC, .to_h = 20, .to_w = 17},
+  {"asymmetric-down-13x12-to-5x7", OP_UPSAMPLE, 1, 13, 12, {2}, ASYMMETRIC, .to_h = 5, .to_w = 7},
+  {"asymmetric-down-9x8-x0.6", OP_UPSAMPLE, 1, 9, 8, {2}, ASYMMETRIC, .scale_h = 0.6,
+   .scale_w = 0.6},
+  /* floor (5 * 1.1) = 5 and floor (7 * 1.1) = 7: ONNX Runtime copies the image; with one side
+   * unchanged (6 * 1.1 = 6.6, 10 * 1.1 = 11), that side is divided by the factor all the same */
+  {"asymmetric-5x7-x1.1-same-size", OP_UPSAMPLE, 1, 5, 7, {2}, ASYMMETRIC, .scale_h = 1.1,
+   .scale_w = 1.1},
+  {"asymmetric-6x10-x1.1-one-side-same", OP_UPSAMPLE, 1, 6, 10, {2}, ASYMMETRIC, .scale_h = 1.1,
+   .scale_w = 1.1},
+  {"asymmetric-1x1-x3", OP_UPSAMPLE, 1, 1, 1, {2}, ASYMMETRIC, .scale_h = 3, .scale_w = 3},
+
   /* avgpool2d */
   {"k2-s2", OP_AVGPOOL, 2, 6, 8, {3}, K (2, 2), S (2, 2)},
+  /* auto_pad SAME, pads worked by hand from ONNX's rule: 7 x 6, k 3, s 2 -> 4 x 3, total 2 and 1 */
+  {"same-upper-7x6-k3-s2", OP_AVGPOOL, 1, 7, 6, {2}, K (3, 3), S (2, 2), PAD4 (1, 0, 1, 1),
+   .same = SEGCAM_POOL_SAME_UPPER},
+  {"same-lower-7x6-k3-s2-exclude-pad", OP_AVGPOOL, 1, 7, 6, {2}, K (3, 3), S (2, 2),
+   PAD4 (1, 1, 1, 0), .same = SEGCAM_POOL_SAME_LOWER, .exclude_pad = TRUE},
+  /* 5 x 8, k 2 x 5, s 1: totals 1 and 4 */
+  {"same-lower-5x8-k2x5-s1", OP_AVGPOOL, 2, 5, 8, {3}, K (2, 5), S (1, 1), PAD4 (1, 2, 0, 2),
+   .same = SEGCAM_POOL_SAME_LOWER},
+  {"same-upper-5x8-k2x5-s1-exclude-pad", OP_AVGPOOL, 1, 5, 8, {2}, K (2, 5), S (1, 1),
+   PAD4 (0, 2, 1, 2), .same = SEGCAM_POOL_SAME_UPPER, .exclude_pad = TRUE},
   {"k3-s2-p1-include-pad", OP_AVGPOOL, 1, 7, 5, {3}, K (3, 3), S (2, 2), PAD2 (1, 1)},
   {"k3-s2-p1-exclude-pad", OP_AVGPOOL, 1, 7, 5, {3}, K (3, 3), S (2, 2), PAD2 (1, 1),
    .exclude_pad = TRUE},
@@ -537,10 +577,22 @@ static void instance_init (op_instance *t, const op_case *k, GRand *r)
     case OP_MAXPOOL:
     case OP_AVGPOOL:
       node->p.pool = (segcam_pool_params) {.kh = k->kh, .kw = k->kw, .sh = t->sh, .sw = t->sw,
-                                           .ph = k->pt, .pw = k->pl, .ceil_mode = k->ceil_mode,
-                                           .count_include_pad = !k->exclude_pad};
-      out.h = (int) ref_pool_out (in.h, k->kh, t->sh, k->pt, k->ceil_mode);
-      out.w = (int) ref_pool_out (in.w, k->kw, t->sw, k->pl, k->ceil_mode);
+                                           .ph = k->same ? 0 : k->pt, .pw = k->same ? 0 : k->pl,
+                                           .ceil_mode = k->ceil_mode,
+                                           .count_include_pad = !k->exclude_pad, .same = k->same};
+      if (k->same)
+        {
+          /* ONNX's SAME: the pads make the output ceil (in / s) */
+          out.h = (in.h + k->pt + k->pb - k->kh) / t->sh + 1;
+          out.w = (in.w + k->pl + k->pr - k->kw) / t->sw + 1;
+          g_assert_cmpint (out.h, ==, (in.h + t->sh - 1) / t->sh);
+          g_assert_cmpint (out.w, ==, (in.w + t->sw - 1) / t->sw);
+        }
+      else
+        {
+          out.h = (int) ref_pool_out (in.h, k->kh, t->sh, k->pt, k->ceil_mode);
+          out.w = (int) ref_pool_out (in.w, k->kw, t->sw, k->pl, k->ceil_mode);
+        }
       break;
     case SEGCAM_OP_GLOBAL_AVGPOOL:
       out.h = out.w = 1;
@@ -691,11 +743,11 @@ static void naive_maxpool (const op_instance *t, const double *x, double *y)
 }
 
 /* Source pixels of output index x along one axis, after PyTorch's interpolate with
- * align_corners=False: the ratio is 1 / scale_factor when the
+ * align_corners=False (asymmetric and align_corners apart): the ratio is 1 / scale_factor when the
  * model gives one, else in / out; equal sizes copy; nearest takes floor (x * ratio), with the
  * out == 2 in special case x / 2; bilinear samples at (x + 0.5) ratio - 0.5, clamped at 0. */
-static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int in, int out, int *i0,
-                           int *i1, double *l1)
+static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int in, int out,
+                           gboolean same_image, int *i0, int *i1, double *l1)
 {
   gboolean bilinear = mode != SEGCAM_UPSAMPLE_NEAREST;
   *i1 = -1, *l1 = 0;
@@ -703,6 +755,21 @@ static void upsample_taps (segcam_upsample_mode mode, double scale, int x, int i
     {
       /* align_corners=True: the corner pixels' centres align. */
       double real = out > 1 ? (double) x * (in - 1) / (out - 1) : 0;
+      *i0 = (int) floor (real);
+      *i1 = MIN (*i0 + 1, in - 1);
+      *l1 = real - *i0;
+      return;
+    }
+  if (mode == SEGCAM_UPSAMPLE_ASYMMETRIC && same_image)
+    {
+      /* ONNX Runtime returns an image of unchanged size as it is. */
+      *i0 = x;
+      return;
+    }
+  if (mode == SEGCAM_UPSAMPLE_ASYMMETRIC)
+    {
+      /* ONNX's x_original = x_resized / scale, clamped to the last pixel as ONNX Runtime does. */
+      double real = MIN (scale > 0 ? x / scale : (double) x * in / out, in - 1.0);
       *i0 = (int) floor (real);
       *i1 = MIN (*i0 + 1, in - 1);
       *l1 = real - *i0;
@@ -738,8 +805,9 @@ static void naive_upsample (const op_instance *t, const double *x, double *y)
           {
             int y0, y1, x0, x1;
             double ly, lx;
-            upsample_taps (k->mode, k->scale_h, oy, in.h, out.h, &y0, &y1, &ly);
-            upsample_taps (k->mode, k->scale_w, ox, in.w, out.w, &x0, &x1, &lx);
+            gboolean same = in.h == out.h && in.w == out.w;
+            upsample_taps (k->mode, k->scale_h, oy, in.h, out.h, same, &y0, &y1, &ly);
+            upsample_taps (k->mode, k->scale_w, ox, in.w, out.w, same, &x0, &x1, &lx);
             /* taps with weight 0 may be -1: read them only when weighted */
             double v = (1 - ly) * (1 - lx) * x[nchw (in, n, c, y0, x0)];
             if (lx > 0)
@@ -764,7 +832,7 @@ static void naive_avgpool (const op_instance *t, const double *x, double *y)
         for (int ox = 0; ox < out.w; ox++)
           {
             int y0 = oy * t->sh - k->pt, x0 = ox * t->sw - k->pl;
-            int y1 = MIN (y0 + k->kh, in.h + k->pt), x1 = MIN (x0 + k->kw, in.w + k->pl);
+            int y1 = MIN (y0 + k->kh, in.h + k->pb), x1 = MIN (x0 + k->kw, in.w + k->pr);
             int padded = (y1 - y0) * (x1 - x0), real = 0;
             double v = 0;
             for (int yy = y0; yy < y1; yy++)

@@ -711,7 +711,7 @@ finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose
   json_object_set_int_member (json_object_get_object_member (root, "input"), "size_multiple", mult);
   g_hash_table_replace (st->metadata, g_strdup ("segcam.graph"), graph_text (root));
   /* The lowest version that has every op and key the translation uses. */
-  int version = imp->fixed_size ? 3 : 2;
+  int version = MAX (imp->fixed_size ? 3 : 2, imp->attr_version);
   for (guint i = 0; i < imp->nodes->len; i++)
     version = MAX (version, segcam_op_get (segcam_op_find (node_at (imp, i)->op))->format_version);
   g_hash_table_replace (st->metadata, g_strdup ("segcam.format"), g_strdup_printf ("%d", version));

@@ -848,15 +848,15 @@ op_concat (importer *imp, const Onnx__NodeProto *n)
   return ok;
 }
 
-/* auto_pad SAME_* of a strided window pads by the input's size: ONNX pads max ((ceil (in / s) - 1) s
- * + k - in, 0) in all, the odd one at the end for SAME_UPPER. With a 1-pixel window that is nothing;
- * with stride 2 and an even window, SAME_UPPER is (k - 2) / 2 on each side plus one at the end for
- * an odd input, which is PyTorch's ceil mode: its overhanging window reads only the input. Other
- * windows would need a padding that changes with the image, which segcam's pooling cannot follow.
- * Sets pads (symmetric) and *ceil_mode; FALSE (with the error) when the window is none of these. */
+/* auto_pad SAME_* pads a window by max ((ceil (in / s) - 1) s + k - in, 0) in all, the odd one
+ * at the end for SAME_UPPER. With a 1-pixel window that is nothing; with stride 1 and an odd
+ * window, (k - 1) / 2 on each side; with stride 2 and an even window, SAME_UPPER is (k - 2) / 2
+ * on each side plus one at the end for an odd input, which is PyTorch's ceil mode: its
+ * overhanging window reads only the input. Sets pads (symmetric) and *ceil_mode and returns TRUE
+ * for these windows, whose translation any format version reads; others pad by the image's size
+ * (pooling's auto_pad). */
 static gboolean
-same_strided_pads (importer *imp, const Onnx__NodeProto *n, const int *k, const int *s,
-                   gboolean upper, int *pads, gboolean *ceil_mode)
+same_fixed_pads (const int *k, const int *s, gboolean upper, int *pads, gboolean *ceil_mode)
 {
   *ceil_mode = FALSE;
   for (int i = 0; i < 2; i++)
@@ -868,16 +868,13 @@ same_strided_pads (importer *imp, const Onnx__NodeProto *n, const int *k, const 
       else if (s[i] == 2 && k[i] % 2 == 0 && upper)
         pads[i] = (k[i] - 2) / 2, *ceil_mode = TRUE;
       else
-        return unsupported_printf (imp, n, "auto_pad %s with kernel %d and stride %d pads by the "
-                                   "input's size, which segcam maps only for stride 1 and an odd "
-                                   "kernel or SAME_UPPER with stride 2 and an even kernel; export "
-                                   "with explicit pads", upper ? "SAME_UPPER" : "SAME_LOWER", k[i], s[i]);
+        return FALSE;
       pads[i + 2] = pads[i];
     }
   return TRUE;
 }
 
-/* Pooling windows: 2-D, symmetric padding, no dilation. */
+/* Pooling windows: 2-D, symmetric padding or auto_pad SAME, no dilation. */
 static gboolean
 op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
 {
@@ -885,7 +882,7 @@ op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
   int k[2], s[2], d[2], pads[4];
   char buf[32];
   const char *auto_pad = attr_string (n, "auto_pad", "NOTSET", buf, sizeof buf);
-  gboolean same = g_str_has_prefix (auto_pad, "SAME_");
+  gboolean same = strcmp (auto_pad, "SAME_UPPER") == 0 || strcmp (auto_pad, "SAME_LOWER") == 0;
   gboolean ceil_mode = attr_int (n, "ceil_mode", 0) != 0;
   gboolean include_pad = average && attr_int (n, "count_include_pad", 0) != 0;
   if (!attr_ints (imp, n, "kernel_shape", 2, 1, 4096, NULL, k)
@@ -894,26 +891,29 @@ op_pool (importer *imp, const Onnx__NodeProto *n, gboolean average)
     return FALSE;
   if (d[0] != 1 || d[1] != 1)
     return unsupported (imp, n, "dilated pooling is not supported");
-  if (same && (s[0] > 1 || s[1] > 1))
-    {
-      if (!same_strided_pads (imp, n, k, s, strcmp (auto_pad, "SAME_UPPER") == 0, pads, &ceil_mode))
-        return FALSE;
-      /* ceil mode's overhanging window counts no padding in PyTorch; ONNX would count it. */
-      if (include_pad && ceil_mode)
-        return unsupported (imp, n, "count_include_pad with auto_pad SAME and a stride counts "
-                            "padding segcam does not; export with count_include_pad=0 or explicit pads");
-    }
-  else if (!conv_pads (imp, n, k, one, d, pads))
+  /* ceil mode's overhanging window counts no padding in PyTorch; ONNX counts SAME's extra pixel. */
+  gboolean runtime_same = same && (!same_fixed_pads (k, s, auto_pad[5] == 'U', pads, &ceil_mode)
+                                   || (include_pad && ceil_mode));
+  if (!same && !conv_pads (imp, n, k, one, d, pads))
     return FALSE;
-  if (pads[0] != pads[2] || pads[1] != pads[3])
+  if (!runtime_same && (pads[0] != pads[2] || pads[1] != pads[3]))
     return unsupported (imp, n, "asymmetric pads are not supported for pooling");
   JsonObject *o = emit_unary (imp, n, average ? "avgpool2d" : "maxpool2d");
   if (!o)
     return FALSE;
   json_object_set_array_member (o, "kernel", json_ints (2, k));
   json_object_set_array_member (o, "stride", json_ints (2, s));
-  json_object_set_array_member (o, "padding", json_ints (2, pads));
-  json_object_set_boolean_member (o, "ceil_mode", ceil_mode);
+  if (runtime_same)
+    {
+      json_object_set_string_member (o, "auto_pad",
+                                     auto_pad[5] == 'U' ? "same_upper" : "same_lower");
+      imp->attr_version = MAX (imp->attr_version, 3);
+    }
+  else
+    {
+      json_object_set_array_member (o, "padding", json_ints (2, pads));
+      json_object_set_boolean_member (o, "ceil_mode", ceil_mode);
+    }
   if (average)
     json_object_set_boolean_member (o, "count_include_pad", include_pad);
   return TRUE;
@@ -1009,7 +1009,7 @@ op_pad (importer *imp, const Onnx__NodeProto *n)
  * asymmetric with floor; for a whole upscale factor k it is also what half_pixel with either
  * rounding gives (round ((x + 0.5) / k - 0.5) = floor (x / k): no ties), tf_half_pixel_for_nn with
  * floor, and, for k = 2 only, asymmetric with round_prefer_floor (x / 2 ties at odd x, rounded
- * down). Linear with asymmetric (TensorFlow 1's bilinear) has no counterpart. */
+ * down). Linear with asymmetric is TensorFlow 1's bilinear, segcam's bilinear_asymmetric. */
 typedef enum {
   RULE_NONE,
   RULE_NEAREST,           /* PyTorch's nearest at any scale */
@@ -1017,6 +1017,7 @@ typedef enum {
   RULE_NEAREST_TWO,       /* PyTorch's nearest for constant scales 1 and 2 only */
   RULE_BILINEAR,
   RULE_ALIGN_CORNERS,
+  RULE_ASYMMETRIC,
 } resize_rule;
 
 static resize_rule
@@ -1025,7 +1026,8 @@ resize_rule_of (const char *mode, const char *ctm, const char *nearest, gboolean
   gboolean round = g_str_has_prefix (nearest, "round_prefer_");
   if (strcmp (mode, "linear") == 0)
     return strcmp (ctm, "half_pixel") == 0 || strcmp (ctm, "pytorch_half_pixel") == 0 ? RULE_BILINEAR
-           : strcmp (ctm, "align_corners") == 0 ? RULE_ALIGN_CORNERS : RULE_NONE;
+           : strcmp (ctm, "align_corners") == 0 ? RULE_ALIGN_CORNERS
+           : strcmp (ctm, "asymmetric") == 0 ? RULE_ASYMMETRIC : RULE_NONE;
   if (strcmp (mode, "nearest") != 0)
     return RULE_NONE;
   if (strcmp (ctm, "asymmetric") == 0)
@@ -1044,6 +1046,23 @@ whole_scale (float k, resize_rule rule)
   return k >= 1 && k <= 64 && k == floorf (k) && (rule != RULE_NEAREST_TWO || k <= 2);
 }
 
+/* The shortest decimal that reads back as f: the factor the exporter was given (1.05, not
+ * 1.0499999523), so that floor (in * scale) in double is PyTorch's size, and ONNX Runtime's, which
+ * rounds the float product (20 · 1.05 is 21 for both, 20 · 1.0499999523 is 20). */
+static double
+shortest_decimal (float f)
+{
+  for (int digits = 6; digits < 9; digits++)
+    {
+      char buf[32];
+      g_snprintf (buf, sizeof buf, "%.*g", digits, f);
+      double d = g_ascii_strtod (buf, NULL);
+      if ((float) d == f)
+        return d;
+    }
+  return f;
+}
+
 /* Resize (opset 10+) and Upsample: to the size of another tensor (sizes computed from its Shape),
  * or by constant scales. */
 static gboolean
@@ -1056,8 +1075,11 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
                                  upsample || imp->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
   const char *nearest = attr_string (n, "nearest_mode", "round_prefer_floor", b3, sizeof b3);
   resize_rule rule = resize_rule_of (mode, ctm, nearest, upsample || imp->opset < 11);
-  gboolean bilinear = rule == RULE_BILINEAR || rule == RULE_ALIGN_CORNERS;
+  const char *segcam_mode = rule == RULE_BILINEAR || rule == RULE_ALIGN_CORNERS ? "bilinear"
+                           : rule == RULE_ASYMMETRIC ? "bilinear_asymmetric" : "nearest";
   gboolean align_corners = rule == RULE_ALIGN_CORNERS;
+  if (rule == RULE_ASYMMETRIC)
+    imp->attr_version = MAX (imp->attr_version, 3);
   gboolean is_nearest = strcmp (mode, "nearest") == 0;
   if (rule == RULE_NONE)
     return unsupported_printf (imp, n, "mode %s with coordinate_transformation_mode %s%s%s is not "
@@ -1116,7 +1138,7 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
                             "with dynamic height and width (torch.onnx.export's dynamic_axes)");
       else
         o = emit (imp, n, "upsample", 2, (int[]) {x, h->node}, node_at (imp, x)->channels, FALSE);
-      json_object_set_string_member (o, "mode", bilinear ? "bilinear" : "nearest");
+      json_object_set_string_member (o, "mode", segcam_mode);
       if (align_corners)
         json_object_set_boolean_member (o, "align_corners", TRUE);
       return TRUE;
@@ -1132,10 +1154,10 @@ op_resize (importer *imp, const Onnx__NodeProto *n)
   if (!o)
     return FALSE;
   JsonArray *s = json_array_new ();
-  json_array_add_double_element (s, scales->floats[2]);
-  json_array_add_double_element (s, scales->floats[3]);
+  json_array_add_double_element (s, shortest_decimal (scales->floats[2]));
+  json_array_add_double_element (s, shortest_decimal (scales->floats[3]));
   json_object_set_array_member (o, "scale", s);
-  json_object_set_string_member (o, "mode", bilinear ? "bilinear" : "nearest");
+  json_object_set_string_member (o, "mode", segcam_mode);
   if (align_corners)
     json_object_set_boolean_member (o, "align_corners", TRUE);
   return TRUE;

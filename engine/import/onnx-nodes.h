@@ -73,6 +73,7 @@ typedef struct {
   GArray *fixed;          /* int: the upsample nodes of Resizes to a fixed size, in order */
   int n_dequantized;      /* ConvInteger weights dequantized to float */
   gboolean fixed_size;    /* the network runs at its export size only (segcam.fixed_size) */
+  int attr_version;       /* the format version attribute values need beyond their ops' */
   GError **error;
 } importer;
 

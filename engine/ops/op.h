@@ -64,16 +64,28 @@ typedef struct {
   float *shift;           /* eval mode: beta - mean * scale */
 } segcam_batchnorm_params;
 
+/* ONNX's auto_pad SAME (version 3): out = ceil (in / s), padded by max ((out - 1) s + k - in, 0)
+ * in all, the odd pixel at the end (upper) or the start (lower); the pads follow the input's
+ * size. */
+typedef enum {
+  SEGCAM_POOL_EXPLICIT,
+  SEGCAM_POOL_SAME_UPPER,
+  SEGCAM_POOL_SAME_LOWER,
+} segcam_pool_same;
+
 typedef struct {
-  int kh, kw, sh, sw, ph, pw;
+  int kh, kw, sh, sw, ph, pw; /* ph, pw: padding on both sides (SEGCAM_POOL_EXPLICIT) */
   gboolean ceil_mode;
   gboolean count_include_pad; /* avgpool2d: padding counts in the divisor */
+  segcam_pool_same same;
 } segcam_pool_params;
 
 typedef enum {
   SEGCAM_UPSAMPLE_NEAREST,
   SEGCAM_UPSAMPLE_BILINEAR,       /* half-pixel centres: align_corners=False */
   SEGCAM_UPSAMPLE_ALIGN_CORNERS,  /* bilinear, align_corners=True (version 2) */
+  SEGCAM_UPSAMPLE_ASYMMETRIC,     /* bilinear, source = destination / scale: TensorFlow 1's
+                                   * (ONNX's asymmetric; version 3) */
 } segcam_upsample_mode;
 
 typedef struct {

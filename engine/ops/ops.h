@@ -14,6 +14,7 @@
 /* ---- shapes: output height or width for one spatial axis; <= 0 means "empty" ---------------- */
 int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
 int segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d);
+/* Explicit padding (PyTorch); auto_pad SAME's size is ceil (in / s). */
 int segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode);
 int segcam_upsample_out (int in, double scale);
 int segcam_pad_out (int in, int lo, int hi);
@@ -112,13 +113,15 @@ void segcam_mul_backward (segcam_pool *pool, const segcam_act *a, const segcam_a
                           const segcam_act *dout, segcam_act *da, segcam_act *db);
 
 /* ---- pooling (pooling.c) ---------------------------------------------------------------------- */
+/* With p->same, the pads follow in's size (op.h, segcam_pool_same), on each side separately. */
 void segcam_maxpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
                              segcam_act *out);
 /* Routes each output gradient to the first maximum of its window in row-major order (PyTorch),
  * recomputed from the forward input. */
 void segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
                               const segcam_act *dout, segcam_act *din);
-/* PyTorch's avg_pool2d with p->count_include_pad; sizes as segcam_pool_out. */
+/* PyTorch's avg_pool2d with p->count_include_pad; sizes as segcam_pool_out or, with p->same,
+ * ceil (in / s). */
 void segcam_avgpool_forward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *in,
                              segcam_act *out);
 void segcam_avgpool_backward (segcam_pool *pool, const segcam_pool_params *p, const segcam_act *dout,

@@ -4,6 +4,7 @@
 #include "tasks.h"
 
 #include <math.h>
+#include <string.h>
 
 int
 segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode)
@@ -19,8 +20,33 @@ segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode)
   return (int) out;
 }
 
+/* The padding before and after an axis of size in: the attribute's, or auto_pad SAME's. */
+static void
+axis_pads (segcam_pool_same same, int in, int k, int s, int pad, int *before, int *after)
+{
+  if (same == SEGCAM_POOL_EXPLICIT)
+    {
+      *before = *after = pad;
+      return;
+    }
+  int64_t out = ((int64_t) in + s - 1) / s;
+  int total = (int) MAX ((out - 1) * s + k - in, 0);
+  *before = same == SEGCAM_POOL_SAME_UPPER ? total / 2 : total - total / 2;
+  *after = total - *before;
+}
+
+/* Output size on one axis. */
+static int
+pool_axis_out (const segcam_pool_params *p, int in, int k, int s, int pad)
+{
+  if (p->same == SEGCAM_POOL_EXPLICIT)
+    return segcam_pool_out (in, k, s, pad, p->ceil_mode);
+  return (int) (((int64_t) in + s - 1) / s);
+}
+
 typedef struct {
   const segcam_pool_params *p;
+  int pt, pl;              /* the padding before the input's rows and columns */
   const segcam_act *in;
   const segcam_act *out;   /* forward output, or the output gradient */
   segcam_act *din;         /* backward only */
@@ -34,7 +60,7 @@ window_argmax (const pool_job *j, const float *img, int oy, int ox, int c, float
 {
   const segcam_pool_params *p = j->p;
   const segcam_act *in = j->in;
-  int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+  int y0 = oy * p->sh - j->pt, x0 = ox * p->sw - j->pl;
   int ya = MAX (y0, 0), yb = MIN (y0 + p->kh, in->h), xa = MAX (x0, 0), xb = MIN (x0 + p->kw, in->w);
   float best = -INFINITY;
   size_t arg = (size_t) ya * in->w + xa;
@@ -97,7 +123,7 @@ pool_forward_task (void *ctx, int task, int thread)
     for (int ox = 0; ox < j->out->w; ox++)
       {
         float *o = out + ((size_t) oy * j->out->w + ox) * c;
-        int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+        int y0 = oy * p->sh - j->pt, x0 = ox * p->sw - j->pl;
         for (int k = 0; k < c; k++)
           o[k] = -INFINITY;
         for (int y = MAX (y0, 0); y < MIN (y0 + p->kh, in->h); y++)
@@ -114,6 +140,9 @@ pool_forward_task (void *ctx, int task, int thread)
 static void
 pool_run (segcam_pool *pool, pool_job *j)
 {
+  int after;
+  axis_pads (j->p->same, j->in->h, j->p->kh, j->p->sh, j->p->ph, &j->pt, &after);
+  axis_pads (j->p->same, j->in->w, j->p->kw, j->p->sw, j->p->pw, &j->pl, &after);
   /* Backward scatters into input rows; tasks must not share them, so when windows overlap
    * vertically each image is one task. */
   gboolean overlap = j->din && j->p->kh > j->p->sh;
@@ -141,13 +170,17 @@ segcam_maxpool_backward (segcam_pool *pool, const segcam_pool_params *p, const s
 /* ---- average pooling ------------------------------------------------------------------------ */
 
 /* PyTorch's avg_pool2d: the divisor counts the padding (up to the padded
- * input's end, so ceil mode's overhanging windows are clipped) only with count_include_pad. */
+ * input's end, so ceil mode's overhanging windows are clipped) only with count_include_pad; with
+ * auto_pad SAME every window lies in the padded input, so it counts the whole kernel, as ONNX. */
 static inline void
 avg_window (const segcam_pool_params *p, int in_h, int in_w, int oy, int ox, int *y0, int *y1,
             int *x0, int *x1, float *divisor)
 {
-  int ys = oy * p->sh - p->ph, xs = ox * p->sw - p->pw;
-  int ye = MIN (ys + p->kh, in_h + p->ph), xe = MIN (xs + p->kw, in_w + p->pw);
+  int pt, pb, pl, pr;
+  axis_pads (p->same, in_h, p->kh, p->sh, p->ph, &pt, &pb);
+  axis_pads (p->same, in_w, p->kw, p->sw, p->pw, &pl, &pr);
+  int ys = oy * p->sh - pt, xs = ox * p->sw - pl;
+  int ye = MIN (ys + p->kh, in_h + pb), xe = MIN (xs + p->kw, in_w + pr);
   int padded = (ye - ys) * (xe - xs);
   *y0 = MAX (ys, 0), *x0 = MAX (xs, 0), *y1 = MIN (ye, in_h), *x1 = MIN (xe, in_w);
   *divisor = (float) (p->count_include_pad ? padded : (*y1 - *y0) * (*x1 - *x0));
@@ -261,6 +294,19 @@ parse_pool (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
       || !segcam_attr_bool (a, "ceil_mode", FALSE, &p->ceil_mode)
       || !segcam_attr_bool (a, "count_include_pad", TRUE, &p->count_include_pad))
     return FALSE;
+  gboolean bad = FALSE;
+  const char *same = segcam_attr_string (a, "auto_pad", &bad);
+  if (bad)
+    return FALSE;
+  if (same && strcmp (same, "same_upper") != 0 && strcmp (same, "same_lower") != 0)
+    return segcam_attr_fail (a, "auto_pad must be \"same_upper\" or \"same_lower\", not \"%s\"",
+                             same);
+  if (same && (json_object_has_member (a->obj, "padding")
+               || json_object_has_member (a->obj, "ceil_mode")))
+    return segcam_attr_fail (a, "auto_pad sets the padding and the output size: no 'padding' or "
+                             "'ceil_mode' with it");
+  p->same = !same ? SEGCAM_POOL_EXPLICIT
+            : strcmp (same, "same_upper") == 0 ? SEGCAM_POOL_SAME_UPPER : SEGCAM_POOL_SAME_LOWER;
   if (2 * p->ph > p->kh || 2 * p->pw > p->kw)
     return segcam_attr_fail (a, "padding must be at most half the kernel");
   return TRUE;
@@ -272,8 +318,8 @@ pool_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
 {
   const segcam_pool_params *p = &n->p.pool;
   const segcam_act *x = &acts[n->inputs[0]];
-  out->h = segcam_pool_out (x->h, p->kh, p->sh, p->ph, p->ceil_mode);
-  out->w = segcam_pool_out (x->w, p->kw, p->sw, p->pw, p->ceil_mode);
+  out->h = pool_axis_out (p, x->h, p->kh, p->sh, p->ph);
+  out->w = pool_axis_out (p, x->w, p->kw, p->sw, p->pw);
   return NULL;
 }
 

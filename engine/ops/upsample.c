@@ -1,6 +1,7 @@
 /* upsample.c — nearest and bilinear resizing with PyTorch's interpolate conventions
- * (align_corners=False, half-pixel centres; or align_corners=True), forward and its adjoint, from one index rule so the
- * two cannot drift apart. Index arithmetic is in float, as PyTorch's CPU kernels do for float
+ * (align_corners=False, half-pixel centres; or align_corners=True) and TensorFlow 1's bilinear
+ * (asymmetric: no half-pixel shift), forward and its adjoint, from one index rule so the two
+ * cannot drift apart. Index arithmetic is in float, as PyTorch's CPU kernels do for float
  * tensors, so that borderline pixels pick the same source. */
 #include "ops.h"
 
@@ -24,19 +25,19 @@ source_scale (segcam_upsample_mode mode, double model_scale, int in, int out)
   return model_scale > 0 ? (float) (1.0 / model_scale) : (float) in / (float) out;
 }
 
-/* The one or two source pixels of destination index x and their weights. */
+/* The one or two source pixels of destination index x and their weights; copy: the identity. */
 typedef struct {
   int i0, i1;
   float l0, l1;
 } taps;
 
 static taps
-source_taps (segcam_upsample_mode mode, float scale, int x, int in, int out)
+source_taps (segcam_upsample_mode mode, float scale, int x, int in, int out, gboolean copy)
 {
   taps t;
   if (mode == SEGCAM_UPSAMPLE_NEAREST)
     {
-      if (out == in)
+      if (copy)
         t.i0 = x;
       else if (out == 2 * in)
         t.i0 = x >> 1;
@@ -45,12 +46,12 @@ source_taps (segcam_upsample_mode mode, float scale, int x, int in, int out)
       t.i1 = t.i0, t.l0 = 1, t.l1 = 0;
       return t;
     }
-  if (out == in)
+  if (copy)
     {
       t.i0 = t.i1 = x, t.l0 = 1, t.l1 = 0;
       return t;
     }
-  float real = mode == SEGCAM_UPSAMPLE_ALIGN_CORNERS ? scale * x : scale * (x + 0.5f) - 0.5f;
+  float real = mode == SEGCAM_UPSAMPLE_BILINEAR ? scale * (x + 0.5f) - 0.5f : scale * x;
   if (real < 0)
     real = 0;
   t.i0 = (int) real;
@@ -140,10 +141,14 @@ up_run (segcam_pool *pool, segcam_upsample_mode mode, double scale_h, double sca
   float sx = source_scale (mode, scale_w, in->w, out->w);
   j.ty = g_new (taps, out->h);
   j.tx = g_new (taps, out->w);
+  /* PyTorch copies an axis whose size is unchanged, whatever the factor. ONNX Runtime's
+   * asymmetric copies only an image whose both sizes are, and divides by the factor otherwise. */
+  gboolean same = in->h == out->h && in->w == out->w;
+  gboolean per_axis = mode != SEGCAM_UPSAMPLE_ASYMMETRIC;
   for (int y = 0; y < out->h; y++)
-    j.ty[y] = source_taps (mode, sy, y, in->h, out->h);
+    j.ty[y] = source_taps (mode, sy, y, in->h, out->h, per_axis ? in->h == out->h : same);
   for (int x = 0; x < out->w; x++)
-    j.tx[x] = source_taps (mode, sx, x, in->w, out->w);
+    j.tx[x] = source_taps (mode, sx, x, in->w, out->w, per_axis ? in->w == out->w : same);
   /* Forward tasks own output rows, adjoint tasks input rows (at least 8 tasks per image). */
   int rows = backward ? in->h : out->h, width = backward ? in->w : out->w;
   j.rows = MAX (1, MIN (4096 / MAX (1, width), (rows + 7) / 8));
@@ -183,10 +188,13 @@ parse_upsample (segcam_attrs *a, segcam_node *node, const segcam_node *nodes)
     u->mode = SEGCAM_UPSAMPLE_NEAREST;
   else if (strcmp (mode, "bilinear") == 0)
     u->mode = align_corners ? SEGCAM_UPSAMPLE_ALIGN_CORNERS : SEGCAM_UPSAMPLE_BILINEAR;
+  else if (strcmp (mode, "bilinear_asymmetric") == 0)
+    u->mode = SEGCAM_UPSAMPLE_ASYMMETRIC;
   else
-    return segcam_attr_fail (a, "mode must be \"nearest\" or \"bilinear\", not \"%s\"", mode);
-  if (align_corners && u->mode == SEGCAM_UPSAMPLE_NEAREST)
-    return segcam_attr_fail (a, "align_corners applies to bilinear upsampling only");
+    return segcam_attr_fail (a, "mode must be \"nearest\", \"bilinear\" or "
+                             "\"bilinear_asymmetric\", not \"%s\"", mode);
+  if (align_corners && u->mode != SEGCAM_UPSAMPLE_ALIGN_CORNERS)
+    return segcam_attr_fail (a, "align_corners applies to mode \"bilinear\" only");
   if (node->n_inputs == 2)
     return TRUE;
   JsonNode *zn = json_object_get_member (a->obj, "size");

@@ -135,6 +135,18 @@ def main():
     with open(os.path.join(HERE, "bad-truncated"), "wb") as f:
         f.write(data[:len(data) * 2 // 3])
 
+    # TensorFlow 1's bilinear and SAME pooling whose padding follows the image's size: format 3
+    save("valid-tf-same", [
+        helper.make_node("Conv", ["image", "w"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("MaxPool", ["c"], ["p1"], kernel_shape=[3, 3], strides=[2, 2],
+                         auto_pad="SAME_LOWER"),
+        helper.make_node("AveragePool", ["p1"], ["p2"], kernel_shape=[2, 2], auto_pad="SAME_UPPER",
+                         strides=[1, 1], count_include_pad=1),
+        helper.make_node("Resize", ["p2", "", "sc"], ["logits"], mode="linear",
+                         coordinate_transformation_mode="asymmetric"),
+    ], [weight("w", 2, 3, 1, 1), numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "sc")],
+        2)
+
 
 if __name__ == "__main__":
     main()

@@ -62,11 +62,22 @@ SHUFFLE = [
     helper.make_node("Reshape", ["t", "sa"], ["b"])]
 
 def resize(mode, ctm, scale, nearest_mode="floor"):
-    """A Resize of a by a constant scale (then resized back to the image's size)."""
+    """A Resize of a by a constant scale, or (height, width) scales (then resized back to the
+    image's size)."""
     extra = dict(nearest_mode=nearest_mode) if mode == "nearest" else {}
-    return [const("sc", [1, 1, scale, scale]),
+    sh, sw = scale if isinstance(scale, tuple) else (scale, scale)
+    return [const("sc", [1, 1, sh, sw]),
             helper.make_node("Resize", ["a", "", "sc"], ["b"], mode=mode,
                              coordinate_transformation_mode=ctm, **extra)]
+
+
+# a pooled to a third of its size (floor ((in - 3) / 2) + 1), then resized back to a's size by
+# TensorFlow 1's bilinear: the index ratio is in / out, not a whole number.
+RESIZE_TO_SIZE = [
+    helper.make_node("AveragePool", ["a"], ["p"], kernel_shape=[3, 3], strides=[2, 2]),
+    helper.make_node("Shape", ["a"], ["sa"]),
+    helper.make_node("Resize", ["p", "", "", "sa"], ["b"], mode="linear",
+                     coordinate_transformation_mode="asymmetric")]
 
 
 # A squeeze-and-excitation gate of Linear layers: pooled, flattened, Gemm (and MatMul), back to
@@ -83,22 +94,26 @@ SE_LINEAR = [
     const("shape", [1, 4, 1, 1], np.int64), helper.make_node("Reshape", ["g", "shape"], ["gate"]),
     helper.make_node("Mul", ["a", "gate"], ["b"])]
 
+# auto_pad SAME at every parity: both modes, kernels 2, 3, 5, strides 1, 2; AveragePool with and
+# without count_include_pad (ONNX counts SAME's padding, which then is every window's whole kernel).
+SAME_POOLS = {
+    f"{'max' if op == 'MaxPool' else 'avg'}pool-k{k}s{s}-{mode.lower().replace('_', '-')}{suffix}":
+        (pool(op, [k, k], [s, s], mode, **extra), True, None)
+    for op, suffix, extra in [("MaxPool", "", {}), ("AveragePool", "", {}),
+                              ("AveragePool", "-include-pad", dict(count_include_pad=1))]
+    for mode in ("SAME_UPPER", "SAME_LOWER") for k in (2, 3, 5) for s in (1, 2)}
+
 # name: (the op's nodes from "a" (4 channels) to "b", whether b must be resized back to the
 #        image's size, None when segcam must match ONNX Runtime, else a part of the error it
 #        must give[, opset])
 CASES = {
-    "maxpool-k2s2-same-upper": (pool("MaxPool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
     "maxpool-k4s2-same-upper": (pool("MaxPool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
     "maxpool-k3x2-s1x2-same-upper": (pool("MaxPool", [3, 2], [1, 2], "SAME_UPPER"), True, None),
-    "avgpool-k2s2-same-upper": (pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER"), True, None),
     "avgpool-k4s2-same-upper": (pool("AveragePool", [4, 4], [2, 2], "SAME_UPPER"), True, None),
-    "maxpool-k3s2-same-upper": (pool("MaxPool", [3, 3], [2, 2], "SAME_UPPER"), True,
-                                "auto_pad SAME_UPPER with kernel 3 and stride 2 pads by the input's size"),
-    "maxpool-k2s2-same-lower": (pool("MaxPool", [2, 2], [2, 2], "SAME_LOWER"), True,
-                                "auto_pad SAME_LOWER with kernel 2 and stride 2"),
-    "avgpool-k2s2-same-upper-include-pad": (
-        pool("AveragePool", [2, 2], [2, 2], "SAME_UPPER", count_include_pad=1), True,
-        "count_include_pad with auto_pad SAME and a stride"),
+    "maxpool-k3x2-s2x1-same-lower": (pool("MaxPool", [3, 2], [2, 1], "SAME_LOWER"), True, None),
+    "maxpool-k2-pads-0011": ([helper.make_node("MaxPool", ["a"], ["b"], kernel_shape=[2, 2],
+                                               pads=[0, 0, 1, 1])], True,
+                             "asymmetric pads are not supported for pooling"),
     "instancenorm": ([const("s", rand(4)), const("bb", rand(4) - 1),
                       helper.make_node("InstanceNormalization", ["a", "s", "bb"], ["b"],
                                        epsilon=1e-3)], False, None),
@@ -135,9 +150,17 @@ CASES = {
         resize("nearest", "asymmetric", 2, "ceil"), True,
         "mode nearest with coordinate_transformation_mode asymmetric and nearest_mode ceil is not "
         "supported; export with PyTorch's interpolate"),
-    "resize-linear-asymmetric-x2": (
-        resize("linear", "asymmetric", 2), True,
-        "mode linear with coordinate_transformation_mode asymmetric is not supported"),
+    # TensorFlow 1's bilinear: by whole and fractional scales; by factors that leave the height
+    # (x1.04) or both sides (17 x 9) as they are, which ONNX Runtime divides by the factor unless
+    # the whole image keeps its size; shrinking; and to another tensor's size (16 / 7, 21 / 10...)
+    "resize-linear-asymmetric-x2": (resize("linear", "asymmetric", 2), True, None),
+    "resize-linear-asymmetric-x2.5": (resize("linear", "asymmetric", 2.5), True, None),
+    "resize-linear-asymmetric-x(1.04,1.1)": (resize("linear", "asymmetric", (1.04, 1.1)), True, None),
+    "resize-linear-asymmetric-x0.6": (resize("linear", "asymmetric", 0.6), True, None),
+    # 20 x 1.05 is 21 in PyTorch and ONNX Runtime, but 20 x float (1.05) = 20.999999 in double
+    "resize-linear-asymmetric-x1.05": (resize("linear", "asymmetric", 1.05), True, None),
+    "resize-linear-asymmetric-to-size": (RESIZE_TO_SIZE, False, None),
+    **SAME_POOLS,
     # PaddlePaddle's hardsigmoid (PP-OCR): slope 0.2, not PyTorch's 1/6
     "hardsigmoid-alpha-0.2": ([helper.make_node("HardSigmoid", ["a"], ["b"], alpha=0.2, beta=0.5)],
                               False, None),

@@ -127,6 +127,24 @@ test_unet (void)
   segcam_model_free (m);
 }
 
+/* SAME pooling whose padding follows the image's size and TensorFlow 1's bilinear: attributes of
+ * version 3, which the file must declare. */
+static void
+test_tf_same (void)
+{
+  GError *error = NULL;
+  segcam_model *m = load ("valid-tf-same", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (segcam_model_format_version (m), ==, 3);
+  const segcam_node *p1 = node (m, "p1"), *p2 = node (m, "p2"), *up = node (m, "logits");
+  g_assert_cmpint (p1->p.pool.same, ==, SEGCAM_POOL_SAME_LOWER);
+  g_assert_cmpint (p2->p.pool.same, ==, SEGCAM_POOL_SAME_UPPER);
+  g_assert_true (p2->p.pool.count_include_pad);
+  g_assert_cmpint (up->p.up.mode, ==, SEGCAM_UPSAMPLE_ASYMMETRIC);
+  g_assert_cmpfloat (up->p.up.scale_h, ==, 2);
+  segcam_model_free (m);
+}
+
 /* A static export's fixed resize sizes become "the size of that tensor", so the network runs at
  * any size. */
 static void
@@ -303,6 +321,7 @@ main (int argc, char **argv)
   g_test_add_func ("/onnx/resize-to-shape", test_resize_to_shape);
   g_test_add_func ("/onnx/gate-and-constants", test_gate);
   g_test_add_func ("/onnx/unet", test_unet);
+  g_test_add_func ("/onnx/tf-same", test_tf_same);
   g_test_add_func ("/onnx/static", test_static);
   g_test_add_func ("/onnx/fixed-size-metadata", test_fixed_size_metadata);
   g_test_add_func ("/onnx/errors", test_errors);

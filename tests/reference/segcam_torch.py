@@ -130,26 +130,74 @@ def op_sigmoid(model, node, args):
     return torch.sigmoid(args[0])
 
 
+def _same_pads(node, x, kernel, stride) -> List[int]:
+    """auto_pad's F.pad amounts [left, right, top, bottom]: out = ceil(in / s), padded by
+    max((out - 1) s + k - in, 0), the odd pixel after (same_upper) or before (same_lower)."""
+    mode = node["auto_pad"]
+    if mode not in ("same_upper", "same_lower"):
+        raise InputError(f"node {node['name']!r}: unknown auto_pad {mode!r}")
+    pads = []
+    for size, k, s in reversed(list(zip(x.shape[-2:], kernel, stride))):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        before = total // 2 if mode == "same_upper" else total - total // 2
+        pads += [before, total - before]
+    return pads
+
+
 def op_maxpool2d(model, node, args):
-    """Max pooling: stride defaults to the kernel, padding [ph,pw] to 0, ceil_mode to false."""
+    """Max pooling: stride defaults to the kernel, padding [ph,pw] to 0, ceil_mode to false;
+    auto_pad pads with -inf, then pools without padding."""
     (x,) = args
     kernel = _pair(node.get("kernel"), 1)
     stride = kernel if node.get("stride") is None else _pair(node["stride"], 1)
+    if node.get("auto_pad") is not None:
+        return F.max_pool2d(F.pad(x, _same_pads(node, x, kernel, stride), value=-float("inf")),
+                            kernel, stride)
     return F.max_pool2d(x, kernel, stride, _pair(node.get("padding"), 0),
                         ceil_mode=bool(node.get("ceil_mode", False)))
 
 
+def _asymmetric_axis(x, dim: int, out: int, scale: Optional[float]):
+    """TensorFlow 1's bilinear along one axis: output index i samples r = i / scale (i * in / out
+    without a factor), at most in - 1, between floor(r) and the next pixel."""
+    size = x.shape[dim]
+    i = torch.arange(out, dtype=torch.float64)
+    r = (i / scale if scale else i * size / out).clamp(max=size - 1)
+    i0 = r.floor().long()
+    i1 = (i0 + 1).clamp(max=size - 1)
+    lam = (r - i0).to(x.dtype).reshape([-1 if d == dim else 1 for d in range(x.dim())])
+    return (1 - lam) * x.index_select(dim, i0) + lam * x.index_select(dim, i1)
+
+
+def _asymmetric(x, out_hw, scales):
+    """bilinear_asymmetric; an image whose height and width both stay is returned as it is."""
+    if tuple(x.shape[-2:]) == tuple(out_hw):
+        return x
+    x = _asymmetric_axis(x, 2, out_hw[0], scales[0])
+    return _asymmetric_axis(x, 3, out_hw[1], scales[1])
+
+
 def op_upsample(model, node, args):
-    """Upsampling by `scale`, to a fixed `size` or to the size of a second input; nearest or
-    bilinear.
+    """Upsampling by `scale`, to a fixed `size` or to the size of a second input; nearest,
+    bilinear or bilinear_asymmetric.
 
     Bilinear uses half-pixel centres (align_corners=False); nearest is PyTorch's legacy
     "nearest" (source index floor(dst * in / out)).  With `scale`, PyTorch uses the given
     factor itself (not in/out) for the index mapping, as nn.Upsample(scale_factor=...) does.
+    bilinear_asymmetric has no interpolate mode and is computed by _asymmetric.
     """
     mode = node.get("mode", "nearest")
-    if mode not in ("nearest", "bilinear"):
+    if mode not in ("nearest", "bilinear", "bilinear_asymmetric"):
         raise InputError(f"node {node['name']!r}: unknown upsample mode {mode!r}")
+    if mode == "bilinear_asymmetric":
+        x = args[0]
+        if len(args) == 2 or node.get("size") is not None:
+            size = args[1].shape[-2:] if len(args) == 2 else node["size"]
+            return _asymmetric(x, [int(v) for v in size], [None, None])
+        scale = node.get("scale")
+        scale = scale if isinstance(scale, list) else [scale, scale]
+        out = [int(np.floor(n * float(s))) for n, s in zip(x.shape[-2:], scale)]
+        return _asymmetric(x, out, [float(s) for s in scale])
     extra = {"align_corners": bool(node.get("align_corners", False))} if mode == "bilinear" else {}
     if len(args) == 2:
         return F.interpolate(args[0], size=tuple(args[1].shape[-2:]), mode=mode, **extra)
@@ -180,10 +228,17 @@ def op_add(model, node, args):
 
 
 def op_avgpool2d(model, node, args):
-    """Average pooling with PyTorch's defaults (stride = kernel, count_include_pad true)."""
+    """Average pooling with PyTorch's defaults (stride = kernel, count_include_pad true);
+    auto_pad pads with zeros, and without count_include_pad divides by the pooled real-pixel mask."""
     (x,) = args
     kernel = _pair(node.get("kernel"), 1)
     stride = _pair(node.get("stride"), 0) if node.get("stride") is not None else kernel
+    if node.get("auto_pad") is not None:
+        pads = _same_pads(node, x, kernel, stride)
+        mean = F.avg_pool2d(F.pad(x, pads), kernel, stride)
+        if bool(node.get("count_include_pad", True)):
+            return mean
+        return mean / F.avg_pool2d(F.pad(torch.ones_like(x[:, :1]), pads), kernel, stride)
     return F.avg_pool2d(x, kernel, stride, _pair(node.get("padding"), 0),
                         ceil_mode=bool(node.get("ceil_mode", False)),
                         count_include_pad=bool(node.get("count_include_pad", True)))

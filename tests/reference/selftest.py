@@ -361,6 +361,42 @@ def resize_matches_known_values():
     return assert_close(out, [[0.0, 0.25, 0.75, 1.0]], 1e-15, "resize")
 
 
+@check
+def asymmetric_upsample_matches_known_values():
+    """(b) bilinear_asymmetric, worked by hand: source i / scale, the last pixel repeated past
+    the end, the size ratio without a factor, and a whole image of unchanged size as it is."""
+    def up(values, **attrs):
+        x = torch.tensor([[[values]]], dtype=torch.float64)
+        node = dict(name="up", op="upsample", mode="bilinear_asymmetric", **attrs)
+        return st.op_upsample(None, node, [x])[0, 0].numpy()
+    row = [0.0, 1.0, 4.0]
+    cases = [(up(row, scale=[1, 2]), [[0, 0.5, 1, 2.5, 4, 4]]),
+             (up([0.0, 1.0], scale=[1, 2.5]), [[0, 0.4, 0.8, 1, 1]]),
+             (up(row, size=[1, 2]), [[0, 2.5]]),
+             (up(row, scale=[1.1, 1.1]), [row])]
+    for i, (actual, expected) in enumerate(cases):
+        assert_close(actual, expected, 1e-15, f"case {i}")
+    return f"{len(cases)} cases"
+
+
+@check
+def same_pooling_matches_known_values():
+    """(b) auto_pad on the row 1 3 2, window 1 x 2, stride 1: the padding pixel after it
+    (same_upper) or before it (same_lower), counted in the mean only with count_include_pad."""
+    def pool(op, mode, **attrs):
+        x = torch.tensor([[[[1.0, 3.0, 2.0]]]], dtype=torch.float64)
+        node = dict(name="p", op=op, kernel=[1, 2], stride=[1, 1], auto_pad=mode, **attrs)
+        return st.OPS[op](None, node, [x])[0, 0].numpy()
+    cases = [(pool("maxpool2d", "same_upper"), [[3, 3, 2]]),
+             (pool("maxpool2d", "same_lower"), [[1, 3, 3]]),
+             (pool("avgpool2d", "same_upper"), [[2, 2.5, 1]]),
+             (pool("avgpool2d", "same_upper", count_include_pad=False), [[2, 2.5, 2]]),
+             (pool("avgpool2d", "same_lower", count_include_pad=False), [[1, 2, 2.5]])]
+    for i, (actual, expected) in enumerate(cases):
+        assert_close(actual, expected, 1e-15, f"case {i}")
+    return f"{len(cases)} cases"
+
+
 # ------------------------------------------------------------------------------------------------
 # (c) properties
 
