@@ -222,7 +222,7 @@ segcam_cmd_evaluate (int argc, char **argv)
     status = segcam_cli_find_class ("evaluate", r.model, cls_arg, &cls);
   /* Everything is scored at the working size: the masks and a given map are resampled to it
    * as the image is. */
-  float *base = NULL, *roi = NULL, *map = NULL, *context = NULL, *given = NULL;
+  float *base = NULL, *roi = NULL, *map = NULL, *context = NULL;
   if (status == 0)
     status = segcam_cli_image_roi ("evaluate", &ro, r.width, r.height, r.work_width,
                                    r.work_height, &base);
@@ -231,14 +231,9 @@ segcam_cmd_evaluate (int argc, char **argv)
                                    cls, &roi);
   if (status == 0 && context_path)
     status = segcam_cli_load_mask ("evaluate", context_path, "the context mask", r.width, r.height,
-                                   &given);
-  if (given)
-    {
-      context = segcam_cli_to_working (given, r.width, r.height, 1, r.work_width, r.work_height);
-      if (context != given)
-        g_free (given);
-      given = NULL;
-    }
+                                   &context);
+  if (context)
+    segcam_cli_resample_to_working (&context, r.width, r.height, 1, r.work_width, r.work_height);
   size_t n = (size_t) r.work_width * r.work_height;
   GError *error = NULL;
   GPtrArray *notes = g_ptr_array_new_with_free_func (g_free);
@@ -246,12 +241,10 @@ segcam_cmd_evaluate (int argc, char **argv)
   eo.pixels = r.pixels;
   if (status == 0 && map_path)
     {
-      if (!(given = segcam_npy_load_map (map_path, r.width, r.height, &error)))
+      if (!(map = segcam_npy_load_map (map_path, r.width, r.height, &error)))
         status = segcam_cli_fail_error ("evaluate", EXIT_INPUT, &error);
       else
-        map = segcam_cli_to_working (given, r.width, r.height, 1, r.work_width, r.work_height);
-      if (given != map)
-        g_free (given);
+        segcam_cli_resample_to_working (&map, r.width, r.height, 1, r.work_width, r.work_height);
     }
   else if (status == 0)
     {

@@ -80,6 +80,15 @@ segcam_cli_to_working (const float *src, int w, int h, int channels, int ww, int
   return dst;
 }
 
+void
+segcam_cli_resample_to_working (float **buf, int w, int h, int channels, int ww, int wh)
+{
+  float *resampled = segcam_cli_to_working (*buf, w, h, channels, ww, wh);
+  if (resampled != *buf)
+    g_free (*buf);
+  *buf = resampled;
+}
+
 int
 segcam_cli_image_size (const char *command, const char *path, int *w, int *h)
 {
@@ -143,17 +152,14 @@ segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *mode
   if (status)
     return status;
   segcam_cli_working_size (r->width, r->height, max_size, &r->work_width, &r->work_height);
-  float *pixels = NULL;
   if (!(r->session = segcam_cli_new_session (command, r->model, r->work_width, r->work_height,
                                              explain, node, threads, exact))
-      || !(pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
-                                           r->work_width, r->work_height, NULL)))
+      || !(r->pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
+                                              r->work_width, r->work_height, NULL)))
     return EXIT_INPUT;
-  r->pixels = segcam_cli_to_working (pixels, r->width, r->height,
-                                     segcam_model_input_channels (r->model), r->work_width,
-                                     r->work_height);
-  if (r->pixels != pixels)
-    g_free (pixels);
+  segcam_cli_resample_to_working (&r->pixels, r->width, r->height,
+                                  segcam_model_input_channels (r->model), r->work_width,
+                                  r->work_height);
   GError *error = NULL;
   segcam_progress_stage ("%s", image_path);
   gboolean ran = segcam_session_forward (r->session, r->pixels, &error);
@@ -234,7 +240,6 @@ segcam_cli_load_mask (const char *command, const char *path, const char *what, i
   return 0;
 }
 
-/* The ROI weights of docs/seg-grad-cam.md, "Region of interest". */
 /* Image coordinate v in [0, n] on an axis of size n, at the working size's wn: rounded down,
  * or up when up is TRUE. */
 static int
@@ -244,6 +249,7 @@ to_working (int v, int n, int wn, gboolean up)
   return (int) (up ? ceil (x) : floor (x));
 }
 
+/* The ROI weights of docs/seg-grad-cam.md, "Region of interest". */
 int
 segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int w, int h, int ww,
                       int wh, float **out)
@@ -251,12 +257,9 @@ segcam_cli_image_roi (const char *command, const segcam_cli_roi_options *o, int 
   *out = NULL;
   if (o->mask)
     {
-      float *mask = NULL;
-      int status = segcam_cli_load_mask (command, o->mask, "ROI mask", w, h, &mask);
+      int status = segcam_cli_load_mask (command, o->mask, "ROI mask", w, h, out);
       if (status == 0)
-        *out = segcam_cli_to_working (mask, w, h, 1, ww, wh);
-      if (*out != mask)
-        g_free (mask);
+        segcam_cli_resample_to_working (out, w, h, 1, ww, wh);
       return status;
     }
   if (!o->rect && !o->pixel)

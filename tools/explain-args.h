@@ -52,6 +52,10 @@ void segcam_cli_working_size (int width, int height, int max_size, int *work_wid
  * (not copied) when the sizes are equal. */
 float *segcam_cli_to_working (const float *src, int width, int height, int channels,
                               int work_width, int work_height);
+/* The same for a buffer the caller owns: *buf (g_new'd) is replaced by its resampling, and
+ * freed, when the sizes differ. */
+void segcam_cli_resample_to_working (float **buf, int width, int height, int channels,
+                                     int work_width, int work_height);
 
 /* ---- loading, with the warnings (advice.h) and the progress line (progress.h) ---- */
 
