@@ -100,10 +100,11 @@ static void
 passes_report (passes *p, int channels)
 {
   for (int i = 0; i < channels; i++)
-    if (p->fn)
-      p->fn ((double) ++p->done / p->total, segcam_method_name (p->o->method), p->data);
-    else
+    {
       p->done++;
+      if (p->fn)
+        p->fn ((double) p->done / p->total, segcam_method_name (p->o->method), p->data);
+    }
 }
 
 /* After passes that ran in s: s back to the caller's image, as forward left it, also when they

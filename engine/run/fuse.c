@@ -177,26 +177,27 @@ gradient_normalised (const segcam_session *s)
   return FALSE;
 }
 
+/* winograd: FALSE when the session may not use it at all (gradient_normalised). */
 static gboolean
-uses_winograd (const segcam_session *s, const guint8 *direct, int i)
+uses_winograd (const segcam_session *s, gboolean winograd, int i)
 {
   const segcam_node *node = &s->model->nodes[i];
   const segcam_act *out = &s->acts[i];
   size_t tiles = (size_t) out->n * ((out->h + 3) / 4) * ((out->w + 3) / 4);
   return fuse_role (s->model, i) == SEGCAM_FUSE_CONV && segcam_winograd_applies (&node->p.conv)
-         && tiles >= WINOGRAD_MIN_TILES && !direct[i];
+         && tiles >= WINOGRAD_MIN_TILES && winograd;
 }
 
 /* Whether concat node i can stay virtual: every reader is a conv on the Winograd path. */
 static gboolean
-concat_in_place (const segcam_session *s, const guint8 *direct, int i)
+concat_in_place (const segcam_session *s, gboolean winograd, int i)
 {
   const segcam_model *m = s->model;
   if (fuse_role (m, i) != SEGCAM_FUSE_PARTS || visible (s, i))
     return FALSE;
   for (int j = i + 1; j < m->n_nodes; j++)
     for (int k = 0; k < m->nodes[j].n_inputs; k++)
-      if (m->nodes[j].inputs[k] == i && !uses_winograd (s, direct, j))
+      if (m->nodes[j].inputs[k] == i && !uses_winograd (s, winograd, j))
         return FALSE;
   return TRUE;
 }
@@ -212,12 +213,9 @@ segcam_fuse_plan (segcam_session *s, GError **error)
   s->steps = g_new0 (segcam_conv_step, n);
   for (int i = 0; i < n; i++)
     s->step_at[i] = -1;
-  /* The convs that must not run as Winograd (gradient_normalised). */
-  guint8 *direct = g_new0 (guint8, n);
-  if (gradient_normalised (s))
-    memset (direct, 1, n);
+  gboolean winograd = !gradient_normalised (s);
   for (int i = 0; i < n; i++)
-    s->absorbed[i] = concat_in_place (s, direct, i);
+    s->absorbed[i] = concat_in_place (s, winograd, i);
 
   gboolean ok = TRUE;
   for (int i = 0; ok && i < n; i++)
@@ -248,7 +246,7 @@ segcam_fuse_plan (segcam_session *s, GError **error)
       gboolean split = s->absorbed[in];
       st->n_parts = split ? m->nodes[in].n_inputs : 1;
       st->parts = split ? m->nodes[in].inputs : node->inputs;
-      st->winograd = uses_winograd (s, direct, i);
+      st->winograd = uses_winograd (s, winograd, i);
       gboolean backward = s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out];
       ok = fold (st, &node->p.conv, bn, backward && !st->winograd);
     }
@@ -259,7 +257,6 @@ segcam_fuse_plan (segcam_session *s, GError **error)
       ok = !job.failed;
     }
   g_free (readers);
-  g_free (direct);
   if (!ok)
     g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
                  "not enough memory for the model's prepared weights");
