@@ -7,9 +7,10 @@
  *   DIRECT      src = dst * s - p + k * d                 conv2d forward, conv_transpose2d backward
  *   TRANSPOSED  src = (dst + p - k * d) / s, if exact     conv_transpose2d forward, conv2d backward
  *
- * Blocks are sized so that the gathered rows stay in L2 (no full im2col), each task owns its
- * destination pixels (so backward accumulation needs no locks), and OpenBLAS runs one thread per
- * task. Pixels outside the source are zero: that is the convolution's zero padding. */
+ * Blocks are about 1 MB of gathered rows, and never fewer than GATHER_MIN_ROWS (no full im2col;
+ * gather_block says why), each task owns its destination pixels (so backward accumulation needs
+ * no locks), and OpenBLAS runs one thread per task. Pixels outside the source are zero: that is
+ * the convolution's zero padding. */
 #include "clones.h"
 #include "ops.h"
 
