@@ -34,16 +34,16 @@ list_classes (const segcam_model *model)
   return g_string_free (list, FALSE);
 }
 
-GArray *
-explain_parse_classes (const segcam_model *model, const char *classes, GError **error)
+/* The indices lookup gives the comma-separated names of list, each once, in the order first
+ * named; empty names are skipped. NULL with lookup's error at the first name it does not know. */
+typedef int (*name_lookup) (const segcam_model *model, const char *name, GError **error);
+
+static GArray *
+parse_name_list (const segcam_model *model, const char *list, name_lookup lookup, GError **error)
 {
   GArray *indices = g_array_new (FALSE, FALSE, sizeof (int));
-  char **items;
+  char **items = g_strsplit (list, ",", -1);
 
-  if (classes == NULL)
-    return indices;
-
-  items = g_strsplit (classes, ",", -1);
   for (char **item = items; *item != NULL; item++)
     {
       const char *name = g_strstrip (*item);
@@ -52,14 +52,9 @@ explain_parse_classes (const segcam_model *model, const char *classes, GError **
 
       if (name[0] == '\0')
         continue;
-      index = segcam_model_find_class (model, name);
+      index = lookup (model, name, error);
       if (index < 0)
         {
-          char *known = list_classes (model);
-
-          g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
-                       "unknown class \"%s\": the model's classes are %s", name, known);
-          g_free (known);
           g_strfreev (items);
           g_array_unref (indices);
           return NULL;
@@ -71,6 +66,30 @@ explain_parse_classes (const segcam_model *model, const char *classes, GError **
     }
   g_strfreev (items);
   return indices;
+}
+
+static int
+find_class (const segcam_model *model, const char *name, GError **error)
+{
+  int index = segcam_model_find_class (model, name);
+
+  if (index < 0)
+    {
+      char *known = list_classes (model);
+
+      g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                   "unknown class \"%s\": the model's classes are %s", name, known);
+      g_free (known);
+    }
+  return index;
+}
+
+GArray *
+explain_parse_classes (const segcam_model *model, const char *classes, GError **error)
+{
+  if (classes == NULL)
+    return g_array_new (FALSE, FALSE, sizeof (int));
+  return parse_name_list (model, classes, find_class, error);
 }
 
 char *
@@ -117,37 +136,18 @@ explain_find_layer (const segcam_model *model, const char *layer, GError **error
 GArray *
 explain_parse_layers (const segcam_model *model, const char *layers, GError **error)
 {
-  GArray *nodes = g_array_new (FALSE, FALSE, sizeof (int));
   int node = layers != NULL ? segcam_model_find_node (model, layers) : -1;
-  char **items;
+  GArray *nodes;
 
   if (node >= 0)
     {
+      nodes = g_array_new (FALSE, FALSE, sizeof (int));
       g_array_append_val (nodes, node);
       return nodes;
     }
-  items = g_strsplit (layers != NULL ? layers : "", ",", -1);
-  for (char **item = items; *item != NULL; item++)
-    {
-      gboolean seen = FALSE;
-
-      if (g_strstrip (*item)[0] == '\0')
-        continue;
-      node = explain_find_layer (model, *item, error);
-      if (node < 0)
-        {
-          g_strfreev (items);
-          g_array_unref (nodes);
-          return NULL;
-        }
-      for (guint i = 0; i < nodes->len; i++)
-        seen |= g_array_index (nodes, int, i) == node;
-      if (! seen)
-        g_array_append_val (nodes, node);
-    }
-  g_strfreev (items);
+  nodes = parse_name_list (model, layers != NULL ? layers : "", explain_find_layer, error);
   /* No name at all is the default layer, as an empty layer setting is. */
-  if (nodes->len == 0)
+  if (nodes != NULL && nodes->len == 0)
     {
       node = segcam_model_default_layer (model);
       g_array_append_val (nodes, node);
