@@ -482,12 +482,13 @@ static void expect_input_error (gboolean ok, GError **error, const char *what)
 }
 
 
-/* The cancel callback is asked before each forward pass: 1 + 2 (steps + 1) + 2 * 9 of them with
- * the curves and ROAD. Its first TRUE stops the evaluation with SEGCAM_ERROR_CANCELLED, and a
- * later evaluation gives what an uncancelled one gives. */
+/* The cancel callback is asked before each forward pass: 1 + 2 steps + 2 * 9 of them with the
+ * curves and ROAD (the curves' two points on the original image reuse S(0)), none for the shares
+ * alone. Its first TRUE stops the evaluation with SEGCAM_ERROR_CANCELLED, and a later evaluation
+ * gives what an uncancelled one gives. */
 static void test_cancel (void)
 {
-  enum { N = SIZE_W * SIZE_H, STEPS = 4, PASSES = 1 + 2 * (STEPS + 1) + 2 * 9 };
+  enum { N = SIZE_W * SIZE_H, STEPS = 4, PASSES = 1 + 2 * STEPS + 2 * 9 };
   linear_model lm;
   linear_model_make (&lm, 6);
   GRand *r = g_rand_new_with_seed (5);
@@ -502,6 +503,16 @@ static void test_cancel (void)
   g_assert_true (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &mo, &want, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (never.asked, ==, PASSES);
+  /* The shares alone: S(0) from the forward pass of image the session holds, no pass of its own. */
+  segcam_metrics shares;
+  segcam_metrics_options none = {.cancelled = cancel_after, .cancel_data = &never};
+  never.asked = 0;
+  g_assert_true (segcam_session_forward (s, image, &error));
+  g_assert_true (segcam_session_evaluate (s, &eo, image, NULL, NULL, map, &none, &shares, NULL,
+                                          &error));
+  g_assert_cmpint (never.asked, ==, 0);
+  g_assert_cmpfloat (shares.score, ==, want.score);
+  g_assert_cmpfloat (shares.energy.roi_energy_share, ==, want.energy.roi_energy_share);
   for (int k = 0; k < PASSES; k += 7)
     {
       cancel_count c = {0, k};

@@ -163,8 +163,9 @@ pixels_at_step (int t, int steps, size_t n)
  * from fill, put pixels back): curve[t] = S_t / S_0 for t = 0..steps; returns its area over the
  * fraction changed, by the trapezoid rule on the exact fractions. */
 static gboolean
-run_curve (scorer *sc, const float *start, const float *fill, const int *order, size_t n,
-           int steps, double s0, double *curve, double *auc, GError **error)
+run_curve (scorer *sc, const float *original_pixels, const float *start, const float *fill,
+           const int *order, size_t n, int steps, double s0, double *curve, double *auc,
+           GError **error)
 {
   float *image = g_memdup2 (start, n * sc->channels * sizeof (float));
   gboolean ok = TRUE;
@@ -175,8 +176,12 @@ run_curve (scorer *sc, const float *start, const float *fill, const int *order, 
       size_t upto = pixels_at_step (t, steps, n);
       for (; changed < upto; changed++)
         copy_pixel (image, fill, order[changed], sc->channels);
-      double s;
-      if (!(ok = score_image (sc, image, &s, error)))
+      /* Where the image is the original (nothing deleted yet, everything inserted back), S is
+       * S(0): the forward pass is deterministic, so running it again would give the same bits. */
+      double s = s0;
+      gboolean original = (upto == 0 && start == original_pixels)
+                          || (upto == n && fill == original_pixels);
+      if (!original && !(ok = score_image (sc, image, &s, error)))
         break;
       curve[t] = s / s0;
       if (t > 0)
@@ -276,8 +281,12 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
   if (!check_inputs (s, explain, roi, context, map, o, error))
     return FALSE;
   size_t n = (size_t) s->width * s->height;
+  /* Forward passes: S(0), each curve's points but its original image, ROAD's percentiles. With
+   * no curve, S(0) is read from the forward pass the session holds (pixels', by contract). */
+  gboolean curved = o->steps > 0 || o->road;
   scorer sc = {s, explain, roi, s->model->in_channels, 0,
-               1 + (o->steps > 0 ? 2 * (o->steps + 1) : 0) + (o->road ? 2 * ROAD_PERCENTILES : 0),
+               (curved || !s->forward_done) + (o->steps > 0 ? 2 * o->steps : 0)
+               + (o->road ? 2 * ROAD_PERCENTILES : 0),
                s->progress, s->progress_data, o};
   /* The evaluation reports its own progress, one step per forward pass. */
   s->progress = NULL;
@@ -285,16 +294,22 @@ segcam_session_evaluate (segcam_session *s, const segcam_explain_options *explai
                            .road_lerf = NAN, .road_score = NAN};
   segcam_map_energy (map, roi, context, s->width, s->height, &out->energy);
   double s0 = 0;
-  gboolean ok = score_image (&sc, pixels, &s0, error);
+  gboolean ok = TRUE;
+  if (curved || !s->forward_done)
+    ok = score_image (&sc, pixels, &s0, error);
+  else
+    s0 = segcam_roi_score (s, explain, roi, NULL);
   out->score = s0;
-  int *order = relevance_order (map, n);
+  int *order = curved ? relevance_order (map, n) : NULL;
   if (ok && o->steps > 0 && s0 != 0)
     {
       float *fill = make_baseline (pixels, s->width, s->height, sc.channels, o->baseline);
       double *own = curves ? NULL : g_new (double, 2 * (o->steps + 1));
       double *del = curves ? curves : own, *ins = del + o->steps + 1;
-      ok = run_curve (&sc, pixels, fill, order, n, o->steps, s0, del, &out->deletion_auc, error)
-           && run_curve (&sc, fill, pixels, order, n, o->steps, s0, ins, &out->insertion_auc, error);
+      ok = run_curve (&sc, pixels, pixels, fill, order, n, o->steps, s0, del, &out->deletion_auc,
+                      error)
+           && run_curve (&sc, pixels, fill, pixels, order, n, o->steps, s0, ins,
+                         &out->insertion_auc, error);
       g_free (own);
       g_free (fill);
     }

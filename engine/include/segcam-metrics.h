@@ -59,9 +59,12 @@ typedef struct {
 } segcam_metrics;
 
 /* Scores map for the explain options' class and score over roi on pixels (height x width x
- * input channels, as for segcam_session_forward). It runs the session forward once per curve point
- * on perturbed copies of pixels, so the session's state afterwards is that of the last perturbed
- * image: call segcam_session_forward again before explaining. curves may be NULL, else it gets
+ * input channels, as for segcam_session_forward). It runs the session forward on pixels for S(0)
+ * and once per curve point on perturbed copies of pixels (not at the points whose image is pixels
+ * itself: S(0) there), so the session's state afterwards is that of the last perturbed image:
+ * call segcam_session_forward again before explaining. With no curve (steps 0, no ROAD) it runs
+ * no forward pass: S(0) is read from the session's last one, which must be that of pixels (as
+ * after segcam_session_forward or an explanation of pixels; a session never run forward runs it). curves may be NULL, else it gets
  * 2 * (steps + 1) doubles: the deletion curve then the insertion curve, S(fraction) / S(0).
  * A session that was not planned with explain = TRUE works. The map must be finite and >= 0, the
  * ROI as for explain, the context (when given) finite and >= 0. Progress goes to the session's
