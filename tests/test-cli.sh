@@ -358,15 +358,16 @@ scale = max(abs(v) for v in a)
 sys.exit(0 if len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) <= float(sys.argv[3]) * scale else 1)
 PY
 }
-for method in seg-grad-cam hires eigen; do
-  expect 0 "" "$segcam" explain --model "$model" --class cell --method "$method" "$tmp/tile.png" \
+# (--roi-class needs the labels, which the tiles' forward pass gives before explaining)
+for args in "--method seg-grad-cam" "--method hires" "--method eigen" "--roi-class"; do
+  expect 0 "" "$segcam" explain --model "$model" --class cell $args "$tmp/tile.png" \
     -o "$tmp/h.png" --map-npy "$tmp/untiled.npy" --no-normalize --tile 0
   grep -q tiles "$tmp/err" && fail "FAIL: --tile 0 ran tiles: $(cat "$tmp/err")" || pass
   expect 0 "^segcam explain: 20 tiles of 32x32 pixels with a halo of 32 \(crops of 96x96" \
-    "$segcam" explain --model "$model" --class cell --method "$method" "$tmp/tile.png" \
+    "$segcam" explain --model "$model" --class cell $args "$tmp/tile.png" \
     -o "$tmp/h.png" --map-npy "$tmp/tiled.npy" --no-normalize --tile 32
   npy_close "$tmp/untiled.npy" "$tmp/tiled.npy" 1e-5 && pass \
-    || fail "FAIL: the $method map on tiles differs from the untiled one"
+    || fail "FAIL: the map of $args on tiles differs from the untiled one"
 done
 expect 0 "" "$segcam" predict --model "$model" "$tmp/tile.png" -o "$tmp/s0.png" --probabilities "$tmp/untiled.npy"
 expect 0 "20 tiles of 32x32" "$segcam" predict --model "$model" "$tmp/tile.png" -o "$tmp/s1.png" \

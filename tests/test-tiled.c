@@ -7,7 +7,8 @@
  *     transposed upsampling), the tiled maps of every gradient method and EigenCAM lie within
  *     1e-5 of the untiled map's maximum, probabilities within 1e-5 (the GEMMs round a crop's
  *     rows otherwise than the image's), labels equal, S within
- *     1e-5 relative; exact and fast path;
+ *     1e-5 relative; exact and fast path; after a forward pass with predictions and after one
+ *     without (which leaves every tile to explain);
  *   - what tiles refuse: global pooling and group norm (naming the node), Score-CAM and
  *     Ablation-CAM, explain before forward; a cancel between tiles stops the run.
  * Arguments: the bundled model files. */

@@ -508,7 +508,8 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
     g_free (loaded);
   int status = segcam_cli_image_roi ("explain", q->roi, w, h, ww, wh, &base);
   size_t npix = (size_t) ww * wh;
-  uint8_t *labels = g_new (uint8_t, npix);
+  /* only the class ROIs read the labels: tiles without them run once, in explain */
+  uint8_t *labels = q->roi->by_class || q->roi->component ? g_new (uint8_t, npix) : NULL;
   float *map = g_new (float, npix);
   float *image_map = ww != w || wh != h ? g_new (float, (size_t) w * h) : map;
   GError *error = NULL;
