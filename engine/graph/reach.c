@@ -38,7 +38,8 @@ segcam_model_reach (const segcam_model *m, int *reach, int *stride, GError **err
   for (int i = 1; i < m->n_nodes; i++)
     {
       const segcam_node *n = &m->nodes[i];
-      char *why = segcam_op_get (n->op)->reach (n, r, &r[i]);
+      const segcam_op_def *def = segcam_op_get (n->op);
+      char *why = def->reach ? def->reach (n, r, &r[i]) : g_strdup ("its op gives no reach");
       if (!why && !(within_limits (&r[i].y) && within_limits (&r[i].x)))
         why = g_strdup_printf ("its reach exceeds %d pixels or its stride %d", MAX_REACH,
                                MAX_STRIDE);
