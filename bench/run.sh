@@ -25,6 +25,8 @@
 #   CMD_SIZES  "WxH:RUNS ..." of the whole-command table (default "512x512:5 2048x1024:3"); each
 #              size should be one of SIZES, whose in-process peers it is compared with
 #   FIXED_RUNS whole commands on the bundled 64x48 model and image for the fixed cost (default 15)
+#   TILED=1    also `segcam explain` at 8192x8192, which runs on tiles (docs/seg-grad-cam.md,
+#              "Large images: tiles"; about 10 minutes on 2 cores); one line with the layout
 #   SKIP_COMMANDS=1 leave out the fixed cost and the whole-command table; SKIP_ORT=1 leave out
 #              ONNX Runtime (also skipped when tools/fetch-onnxruntime.sh cannot provide it)
 #   NETS       torchvision nets of tests/onnx/models.py, random weights, exported to ONNX and
@@ -260,6 +262,14 @@ if [ "${SKIP_COMMANDS:-0}" != 1 ]; then
     say "commands $size: predict $p_ms ms (peak $p_mib MiB), explain $e_ms ms (peak $e_mib MiB); ONNX Runtime forward ${o_fwd:--} ms in-process (peak ${o_peak:--} MiB)"
     CMDROWS+=("| $size | $(num "$p_ms") | $(num "$s_fwd") | $(num "$o_fwd") | $(ratio "$p_ms" "$o_fwd") | $(ratio "$s_fwd" "$o_fwd") | $(num "$e_ms") | $(num "$t_exp") | $(ratio "$e_ms" "$t_exp") | $(num "$p_mib") / $(num "$e_mib") | $(num "$o_peak") |")
   done
+  if [ "${TILED:-0}" = 1 ]; then
+    t_out="$OUT/tiled-8192.txt"
+    : >"$t_out"
+    whole_command 1 "$t_out" "$SEGCAM" explain --threads "$THREADS" --class 0 --model "$MODEL" \
+      "$(random_png 8192x8192)" -o "$OUT/tiled-8192-heat.png"
+    read -r t_ms t_mib < <(median_of "$t_out")
+    say "tiles: explain 8192x8192 $t_ms ms, peak $t_mib MiB; $(grep -o '[0-9]* tiles of .*)' "$LOG" | tail -1)"
+  fi
 fi
 
 # ---- torchvision's segmentation nets, imported from ONNX -------------------------------------

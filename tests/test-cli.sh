@@ -334,6 +334,51 @@ expect 0 "" "$segcam" explain --model "$model" --class cell --max-size 32 --roi-
   "$tmp/large.png" -o "$tmp/wl.png"
 grep -q "ROI weight 100.0," "$tmp/out" && pass || fail "FAIL: the ROI is not scaled: $(cat "$tmp/out")"
 expect 0 "" "$segcam" evaluate --model "$model" --class cell --max-size 32 "$tmp/large.png"
+# --tile: tiles with halos give the untiled map and probabilities (docs/seg-grad-cam.md, "Large
+# images: tiles"): a 160x120 picture in 20 tiles of 32 pixels, each run in a 96x96 crop.
+python3 - "$tmp/tile.png" <<'PY'
+import math, struct, sys, zlib
+w, h = 160, 120
+rows = b"".join(b"\0" + bytes(int(127 + 120 * math.sin(x / 7 + c) * math.cos(y / 9 - c))
+                               for x in range(w) for c in range(3)) for y in range(h))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+PY
+# npy_close A B TOL: two float32 .npy files of one length within TOL of A's largest magnitude.
+npy_close () {
+  python3 - "$@" <<'PY'
+import struct, sys
+def load(path):
+    d = open(path, "rb").read()
+    body = d[10 + struct.unpack("<H", d[8:10])[0]:]
+    return struct.unpack("<%df" % (len(body) // 4), body)
+a, b = load(sys.argv[1]), load(sys.argv[2])
+scale = max(abs(v) for v in a)
+sys.exit(0 if len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) <= float(sys.argv[3]) * scale else 1)
+PY
+}
+# (--roi-class needs the labels, which the tiles' forward pass gives before explaining)
+for args in "--method seg-grad-cam" "--method hires" "--method eigen" "--roi-class"; do
+  expect 0 "" "$segcam" explain --model "$model" --class cell $args "$tmp/tile.png" \
+    -o "$tmp/h.png" --map-npy "$tmp/untiled.npy" --no-normalize --tile 0
+  grep -q tiles "$tmp/err" && fail "FAIL: --tile 0 ran tiles: $(cat "$tmp/err")" || pass
+  expect 0 "^segcam explain: 20 tiles of 32x32 pixels with a halo of 32 \(crops of 96x96" \
+    "$segcam" explain --model "$model" --class cell $args "$tmp/tile.png" \
+    -o "$tmp/h.png" --map-npy "$tmp/tiled.npy" --no-normalize --tile 32
+  npy_close "$tmp/untiled.npy" "$tmp/tiled.npy" 1e-5 && pass \
+    || fail "FAIL: the map of $args on tiles differs from the untiled one"
+done
+expect 0 "" "$segcam" predict --model "$model" "$tmp/tile.png" -o "$tmp/s0.png" --probabilities "$tmp/untiled.npy"
+expect 0 "20 tiles of 32x32" "$segcam" predict --model "$model" "$tmp/tile.png" -o "$tmp/s1.png" \
+  --probabilities "$tmp/tiled.npy" --tile 32
+npy_close "$tmp/untiled.npy" "$tmp/tiled.npy" 1e-5 && pass \
+  || fail "FAIL: the probabilities on tiles differ from the untiled ones"
+cmp -s "$tmp/s0.png" "$tmp/s1.png" && pass || fail "FAIL: the labels on tiles differ"
+expect 1 "--tile: score reruns the whole image once per channel, which tiles cannot" \
+  "$segcam" explain --model "$model" --class cell --method score "$tmp/tile.png" -o "$tmp/h.png" --tile 32
+expect 1 "--tile must be 0 or more, not -2" \
+  "$segcam" predict --model "$model" "$image" -o "$tmp/s.png" --tile -2
 for bad in -1 16385 99999999; do
   expect 1 "--max-size must be from 1 to 16384 pixels, not $bad" \
     "$segcam" predict --max-size "$bad" --model "$model" "$image" -o "$tmp/s.png"

@@ -249,7 +249,7 @@ segcam_cmd_evaluate (int argc, char **argv)
   else if (status == 0)
     {
       map = g_new (float, n);
-      if (!segcam_session_explain (r.session, &eo, roi, map, NULL, &error))
+      if (!segcam_session_explain (r.net.session, &eo, roi, map, NULL, &error))
         status = segcam_cli_fail_error ("evaluate", EXIT_INPUT, &error);
       else if (segcam_method_is_class_agnostic (eo.method))
         note (notes, "%s is class-agnostic: its map is the same for every class and region of "
@@ -258,7 +258,7 @@ segcam_cmd_evaluate (int argc, char **argv)
   segcam_metrics_options opts = {steps, baseline_kind, road, (guint64) seed, SEGCAM_ROAD_NOISE};
   segcam_metrics metrics;
   double *curves = g_new (double, 2 * (steps + 1));
-  if (status == 0 && !segcam_session_evaluate (r.session, &eo, r.pixels, roi, context, map, &opts,
+  if (status == 0 && !segcam_session_evaluate (r.net.session, &eo, r.pixels, roi, context, map, &opts,
                                                &metrics, curves, &error))
     status = segcam_cli_fail_error ("evaluate", EXIT_INPUT, &error);
   if (status == 0)

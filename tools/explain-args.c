@@ -13,10 +13,11 @@
 void
 segcam_cli_run_clear (segcam_cli_run *r)
 {
-  segcam_session_free (r->session);
+  segcam_cli_net_clear (&r->net);
   segcam_model_free (r->model);
   g_free (r->pixels);
   g_free (r->labels);
+  g_free (r->probabilities);
 }
 
 segcam_model *
@@ -125,22 +126,99 @@ segcam_cli_load_image (const char *command, const char *path, const segcam_model
   return pixels;
 }
 
-segcam_session *
-segcam_cli_new_session (const char *command, const segcam_model *m, int w, int h, gboolean explain,
-                        int layer, int threads, gboolean exact)
+int
+segcam_cli_check_tile (const char *command, int tile)
+{
+  if (tile < 0 && tile != TILE_AUTO)
+    return segcam_cli_fail (command, EXIT_USAGE, "--tile must be 0 or more, not %d", tile);
+  return 0;
+}
+
+/* Tiles for a w x h image as --tile asks (0: SEGCAM_TILE_DEFAULT, halved until it fits), with
+ * their layout said in one line (why, when the session did not fit); NULL with the error
+ * printed. */
+static segcam_tiled *
+new_tiles (const char *command, const segcam_model *m, int w, int h, gboolean explain, int layer,
+           int threads, gboolean exact, int tile, const char *why)
 {
   GError *error = NULL;
-  segcam_session_options o = {w, h, layer, explain, threads, segcam_progress_forward, NULL, exact};
-  segcam_session *s = segcam_session_new (m, &o, &error);
-  if (!s)
-    segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  return s;
+  segcam_tiled_options o = {w, h, layer, explain, threads, exact, MAX (tile, 0),
+                            segcam_progress_forward, NULL};
+  segcam_tiled *t = segcam_tiled_new (m, &o, &error);
+  if (!t)
+    {
+      segcam_cli_fail_error (command, EXIT_INPUT, &error);
+      return NULL;
+    }
+  int n, core, halo, cw, ch;
+  segcam_tiled_layout (t, &n, &core, &halo, &cw, &ch);
+  segcam_cli_remark (command, "%s%d tiles of %dx%d pixels with a halo of %d (crops of %dx%d, "
+                     "%.1f GiB)", why, n, core, core, halo, cw, ch,
+                     segcam_tiled_memory (t) / 1073741824.0);
+  return t;
 }
 
 int
-segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
-                        const char *image_path, gboolean explain, const char *layer, int threads,
-                        gboolean exact, int max_size)
+segcam_cli_net_new (const char *command, const segcam_model *m, int w, int h, gboolean explain,
+                    int layer, int threads, gboolean exact, int tile, segcam_cli_net *net)
+{
+  memset (net, 0, sizeof *net);
+  if (tile > 0)
+    return (net->tiled = new_tiles (command, m, w, h, explain, layer, threads, exact, tile, ""))
+           ? 0 : EXIT_INPUT;
+  GError *error = NULL;
+  segcam_session_options o = {w, h, layer, explain, threads, segcam_progress_forward, NULL, exact};
+  if ((net->session = segcam_session_new (m, &o, &error)))
+    return 0;
+  /* Tiles help when the session is too large for memory and the network has a reach; else the
+   * session's own message says what to do. */
+  int reach, stride;
+  if (tile == TILE_AUTO && g_error_matches (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY)
+      && segcam_model_reach (m, &reach, &stride, NULL))
+    {
+      g_clear_error (&error);
+      return (net->tiled = new_tiles (command, m, w, h, explain, layer, threads, exact, 0,
+                                      "the image does not fit in memory at once: "))
+             ? 0 : EXIT_INPUT;
+    }
+  return segcam_cli_fail_error (command, EXIT_INPUT, &error);
+}
+
+void
+segcam_cli_net_clear (segcam_cli_net *net)
+{
+  segcam_session_free (net->session);
+  segcam_tiled_free (net->tiled);
+  memset (net, 0, sizeof *net);
+}
+
+gboolean
+segcam_cli_net_forward (segcam_cli_net *net, const float *pixels, float *probabilities,
+                        uint8_t *labels, GError **error)
+{
+  if (net->tiled)
+    return segcam_tiled_forward (net->tiled, pixels, probabilities, labels, error);
+  if (!segcam_session_forward (net->session, pixels, error))
+    return FALSE;
+  if (probabilities)
+    segcam_session_probabilities (net->session, probabilities);
+  if (labels)
+    segcam_session_labels (net->session, labels);
+  return TRUE;
+}
+
+gboolean
+segcam_cli_net_explain (segcam_cli_net *net, const segcam_explain_options *o, const float *roi,
+                        float *map, segcam_explain_info *info, GError **error)
+{
+  return net->tiled ? segcam_tiled_explain (net->tiled, o, roi, map, info, error)
+                    : segcam_session_explain (net->session, o, roi, map, info, error);
+}
+
+static int
+run_forward (segcam_cli_run *r, const char *command, const char *model_path,
+             const char *image_path, gboolean explain, const char *layer, int threads,
+             gboolean exact, int max_size, int tile, gboolean probabilities)
 {
   memset (r, 0, sizeof *r);
   if (!(r->model = segcam_cli_load_model (command, model_path)))
@@ -152,23 +230,44 @@ segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *mode
   if (status)
     return status;
   segcam_cli_working_size (r->width, r->height, max_size, &r->work_width, &r->work_height);
-  if (!(r->session = segcam_cli_new_session (command, r->model, r->work_width, r->work_height,
-                                             explain, node, threads, exact))
-      || !(r->pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
-                                              r->work_width, r->work_height, NULL)))
+  if ((status = segcam_cli_net_new (command, r->model, r->work_width, r->work_height, explain,
+                                    node, threads, exact, tile, &r->net)))
+    return status;
+  if (!(r->pixels = segcam_cli_load_image (command, image_path, r->model, r->width, r->height,
+                                           r->work_width, r->work_height, NULL)))
     return EXIT_INPUT;
   segcam_cli_resample_to_working (&r->pixels, r->width, r->height,
                                   segcam_model_input_channels (r->model), r->work_width,
                                   r->work_height);
   GError *error = NULL;
+  size_t n = (size_t) r->work_width * r->work_height;
+  r->labels = g_new (uint8_t, n);
+  if (probabilities)
+    r->probabilities = g_new (float, n * segcam_model_n_classes (r->model));
   segcam_progress_stage ("%s", image_path);
-  gboolean ran = segcam_session_forward (r->session, r->pixels, &error);
+  gboolean ran = segcam_cli_net_forward (&r->net, r->pixels, r->probabilities, r->labels, &error);
   segcam_progress_clear ();
   if (!ran)
     return segcam_cli_fail_error (command, EXIT_INPUT, &error);
-  r->labels = g_new (uint8_t, (size_t) r->work_width * r->work_height);
-  segcam_session_labels (r->session, r->labels);
   return 0;
+}
+
+int
+segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
+                        const char *image_path, gboolean explain, const char *layer, int threads,
+                        gboolean exact, int max_size)
+{
+  return run_forward (r, command, model_path, image_path, explain, layer, threads, exact, max_size,
+                      0, FALSE);
+}
+
+int
+segcam_cli_run_predict (segcam_cli_run *r, const char *command, const char *model_path,
+                        const char *image_path, int threads, gboolean exact, int max_size,
+                        int tile, gboolean probabilities)
+{
+  return run_forward (r, command, model_path, image_path, FALSE, NULL, threads, exact, max_size,
+                      tile, probabilities);
 }
 
 /* The class names an error lists: enough to see what the model has, not a screenful. */

@@ -10,15 +10,49 @@
 
 #include <glib.h>
 
-/* A model, an image and a session run forward on it at the working size (--max-size): the
+/* --tile SIDE (docs/seg-grad-cam.md, "Large images: tiles"): by default an image is tiled only
+ * when its untiled session does not fit in memory; 0 never tiles it. */
+#define TILE_AUTO (-1)
+#define TILE_OPTION                                                                             \
+  {"tile", 0, 0, G_OPTION_ARG_INT, &tile,                                                       \
+   "Run the network on tiles of SIDE pixels with halos, which give the untiled results "       \
+   "(default: only when the image does not fit in memory; 0: never)", "SIDE"}
+
+/* 0, or EXIT_USAGE with the error printed when --tile is negative (other than TILE_AUTO, the
+ * default the caller starts from). */
+int segcam_cli_check_tile (const char *command, int tile);
+
+/* A network planned for one image size: a session, or tiles (the other pointer NULL). */
+typedef struct {
+  segcam_session *session;
+  segcam_tiled *tiled;
+} segcam_cli_net;
+
+/* Plans net for a w x h image, reporting the forward pass (and each tile) on the progress line:
+ * tiles when tile > 0, or when tile is TILE_AUTO and the session does not fit in memory (said in
+ * one line on stderr: tiles, side, halo); a session's memory error stands when tiles cannot help
+ * either. 0, or the exit status with the error printed. */
+int segcam_cli_net_new (const char *command, const segcam_model *model, int w, int h,
+                        gboolean explain, int layer, int threads, gboolean exact, int tile,
+                        segcam_cli_net *net);
+void segcam_cli_net_clear (segcam_cli_net *net);
+/* Forward on pixels; probabilities and labels as segcam_tiled_forward (either may be NULL). */
+gboolean segcam_cli_net_forward (segcam_cli_net *net, const float *pixels, float *probabilities,
+                                 uint8_t *labels, GError **error);
+gboolean segcam_cli_net_explain (segcam_cli_net *net, const segcam_explain_options *options,
+                                 const float *roi, float *map, segcam_explain_info *info,
+                                 GError **error);
+
+/* A model, an image and a network run forward on it at the working size (--max-size): the
  * image's own size, or a smaller one the image was resampled to. */
 typedef struct {
   segcam_model *model;
   float *pixels;                /* the network's input, work_width x work_height */
   int width, height;            /* the image's */
-  int work_width, work_height;  /* the session's */
-  segcam_session *session;
+  int work_width, work_height;  /* the network's */
+  segcam_cli_net net;
   uint8_t *labels;              /* work_width x work_height */
+  float *probabilities;         /* n_classes x work_width x work_height, when asked for */
 } segcam_cli_run;
 
 void segcam_cli_run_clear (segcam_cli_run *r);
@@ -76,12 +110,6 @@ int segcam_cli_image_size (const char *command, const char *path, int *width, in
 float *segcam_cli_load_image (const char *command, const char *path, const segcam_model *model,
                               int width, int height, int work_width, int work_height, float **rgb);
 
-/* A session for a width x height image that reports the forward pass on the progress line;
- * NULL with the error printed. */
-segcam_session *segcam_cli_new_session (const char *command, const segcam_model *model, int width,
-                                        int height, gboolean explain, int layer, int threads,
-                                        gboolean exact);
-
 /* Loads model and image, plans a session and runs the forward pass, with the steps above. The
  * image's size is read from its header and the session planned for its working size under
  * max_size (which refuses what memory cannot hold) before the image is decoded. r is cleared
@@ -89,6 +117,11 @@ segcam_session *segcam_cli_new_session (const char *command, const segcam_model 
 int segcam_cli_run_forward (segcam_cli_run *r, const char *command, const char *model_path,
                             const char *image_path, gboolean explain, const char *layer, int threads,
                             gboolean exact, int max_size);
+/* The same without explaining, for predict: on tiles as --tile says (segcam_cli_net_new), and
+ * with r->probabilities when probabilities is TRUE. */
+int segcam_cli_run_predict (segcam_cli_run *r, const char *command, const char *model_path,
+                            const char *image_path, int threads, gboolean exact, int max_size,
+                            int tile, gboolean probabilities);
 
 /* "unknown class" with the closest name and the model's classes printed; EXIT_INPUT. */
 int segcam_cli_unknown_class (const char *command, const segcam_model *model, const char *text);

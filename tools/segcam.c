@@ -144,7 +144,7 @@ static int
 cmd_predict (int argc, char **argv)
 {
   char *model = NULL, *out = NULL, *probs = NULL;
-  int threads = 0, max_size = 0;
+  int threads = 0, max_size = 0, tile = TILE_AUTO;
   gboolean exact = FALSE, quiet = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (.safetensors or .onnx)", "MODEL"},
@@ -152,6 +152,7 @@ cmd_predict (int argc, char **argv)
     {"probabilities", 0, 0, G_OPTION_ARG_FILENAME, &probs, "Class probabilities as .npy (C x H x W)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     MAX_SIZE_OPTION,
+    TILE_OPTION,
     EXACT_OPTION,
     SEGCAM_CLI_QUIET_OPTION,
     {NULL},
@@ -167,7 +168,8 @@ cmd_predict (int argc, char **argv)
   if (status)
     return status;
   if ((status = check_image_format ("predict", "-o", out))
-      || (status = segcam_cli_check_max_size ("predict", max_size)))
+      || (status = segcam_cli_check_max_size ("predict", max_size))
+      || (status = segcam_cli_check_tile ("predict", tile)))
     return status;
   const segcam_cli_file outputs[] = {{"-o", out}, {"--probabilities", probs}};
   const segcam_cli_file inputs[] = {{"--model", model}, {"the image", argv[1]}};
@@ -177,30 +179,25 @@ cmd_predict (int argc, char **argv)
   segcam_cli_set_quiet (quiet);
   segcam_progress_start ();
   segcam_cli_run r;
-  status = segcam_cli_run_forward (&r, "predict", model, argv[1], FALSE, NULL, threads, exact, max_size);
+  /* a working size needs the probabilities to resample back */
+  status = segcam_cli_run_predict (&r, "predict", model, argv[1], threads, exact, max_size, tile,
+                                   probs != NULL || max_size > 0);
   GError *error = NULL;
   size_t n = (size_t) r.width * r.height;
   int nc = status ? 0 : segcam_model_n_classes (r.model);
-  float *p = NULL;
+  float *p = r.probabilities;
   uint8_t *labels = r.labels;
-  if (status == 0 && (probs || r.work_width != r.width || r.work_height != r.height))
+  if (status == 0 && (r.work_width != r.width || r.work_height != r.height))
     {
       /* At a working size, each class's probabilities are resampled back to the image and the
        * labels taken from them. */
       size_t nw = (size_t) r.work_width * r.work_height;
-      float *pw = g_new (float, (size_t) nc * nw);
-      segcam_session_probabilities (r.session, pw);
-      p = pw;
-      if (nw != n)
-        {
-          p = g_new (float, (size_t) nc * n);
-          for (int k = 0; k < nc; k++)
-            segcam_resample_image (pw + k * nw, r.work_width, r.work_height, 1, p + k * n, r.width,
-                                   r.height);
-          g_free (pw);
-          labels = g_new (uint8_t, n);
-          segcam_labels_from_probabilities (p, nc, n, labels);
-        }
+      p = g_new (float, (size_t) nc * n);
+      for (int k = 0; k < nc; k++)
+        segcam_resample_image (r.probabilities + k * nw, r.work_width, r.work_height, 1, p + k * n,
+                               r.width, r.height);
+      labels = g_new (uint8_t, n);
+      segcam_labels_from_probabilities (p, nc, n, labels);
     }
   if (status == 0)
     {
@@ -213,7 +210,8 @@ cmd_predict (int argc, char **argv)
     }
   if (status == 0 && probs && !segcam_npy_save (probs, p, r.width, r.height, nc, &error))
     status = segcam_cli_fail_error ("predict", EXIT_INPUT, &error);
-  g_free (p);
+  if (p != r.probabilities)
+    g_free (p);
   if (labels != r.labels)
     g_free (labels);
   segcam_cli_run_clear (&r);
@@ -345,7 +343,7 @@ typedef struct {
   const segcam_cli_roi_options *roi;
   segcam_explain_options eo;
   SegcamColormap colormap;
-  int threads, max_size;
+  int threads, max_size, tile;
   gboolean exact;
 } explain_request;
 
@@ -459,26 +457,43 @@ write_result (const explain_request *q, const result *r, const float *map, const
   return status;
 }
 
-/* The session the results of one image at one layer need: *s when it was planned for the same
- * size and layer (the forward is then the only new work), else a new one. */
+/* Score-CAM and Ablation-CAM rerun the whole image once per channel, which tiles cannot: --tile
+ * with them is refused before any work, and without --tile an image too large stays refused
+ * with the memory error. */
+static int
+check_tile_method (explain_request *q)
+{
+  if (q->eo.method != SEGCAM_METHOD_SCORE && q->eo.method != SEGCAM_METHOD_ABLATION)
+    return 0;
+  if (q->tile > 0)
+    return segcam_cli_fail ("explain", EXIT_USAGE, "--tile: %s reruns the whole image once per "
+                            "channel, which tiles cannot; use another --method",
+                            segcam_method_name (q->eo.method));
+  q->tile = 0;
+  return 0;
+}
+
+/* The network the results of one image at one layer need: *s when it was planned for the same
+ * size and layer (the forward is then the only new work), else a new one (a session, or tiles:
+ * --tile). */
 static int
 session_for (const explain_request *q, const segcam_model *m, int w, int h, int layer,
-             segcam_session **s, int *planned)
+             segcam_cli_net *s, int *planned)
 {
-  if (*s && planned[0] == w && planned[1] == h && planned[2] == layer)
+  if ((s->session || s->tiled) && planned[0] == w && planned[1] == h && planned[2] == layer)
     return 0;
-  segcam_session_free (*s);
-  if (!(*s = segcam_cli_new_session ("explain", m, w, h, TRUE, layer, q->threads, q->exact)))
-    return EXIT_INPUT;
-  planned[0] = w, planned[1] = h, planned[2] = layer;
-  return 0;
+  segcam_cli_net_clear (s);
+  int status = segcam_cli_net_new ("explain", m, w, h, TRUE, layer, q->threads, q->exact, q->tile, s);
+  if (status == 0)
+    planned[0] = w, planned[1] = h, planned[2] = layer;
+  return status;
 }
 
 /* Explains the results rs[0..n) of image i (one forward per layer, one backward per class), at
  * the working size under --max-size; the maps are resampled back to the image's size. */
 static int
 explain_image (const explain_request *q, const segcam_model *m, const result *rs, int n, int w,
-               int h, segcam_session **s, int *planned)
+               int h, segcam_cli_net *s, int *planned)
 {
   const char *image = q->images[rs[0].image];
   char *base_name = g_path_get_basename (image); /* the progress line is short */
@@ -493,7 +508,8 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
     g_free (loaded);
   int status = segcam_cli_image_roi ("explain", q->roi, w, h, ww, wh, &base);
   size_t npix = (size_t) ww * wh;
-  uint8_t *labels = g_new (uint8_t, npix);
+  /* only the class ROIs read the labels: tiles without them run once, in explain */
+  uint8_t *labels = q->roi->by_class || q->roi->component ? g_new (uint8_t, npix) : NULL;
   float *map = g_new (float, npix);
   float *image_map = ww != w || wh != h ? g_new (float, (size_t) w * h) : map;
   GError *error = NULL;
@@ -506,12 +522,11 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
           segcam_progress_stage ("image %d/%d %s, layer '%s'", r->image + 1, q->n_images, base_name, layer);
           if ((status = session_for (q, m, ww, wh, r->layer, s, planned)))
             break;
-          if (!segcam_session_forward (*s, pixels, &error))
+          if (!segcam_cli_net_forward (s, pixels, NULL, labels, &error))
             {
               status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
               break;
             }
-          segcam_session_labels (*s, labels);
         }
       const char *cls = segcam_model_class_name (m, r->cls);
       segcam_progress_stage ("image %d/%d %s, layer '%s': class '%s'", r->image + 1, q->n_images,
@@ -523,7 +538,7 @@ explain_image (const explain_request *q, const segcam_model *m, const result *rs
       eo.class_index = r->cls;
       eo.pixels = pixels;
       segcam_explain_info info;
-      if (!segcam_session_explain (*s, &eo, roi, map, &info, &error))
+      if (!segcam_cli_net_explain (s, &eo, roi, map, &info, &error))
         status = segcam_cli_fail_error ("explain", EXIT_INPUT, &error);
       g_free (roi);
       if (status)
@@ -580,12 +595,12 @@ run_explain (const explain_request *q)
   if (status == 0 && segcam_method_is_class_agnostic (q->eo.method))
     segcam_cli_remark ("explain", "note: %s is class-agnostic: the map is the same for every class "
                        "and region of interest", segcam_method_name (q->eo.method));
-  segcam_session *s = NULL;
+  segcam_cli_net s = {0};
   int planned[3] = {0};
   int per_image = n / MAX (q->n_images, 1);
   for (int i = 0; i < q->n_images && status == 0; i++)
     status = explain_image (q, m, rs + i * per_image, per_image, sizes[2 * i], sizes[2 * i + 1], &s, planned);
-  segcam_session_free (s);
+  segcam_cli_net_clear (&s);
   for (int i = 0; i < n; i++)
     for (int t = 0; t < N_OUTPUTS; t++)
       g_free (rs[i].path[t]);
@@ -603,7 +618,7 @@ cmd_explain (int argc, char **argv)
   char *model = NULL, **classes = NULL, **layers = NULL;
   char *colormap = NULL, *out = NULL, *over = NULL, *npy = NULL;
   gboolean no_normalize = FALSE, exact = FALSE, quiet = FALSE;
-  int threads = 0, max_size = 0;
+  int threads = 0, max_size = 0, tile = TILE_AUTO;
   segcam_cli_roi_options ro = {0};
   segcam_cli_method_options mo = {0};
   GOptionEntry entries[] = {
@@ -627,6 +642,7 @@ cmd_explain (int argc, char **argv)
     {"map-npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "The map as float32 .npy (H x W; a template too)", "NPY"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
     MAX_SIZE_OPTION,
+    TILE_OPTION,
     EXACT_OPTION,
     SEGCAM_CLI_QUIET_OPTION,
     {NULL},
@@ -649,11 +665,13 @@ cmd_explain (int argc, char **argv)
   explain_request q = {
     .model = model, .classes = classes, .layers = layers, .images = argv + 1, .n_images = argc - 1,
     .templates = {out, over, npy}, .roi = &ro, .colormap = cmap, .threads = threads,
-    .max_size = max_size, .exact = exact,
+    .max_size = max_size, .tile = tile, .exact = exact,
     .eo = {.normalize = !no_normalize},
   };
   if ((status = segcam_cli_parse_method ("explain", &mo, &q.eo))
       || (status = segcam_cli_check_max_size ("explain", max_size))
+      || (status = segcam_cli_check_tile ("explain", tile))
+      || (status = check_tile_method (&q))
       || (status = segcam_cli_check_roi ("explain", &ro)) || (status = check_image_format ("explain", "-o", out))
       || (status = check_image_format ("explain", "--overlay", over)))
     return status;

@@ -16,4 +16,10 @@ gboolean segcam_method_reruns (SegcamMethod method);
 void segcam_cam_compute (const segcam_act *a, const segcam_act *g, const segcam_explain_options *o,
                          float *cam);
 
+/* The output steps every method shares (seggradcam.c): map (width x height) = ReLU of the
+ * top-left width x height of cam resized bilinearly onto grid (which receives the resizing),
+ * divided by its maximum when normalize and the maximum is > 0. Returns that maximum. */
+float segcam_map_from_cam (segcam_pool *pool, const segcam_act *cam, segcam_act *grid, int width,
+                           int height, gboolean normalize, float *map);
+
 #endif /* SEGCAM_CAM_H */

@@ -40,23 +40,31 @@ segcam_session_explain (segcam_session *s, const segcam_explain_options *o, cons
   else if (!segcam_perturb_cam (s, o, roi, error))
     return FALSE;
 
-  /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
   segcam_act cam = {s->cam, 1, a->h, a->w, 1}, full = segcam_session_map_grid (s);
-  segcam_upsample_forward (s->pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, &cam, &full);
-  float mx = 0;
-  for (int y = 0; y < s->height; y++)
-    for (int x = 0; x < s->width; x++)
-      {
-        float v = MAX (s->resized[(size_t) y * full.w + x], 0.0f);
-        map[(size_t) y * s->width + x] = v;
-        mx = MAX (mx, v);
-      }
-  if (o->normalize && mx > 0)
-    for (size_t i = 0; i < n; i++)
-      map[i] /= mx;
+  float mx = segcam_map_from_cam (s->pool, &cam, &full, s->width, s->height, o->normalize, map);
   if (info)
     *info = (segcam_explain_info) {mx, roi_sum, score};
   return TRUE;
+}
+
+float
+segcam_map_from_cam (segcam_pool *pool, const segcam_act *cam, segcam_act *grid, int width,
+                     int height, gboolean normalize, float *map)
+{
+  /* Resize at the padded size, then crop: the padding's context stays out of the image's map. */
+  segcam_upsample_forward (pool, SEGCAM_UPSAMPLE_BILINEAR, 0, 0, cam, grid);
+  float mx = 0;
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        float v = MAX (grid->data[(size_t) y * grid->w + x], 0.0f);
+        map[(size_t) y * width + x] = v;
+        mx = MAX (mx, v);
+      }
+  if (normalize && mx > 0)
+    for (size_t i = 0, n = (size_t) width * height; i < n; i++)
+      map[i] /= mx;
+  return mx;
 }
 
 const float *

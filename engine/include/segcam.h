@@ -320,6 +320,71 @@ typedef struct {
 char *segcam_advise_zero_map (const segcam_explain_options *options, float raw_max,
                               const segcam_remedy_names *names);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Large images: tiles with halos (docs/seg-grad-cam.md, "Large images: tiles").              */
+
+/* A network without whole-image operations computes each output pixel from the padded image's
+ * pixels within a distance, its reach. *reach receives it (per side, the largest over both axes,
+ * in image pixels) and *stride the network's total stride (the least common multiple of its
+ * nodes' strides). FALSE with a one-line error naming the first node that has no bounded reach
+ * (global average pooling, group and instance normalisation, upsampling to a fixed size or with
+ * aligned corners) or when the model runs at a fixed size. */
+gboolean segcam_model_reach (const segcam_model *model, int *reach, int *stride, GError **error);
+
+/* An image run as tiles: core tiles that partition the padded image, each run inside a crop of
+ * one size (core plus a halo of at least the reach on every side inside the image; crops at the
+ * image's border are shifted inward) through one session. Predictions come from the cores; an
+ * explanation adds the gradients of every crop at the target layer, so that activation and
+ * gradient there, and so the maps, equal an untiled session's up to float rounding. */
+typedef struct segcam_tiled segcam_tiled;
+
+/* The core side the engine starts from when options.tile is 0. */
+#define SEGCAM_TILE_DEFAULT 2048
+
+typedef struct {
+  int width, height;      /* image size (before padding) */
+  int layer;              /* as segcam_session_options */
+  gboolean explain;       /* FALSE: forward (predictions) only */
+  int n_threads;          /* 0: all cores */
+  gboolean exact;         /* as segcam_session_options */
+  int tile;               /* core side in pixels, rounded up to the alignment (4 times the
+                             stride, and the size multiple); 0: SEGCAM_TILE_DEFAULT, halved
+                             while its session does not fit in memory */
+  segcam_progress_fn progress; /* after each tile ("tile 3/16") */
+  void *progress_data;
+  gboolean (*cancelled) (void *data); /* asked between tiles (forward and explain); TRUE stops
+                             with SEGCAM_ERROR_CANCELLED. NULL: never */
+  void *cancel_data;
+} segcam_tiled_options;
+
+/* Plans the tiles and their session; fails as segcam_model_reach does, or with
+ * SEGCAM_ERROR_MEMORY when even the smallest tile does not fit. */
+segcam_tiled *segcam_tiled_new (const segcam_model *model, const segcam_tiled_options *options,
+                                GError **error);
+void segcam_tiled_free (segcam_tiled *tiled);
+/* The layout: tiles, core side, halo, and the crops' size (each pointer may be NULL). */
+void segcam_tiled_layout (const segcam_tiled *tiled, int *n_tiles, int *core, int *halo,
+                          int *crop_width, int *crop_height);
+/* Bytes held: the tiles' session and the whole image's buffers (target activation and gradient,
+ * resized map). */
+size_t segcam_tiled_memory (const segcam_tiled *tiled);
+
+/* Runs every tile forward on pixels (height x width x input channels), which explain reads
+ * again: they must stay valid and unchanged until the last segcam_tiled_explain. probabilities
+ * (n_classes x height x width) and labels (height x width) receive what
+ * segcam_session_probabilities and segcam_session_labels give; either may be NULL, and when
+ * both are, no tile runs now: the first explanation runs each (once instead of twice). */
+gboolean segcam_tiled_forward (segcam_tiled *tiled, const float *pixels, float *probabilities,
+                               uint8_t *labels, GError **error);
+/* segcam_session_explain on tiles, after segcam_tiled_forward: the same arguments and results.
+ * The gradient methods run each crop whose core holds ROI weight forward and backward; EIGEN
+ * reads only the target's activation (kept from the first pass over each tile) and leaves
+ * info.score NaN. SCORE and ABLATION are refused. options.cancelled is asked between tiles
+ * too. */
+gboolean segcam_tiled_explain (segcam_tiled *tiled, const segcam_explain_options *options,
+                               const float *roi, float *map, segcam_explain_info *info,
+                               GError **error);
+
 G_END_DECLS
 
 #endif /* SEGCAM_H */

@@ -284,13 +284,14 @@ const segcam_op_def segcam_op_relu = {
   .name = "relu", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .backward_reads = SEGCAM_READS_OUTPUT, .fuse = SEGCAM_FUSE_RELU,
   .shape = segcam_shape_like_input, .forward = relu_node_forward, .backward = relu_node_backward,
+  .reach = segcam_reach_like_input,
 };
 
 const segcam_op_def segcam_op_sigmoid = {
   .name = "sigmoid", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .backward_reads = SEGCAM_READS_OUTPUT,
   .shape = segcam_shape_like_input, .forward = sigmoid_node_forward,
-  .backward = sigmoid_node_backward,
+  .backward = sigmoid_node_backward, .reach = segcam_reach_like_input,
 };
 
 #define ACTIVATION(op_name)                                                                       \
@@ -298,7 +299,7 @@ const segcam_op_def segcam_op_sigmoid = {
     .name = op_name, .format_version = 2, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,     \
     .backward_reads = SEGCAM_READS_INPUT, .parse = parse_activation,                             \
     .shape = segcam_shape_like_input, .forward = activation_node_forward,                        \
-    .backward = activation_node_backward,                                                         \
+    .backward = activation_node_backward, .reach = segcam_reach_like_input,                       \
   }
 
 const segcam_op_def segcam_op_hardswish = ACTIVATION ("hardswish");

@@ -288,5 +288,5 @@ const segcam_op_def segcam_op_batchnorm = {
   .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_FOLD, .batch_stats = TRUE,
   .parse = parse_batchnorm, .shape = segcam_shape_like_input, .forward = batchnorm_node_forward,
   .backward = batchnorm_node_backward, .tensor = batchnorm_tensor, .refresh = batchnorm_refresh,
-  .clear = batchnorm_clear,
+  .clear = batchnorm_clear, .reach = segcam_reach_like_input,
 };

@@ -310,17 +310,17 @@ concat_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam
 const segcam_op_def segcam_op_add = {
   .name = "add", .format_version = 1, .min_inputs = 2, .max_inputs = 2, .grad_inputs = -1,
   .parse = parse_add, .shape = same_size_shape, .forward = add_node_forward,
-  .backward = add_node_backward,
+  .backward = add_node_backward, .reach = segcam_reach_union,
 };
 
 const segcam_op_def segcam_op_mul = {
   .name = "mul", .format_version = 2, .min_inputs = 2, .max_inputs = 2, .grad_inputs = -1,
   .backward_reads = SEGCAM_READS_INPUTS, .parse = parse_mul, .shape = mul_shape,
-  .forward = mul_node_forward, .backward = mul_node_backward,
+  .forward = mul_node_forward, .backward = mul_node_backward, .reach = segcam_reach_union,
 };
 
 const segcam_op_def segcam_op_concat = {
   .name = "concat", .format_version = 1, .min_inputs = 1, .max_inputs = SEGCAM_MAX_INPUTS,
   .grad_inputs = -1, .fuse = SEGCAM_FUSE_PARTS, .parse = parse_concat, .shape = same_size_shape,
-  .forward = concat_node_forward, .backward = concat_node_backward,
+  .forward = concat_node_forward, .backward = concat_node_backward, .reach = segcam_reach_union,
 };

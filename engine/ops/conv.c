@@ -684,12 +684,43 @@ conv_clear (segcam_node *n)
   g_free (n->p.conv.bias);
 }
 
+/* conv_transpose2d spreads input pixel i over the outputs i s - pad + t dilation, so output j
+ * gathers i from (j + pad - span) / s to (j + pad) / s: at stride S' = S / s it depends on
+ * [j S' + lo + (pad - span) S', j S' + S' - 1 + hi + pad S' + S - S']. */
+static void
+transposed_reach_axis (const segcam_reach_axis *in, int span, int s, int pad,
+                       segcam_reach_axis *out)
+{
+  out->stride = in->stride / s;
+  out->lo = in->lo + (int64_t) (pad - span) * out->stride;
+  out->hi = in->hi + (int64_t) pad * out->stride + in->stride - out->stride;
+}
+
+static char *
+conv_reach (const segcam_node *n, const segcam_reach *in, segcam_reach *out)
+{
+  const segcam_conv_params *p = &n->p.conv;
+  const segcam_reach *x = &in[n->inputs[0]];
+  if (!p->transposed)
+    {
+      segcam_reach_window (&x->y, (p->kh - 1) * p->dh, p->sh, p->pt, &out->y);
+      segcam_reach_window (&x->x, (p->kw - 1) * p->dw, p->sw, p->pl, &out->x);
+      return NULL;
+    }
+  if (x->y.stride % p->sh || x->x.stride % p->sw)
+    return g_strdup_printf ("its stride %dx%d upsamples beyond the image's resolution", p->sw,
+                            p->sh);
+  transposed_reach_axis (&x->y, (p->kh - 1) * p->dh, p->sh, p->pt, &out->y);
+  transposed_reach_axis (&x->x, (p->kw - 1) * p->dw, p->sw, p->pl, &out->x);
+  return NULL;
+}
+
 const segcam_op_def segcam_op_conv2d = {
   .name = "conv2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
   .parse = parse_conv2d, .shape = conv_shape, .forward = conv_node_forward,
   .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
-  .refresh = conv_refresh, .clear = conv_clear,
+  .refresh = conv_refresh, .clear = conv_clear, .reach = conv_reach,
 };
 
 const segcam_op_def segcam_op_conv_transpose2d = {
@@ -697,5 +728,5 @@ const segcam_op_def segcam_op_conv_transpose2d = {
   .grad_inputs = 1, .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
   .parse = parse_conv_transpose2d, .shape = conv_shape, .forward = conv_node_forward,
   .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
-  .refresh = conv_refresh, .clear = conv_clear,
+  .refresh = conv_refresh, .clear = conv_clear, .reach = conv_reach,
 };

@@ -168,9 +168,16 @@ group_norm_clear (segcam_node *n)
   g_free (n->p.gn.beta);
 }
 
+static char *
+group_norm_reach (const segcam_node *n, const segcam_reach *in, segcam_reach *out)
+{
+  return g_strdup ("it normalises by statistics over the whole image");
+}
+
 const segcam_op_def segcam_op_group_norm = {
   .name = "group_norm", .format_version = 3, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .backward_reads = SEGCAM_READS_INPUT, .parse = parse_group_norm,
   .shape = segcam_shape_like_input, .forward = group_norm_node_forward,
   .backward = group_norm_node_backward, .tensor = group_norm_tensor, .clear = group_norm_clear,
+  .reach = group_norm_reach,
 };

@@ -175,6 +175,18 @@ typedef enum {
   SEGCAM_FUSE_PARTS,      /* a channel concat the convs reading it read in place */
 } segcam_fuse_role;
 
+/* Where an activation's pixels come from, along one axis (graph/reach.c): pixel j of a node at
+ * stride s (padded-image pixels per pixel) depends only on the padded image's pixels
+ * [j s + lo, j s + s - 1 + hi]. A network whose output's lo and hi are finite can be run on
+ * tiles with a halo of max (-lo, hi) (explain/tiled.c). */
+typedef struct {
+  int64_t stride, lo, hi;
+} segcam_reach_axis;
+
+typedef struct {
+  segcam_reach_axis y, x;
+} segcam_reach;
+
 /* Where a parameter tensor of a node lives and how the file stores it (training saves it). */
 typedef struct {
   float *data;
@@ -211,6 +223,11 @@ typedef struct {
    * parameters, from the forward tensors in and out (as far as backward_reads keeps them). */
   void (*backward) (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
                     const segcam_act *out, const segcam_act *dout, segcam_act *const *din);
+  /* Sets out from the inputs' reaches (indexed by node, as acts in shape); returns NULL or a
+   * newly allocated reason why an output pixel does not depend on a bounded neighbourhood of
+   * its own position (whole-image statistics, a size fixed or tied to the image). NULL for the
+   * input node, at stride 1 with no reach. */
+  char *(*reach) (const segcam_node *n, const segcam_reach *in, segcam_reach *out);
   /* Per-thread scratch floats forward and backward need (NULL: none). */
   size_t (*scratch) (const segcam_node *n);
   /* Describes node->tensors[k] for training; FALSE with an error when the op cannot be trained
@@ -229,5 +246,14 @@ const char *segcam_op_name (segcam_op op);
 
 /* Output the same size as the first input: most ops' shape (op.c). */
 char *segcam_shape_like_input (const segcam_node *n, const segcam_act *acts, segcam_act *out);
+
+/* Reaches (op.c): the first input's, for ops that read each pixel at its own position; the
+ * union of every input's, for ops that combine inputs of one size pixel by pixel (an error when
+ * their strides differ); and one axis of a window op, whose output pixel j reads input pixels
+ * j s - pad .. j s - pad + span (conv and pooling: span = (k - 1) dilation). */
+char *segcam_reach_like_input (const segcam_node *n, const segcam_reach *in, segcam_reach *out);
+char *segcam_reach_union (const segcam_node *n, const segcam_reach *in, segcam_reach *out);
+void segcam_reach_window (const segcam_reach_axis *in, int span, int s, int pad,
+                          segcam_reach_axis *out);
 
 #endif /* SEGCAM_OP_H */

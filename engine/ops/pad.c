@@ -125,8 +125,20 @@ pad_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_ac
   segcam_pad_backward (r->pool, &n->p.pad, dout, din[0]);
 }
 
+/* Output pixel j is input pixel j - pad (the pad's own pixels lie at the edge, where a tile's
+ * differ from the image's anyway). */
+static char *
+pad_reach (const segcam_node *n, const segcam_reach *in, segcam_reach *out)
+{
+  const segcam_pad_params *p = &n->p.pad;
+  *out = in[n->inputs[0]];
+  out->y.lo -= p->pt * out->y.stride, out->y.hi -= p->pt * out->y.stride;
+  out->x.lo -= p->pl * out->x.stride, out->x.hi -= p->pl * out->x.stride;
+  return NULL;
+}
+
 const segcam_op_def segcam_op_pad = {
   .name = "pad", .format_version = 2, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .parse = parse_pad, .shape = pad_shape, .forward = pad_node_forward,
-  .backward = pad_node_backward,
+  .backward = pad_node_backward, .reach = pad_reach,
 };

@@ -373,20 +373,41 @@ global_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam
   segcam_global_avgpool_backward (r->pool, dout, din[0]);
 }
 
+/* A window at the pool's stride; SAME pads follow the input's size, but are the same for every
+ * multiple of the stride, which every tile's input to the pool is. */
+static char *
+pool_reach (const segcam_node *n, const segcam_reach *in, segcam_reach *out)
+{
+  const segcam_pool_params *p = &n->p.pool;
+  const segcam_reach *x = &in[n->inputs[0]];
+  int pt, pl, after;
+  axis_pads (p->same, (p->kh + 1) * p->sh, p->kh, p->sh, p->ph, &pt, &after);
+  axis_pads (p->same, (p->kw + 1) * p->sw, p->kw, p->sw, p->pw, &pl, &after);
+  segcam_reach_window (&x->y, p->kh - 1, p->sh, pt, &out->y);
+  segcam_reach_window (&x->x, p->kw - 1, p->sw, pl, &out->x);
+  return NULL;
+}
+
+static char *
+global_reach (const segcam_node *n, const segcam_reach *in, segcam_reach *out)
+{
+  return g_strdup ("it averages over the whole image");
+}
+
 const segcam_op_def segcam_op_maxpool2d = {
   .name = "maxpool2d", .format_version = 1, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .backward_reads = SEGCAM_READS_INPUT, .parse = parse_pool, .shape = pool_shape,
-  .forward = maxpool_node_forward, .backward = maxpool_node_backward,
+  .forward = maxpool_node_forward, .backward = maxpool_node_backward, .reach = pool_reach,
 };
 
 const segcam_op_def segcam_op_avgpool2d = {
   .name = "avgpool2d", .format_version = 2, .min_inputs = 1, .max_inputs = 1, .grad_inputs = 1,
   .parse = parse_pool, .shape = pool_shape, .forward = avgpool_node_forward,
-  .backward = avgpool_node_backward,
+  .backward = avgpool_node_backward, .reach = pool_reach,
 };
 
 const segcam_op_def segcam_op_global_avgpool = {
   .name = "global_avgpool", .format_version = 2, .min_inputs = 1, .max_inputs = 1,
   .grad_inputs = 1, .shape = global_shape, .forward = global_node_forward,
-  .backward = global_node_backward,
+  .backward = global_node_backward, .reach = global_reach,
 };

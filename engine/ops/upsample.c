@@ -257,9 +257,47 @@ upsample_node_backward (const segcam_op_run *r, const segcam_node *n, const segc
   segcam_upsample_backward (r->pool, n->p.up.mode, n->p.up.scale_h, n->p.up.scale_w, dout, din[0]);
 }
 
+/* One axis by a whole factor f of the input's stride S: output j at S' = S / f reads input
+ * j / f rounded down (nearest), also the next one (asymmetric), or the ones either side of
+ * (j + 1/2) / f - 1/2 (half-pixel bilinear). */
+static gboolean
+upsample_reach_axis (const segcam_reach_axis *in, double f, segcam_upsample_mode mode,
+                     segcam_reach_axis *out)
+{
+  if (f < 1 || f != floor (f) || in->stride % (int64_t) f)
+    return FALSE;
+  out->stride = in->stride / (int64_t) f;
+  int64_t spread = ((int64_t) f - 1) * out->stride;
+  out->lo = in->lo - spread - (mode == SEGCAM_UPSAMPLE_BILINEAR ? in->stride : 0);
+  out->hi = in->hi + spread + (mode != SEGCAM_UPSAMPLE_NEAREST ? in->stride : 0);
+  return TRUE;
+}
+
+static char *
+upsample_reach (const segcam_node *n, const segcam_reach *in, segcam_reach *out)
+{
+  const segcam_upsample_params *u = &n->p.up;
+  const segcam_reach *x = &in[n->inputs[0]];
+  if (u->size_h)
+    return g_strdup ("its output size is fixed");
+  if (u->mode == SEGCAM_UPSAMPLE_ALIGN_CORNERS)
+    return g_strdup ("it aligns corners, which places its samples by the image's size");
+  double fh = u->scale_h, fw = u->scale_w;
+  if (n->n_inputs == 2)
+    {
+      const segcam_reach *z = &in[n->inputs[1]];
+      fh = (double) x->y.stride / z->y.stride, fw = (double) x->x.stride / z->x.stride;
+    }
+  if (!upsample_reach_axis (&x->y, fh, u->mode, &out->y)
+      || !upsample_reach_axis (&x->x, fw, u->mode, &out->x))
+    return g_strdup_printf ("it scales by %gx%g, not by a whole factor of its input's stride "
+                            "%" G_GINT64_FORMAT, fw, fh, x->x.stride);
+  return NULL;
+}
+
 /* The size input (if any) only lends its shape: no gradient flows into it (grad_inputs 1). */
 const segcam_op_def segcam_op_upsample = {
   .name = "upsample", .format_version = 1, .min_inputs = 1, .max_inputs = 2, .grad_inputs = 1,
   .parse = parse_upsample, .shape = upsample_shape, .forward = upsample_node_forward,
-  .backward = upsample_node_backward,
+  .backward = upsample_node_backward, .reach = upsample_reach,
 };
