@@ -771,6 +771,118 @@ render_segmentation (const segcam_model *model, const uint8_t *labels, int label
   resample_kernel_free (kx);
 }
 
+/* ---- the kept forward pass --------------------------------------------------------------- */
+
+/* One session with its forward pass, as the preview and a persistent process keep it between
+ * explanations (explain-job.h, ExplainCache). The session is planned for model at node and
+ * width x height; labels is non-NULL only after a forward pass on input, so that a kept forward
+ * is recognised by its input's bits, not by where they came from. */
+struct ExplainCache {
+  const segcam_model *model;   /* NULL: nothing kept */
+  int node, width, height;
+  gboolean explain;
+  segcam_session *session;
+  float *input;                /* width x height x the model's input channels */
+  uint8_t *labels;
+  /* Where the session's progress goes during the computation in progress (NULL: nowhere): the
+   * session outlives the run that planned it. */
+  segcam_progress_fn progress;
+  void *progress_data;
+};
+
+ExplainCache *
+explain_cache_new (void)
+{
+  return g_new0 (ExplainCache, 1);
+}
+
+void
+explain_cache_clear (ExplainCache *cache)
+{
+  g_clear_pointer (&cache->session, segcam_session_free);
+  g_clear_pointer (&cache->labels, g_free);
+  g_clear_pointer (&cache->input, g_free);
+  cache->model = NULL;
+}
+
+void
+explain_cache_free (ExplainCache *cache)
+{
+  if (cache == NULL)
+    return;
+  explain_cache_clear (cache);
+  g_free (cache);
+}
+
+static void
+cache_progress (double fraction, const char *what, void *data)
+{
+  ExplainCache *cache = data;
+
+  if (cache->progress != NULL)
+    cache->progress (fraction, what, cache->progress_data);
+}
+
+/* The session for model at node (explain: with what backward needs) and width x height: the
+ * kept one, its forward pass with it, when it was planned so; else a new one without a forward
+ * pass (the input stays, for a sweep's next node). */
+static gboolean
+cache_open (ExplainCache *cache, const segcam_model *model, int node, int width, int height,
+            gboolean explain, GError **error)
+{
+  segcam_session_options options = {
+    .width = width, .height = height, .layer = node, .explain = explain, .n_threads = 0,
+    .progress = cache_progress, .progress_data = cache,
+  };
+
+  if (cache->session != NULL && cache->model == model && cache->node == node
+      && cache->width == width && cache->height == height && cache->explain == explain)
+    return TRUE;
+  g_clear_pointer (&cache->session, segcam_session_free);
+  g_clear_pointer (&cache->labels, g_free);
+  cache->model = NULL;
+  cache->session = segcam_session_new (model, &options, error);
+  if (cache->session == NULL)
+    return FALSE;
+  cache->model = model;
+  cache->node = node;
+  cache->width = width;
+  cache->height = height;
+  cache->explain = explain;
+  return TRUE;
+}
+
+/* The forward pass on input (taken; it may be the kept input itself) and its labels, unless the
+ * session ran on the same bits already. */
+static gboolean
+cache_forward (ExplainCache *cache, float *input, GError **error)
+{
+  size_t n = (size_t) cache->width * cache->height;
+
+  if (input != cache->input)
+    {
+      /* Labels are only kept while the session is the one that ran on cache->input, whose
+       * size is then input's. */
+      if (cache->labels != NULL
+          && memcmp (input, cache->input,
+                     n * segcam_model_input_channels (cache->model) * sizeof *input) == 0)
+        {
+          g_free (input);
+          return TRUE;
+        }
+      g_free (cache->input);
+      cache->input = input;
+      g_clear_pointer (&cache->labels, g_free);
+    }
+  else if (cache->labels != NULL)
+    return TRUE;
+  if (! segcam_session_forward (cache->session, input, error))
+    return FALSE;
+  cache->labels = g_new (uint8_t, n);
+  segcam_session_labels (cache->session, cache->labels);
+  return TRUE;
+}
+
 /* ---- the run ------------------------------------------------------------------------------ */
 
 /* What one run holds, at the working size unless said otherwise. */
@@ -785,11 +897,12 @@ typedef struct {
   GArray *classes;
   GArray *nodes;                  /* the target nodes: the layer, or a sweep's block outputs */
   ResampleKernel *kx, *ky;        /* layer -> working size */
-  segcam_session *session;
+  /* The session, the model's input it ran on (kept for a sweep's further forward passes and
+   * for the methods that rerun the network) and its labels: the caller's cache, or the job's
+   * own (forward_owned) freed with it. */
+  ExplainCache *forward;
+  gboolean forward_owned;
   float *selection;               /* the selection's weights; NULL: none, or one the ROI ignores */
-  uint8_t *labels;
-  float *pixels;                  /* the model's input, kept for a sweep's further forward
-                                     passes and for the methods that rerun the network */
   float **maps;                   /* one per node and class: [node * n_classes + class] */
   float *raw_max;                 /* each map's maximum before normalising */
   char *method_label;
@@ -859,20 +972,14 @@ job_prepare (Job *job, GError **error)
 }
 
 /* Plans the engine's memory for the target node (the first one: before any pixel is read, so
- * that a layer too large fails at once). */
+ * that a layer too large fails at once), or takes the kept session planned so. */
 static gboolean
 job_open_session (Job *job, int node, GError **error)
 {
-  segcam_session_options options = {
-    .width = job->work_width, .height = job->work_height, .layer = node,
-    .explain = job->explain, .n_threads = 0, .progress = engine_progress,
-    .progress_data = &job->progress,
-  };
   GError *local = NULL;
 
-  g_clear_pointer (&job->session, segcam_session_free);
-  job->session = segcam_session_new (job->model, &options, &local);
-  if (job->session != NULL)
+  if (cache_open (job->forward, job->model, node, job->work_width, job->work_height,
+                  job->explain, &local))
     return TRUE;
   if (g_error_matches (local, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY))
     g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
@@ -935,21 +1042,17 @@ job_read_selection (Job *job, GError **error)
 }
 
 /* Reads the layer at the working size in R'G'B' — whatever the model takes, so that the
- * engine can say whether the image's colour fits the model — and segments it. */
+ * engine can say whether the image's colour fits the model — and segments it, unless the kept
+ * forward pass ran on the same input. */
 static gboolean
 job_segment (Job *job, double end, GError **error)
 {
   int channels = segcam_model_input_channels (job->model);
   float *pixels = g_try_new (float, job->n * 3);
   char *advice;
-  gboolean ok;
 
-  job->labels = g_try_new (uint8_t, job->n);
-  if (pixels == NULL || job->labels == NULL)
-    {
-      g_free (pixels);
-      return too_large (job, error);
-    }
+  if (pixels == NULL)
+    return too_large (job, error);
   read_resampled (job->source->pixels, 0, 0, babl_format ("R'G'B' float"), 3, job->kx, job->ky,
                   pixels);
   advice = segcam_advise_image (job->model, pixels, job->n);
@@ -975,11 +1078,7 @@ job_segment (Job *job, double end, GError **error)
     }
   progress_phase (&job->progress, 0.05, end - 0.05, "Segmenting %d × %d pixels", job->work_width,
                   job->work_height);
-  ok = segcam_session_forward (job->session, pixels, error);
-  if (ok)
-    segcam_session_labels (job->session, job->labels);
-  job->pixels = pixels;
-  return ok;
+  return cache_forward (job->forward, pixels, error);
 }
 
 /* node's maps, one per class, into maps and raw_max, from the session's forward pass. */
@@ -997,7 +1096,7 @@ job_explain_node (Job *job, int node, float **maps, float *raw_max, float *roi, 
       const char *class_name = segcam_model_class_name (job->model, class_index);
       const char *node_name = segcam_model_node_name (job->model, node);
       segcam_explain_options options = explain_engine_options (job->settings, class_index,
-                                                                 job->pixels);
+                                                                 job->forward->input);
       double span = (end - start) / n;
 
       progress_phase (&job->progress, start + i * span, span, "Explaining %s at %s (%u of %u)",
@@ -1006,10 +1105,11 @@ job_explain_node (Job *job, int node, float **maps, float *raw_max, float *roi, 
       if (maps[i] == NULL)
         ok = too_large (job, error);
       else
-        ok = explain_build_roi (job->settings->roi_mode, job->selection, job->labels,
+        ok = explain_build_roi (job->settings->roi_mode, job->selection, job->forward->labels,
                                 job->work_width, job->work_height, class_index, class_name, roi,
                                 error)
-             && segcam_session_explain (job->session, &options, roi, maps[i], &info, error);
+             && segcam_session_explain (job->forward->session, &options, roi, maps[i], &info,
+                                        error);
       if (ok)
         {
           char *warning = explain_zero_map_warning (job->settings, class_name, node_name,
@@ -1037,7 +1137,7 @@ job_explain (Job *job, double start, double end, GError **error)
     return too_large (job, error);
   if (job->classes->len == 0)
     {
-      int best = explain_default_class (job->labels, job->selection, job->n,
+      int best = explain_default_class (job->forward->labels, job->selection, job->n,
                                         segcam_model_n_classes (job->model));
 
       g_array_append_val (job->classes, best);
@@ -1055,7 +1155,7 @@ job_explain (Job *job, double start, double end, GError **error)
           progress_phase (&job->progress, node_start, span / 2, "Forward pass for %s",
                           segcam_model_node_name (job->model, node));
           ok = job_open_session (job, node, error)
-               && segcam_session_forward (job->session, job->pixels, error);
+               && cache_forward (job->forward, job->forward->input, error);
         }
       ok = ok && job_explain_node (job, node, job->maps + k * n_classes,
                                    job->raw_max + k * n_classes, roi,
@@ -1191,7 +1291,7 @@ job_render (Job *job, const char *model_label)
                                               job->width, job->height, "R'G'B' u8",
                                               settings->opacity);
 
-      render_segmentation (job->model, job->labels, job->work_width, job->work_height,
+      render_segmentation (job->model, job->forward->labels, job->work_width, job->work_height,
                            segmentation->buffer);
       g_ptr_array_add (result->layers, segmentation);
     }
@@ -1220,16 +1320,17 @@ job_clear (Job *job)
   g_free (job->method_label);
   if (job->warnings != NULL)
     g_ptr_array_unref (job->warnings);
-  g_free (job->labels);
   g_free (job->selection);
-  g_clear_pointer (&job->session, segcam_session_free);
+  /* A kept session outlives the job: its progress must not reach the job any more. */
+  job->forward->progress = NULL;
+  if (job->forward_owned)
+    explain_cache_free (job->forward);
   resample_kernel_free (job->ky);
   resample_kernel_free (job->kx);
   if (job->classes != NULL)
     g_array_unref (job->classes);
   if (job->nodes != NULL)
     g_array_unref (job->nodes);
-  g_free (job->pixels);
   g_free (job->progress.phase);
 }
 
@@ -1246,8 +1347,8 @@ explain_result_free (ExplainResult *result)
 
 ExplainResult *
 explain_run (const segcam_model *model, const char *model_label, const ExplainSettings *settings,
-             const ExplainSource *source, ExplainProgress progress_fn, void *progress_data,
-             GError **error)
+             const ExplainSource *source, ExplainCache *cache, ExplainProgress progress_fn,
+             void *progress_data, GError **error)
 {
   const GeglRectangle *extent = gegl_buffer_get_extent (source->pixels);
   Job job = {
@@ -1256,6 +1357,7 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
     .explain = (settings->outputs & (EXPLAIN_OUTPUT_HEAT_MAP | EXPLAIN_OUTPUT_OVERLAY)) != 0,
     .progress = { progress_fn, progress_data, 0, 0, NULL },
     .warnings = g_ptr_array_new_with_free_func (g_free),
+    .forward = cache != NULL ? cache : explain_cache_new (), .forward_owned = cache == NULL,
   };
   /* Where segmenting ends and explaining begins on the progress bar. */
   double segmented = job.explain ? 0.35 : 0.9;
@@ -1264,13 +1366,17 @@ explain_run (const segcam_model *model, const char *model_label, const ExplainSe
 
   g_return_val_if_fail ((settings->outputs & ~EXPLAIN_OUTPUTS_ALL) == 0, NULL);
 
+  job.forward->progress = engine_progress;
+  job.forward->progress_data = &job.progress;
   progress_phase (&job.progress, 0, 0.05, "Reading the layer");
   ok = job_prepare (&job, error)
        && job_open_session (&job, job.explain ? g_array_index (job.nodes, int, 0) : -1, error)
        && job_read_selection (&job, error) && job_segment (&job, segmented, error)
        && (! job.explain || job_explain (&job, segmented, 0.9, error));
-  /* The session's memory is no longer needed to colour the maps. */
-  g_clear_pointer (&job.session, segcam_session_free);
+  /* The session's memory is no longer needed to colour the maps (the labels are), unless it is
+   * kept. */
+  if (job.forward_owned)
+    g_clear_pointer (&job.forward->session, segcam_session_free);
   if (ok)
     result = job_render (&job, model_label);
   job_clear (&job);
@@ -1286,14 +1392,12 @@ struct ExplainPreview {
   GeglBuffer *pixels;          /* the same, for render_map */
   float *selection;            /* NULL: nothing selected */
   GMutex lock;                 /* held while computing */
-  /* What the forward pass was run for, and its results. */
-  const segcam_model *model;
-  int node;
-  segcam_session *session;
-  uint8_t *labels;
-  float *input;                /* the session's forward input, which SCORE and ABLATION rerun */
+  /* The forward pass on these pixels, kept while the model and the node stay. */
+  ExplainCache forward;
   gint percent;                /* of the computation in progress, atomic: the dialog polls it */
 };
+
+static void preview_progress (double fraction, const char *what, void *data);
 
 ExplainPreview *
 explain_preview_new (const ExplainSource *source, int max_size)
@@ -1322,25 +1426,16 @@ explain_preview_new (const ExplainSource *source, int max_size)
   resample_kernel_free (ky);
   resample_kernel_free (kx);
   g_mutex_init (&preview->lock);
-  preview->node = -1;
+  preview->forward.progress = preview_progress;
+  preview->forward.progress_data = preview;
   return preview;
-}
-
-static void
-preview_drop_session (ExplainPreview *preview)
-{
-  g_clear_pointer (&preview->session, segcam_session_free);
-  g_clear_pointer (&preview->labels, g_free);
-  g_clear_pointer (&preview->input, g_free);
-  preview->model = NULL;
-  preview->node = -1;
 }
 
 void
 explain_preview_forget (ExplainPreview *preview)
 {
   g_mutex_lock (&preview->lock);
-  preview_drop_session (preview);
+  explain_cache_clear (&preview->forward);
   g_mutex_unlock (&preview->lock);
 }
 
@@ -1387,34 +1482,29 @@ preview_cancelled (void *cancel)
   return g_cancellable_is_cancelled (cancel);
 }
 
-/* A new session for node and its forward pass on the preview's pixels. */
+/* The forward pass at node on the preview's pixels: the kept one when model and node stayed (the
+ * pixels never change), else a new session's, its time (with the planning) in *seconds. */
 static gboolean
-preview_forward (ExplainPreview *preview, const segcam_model *model, int node, GError **error)
+preview_forward (ExplainPreview *preview, const segcam_model *model, int node, double *seconds,
+                 GError **error)
 {
-  segcam_session_options options = {
-    .width = preview->width, .height = preview->height, .layer = node, .explain = TRUE,
-    .progress = preview_progress, .progress_data = preview,
-  };
   int channels = segcam_model_input_channels (model);
+  gint64 start = g_get_monotonic_time ();
+  float *input;
+  gboolean ok;
 
-  preview_drop_session (preview);
-  preview->session = segcam_session_new (model, &options, error);
-  if (preview->session == NULL)
+  if (! cache_open (&preview->forward, model, node, preview->width, preview->height, TRUE,
+                    error))
     return FALSE;
-  preview->input = g_new (float, preview->n * channels);
+  if (preview->forward.labels != NULL)
+    return TRUE;
+  input = g_new (float, preview->n * channels);
   babl_process (babl_fish (babl_format ("R'G'B'A float"),
                            babl_format (channels == 1 ? "Y' float" : "R'G'B' float")),
-                preview->rgba, preview->input, preview->n);
-  if (! segcam_session_forward (preview->session, preview->input, error))
-    {
-      preview_drop_session (preview);
-      return FALSE;
-    }
-  preview->labels = g_new (uint8_t, preview->n);
-  segcam_session_labels (preview->session, preview->labels);
-  preview->model = model;
-  preview->node = node;
-  return TRUE;
+                preview->rgba, input, preview->n);
+  ok = cache_forward (&preview->forward, input, error);
+  *seconds = (g_get_monotonic_time () - start) / 1e6;
+  return ok;
 }
 
 /* The steps of explain_preview_compute, with the lock held. */
@@ -1440,31 +1530,26 @@ preview_compute (ExplainPreview *preview, const segcam_model *model,
                              error))
     goto out;
   stats->node = node;
-  if (preview->model != model || preview->node != node)
-    {
-      start = g_get_monotonic_time ();
-      if (! preview_forward (preview, model, node, error))
-        goto out;
-      stats->forward_seconds = (g_get_monotonic_time () - start) / 1e6;
-    }
+  if (! preview_forward (preview, model, node, &stats->forward_seconds, error))
+    goto out;
   if (g_cancellable_set_error_if_cancelled (cancel, error))
     goto out;
 
   stats->class_index = classes->len > 0
                          ? g_array_index (classes, int, 0)
-                         : explain_default_class (preview->labels, selection, preview->n,
+                         : explain_default_class (preview->forward.labels, selection, preview->n,
                                                   segcam_model_n_classes (model));
-  options = explain_engine_options (settings, stats->class_index, preview->input);
+  options = explain_engine_options (settings, stats->class_index, preview->forward.input);
   options.cancelled = cancel != NULL ? preview_cancelled : NULL;
   options.cancel_data = cancel;
   g_atomic_int_set (&preview->percent, 0);
   start = g_get_monotonic_time ();
   roi = g_new (float, preview->n);
   map = g_new (float, preview->n);
-  if (! explain_build_roi (settings->roi_mode, selection, preview->labels, preview->width,
+  if (! explain_build_roi (settings->roi_mode, selection, preview->forward.labels, preview->width,
                            preview->height, stats->class_index,
                            segcam_model_class_name (model, stats->class_index), roi, error)
-      || ! segcam_session_explain (preview->session, &options, roi, map, NULL, error))
+      || ! segcam_session_explain (preview->forward.session, &options, roi, map, NULL, error))
     {
       g_clear_pointer (&map, g_free);
       /* One error for a cancelled computation, wherever it stopped. */

@@ -122,17 +122,36 @@ typedef struct {
 /* fraction in [0, 1], or < 0 for "busy, no estimate". */
 typedef void (*ExplainProgress) (double fraction, const char *text, void *user_data);
 
+/* What a persistent plug-in process keeps between runs: the last run's session with its forward
+ * pass, the model's input it ran on and the predicted labels. A run with the same model (the same
+ * segcam_model), target node, working size and segmentation-or-explanation finds the session
+ * planned; if the layer it reads then gives the same input, bit for bit, the forward pass is
+ * not run again either, so another class, ROI, score or method costs only its backward passes.
+ * Any other input (an edited layer, another layer or image) costs a forward pass in the kept
+ * session. The results are those of a run without a cache: the same session, the same input. */
+typedef struct ExplainCache ExplainCache;
+
+ExplainCache *explain_cache_new (void);
+/* Drops the session and its forward pass, giving back their memory: call before the model they
+ * were made with is freed. */
+void explain_cache_clear (ExplainCache *cache);
+void explain_cache_free (ExplainCache *cache);
+
 /* Runs everything and returns the layers to create, or NULL with a one-line error (unknown class
- * or layer, empty ROI, image too large, ...). model_label names the model in layer names. */
+ * or layer, empty ROI, image too large, ...). model_label names the model in layer names. cache
+ * (NULL: none) keeps the forward pass for the next run, and gives this one the last run's when
+ * it fits. */
 ExplainResult *explain_run (const segcam_model *model, const char *model_label,
                             const ExplainSettings *settings, const ExplainSource *source,
-                            ExplainProgress progress, void *progress_data, GError **error);
+                            ExplainCache *cache, ExplainProgress progress, void *progress_data,
+                            GError **error);
 void explain_result_free (ExplainResult *result);
 
 /* ---- the dialog's live preview ------------------------------------------------------------ */
 
-/* The layer downscaled once, with a session that keeps its forward pass between explanations:
- * a new class, ROI mode or score costs one backward pass, a new layer or model a forward too.
+/* The layer downscaled once, with a session that keeps its forward pass between explanations
+ * (an ExplainCache): a new class, ROI mode or score costs one backward pass, a new layer or
+ * model a forward too.
  * explain_preview_compute may run in a worker thread while the dialog calls
  * explain_preview_render from the main loop; computations must not overlap each other. */
 typedef struct ExplainPreview ExplainPreview;

@@ -18,6 +18,12 @@ gimp_common_help_dir (void)
 }
 
 gboolean
+gimp_common_persistent_enabled (void)
+{
+  return g_strcmp0 (g_getenv (SEGCAM_PERSISTENT_ENV), "0") != 0;
+}
+
+gboolean
 gimp_common_check_source (gboolean plain_layer, gboolean indexed, GError **error)
 {
   const gchar *problem = NULL;
@@ -64,13 +70,83 @@ report_progress (double fraction, const char *text, void *user_data)
   gimp_progress_update (fraction);
 }
 
+GimpCommonKeep *
+gimp_common_keep_new (void)
+{
+  GimpCommonKeep *keep = g_new0 (GimpCommonKeep, 1);
+
+  keep->forward = explain_cache_new ();
+  return keep;
+}
+
+void
+gimp_common_keep_clear (GimpCommonKeep *keep)
+{
+  /* The forward pass's session points into the model. */
+  explain_cache_clear (keep->forward);
+  g_clear_pointer (&keep->model, segcam_model_free);
+  g_clear_pointer (&keep->path, g_free);
+  keep->image = NULL;
+}
+
+void
+gimp_common_keep_free (GimpCommonKeep *keep)
+{
+  if (keep == NULL)
+    return;
+  gimp_common_keep_clear (keep);
+  explain_cache_free (keep->forward);
+  g_free (keep);
+}
+
+/* The model at path: keep's when it was loaded from that file as it is now, else loaded and
+ * kept instead (a file that cannot be looked at is loaded, or fails to, and not kept). */
+static segcam_model *
+keep_model (GimpCommonKeep *keep, const gchar *path, GError **error)
+{
+  GFile *file = g_file_new_for_path (path);
+  GFileInfo *info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                                       G_FILE_ATTRIBUTE_TIME_MODIFIED ","
+                                       G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC,
+                                       G_FILE_QUERY_INFO_NONE, NULL, NULL);
+  gboolean known = info != NULL;
+  goffset size = 0;
+  guint64 mtime = 0;
+  segcam_model *model;
+
+  g_object_unref (file);
+  if (known)
+    {
+      size = g_file_info_get_size (info);
+      mtime = g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_TIME_MODIFIED)
+                * G_USEC_PER_SEC
+              + g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC);
+      g_object_unref (info);
+      if (keep->model != NULL && strcmp (keep->path, path) == 0 && keep->size == size
+          && keep->mtime_usec == mtime)
+        return keep->model;
+    }
+  gimp_common_keep_clear (keep);
+  model = segcam_model_load (path, error);
+  if (model != NULL && known)
+    {
+      keep->model = model;
+      keep->path = g_strdup (path);
+      keep->size = size;
+      keep->mtime_usec = mtime;
+    }
+  return model;
+}
+
 /* The whole computation of a run, with GIMP's progress bar: loads the model model_setting names
- * (unless model is given), then runs the job on source. The model and the source's buffers are
+ * (unless model is given; from keep when it holds it), then runs the job on source, with keep's
+ * forward pass when the model is keep's. The model (unless keep's) and the source's buffers are
  * released here either way. Returns the layers to create, or NULL with an error. Touches no
  * image. */
 static ExplainResult *
 compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model,
-         const ExplainSettings *settings, ExplainSource *source, GError **error)
+         const ExplainSettings *settings, ExplainSource *source, GimpCommonKeep *keep,
+         GError **error)
 {
   gchar *path = model_files_resolve (model_setting, model_dir, error);
   gchar *label = NULL, *shown = NULL;
@@ -84,10 +160,12 @@ compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model
     {
       gimp_progress_set_text_printf ("Loading the model %s", label);
       gimp_progress_pulse ();
-      model = segcam_model_load (path, error);
+      model = keep != NULL ? keep_model (keep, path, error) : segcam_model_load (path, error);
     }
   if (model != NULL)
-    result = explain_run (model, label, settings, source, report_progress, &shown, error);
+    result = explain_run (model, label, settings, source,
+                          keep != NULL && model == keep->model ? keep->forward : NULL,
+                          report_progress, &shown, error);
   if (result != NULL)
     {
       char *advice = segcam_advise_model (model, model_files_is_onnx (path));
@@ -99,7 +177,8 @@ compute (const gchar *model_dir, const gchar *model_setting, segcam_model *model
 
 out:
   explain_source_clear (source);
-  segcam_model_free (model);
+  if (keep == NULL || model != keep->model)
+    segcam_model_free (model);
   g_free (shown);
   g_free (label);
   g_free (path);
@@ -218,7 +297,7 @@ GimpCommonItem
 gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonItem drawable,
                  const gchar *model_dir, const gchar *model_setting, segcam_model *model,
                  const ExplainSettings *settings, gboolean grouped, gboolean interactive,
-                 GError **error)
+                 GimpCommonKeep *keep, GError **error)
 {
   ExplainSource source = { NULL };
   ExplainResult *result;
@@ -232,7 +311,9 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
   bounds.x = source.offset_x;
   bounds.y = source.offset_y;
 
-  result = compute (model_dir, model_setting, model, settings, &source, error);
+  result = compute (model_dir, model_setting, model, settings, &source, keep, error);
+  if (keep != NULL && keep->model != NULL)
+    keep->image = image;
   if (result != NULL)
     created = insert_layers (seam, image, drawable, &bounds, gray, result, settings->colormap,
                              grouped);

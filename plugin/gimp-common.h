@@ -23,6 +23,26 @@ G_BEGIN_DECLS
  * signature: Seg-Grad-CAM with mean weights). */
 #define SEGCAM_EXPLAIN_METHOD_PROC "plug-in-segcam-explain-method"
 #define SEGCAM_HEAT_MAP_SELECT_PROC "plug-in-segcam-heat-map-select"
+/* The persistent process (plugin/README.md, "The persistent process"): a procedure of the same
+ * executable that GIMP keeps running once started, and the temporary procedure it installs,
+ * which runs Explain with every setting, the dialog's too, as arguments. Explain starts the
+ * former when the latter does not exist yet; SEGCAM_PERSISTENT_ENV=0 in GIMP's environment
+ * runs every Explain in a process of its own instead. */
+#define SEGCAM_PERSISTENT_PROC "plug-in-segcam-persistent"
+#define SEGCAM_PERSISTENT_RUN_PROC "plug-in-segcam-persistent-explain"
+#define SEGCAM_PERSISTENT_ENV "SEGCAM_PERSISTENT"
+#define SEGCAM_PERSISTENT_BLURB "The Seg-Grad-CAM plug-in's persistent process"
+#define SEGCAM_PERSISTENT_HELP                                                                  \
+  "Started by plug-in-segcam-explain when needed, not to be called: it stays running until "   \
+  "GIMP quits and runs Explain through " SEGCAM_PERSISTENT_RUN_PROC ", keeping the model and "  \
+  "the network's forward pass between runs, so that another class or selection on the same "   \
+  "layer costs only the backward pass. " SEGCAM_PERSISTENT_ENV "=0 in GIMP's environment "     \
+  "turns it off."
+#define SEGCAM_PERSISTENT_RUN_HELP                                                              \
+  "plug-in-segcam-explain-method's arguments, then the dialog's options (max-size, map-alpha, " \
+  "legend), run in the persistent process; plug-in-segcam-explain calls it."
+/* How long the persistent process keeps the model and the forward pass without a run. */
+#define SEGCAM_PERSISTENT_IDLE_MINUTES 10
 #define SEGCAM_BINARY        "seg-grad-cam"
 #define SEGCAM_MENU_PATH     "<Image>/Filters/Seg-Grad-CAM"
 #define SEGCAM_IMAGE_TYPES   "RGB*, GRAY*"
@@ -171,6 +191,10 @@ G_BEGIN_DECLS
 #define SEGCAM_RETURN_GROUP "The created layer group"
 #define SEGCAM_RETURN_SEGMENTATION "The created segmentation layer"
 
+/* Whether Explain may hand its runs to the persistent process: unless SEGCAM_PERSISTENT_ENV is
+ * "0". */
+gboolean gimp_common_persistent_enabled (void);
+
 /* The help folder beside the plug-in; free with g_free. */
 gchar *gimp_common_help_dir (void);
 
@@ -256,6 +280,24 @@ typedef struct {
 gchar *gimp_common_last_model (const GimpCommonSeam *seam);
 void gimp_common_remember_model (const GimpCommonSeam *seam, const gchar *model_setting);
 
+/* What the persistent process (plugin/README.md, "The persistent process") keeps between runs:
+ * the last model loaded, known by its file's path, size and modification time, so that a file
+ * changed since is loaded again, and the last run's forward pass with that model (explain-job.h,
+ * ExplainCache) with the image it was run on. */
+typedef struct {
+  gchar *path;                /* NULL: no model kept */
+  goffset size;
+  guint64 mtime_usec;
+  segcam_model *model;
+  ExplainCache *forward;
+  GimpCommonItem image;       /* the kept forward pass's image; NULL: none */
+} GimpCommonKeep;
+
+GimpCommonKeep *gimp_common_keep_new (void);
+/* Drops the model and the forward pass, and gives back their memory. */
+void gimp_common_keep_clear (GimpCommonKeep *keep);
+void gimp_common_keep_free (GimpCommonKeep *keep);
+
 /* One run on drawable of image, up to the changed image: loads the model model_setting names
  * (unless model is given: a dialog loaded it already, and it is released here either way), runs
  * the job with GIMP's progress bar and, only if that succeeds, adds the layers above drawable
@@ -263,13 +305,14 @@ void gimp_common_remember_model (const GimpCommonSeam *seam, const gchar *model_
  * group — in a layer group of their own when grouped, after converting a grayscale image to RGB
  * so that they are in colour — and leaves drawable the active layer, so that Repeat works on it
  * again. The run's warnings go into the result's parasite and, when interactive, to the user.
- * Returns the group, or the first layer when not grouped; NULL with an error, the image as it
- * was. */
+ * With keep (NULL: nothing is kept), the model comes from keep when its file is unchanged, and
+ * the run's forward pass stays there for the next one (unless model is given). Returns the
+ * group, or the first layer when not grouped; NULL with an error, the image as it was. */
 GimpCommonItem gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image,
                                 GimpCommonItem drawable, const gchar *model_dir,
                                 const gchar *model_setting, segcam_model *model,
                                 const ExplainSettings *settings, gboolean grouped,
-                                gboolean interactive, GError **error);
+                                gboolean interactive, GimpCommonKeep *keep, GError **error);
 
 /* plug-in-segcam-heat-map-select on drawable, a heat-map layer of image, in one undo group:
  * the pixels whose map value reaches threshold (0..1) become the selection, or a new channel

@@ -55,15 +55,23 @@ static const SegmentVals segment_defaults = {
   { GIMP_PDB_FLOAT, "opacity", SEGCAM_ARG_OPACITY },                                          \
   { GIMP_PDB_INT32, "outputs", SEGCAM_ARG_OUTPUTS }
 
+#define METHOD_ARGS                                                                           \
+  { GIMP_PDB_STRING, "method", SEGCAM_ARG_METHOD },                                           \
+  { GIMP_PDB_INT32, "weights", SEGCAM_ARG_WEIGHTS },                                          \
+  { GIMP_PDB_INT32, "pool", SEGCAM_ARG_POOL },                                                \
+  { GIMP_PDB_INT32, "pool-mode", SEGCAM_ARG_POOL_MODE },                                      \
+  { GIMP_PDB_INT32, "sweep", SEGCAM_ARG_SWEEP },                                              \
+  { GIMP_PDB_INT32, "max-channels", SEGCAM_ARG_MAX_CHANNELS }
+
 static const GimpParamDef explain_args[] = { EXPLAIN_ARGS };
-static const GimpParamDef explain_method_args[] = {
+static const GimpParamDef explain_method_args[] = { EXPLAIN_ARGS, METHOD_ARGS };
+/* The persistent process's Explain: explain-method's arguments, then the dialog's options. */
+static const GimpParamDef persistent_run_args[] = {
   EXPLAIN_ARGS,
-  { GIMP_PDB_STRING, "method", SEGCAM_ARG_METHOD },
-  { GIMP_PDB_INT32, "weights", SEGCAM_ARG_WEIGHTS },
-  { GIMP_PDB_INT32, "pool", SEGCAM_ARG_POOL },
-  { GIMP_PDB_INT32, "pool-mode", SEGCAM_ARG_POOL_MODE },
-  { GIMP_PDB_INT32, "sweep", SEGCAM_ARG_SWEEP },
-  { GIMP_PDB_INT32, "max-channels", SEGCAM_ARG_MAX_CHANNELS },
+  METHOD_ARGS,
+  { GIMP_PDB_INT32, "max-size", SEGCAM_ARG_MAX_SIZE },
+  { GIMP_PDB_INT32, "map-alpha", SEGCAM_MAP_ALPHA_HELP },
+  { GIMP_PDB_INT32, "legend", SEGCAM_LEGEND_HELP },
 };
 static const GimpParamDef explain_return[] = {
   { GIMP_PDB_LAYER, "group", SEGCAM_RETURN_GROUP },
@@ -112,6 +120,12 @@ query (void)
                           SEGCAM_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS (segment_args),
                           G_N_ELEMENTS (segment_return), segment_args, segment_return);
   gimp_plugin_menu_register (SEGCAM_SEGMENT_PROC, SEGCAM_MENU_PATH);
+
+  /* An extension without arguments: GIMP starts it when it starts, and it stays until GIMP
+   * quits. */
+  gimp_install_procedure (SEGCAM_PERSISTENT_PROC, SEGCAM_PERSISTENT_BLURB, SEGCAM_PERSISTENT_HELP,
+                          SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE, NULL, NULL,
+                          GIMP_EXTENSION, 0, 0, NULL, NULL);
 
   gimp_install_procedure (SEGCAM_HEAT_MAP_SELECT_PROC, SEGCAM_HEAT_MAP_SELECT_BLURB,
                           SEGCAM_HEAT_MAP_SELECT_HELP, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT,
@@ -213,6 +227,23 @@ read_explain_method_args (const GimpParam *param, gpointer data, GError **error)
          && check_range (vals->pool_mode, SEGCAM_POOL_MAX, SEGCAM_POOL_MEAN, "pool-mode", error)
          && check_range (vals->sweep, EXPLAIN_SWEEP_NONE, EXPLAIN_SWEEP_LAYERS, "sweep", error)
          && check_range (vals->max_channels, 0, G_MAXINT32, "max-channels", error);
+}
+
+/* The persistent process's Explain: explain-method's arguments, then the dialog's options. */
+static gboolean
+read_persistent_args (const GimpParam *param, gpointer data, GError **error)
+{
+  ExplainVals *vals = data;
+
+  if (! read_explain_method_args (param, data, error))
+    return FALSE;
+  vals->max_size = param[17].data.d_int32;
+  vals->map_alpha = param[18].data.d_int32;
+  vals->legend = param[19].data.d_int32;
+  return check_range (vals->max_size, EXPLAIN_MIN_MAX_SIZE, EXPLAIN_MAX_MAX_SIZE, "max-size",
+                      error)
+         && check_range (vals->map_alpha, 0, 1, "map-alpha", error)
+         && check_range (vals->legend, 0, 1, "legend", error);
 }
 
 static gboolean
@@ -411,6 +442,7 @@ typedef struct {
   gsize n_args;
   gsize vals_size;
   gboolean grouped;            /* the new layers go into a layer group of their own */
+  gboolean persistent;         /* runs in the persistent process when it can (ExplainVals) */
   gboolean (*dialog) (gpointer vals, gint32 image, gint32 drawable, const gchar *model_dir,
                       segcam_model **model);
   gboolean (*read_args) (const GimpParam *param, gpointer vals, GError **error);
@@ -484,15 +516,15 @@ segment_model (gpointer vals, gsize *size)
 }
 
 static const Procedure explain_procedure = {
-  SEGCAM_EXPLAIN_PROC, G_N_ELEMENTS (explain_args), sizeof (ExplainVals), TRUE,
+  SEGCAM_EXPLAIN_PROC, G_N_ELEMENTS (explain_args), sizeof (ExplainVals), TRUE, TRUE,
   explain_dialog, read_explain_args, explain_settings, explain_model,
 };
 static const Procedure explain_method_procedure = {
   SEGCAM_EXPLAIN_METHOD_PROC, G_N_ELEMENTS (explain_method_args), sizeof (ExplainVals), TRUE,
-  explain_dialog, read_explain_method_args, explain_settings, explain_model,
+  TRUE, explain_dialog, read_explain_method_args, explain_settings, explain_model,
 };
 static const Procedure segment_procedure = {
-  SEGCAM_SEGMENT_PROC, G_N_ELEMENTS (segment_args), sizeof (SegmentVals), FALSE,
+  SEGCAM_SEGMENT_PROC, G_N_ELEMENTS (segment_args), sizeof (SegmentVals), FALSE, FALSE,
   segment_dialog, read_segment_args, segment_settings, segment_model,
 };
 
@@ -509,6 +541,55 @@ inherit_model (const Procedure *proc, gpointer vals)
   g_free (last);
 }
 
+/* Hands an Explain run with vals to the persistent process. FALSE when there is none (turned
+ * off, or it did not start) or it died in the run: the caller runs it itself. Else *status, and
+ * *created or the error, are its run's. */
+static gboolean
+run_persistent (const ExplainVals *vals, GimpRunMode run_mode, gint32 image, gint32 drawable,
+                GimpPDBStatusType *status, gint32 *created, GError **error)
+{
+  GimpParam *values;
+  gint n;
+
+  if (! gimp_common_persistent_enabled ()
+      || ! gimp_procedural_db_proc_exists (SEGCAM_PERSISTENT_RUN_PROC))
+    return FALSE;
+  /* Its errors come back to this process, which shows them or returns them; GIMP must not
+   * show them as well. */
+  gimp_plugin_set_pdb_error_handler (GIMP_PDB_ERROR_HANDLER_PLUGIN);
+  values = gimp_run_procedure (SEGCAM_PERSISTENT_RUN_PROC, &n,
+                               GIMP_PDB_INT32, run_mode, GIMP_PDB_IMAGE, image,
+                               GIMP_PDB_DRAWABLE, drawable, GIMP_PDB_STRING, vals->model,
+                               GIMP_PDB_STRING, vals->classes, GIMP_PDB_STRING, vals->layer,
+                               GIMP_PDB_INT32, vals->roi_mode, GIMP_PDB_INT32, vals->score,
+                               GIMP_PDB_INT32, vals->colormap, GIMP_PDB_FLOAT, vals->opacity,
+                               GIMP_PDB_INT32, vals->outputs,
+                               GIMP_PDB_STRING, segcam_method_name (vals->method),
+                               GIMP_PDB_INT32, vals->weights, GIMP_PDB_INT32, vals->pool,
+                               GIMP_PDB_INT32, vals->pool_mode, GIMP_PDB_INT32, vals->sweep,
+                               GIMP_PDB_INT32, vals->max_channels, GIMP_PDB_INT32, vals->max_size,
+                               GIMP_PDB_INT32, vals->map_alpha, GIMP_PDB_INT32, vals->legend,
+                               GIMP_PDB_END);
+  gimp_plugin_set_pdb_error_handler (GIMP_PDB_ERROR_HANDLER_INTERNAL);
+  *status = values[0].data.d_status;
+  /* A failure that took the process with it (a crash; not a cancel, which ends it too) is not
+   * the run's: the caller runs it itself. */
+  if (*status != GIMP_PDB_SUCCESS && *status != GIMP_PDB_CANCEL
+      && ! gimp_procedural_db_proc_exists (SEGCAM_PERSISTENT_RUN_PROC))
+    {
+      gimp_destroy_params (values, n);
+      return FALSE;
+    }
+  if (*status == GIMP_PDB_SUCCESS && n > 1)
+    *created = values[1].data.d_layer;
+  else if (*status != GIMP_PDB_SUCCESS && *status != GIMP_PDB_CANCEL)
+    g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT,
+                         n > 1 && values[1].type == GIMP_PDB_STRING ? values[1].data.d_string
+                                                                     : gimp_get_pdb_error ());
+  gimp_destroy_params (values, n);
+  return TRUE;
+}
+
 /* Runs proc with vals (its defaults on entry); the status for values[0]. */
 static GimpPDBStatusType
 run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint nparams,
@@ -519,6 +600,7 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
   ExplainSettings settings;
   const gchar *model_setting;
   GimpCommonItem layer;
+  GimpPDBStatusType status;
 
   if (! gimp_common_check_source (gimp_item_is_layer (drawable)
                                     && ! gimp_item_is_group (drawable),
@@ -542,17 +624,24 @@ run_procedure (const Procedure *proc, gpointer vals, GimpRunMode run_mode, gint 
     }
 
   model_setting = proc->settings (vals, &settings);
-  layer = gimp_common_run (&seam, ITEM (image), ITEM (drawable), model_dir, model_setting, model,
-                           &settings, proc->grouped, run_mode != GIMP_RUN_NONINTERACTIVE, error);
-  if (layer == NULL)
-    return GIMP_PDB_EXECUTION_ERROR;
-  *created = ID (layer);
-  if (run_mode == GIMP_RUN_INTERACTIVE)
+  if (proc->persistent
+      && run_persistent (vals, run_mode, image, drawable, &status, created, error))
+    /* The dialog's model stays unused: the persistent process keeps its own. */
+    segcam_model_free (model);
+  else
+    {
+      layer = gimp_common_run (&seam, ITEM (image), ITEM (drawable), model_dir, model_setting,
+                               model, &settings, proc->grouped,
+                               run_mode != GIMP_RUN_NONINTERACTIVE, NULL, error);
+      status = layer != NULL ? GIMP_PDB_SUCCESS : GIMP_PDB_EXECUTION_ERROR;
+      *created = layer != NULL ? ID (layer) : -1;
+    }
+  if (status == GIMP_PDB_SUCCESS && run_mode == GIMP_RUN_INTERACTIVE)
     {
       gimp_set_data (proc->name, vals, proc->vals_size);
       gimp_common_remember_model (&seam, model_setting);
     }
-  return GIMP_PDB_SUCCESS;
+  return status;
 }
 
 /* An error for the user who ran the filter from a menu, in a message dialog. */
@@ -604,37 +693,14 @@ run_select (GimpRunMode run_mode, gint nparams, const GimpParam *param, gint32 *
   return GIMP_PDB_SUCCESS;
 }
 
+/* The return values of a run: the status, then what it created or, unless shown to the user
+ * (show: a message dialog, as for a run from the menu), the PDB error string. */
 static void
-run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
-     GimpParam **return_vals)
+return_values (GimpPDBStatusType status, GimpPDBArgType created_type, gint32 created,
+               const GError *error, gboolean show, gint *nreturn_vals, GimpParam **return_vals)
 {
   static GimpParam values[2];
   static gchar *message;
-  GimpRunMode run_mode = param[0].data.d_int32;
-  gchar *model_dir = model_files_dir (gimp_get_progname ());
-  GimpPDBStatusType status;
-  GError *error = NULL;
-  gint32 created = -1;
-
-  gegl_init (NULL, NULL);
-
-  if (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0 || strcmp (name, SEGCAM_EXPLAIN_METHOD_PROC) == 0)
-    {
-      ExplainVals vals = explain_defaults;
-
-      status = run_procedure (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0 ? &explain_procedure
-                                                                      : &explain_method_procedure,
-                              &vals, run_mode, nparams, param, model_dir, &created, &error);
-    }
-  else if (strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0)
-    status = run_select (run_mode, nparams, param, &created, &error);
-  else
-    {
-      SegmentVals vals = segment_defaults;
-
-      status = run_procedure (&segment_procedure, &vals, run_mode, nparams, param, model_dir,
-                              &created, &error);
-    }
 
   *nreturn_vals = 1;
   *return_vals = values;
@@ -643,17 +709,14 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
   if (status == GIMP_PDB_SUCCESS)
     {
       *nreturn_vals = 2;
-      values[1].type = strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0 ? GIMP_PDB_CHANNEL
-                                                                      : GIMP_PDB_LAYER;
+      values[1].type = created_type;
       values[1].data.d_int32 = created;
-      if (run_mode != GIMP_RUN_NONINTERACTIVE)
-        gimp_displays_flush ();
     }
   else if (error != NULL)
     {
       /* Users get a message dialog; scripts get the PDB error string (GIMP would show that
        * string too when the filter runs from a menu, so the user would read it twice). */
-      if (run_mode == GIMP_RUN_NONINTERACTIVE)
+      if (! show)
         {
           g_free (message);
           message = g_strdup (error->message);
@@ -664,6 +727,139 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
       else
         show_error (error->message);
     }
+}
+
+/* ---- the persistent process --------------------------------------------------------------- */
+
+/* What the persistent process keeps, and since when it has not run. */
+static struct {
+  GimpCommonKeep *keep;
+  gint64 last_run;             /* g_get_monotonic_time () */
+  gboolean busy;               /* a run is in progress */
+} persistent;
+
+/* SEGCAM_PERSISTENT_RUN_PROC: an Explain run with every setting as arguments (the caller has
+ * settled the run mode's values), on the kept model and forward pass. Errors always go back to
+ * the caller, which shows them or returns them. */
+static void
+run_persistent_explain (const gchar *name, gint nparams, const GimpParam *param,
+                        gint *nreturn_vals, GimpParam **return_vals)
+{
+  GimpRunMode run_mode = param[0].data.d_int32;
+  gint32 image = param[1].data.d_image, drawable = param[2].data.d_drawable;
+  gchar *model_dir = model_files_dir (gimp_get_progname ());
+  ExplainVals vals = explain_defaults;
+  ExplainSettings settings;
+  GimpCommonItem layer = NULL;
+  GimpPDBStatusType status = GIMP_PDB_CALLING_ERROR;
+  GError *error = NULL;
+
+  if (check_nparams (nparams, G_N_ELEMENTS (persistent_run_args), &error)
+      && read_persistent_args (param, &vals, &error))
+    {
+      const gchar *model_setting = explain_settings (&vals, &settings);
+      /* A call that arrives while a run waits for GIMP (libgimp handles it inside that run's
+       * PDB calls) must not touch the kept state the outer run is using. */
+      GimpCommonKeep *keep = persistent.busy ? NULL : persistent.keep;
+
+      persistent.busy = TRUE;
+      layer = gimp_common_run (&seam, ITEM (image), ITEM (drawable), model_dir, model_setting,
+                               NULL, &settings, TRUE, run_mode != GIMP_RUN_NONINTERACTIVE, keep,
+                               &error);
+      /* Still busy when this run was nested in another. */
+      persistent.busy = keep == NULL;
+      status = layer != NULL ? GIMP_PDB_SUCCESS : GIMP_PDB_EXECUTION_ERROR;
+    }
+  persistent.last_run = g_get_monotonic_time ();
+  return_values (status, GIMP_PDB_LAYER, ID (layer), error, FALSE, nreturn_vals, return_vals);
+  g_clear_error (&error);
+  g_free (model_dir);
+}
+
+/* SEGCAM_PERSISTENT_PROC, which GIMP runs when it starts: installs the Explain procedure above,
+ * tells GIMP it is ready, then serves it until GIMP quits (libgimp ends the process then). It
+ * loads nothing before the first run. Between runs it checks, every few
+ * seconds, whether the kept forward pass's image is still open, and drops what it keeps when
+ * the image is closed or after SEGCAM_PERSISTENT_IDLE_MINUTES without a run. */
+static void
+serve (void)
+{
+  const guint poll_ms = 5000;
+
+  persistent.keep = gimp_common_keep_new ();
+  gimp_install_temp_proc (SEGCAM_PERSISTENT_RUN_PROC, SEGCAM_EXPLAIN_METHOD_BLURB,
+                          SEGCAM_PERSISTENT_RUN_HELP, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT,
+                          SEGCAM_DATE, NULL, SEGCAM_IMAGE_TYPES, GIMP_TEMPORARY,
+                          G_N_ELEMENTS (persistent_run_args), G_N_ELEMENTS (explain_return),
+                          persistent_run_args, explain_return, run_persistent_explain);
+  gimp_extension_ack ();
+  for (;;)
+    {
+      gimp_extension_process (poll_ms);
+      if (persistent.keep->model == NULL)
+        continue;
+      if (g_get_monotonic_time () - persistent.last_run
+            > (gint64) SEGCAM_PERSISTENT_IDLE_MINUTES * 60 * G_USEC_PER_SEC
+          || (persistent.keep->image != NULL
+              && ! gimp_image_is_valid (ID (persistent.keep->image))))
+        gimp_common_keep_clear (persistent.keep);
+    }
+}
+
+/* ---- the entry point ---------------------------------------------------------------------- */
+
+static void
+run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
+     GimpParam **return_vals)
+{
+  GimpRunMode run_mode;
+  gchar *model_dir;
+  GimpPDBStatusType status;
+  GError *error = NULL;
+  gint32 created = -1;
+  gboolean select = strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0;
+
+  /* A plug-in's PDB call waits for the procedure it calls to return, so the persistent process
+   * cannot be started by Explain: GIMP starts it (an extension without arguments) when it
+   * starts; turned off, it ends at once and Explain runs in its own process. */
+  if (strcmp (name, SEGCAM_PERSISTENT_PROC) == 0)
+    {
+      if (gimp_common_persistent_enabled ())
+        {
+          gegl_init (NULL, NULL);
+          serve ();
+        }
+      return_values (GIMP_PDB_SUCCESS, GIMP_PDB_LAYER, -1, NULL, FALSE, nreturn_vals,
+                     return_vals);
+      *nreturn_vals = 1;
+      return;
+    }
+
+  gegl_init (NULL, NULL);
+  run_mode = param[0].data.d_int32;
+  model_dir = model_files_dir (gimp_get_progname ());
+  if (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0 || strcmp (name, SEGCAM_EXPLAIN_METHOD_PROC) == 0)
+    {
+      ExplainVals vals = explain_defaults;
+
+      status = run_procedure (strcmp (name, SEGCAM_EXPLAIN_PROC) == 0 ? &explain_procedure
+                                                                      : &explain_method_procedure,
+                              &vals, run_mode, nparams, param, model_dir, &created, &error);
+    }
+  else if (select)
+    status = run_select (run_mode, nparams, param, &created, &error);
+  else
+    {
+      SegmentVals vals = segment_defaults;
+
+      status = run_procedure (&segment_procedure, &vals, run_mode, nparams, param, model_dir,
+                              &created, &error);
+    }
+
+  return_values (status, select ? GIMP_PDB_CHANNEL : GIMP_PDB_LAYER, created, error,
+                 run_mode != GIMP_RUN_NONINTERACTIVE, nreturn_vals, return_vals);
+  if (status == GIMP_PDB_SUCCESS && run_mode != GIMP_RUN_NONINTERACTIVE)
+    gimp_displays_flush ();
   g_clear_error (&error);
   g_free (model_dir);
 

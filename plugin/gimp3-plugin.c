@@ -506,7 +506,7 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       created = error != NULL ? NULL
                 : gimp_common_run (&seam, image, drawable, model_dir, model_setting, model,
                                    &settings, explain, run_mode != GIMP_RUN_NONINTERACTIVE,
-                                   &error);
+                                   NULL, &error);
       if (created == NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
       else if (run_mode == GIMP_RUN_INTERACTIVE)

@@ -196,7 +196,7 @@ def run_gimp(args, work, profile, entry, wrapper=(), extra_env=None, timeout=300
                           cwd=work)
     print("# %s: %.1f s in GIMP" % (entry, time.monotonic() - start))
     log = done.stdout.decode("utf-8", "replace")
-    with open(os.path.join(work, entry + ".log"), "w") as f:
+    with open(os.path.join(work, re.sub(r"[^\w-]+", "-", entry) + ".log"), "w") as f:
         f.write(log)
     return log
 
@@ -559,6 +559,34 @@ def check_heat_map_select(results, work):
         results.check("heat-map-to-selection", False, str(e))
 
 
+# The heat maps segcam-persistent-tests exports, each under both runs' prefixes.
+PERSISTENT_FILES = ["class1.png", "class2.png", "segmentation.png", "selection.png", "score.png",
+                    "after-score.png", "inverted.png", "gray-model.png", "model-again.png",
+                    "other-image.png"]
+
+
+def check_persistent(args, results, work, profile):
+    """The same explanations through the persistent process and, with SEGCAM_PERSISTENT=0, each
+    in a fresh process: identical pixels."""
+    for prefix, persistent, env in (("kept", "#t", None),
+                                    ("fresh", "#f", {"SEGCAM_PERSISTENT": "0"})):
+        log = run_gimp(args, work, profile,
+                       'segcam-persistent-tests "%s" %s' % (prefix, persistent), extra_env=env)
+        results.scheme(log, ["persistent-" + prefix])
+        results.check("persistent-clean-exit-" + prefix, not unclean(log, args.api),
+                      "leaks, crashes or warnings on the console: see %s" % work)
+    for name in PERSISTENT_FILES:
+        compare(results, "persistent-same-" + name[:-4], work, "kept-" + name, "fresh-" + name)
+    # The edited layer's map is its own, not the kept forward pass's (same class and selection).
+    try:
+        _, _, inverted = colour_planes(os.path.join(work, "kept-inverted.png"), 3)
+        _, _, before = colour_planes(os.path.join(work, "kept-selection.png"), 3)
+        results.check("persistent-edited-layer", inverted != before,
+                      "the inverted layer's heat map is the one before the edit")
+    except (OSError, ValueError) as e:
+        results.check("persistent-edited-layer", False, str(e))
+
+
 def dialog_lines(log):
     return [m.group(1) for m in re.finditer(r"segcam-dialog: (.*)", log)]
 
@@ -651,6 +679,7 @@ def main():
         log = run_gimp(args, work, profile, "segcam-batch-tests")
         results.scheme(log, BATCH_TESTS)
         check_batch_outputs(args, results, work, log, profile)
+        check_persistent(args, results, work, profile)
         check_dialogs(args, results, work, profile)
     finally:
         if args.keep or results.failed:

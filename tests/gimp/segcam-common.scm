@@ -14,7 +14,8 @@
 ; st-offsets st-size st-opacity st-gray? st-has-selection? st-selection-value st-selection-channel
 ; st-save st-explain-mode st-segment st-convert-indexed st-out-of-range st-repeat-error
 ; st-store-last-classes st-store-last-options st-test-registration st-test-errors-more
-; st-explain-method st-heat-map-select st-heat-map-select-mode st-parasite st-channels.
+; st-explain-method st-heat-map-select st-heat-map-select-mode st-parasite st-channels st-invert
+; st-persistent-running?.
 ;
 ; The fixture rgb.png (48 x 40) has red squares at x 8..21, y 8..23 and x 36..40, y 30..34, a
 ; green bar at x 26..31, y 4..36 and a blue square at x 38..45, y 6..13 on a dark background; the
@@ -655,6 +656,68 @@
   (st-test "sweep-layers" st-test-sweep-layers)
   (st-test "warnings" st-test-warnings)
   (st-test "heat-map-select" st-test-heat-map-select))
+
+; ---- the persistent process ----------------------------------------------------------------
+
+; Run twice by the driver: as GIMP runs the plug-in (Explain hands its runs to the persistent
+; process, which keeps the model and the forward pass between them) and with SEGCAM_PERSISTENT=0
+; (every run in a process of its own). Each run exports the same heat maps under its prefix and
+; the driver compares them pixel for pixel: a run that reused the kept forward pass must give
+; what a fresh process gives, after another class, another selection, Score-CAM's reruns of the
+; network, an edited layer (the pixels changed under the same layer), another model and another
+; image.
+(define (segcam-persistent-tests prefix persistent)
+  (st-test (string-append "persistent-" prefix)
+    (lambda ()
+      (let* ((image (st-load "rgb.png"))
+             (source (st-source image)))
+        (define (save group file)
+          (st-save image (car (st-children group)) (string-append prefix "-" file)))
+        (define (explain model classes file)
+          (save (st-explain image source model classes "" 0 0 4 100 5) file))
+        (st-select image 6 6 20 20)
+        (explain "" "digit 1" "class1.png")
+        (st-expect-equal (st-persistent-running?) persistent "persistent process running")
+        (let ((group (st-explain image source "" "digit 2" "" 0 0 4 100 5)))
+          (save group "class2.png")
+          ; The labels of the kept forward pass give the segmentation.
+          (st-save image (cadr (st-children group)) (string-append prefix "-segmentation.png")))
+        (st-select image 24 2 12 36)
+        (explain "" "digit 2" "selection.png")
+        (save (st-explain-method image source "" "digit 1" "" 0 0 4 100 1 "score" 0 2 0 0 3)
+              "score.png")
+        (explain "" "digit 1" "after-score.png")
+        (st-invert source)
+        (explain "" "digit 2" "inverted.png")
+        (explain (st-gray-model) "foreground" "gray-model.png")
+        (explain "" "digit 2" "model-again.png")
+        (gimp-image-delete image))
+      (let* ((image (st-load "gray.png"))
+             (source (st-source image)))
+        (st-save image (car (st-children (st-explain image source "" "digit 1" "" 0 0 4 100 1)))
+                 (string-append prefix "-other-image.png"))
+        (gimp-image-delete image)))))
+
+; The wall time of Explain calls as a script sees them (tests/gimp/time-persistent.py): file (an
+; absolute path) scaled to width x height, explained with model for classes-a, then classes-b,
+; then classes-b over a selection (the left half), then classes-a after the layer is inverted;
+; prints "segcam-time: first S second S selection S edited S".
+(define (segcam-time-persistent file model classes-a classes-b width height)
+  (define (now) (let ((t (gettimeofday))) (+ (car t) (/ (cadr t) 1e6))))
+  (define (timed thunk) (let ((start (now))) (thunk) (- (now) start)))
+  (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE file file)))
+         (source (begin (gimp-image-scale image width height) (st-source image)))
+         (explain (lambda (classes)
+                    (timed (lambda () (st-explain image source model classes "" 0 0 0 60 1)))))
+         (first (explain classes-a))
+         (second (explain classes-b))
+         (selection (begin (st-select image 0 0 (quotient width 2) height) (explain classes-b)))
+         (edited (begin (st-invert source) (explain classes-a))))
+    (gimp-message (string-append "segcam-time: first " (number->string first)
+                                 " second " (number->string second)
+                                 " selection " (number->string selection)
+                                 " edited " (number->string edited)))
+    (gimp-image-delete image)))
 
 ; ---- dialog tests (under Xvfb; SEGCAM_TEST_DIALOG answers the dialog) -------------------------
 

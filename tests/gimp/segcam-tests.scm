@@ -36,6 +36,10 @@
 (define (st-has-selection? image) (= 0 (car (gimp-selection-is-empty image))))
 (define (st-selection-value image x y) (car (gimp-selection-value image x y)))
 (define (st-selection-channel image) (car (gimp-image-get-selection image)))
+(define (st-invert drawable) (gimp-drawable-invert drawable FALSE))
+; Whether the persistent process has installed its Explain procedure.
+(define (st-persistent-running?)
+  (= 1 (car (gimp-procedural-db-proc-exists "plug-in-segcam-persistent-explain"))))
 (define (st-convert-indexed image)
   (gimp-image-convert-indexed image CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 0 0 ""))
 

@@ -682,6 +682,121 @@ log_progress (double fraction, const char *text, void *data)
   log->calls++;
 }
 
+/* Counts the engine's forward steps in the "Segmenting" phase ("Segmenting …: conv …"). */
+static void
+count_forward_steps (double fraction, const char *text, void *data)
+{
+  if (g_str_has_prefix (text, "Segmenting") && strstr (text, ": ") != NULL)
+    (*(int *) data)++;
+}
+
+/* Both results have the same layers, byte for byte in each layer's own format. */
+static void
+check_same_result (const ExplainResult *got, const ExplainResult *want)
+{
+  g_assert_cmpstr (got->group_name, ==, want->group_name);
+  g_assert_cmpint (got->layers->len, ==, want->layers->len);
+  for (guint i = 0; i < want->layers->len; i++)
+    {
+      GeglBuffer *a = layer_at (got, i)->buffer, *b = layer_at (want, i)->buffer;
+      const Babl *format = gegl_buffer_get_format (b);
+      const GeglRectangle *extent = gegl_buffer_get_extent (b);
+      size_t size = (size_t) extent->width * extent->height
+                    * babl_format_get_bytes_per_pixel (format);
+      guint8 *pa = g_malloc (size), *pb = g_malloc (size);
+
+      g_assert_cmpstr (layer_at (got, i)->name, ==, layer_at (want, i)->name);
+      g_assert_true (gegl_buffer_get_format (a) == format);
+      gegl_buffer_get (a, NULL, 1.0, format, pa, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      gegl_buffer_get (b, NULL, 1.0, format, pb, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      g_assert_cmpmem (pa, size, pb, size);
+      g_free (pa);
+      g_free (pb);
+    }
+}
+
+/* A persistent process's runs: each with the cache gives what a run without it gives, the
+ * forward pass kept only while the model, node, working size and input stay. */
+static void
+test_run_cache (void)
+{
+  const int width = 30, height = 20;
+  float *pixels;
+  GeglBuffer *layer = make_layer (width, height, &pixels);
+  GeglBuffer *selection = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height),
+                                           babl_format ("Y float"));
+  ExplainSource source = { layer, NULL, 0, 0 };
+  ExplainCache *cache = explain_cache_new ();
+  /* Each run's settings, and whether it may reuse the forward pass of the one before. */
+  struct {
+    ExplainSettings settings;
+    segcam_model **model;
+    gboolean edit, select, kept;
+  } runs[] = {
+    { { "digit 1", "", .outputs = EXPLAIN_OUTPUTS_ALL, .max_size = 1024 }, &rgb_model },
+    { { "digit 2", "", .outputs = EXPLAIN_OUTPUTS_ALL, .max_size = 1024 }, &rgb_model,
+      .kept = TRUE },
+    { { "digit 2", "", EXPLAIN_ROI_SELECTION_CLASS, SEGCAM_SCORE_PROBABILITIES,
+        .outputs = EXPLAIN_OUTPUT_HEAT_MAP, .max_size = 1024 }, &rgb_model, .select = TRUE,
+      .kept = TRUE },
+    /* Score-CAM reruns the network, and the session must come back to the layer's state. */
+    { { "digit 1", "", .outputs = EXPLAIN_OUTPUT_HEAT_MAP, .max_size = 1024,
+        .method = SEGCAM_METHOD_SCORE, .max_channels = 3 }, &rgb_model, .kept = TRUE },
+    { { "digit 1", "", .outputs = EXPLAIN_OUTPUTS_ALL, .max_size = 1024 }, &rgb_model,
+      .kept = TRUE },
+    { { "digit 1", "", .outputs = EXPLAIN_OUTPUTS_ALL, .max_size = 1024 }, &rgb_model,
+      .edit = TRUE },
+    { { "digit 1", "enc.relu1", .outputs = EXPLAIN_OUTPUT_HEAT_MAP, .max_size = 1024 },
+      &rgb_model },
+    { { "digit 1", "enc.relu1", .outputs = EXPLAIN_OUTPUT_HEAT_MAP, .max_size = 16 },
+      &rgb_model },
+    { { "", "", .outputs = EXPLAIN_OUTPUT_HEAT_MAP, .max_size = 1024 }, &gray_model },
+    { { "", "", .outputs = EXPLAIN_OUTPUT_SEGMENTATION, .max_size = 1024 }, &gray_model },
+    { { "digit 2", "", .outputs = EXPLAIN_OUTPUTS_ALL, .max_size = 1024 }, &rgb_model },
+    { { "digit 1, 3", "", .outputs = EXPLAIN_OUTPUTS_ALL, .max_size = 1024 }, &rgb_model,
+      .kept = TRUE },
+  };
+  float mask[20][30];
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      mask[y][x] = x >= 4 && x < 20 && y >= 3 && y < 15 ? 1 : 0;
+  gegl_buffer_set (selection, NULL, 0, babl_format ("Y float"), mask, GEGL_AUTO_ROWSTRIDE);
+  for (guint r = 0; r < G_N_ELEMENTS (runs); r++)
+    {
+      ExplainResult *fresh, *cached;
+      GError *error = NULL;
+      int steps = 0;
+
+      if (runs[r].edit)
+        {
+          /* An edit the layer's size and IDs do not show: one pixel. */
+          guint8 white[3] = { 255, 255, 255 };
+
+          gegl_buffer_set (layer, GEGL_RECTANGLE (3, 4, 1, 1), 0, babl_format ("R'G'B' u8"),
+                           white, GEGL_AUTO_ROWSTRIDE);
+        }
+      source.selection = runs[r].select ? selection : NULL;
+      fresh = explain_run (*runs[r].model, "tiny", &runs[r].settings, &source, NULL, NULL, NULL,
+                           &error);
+      g_assert_no_error (error);
+      cached = explain_run (*runs[r].model, "tiny", &runs[r].settings, &source, cache,
+                            count_forward_steps, &steps, &error);
+      g_assert_no_error (error);
+      check_same_result (cached, fresh);
+      if (runs[r].kept)
+        g_assert_cmpint (steps, ==, 0);
+      else
+        g_assert_cmpint (steps, >, 0);
+      explain_result_free (fresh);
+      explain_result_free (cached);
+    }
+  explain_cache_free (cache);
+  g_object_unref (selection);
+  g_object_unref (layer);
+  g_free (pixels);
+}
+
 static void
 test_run_whole_layer (void)
 {
@@ -695,8 +810,8 @@ test_run_whole_layer (void)
   ExplainSource source = { layer, NULL, 0, 0 };
   ProgressLog log = { 0, 0, TRUE };
   GError *error = NULL;
-  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, log_progress, &log,
-                                       &error);
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL,
+                                       log_progress, &log, &error);
   uint8_t *labels;
   guint8 *want, *got, *overlay;
 
@@ -796,7 +911,7 @@ test_run_selection_offsets (void)
     for (int x = 0; x < width; x++)
       roi[y][x] = mask[y + offset_y][x + offset_x];
 
-  result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (result->layers->len, ==, 1);
 
@@ -847,7 +962,8 @@ test_run_resampled (void)
   };
   ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
-  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL,
+                                       NULL, NULL, &error);
   const GeglRectangle *extent;
   guint8 *seg;
 
@@ -885,7 +1001,8 @@ test_run_gray (void)
   };
   ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
-  ExplainResult *result = explain_run (gray_model, "gray", &settings, &source, NULL, NULL, &error);
+  ExplainResult *result = explain_run (gray_model, "gray", &settings, &source, NULL,
+                                       NULL, NULL, &error);
 
   g_assert_no_error (error);
   /* The fixture is in colour: the model sees only its brightness, and the result says so. */
@@ -973,8 +1090,8 @@ test_run_methods (void)
       };
       GError *error = NULL;
       ProgressLog log = { 0, 0, TRUE };
-      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, log_progress,
-                                           &log, &error);
+      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL,
+                                           log_progress, &log, &error);
 
       g_assert_no_error (error);
       g_assert_true (log.monotonic);
@@ -1001,7 +1118,7 @@ test_run_methods (void)
         1024,
       };
       GError *error = NULL;
-      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL,
+      ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, NULL,
                                            &error);
       float raw_max = engine_raw_max (pixels, width, height, class_index, node);
       gboolean zero = g_str_has_suffix (layer_at (result, 0)->name, " — all zero");
@@ -1035,7 +1152,8 @@ test_run_sweep (void)
   };
   segcam_explain_options options = { 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
   GError *error = NULL;
-  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL,
+                                       NULL, NULL, &error);
   const char *legend;
 
   g_assert_no_error (error);
@@ -1084,7 +1202,8 @@ test_run_sweep_layers (void)
   };
   segcam_explain_options options = { 1, SEGCAM_SCORE_LOGITS, SEGCAM_WEIGHTS_MEAN, TRUE };
   GError *error = NULL;
-  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL,
+                                       NULL, NULL, &error);
 
   g_assert_no_error (error);
   g_assert_cmpstr (result->group_name, ==, "digit 1 @ 2 layers — Seg-Grad-CAM (tiny)");
@@ -1178,7 +1297,7 @@ check_run_fails (const ExplainSettings *settings, GeglBuffer *selection, const c
   ExplainSource source = { layer, selection, 0, 0 };
   GError *error = NULL;
 
-  g_assert_null (explain_run (rgb_model, "tiny", settings, &source, NULL, NULL, &error));
+  g_assert_null (explain_run (rgb_model, "tiny", settings, &source, NULL, NULL, NULL, &error));
   g_assert_nonnull (error);
   if (strstr (error->message, message) == NULL)
     g_error ("\"%s\" does not say \"%s\"", error->message, message);
@@ -1201,7 +1320,8 @@ test_run_map_alpha_legend (void)
   };
   ExplainSource source = { layer, NULL, 0, 0 };
   GError *error = NULL;
-  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error);
+  ExplainResult *result = explain_run (rgb_model, "tiny", &settings, &source, NULL,
+                                       NULL, NULL, &error);
   guint8 *want, *heat, *overlay, *legend;
   char *name;
 
@@ -1395,7 +1515,7 @@ test_run_too_large (void)
   ExplainSource source = { huge, NULL, 0, 0 };
   GError *error = NULL;
 
-  g_assert_null (explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, &error));
+  g_assert_null (explain_run (rgb_model, "tiny", &settings, &source, NULL, NULL, NULL, &error));
   g_assert_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY);
   g_assert_true (g_str_has_prefix (error->message, "image too large: "));
   g_assert_nonnull (strstr (error->message, "lower the maximum working size"));
@@ -1436,6 +1556,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model-files/list", test_model_files);
   g_test_add_func ("/model-files/dir", test_model_dir);
   g_test_add_func ("/run/whole-layer", test_run_whole_layer);
+  g_test_add_func ("/run/cache", test_run_cache);
   g_test_add_func ("/run/selection-offsets", test_run_selection_offsets);
   g_test_add_func ("/run/resampled", test_run_resampled);
   g_test_add_func ("/run/gray", test_run_gray);
