@@ -1,4 +1,4 @@
-/* winograd.c — 3x3 stride-1 "same" convolutions by Winograd's minimal filtering F(4x4, 3x3).
+/* winograd.c — 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3).
  *
  * Lavin & Gray (2016), with the interpolation points 0, ±1, ±2 and infinity: each 4x4 block of
  * outputs (a "tile") comes from the 6x6 input patch d around it as
@@ -17,11 +17,17 @@
  * caches while the GEMMs keep enough rows to amortise reading the (4x larger) transformed weights,
  * and each GEMM stays small enough for OpenBLAS's unpacked small-matrix kernels (WINO_GEMM_MNK).
  *
+ * A dilated conv (dh, dw > 1) is dh x dw undilated ones, one per phase (y mod dh, x mod dw) of
+ * the output, each reading the input pixels of one phase: the tiles are those of the phase
+ * sub-images, so a tile's 4x4 outputs are dh rows and dw columns apart in the output and its 6x6
+ * patch as far apart in the input, read and written in place through the pixel indices.
+ *
  * Channels-last activations make the transforms element-wise over contiguous channels: each runs
  * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
  * code for full passes measured no faster.) */
 #include "winograd.h"
 #include "clones.h"
+#include "ops.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -159,9 +165,55 @@ segcam_winograd_applies (const segcam_conv_params *p)
   /* No threshold on the channel counts: measured on Zen 4 with 2 threads, this beats the gather
    * GEMM at every count tried, from 1 x 1 (memory-bound either way) to 512 x 512, at 64x64 and
    * 512x512 pixels; the RGB input layer (3 x 32) by 1.4x. */
-  return !p->transposed && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt == 1 && p->pl == 1
-         && p->pb == 1 && p->pr == 1 && p->dh == 1 && p->dw == 1 && p->groups <= 1
+  return !p->transposed && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt >= 0
+         && p->pl >= 0 && p->pb >= 0 && p->pr >= 0 && p->dh >= 1 && p->dw >= 1 && p->groups <= 1
          && p->cin >= 1 && p->cout >= 1;
+}
+
+segcam_winograd_geom
+segcam_winograd_forward (const segcam_conv_params *p, int n, int h, int w)
+{
+  return (segcam_winograd_geom) {
+    .n = n, .h = h, .w = w, .ho = segcam_conv_out (h, 3, 1, p->pt, p->pb, p->dh),
+    .wo = segcam_conv_out (w, 3, 1, p->pl, p->pr, p->dw), .pt = p->pt, .pl = p->pl,
+    .dh = p->dh, .dw = p->dw,
+  };
+}
+
+segcam_winograd_geom
+segcam_winograd_backward (const segcam_conv_params *p, int n, int h, int w)
+{
+  /* din (u) = sum_k dout (u + pt - k d) w[k] = sum_k' dout (u - (2d - pt) + k' d) w[2 - k'] */
+  segcam_winograd_geom f = segcam_winograd_forward (p, n, h, w);
+  return (segcam_winograd_geom) {
+    .n = n, .h = f.ho, .w = f.wo, .ho = h, .wo = w, .pt = 2 * p->dh - p->pt,
+    .pl = 2 * p->dw - p->pl, .dh = p->dh, .dw = p->dw,
+  };
+}
+
+/* Phases along one axis (none of them empty) and tiles per phase: those of the largest phase
+ * sub-image, ceil (out / d) pixels. */
+static void
+axis_tiles (int out, int d, int *phases, int *tiles)
+{
+  *phases = MIN (d, out);
+  *tiles = ((out + d - 1) / d + 3) / 4;
+}
+
+size_t
+segcam_winograd_tiles (const segcam_winograd_geom *g)
+{
+  int py, ty, px, tx;
+  axis_tiles (g->ho, g->dh, &py, &ty);
+  axis_tiles (g->wo, g->dw, &px, &tx);
+  return (size_t) g->n * py * ty * px * tx;
+}
+
+double
+segcam_winograd_fill (const segcam_winograd_geom *g)
+{
+  size_t tiles = segcam_winograd_tiles (g);
+  return tiles ? (double) g->n * g->ho * g->wo / (16.0 * tiles) : 1;
 }
 
 /* ---- block sizing --------------------------------------------------------------------------- */
@@ -191,17 +243,20 @@ segcam_winograd_scratch (int cin, int cout)
 }
 
 typedef struct {
-  int n_tiles, tiles_h, tiles_w;
+  int n_tiles, tiles_h, tiles_w;  /* tiles_h x tiles_w per phase sub-image */
+  int phases_h, phases_w;
   int block, n_blocks;          /* tiles per task */
   int cob, n_cblocks;           /* output channels per task */
   int ck;                       /* input channels per GEMM */
 } wino_plan;
 
 static wino_plan
-plan_blocks (int n, int h, int wd, int cin, int cout)
+plan_blocks (const segcam_winograd_geom *g, int cin, int cout)
 {
-  wino_plan p = {.tiles_h = (h + 3) / 4, .tiles_w = (wd + 3) / 4};
-  p.n_tiles = n * p.tiles_h * p.tiles_w;
+  wino_plan p = {0};
+  axis_tiles (g->ho, g->dh, &p.phases_h, &p.tiles_h);
+  axis_tiles (g->wo, g->dw, &p.phases_w, &p.tiles_w);
+  p.n_tiles = (int) segcam_winograd_tiles (g);
   p.ck = even_slice (MAX (cin, 1), WINO_CK_MAX);
   p.cob = even_slice (cout, WINO_COB_MAX);
   int cap = tile_cap (p.ck, p.cob);
@@ -326,7 +381,7 @@ epilogue (float *restrict o, const float *restrict y, const float *restrict bias
 typedef struct {
   const segcam_winograd_weights *w;
   wino_plan plan;
-  int n, h, wd;
+  segcam_winograd_geom g;
   const segcam_winograd_part *parts;
   int n_parts;
   float *out;
@@ -338,15 +393,26 @@ typedef struct {
   size_t per_thread;
 } wino_job;
 
-/* The tile's image and top-left output pixel. */
+/* The tile's image and top-left output pixel; its outputs are g.dh rows and g.dw columns apart.
+ * Tiles go image by image, phase by phase, row by row. */
 static inline void
 tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
 {
-  int per_image = j->plan.tiles_h * j->plan.tiles_w;
+  const wino_plan *p = &j->plan;
+  int per_phase = p->tiles_h * p->tiles_w, per_image = p->phases_h * p->phases_w * per_phase;
   *b = q / per_image;
   q %= per_image;
-  *y0 = q / j->plan.tiles_w * 4;
-  *x0 = q % j->plan.tiles_w * 4;
+  int phase = q / per_phase;
+  q %= per_phase;
+  *y0 = q / p->tiles_w * 4 * j->g.dh + phase / p->phases_w;
+  *x0 = q % p->tiles_w * 4 * j->g.dw + phase % p->phases_w;
+}
+
+/* Of n outputs from o0 on, step d apart, how many lie below size (none if o0 >= size). */
+static inline int
+tile_extent (int o0, int d, int size)
+{
+  return o0 >= size ? 0 : MIN (4, (size - o0 + d - 1) / d);
 }
 
 /* Input channels [lo, hi) of tiles [q0, q0 + rows) into V [rows][36][hi - lo]: tile-major, so
@@ -355,8 +421,9 @@ tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
 SEGCAM_CLONES static void
 transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
 {
+  const segcam_winograd_geom *g = &j->g;
   int nck = hi - lo;
-  size_t hw = (size_t) j->h * j->wd;
+  size_t hw = (size_t) g->h * g->w;
   for (int t = 0; t < rows; t++)
     {
       int b, y0, x0;
@@ -366,8 +433,8 @@ transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
       for (int r = 0; r < 6; r++)
         for (int c = 0; c < 6; c++)
           {
-            int y = y0 - 1 + r, x = x0 - 1 + c;
-            pix[r * 6 + c] = y >= 0 && y < j->h && x >= 0 && x < j->wd ? (long) y * j->wd + x : -1;
+            int y = y0 - g->pt + r * g->dh, x = x0 - g->pl + c * g->dw;
+            pix[r * 6 + c] = y >= 0 && y < g->h && x >= 0 && x < g->w ? (long) y * g->w + x : -1;
           }
       float *vt = v + (size_t) t * 36 * nck;
       for (int pi = 0, off = 0; pi < j->n_parts && off < hi; off += j->parts[pi].c, pi++)
@@ -394,12 +461,15 @@ transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
 SEGCAM_CLONES static void
 transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0, int nco)
 {
+  const segcam_winograd_geom *g = &j->g;
   for (int t = 0; t < rows; t++)
     {
       int b, y0, x0;
       tile_origin (j, q0 + t, &b, &y0, &x0);
-      int ny = MIN (4, j->h - y0), nx = MIN (4, j->wd - x0);
-      float *o = j->out + ((size_t) (b * j->h + y0) * j->wd + x0) * j->ldo + co0;
+      int ny = tile_extent (y0, g->dh, g->ho), nx = tile_extent (x0, g->dw, g->wo);
+      if (ny == 0 || nx == 0)
+        continue;
+      float *o = j->out + ((size_t) (b * g->ho + y0) * g->wo + x0) * j->ldo + co0;
       for (int c0 = 0; c0 < nco; c0 += WINO_CB)
         {
           float y[4][4][WINO_CB];
@@ -412,7 +482,7 @@ transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0,
           for (int dy = 0; dy < ny; dy++)
             for (int dx = 0; dx < nx; dx++)
               {
-                float *p = o + ((size_t) dy * j->wd + dx) * j->ldo + c0;
+                float *p = o + ((size_t) dy * g->dh * g->wo + (size_t) dx * g->dw) * j->ldo + c0;
                 if (nc == WINO_CB)
                   epilogue (p, y[dy][dx], bias, WINO_CB, j->beta, j->relu);
                 else
@@ -451,16 +521,17 @@ wino_task (void *ctx, int task, int thread)
 
 void
 segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
-                      const segcam_winograd_weights *w, int n, int h, int wd,
+                      const segcam_winograd_weights *w, const segcam_winograd_geom *g,
                       const segcam_winograd_part *parts, int n_parts,
                       float *out, int ldo, const float *bias, float beta, gboolean relu)
 {
   g_return_if_fail (scratch_per_thread >= segcam_winograd_scratch (w->cin, w->cout));
   g_return_if_fail (ldo >= w->cout);
-  if (n <= 0 || h <= 0 || wd <= 0 || w->cout <= 0)
+  g_return_if_fail (g->dh >= 1 && g->dw >= 1);
+  if (g->n <= 0 || g->ho <= 0 || g->wo <= 0 || w->cout <= 0)
     return;
   wino_job j = {
-    .w = w, .plan = plan_blocks (n, h, wd, w->cin, w->cout), .n = n, .h = h, .wd = wd,
+    .w = w, .plan = plan_blocks (g, w->cin, w->cout), .g = *g,
     .parts = parts, .n_parts = n_parts, .out = out, .ldo = ldo, .bias = bias, .beta = beta,
     .relu = relu, .scratch = scratch, .per_thread = scratch_per_thread,
   };
