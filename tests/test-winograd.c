@@ -383,14 +383,24 @@ test_fill (void)
   segcam_winograd_geom g = segcam_winograd_forward (&p, 2, 64, 64);
   g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 2 * 16 * 16);
   g_assert_cmpfloat (segcam_winograd_fill (&g), ==, 1.0);
-  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 24;    /* ASPP: phases of 3 or 2 pixels a side */
+  /* ASPP: phases of 3 or 2 pixels a side, 24 tiles a side apart, 22 on the canvas of
+   * 64 + 23 pixels */
+  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 24;
   g = segcam_winograd_forward (&p, 1, 64, 64);
   g_assert_cmpint (g.ho, ==, 64);
-  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 24 * 24);
-  g_assert_cmpfloat (fabs (segcam_winograd_fill (&g) - 4096.0 / (24 * 24 * 16)), <, 1e-12);
-  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 36;    /* 20 row phases of 1 pixel, none empty */
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 22 * 22);
+  g_assert_cmpfloat (fabs (segcam_winograd_fill (&g) - 4096.0 / (22 * 22 * 16)), <, 1e-12);
+  /* ResNet's layer4: phases of 16 pixels, 4 tiles each; the canvas (64 + 3) takes 17 */
+  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 4;
+  g = segcam_winograd_forward (&p, 1, 64, 64);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 16 * 16);
+  /* columns padded other than by d: phases only (36 of 1 or 2 pixels) */
+  p.dh = p.dw = 36;
+  p.pt = p.pb = 36;
+  p.pl = p.pr = 34;
   g = segcam_winograd_forward (&p, 1, 20, 64);
-  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 20 * 36);   /* phases beyond the map: none */
+  g_assert_cmpint (g.wo, ==, 60);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 10 * 36);  /* row canvas: 20 + 19 pixels */
   p.pt = p.pb = 0;                                   /* 20 + 0 - 72 < 0: no output */
   g = segcam_winograd_forward (&p, 1, 20, 64);
   g_assert_cmpint (g.ho, ==, 0);
@@ -478,6 +488,13 @@ main (int argc, char **argv)
            .pt = 9, .pl = 5, .pb = 2, .pr = 7, .bias = fwd, .backward = backward);
       ADD (.n = 1, .h = 10, .w = 9, .parts = {5}, .cout = 3, .dh = 1, .dw = 1, .own_pads = TRUE,
            .pt = 0, .pl = 2, .pb = 3, .pr = 1, .backward = backward);
+      /* phase sub-images of 2-4 pixels, tiled on the canvas */
+      ADD (.n = 2, .h = 20, .w = 23, .parts = {11}, .cout = 9, .dh = 5, .dw = 7, .bias = fwd,
+           .beta = backward, .relu = fwd, .backward = backward);
+      ADD (.n = 1, .h = 26, .w = 26, .parts = {150}, .cout = 40, .dh = 12, .dw = 12,
+           .bias = fwd, .backward = backward);
+      ADD (.n = 1, .h = 14, .w = 17, .parts = {6}, .cout = 5, .dh = 12, .dw = 2, .own_pads = TRUE,
+           .pt = 12, .pl = 1, .pb = 12, .pr = 3, .backward = backward);
       /* ResNet-like channel counts, several channel chunks and tile blocks, in two parts */
       ADD (.n = 1, .h = 37, .w = 35, .parts = {96, 160}, .cout = 128, .dh = 2, .dw = 2,
            .bias = fwd, .beta = backward, .relu = fwd, .backward = backward);

@@ -18,9 +18,13 @@
  * and each GEMM stays small enough for OpenBLAS's unpacked small-matrix kernels (WINO_GEMM_MNK).
  *
  * A dilated conv (dh, dw > 1) is dh x dw undilated ones, one per phase (y mod dh, x mod dw) of
- * the output, each reading the input pixels of one phase: the tiles are those of the phase
- * sub-images, so a tile's 4x4 outputs are dh rows and dw columns apart in the output and its 6x6
- * patch as far apart in the input, read and written in place through the pixel indices.
+ * the output, each reading the input pixels of one phase, read and written in place through
+ * per-axis tables of each tile's coordinates (wino_axis): nothing is gathered. Along each axis
+ * the tiles either cover each phase sub-image apart, 4 outputs d pixels apart per tile, or, when
+ * the padding is d on both sides (ResNet's), a "canvas" of the sub-images laid end to end with
+ * one zero pixel between them, which is each one's padding and its neighbour's: tiles then run
+ * across the sub-images' ends, and small sub-images waste fewer of the tiles' outputs. The axis
+ * takes whichever needs fewer tiles.
  *
  * Channels-last activations make the transforms element-wise over contiguous channels: each runs
  * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
@@ -191,22 +195,102 @@ segcam_winograd_backward (const segcam_conv_params *p, int n, int h, int w)
   };
 }
 
-/* Phases along one axis (none of them empty) and tiles per phase: those of the largest phase
- * sub-image, ceil (out / d) pixels. */
-static void
-axis_tiles (int out, int d, int *phases, int *tiles)
+/* One axis of the tiling: tile t's 4 output coordinates out[t * 4 + i] and the 6 input
+ * coordinates of its patch in[t * 6 + r], -1 where there is none (beyond the output, in a gap
+ * between canvas sub-images) or where the patch reads padding. */
+typedef struct {
+  int n;
+  int *out, *in;
+} wino_axis;
+
+/* Tiles along an axis of out outputs from n_in inputs, padded by pad before them, dilation d:
+ * per phase sub-image (the phases that hold any output; each is tiled like the largest,
+ * ceil (out / d) pixels), or on the canvas of them all, when that applies. */
+static int
+phase_tiles (int out, int d)
 {
-  *phases = MIN (d, out);
-  *tiles = ((out + d - 1) / d + 3) / 4;
+  return MIN (d, out) * (((out + d - 1) / d + 3) / 4);
+}
+
+static gboolean
+canvas_applies (int n_in, int out, int pad, int d)
+{
+  return pad == d && n_in == out;
+}
+
+/* out pixels and a zero between each two of the min (d, out) sub-images */
+static int
+canvas_tiles (int out, int d)
+{
+  return (out + MIN (d, out) - 1 + 3) / 4;
+}
+
+static gboolean
+axis_uses_canvas (int n_in, int out, int pad, int d)
+{
+  return canvas_applies (n_in, out, pad, d) && canvas_tiles (out, d) < phase_tiles (out, d);
+}
+
+static int
+axis_tiles (int n_in, int out, int pad, int d)
+{
+  return axis_uses_canvas (n_in, out, pad, d) ? canvas_tiles (out, d) : phase_tiles (out, d);
+}
+
+/* Fills a (a->n = axis_tiles). */
+static void
+axis_build (wino_axis *a, int n_in, int out, int pad, int d)
+{
+  a->n = axis_tiles (n_in, out, pad, d);
+  a->out = g_new (int, (size_t) a->n * 10);
+  a->in = a->out + (size_t) a->n * 4;
+  if (axis_uses_canvas (n_in, out, pad, d))
+    {
+      /* the canvas: each sub-image's pixels in order, a -1 between sub-images */
+      int len = out + MIN (d, out) - 1;
+      int *coord = g_new (int, len);
+      for (int ph = 0, c = 0; ph < MIN (d, out); ph++)
+        {
+          if (ph)
+            coord[c++] = -1;
+          for (int o = ph; o < out; o += d)
+            coord[c++] = o;
+        }
+      for (int t = 0; t < a->n; t++)
+        {
+          for (int i = 0; i < 4; i++)
+            a->out[t * 4 + i] = 4 * t + i < len ? coord[4 * t + i] : -1;
+          /* output canvas position c reads c - 1 + k: the same sub-image's neighbours, or zeros */
+          for (int r = 0; r < 6; r++)
+            {
+              int c = 4 * t - 1 + r;
+              a->in[t * 6 + r] = c >= 0 && c < len ? coord[c] : -1;
+            }
+        }
+      g_free (coord);
+      return;
+    }
+  int per_phase = a->n / MAX (MIN (d, out), 1);
+  for (int t = 0; t < a->n; t++)
+    {
+      int o0 = t / per_phase + t % per_phase * 4 * d;
+      for (int i = 0; i < 4; i++)
+        a->out[t * 4 + i] = o0 + i * d < out ? o0 + i * d : -1;
+      for (int r = 0; r < 6; r++)
+        {
+          int x = o0 - pad + r * d;
+          a->in[t * 6 + r] = x >= 0 && x < n_in ? x : -1;
+        }
+    }
 }
 
 size_t
 segcam_winograd_tiles (const segcam_winograd_geom *g)
 {
-  int py, ty, px, tx;
-  axis_tiles (g->ho, g->dh, &py, &ty);
-  axis_tiles (g->wo, g->dw, &px, &tx);
-  return (size_t) g->n * py * ty * px * tx;
+  if (g->ho <= 0 || g->wo <= 0)
+    return 0;
+  return (size_t) g->n * axis_tiles (g->h, g->ho, g->pt, g->dh)
+         * axis_tiles (g->w, g->wo, g->pl, g->dw);
 }
 
 double
@@ -243,8 +327,7 @@ segcam_winograd_scratch (int cin, int cout)
 }
 
 typedef struct {
-  int n_tiles, tiles_h, tiles_w;  /* tiles_h x tiles_w per phase sub-image */
-  int phases_h, phases_w;
+  int n_tiles;
   int block, n_blocks;          /* tiles per task */
   int cob, n_cblocks;           /* output channels per task */
   int ck;                       /* input channels per GEMM */
@@ -253,10 +336,7 @@ typedef struct {
 static wino_plan
 plan_blocks (const segcam_winograd_geom *g, int cin, int cout)
 {
-  wino_plan p = {0};
-  axis_tiles (g->ho, g->dh, &p.phases_h, &p.tiles_h);
-  axis_tiles (g->wo, g->dw, &p.phases_w, &p.tiles_w);
-  p.n_tiles = (int) segcam_winograd_tiles (g);
+  wino_plan p = {.n_tiles = (int) segcam_winograd_tiles (g)};
   p.ck = even_slice (MAX (cin, 1), WINO_CK_MAX);
   p.cob = even_slice (cout, WINO_COB_MAX);
   int cap = tile_cap (p.ck, p.cob);
@@ -382,6 +462,7 @@ typedef struct {
   const segcam_winograd_weights *w;
   wino_plan plan;
   segcam_winograd_geom g;
+  wino_axis ay, ax;
   const segcam_winograd_part *parts;
   int n_parts;
   float *out;
@@ -393,26 +474,15 @@ typedef struct {
   size_t per_thread;
 } wino_job;
 
-/* The tile's image and top-left output pixel; its outputs are g.dh rows and g.dw columns apart.
- * Tiles go image by image, phase by phase, row by row. */
+/* The tile's image and its tiles along each axis; tiles go image by image, row by row. */
 static inline void
-tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
+tile_at (const wino_job *j, int q, int *b, int *ty, int *tx)
 {
-  const wino_plan *p = &j->plan;
-  int per_phase = p->tiles_h * p->tiles_w, per_image = p->phases_h * p->phases_w * per_phase;
+  int per_image = j->ay.n * j->ax.n;
   *b = q / per_image;
   q %= per_image;
-  int phase = q / per_phase;
-  q %= per_phase;
-  *y0 = q / p->tiles_w * 4 * j->g.dh + phase / p->phases_w;
-  *x0 = q % p->tiles_w * 4 * j->g.dw + phase % p->phases_w;
-}
-
-/* Of n outputs from o0 on, step d apart, how many lie below size (none if o0 >= size). */
-static inline int
-tile_extent (int o0, int d, int size)
-{
-  return o0 >= size ? 0 : MIN (4, (size - o0 + d - 1) / d);
+  *ty = q / j->ax.n;
+  *tx = q % j->ax.n;
 }
 
 /* Input channels [lo, hi) of tiles [q0, q0 + rows) into V [rows][36][hi - lo]: tile-major, so
@@ -426,16 +496,14 @@ transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
   size_t hw = (size_t) g->h * g->w;
   for (int t = 0; t < rows; t++)
     {
-      int b, y0, x0;
-      tile_origin (j, q0 + t, &b, &y0, &x0);
+      int b, ty, tx;
+      tile_at (j, q0 + t, &b, &ty, &tx);
+      const int *iy = j->ay.in + ty * 6, *ix = j->ax.in + tx * 6;
       /* Pixel index of each patch position in image b, or -1 in the padding. */
       long pix[36];
       for (int r = 0; r < 6; r++)
         for (int c = 0; c < 6; c++)
-          {
-            int y = y0 - g->pt + r * g->dh, x = x0 - g->pl + c * g->dw;
-            pix[r * 6 + c] = y >= 0 && y < g->h && x >= 0 && x < g->w ? (long) y * g->w + x : -1;
-          }
+          pix[r * 6 + c] = iy[r] >= 0 && ix[c] >= 0 ? (long) iy[r] * g->w + ix[c] : -1;
       float *vt = v + (size_t) t * 36 * nck;
       for (int pi = 0, off = 0; pi < j->n_parts && off < hi; off += j->parts[pi].c, pi++)
         {
@@ -464,12 +532,10 @@ transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0,
   const segcam_winograd_geom *g = &j->g;
   for (int t = 0; t < rows; t++)
     {
-      int b, y0, x0;
-      tile_origin (j, q0 + t, &b, &y0, &x0);
-      int ny = tile_extent (y0, g->dh, g->ho), nx = tile_extent (x0, g->dw, g->wo);
-      if (ny == 0 || nx == 0)
-        continue;
-      float *o = j->out + ((size_t) (b * g->ho + y0) * g->wo + x0) * j->ldo + co0;
+      int b, ty, tx;
+      tile_at (j, q0 + t, &b, &ty, &tx);
+      const int *oy = j->ay.out + ty * 4, *ox = j->ax.out + tx * 4;
+      float *o = j->out + (size_t) b * g->ho * g->wo * j->ldo + co0;
       for (int c0 = 0; c0 < nco; c0 += WINO_CB)
         {
           float y[4][4][WINO_CB];
@@ -479,10 +545,12 @@ transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0,
           else
             output_tile (m + (size_t) t * 36 * nco + c0, nco, nc, y);
           const float *bias = j->bias ? j->bias + co0 + c0 : NULL;
-          for (int dy = 0; dy < ny; dy++)
-            for (int dx = 0; dx < nx; dx++)
+          for (int dy = 0; dy < 4; dy++)
+            for (int dx = 0; dx < 4; dx++)
               {
-                float *p = o + ((size_t) dy * g->dh * g->wo + (size_t) dx * g->dw) * j->ldo + c0;
+                if (oy[dy] < 0 || ox[dx] < 0)
+                  continue;
+                float *p = o + ((size_t) oy[dy] * g->wo + ox[dx]) * j->ldo + c0;
                 if (nc == WINO_CB)
                   epilogue (p, y[dy][dx], bias, WINO_CB, j->beta, j->relu);
                 else
@@ -535,5 +603,9 @@ segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per_thre
     .parts = parts, .n_parts = n_parts, .out = out, .ldo = ldo, .bias = bias, .beta = beta,
     .relu = relu, .scratch = scratch, .per_thread = scratch_per_thread,
   };
+  axis_build (&j.ay, g->h, g->ho, g->pt, g->dh);
+  axis_build (&j.ax, g->w, g->wo, g->pl, g->dw);
   segcam_pool_run (pool, j.plan.n_blocks * j.plan.n_cblocks, wino_task, &j);
+  g_free (j.ay.out);
+  g_free (j.ax.out);
 }

@@ -182,8 +182,9 @@ gradient_normalised (const segcam_session *s)
 /* A dilated conv's phase sub-images of a few pixels leave much of each tile's 4x4 outputs
  * beyond their edges, computed and dropped (segcam_winograd_fill). Full tiles ran 1.4-2.9x the
  * gather GEMM's speed on ResNet-50's dilated layers at 64x64 (bench/winograd-bench --net resnet,
- * 2 threads); DeepLabV3's ASPP at dilations 12 and 24 fills 0.44 of its tiles and came out even
- * (0.8-1.3x, on a busy machine), at 36 (0.20) 3x slower. */
+ * 2 threads, on a busy machine); DeepLabV3's ASPP there, 2048 x 256 channels, fills 0.71 of its
+ * tiles at dilation 12 (1.6-1.8x), 0.53 at 24 (1.0-1.4x) and 0.41 at 36 (0.84-0.92x, where the
+ * gather GEMM also skips the kernel rows that read only padding). */
 #define WINOGRAD_MIN_FILL 0.5
 
 /* winograd: FALSE when the session may not use it at all (gradient_normalised). */
