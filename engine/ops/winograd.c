@@ -203,34 +203,30 @@ typedef struct {
   int *out, *in;
 } wino_axis;
 
-/* Tiles along an axis of out outputs from n_in inputs, padded by pad before them, dilation d:
- * per phase sub-image (the phases that hold any output; each is tiled like the largest,
- * ceil (out / d) pixels), or on the canvas of them all, when that applies. */
+/* Per phase sub-image: the phases that hold any output, each tiled like the largest,
+ * ceil (out / d) pixels. */
 static int
 phase_tiles (int out, int d)
 {
   return MIN (d, out) * (((out + d - 1) / d + 3) / 4);
 }
 
-static gboolean
-canvas_applies (int n_in, int out, int pad, int d)
-{
-  return pad == d && n_in == out;
-}
-
-/* out pixels and a zero between each two of the min (d, out) sub-images */
+/* The canvas: out pixels and a zero between each two of the min (d, out) sub-images. */
 static int
 canvas_tiles (int out, int d)
 {
   return (out + MIN (d, out) - 1 + 3) / 4;
 }
 
+/* The canvas needs each sub-image padded by one zero pixel on both sides and nothing more:
+ * padding d before it, and as many inputs as outputs, so (stride 1) padding d after it. */
 static gboolean
 axis_uses_canvas (int n_in, int out, int pad, int d)
 {
-  return canvas_applies (n_in, out, pad, d) && canvas_tiles (out, d) < phase_tiles (out, d);
+  return pad == d && n_in == out && canvas_tiles (out, d) < phase_tiles (out, d);
 }
 
+/* Tiles along an axis of out outputs from n_in inputs, padded by pad before them, dilation d. */
 static int
 axis_tiles (int n_in, int out, int pad, int d)
 {
