@@ -1,7 +1,10 @@
 /* winograd-bench.c — the Winograd fast path (winograd.h) against the gather GEMM (conv.c), layer
- * by layer, on the 3x3 convs of the yardstick U-Net (bench/README.md).
+ * by layer, on the 3x3 convs of the yardstick U-Net (bench/README.md), or with --net resnet on
+ * the dilated ones of torchvision's ResNet-50 segmentation nets (output stride 8: layer3 at
+ * dilation 2, layer4 at 2 and 4, FCN's head at 1, DeepLabV3's ASPP at 12, 24 and 36).
  *
  *   winograd-bench [--size WxH] [--runs N] [--threads T] [--min] [--layer I] [--only wino|gather]
+ *                  [--net unet|resnet]
  *
  * Each layer runs once to warm up, then N times; the table gives the median (--min: the fastest
  * run, steadier when other work shares the machine) in ms and the
@@ -21,9 +24,10 @@ typedef struct {
   int level;              /* spatial size = input / 2^level */
   int c_up, c_skip;       /* input channels (decoder: upsampled + skip parts; else c_skip = 0) */
   int cout;
+  int d;                  /* dilation and padding (0: 1) */
 } layer;
 
-static const layer layers[] = {
+static const layer unet_layers[] = {
   {0, 3, 0, 32}, {0, 32, 0, 32},
   {1, 32, 0, 64}, {1, 64, 0, 64},
   {2, 64, 0, 128}, {2, 128, 0, 128},
@@ -33,6 +37,11 @@ static const layer layers[] = {
   {2, 256, 128, 128}, {2, 128, 0, 128},
   {1, 128, 64, 64}, {1, 64, 0, 64},
   {0, 64, 32, 32}, {0, 32, 0, 32},
+};
+
+static const layer resnet_layers[] = {
+  {3, 256, 0, 256, 2}, {3, 512, 0, 512, 2}, {3, 512, 0, 512, 4}, {3, 2048, 0, 512, 1},
+  {3, 2048, 0, 256, 12}, {3, 2048, 0, 256, 24}, {3, 2048, 0, 256, 36},
 };
 
 /* The median, or with use_min the fastest run. */
@@ -61,6 +70,7 @@ main (int argc, char **argv)
   const char *only = NULL;
   int only_layer = -1;        /* index into layers[], or all */
   gboolean use_min = FALSE;   /* the fastest run instead of the median: for tuning on a busy machine */
+  gboolean resnet = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (!strcmp (argv[i], "--size") && i + 1 < argc)
@@ -78,10 +88,13 @@ main (int argc, char **argv)
         use_min = TRUE;
       else if (!strcmp (argv[i], "--only") && i + 1 < argc)
         only = argv[++i];
+      else if (!strcmp (argv[i], "--net") && i + 1 < argc
+               && (!strcmp (argv[i + 1], "unet") || !strcmp (argv[i + 1], "resnet")))
+        resnet = !strcmp (argv[++i], "resnet");
       else
         {
-          fprintf (stderr, "usage: %s [--size WxH] [--runs N] [--threads T] [--min] [--layer I] [--only wino|gather]\n",
-                   argv[0]);
+          fprintf (stderr, "usage: %s [--size WxH] [--runs N] [--threads T] [--min] [--layer I] "
+                   "[--only wino|gather] [--net unet|resnet]\n", argv[0]);
           return 2;
         }
     }
@@ -94,19 +107,28 @@ main (int argc, char **argv)
 
   printf ("%dx%d, %d threads, %s of %d runs\n", width, height, threads, use_min ? "min" : "median",
           runs);
-  printf ("%-9s %-13s %10s %8s %10s %8s %7s\n", "size", "cin x cout", "wino ms", "GFLOP/s",
-          "gather ms", "GFLOP/s", "speedup");
-  for (size_t li = 0; li < G_N_ELEMENTS (layers); li++)
+  const layer *layers = resnet ? resnet_layers : unet_layers;
+  size_t n_layers = resnet ? G_N_ELEMENTS (resnet_layers) : G_N_ELEMENTS (unet_layers);
+  printf ("%-9s %-13s %4s %5s %10s %8s %10s %8s %7s\n", "size", "cin x cout", "d", "fill",
+          "wino ms", "GFLOP/s", "gather ms", "GFLOP/s", "speedup");
+  for (size_t li = 0; li < n_layers; li++)
     {
       if (only_layer >= 0 && (size_t) only_layer != li)
         continue;
       const layer *l = &layers[li];
       int h = height >> l->level, w = width >> l->level, cin = l->c_up + l->c_skip;
+      int d = MAX (l->d, 1);
+      segcam_conv_params cp = {
+        .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = d, .pl = d, .pb = d, .pr = d, .dh = d, .dw = d,
+        .cin = cin, .cout = l->cout, .groups = 1,
+      };
+      segcam_winograd_geom g = segcam_winograd_forward (&cp, 1, h, w);
       size_t pixels = (size_t) h * w;
       double flops = 2.0 * pixels * 9 * cin * l->cout;
       float *in = filled (pixels * cin, 1, 1);
       float *skip = l->c_skip ? filled (pixels * l->c_skip, 2, 1) : NULL;
       float *wt = filled ((size_t) 9 * cin * l->cout, 3, 0.05);
+      cp.w_fwd = wt;
       float *out = g_new0 (float, pixels * l->cout);
 
       double wino_ms = 0, gather_ms = 0;
@@ -121,8 +143,8 @@ main (int argc, char **argv)
           for (int i = -1; i < runs; i++)
             {
               gint64 t0 = g_get_monotonic_time ();
-              segcam_winograd_conv (pool, scratch, per, &ww, 1, h, w, parts, skip ? 2 : 1, out,
-                                    l->cout, NULL, 0, TRUE);
+              segcam_winograd_conv (pool, scratch, per, &ww, &g, parts, skip ? 2 : 1, out, l->cout,
+                                    NULL, 0, TRUE);
               if (i >= 0)
                 t[i] = (g_get_monotonic_time () - t0) / 1e3;
             }
@@ -143,10 +165,6 @@ main (int argc, char **argv)
                   memcpy (cat + p * cin + l->c_up, skip + p * l->c_skip, l->c_skip * sizeof (float));
                 }
             }
-          segcam_conv_params cp = {
-            .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1,
-            .dw = 1, .cin = cin, .cout = l->cout, .groups = 1, .w_fwd = wt,
-          };
           size_t per = segcam_conv_scratch (&cp);
           float *scratch = g_new (float, per * threads);
           segcam_act a = {cat, 1, h, w, cin}, o = {out, 1, h, w, l->cout};
@@ -168,7 +186,8 @@ main (int argc, char **argv)
         g_snprintf (shape, sizeof shape, "%d+%dx%d", l->c_up, l->c_skip, l->cout);
       else
         g_snprintf (shape, sizeof shape, "%dx%d", cin, l->cout);
-      printf ("%-9s %-13s %10.2f %8.0f %10.2f %8.0f %6.2fx\n", size, shape, wino_ms,
+      printf ("%-9s %-13s %4d %5.2f %10.2f %8.0f %10.2f %8.0f %6.2fx\n", size, shape, d,
+              segcam_winograd_fill (&g), wino_ms,
               wino_ms > 0 ? flops / wino_ms / 1e6 : 0, gather_ms,
               gather_ms > 0 ? flops / gather_ms / 1e6 : 0,
               wino_ms > 0 ? gather_ms / wino_ms : 0);
@@ -186,11 +205,11 @@ main (int argc, char **argv)
       g_free (wt);
       g_free (out);
     }
-  printf ("%-23s %10.2f %8.0f %10.2f %8.0f %6.2fx\n", "total", total_wino,
+  printf ("%-34s %10.2f %8.0f %10.2f %8.0f %6.2fx\n", "total", total_wino,
           total_wino > 0 ? total_flops / total_wino / 1e6 : 0, total_gather,
           total_gather > 0 ? total_flops / total_gather / 1e6 : 0,
           total_wino > 0 ? total_gather / total_wino : 0);
-  printf ("%-23s %10.2f %8.0f   (layers with cin >= 16)\n", "wide layers", wide_wino,
+  printf ("%-34s %10.2f %8.0f   (layers with cin >= 16)\n", "wide layers", wide_wino,
           wide_wino > 0 ? wide_flops / wide_wino / 1e6 : 0);
   g_free (t);
   segcam_pool_free (pool);

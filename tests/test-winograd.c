@@ -1,15 +1,19 @@
 /* test-winograd.c — the F(4x4, 3x3) fast path (winograd.h) against a naive 3x3 convolution.
  *
  * Each case convolves random float data (n x h x w x cin, in one or several parts) with random
- * weights, padding 1, and compares with a direct loop in double precision written from the
- * definition of conv2d, epilogue included (beta * out + conv + bias, then ReLU). The error of a
+ * weights, padding 1 and dilation 1 unless the case gives others, and compares with a direct loop
+ * in double precision written from the definition of conv2d, epilogue included (beta * out +
+ * conv + bias, then ReLU). Backward cases run the backward-data conv as the fast path's sessions
+ * do (segcam_winograd_backward, the kernel turned and transposed) and compare with the gradient
+ * scattered from the definition, tap by tap. The error of a
  * case is max |got - want| / max |want|; F(4x4, 3x3) in float loses a few bits to the transforms,
  * so TOL is looser than a plain float sum's, and the worst error is reported with
  * g_test_message (run with --verbose). Output channels outside [0, cout) of a wider output
  * (ldo > cout) must stay untouched, and with beta 0 the old output must not be read (it is NaN).
  *
- * Also: the same results bit for bit with 1, 2 and 3 threads, and which convolutions
- * segcam_winograd_applies takes. */
+ * Also: the same results bit for bit with 1, 2 and 3 threads, which convolutions
+ * segcam_winograd_applies takes, and the tiles a dilated geometry fills. */
+#include "ops.h"
 #include "winograd.h"
 
 #include <math.h>
@@ -26,7 +30,23 @@ typedef struct {
   gboolean bias, relu;
   float beta;
   int pad;                /* ldo = cout + pad; the output starts pad / 2 floats into each pixel */
+  int dh, dw;             /* dilation (0: 1) */
+  gboolean own_pads;      /* padding pt, pl, pb, pr; otherwise the dilation's on every side */
+  int pt, pl, pb, pr;
+  gboolean backward;      /* the input gradient from an output gradient of cout channels */
 } wino_case;
+
+/* The forward conv of case k (its weights aside). */
+static segcam_conv_params
+case_conv (const wino_case *k, int cin)
+{
+  int dh = MAX (k->dh, 1), dw = MAX (k->dw, 1);
+  return (segcam_conv_params) {
+    .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = dh, .dw = dw, .cin = cin, .cout = k->cout,
+    .groups = 1, .pt = k->own_pads ? k->pt : dh, .pl = k->own_pads ? k->pl : dw,
+    .pb = k->own_pads ? k->pb : dh, .pr = k->own_pads ? k->pr : dw,
+  };
+}
 
 static int
 case_cin (const wino_case *k)
@@ -55,10 +75,15 @@ random_floats (GRand *r, size_t n, double scale)
   return v;
 }
 
-/* A case's data: inputs per part, packed weights [ky][kx][cin][cout], bias, initial output. */
+/* A case's data: inputs per part, packed weights [ky][kx][cin][cout], bias, initial output.
+ * Forward, the input is n x h x w and the output n x ho x wo (g); backward, the other way round:
+ * the one part is the output gradient (cout channels) and the "output" the input gradient (cin
+ * channels, ldo = cin + pad). */
 typedef struct {
   const wino_case *k;
-  int cin, n_parts, ldo;
+  int cin, n_parts, ldo, out_c;
+  segcam_conv_params conv;
+  segcam_winograd_geom g;     /* of the conv the fast path runs */
   float *in[3];
   float *weight, *bias, *out0;
   size_t out_size;
@@ -71,19 +96,23 @@ data_init (wino_data *d, const wino_case *k, guint32 seed)
   memset (d, 0, sizeof *d);
   d->k = k;
   d->cin = case_cin (k);
-  d->n_parts = case_parts (k);
-  d->ldo = k->cout + k->pad;
-  size_t pixels = (size_t) k->n * k->h * k->w;
+  d->n_parts = k->backward ? 1 : case_parts (k);
+  d->conv = case_conv (k, d->cin);
+  d->g = k->backward ? segcam_winograd_backward (&d->conv, k->n, k->h, k->w)
+                     : segcam_winograd_forward (&d->conv, k->n, k->h, k->w);
+  d->out_c = k->backward ? d->cin : k->cout;
+  d->ldo = d->out_c + k->pad;
+  size_t in_pixels = (size_t) k->n * d->g.h * d->g.w, pixels = (size_t) k->n * d->g.ho * d->g.wo;
   for (int i = 0; i < d->n_parts; i++)
-    d->in[i] = random_floats (r, pixels * k->parts[i], 1);
+    d->in[i] = random_floats (r, in_pixels * (k->backward ? k->cout : k->parts[i]), 1);
   /* He-like scale keeps outputs of order 1 whatever cin. */
   d->weight = random_floats (r, (size_t) 9 * d->cin * k->cout, 1 / sqrt (9.0 * MAX (d->cin, 1)));
-  d->bias = k->bias ? random_floats (r, k->cout, 0.5) : NULL;
+  d->bias = k->bias ? random_floats (r, d->out_c, 0.5) : NULL;
   d->out_size = pixels * d->ldo;
   d->out0 = random_floats (r, d->out_size, 1);
   if (k->beta == 0)
     for (size_t p = 0; p < pixels; p++)
-      for (int c = 0; c < k->cout; c++)
+      for (int c = 0; c < d->out_c; c++)
         d->out0[p * d->ldo + k->pad / 2 + c] = NAN;
   g_rand_free (r);
 }
@@ -111,41 +140,75 @@ input_at (const wino_data *d, int b, int y, int x, int ci)
   return d->in[i][(((size_t) b * k->h + y) * k->w + x) * k->parts[i] + ci];
 }
 
-/* The expected output, [pixel][cout]. */
+/* The expected output, [pixel][out_c]: forward, each output pixel gathers its taps; backward,
+ * each output-gradient pixel adds into the input pixels its taps read. */
 static double *
 naive_conv (const wino_data *d)
 {
   const wino_case *k = d->k;
-  size_t pixels = (size_t) k->n * k->h * k->w;
-  double *y = g_new0 (double, pixels * k->cout);
-  double *px = g_new (double, d->cin);
+  const segcam_conv_params *p = &d->conv;
+  int ho = segcam_conv_out (k->h, 3, 1, p->pt, p->pb, p->dh);
+  int wo = segcam_conv_out (k->w, 3, 1, p->pl, p->pr, p->dw);
+  size_t pixels = (size_t) k->n * d->g.ho * d->g.wo;
+  double *y = g_new0 (double, pixels * d->out_c);
   for (int b = 0; b < k->n; b++)
-    for (int oy = 0; oy < k->h; oy++)
-      for (int ox = 0; ox < k->w; ox++)
-        {
-          size_t p = ((size_t) b * k->h + oy) * k->w + ox;
-          double *yp = y + p * k->cout;
-          for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++)
-              {
-                for (int ci = 0; ci < d->cin; ci++)
-                  px[ci] = input_at (d, b, oy + ky - 1, ox + kx - 1, ci);
-                const float *wk = d->weight + (size_t) (ky * 3 + kx) * d->cin * k->cout;
-                for (int ci = 0; ci < d->cin; ci++)
-                  if (px[ci] != 0)
-                    for (int co = 0; co < k->cout; co++)
-                      yp[co] += px[ci] * wk[(size_t) ci * k->cout + co];
-              }
-          for (int co = 0; co < k->cout; co++)
+    for (int oy = 0; oy < ho; oy++)
+      for (int ox = 0; ox < wo; ox++)
+        for (int ky = 0; ky < 3; ky++)
+          for (int kx = 0; kx < 3; kx++)
             {
-              double v = yp[co] + (d->bias ? d->bias[co] : 0);
-              if (k->beta != 0)
-                v += k->beta * d->out0[p * d->ldo + k->pad / 2 + co];
-              yp[co] = k->relu && v < 0 ? 0 : v;
+              int iy = oy - p->pt + ky * p->dh, ix = ox - p->pl + kx * p->dw;
+              if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
+                continue;
+              const float *wk = d->weight + (size_t) (ky * 3 + kx) * d->cin * k->cout;
+              size_t ip = ((size_t) b * k->h + iy) * k->w + ix, op = ((size_t) b * ho + oy) * wo + ox;
+              for (int ci = 0; ci < d->cin; ci++)
+                {
+                  const float *wr = wk + (size_t) ci * k->cout;
+                  if (k->backward)
+                    {
+                      const float *dy = d->in[0] + op * k->cout;
+                      double s = 0;
+                      for (int co = 0; co < k->cout; co++)
+                        s += (double) wr[co] * dy[co];
+                      y[ip * d->cin + ci] += s;
+                    }
+                  else
+                    {
+                      double x = input_at (d, b, iy, ix, ci);
+                      for (int co = 0; co < k->cout; co++)
+                        y[op * k->cout + co] += x * wr[co];
+                    }
+                }
             }
-        }
-  g_free (px);
+  for (size_t q = 0; q < pixels; q++)
+    for (int c = 0; c < d->out_c; c++)
+      {
+        double v = y[q * d->out_c + c] + (d->bias ? d->bias[c] : 0);
+        if (k->beta != 0)
+          v += k->beta * d->out0[q * d->ldo + k->pad / 2 + c];
+        y[q * d->out_c + c] = k->relu && v < 0 ? 0 : v;
+      }
   return y;
+}
+
+/* The weights the fast path runs: forward as packed; backward turned 180 degrees and transposed,
+ * [t][cout][cin] = [8 - t][cin][cout]. */
+static gboolean
+prepare_weights (const wino_data *d, segcam_winograd_weights *w)
+{
+  const wino_case *k = d->k;
+  if (!k->backward)
+    return segcam_winograd_prepare (w, d->weight, d->cin, k->cout);
+  float *t = g_new (float, (size_t) 9 * d->cin * k->cout);
+  for (int tap = 0; tap < 9; tap++)
+    for (int co = 0; co < k->cout; co++)
+      for (int ci = 0; ci < d->cin; ci++)
+        t[((size_t) tap * k->cout + co) * d->cin + ci]
+          = d->weight[((size_t) (8 - tap) * d->cin + ci) * k->cout + co];
+  gboolean ok = segcam_winograd_prepare (w, t, k->cout, d->cin);
+  g_free (t);
+  return ok;
 }
 
 /* Runs the fast path on pool into a copy of out0; NaN-filled scratch catches reads of
@@ -155,17 +218,17 @@ run_winograd (const wino_data *d, segcam_pool *pool)
 {
   const wino_case *k = d->k;
   segcam_winograd_weights w;
-  g_assert_true (segcam_winograd_prepare (&w, d->weight, d->cin, k->cout));
-  size_t per_thread = segcam_winograd_scratch (d->cin, k->cout);
+  g_assert_true (prepare_weights (d, &w));
+  size_t per_thread = segcam_winograd_scratch (w.cin, w.cout);
   size_t n_scratch = per_thread * segcam_pool_threads (pool);
   float *scratch = g_new (float, n_scratch);
   for (size_t i = 0; i < n_scratch; i++)
     scratch[i] = NAN;
   segcam_winograd_part parts[3];
   for (int i = 0; i < d->n_parts; i++)
-    parts[i] = (segcam_winograd_part) {d->in[i], k->parts[i]};
+    parts[i] = (segcam_winograd_part) {d->in[i], k->backward ? k->cout : k->parts[i]};
   float *out = g_memdup2 (d->out0, d->out_size * sizeof (float));
-  segcam_winograd_conv (pool, scratch, per_thread, &w, k->n, k->h, k->w, parts, d->n_parts,
+  segcam_winograd_conv (pool, scratch, per_thread, &w, &d->g, parts, d->n_parts,
                         out + k->pad / 2, d->ldo, d->bias, k->beta, k->relu);
   g_free (scratch);
   segcam_winograd_clear (&w);
@@ -183,6 +246,12 @@ case_name (const wino_case *k)
                           k->beta != 0 ? "-beta1" : "", k->relu ? "-relu" : "");
   if (k->pad)
     g_string_append_printf (s, "-ldo+%d", k->pad);
+  if (k->dh > 1 || k->dw > 1)
+    g_string_append_printf (s, "-d%dx%d", MAX (k->dh, 1), MAX (k->dw, 1));
+  if (k->own_pads)
+    g_string_append_printf (s, "-p%d.%d.%d.%d", k->pt, k->pl, k->pb, k->pr);
+  if (k->backward)
+    g_string_append (s, "-backward");
   return g_string_free (s, FALSE);
 }
 
@@ -192,13 +261,13 @@ check_case (gconstpointer p)
   const wino_case *k = p;
   wino_data d;
   data_init (&d, k, (guint32) (k->n * 7919 + k->h * 104729 + k->w * 1299709 + case_cin (k) * 31
-                               + k->cout));
+                               + k->cout + k->dh * 17 + k->dw * 13 + k->pt * 5));
   double *want = naive_conv (&d);
   segcam_pool *pool = segcam_pool_new (2);
   float *got = run_winograd (&d, pool);
   segcam_pool_free (pool);
 
-  size_t pixels = (size_t) k->n * k->h * k->w;
+  size_t pixels = (size_t) k->n * d.g.ho * d.g.wo;
   double err = 0, scale = 0;
   for (size_t q = 0; q < pixels; q++)
     {
@@ -206,13 +275,13 @@ check_case (gconstpointer p)
         {
           int co = c - k->pad / 2;
           float g = got[q * d.ldo + c];
-          if (co < 0 || co >= k->cout)
+          if (co < 0 || co >= d.out_c)
             {
               /* outside the conv's channels: untouched */
               g_assert_cmpmem (&g, sizeof g, &d.out0[q * d.ldo + c], sizeof g);
               continue;
             }
-          double wv = want[q * k->cout + co];
+          double wv = want[q * d.out_c + co];
           g_assert_true (isfinite (g));
           err = MAX (err, fabs (g - wv));
           scale = MAX (scale, fabs (wv));
@@ -269,6 +338,14 @@ test_applies (void)
   p = base;
   p.cin = 3;            /* the RGB input layer */
   g_assert_true (segcam_winograd_applies (&p));
+  p = base;
+  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 4;  /* ResNet's layer4 at output stride 8 */
+  g_assert_true (segcam_winograd_applies (&p));
+  p = base;
+  p.dh = 3;
+  p.pt = 0;
+  p.pr = 2;             /* any padding, per axis dilation */
+  g_assert_true (segcam_winograd_applies (&p));
 #define REJECT(field, value)                                  \
   do                                                          \
     {                                                         \
@@ -279,23 +356,55 @@ test_applies (void)
   while (0)
   REJECT (sh, 2);
   REJECT (sw, 2);
-  REJECT (dh, 2);
-  REJECT (dw, 2);
+  REJECT (dh, 0);
   REJECT (groups, 2);
   REJECT (groups, 64);
   REJECT (kh, 5);
   REJECT (kw, 5);
   REJECT (kh, 1);
-  REJECT (pt, 0);
-  REJECT (pl, 0);
-  REJECT (pb, 0);
-  REJECT (pr, 2);
+  REJECT (pt, -1);
   REJECT (kw, 1);
+  REJECT (transposed, TRUE);
   p = base;
   p.kh = p.kw = 5;
   p.pt = p.pl = p.pb = p.pr = 2;
   g_assert_false (segcam_winograd_applies (&p));
 #undef REJECT
+}
+
+/* Tiles and their fill: per phase sub-image, ceil (ceil (out / d) / 4) tiles a side. */
+static void
+test_fill (void)
+{
+  segcam_conv_params p = {
+    .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1, .dw = 1,
+    .cin = 8, .cout = 8, .groups = 1,
+  };
+  segcam_winograd_geom g = segcam_winograd_forward (&p, 2, 64, 64);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 2 * 16 * 16);
+  g_assert_cmpfloat (segcam_winograd_fill (&g), ==, 1.0);
+  /* ASPP: phases of 3 or 2 pixels a side, 24 tiles a side apart, 22 on the canvas of
+   * 64 + 23 pixels */
+  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 24;
+  g = segcam_winograd_forward (&p, 1, 64, 64);
+  g_assert_cmpint (g.ho, ==, 64);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 22 * 22);
+  g_assert_cmpfloat (fabs (segcam_winograd_fill (&g) - 4096.0 / (22 * 22 * 16)), <, 1e-12);
+  /* ResNet's layer4: phases of 16 pixels, 4 tiles each; the canvas (64 + 3) takes 17 */
+  p.dh = p.dw = p.pt = p.pl = p.pb = p.pr = 4;
+  g = segcam_winograd_forward (&p, 1, 64, 64);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 16 * 16);
+  /* columns padded other than by d: phases only (36 of 1 or 2 pixels) */
+  p.dh = p.dw = 36;
+  p.pt = p.pb = 36;
+  p.pl = p.pr = 34;
+  g = segcam_winograd_forward (&p, 1, 20, 64);
+  g_assert_cmpint (g.wo, ==, 60);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 10 * 36);  /* row canvas: 20 + 19 pixels */
+  p.pt = p.pb = 0;                                   /* 20 + 0 - 72 < 0: no output */
+  g = segcam_winograd_forward (&p, 1, 20, 64);
+  g_assert_cmpint (g.ho, ==, 0);
+  g_assert_cmpuint (segcam_winograd_tiles (&g), ==, 0);
 }
 
 static void
@@ -309,6 +418,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/winograd/applies", test_applies);
+  g_test_add_func ("/winograd/fill", test_fill);
 
   GPtrArray *cases = g_ptr_array_new_with_free_func (g_free);
 #define ADD(...)                                                               \
@@ -352,6 +462,46 @@ main (int argc, char **argv)
   ADD (.n = 1, .h = 31, .w = 30, .parts = {72, 48}, .cout = 128, .bias = TRUE, .beta = 1,
        .relu = TRUE);
 
+  /* Dilated, forward and backward: sizes divisible by neither d nor 4, d larger than the map
+   * (phases of one pixel or none), padding d as ResNet's, and others (less, more, uneven, none). */
+  static const int dilations[] = {2, 3, 4, 6};
+  static const int dsizes[][2] = {{13, 11}, {16, 9}, {5, 7}, {29, 24}};
+  for (size_t i = 0; i < G_N_ELEMENTS (dilations); i++)
+    for (size_t j = 0; j < G_N_ELEMENTS (dsizes); j++)
+      for (int backward = 0; backward < 2; backward++)
+        {
+          int v = (int) (i * G_N_ELEMENTS (dsizes) + j), dl = dilations[i];
+          ADD (.n = 1 + v % 2, .h = dsizes[j][0], .w = dsizes[j][1], .parts = {5 + v % 3},
+               .cout = 6 + v % 4, .dh = dl, .dw = dl, .bias = !backward && v % 3 == 0,
+               .beta = v % 4 == 1 ? 1 : 0, .relu = !backward && v % 5 == 2, .backward = backward);
+        }
+  for (int backward = 0; backward < 2; backward++)
+    {
+      gboolean fwd = !backward;
+      ADD (.n = 1, .h = 17, .w = 14, .parts = {9}, .cout = 7, .dh = 2, .dw = 3, .bias = fwd,
+           .backward = backward);
+      ADD (.n = 2, .h = 15, .w = 18, .parts = {6}, .cout = 5, .dh = 2, .dw = 2, .own_pads = TRUE,
+           .pt = 1, .pl = 0, .pb = 3, .pr = 2, .relu = fwd, .backward = backward);
+      ADD (.n = 1, .h = 21, .w = 19, .parts = {4}, .cout = 8, .dh = 3, .dw = 3, .own_pads = TRUE,
+           .pt = 0, .pl = 0, .pb = 0, .pr = 0, .beta = 1, .backward = backward);
+      ADD (.n = 1, .h = 12, .w = 13, .parts = {3}, .cout = 4, .dh = 4, .dw = 4, .own_pads = TRUE,
+           .pt = 9, .pl = 5, .pb = 2, .pr = 7, .bias = fwd, .backward = backward);
+      ADD (.n = 1, .h = 10, .w = 9, .parts = {5}, .cout = 3, .dh = 1, .dw = 1, .own_pads = TRUE,
+           .pt = 0, .pl = 2, .pb = 3, .pr = 1, .backward = backward);
+      /* phase sub-images of 2-4 pixels, tiled on the canvas */
+      ADD (.n = 2, .h = 20, .w = 23, .parts = {11}, .cout = 9, .dh = 5, .dw = 7, .bias = fwd,
+           .beta = backward, .relu = fwd, .backward = backward);
+      ADD (.n = 1, .h = 26, .w = 26, .parts = {150}, .cout = 40, .dh = 12, .dw = 12,
+           .bias = fwd, .backward = backward);
+      ADD (.n = 1, .h = 14, .w = 17, .parts = {6}, .cout = 5, .dh = 12, .dw = 2, .own_pads = TRUE,
+           .pt = 12, .pl = 1, .pb = 12, .pr = 3, .backward = backward);
+      /* ResNet-like channel counts, several channel chunks and tile blocks, in two parts */
+      ADD (.n = 1, .h = 37, .w = 35, .parts = {96, 160}, .cout = 128, .dh = 2, .dw = 2,
+           .bias = fwd, .beta = backward, .relu = fwd, .backward = backward);
+      ADD (.n = 1, .h = 30, .w = 33, .parts = {200}, .cout = 72, .dh = 4, .dw = 4, .pad = 6,
+           .beta = 1, .backward = backward);
+    }
+
   for (guint i = 0; i < cases->len; i++)
     {
       const wino_case *k = cases->pdata[i];
@@ -370,6 +520,8 @@ main (int argc, char **argv)
     {.n = 2, .h = 5, .w = 7, .parts = {17}, .cout = 3},
     {.n = 2, .h = 9, .w = 11, .parts = {70, 130}, .cout = 40, .bias = TRUE, .relu = TRUE},
     {.n = 1, .h = 31, .w = 30, .parts = {72, 48}, .cout = 128, .bias = TRUE, .beta = 1},
+    {.n = 2, .h = 37, .w = 35, .parts = {64}, .cout = 128, .dh = 2, .dw = 2, .relu = TRUE},
+    {.n = 1, .h = 30, .w = 33, .parts = {72}, .cout = 64, .dh = 4, .dw = 4, .backward = TRUE},
   };
   for (size_t i = 0; i < G_N_ELEMENTS (thread_cases); i++)
     {

@@ -1,4 +1,4 @@
-/* winograd.c — 3x3 stride-1 "same" convolutions by Winograd's minimal filtering F(4x4, 3x3).
+/* winograd.c — 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3).
  *
  * Lavin & Gray (2016), with the interpolation points 0, ±1, ±2 and infinity: each 4x4 block of
  * outputs (a "tile") comes from the 6x6 input patch d around it as
@@ -17,11 +17,21 @@
  * caches while the GEMMs keep enough rows to amortise reading the (4x larger) transformed weights,
  * and each GEMM stays small enough for OpenBLAS's unpacked small-matrix kernels (WINO_GEMM_MNK).
  *
+ * A dilated conv (dh, dw > 1) is dh x dw undilated ones, one per phase (y mod dh, x mod dw) of
+ * the output, each reading the input pixels of one phase, read and written in place through
+ * per-axis tables of each tile's coordinates (wino_axis): nothing is gathered. Along each axis
+ * the tiles either cover each phase sub-image apart, 4 outputs d pixels apart per tile, or, when
+ * the padding is d on both sides (ResNet's), a "canvas" of the sub-images laid end to end with
+ * one zero pixel between them, which is each one's padding and its neighbour's: tiles then run
+ * across the sub-images' ends, and small sub-images waste fewer of the tiles' outputs. The axis
+ * takes whichever needs fewer tiles.
+ *
  * Channels-last activations make the transforms element-wise over contiguous channels: each runs
  * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
  * code for full passes measured no faster.) */
 #include "winograd.h"
 #include "clones.h"
+#include "ops.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -159,9 +169,131 @@ segcam_winograd_applies (const segcam_conv_params *p)
   /* No threshold on the channel counts: measured on Zen 4 with 2 threads, this beats the gather
    * GEMM at every count tried, from 1 x 1 (memory-bound either way) to 512 x 512, at 64x64 and
    * 512x512 pixels; the RGB input layer (3 x 32) by 1.4x. */
-  return !p->transposed && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt == 1 && p->pl == 1
-         && p->pb == 1 && p->pr == 1 && p->dh == 1 && p->dw == 1 && p->groups <= 1
+  return !p->transposed && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->pt >= 0
+         && p->pl >= 0 && p->pb >= 0 && p->pr >= 0 && p->dh >= 1 && p->dw >= 1 && p->groups <= 1
          && p->cin >= 1 && p->cout >= 1;
+}
+
+segcam_winograd_geom
+segcam_winograd_forward (const segcam_conv_params *p, int n, int h, int w)
+{
+  return (segcam_winograd_geom) {
+    .n = n, .h = h, .w = w, .ho = segcam_conv_out (h, 3, 1, p->pt, p->pb, p->dh),
+    .wo = segcam_conv_out (w, 3, 1, p->pl, p->pr, p->dw), .pt = p->pt, .pl = p->pl,
+    .dh = p->dh, .dw = p->dw,
+  };
+}
+
+segcam_winograd_geom
+segcam_winograd_backward (const segcam_conv_params *p, int n, int h, int w)
+{
+  /* din (u) = sum_k dout (u + pt - k d) w[k] = sum_k' dout (u - (2d - pt) + k' d) w[2 - k'] */
+  segcam_winograd_geom f = segcam_winograd_forward (p, n, h, w);
+  return (segcam_winograd_geom) {
+    .n = n, .h = f.ho, .w = f.wo, .ho = h, .wo = w, .pt = 2 * p->dh - p->pt,
+    .pl = 2 * p->dw - p->pl, .dh = p->dh, .dw = p->dw,
+  };
+}
+
+/* One axis of the tiling: tile t's 4 output coordinates out[t * 4 + i] and the 6 input
+ * coordinates of its patch in[t * 6 + r], -1 where there is none (beyond the output, in a gap
+ * between canvas sub-images) or where the patch reads padding. */
+typedef struct {
+  int n;
+  int *out, *in;
+} wino_axis;
+
+/* Per phase sub-image: the phases that hold any output, each tiled like the largest,
+ * ceil (out / d) pixels. */
+static int
+phase_tiles (int out, int d)
+{
+  return MIN (d, out) * (((out + d - 1) / d + 3) / 4);
+}
+
+/* The canvas: out pixels and a zero between each two of the min (d, out) sub-images. */
+static int
+canvas_tiles (int out, int d)
+{
+  return (out + MIN (d, out) - 1 + 3) / 4;
+}
+
+/* The canvas needs each sub-image padded by one zero pixel on both sides and nothing more:
+ * padding d before it, and as many inputs as outputs, so (stride 1) padding d after it. */
+static gboolean
+axis_uses_canvas (int n_in, int out, int pad, int d)
+{
+  return pad == d && n_in == out && canvas_tiles (out, d) < phase_tiles (out, d);
+}
+
+/* Tiles along an axis of out outputs from n_in inputs, padded by pad before them, dilation d. */
+static int
+axis_tiles (int n_in, int out, int pad, int d)
+{
+  return axis_uses_canvas (n_in, out, pad, d) ? canvas_tiles (out, d) : phase_tiles (out, d);
+}
+
+/* Fills a (a->n = axis_tiles). */
+static void
+axis_build (wino_axis *a, int n_in, int out, int pad, int d)
+{
+  a->n = axis_tiles (n_in, out, pad, d);
+  a->out = g_new (int, (size_t) a->n * 10);
+  a->in = a->out + (size_t) a->n * 4;
+  if (axis_uses_canvas (n_in, out, pad, d))
+    {
+      /* the canvas: each sub-image's pixels in order, a -1 between sub-images */
+      int len = out + MIN (d, out) - 1;
+      int *coord = g_new (int, len);
+      for (int ph = 0, c = 0; ph < MIN (d, out); ph++)
+        {
+          if (ph)
+            coord[c++] = -1;
+          for (int o = ph; o < out; o += d)
+            coord[c++] = o;
+        }
+      for (int t = 0; t < a->n; t++)
+        {
+          for (int i = 0; i < 4; i++)
+            a->out[t * 4 + i] = 4 * t + i < len ? coord[4 * t + i] : -1;
+          /* output canvas position c reads c - 1 + k: the same sub-image's neighbours, or zeros */
+          for (int r = 0; r < 6; r++)
+            {
+              int c = 4 * t - 1 + r;
+              a->in[t * 6 + r] = c >= 0 && c < len ? coord[c] : -1;
+            }
+        }
+      g_free (coord);
+      return;
+    }
+  int per_phase = a->n / MAX (MIN (d, out), 1);
+  for (int t = 0; t < a->n; t++)
+    {
+      int o0 = t / per_phase + t % per_phase * 4 * d;
+      for (int i = 0; i < 4; i++)
+        a->out[t * 4 + i] = o0 + i * d < out ? o0 + i * d : -1;
+      for (int r = 0; r < 6; r++)
+        {
+          int x = o0 - pad + r * d;
+          a->in[t * 6 + r] = x >= 0 && x < n_in ? x : -1;
+        }
+    }
+}
+
+size_t
+segcam_winograd_tiles (const segcam_winograd_geom *g)
+{
+  if (g->ho <= 0 || g->wo <= 0)
+    return 0;
+  return (size_t) g->n * axis_tiles (g->h, g->ho, g->pt, g->dh)
+         * axis_tiles (g->w, g->wo, g->pl, g->dw);
+}
+
+double
+segcam_winograd_fill (const segcam_winograd_geom *g)
+{
+  size_t tiles = segcam_winograd_tiles (g);
+  return tiles ? (double) g->n * g->ho * g->wo / (16.0 * tiles) : 1;
 }
 
 /* ---- block sizing --------------------------------------------------------------------------- */
@@ -191,17 +323,16 @@ segcam_winograd_scratch (int cin, int cout)
 }
 
 typedef struct {
-  int n_tiles, tiles_h, tiles_w;
+  int n_tiles;
   int block, n_blocks;          /* tiles per task */
   int cob, n_cblocks;           /* output channels per task */
   int ck;                       /* input channels per GEMM */
 } wino_plan;
 
 static wino_plan
-plan_blocks (int n, int h, int wd, int cin, int cout)
+plan_blocks (const segcam_winograd_geom *g, int cin, int cout)
 {
-  wino_plan p = {.tiles_h = (h + 3) / 4, .tiles_w = (wd + 3) / 4};
-  p.n_tiles = n * p.tiles_h * p.tiles_w;
+  wino_plan p = {.n_tiles = (int) segcam_winograd_tiles (g)};
   p.ck = even_slice (MAX (cin, 1), WINO_CK_MAX);
   p.cob = even_slice (cout, WINO_COB_MAX);
   int cap = tile_cap (p.ck, p.cob);
@@ -326,7 +457,8 @@ epilogue (float *restrict o, const float *restrict y, const float *restrict bias
 typedef struct {
   const segcam_winograd_weights *w;
   wino_plan plan;
-  int n, h, wd;
+  segcam_winograd_geom g;
+  wino_axis ay, ax;
   const segcam_winograd_part *parts;
   int n_parts;
   float *out;
@@ -338,15 +470,15 @@ typedef struct {
   size_t per_thread;
 } wino_job;
 
-/* The tile's image and top-left output pixel. */
+/* The tile's image and its tiles along each axis; tiles go image by image, row by row. */
 static inline void
-tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
+tile_at (const wino_job *j, int q, int *b, int *ty, int *tx)
 {
-  int per_image = j->plan.tiles_h * j->plan.tiles_w;
+  int per_image = j->ay.n * j->ax.n;
   *b = q / per_image;
   q %= per_image;
-  *y0 = q / j->plan.tiles_w * 4;
-  *x0 = q % j->plan.tiles_w * 4;
+  *ty = q / j->ax.n;
+  *tx = q % j->ax.n;
 }
 
 /* Input channels [lo, hi) of tiles [q0, q0 + rows) into V [rows][36][hi - lo]: tile-major, so
@@ -355,20 +487,19 @@ tile_origin (const wino_job *j, int q, int *b, int *y0, int *x0)
 SEGCAM_CLONES static void
 transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
 {
+  const segcam_winograd_geom *g = &j->g;
   int nck = hi - lo;
-  size_t hw = (size_t) j->h * j->wd;
+  size_t hw = (size_t) g->h * g->w;
   for (int t = 0; t < rows; t++)
     {
-      int b, y0, x0;
-      tile_origin (j, q0 + t, &b, &y0, &x0);
+      int b, ty, tx;
+      tile_at (j, q0 + t, &b, &ty, &tx);
+      const int *iy = j->ay.in + ty * 6, *ix = j->ax.in + tx * 6;
       /* Pixel index of each patch position in image b, or -1 in the padding. */
       long pix[36];
       for (int r = 0; r < 6; r++)
         for (int c = 0; c < 6; c++)
-          {
-            int y = y0 - 1 + r, x = x0 - 1 + c;
-            pix[r * 6 + c] = y >= 0 && y < j->h && x >= 0 && x < j->wd ? (long) y * j->wd + x : -1;
-          }
+          pix[r * 6 + c] = iy[r] >= 0 && ix[c] >= 0 ? (long) iy[r] * g->w + ix[c] : -1;
       float *vt = v + (size_t) t * 36 * nck;
       for (int pi = 0, off = 0; pi < j->n_parts && off < hi; off += j->parts[pi].c, pi++)
         {
@@ -394,12 +525,13 @@ transform_inputs (const wino_job *j, int q0, int rows, int lo, int hi, float *v)
 SEGCAM_CLONES static void
 transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0, int nco)
 {
+  const segcam_winograd_geom *g = &j->g;
   for (int t = 0; t < rows; t++)
     {
-      int b, y0, x0;
-      tile_origin (j, q0 + t, &b, &y0, &x0);
-      int ny = MIN (4, j->h - y0), nx = MIN (4, j->wd - x0);
-      float *o = j->out + ((size_t) (b * j->h + y0) * j->wd + x0) * j->ldo + co0;
+      int b, ty, tx;
+      tile_at (j, q0 + t, &b, &ty, &tx);
+      const int *oy = j->ay.out + ty * 4, *ox = j->ax.out + tx * 4;
+      float *o = j->out + (size_t) b * g->ho * g->wo * j->ldo + co0;
       for (int c0 = 0; c0 < nco; c0 += WINO_CB)
         {
           float y[4][4][WINO_CB];
@@ -409,10 +541,12 @@ transform_outputs (const wino_job *j, int q0, int rows, const float *m, int co0,
           else
             output_tile (m + (size_t) t * 36 * nco + c0, nco, nc, y);
           const float *bias = j->bias ? j->bias + co0 + c0 : NULL;
-          for (int dy = 0; dy < ny; dy++)
-            for (int dx = 0; dx < nx; dx++)
+          for (int dy = 0; dy < 4; dy++)
+            for (int dx = 0; dx < 4; dx++)
               {
-                float *p = o + ((size_t) dy * j->wd + dx) * j->ldo + c0;
+                if (oy[dy] < 0 || ox[dx] < 0)
+                  continue;
+                float *p = o + ((size_t) oy[dy] * g->wo + ox[dx]) * j->ldo + c0;
                 if (nc == WINO_CB)
                   epilogue (p, y[dy][dx], bias, WINO_CB, j->beta, j->relu);
                 else
@@ -451,18 +585,23 @@ wino_task (void *ctx, int task, int thread)
 
 void
 segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
-                      const segcam_winograd_weights *w, int n, int h, int wd,
+                      const segcam_winograd_weights *w, const segcam_winograd_geom *g,
                       const segcam_winograd_part *parts, int n_parts,
                       float *out, int ldo, const float *bias, float beta, gboolean relu)
 {
   g_return_if_fail (scratch_per_thread >= segcam_winograd_scratch (w->cin, w->cout));
   g_return_if_fail (ldo >= w->cout);
-  if (n <= 0 || h <= 0 || wd <= 0 || w->cout <= 0)
+  g_return_if_fail (g->dh >= 1 && g->dw >= 1);
+  if (g->n <= 0 || g->ho <= 0 || g->wo <= 0 || w->cout <= 0)
     return;
   wino_job j = {
-    .w = w, .plan = plan_blocks (n, h, wd, w->cin, w->cout), .n = n, .h = h, .wd = wd,
+    .w = w, .plan = plan_blocks (g, w->cin, w->cout), .g = *g,
     .parts = parts, .n_parts = n_parts, .out = out, .ldo = ldo, .bias = bias, .beta = beta,
     .relu = relu, .scratch = scratch, .per_thread = scratch_per_thread,
   };
+  axis_build (&j.ay, g->h, g->ho, g->pt, g->dh);
+  axis_build (&j.ax, g->w, g->wo, g->pl, g->dw);
   segcam_pool_run (pool, j.plan.n_blocks * j.plan.n_cblocks, wino_task, &j);
+  g_free (j.ay.out);
+  g_free (j.ax.out);
 }

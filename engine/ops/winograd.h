@@ -1,12 +1,17 @@
-/* winograd.h — the fast path for 3x3 "same" convolutions: Winograd's F(4x4, 3x3).
+/* winograd.h — the fast path for 3x3 stride-1 convolutions: Winograd's F(4x4, 3x3).
  *
- * A conv2d with a 3x3 kernel, stride 1, padding 1 on every side, dilation 1 and one group is
- * computed tile by tile (4x4 outputs from 6x6 inputs) as 36 matrix products
+ * A conv2d with a 3x3 kernel, stride 1 and one group, any padding and dilation, is computed tile
+ * by tile (4x4 outputs from 6x6 inputs) as 36 matrix products
  * [tiles x cin] x [cin x cout] on transformed inputs and weights (Lavin & Gray 2016), 36 instead
  * of 144 multiplies per tile and channel pair. Activations are channels-last as everywhere in the
  * engine (ops.h). The results differ from the gather GEMM's by rounding only (1e-6 to 1e-5 of
  * max |output| in tests/test-winograd.c, growing slowly with cin), and do not depend on the number
- * of threads. The transformed weights take 4x the memory of the packed ones. */
+ * of threads. The transformed weights take 4x the memory of the packed ones.
+ *
+ * Dilation d: output pixels of one phase (y mod dh, x mod dw) read only input pixels of one
+ * phase, so the conv is dh x dw undilated convs on the phase sub-images (space-to-batch). The
+ * tiles are those of the phase sub-images, or with padding d of all of them laid side by side
+ * (winograd.c), and read and write the full tensors in place; nothing is gathered or scattered. */
 #ifndef SEGCAM_WINOGRAD_H
 #define SEGCAM_WINOGRAD_H
 
@@ -26,10 +31,32 @@ gboolean segcam_winograd_prepare (segcam_winograd_weights *w, const float *packe
 /* Frees the transformed weights; w may be cleared already (u NULL). */
 void segcam_winograd_clear (segcam_winograd_weights *w);
 
-/* Whether the fast path applies to conv2d p: a 3x3 kernel, stride 1, padding 1 on every side,
- * dilation 1 and one group. It is then faster than the gather GEMM whatever the channel counts
- * (winograd.c). Only meaningful for conv2d, not conv_transpose2d (whose params read differently). */
+/* Whether the fast path can compute conv2d p: a 3x3 kernel, stride 1 and one group (any padding
+ * and dilation). Undilated, it is then faster than the gather GEMM whatever the channel counts
+ * (winograd.c); whether it pays on a dilated conv depends on the map's size (segcam_winograd_fill).
+ * Only meaningful for conv2d, not conv_transpose2d (whose params read differently). */
 gboolean segcam_winograd_applies (const segcam_conv_params *p);
+
+/* Where a 3x3 conv reads and writes: n images of h x w input pixels give ho x wo output pixels,
+ * and output (y, x) reads input (y - pt + ky * dh, x - pl + kx * dw) for ky, kx in 0..2, zeros
+ * outside the input. pt and pl may be negative; dh, dw >= 1. */
+typedef struct {
+  int n, h, w, ho, wo;
+  int pt, pl, dh, dw;
+} segcam_winograd_geom;
+
+/* The forward of conv2d p (segcam_winograd_applies) on n x h x w inputs. */
+segcam_winograd_geom segcam_winograd_forward (const segcam_conv_params *p, int n, int h, int w);
+/* Its backward-data: the output gradient convolved with the kernel turned 180 degrees into the
+ * n x h x w input gradient (h, w: the forward's input size). */
+segcam_winograd_geom segcam_winograd_backward (const segcam_conv_params *p, int n, int h, int w);
+
+/* Tiles computed for g: 16 output pixels each, some of them beyond the phase sub-images' edges. */
+size_t segcam_winograd_tiles (const segcam_winograd_geom *g);
+/* The fraction of the tiles' output pixels that are in the output: 1 for large maps, less when
+ * the phase sub-images are a few pixels (DeepLabV3's ASPP on a 64x64 map: 0.71, 0.53 and 0.41 at
+ * dilations 12, 24 and 36). */
+double segcam_winograd_fill (const segcam_winograd_geom *g);
 
 /* One input "part": the conv's input channels are the concatenation of the parts' channels, in
  * order, so a conv reading a concat node can read the concat's inputs directly. Each part is an
@@ -42,8 +69,9 @@ typedef struct {
 /* Floats of scratch each thread needs (independent of the image size). */
 size_t segcam_winograd_scratch (int cin, int cout);
 
-/* out = relu ? max (0, r) : r, where r = beta * out + conv3x3_pad1 (in) + bias, for
- * n x h x wd pixels; the sum of the parts' c must be w->cin. out points at the first output
+/* out = relu ? max (0, r) : r, where r = beta * out + conv3x3 (in) + bias, in the geometry g
+ * (g->n x g->h x g->w input pixels, g->n x g->ho x g->wo output ones); the sum of the parts' c
+ * must be w->cin. out points at the first output
  * channel of pixel 0 and pixels are ldo >= cout floats apart (so a conv may write into a slice of
  * a wider tensor). beta is 0 (out is only written) or 1; bias is cout floats or NULL.
  * scratch holds segcam_pool_threads (pool) blocks of scratch_per_thread >=
@@ -51,7 +79,7 @@ size_t segcam_winograd_scratch (int cin, int cout);
  * alone, so the results are the same with any number of threads. out must not overlap the
  * parts. */
 void segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
-                           const segcam_winograd_weights *w, int n, int h, int wd,
+                           const segcam_winograd_weights *w, const segcam_winograd_geom *g,
                            const segcam_winograd_part *parts, int n_parts,
                            float *out, int ldo, const float *bias, float beta, gboolean relu);
 

@@ -9,7 +9,8 @@
  *   - concat read only by convs on the Winograd path: never materialised; the convs read its
  *     inputs as channel parts, and in backward write only the gradients of the parts on a path
  *     to the target (a U-Net decoder's skip half needs none);
- *   - 3x3 stride-1 convs run as Winograd F(4x4, 3x3) (winograd.c), forward and backward-data.
+ *   - 3x3 stride-1 convs run as Winograd F(4x4, 3x3) (winograd.c), forward and backward-data;
+ *     dilated ones as one such conv per phase, where the phases' sub-images fill the tiles.
  * A node is left out of a chain when it is the explained layer or the output, or when anything
  * else reads it. Training (batch statistics, gradients for every node) and sessions asked to be
  * exact run node by node. */
@@ -96,7 +97,8 @@ fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchno
 }
 
 /* Winograd weights of the backward-data conv into channels [first, first + count) of the input:
- * a 3x3 pad-1 conv of the output gradient with the kernel turned 180 degrees and transposed. */
+ * a 3x3 conv of the output gradient with the kernel turned 180 degrees and transposed, of the
+ * same dilation (segcam_winograd_backward). */
 static gboolean
 prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, int first, int count)
 {
@@ -177,15 +179,26 @@ gradient_normalised (const segcam_session *s)
   return FALSE;
 }
 
+/* A dilated conv's phase sub-images of a few pixels leave much of each tile's 4x4 outputs
+ * beyond their edges, computed and dropped (segcam_winograd_fill). Full tiles ran 1.4-2.9x the
+ * gather GEMM's speed on ResNet-50's dilated layers at 64x64 (bench/winograd-bench --net resnet,
+ * 2 threads, on a busy machine); DeepLabV3's ASPP there, 2048 x 256 channels, fills 0.71 of its
+ * tiles at dilation 12 (1.6-1.8x), 0.53 at 24 (1.0-1.4x) and 0.41 at 36 (0.84-0.92x, where the
+ * gather GEMM also skips the kernel rows that read only padding). */
+#define WINOGRAD_MIN_FILL 0.5
+
 /* winograd: FALSE when the session may not use it at all (gradient_normalised). */
 static gboolean
 uses_winograd (const segcam_session *s, gboolean winograd, int i)
 {
   const segcam_node *node = &s->model->nodes[i];
-  const segcam_act *out = &s->acts[i];
-  size_t tiles = (size_t) out->n * ((out->h + 3) / 4) * ((out->w + 3) / 4);
-  return fuse_role (s->model, i) == SEGCAM_FUSE_CONV && segcam_winograd_applies (&node->p.conv)
-         && tiles >= WINOGRAD_MIN_TILES && winograd;
+  if (fuse_role (s->model, i) != SEGCAM_FUSE_CONV || !segcam_winograd_applies (&node->p.conv)
+      || !winograd)
+    return FALSE;
+  const segcam_act *in = &s->acts[node->inputs[0]];
+  segcam_winograd_geom g = segcam_winograd_forward (&node->p.conv, in->n, in->h, in->w);
+  return segcam_winograd_tiles (&g) >= WINOGRAD_MIN_TILES
+         && segcam_winograd_fill (&g) >= WINOGRAD_MIN_FILL;
 }
 
 /* Whether concat node i can stay virtual: every reader is a conv on the Winograd path. */
@@ -329,8 +342,10 @@ segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
   segcam_winograd_part *parts = g_newa (segcam_winograd_part, st->n_parts);
   for (int k = 0; k < st->n_parts; k++)
     parts[k] = (segcam_winograd_part) {s->acts[st->parts[k]].data, s->acts[st->parts[k]].c};
-  segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wfwd, out->n, out->h,
-                        out->w, parts, st->n_parts, out->data, out->c, st->p.bias, 0.0f, st->relu);
+  const segcam_act *in = &s->acts[st->parts[0]];
+  segcam_winograd_geom g = segcam_winograd_forward (&st->p, in->n, in->h, in->w);
+  segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wfwd, &g, parts,
+                        st->n_parts, out->data, out->c, st->p.bias, 0.0f, st->relu);
 }
 
 void
@@ -350,9 +365,10 @@ segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act 
       return;
     }
   segcam_winograd_part g = {dout->data, dout->c};
+  const segcam_act *in = &s->acts[st->parts[0]];
+  segcam_winograd_geom geom = segcam_winograd_backward (&st->p, in->n, in->h, in->w);
   for (int k = 0; k < st->n_parts; k++)
     if (dparts[k])
-      segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wbwd[k], dout->n,
-                            dout->h, dout->w, &g, 1, dparts[k]->data, dparts[k]->c, NULL,
-                            fresh[k] ? 0.0f : 1.0f, FALSE);
+      segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wbwd[k], &geom, &g,
+                            1, dparts[k]->data, dparts[k]->c, NULL, fresh[k] ? 0.0f : 1.0f, FALSE);
 }
