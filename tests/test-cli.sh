@@ -336,15 +336,19 @@ grep -q "ROI weight 100.0," "$tmp/out" && pass || fail "FAIL: the ROI is not sca
 expect 0 "" "$segcam" evaluate --model "$model" --class cell --max-size 32 "$tmp/large.png"
 # --tile: tiles with halos give the untiled map and probabilities (docs/seg-grad-cam.md, "Large
 # images: tiles"): a 160x120 picture in 20 tiles of 32 pixels, each run in a 96x96 crop.
-python3 - "$tmp/tile.png" <<'PY'
+# picture OUT W H: a smooth W x H RGB test picture.
+picture () {
+  python3 - "$@" <<'PY'
 import math, struct, sys, zlib
-w, h = 160, 120
+w, h = int(sys.argv[2]), int(sys.argv[3])
 rows = b"".join(b"\0" + bytes(int(127 + 120 * math.sin(x / 7 + c) * math.cos(y / 9 - c))
                                for x in range(w) for c in range(3)) for y in range(h))
 chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
 open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
                               + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 PY
+}
+picture "$tmp/tile.png" 160 120
 # npy_close A B TOL: two float32 .npy files of one length within TOL of A's largest magnitude.
 npy_close () {
   python3 - "$@" <<'PY'
@@ -375,6 +379,30 @@ expect 0 "20 tiles of 32x32" "$segcam" predict --model "$model" "$tmp/tile.png" 
 npy_close "$tmp/untiled.npy" "$tmp/tiled.npy" 1e-5 && pass \
   || fail "FAIL: the probabilities on tiles differ from the untiled ones"
 cmp -s "$tmp/s0.png" "$tmp/s1.png" && pass || fail "FAIL: the labels on tiles differ"
+# Without --tile, an image whose session does not fit runs on tiles by itself. The room is set
+# by an address-space limit (ulimit -v), lowered until the untiled session no longer fits.
+picture "$tmp/big.png" 1024 768
+expect 0 "" "$segcam" explain --model "$model" --class cell "$tmp/big.png" -o "$tmp/h.png" \
+  --map-npy "$tmp/untiled.npy" --no-normalize --tile 0
+limit=4194304
+while [ $limit -gt 65536 ] && (ulimit -v $limit; "$segcam" explain --model "$model" --class cell \
+        "$tmp/big.png" -o "$tmp/h.png" --tile 0 >/dev/null 2>"$tmp/err"); do
+  limit=$((limit * 7 / 8))
+done
+if grep -q "not enough memory for a 1024x768 image .*under the address-space limit" "$tmp/err"; then
+  pass
+  if (ulimit -v $limit; "$segcam" explain --model "$model" --class cell "$tmp/big.png" \
+        -o "$tmp/h.png" --map-npy "$tmp/tiled.npy" --no-normalize >/dev/null 2>"$tmp/err") \
+     && grep -Eq "does not fit in memory at once: [0-9]+ tiles" "$tmp/err"; then
+    pass
+  else
+    fail "FAIL: no automatic tiles under ulimit -v $limit: $(cat "$tmp/err")"
+  fi
+  npy_close "$tmp/untiled.npy" "$tmp/tiled.npy" 1e-5 && pass \
+    || fail "FAIL: the map on automatic tiles differs from the untiled one"
+else
+  fail "FAIL: ulimit -v $limit: $(cat "$tmp/err")"
+fi
 expect 1 "--tile: score reruns the whole image once per channel, which tiles cannot" \
   "$segcam" explain --model "$model" --class cell --method score "$tmp/tile.png" -o "$tmp/h.png" --tile 32
 expect 1 "--tile must be 0 or more, not -2" \

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "output.h"
 #include "png-io.h"
+#include "segcam.h"
 
 #include <errno.h>
 #include <gegl.h>
@@ -112,11 +113,21 @@ decoder_failed (const char *chatter)
   return failed;
 }
 
-static void
-ensure_gegl (void)
+/* What gegl_init maps (its modules and a thread; about 120 MiB here), which babl does not survive
+ * failing to map: under a tight address-space limit it is refused instead. */
+#define GEGL_START_MAPPINGS (160.0 * (1 << 20))
+
+static gboolean
+ensure_gegl (GError **error)
 {
   if (gegl_ready)
-    return;
+    return TRUE;
+  if (segcam_address_space_room (1) < GEGL_START_MAPPINGS)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "the address-space limit (ulimit -v) "
+                   "leaves too little room to start the image libraries: raise it");
+      return FALSE;
+    }
   gegl_init (NULL, NULL);
   /* GEGL's loaders and savers warn about every unreadable file; the caller reports each failure in
    * one line of its own, with what they said folded in. */
@@ -125,6 +136,7 @@ ensure_gegl (void)
   g_log_set_handler (NULL, levels, collect, NULL);
   atexit (exit_while_collecting);
   gegl_ready = TRUE;
+  return TRUE;
 }
 
 void
@@ -180,7 +192,8 @@ segcam_image_size (const char *path, int *width, int *height, GError **error)
     return FALSE;
   if (segcam_png_takes (path, width, height))
     return TRUE;
-  ensure_gegl ();
+  if (!ensure_gegl (error))
+    return FALSE;
   GeglNode *graph = gegl_node_new ();
   GeglRectangle r;
   gboolean ok = open_image (graph, path, &r, error) != NULL;
@@ -197,7 +210,8 @@ segcam_image_load (const char *path, int channels, int width, int height, GError
     return NULL;
   if (segcam_png_takes (path, &w, &h))
     return segcam_png_decode (path, channels, width, height, error);
-  ensure_gegl ();
+  if (!ensure_gegl (error))
+    return NULL;
   GeglNode *graph = gegl_node_new ();
   GeglRectangle r;
   GeglNode *load = open_image (graph, path, &r, error);
@@ -285,7 +299,8 @@ write_image (const char *path, gpointer data, GError **error)
   const image_out *o = data;
   if (!o->saver)
     return segcam_png_encode (path, o->pixels, o->width, o->height, o->channels, error);
-  ensure_gegl ();
+  if (!ensure_gegl (error))
+    return FALSE;
   static const char *const pixel_formats[] = {NULL, "Y' u8", "Y'A u8", "R'G'B' u8", "R'G'B'A u8"};
   const Babl *fmt = babl_format (pixel_formats[o->channels]);
   GeglRectangle all = {0, 0, o->width, o->height};

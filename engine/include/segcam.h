@@ -114,6 +114,10 @@ segcam_session *segcam_session_new (const segcam_model *model, const segcam_sess
 void segcam_session_free (segcam_session *session);
 /* Bytes the session holds (activations, gradients, scratch), for benchmarks and the plug-in. */
 size_t segcam_session_memory (const segcam_session *session);
+/* Bytes still mappable under the process's address-space limit (ulimit -v, RLIMIT_AS) once
+ * `threads` engine threads have mapped their work buffers and stacks; INFINITY without a limit,
+ * negative when the limit leaves no room for them. Sessions plan within it. */
+double segcam_address_space_room (int threads);
 
 /* Runs the network on pixels (height x width x input_channels). */
 gboolean segcam_session_forward (segcam_session *session, const float *pixels, GError **error);

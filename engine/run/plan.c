@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 void
@@ -169,13 +170,47 @@ cgroup_room (void)
   return room;
 }
 
-/* What a plan may use: Linux overcommits, so a plan larger than this would "allocate" and then
- * be killed, by the kernel or the cgroup's OOM killer, when its pages are touched. */
+/* What each engine thread maps besides the plan once it runs: OpenBLAS's work buffer on its
+ * first product (BUFFER_SIZE, 128 MiB and a page in Debian's x86-64 builds), a stack and a
+ * malloc arena. OpenBLAS retries that buffer's mmap forever when it fails, so these are kept
+ * out of the room under an address-space limit rather than left to fail; so is one more for
+ * OpenBLAS's own server thread, which maps its buffer when it starts, maybe after VmSize is read
+ * (babl crashes when its own mappings lose that race). */
+#define THREAD_MAPPINGS ((128.0 + 8 + 64) * (1 << 20))
+
+double
+segcam_address_space_room (int threads)
+{
+  struct rlimit limit;
+  if (getrlimit (RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return INFINITY;
+  /* VmSize counts what the limit counts: every mapping, touched or not. */
+  char *text = NULL;
+  double mapped = 0;
+  if (g_file_get_contents ("/proc/self/status", &text, NULL, NULL))
+    {
+      const char *at = strstr (text, "VmSize:");
+      if (at)
+        mapped = (double) g_ascii_strtoull (at + strlen ("VmSize:"), NULL, 10) * 1024;
+    }
+  g_free (text);
+  return (double) limit.rlim_cur - mapped - (MAX (threads, 1) + 1) * THREAD_MAPPINGS;
+}
+
+/* What a plan may use, and the end of the message that says which limit sets it. Linux overcommits, so a plan larger than the
+ * memory would "allocate" and then be killed, by the kernel or the cgroup's OOM killer, when
+ * its pages are touched; one beyond the address-space limit fails to map. */
 static double
-memory_available (void)
+memory_available (int threads, const char **limit)
 {
   double physical = (double) sysconf (_SC_PHYS_PAGES) * sysconf (_SC_PAGESIZE);
-  return MIN (physical, MIN (meminfo_available (), cgroup_room ()));
+  double memory = MIN (physical, MIN (meminfo_available (), cgroup_room ()));
+  double address = segcam_address_space_room (threads);
+  *limit = address < memory
+             ? " under the address-space limit, ulimit -v): raise the limit, use fewer threads or "
+               "a smaller image"
+             : "): use a smaller image";
+  return MAX (MIN (memory, address), 0);
 }
 
 gboolean
@@ -262,7 +297,8 @@ segcam_plan_memory (segcam_session *s, GError **error)
   double around = (double) s->hp * s->wp * sizeof (float)
                   + pixels * ((m->in_channels + 2) * sizeof (float) + 4);
   double bytes = (total + (double) scratch * threads) * sizeof (float) + around;
-  double available = memory_available ();
+  const char *limit;
+  double available = memory_available (threads, &limit);
   s->arena = bytes < available ? g_try_new (float, total) : NULL;
   s->scratch = scratch ? g_try_new (float, scratch * threads) : NULL;
   s->scratch_per_thread = scratch;
@@ -270,9 +306,9 @@ segcam_plan_memory (segcam_session *s, GError **error)
   if (!s->arena || (scratch && !s->scratch))
     {
       g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
-                   "not enough memory for a %dx%d image (%.1f GiB needed, %.1f GiB available): "
-                   "use a smaller image (segcam's --max-size, the plug-in's working size)",
-                   s->width, s->height, bytes / (1 << 30), available / (1 << 30));
+                   "not enough memory for a %dx%d image (%.1f GiB needed, %.1f GiB available%s "
+                   "(segcam's --max-size, the plug-in's working size)",
+                   s->width, s->height, bytes / (1 << 30), available / (1 << 30), limit);
       g_free (bufs);
       return FALSE;
     }
