@@ -385,11 +385,14 @@ picture "$tmp/big.png" 1024 768
 expect 0 "" "$segcam" explain --model "$model" --class cell "$tmp/big.png" -o "$tmp/h.png" \
   --map-npy "$tmp/untiled.npy" --no-normalize --tile 0
 limit=4194304
+[ "${SANITIZED:-0}" = 1 ] && limit=0
 while [ $limit -gt 65536 ] && (ulimit -v $limit; "$segcam" explain --model "$model" --class cell \
         "$tmp/big.png" -o "$tmp/h.png" --tile 0 >/dev/null 2>"$tmp/err"); do
   limit=$((limit * 7 / 8))
 done
-if grep -q "not enough memory for a 1024x768 image .*under the address-space limit" "$tmp/err"; then
+if [ $limit = 0 ]; then
+  :
+elif grep -q "not enough memory for a 1024x768 image .*under the address-space limit" "$tmp/err"; then
   pass
   if (ulimit -v $limit; "$segcam" explain --model "$model" --class cell "$tmp/big.png" \
         -o "$tmp/h.png" --map-npy "$tmp/tiled.npy" --no-normalize >/dev/null 2>"$tmp/err") \
