@@ -86,7 +86,7 @@ gimp_common_keep_clear (GimpCommonKeep *keep)
   explain_cache_clear (keep->forward);
   g_clear_pointer (&keep->model, segcam_model_free);
   g_clear_pointer (&keep->path, g_free);
-  keep->image = NULL;
+  keep->image_id = 0;
 }
 
 void
@@ -97,6 +97,17 @@ gimp_common_keep_free (GimpCommonKeep *keep)
   gimp_common_keep_clear (keep);
   explain_cache_free (keep->forward);
   g_free (keep);
+}
+
+void
+gimp_common_keep_expire (const GimpCommonSeam *seam, GimpCommonKeep *keep)
+{
+  gint64 idle = g_get_monotonic_time () - keep->last_run;
+
+  if (keep->model != NULL
+      && (idle > (gint64) SEGCAM_PERSISTENT_IDLE_MINUTES * 60 * G_USEC_PER_SEC
+          || (keep->image_id != 0 && ! seam->image_open (keep->image_id))))
+    gimp_common_keep_clear (keep);
 }
 
 /* The model at path: keep's when it was loaded from that file as it is now, else loaded and
@@ -313,7 +324,7 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
 
   result = compute (model_dir, model_setting, model, settings, &source, keep, error);
   if (keep != NULL && keep->model != NULL)
-    keep->image = image;
+    keep->image_id = seam->image_id (image);
   if (result != NULL)
     created = insert_layers (seam, image, drawable, &bounds, gray, result, settings->colormap,
                              grouped);
@@ -326,6 +337,22 @@ gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image, GimpCommonIte
       g_free (text);
     }
   explain_result_free (result);
+  return created;
+}
+
+GimpCommonItem
+gimp_common_run_kept (const GimpCommonSeam *seam, GimpCommonKeep *keep, GimpCommonItem image,
+                      GimpCommonItem drawable, const gchar *model_dir, const gchar *model_setting,
+                      const ExplainSettings *settings, gboolean interactive, GError **error)
+{
+  gboolean nested = keep->busy;
+  GimpCommonItem created;
+
+  keep->busy = TRUE;
+  created = gimp_common_run (seam, image, drawable, model_dir, model_setting, NULL, settings,
+                             TRUE, interactive, nested ? NULL : keep, error);
+  keep->busy = nested;
+  keep->last_run = g_get_monotonic_time ();
   return created;
 }
 

@@ -25,15 +25,15 @@ G_BEGIN_DECLS
 #define SEGCAM_HEAT_MAP_SELECT_PROC "plug-in-segcam-heat-map-select"
 /* The persistent process (plugin/README.md, "The persistent process"): a procedure of the same
  * executable that GIMP keeps running once started, and the temporary procedure it installs,
- * which runs Explain with every setting, the dialog's too, as arguments. Explain starts the
- * former when the latter does not exist yet; SEGCAM_PERSISTENT_ENV=0 in GIMP's environment
- * runs every Explain in a process of its own instead. */
+ * which runs Explain with every setting, the dialog's too, as arguments. GIMP starts the former
+ * when it starts; Explain runs in its own process while the latter does not exist, and
+ * SEGCAM_PERSISTENT_ENV=0 in GIMP's environment turns it off. */
 #define SEGCAM_PERSISTENT_PROC "plug-in-segcam-persistent"
 #define SEGCAM_PERSISTENT_RUN_PROC "plug-in-segcam-persistent-explain"
 #define SEGCAM_PERSISTENT_ENV "SEGCAM_PERSISTENT"
 #define SEGCAM_PERSISTENT_BLURB "The Seg-Grad-CAM plug-in's persistent process"
 #define SEGCAM_PERSISTENT_HELP                                                                  \
-  "Started by plug-in-segcam-explain when needed, not to be called: it stays running until "   \
+  "Started by GIMP when it starts, not to be called: it stays running until "                  \
   "GIMP quits and runs Explain through " SEGCAM_PERSISTENT_RUN_PROC ", keeping the model and "  \
   "the network's forward pass between runs, so that another class or selection on the same "   \
   "layer costs only the backward pass. " SEGCAM_PERSISTENT_ENV "=0 in GIMP's environment "     \
@@ -41,8 +41,14 @@ G_BEGIN_DECLS
 #define SEGCAM_PERSISTENT_RUN_HELP                                                              \
   "plug-in-segcam-explain-method's arguments, then the dialog's options (max-size, map-alpha, " \
   "legend), run in the persistent process; plug-in-segcam-explain calls it."
+/* The last argument of the persistent process's Explain in GIMP 3, which runs it
+ * non-interactively: GIMP 3 would give an interactive run of it its own last values. */
+#define SEGCAM_ARG_INTERACTIVE                                                                 \
+  "Whether the caller ran from the menu, so that the run's warnings are shown to the user"
 /* How long the persistent process keeps the model and the forward pass without a run. */
 #define SEGCAM_PERSISTENT_IDLE_MINUTES 10
+/* How often, between runs, it looks whether the kept forward pass's image is still open. */
+#define SEGCAM_PERSISTENT_POLL_MS 5000
 #define SEGCAM_BINARY        "seg-grad-cam"
 #define SEGCAM_MENU_PATH     "<Image>/Filters/Seg-Grad-CAM"
 #define SEGCAM_IMAGE_TYPES   "RGB*, GRAY*"
@@ -257,6 +263,10 @@ typedef struct {
   GimpCommonItem (*add_channel) (GimpCommonItem image, const gchar *name);
   /* Replaces the selection with channel, removes channel and returns the selection. */
   GimpCommonItem (*select_channel) (GimpCommonItem image, GimpCommonItem channel);
+  /* image's ID, which outlives the item (libgimp 3.0 drops its objects after each run), and
+   * whether the image of an ID is still open. */
+  gint (*image_id) (GimpCommonItem image);
+  gboolean (*image_open) (gint image_id);
 } GimpCommonSeam;
 
 /* The parasite that marks what a run created (its group, or Segment's layer) with the tattoo
@@ -290,13 +300,18 @@ typedef struct {
   guint64 mtime_usec;
   segcam_model *model;
   ExplainCache *forward;
-  GimpCommonItem image;       /* the kept forward pass's image; NULL: none */
+  gint image_id;              /* the kept forward pass's image; 0: none */
+  gint64 last_run;            /* when the last run ended, g_get_monotonic_time () */
+  gboolean busy;              /* a run is in progress */
 } GimpCommonKeep;
 
 GimpCommonKeep *gimp_common_keep_new (void);
 /* Drops the model and the forward pass, and gives back their memory. */
 void gimp_common_keep_clear (GimpCommonKeep *keep);
 void gimp_common_keep_free (GimpCommonKeep *keep);
+/* Between runs of the persistent process: drops what keep holds once the image of its forward
+ * pass is closed, or after SEGCAM_PERSISTENT_IDLE_MINUTES without a run. */
+void gimp_common_keep_expire (const GimpCommonSeam *seam, GimpCommonKeep *keep);
 
 /* One run on drawable of image, up to the changed image: loads the model model_setting names
  * (unless model is given: a dialog loaded it already, and it is released here either way), runs
@@ -313,6 +328,16 @@ GimpCommonItem gimp_common_run (const GimpCommonSeam *seam, GimpCommonItem image
                                 const gchar *model_setting, segcam_model *model,
                                 const ExplainSettings *settings, gboolean grouped,
                                 gboolean interactive, GimpCommonKeep *keep, GError **error);
+
+/* gimp_common_run in the persistent process, grouped, on keep's model and forward pass — unless
+ * a run is already in progress: a call that arrives while a run waits for GIMP (libgimp handles
+ * it inside that run's PDB calls) runs without them, so as not to touch the state the outer run
+ * is using. */
+GimpCommonItem gimp_common_run_kept (const GimpCommonSeam *seam, GimpCommonKeep *keep,
+                                     GimpCommonItem image, GimpCommonItem drawable,
+                                     const gchar *model_dir, const gchar *model_setting,
+                                     const ExplainSettings *settings, gboolean interactive,
+                                     GError **error);
 
 /* plug-in-segcam-heat-map-select on drawable, a heat-map layer of image, in one undo group:
  * the pixels whose map value reaches threshold (0..1) become the selection, or a new channel

@@ -429,11 +429,17 @@ seam_select_channel (GimpCommonItem image, GimpCommonItem channel)
   return ITEM (gimp_image_get_selection (ID (image)));
 }
 
+static gint
+seam_image_id (GimpCommonItem image)
+{
+  return ID (image);
+}
+
 static const GimpCommonSeam seam = {
   seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
   seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
   seam_buffer, seam_finish_layer, seam_end, seam_warn, seam_get_name,
-  seam_add_channel, seam_select_channel,
+  seam_add_channel, seam_select_channel, seam_image_id, gimp_image_is_valid,
 };
 
 /* What differs between the two procedures; their run modes work alike. */
@@ -731,12 +737,8 @@ return_values (GimpPDBStatusType status, GimpPDBArgType created_type, gint32 cre
 
 /* ---- the persistent process --------------------------------------------------------------- */
 
-/* What the persistent process keeps, and since when it has not run. */
-static struct {
-  GimpCommonKeep *keep;
-  gint64 last_run;             /* g_get_monotonic_time () */
-  gboolean busy;               /* a run is in progress */
-} persistent;
+/* What the persistent process keeps. */
+static GimpCommonKeep *persistent;
 
 /* SEGCAM_PERSISTENT_RUN_PROC: an Explain run with every setting as arguments (the caller has
  * settled the run mode's values), on the kept model and forward pass. Errors always go back to
@@ -758,19 +760,12 @@ run_persistent_explain (const gchar *name, gint nparams, const GimpParam *param,
       && read_persistent_args (param, &vals, &error))
     {
       const gchar *model_setting = explain_settings (&vals, &settings);
-      /* A call that arrives while a run waits for GIMP (libgimp handles it inside that run's
-       * PDB calls) must not touch the kept state the outer run is using. */
-      GimpCommonKeep *keep = persistent.busy ? NULL : persistent.keep;
 
-      persistent.busy = TRUE;
-      layer = gimp_common_run (&seam, ITEM (image), ITEM (drawable), model_dir, model_setting,
-                               NULL, &settings, TRUE, run_mode != GIMP_RUN_NONINTERACTIVE, keep,
-                               &error);
-      /* Still busy when this run was nested in another. */
-      persistent.busy = keep == NULL;
+      layer = gimp_common_run_kept (&seam, persistent, ITEM (image), ITEM (drawable), model_dir,
+                                    model_setting, &settings,
+                                    run_mode != GIMP_RUN_NONINTERACTIVE, &error);
       status = layer != NULL ? GIMP_PDB_SUCCESS : GIMP_PDB_EXECUTION_ERROR;
     }
-  persistent.last_run = g_get_monotonic_time ();
   return_values (status, GIMP_PDB_LAYER, ID (layer), error, FALSE, nreturn_vals, return_vals);
   g_clear_error (&error);
   g_free (model_dir);
@@ -778,15 +773,12 @@ run_persistent_explain (const gchar *name, gint nparams, const GimpParam *param,
 
 /* SEGCAM_PERSISTENT_PROC, which GIMP runs when it starts: installs the Explain procedure above,
  * tells GIMP it is ready, then serves it until GIMP quits (libgimp ends the process then). It
- * loads nothing before the first run. Between runs it checks, every few
- * seconds, whether the kept forward pass's image is still open, and drops what it keeps when
- * the image is closed or after SEGCAM_PERSISTENT_IDLE_MINUTES without a run. */
+ * loads nothing before the first run; between runs it looks every few seconds whether what it
+ * keeps has expired. */
 static void
 serve (void)
 {
-  const guint poll_ms = 5000;
-
-  persistent.keep = gimp_common_keep_new ();
+  persistent = gimp_common_keep_new ();
   gimp_install_temp_proc (SEGCAM_PERSISTENT_RUN_PROC, SEGCAM_EXPLAIN_METHOD_BLURB,
                           SEGCAM_PERSISTENT_RUN_HELP, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT,
                           SEGCAM_DATE, NULL, SEGCAM_IMAGE_TYPES, GIMP_TEMPORARY,
@@ -795,14 +787,8 @@ serve (void)
   gimp_extension_ack ();
   for (;;)
     {
-      gimp_extension_process (poll_ms);
-      if (persistent.keep->model == NULL)
-        continue;
-      if (g_get_monotonic_time () - persistent.last_run
-            > (gint64) SEGCAM_PERSISTENT_IDLE_MINUTES * 60 * G_USEC_PER_SEC
-          || (persistent.keep->image != NULL
-              && ! gimp_image_is_valid (ID (persistent.keep->image))))
-        gimp_common_keep_clear (persistent.keep);
+      gimp_extension_process (SEGCAM_PERSISTENT_POLL_MS);
+      gimp_common_keep_expire (&seam, persistent);
     }
 }
 

@@ -7,6 +7,8 @@
  * (GimpProcedureConfig, across sessions), validates the arguments against their ranges, and
  * shows a returned error to the user when the filter ran from a menu; the maximum working size
  * is an auxiliary argument: remembered and shown in the dialog, not part of the PDB signature.
+ * The persistent process (plugin/README.md) is a persistent procedure of the same executable,
+ * whose temporary procedure Explain hands its runs to, as in 2.10.
  *
  * Everything that computes lives in explain-job.c, and the run itself — the model, the progress
  * bar, the new layers inside one undo group, only after all computation has succeeded — in
@@ -42,6 +44,11 @@ static GimpValueArray *run_segment (GimpProcedure *procedure, GimpRunMode run_mo
 static GimpValueArray *run_select (GimpProcedure *procedure, GimpRunMode run_mode,
                                    GimpImage *image, GimpDrawable **drawables,
                                    GimpProcedureConfig *config, gpointer data);
+static GimpValueArray *run_kept (GimpProcedure *procedure, GimpRunMode run_mode,
+                                 GimpImage *image, GimpDrawable **drawables,
+                                 GimpProcedureConfig *config, gpointer data);
+static GimpValueArray *serve (GimpProcedure *procedure, GimpProcedureConfig *config,
+                              gpointer data);
 
 static GList *
 query_procedures (GimpPlugIn *plug_in)
@@ -53,11 +60,12 @@ query_procedures (GimpPlugIn *plug_in)
   gimp_plug_in_set_help_domain (plug_in, SEGCAM_HELP_DOMAIN, help);
   g_object_unref (help);
   g_free (help_dir);
-  return g_list_append (g_list_append (g_list_append (g_list_append (
-                                                       NULL, g_strdup (SEGCAM_EXPLAIN_PROC)),
-                                                     g_strdup (SEGCAM_EXPLAIN_METHOD_PROC)),
-                                      g_strdup (SEGCAM_SEGMENT_PROC)),
-                        g_strdup (SEGCAM_HEAT_MAP_SELECT_PROC));
+  return g_list_append (g_list_append (g_list_append (g_list_append (g_list_append (
+                                         NULL, g_strdup (SEGCAM_EXPLAIN_PROC)),
+                                       g_strdup (SEGCAM_EXPLAIN_METHOD_PROC)),
+                                     g_strdup (SEGCAM_SEGMENT_PROC)),
+                                   g_strdup (SEGCAM_HEAT_MAP_SELECT_PROC)),
+                        g_strdup (SEGCAM_PERSISTENT_PROC));
 }
 
 /* The method and its options: arguments of plug-in-segcam-explain-method, auxiliary arguments
@@ -133,33 +141,20 @@ create_select_procedure (GimpPlugIn *plug_in)
   return procedure;
 }
 
-static GimpProcedure *
-create_procedure (GimpPlugIn *plug_in, const gchar *name)
+/* Explain's arguments (Segment's when ! explain): with the method as arguments (with_method) or
+ * as aux arguments, and the dialog's options — the working size, map alpha, legend — as aux
+ * arguments, or as arguments (all: the persistent process's Explain, which a call hands every
+ * setting). */
+static void
+add_arguments (GimpProcedure *procedure, gboolean explain, gboolean with_method, gboolean all)
 {
-  gboolean with_method = strcmp (name, SEGCAM_EXPLAIN_METHOD_PROC) == 0;
-  gboolean explain = with_method || strcmp (name, SEGCAM_EXPLAIN_PROC) == 0;
-  GimpProcedure *procedure;
-
-  if (strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0)
-    return create_select_procedure (plug_in);
-  if (! explain && strcmp (name, SEGCAM_SEGMENT_PROC) != 0)
-    return NULL;
-  procedure = gimp_image_procedure_new (plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        explain ? run_explain : run_segment, NULL, NULL);
-  gimp_procedure_set_image_types (procedure, SEGCAM_IMAGE_TYPES);
-  gimp_procedure_set_sensitivity_mask (procedure, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
-  /* explain-method is for scripts: the menu's Explain offers the same choices. */
-  if (! with_method)
-    {
-      gimp_procedure_set_menu_label (procedure, explain ? "_Explain..." : "_Segment...");
-      gimp_procedure_add_menu_path (procedure, SEGCAM_MENU_PATH);
-    }
-  gimp_procedure_set_documentation (procedure,
-                                    with_method ? SEGCAM_EXPLAIN_METHOD_BLURB
-                                    : explain ? SEGCAM_EXPLAIN_BLURB : SEGCAM_SEGMENT_BLURB,
-                                    with_method ? SEGCAM_EXPLAIN_METHOD_HELP
-                                    : explain ? SEGCAM_EXPLAIN_HELP : SEGCAM_SEGMENT_HELP, name);
-  gimp_procedure_set_attribution (procedure, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE);
+  typedef void (*AddBoolean) (GimpProcedure *, const gchar *, const gchar *, const gchar *,
+                              gboolean, GParamFlags);
+  typedef void (*AddInt) (GimpProcedure *, const gchar *, const gchar *, const gchar *, gint,
+                          gint, gint, GParamFlags);
+  AddBoolean add_option = all ? gimp_procedure_add_boolean_argument
+                              : gimp_procedure_add_boolean_aux_argument;
+  AddInt add_size = all ? gimp_procedure_add_int_argument : gimp_procedure_add_int_aux_argument;
 
   gimp_procedure_add_string_argument (procedure, "model", "Mo_del", SEGCAM_ARG_MODEL, "",
                                       G_PARAM_READWRITE);
@@ -189,25 +184,73 @@ create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                        G_PARAM_READWRITE);
       add_method_arguments (procedure, ! with_method);
     }
-  gimp_procedure_add_int_aux_argument (procedure, "max-size", "Maximum _working size",
-                                       SEGCAM_ARG_MAX_SIZE, EXPLAIN_MIN_MAX_SIZE,
-                                       EXPLAIN_MAX_MAX_SIZE, EXPLAIN_DEFAULT_MAX_SIZE,
-                                       G_PARAM_READWRITE);
+  add_size (procedure, "max-size", "Maximum _working size", SEGCAM_ARG_MAX_SIZE,
+            EXPLAIN_MIN_MAX_SIZE, EXPLAIN_MAX_MAX_SIZE, EXPLAIN_DEFAULT_MAX_SIZE,
+            G_PARAM_READWRITE);
   if (explain)
     {
       /* Dialog options, remembered but not part of the PDB signature (FALSE in batch runs). */
-      gimp_procedure_add_boolean_aux_argument (procedure, "map-alpha", SEGCAM_MAP_ALPHA_LABEL,
-                                               SEGCAM_MAP_ALPHA_HELP, FALSE, G_PARAM_READWRITE);
-      gimp_procedure_add_boolean_aux_argument (procedure, "legend", SEGCAM_LEGEND_LABEL,
-                                               SEGCAM_LEGEND_HELP, FALSE, G_PARAM_READWRITE);
+      add_option (procedure, "map-alpha", SEGCAM_MAP_ALPHA_LABEL, SEGCAM_MAP_ALPHA_HELP, FALSE,
+                  G_PARAM_READWRITE);
+      add_option (procedure, "legend", SEGCAM_LEGEND_LABEL, SEGCAM_LEGEND_HELP, FALSE,
+                  G_PARAM_READWRITE);
     }
-
+  if (all)
+    gimp_procedure_add_boolean_argument (procedure, "interactive", "Interactive",
+                                         SEGCAM_ARG_INTERACTIVE, FALSE, G_PARAM_READWRITE);
   if (explain)
     gimp_procedure_add_layer_return_value (procedure, "group", "Group", SEGCAM_RETURN_GROUP,
                                            FALSE, G_PARAM_READWRITE);
   else
     gimp_procedure_add_layer_return_value (procedure, "segmentation", "Segmentation",
                                            SEGCAM_RETURN_SEGMENTATION, FALSE, G_PARAM_READWRITE);
+}
+
+/* The persistent process (plugin/README.md, "The persistent process"): a procedure without
+ * arguments, which GIMP runs when it starts and which never returns. */
+static GimpProcedure *
+create_persistent_procedure (GimpPlugIn *plug_in)
+{
+  GimpProcedure *procedure = gimp_procedure_new (plug_in, SEGCAM_PERSISTENT_PROC,
+                                                 GIMP_PDB_PROC_TYPE_PERSISTENT, serve, NULL,
+                                                 NULL);
+
+  gimp_procedure_set_documentation (procedure, SEGCAM_PERSISTENT_BLURB, SEGCAM_PERSISTENT_HELP,
+                                    SEGCAM_PERSISTENT_PROC);
+  gimp_procedure_set_attribution (procedure, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE);
+  return procedure;
+}
+
+static GimpProcedure *
+create_procedure (GimpPlugIn *plug_in, const gchar *name)
+{
+  gboolean with_method = strcmp (name, SEGCAM_EXPLAIN_METHOD_PROC) == 0;
+  gboolean explain = with_method || strcmp (name, SEGCAM_EXPLAIN_PROC) == 0;
+  GimpProcedure *procedure;
+
+  if (strcmp (name, SEGCAM_HEAT_MAP_SELECT_PROC) == 0)
+    return create_select_procedure (plug_in);
+  if (strcmp (name, SEGCAM_PERSISTENT_PROC) == 0)
+    return create_persistent_procedure (plug_in);
+  if (! explain && strcmp (name, SEGCAM_SEGMENT_PROC) != 0)
+    return NULL;
+  procedure = gimp_image_procedure_new (plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN,
+                                        explain ? run_explain : run_segment, NULL, NULL);
+  gimp_procedure_set_image_types (procedure, SEGCAM_IMAGE_TYPES);
+  gimp_procedure_set_sensitivity_mask (procedure, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+  /* explain-method is for scripts: the menu's Explain offers the same choices. */
+  if (! with_method)
+    {
+      gimp_procedure_set_menu_label (procedure, explain ? "_Explain..." : "_Segment...");
+      gimp_procedure_add_menu_path (procedure, SEGCAM_MENU_PATH);
+    }
+  gimp_procedure_set_documentation (procedure,
+                                    with_method ? SEGCAM_EXPLAIN_METHOD_BLURB
+                                    : explain ? SEGCAM_EXPLAIN_BLURB : SEGCAM_SEGMENT_BLURB,
+                                    with_method ? SEGCAM_EXPLAIN_METHOD_HELP
+                                    : explain ? SEGCAM_EXPLAIN_HELP : SEGCAM_SEGMENT_HELP, name);
+  gimp_procedure_set_attribution (procedure, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE);
+  add_arguments (procedure, explain, with_method, FALSE);
   return procedure;
 }
 
@@ -397,12 +440,21 @@ seam_select_channel (GimpCommonItem image, GimpCommonItem channel)
   return gimp_image_get_selection (image);
 }
 
+static gint
+seam_image_id (GimpCommonItem image)
+{
+  return gimp_image_get_id (image);
+}
+
 static const GimpCommonSeam seam = {
   seam_read_source, seam_is_gray, seam_place, seam_siblings, seam_tattoo, seam_get_parasite,
   seam_attach_parasite, seam_begin, seam_convert_rgb, seam_add_group, seam_add_layer,
   seam_buffer, seam_finish_layer, seam_end, seam_warn, seam_get_name,
-  seam_add_channel, seam_select_channel,
+  seam_add_channel, seam_select_channel, seam_image_id, gimp_image_id_is_valid,
 };
+
+/* What the persistent process keeps. */
+static GimpCommonKeep *persistent;
 
 /* The one layer a run works on, or NULL with an error: GIMP 3 passes every selected drawable. */
 static GimpDrawable *
@@ -440,12 +492,126 @@ explain_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage
   return run;
 }
 
+/* The settings of a run from its config, and the model setting (free both with
+ * clear_settings). */
+static gchar *
+read_settings (GimpProcedureConfig *config, gboolean explain, ExplainSettings *settings,
+               GError **error)
+{
+  gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0, weights = 0,
+       pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0,
+       max_channels = EXPLAIN_DEFAULT_MAX_CHANNELS;
+  gchar *model_setting = NULL, *classes = NULL, *layer = NULL, *method = NULL;
+
+  *settings = (ExplainSettings) { NULL };
+  g_object_get (config, "model", &model_setting, "opacity", &settings->opacity, "max-size",
+                &max_size, NULL);
+  if (explain)
+    g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
+                  "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
+                  &settings->map_alpha, "legend", &settings->legend, "method", &method,
+                  "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, "sweep",
+                  &sweep, "max-channels", &max_channels, NULL);
+  settings->method = explain ? explain_parse_method (method, error) : 0;
+  settings->weights = weights;
+  settings->pool = pool;
+  settings->pool_mode = pool_mode;
+  settings->sweep = sweep;
+  settings->max_channels = max_channels;
+  settings->classes = classes;
+  settings->layer = layer;
+  settings->roi_mode = roi_mode;
+  settings->score = score;
+  settings->colormap = colormap;
+  settings->outputs = explain ? (unsigned) outputs : EXPLAIN_OUTPUT_SEGMENTATION;
+  settings->max_size = max_size;
+  g_free (method);
+  return model_setting;
+}
+
+static void
+clear_settings (ExplainSettings *settings, gchar *model_setting)
+{
+  g_free ((gchar *) settings->classes);
+  g_free ((gchar *) settings->layer);
+  g_free (model_setting);
+}
+
+/* Hands an Explain run with config's settings to the persistent process. FALSE when there is
+ * none (turned off, or not started) or it died in the run: the caller runs it itself. Else
+ * *status, and *created or the error, are its run's. */
+static gboolean
+run_persistent (GimpProcedureConfig *config, GimpRunMode run_mode, GimpImage *image,
+                GimpDrawable *drawable, GimpPDBStatusType *status, GimpLayer **created,
+                GError **error)
+{
+  GimpPDB *pdb = gimp_get_pdb ();
+  GimpPlugIn *plug_in = gimp_get_plug_in ();
+  GimpProcedure *kept;
+  GimpProcedureConfig *args;
+  GParamSpec **pspecs;
+  GimpValueArray *values;
+  gchar *message;
+  gint n;
+
+  if (! gimp_common_persistent_enabled ()
+      || ! gimp_pdb_procedure_exists (pdb, SEGCAM_PERSISTENT_RUN_PROC))
+    return FALSE;
+  kept = gimp_pdb_lookup_procedure (pdb, SEGCAM_PERSISTENT_RUN_PROC);
+  args = gimp_procedure_create_config (kept);
+  /* Its arguments are this run's arguments and aux arguments, by the same names. */
+  pspecs = gimp_procedure_get_arguments (kept, &n);
+  for (gint i = 0; i < n; i++)
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (config), pspecs[i]->name) != NULL)
+      {
+        GValue value = G_VALUE_INIT;
+
+        g_value_init (&value, pspecs[i]->value_type);
+        g_object_get_property (G_OBJECT (config), pspecs[i]->name, &value);
+        g_object_set_property (G_OBJECT (args), pspecs[i]->name, &value);
+        g_value_unset (&value);
+      }
+  /* Not the run mode: an interactive run of an image procedure would take that procedure's
+   * last values instead of the arguments. */
+  g_object_set (args, "run-mode", GIMP_RUN_NONINTERACTIVE, "image", image, "drawables",
+                (GimpDrawable *[]) { drawable, NULL }, "interactive",
+                run_mode != GIMP_RUN_NONINTERACTIVE, NULL);
+  /* Its errors come back to this process, which shows them or returns them; GIMP must not
+   * show them as well. */
+  gimp_plug_in_set_pdb_error_handler (plug_in, GIMP_PDB_ERROR_HANDLER_PLUGIN);
+  values = gimp_procedure_run_config (kept, args);
+  gimp_plug_in_set_pdb_error_handler (plug_in, GIMP_PDB_ERROR_HANDLER_INTERNAL);
+  g_object_unref (args);
+  *status = GIMP_VALUES_GET_ENUM (values, 0);
+  /* A failed run returns its error's message after the status. */
+  message = gimp_value_array_length (values) > 1
+              && G_VALUE_HOLDS_STRING (gimp_value_array_index (values, 1))
+            ? g_value_dup_string (gimp_value_array_index (values, 1))
+            : g_strdup (gimp_pdb_get_last_error (pdb));
+  /* A failure that took the process with it (a crash; not a cancel, which ends it too) is not
+   * the run's: the caller runs it itself. */
+  if (*status != GIMP_PDB_SUCCESS && *status != GIMP_PDB_CANCEL
+      && ! gimp_pdb_procedure_exists (pdb, SEGCAM_PERSISTENT_RUN_PROC))
+    {
+      gimp_value_array_unref (values);
+      g_free (message);
+      return FALSE;
+    }
+  if (*status == GIMP_PDB_SUCCESS)
+    *created = GIMP_VALUES_GET_LAYER (values, 1);
+  else if (*status != GIMP_PDB_CANCEL)
+    g_set_error_literal (error, SEGCAM_ERROR, SEGCAM_ERROR_INPUT, message);
+  gimp_value_array_unref (values);
+  g_free (message);
+  return TRUE;
+}
+
 static GimpValueArray *
 run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
      GimpDrawable **drawables, GimpProcedureConfig *config, gboolean explain)
 {
   gchar *model_dir = model_files_dir (gimp_get_progname ());
-  gchar *model_setting = NULL, *classes = NULL, *layer = NULL;
+  gchar *model_setting = NULL;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;
   ExplainSettings settings = { NULL };
   segcam_model *model = NULL;
@@ -475,45 +641,24 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
 
   if (status == GIMP_PDB_SUCCESS)
     {
-      gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0, weights = 0,
-           pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0,
-           max_channels = EXPLAIN_DEFAULT_MAX_CHANNELS;
-      gchar *method = NULL;
-
-      g_object_get (config, "model", &model_setting, "opacity", &settings.opacity, "max-size",
-                    &max_size, NULL);
-      if (explain)
-        g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
-                      "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
-                      &settings.map_alpha, "legend", &settings.legend, "method", &method,
-                      "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, "sweep",
-                      &sweep, "max-channels", &max_channels, NULL);
-      settings.method = explain ? explain_parse_method (method, &error) : 0;
-      settings.weights = weights;
-      settings.pool = pool;
-      settings.pool_mode = pool_mode;
-      settings.sweep = sweep;
-      settings.max_channels = max_channels;
-      g_free (method);
-      settings.classes = classes;
-      settings.layer = layer;
-      settings.roi_mode = roi_mode;
-      settings.score = score;
-      settings.colormap = colormap;
-      settings.outputs = explain ? (unsigned) outputs : EXPLAIN_OUTPUT_SEGMENTATION;
-      settings.max_size = max_size;
-
-      created = error != NULL ? NULL
-                : gimp_common_run (&seam, image, drawable, model_dir, model_setting, model,
-                                   &settings, explain, run_mode != GIMP_RUN_NONINTERACTIVE,
-                                   NULL, &error);
-      if (created == NULL)
+      model_setting = read_settings (config, explain, &settings, &error);
+      if (error != NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
-      else if (run_mode == GIMP_RUN_INTERACTIVE)
+      else if (explain
+               && run_persistent (config, run_mode, image, drawable, &status, &created, &error))
+        /* The dialog's model stays unused: the persistent process keeps its own. */
+        g_clear_pointer (&model, segcam_model_free);
+      else
+        {
+          created = gimp_common_run (&seam, image, drawable, model_dir, model_setting,
+                                     g_steal_pointer (&model), &settings, explain,
+                                     run_mode != GIMP_RUN_NONINTERACTIVE, NULL, &error);
+          status = created != NULL ? GIMP_PDB_SUCCESS : GIMP_PDB_EXECUTION_ERROR;
+        }
+      if (status == GIMP_PDB_SUCCESS && run_mode == GIMP_RUN_INTERACTIVE)
         gimp_common_remember_model (&seam, model_setting);
     }
-  else
-    segcam_model_free (model);
+  segcam_model_free (model);
 
   /* On failure GIMP shows the error to the user when the filter ran from a menu — in a message
    * dialog: it adds a first line, "Execution error for 'Explain...':", and the status bar takes
@@ -521,9 +666,7 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   values = gimp_procedure_new_return_values (procedure, status, error);
   if (status == GIMP_PDB_SUCCESS)
     GIMP_VALUES_SET_LAYER (values, 1, created);
-  g_free (layer);
-  g_free (classes);
-  g_free (model_setting);
+  clear_settings (&settings, model_setting);
   g_free (model_dir);
   return values;
 }
@@ -576,4 +719,73 @@ run_select (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   if (status == GIMP_PDB_SUCCESS)
     GIMP_VALUES_SET_CHANNEL (values, 1, channel);
   return values;
+}
+
+/* ---- the persistent process --------------------------------------------------------------- */
+
+/* SEGCAM_PERSISTENT_RUN_PROC: an Explain run with every setting as arguments (the caller has
+ * settled the run mode's values and says whether it ran from the menu), on the kept model and
+ * forward pass. Errors always go back to the caller, which shows them or returns them. */
+static GimpValueArray *
+run_kept (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
+          GimpDrawable **drawables, GimpProcedureConfig *config, gpointer data)
+{
+  gchar *model_dir = model_files_dir (gimp_get_progname ());
+  GimpPDBStatusType status = GIMP_PDB_CALLING_ERROR;
+  ExplainSettings settings = { NULL };
+  gchar *model_setting = NULL;
+  GimpCommonItem created = NULL;
+  GimpValueArray *values;
+  GimpDrawable *drawable;
+  GError *error = NULL;
+
+  drawable = single_layer (drawables, &error);
+  if (drawable != NULL)
+    model_setting = read_settings (config, TRUE, &settings, &error);
+  if (error == NULL)
+    {
+      gboolean interactive;
+
+      g_object_get (config, "interactive", &interactive, NULL);
+      created = gimp_common_run_kept (&seam, persistent, image, drawable, model_dir,
+                                      model_setting, &settings, interactive, &error);
+      status = created != NULL ? GIMP_PDB_SUCCESS : GIMP_PDB_EXECUTION_ERROR;
+    }
+  values = gimp_procedure_new_return_values (procedure, status, error);
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_LAYER (values, 1, created);
+  clear_settings (&settings, model_setting);
+  g_free (model_dir);
+  return values;
+}
+
+/* SEGCAM_PERSISTENT_PROC, which GIMP runs when it starts: installs the Explain procedure above,
+ * tells GIMP it is ready, then serves it until GIMP quits (libgimp ends the process then). It
+ * loads nothing before the first run; between runs it looks every few seconds whether what it
+ * keeps has expired. Turned off, it returns at once. */
+static GimpValueArray *
+serve (GimpProcedure *procedure, GimpProcedureConfig *config, gpointer data)
+{
+  GimpPlugIn *plug_in = gimp_procedure_get_plug_in (procedure);
+  GimpProcedure *kept;
+
+  if (! gimp_common_persistent_enabled ())
+    return gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);
+  gegl_init (NULL, NULL);
+  persistent = gimp_common_keep_new ();
+  kept = gimp_image_procedure_new (plug_in, SEGCAM_PERSISTENT_RUN_PROC,
+                                   GIMP_PDB_PROC_TYPE_TEMPORARY, run_kept, NULL, NULL);
+  gimp_procedure_set_image_types (kept, SEGCAM_IMAGE_TYPES);
+  gimp_procedure_set_documentation (kept, SEGCAM_EXPLAIN_METHOD_BLURB,
+                                    SEGCAM_PERSISTENT_RUN_HELP, SEGCAM_PERSISTENT_RUN_PROC);
+  gimp_procedure_set_attribution (kept, SEGCAM_AUTHOR, SEGCAM_COPYRIGHT, SEGCAM_DATE);
+  add_arguments (kept, TRUE, TRUE, TRUE);
+  gimp_plug_in_add_temp_procedure (plug_in, kept);
+  g_object_unref (kept);
+  gimp_procedure_persistent_ready (procedure);
+  for (;;)
+    {
+      gimp_plug_in_persistent_process (plug_in, SEGCAM_PERSISTENT_POLL_MS);
+      gimp_common_keep_expire (&seam, persistent);
+    }
 }

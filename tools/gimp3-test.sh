@@ -29,7 +29,8 @@ if [ ! -x "$root/usr/bin/gimp-console-3.0" ]; then
   echo "gimp3-test.sh: no GIMP 3 in '$root'" >&2
   exit 1
 fi
-work=/var/tmp/segcam-gimp3        # inside the root
+# Inside the root; GIMP3_WORK chooses another, so that two checkouts can run at once.
+work=${GIMP3_WORK:-/var/tmp/segcam-gimp3}
 # The previous run's sources and scratch folders (a failing run keeps its scratch folder until
 # the next run, in $root$work/tmp).
 rm -rf "$root$work/src" "$root$work/tmp"

@@ -568,10 +568,6 @@ PERSISTENT_FILES = ["class1.png", "class2.png", "segmentation.png", "selection.p
 def check_persistent(args, results, work, profile):
     """The same explanations through the persistent process and, with SEGCAM_PERSISTENT=0, each
     in a fresh process: identical pixels."""
-    if args.api == "3":
-        results.skip("persistent", "the GIMP 3.0 plug-in has no persistent process: every "
-                     "Explain runs in a process of its own")
-        return
     for prefix, persistent, env in (("kept", "#t", None),
                                     ("fresh", "#f", {"SEGCAM_PERSISTENT": "0"})):
         log = run_gimp(args, work, profile,

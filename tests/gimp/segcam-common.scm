@@ -9,13 +9,13 @@
 ; Each test prints "segcam-test: ok NAME" or "segcam-test: FAIL NAME: why" through gimp-message,
 ; and exports layers as PNG files that the driver compares with the segcam command line's output.
 ;
-; Version helpers: st-load st-load-layer st-new-image st-new-layer st-new-group st-source
-; st-select-layer st-name st-layers st-children st-group? st-visible? st-has-alpha? st-parent
-; st-offsets st-size st-opacity st-gray? st-has-selection? st-selection-value st-selection-channel
-; st-save st-explain-mode st-segment st-convert-indexed st-out-of-range st-repeat-error
-; st-store-last-classes st-store-last-options st-test-registration st-test-errors-more
-; st-explain-method st-heat-map-select st-heat-map-select-mode st-parasite st-channels st-invert
-; st-persistent-running?.
+; Version helpers: st-open (a path) st-load (a file of the scratch folder) st-load-layer
+; st-new-image st-new-layer st-new-group st-source st-select-layer st-name st-layers st-children
+; st-group? st-visible? st-has-alpha? st-parent st-offsets st-size st-opacity st-gray?
+; st-has-selection? st-selection-value st-selection-channel st-save st-explain-mode st-segment
+; st-convert-indexed st-out-of-range st-repeat-error st-store-last-classes st-store-last-options
+; st-test-registration st-test-errors-more st-explain-method st-heat-map-select
+; st-heat-map-select-mode st-parasite st-channels st-invert st-persistent-running?.
 ;
 ; The fixture rgb.png (48 x 40) has red squares at x 8..21, y 8..23 and x 36..40, y 30..34, a
 ; green bar at x 26..31, y 4..36 and a blue square at x 38..45, y 6..13 on a dark background; the
@@ -705,7 +705,7 @@
 (define (segcam-time-persistent file model classes-a classes-b width height)
   (define (now) (let ((t (gettimeofday))) (+ (car t) (/ (cadr t) 1e6))))
   (define (timed thunk) (let ((start (now))) (thunk) (- (now) start)))
-  (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE file file)))
+  (let* ((image (st-open file))
          (source (begin (gimp-image-scale image width height) (st-source image)))
          (explain (lambda (classes)
                     (timed (lambda () (st-explain image source model classes "" 0 0 0 60 1)))))

@@ -10,7 +10,8 @@
 
 ; ---- version helpers (segcam-common.scm) ---------------------------------------------------
 
-(define (st-load file) (car (gimp-file-load RUN-NONINTERACTIVE (st-path file) (st-path file))))
+(define (st-open path) (car (gimp-file-load RUN-NONINTERACTIVE path path)))
+(define (st-load file) (st-open (st-path file)))
 (define (st-load-layer image file)
   (car (gimp-file-load-layer RUN-NONINTERACTIVE image (st-path file))))
 (define (st-new-image width height) (car (gimp-image-new width height RGB)))

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Times plug-in-segcam-explain in headless GIMP 2.10, with and without the persistent process.
+"""Times plug-in-segcam-explain in headless GIMP, with and without the persistent process.
 
 usage: time-persistent.py BUILD_DIR IMAGE MODEL CLASS_A CLASS_B [--size 1024x683] [--rounds 3]
+                          [--api 2|3] [--gimp GIMP_CONSOLE]
+
+--api 3 times a build made with -Dgimp_api=3 in gimp-console-3.0 (in the GIMP 3 root, e.g. the
+build tools/gimp3-test.sh keeps there).
 
 Lays the built plug-in out as run-gimp-tests.py does, then runs gimp-console ROUNDS times each way,
 alternating: as GIMP runs the plug-in (Explain hands its runs to the persistent process) and with
@@ -40,19 +44,23 @@ def main():
     parser.add_argument("class_b")
     parser.add_argument("--size", default="1024x683")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--gimp", default=shutil.which("gimp-console-2.10") or "gimp-console")
+    parser.add_argument("--api", choices=("2", "3"), default="2")
+    parser.add_argument("--gimp")
     options = parser.parse_args()
     width, height = (int(v) for v in options.size.split("x"))
     build = os.path.abspath(options.build)
-    args = argparse.Namespace(api="2", gimp=options.gimp,
-                              scheme=os.path.join(HERE, "segcam-tests.scm"))
+    console = "gimp-console-2.10" if options.api == "2" else "gimp-console-3.0"
+    args = argparse.Namespace(api=options.api,
+                              gimp=options.gimp or shutil.which(console) or "gimp-console",
+                              scheme=os.path.join(HERE, "..", "gimp" if options.api == "2"
+                                                  else "gimp3", "segcam-tests.scm"))
 
     work = tempfile.mkdtemp(prefix="segcam-time-")
     try:
         profile = gimp_tests.lay_out_plugin(
             work, os.path.join(build, "plugin", "seg-grad-cam"),
             os.path.join(build, "plugin", "tiny-rgb.safetensors"),
-            os.path.join(build, "plugin", "tiny-gray.safetensors"), "2",
+            os.path.join(build, "plugin", "tiny-gray.safetensors"), options.api,
             os.path.join(HERE, "..", "..", "plugin", "help"))
         entry = "segcam-time-persistent %s %s %s %s %d %d" % (
             quote(os.path.abspath(options.image)), quote(os.path.abspath(options.model)),

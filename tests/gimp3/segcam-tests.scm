@@ -15,7 +15,8 @@
 
 ; ---- version helpers (segcam-common.scm) ---------------------------------------------------
 
-(define (st-load file) (gimp-file-load RUN-NONINTERACTIVE (st-path file)))
+(define (st-open path) (gimp-file-load RUN-NONINTERACTIVE path))
+(define (st-load file) (st-open (st-path file)))
 (define (st-load-layer image file) (gimp-file-load-layer RUN-NONINTERACTIVE image (st-path file)))
 (define (st-new-image width height) (gimp-image-new width height RGB))
 (define (st-new-layer image name width height type)
@@ -37,6 +38,10 @@
 (define (st-has-selection? image) (not (gimp-selection-is-empty image)))
 (define (st-selection-value image x y) (gimp-selection-value image x y))
 (define (st-selection-channel image) (gimp-image-get-selection image))
+; Whether the persistent process has installed its Explain procedure.
+(define (st-persistent-running?)
+  (gimp-pdb-procedure-exists "plug-in-segcam-persistent-explain"))
+(define (st-invert drawable) (gimp-drawable-invert drawable #f))
 (define (st-convert-indexed image)
   (gimp-image-convert-indexed image CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 #f #f ""))
 
