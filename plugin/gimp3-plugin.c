@@ -501,30 +501,26 @@ read_settings (GimpProcedureConfig *config, gboolean explain, ExplainSettings *s
   gint max_size, roi_mode = 0, score = 0, colormap = 0, outputs = 0, weights = 0,
        pool = EXPLAIN_DEFAULT_POOL, pool_mode = 0, sweep = 0,
        max_channels = EXPLAIN_DEFAULT_MAX_CHANNELS;
+  gboolean map_alpha = FALSE, legend = FALSE;
+  gdouble opacity;
   gchar *model_setting = NULL, *classes = NULL, *layer = NULL, *method = NULL;
 
-  *settings = (ExplainSettings) { NULL };
-  g_object_get (config, "model", &model_setting, "opacity", &settings->opacity, "max-size",
-                &max_size, NULL);
+  g_object_get (config, "model", &model_setting, "opacity", &opacity, "max-size", &max_size,
+                NULL);
   if (explain)
     g_object_get (config, "classes", &classes, "layer", &layer, "roi-mode", &roi_mode,
                   "score", &score, "colormap", &colormap, "outputs", &outputs, "map-alpha",
-                  &settings->map_alpha, "legend", &settings->legend, "method", &method,
-                  "weights", &weights, "pool", &pool, "pool-mode", &pool_mode, "sweep",
-                  &sweep, "max-channels", &max_channels, NULL);
-  settings->method = explain ? explain_parse_method (method, error) : 0;
-  settings->weights = weights;
-  settings->pool = pool;
-  settings->pool_mode = pool_mode;
-  settings->sweep = sweep;
-  settings->max_channels = max_channels;
-  settings->classes = classes;
-  settings->layer = layer;
-  settings->roi_mode = roi_mode;
-  settings->score = score;
-  settings->colormap = colormap;
-  settings->outputs = explain ? (unsigned) outputs : EXPLAIN_OUTPUT_SEGMENTATION;
-  settings->max_size = max_size;
+                  &map_alpha, "legend", &legend, "method", &method, "weights", &weights,
+                  "pool", &pool, "pool-mode", &pool_mode, "sweep", &sweep, "max-channels",
+                  &max_channels, NULL);
+  *settings = (ExplainSettings) {
+    .classes = classes, .layer = layer, .roi_mode = roi_mode, .score = score,
+    .colormap = colormap, .opacity = opacity,
+    .outputs = explain ? (unsigned) outputs : EXPLAIN_OUTPUT_SEGMENTATION, .max_size = max_size,
+    .method = explain ? explain_parse_method (method, error) : 0, .weights = weights,
+    .pool = pool, .pool_mode = pool_mode, .sweep = sweep, .max_channels = max_channels,
+    .map_alpha = map_alpha, .legend = legend,
+  };
   g_free (method);
   return model_setting;
 }
@@ -606,6 +602,18 @@ run_persistent (GimpProcedureConfig *config, GimpRunMode run_mode, GimpImage *im
   return TRUE;
 }
 
+/* An Explain or Segment run's return values: the status, then the error or the created layer. */
+static GimpValueArray *
+run_values (GimpProcedure *procedure, GimpPDBStatusType status, GError *error,
+            GimpLayer *created)
+{
+  GimpValueArray *values = gimp_procedure_new_return_values (procedure, status, error);
+
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_LAYER (values, 1, created);
+  return values;
+}
+
 static GimpValueArray *
 run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
      GimpDrawable **drawables, GimpProcedureConfig *config, gboolean explain)
@@ -663,9 +671,7 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   /* On failure GIMP shows the error to the user when the filter ran from a menu — in a message
    * dialog: it adds a first line, "Execution error for 'Explain...':", and the status bar takes
    * only one-liners — and hands it to the calling script otherwise. */
-  values = gimp_procedure_new_return_values (procedure, status, error);
-  if (status == GIMP_PDB_SUCCESS)
-    GIMP_VALUES_SET_LAYER (values, 1, created);
+  values = run_values (procedure, status, error, created);
   clear_settings (&settings, model_setting);
   g_free (model_dir);
   return values;
@@ -751,9 +757,7 @@ run_kept (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
                                       model_setting, &settings, interactive, &error);
       status = created != NULL ? GIMP_PDB_SUCCESS : GIMP_PDB_EXECUTION_ERROR;
     }
-  values = gimp_procedure_new_return_values (procedure, status, error);
-  if (status == GIMP_PDB_SUCCESS)
-    GIMP_VALUES_SET_LAYER (values, 1, created);
+  values = run_values (procedure, status, error, created);
   clear_settings (&settings, model_setting);
   g_free (model_dir);
   return values;
