@@ -189,7 +189,8 @@ add_arguments (GimpProcedure *procedure, gboolean explain, gboolean with_method,
             G_PARAM_READWRITE);
   if (explain)
     {
-      /* Dialog options, remembered but not part of the PDB signature (FALSE in batch runs). */
+      /* Dialog options: as aux arguments remembered but not part of the PDB signature (FALSE in
+       * batch runs). */
       add_option (procedure, "map-alpha", SEGCAM_MAP_ALPHA_LABEL, SEGCAM_MAP_ALPHA_HELP, FALSE,
                   G_PARAM_READWRITE);
       add_option (procedure, "legend", SEGCAM_LEGEND_LABEL, SEGCAM_LEGEND_HELP, FALSE,
@@ -652,11 +653,8 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       model_setting = read_settings (config, explain, &settings, &error);
       if (error != NULL)
         status = GIMP_PDB_EXECUTION_ERROR;
-      else if (explain
-               && run_persistent (config, run_mode, image, drawable, &status, &created, &error))
-        /* The dialog's model stays unused: the persistent process keeps its own. */
-        g_clear_pointer (&model, segcam_model_free);
-      else
+      else if (! (explain && run_persistent (config, run_mode, image, drawable, &status,
+                                             &created, &error)))
         {
           created = gimp_common_run (&seam, image, drawable, model_dir, model_setting,
                                      g_steal_pointer (&model), &settings, explain,
@@ -666,6 +664,7 @@ run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
       if (status == GIMP_PDB_SUCCESS && run_mode == GIMP_RUN_INTERACTIVE)
         gimp_common_remember_model (&seam, model_setting);
     }
+  /* The dialog's model, unless the run took it: the persistent process keeps its own. */
   segcam_model_free (model);
 
   /* On failure GIMP shows the error to the user when the filter ran from a menu — in a message
