@@ -1,6 +1,7 @@
 /* test-safetensors.c — the safetensors reader and writer (engine/format/safetensors.c).
  *
- * Valid files round-trip through the writer or are built by hand (F16, BF16, unaligned offsets);
+ * Valid files round-trip through the writer or are built by hand (F16, BF16, unaligned offsets,
+ * the in-place view);
  * every hostile case must fail with a one-line SEGCAM_ERROR_MODEL message naming the problem;
  * random mutations of a valid file must never crash the reader.
  */
@@ -265,6 +266,46 @@ static void test_unaligned (void)
   g_assert_cmpfloat (st.tensors[3].data[1], ==, 1e20f);
   segcam_safetensors_clear (&st);
   g_byte_array_unref (file);
+}
+
+/* The view reads aligned F32 tensors in place and copies the rest, with the same values as
+ * parse; clearing it frees only what it copied (AddressSanitizer would see a bad free). */
+static void test_view (void)
+{
+  const float f[3] = { -7.5f, 1e20f, 0x1p-140f };
+  uint8_t bytes[8 + 2 + 4];
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++)
+      bytes[(i < 2 ? 4 * i : 10) + j] = (uint8_t) (bits_of (f[i]) >> 8 * j);
+  bytes[8] = 0x00, bytes[9] = 0x3c; /* F16 1.0 */
+  const char *header = "{" ENTRY ("a", "F32", "[2]", "[0,8]") "," ENTRY ("h", "F16", "[1]", "[8,10]")
+                       "," ENTRY ("u", "F32", "[1]", "[10,14]") "}";
+  char *padded = g_strdup_printf ("%-*s", (int) (strlen (header) + 7) / 8 * 8, header);
+  GByteArray *file = make_file (padded, bytes, sizeof bytes);
+  segcam_safetensors copied, viewed;
+  GError *error = NULL;
+  parse_ok (file, &copied);
+  g_assert_true (segcam_safetensors_view (file->data, file->len, &viewed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (viewed.n_tensors, ==, 3);
+  const uint8_t *section = file->data + 8 + strlen (padded);
+  g_assert_cmpuint ((uintptr_t) section % 4, ==, 0); /* GByteArray's buffer is malloc-aligned */
+  for (int i = 0; i < 3; i++) {
+    const segcam_tensor *c = &copied.tensors[i], *v = &viewed.tensors[i];
+    g_assert_cmpstr (v->name, ==, c->name);
+    g_assert_false (c->borrowed);
+    for (size_t k = 0; k < c->n_elements; k++)
+      g_assert_cmphex (bits_of (v->data[k]), ==, bits_of (c->data[k]));
+  }
+  g_assert_true (viewed.tensors[0].borrowed);
+  g_assert_true ((const uint8_t *) viewed.tensors[0].data == section);
+  g_assert_false (viewed.tensors[1].borrowed); /* F16, widened */
+  g_assert_false (viewed.tensors[2].borrowed); /* at byte 10: not float-aligned */
+  g_assert_cmpfloat (viewed.tensors[2].data[0], ==, 0x1p-140f);
+  segcam_safetensors_clear (&viewed);
+  segcam_safetensors_clear (&copied);
+  g_byte_array_unref (file);
+  g_free (padded);
 }
 
 static void test_empty_header (void)
@@ -580,6 +621,7 @@ int main (int argc, char **argv)
   g_test_add_func ("/safetensors/f16", test_f16);
   g_test_add_func ("/safetensors/bf16", test_bf16);
   g_test_add_func ("/safetensors/unaligned", test_unaligned);
+  g_test_add_func ("/safetensors/view", test_view);
   g_test_add_func ("/safetensors/empty-header", test_empty_header);
   g_test_add_func ("/safetensors/escapes", test_escapes);
   g_test_add_func ("/safetensors/reject/lengths", test_bad_lengths);

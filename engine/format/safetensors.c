@@ -307,8 +307,15 @@ static gboolean check_tiling (const entry *entries, int n, uint64_t data_size, G
   return TRUE;
 }
 
+/* Whether a tensor's stored bytes already are the floats it holds, in place. */
+static gboolean usable_in_place (const entry *e, const uint8_t *bytes)
+{
+  return e->type == DTYPE_F32 && G_BYTE_ORDER == G_LITTLE_ENDIAN
+         && (uintptr_t) bytes % _Alignof (float) == 0;
+}
+
 static gboolean load_tensors (const entry *entries, int n, const uint8_t *data_section,
-                              segcam_safetensors *out, GError **error)
+                              gboolean borrow, segcam_safetensors *out, GError **error)
 {
   out->tensors = g_new0 (segcam_tensor, n);
   out->n_tensors = n;
@@ -321,6 +328,11 @@ static gboolean load_tensors (const entry *entries, int n, const uint8_t *data_s
     t->n_elements = (size_t) e->n_elements; /* <= the file size, by the tiling */
     if (t->n_elements == 0)
       continue;
+    if (borrow && usable_in_place (e, data_section + e->begin)) {
+      t->data = (float *) (data_section + e->begin);
+      t->borrowed = TRUE;
+      continue;
+    }
     t->data = g_try_malloc_n (t->n_elements, sizeof (float));
     if (!t->data) {
       shown_buf s;
@@ -334,8 +346,8 @@ static gboolean load_tensors (const entry *entries, int n, const uint8_t *data_s
 
 /* ---- Reader ------------------------------------------------------------------------------ */
 
-gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safetensors *out,
-                                   GError **error)
+static gboolean parse (const uint8_t *data, size_t size, gboolean borrow, segcam_safetensors *out,
+                       GError **error)
 {
   memset (out, 0, sizeof *out);
   if (size < 8)
@@ -370,7 +382,7 @@ gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safe
   gboolean ok = n >= 0 && check_tiling (entries, n, data_size, error);
   if (ok) {
     out->metadata = metadata;
-    ok = load_tensors (entries, n, data_section, out, error);
+    ok = load_tensors (entries, n, data_section, borrow, out, error);
     /* Loaders look tensors up by name once per reference: keep that O(1) for hostile files. */
     out->index = g_hash_table_new (g_str_hash, g_str_equal);
     for (int i = 0; ok && i < out->n_tensors; i++)
@@ -385,11 +397,24 @@ gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safe
   return ok;
 }
 
+gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safetensors *out,
+                                   GError **error)
+{
+  return parse (data, size, FALSE, out, error);
+}
+
+gboolean segcam_safetensors_view (const uint8_t *data, size_t size, segcam_safetensors *out,
+                                  GError **error)
+{
+  return parse (data, size, TRUE, out, error);
+}
+
 void segcam_safetensors_clear (segcam_safetensors *st)
 {
   for (int i = 0; i < st->n_tensors; i++) {
     g_free (st->tensors[i].name);
-    g_free (st->tensors[i].data);
+    if (!st->tensors[i].borrowed)
+      g_free (st->tensors[i].data);
   }
   g_free (st->tensors);
   if (st->metadata)

@@ -4,14 +4,15 @@
 #include "onnx-import.h"
 #include "safetensors.h"
 
-/* path, when known, locates an ONNX file's class-name side file. */
+/* path, when known, locates an ONNX file's class-name side file. The tensors are read in place
+ * from data (segcam_safetensors_view), which outlives st here. */
 static segcam_model *
 load_bytes (const uint8_t *data, size_t size, const char *path, GError **error)
 {
   segcam_safetensors st;
   gboolean parsed = segcam_onnx_is_onnx (data, size, path)
                       ? segcam_onnx_import (data, size, path, NULL, &st, error)
-                      : segcam_safetensors_parse (data, size, &st, error);
+                      : segcam_safetensors_view (data, size, &st, error);
   if (!parsed)
     return NULL;
   segcam_model *m = segcam_model_from_safetensors (&st, error);

@@ -3,7 +3,8 @@
  * The reader treats the file as hostile: every length, offset, shape and dtype is checked with
  * overflow-safe arithmetic before use, and tensor byte ranges must tile the data section exactly
  * (no holes, no overlaps, nothing left over). F16 and BF16 tensors are widened to F32 on load;
- * tensors are copied out, never cast in place, because offsets need not be aligned.
+ * tensors are copied out (or, with segcam_safetensors_view, used in place where they are aligned
+ * F32), never cast in place unchecked, because offsets need not be aligned.
  */
 #ifndef SEGCAM_SAFETENSORS_H
 #define SEGCAM_SAFETENSORS_H
@@ -19,6 +20,7 @@ typedef struct {
   int64_t shape[SEGCAM_TENSOR_MAX_DIMS];
   size_t n_elements;
   float *data;            /* n_elements floats, widened from the stored dtype */
+  gboolean borrowed;      /* data points into the parsed bytes (segcam_safetensors_view) */
 } segcam_tensor;
 
 typedef struct {
@@ -32,6 +34,11 @@ typedef struct {
  * SEGCAM_ERROR_MODEL) and leaves *out empty. */
 gboolean segcam_safetensors_parse (const uint8_t *data, size_t size, segcam_safetensors *out,
                                    GError **error);
+/* As parse, but F32 tensors whose bytes are aligned floats are not copied: their data points
+ * into data, which must then stay mapped and unchanged until *out is cleared, and is read-only.
+ * A model load reads the weights once this way instead of copying the whole file first. */
+gboolean segcam_safetensors_view (const uint8_t *data, size_t size, segcam_safetensors *out,
+                                  GError **error);
 void segcam_safetensors_clear (segcam_safetensors *st);
 
 const segcam_tensor *segcam_safetensors_find (const segcam_safetensors *st, const char *name);
