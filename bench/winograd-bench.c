@@ -135,7 +135,7 @@ main (int argc, char **argv)
       if (do_wino)
         {
           segcam_winograd_weights ww;
-          if (!segcam_winograd_prepare (&ww, wt, cin, l->cout))
+          if (!segcam_winograd_prepare (&ww, wt, NULL, cin, l->cout))
             return 1;
           size_t per = segcam_winograd_scratch (cin, l->cout);
           float *scratch = g_new (float, per * threads);

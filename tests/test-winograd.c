@@ -11,6 +11,7 @@
  * g_test_message (run with --verbose). Output channels outside [0, cout) of a wider output
  * (ldo > cout) must stay untouched, and with beta 0 the old output must not be read (it is NaN).
  *
+ * Scaled cases fold a per-output-channel factor into the transform (a batch norm's scale).
  * Also: the same results bit for bit with 1, 2 and 3 threads, which convolutions
  * segcam_winograd_applies takes, and the tiles a dilated geometry fills. */
 #include "ops.h"
@@ -34,6 +35,7 @@ typedef struct {
   gboolean own_pads;      /* padding pt, pl, pb, pr; otherwise the dilation's on every side */
   int pt, pl, pb, pr;
   gboolean backward;      /* the input gradient from an output gradient of cout channels */
+  gboolean scaled;        /* forward: the transform scales output channel co (a folded batch norm) */
 } wino_case;
 
 /* The forward conv of case k (its weights aside). */
@@ -86,6 +88,7 @@ typedef struct {
   segcam_winograd_geom g;     /* of the conv the fast path runs */
   float *in[3];
   float *weight, *bias, *out0;
+  float *scale;               /* per output channel, or NULL */
   size_t out_size;
 } wino_data;
 
@@ -108,6 +111,7 @@ data_init (wino_data *d, const wino_case *k, guint32 seed)
   /* He-like scale keeps outputs of order 1 whatever cin. */
   d->weight = random_floats (r, (size_t) 9 * d->cin * k->cout, 1 / sqrt (9.0 * MAX (d->cin, 1)));
   d->bias = k->bias ? random_floats (r, d->out_c, 0.5) : NULL;
+  d->scale = k->scaled ? random_floats (r, k->cout, 2) : NULL;
   d->out_size = pixels * d->ldo;
   d->out0 = random_floats (r, d->out_size, 1);
   if (k->beta == 0)
@@ -124,6 +128,7 @@ data_clear (wino_data *d)
     g_free (d->in[i]);
   g_free (d->weight);
   g_free (d->bias);
+  g_free (d->scale);
   g_free (d->out0);
 }
 
@@ -177,7 +182,7 @@ naive_conv (const wino_data *d)
                     {
                       double x = input_at (d, b, iy, ix, ci);
                       for (int co = 0; co < k->cout; co++)
-                        y[op * k->cout + co] += x * wr[co];
+                        y[op * k->cout + co] += x * wr[co] * (d->scale ? d->scale[co] : 1.0);
                     }
                 }
             }
@@ -199,14 +204,14 @@ prepare_weights (const wino_data *d, segcam_winograd_weights *w)
 {
   const wino_case *k = d->k;
   if (!k->backward)
-    return segcam_winograd_prepare (w, d->weight, d->cin, k->cout);
+    return segcam_winograd_prepare (w, d->weight, d->scale, d->cin, k->cout);
   float *t = g_new (float, (size_t) 9 * d->cin * k->cout);
   for (int tap = 0; tap < 9; tap++)
     for (int co = 0; co < k->cout; co++)
       for (int ci = 0; ci < d->cin; ci++)
         t[((size_t) tap * k->cout + co) * d->cin + ci]
           = d->weight[((size_t) (8 - tap) * d->cin + ci) * k->cout + co];
-  gboolean ok = segcam_winograd_prepare (w, t, k->cout, d->cin);
+  gboolean ok = segcam_winograd_prepare (w, t, NULL, k->cout, d->cin);
   g_free (t);
   return ok;
 }
@@ -252,6 +257,8 @@ case_name (const wino_case *k)
     g_string_append_printf (s, "-p%d.%d.%d.%d", k->pt, k->pl, k->pb, k->pr);
   if (k->backward)
     g_string_append (s, "-backward");
+  if (k->scaled)
+    g_string_append (s, "-scaled");
   return g_string_free (s, FALSE);
 }
 
@@ -450,6 +457,9 @@ main (int argc, char **argv)
   ADD (.n = 1, .h = 16, .w = 33, .parts = {64, 32}, .cout = 32, .bias = TRUE, .relu = TRUE);
   /* input-channel chunks (of 100 here) across a part's end, passes starting mid-part */
   ADD (.n = 2, .h = 9, .w = 11, .parts = {70, 130}, .cout = 40, .bias = TRUE, .beta = 1);
+  ADD (.n = 2, .h = 9, .w = 11, .parts = {70, 130}, .cout = 40, .bias = TRUE, .relu = TRUE,
+       .scaled = TRUE);
+  ADD (.n = 1, .h = 29, .w = 24, .parts = {24}, .cout = 16, .dh = 2, .dw = 2, .scaled = TRUE);
   /* A slice of a wider output (ldo > cout). */
   ADD (.n = 2, .h = 13, .w = 7, .parts = {17}, .cout = 17, .bias = TRUE, .pad = 6);
   ADD (.n = 1, .h = 5, .w = 9, .parts = {64}, .cout = 64, .beta = 1, .relu = TRUE, .pad = 32);

@@ -101,9 +101,11 @@ static const double wino_g[6][3] = {
 /* One input channel's 36 transformed rows, rows[(i*6 + j)][co] = (G g G^T)[i][j], from the
  * forward-packed weights; in double, so the transformed weights are rounded once. The loops run
  * along the output channels, contiguous in both layouts, so they vectorise (channel pair by pair
- * this took about 5 % of a 512x512 explain command). t is 18 x cout doubles of scratch. */
+ * this took about 5 % of a 512x512 explain command). scale (NULL: none) multiplies output channel
+ * co, before the one rounding. t is 18 x cout doubles of scratch. */
 static SEGCAM_CLONES void
-transform_weights (const float *packed, int cin, int cout, int ci, double *t, float *rows)
+transform_weights (const float *packed, const float *scale, int cin, int cout, int ci, double *t,
+                   float *rows)
 {
   for (int i = 0; i < 6; i++)
     for (int x = 0; x < 3; x++)
@@ -114,6 +116,9 @@ transform_weights (const float *packed, int cin, int cout, int ci, double *t, fl
         double *ti = t + (size_t) (i * 3 + x) * cout;
         for (int co = 0; co < cout; co++)
           ti[co] = wino_g[i][0] * g0[co] + wino_g[i][1] * g1[co] + wino_g[i][2] * g2[co];
+        if (scale)
+          for (int co = 0; co < cout; co++)
+            ti[co] *= scale[co];
       }
   for (int i = 0; i < 6; i++)
     for (int j = 0; j < 6; j++)
@@ -126,7 +131,8 @@ transform_weights (const float *packed, int cin, int cout, int ci, double *t, fl
 }
 
 gboolean
-segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed, int cin, int cout)
+segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed, const float *scale,
+                         int cin, int cout)
 {
   memset (w, 0, sizeof *w);
   size_t plane = (size_t) cin * cout;
@@ -144,7 +150,7 @@ segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed, int ci
     }
   for (int ci = 0; ci < cin; ci++)
     {
-      transform_weights (packed, cin, cout, ci, t, rows);
+      transform_weights (packed, scale, cin, cout, ci, t, rows);
       for (int k = 0; k < 36; k++)
         memcpy (u + k * plane + (size_t) ci * cout, rows + (size_t) k * cout, cout * sizeof (float));
     }

@@ -25,9 +25,12 @@ typedef struct {
 } segcam_winograd_weights;
 
 /* Transforms 3x3 weights given in the engine's forward-packed layout [ky][kx][cin][cout]
- * (w[((ky*3+kx)*cin + ci)*cout + co]). The result takes 4x the packed weights' memory (36 floats
- * per channel pair instead of 9). Returns FALSE on allocation failure (w is then cleared). */
-gboolean segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed, int cin, int cout);
+ * (w[((ky*3+kx)*cin + ci)*cout + co]), each output channel co multiplied by scale[co] (scale NULL:
+ * by 1), which folds a batch norm in without a scaled copy of the weights. The result takes 4x
+ * the packed weights' memory (36 floats per channel pair instead of 9). Returns FALSE on
+ * allocation failure (w is then cleared). */
+gboolean segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed,
+                                  const float *scale, int cin, int cout);
 /* Frees the transformed weights; w may be cleared already (u NULL). */
 void segcam_winograd_clear (segcam_winograd_weights *w);
 

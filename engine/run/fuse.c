@@ -70,7 +70,9 @@ scale_out_channels (float *w, const segcam_conv_params *p, const float *scale)
 }
 
 /* The conv with batch norm bn (NULL: none) folded in; shares the model's arrays when there is
- * nothing to fold. The backward weights are packed only when backward asks for them. */
+ * nothing to fold. A Winograd step folds bn's scale in its transform instead, so its weights are
+ * not copied twice. The backward weights are packed only when backward asks for
+ * them. */
 static gboolean
 fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn,
       gboolean backward)
@@ -80,27 +82,33 @@ fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchno
   st->p = *conv;
   if (!bn)
     return TRUE;
+  st->p.bias = g_try_new (float, conv->cout);
+  st->owns_bias = TRUE;
+  if (!st->p.bias)
+    return FALSE;
+  for (int c = 0; c < conv->cout; c++)
+    st->p.bias[c] = (conv->bias ? conv->bias[c] * bn->scale[c] : 0) + bn->shift[c];
+  if (st->winograd)
+    return TRUE;
   size_t n = (size_t) conv->kh * conv->kw * (conv->cin / MAX (conv->groups, 1)) * conv->cout;
   st->p.w_fwd = g_try_new (float, n);
   st->p.w_bwd = NULL;
-  st->p.bias = g_try_new (float, conv->cout);
   st->owns_weights = TRUE;
-  if (!st->p.w_fwd || !st->p.bias)
+  if (!st->p.w_fwd)
     return FALSE;
   memcpy (st->p.w_fwd, conv->w_fwd, n * sizeof (float));
   scale_out_channels (st->p.w_fwd, conv, bn->scale);
   if (backward)
     segcam_conv_backward_weights (&st->p);
-  for (int c = 0; c < conv->cout; c++)
-    st->p.bias[c] = (conv->bias ? conv->bias[c] * bn->scale[c] : 0) + bn->shift[c];
   return TRUE;
 }
 
 /* Winograd weights of the backward-data conv into channels [first, first + count) of the input:
  * a 3x3 conv of the output gradient with the kernel turned 180 degrees and transposed, of the
- * same dilation (segcam_winograd_backward). */
+ * same dilation (segcam_winograd_backward), its input channel co scaled by scale[co] (NULL: 1). */
 static gboolean
-prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, int first, int count)
+prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, const float *scale,
+                       int first, int count)
 {
   float *k = g_try_new (float, (size_t) 9 * p->cout * count);
   if (!k)
@@ -109,8 +117,8 @@ prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, 
     for (int co = 0; co < p->cout; co++)
       for (int j = 0; j < count; j++)
         k[((size_t) t * p->cout + co) * count + j]
-          = p->w_fwd[((size_t) (8 - t) * p->cin + first + j) * p->cout + co];
-  gboolean ok = segcam_winograd_prepare (u, k, p->cout, count);
+          = p->w_fwd[((size_t) (8 - t) * p->cin + first + j) * p->cout + co] * (scale ? scale[co] : 1);
+  gboolean ok = segcam_winograd_prepare (u, k, NULL, p->cout, count);
   g_free (k);
   return ok;
 }
@@ -118,14 +126,15 @@ prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, 
 static gboolean
 prepare_winograd (segcam_session *s, segcam_conv_step *st)
 {
-  if (!segcam_winograd_prepare (&st->wfwd, st->p.w_fwd, st->p.cin, st->p.cout))
+  const float *scale = st->bn ? st->bn->scale : NULL;
+  if (!segcam_winograd_prepare (&st->wfwd, st->p.w_fwd, scale, st->p.cin, st->p.cout))
     return FALSE;
   st->wbwd = g_new0 (segcam_winograd_weights, st->n_parts);
   if (s->mode != SEGCAM_RUN_EXPLAIN || !s->needs_grad[st->out])
     return TRUE;
   for (int k = 0, first = 0; k < st->n_parts; first += s->acts[st->parts[k]].c, k++)
     if (s->needs_grad[st->parts[k]]
-        && !prepare_backward_part (&st->wbwd[k], &st->p, first, s->acts[st->parts[k]].c))
+        && !prepare_backward_part (&st->wbwd[k], &st->p, scale, first, s->acts[st->parts[k]].c))
       return FALSE;
   return TRUE;
 }
@@ -135,26 +144,27 @@ typedef struct {
   gint failed;
 } prepare_job;
 
-/* Step k's Winograd weights, in place of its folded ones. Steps are independent, so the pool
- * transforms them side by side: serially this was a tenth of a 512x512 predict command. */
+/* Step k's weights: folded, and transformed for Winograd. Steps are independent, so the pool
+ * prepares them side by side: serially the transforms were a tenth of a 512x512 predict command,
+ * and the folding most of FCN-ResNet50's plan. */
 static void
 prepare_task (void *ctx, int k, int thread)
 {
   prepare_job *j = ctx;
-  segcam_conv_step *st = &j->s->steps[k];
+  segcam_session *s = j->s;
+  segcam_conv_step *st = &s->steps[k];
   (void) thread;
-  if (!st->winograd)
-    return;
-  if (!prepare_winograd (j->s, st))
+  const segcam_node *head = &s->model->nodes[st->head];
+  gboolean backward = s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out];
+  if (!fold (st, &head->p.conv, st->bn, backward && !st->winograd)
+      || (st->winograd && !prepare_winograd (s, st)))
     {
       g_atomic_int_set (&j->failed, 1);
       return;
     }
-  if (st->owns_weights)
-    {
-      g_clear_pointer (&st->p.w_fwd, g_free);
-      g_clear_pointer (&st->p.w_bwd, g_free);
-    }
+  if (st->winograd)
+    /* The step's weights are wfwd's from now on: p's are the model's, which lack the scale. */
+    st->p.w_fwd = st->p.w_bwd = NULL;
 }
 
 /* Winograd's weights take 4x the direct ones, and its transforms cost per tile. On maps of
@@ -230,19 +240,17 @@ segcam_fuse_plan (segcam_session *s, GError **error)
   for (int i = 0; i < n; i++)
     s->absorbed[i] = concat_in_place (s, winograd, i);
 
-  gboolean ok = TRUE;
-  for (int i = 0; ok && i < n; i++)
+  for (int i = 0; i < n; i++)
     {
       const segcam_node *node = &m->nodes[i];
       if (fuse_role (m, i) != SEGCAM_FUSE_CONV)
         continue;
       segcam_conv_step *st = &s->steps[s->n_steps++];
       st->head = st->out = i;
-      const segcam_batchnorm_params *bn = NULL;
       int next = visible (s, i) ? -1 : only_reader (m, readers, i);
       if (next >= 0 && fuse_role (m, next) == SEGCAM_FUSE_FOLD)
         {
-          bn = &m->nodes[next].p.bn;
+          st->bn = &m->nodes[next].p.bn;
           s->absorbed[st->out] = 1;
           st->out = next;
           next = visible (s, next) ? -1 : only_reader (m, readers, next);
@@ -260,15 +268,10 @@ segcam_fuse_plan (segcam_session *s, GError **error)
       st->n_parts = split ? m->nodes[in].n_inputs : 1;
       st->parts = split ? m->nodes[in].inputs : node->inputs;
       st->winograd = uses_winograd (s, winograd, i);
-      gboolean backward = s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out];
-      ok = fold (st, &node->p.conv, bn, backward && !st->winograd);
     }
-  if (ok)
-    {
-      prepare_job job = {s, 0};
-      segcam_pool_run (s->pool, s->n_steps, prepare_task, &job);
-      ok = !job.failed;
-    }
+  prepare_job job = {s, 0};
+  segcam_pool_run (s->pool, s->n_steps, prepare_task, &job);
+  gboolean ok = !job.failed;
   g_free (readers);
   if (!ok)
     g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
@@ -286,8 +289,9 @@ segcam_fuse_free (segcam_session *s)
         {
           g_free (st->p.w_fwd);
           g_free (st->p.w_bwd);
-          g_free (st->p.bias);
         }
+      if (st->owns_bias)
+        g_free (st->p.bias);
       segcam_winograd_clear (&st->wfwd);
       for (int k = 0; st->wbwd && k < st->n_parts; k++)
         segcam_winograd_clear (&st->wbwd[k]);

@@ -29,8 +29,11 @@ typedef struct {
 typedef struct {
   int head, out;
   gboolean relu;
-  segcam_conv_params p;          /* the conv with the batch norm folded in */
-  gboolean owns_weights;         /* p's arrays are the step's, not the model's */
+  const segcam_batchnorm_params *bn; /* the batch norm it absorbs (NULL: none) */
+  segcam_conv_params p;          /* the conv with bn folded in; a Winograd step folds bn's scale
+                                    into wfwd and wbwd only */
+  gboolean owns_weights;         /* p's w_fwd and w_bwd are the step's, not the model's */
+  gboolean owns_bias;            /* p's bias is the step's */
   int n_parts;
   const int *parts;              /* node indices */
   gboolean winograd;
