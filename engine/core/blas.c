@@ -1,4 +1,4 @@
-/* blas.c — whether OpenBLAS runs the kernels this CPU can run.
+/* blas.c — OpenBLAS: whether it runs the kernels this CPU can run, and its own threads.
  *
  * An OpenBLAS built for many CPUs, as Debian's is, picks its kernels once, when it is loaded, from
  * the CPU's vendor, family and model. A CPU newer than the library is unknown to it and gets its
@@ -11,6 +11,7 @@
 #include "segcam.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 
 /* OpenBLAS's x86-64 kernel sets by the widest vector instructions they use. The others (Prescott,
@@ -64,4 +65,28 @@ segcam_advise_blas (void)
                           "its %s units idle: with OPENBLAS_CORETYPE=%s in the environment, "
                           "convolutions run several times faster",
                           core, avx512 ? "AVX-512" : "AVX2", better);
+}
+
+/* OpenBLAS's pthread build starts its own threads when it is loaded, and each spins on
+ * sched_yield for about 0.1 s (2^28 cycles) before it sleeps. The engine never runs them: its
+ * threads each call a single-threaded sgemm on their own block, so the spinning only took a core
+ * from them, 76 ms of the 150 ms an LR-ASPP predict command takes on 2 cores. Shutting them down
+ * is what OpenBLAS itself does before a fork; a multi-threaded call would start them again. The
+ * entry point is looked up, not linked, because OpenBLAS's serial and OpenMP builds lack it. */
+static gpointer
+stop_blas_threads (gpointer unused)
+{
+  (void) unused;
+  openblas_set_num_threads (1);
+  int (*shutdown) (void) = (int (*) (void)) dlsym (RTLD_DEFAULT, "blas_thread_shutdown_");
+  if (shutdown)
+    shutdown ();
+  return GINT_TO_POINTER (shutdown != NULL);
+}
+
+gboolean
+segcam_blas_single_threaded (void)
+{
+  static GOnce once = G_ONCE_INIT;
+  return GPOINTER_TO_INT (g_once (&once, stop_blas_threads, NULL));
 }

@@ -1,8 +1,8 @@
 /* threads.c — persistent workers woken per parallel loop; tasks handed out by an atomic counter. */
 #include "threads.h"
+#include "blas.h"
 #include "segcam.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -81,7 +81,7 @@ segcam_pool_new (int n_threads)
   pthread_cond_init (&pool->wake, NULL);
   pthread_cond_init (&pool->done, NULL);
   /* Our threads each call sgemm on their own block; OpenBLAS's own threads would fight them. */
-  openblas_set_num_threads (1);
+  segcam_blas_single_threaded ();
   pool->workers = g_new (pthread_t, pool->n_threads);
   for (int i = 1; i < pool->n_threads; i++)
     {
