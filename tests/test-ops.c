@@ -272,12 +272,17 @@ static const op_case cases[] = {
    PAD2 (2, 2), D (2, 2), .bias = TRUE},
   {"depthwise-k5-p2", OP_CONV, 1, 6, 5, {18}, .cout = 18, .groups = 18, K (5, 5), PAD2 (2, 2),
    .bias = TRUE},
+  /* two register chunks of 16 channels and a remainder of 8 */
+  {"depthwise-k3-p1-c40", OP_CONV, 2, 7, 6, {40}, .cout = 40, .groups = 40, K (3, 3), PAD2 (1, 1),
+   .bias = TRUE},
   {"depthwise-multiplier-2", OP_CONV, 1, 6, 5, {3}, .cout = 6, .groups = 3, K (3, 3), PAD2 (1, 1),
    .bias = TRUE},
   {"groups-2-s2", OP_CONVT, 1, 4, 3, {4}, .cout = 6, .groups = 2, K (3, 3), S (2, 2), PAD2 (1, 1),
    .bias = TRUE},
   {"depthwise-s2", OP_CONVT, 1, 4, 3, {3}, .cout = 3, .groups = 3, K (2, 2), S (2, 2),
    .bias = TRUE},
+  {"depthwise-k3-s2-c20", OP_CONVT, 1, 4, 5, {20}, .cout = 20, .groups = 20, K (3, 3), S (2, 2),
+   PAD2 (1, 1), .bias = TRUE},
 
   /* upsample bilinear, align_corners=True */
   {"align-corners-x2", OP_UPSAMPLE, 2, 7, 5, {3}, ALIGN_CORNERS, .to_h = 14, .to_w = 10},
