@@ -278,8 +278,9 @@ static void test_view (void)
     for (int j = 0; j < 4; j++)
       bytes[(i < 2 ? 4 * i : 10) + j] = (uint8_t) (bits_of (f[i]) >> 8 * j);
   bytes[8] = 0x00, bytes[9] = 0x3c; /* F16 1.0 */
-  const char *header = "{" ENTRY ("a", "F32", "[2]", "[0,8]") "," ENTRY ("h", "F16", "[1]", "[8,10]")
-                       "," ENTRY ("u", "F32", "[1]", "[10,14]") "}";
+  const char *header = "{" ENTRY ("a", "F32", "[2]", "[0,8]") ","
+                       ENTRY ("h", "F16", "[1]", "[8,10]") ","
+                       ENTRY ("u", "F32", "[1]", "[10,14]") "}";
   char *padded = g_strdup_printf ("%-*s", (int) (strlen (header) + 7) / 8 * 8, header);
   GByteArray *file = make_file (padded, bytes, sizeof bytes);
   segcam_safetensors copied, viewed;

@@ -35,7 +35,7 @@ typedef struct {
   gboolean own_pads;      /* padding pt, pl, pb, pr; otherwise the dilation's on every side */
   int pt, pl, pb, pr;
   gboolean backward;      /* the input gradient from an output gradient of cout channels */
-  gboolean scaled;        /* forward: the transform scales output channel co (a folded batch norm) */
+  gboolean scaled;        /* forward: the transform scales each output channel (a batch norm) */
 } wino_case;
 
 /* The forward conv of case k (its weights aside). */

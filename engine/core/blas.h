@@ -11,7 +11,8 @@
 const char *segcam_blas_better_core (const char *core, gboolean avx2_fma, gboolean avx512);
 
 /* Makes every sgemm single-threaded and stops OpenBLAS's idle threads (blas.c), once per process;
- * the engine's pool calls it. TRUE when there were threads to stop (OpenBLAS's pthread build). */
+ * the engine's pool calls it. TRUE when this OpenBLAS has threads of its own to stop (its pthread
+ * build), FALSE when it has none (its serial and OpenMP builds). */
 gboolean segcam_blas_single_threaded (void);
 
 #endif /* SEGCAM_BLAS_H */

@@ -71,8 +71,7 @@ scale_out_channels (float *w, const segcam_conv_params *p, const float *scale)
 
 /* The conv with batch norm bn (NULL: none) folded in; shares the model's arrays when there is
  * nothing to fold. A Winograd step folds bn's scale in its transform instead, so its weights are
- * not copied twice. The backward weights are packed only when backward asks for
- * them. */
+ * not copied twice. The backward weights are packed only when backward asks for them. */
 static gboolean
 fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn,
       gboolean backward)
@@ -117,7 +116,8 @@ prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, 
     for (int co = 0; co < p->cout; co++)
       for (int j = 0; j < count; j++)
         k[((size_t) t * p->cout + co) * count + j]
-          = p->w_fwd[((size_t) (8 - t) * p->cin + first + j) * p->cout + co] * (scale ? scale[co] : 1);
+          = p->w_fwd[((size_t) (8 - t) * p->cin + first + j) * p->cout + co]
+            * (scale ? scale[co] : 1);
   gboolean ok = segcam_winograd_prepare (u, k, NULL, p->cout, count);
   g_free (k);
   return ok;
@@ -145,8 +145,7 @@ typedef struct {
 } prepare_job;
 
 /* Step k's weights: folded, and transformed for Winograd. Steps are independent, so the pool
- * prepares them side by side: serially the transforms were a tenth of a 512x512 predict command,
- * and the folding most of FCN-ResNet50's plan. */
+ * prepares them side by side: serially the transforms were a tenth of a 512x512 predict command. */
 static void
 prepare_task (void *ctx, int k, int thread)
 {
