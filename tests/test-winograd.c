@@ -35,7 +35,9 @@ typedef struct {
   gboolean own_pads;      /* padding pt, pl, pb, pr; otherwise the dilation's on every side */
   int pt, pl, pb, pr;
   gboolean backward;      /* the input gradient from an output gradient of cout channels */
-  gboolean scaled;        /* forward: the transform scales each output channel (a batch norm) */
+  gboolean scaled;        /* the transform scales each forward output channel (a batch norm) */
+  int first;              /* backward: the gradient of input channels [first, cin) only, as for
+                             the second part of a concat */
 } wino_case;
 
 /* The forward conv of case k (its weights aside). */
@@ -79,8 +81,8 @@ random_floats (GRand *r, size_t n, double scale)
 
 /* A case's data: inputs per part, packed weights [ky][kx][cin][cout], bias, initial output.
  * Forward, the input is n x h x w and the output n x ho x wo (g); backward, the other way round:
- * the one part is the output gradient (cout channels) and the "output" the input gradient (cin
- * channels, ldo = cin + pad). */
+ * the one part is the output gradient (cout channels) and the "output" the input gradient (cin -
+ * first channels, ldo = cin - first + pad). */
 typedef struct {
   const wino_case *k;
   int cin, n_parts, ldo, out_c;
@@ -103,7 +105,7 @@ data_init (wino_data *d, const wino_case *k, guint32 seed)
   d->conv = case_conv (k, d->cin);
   d->g = k->backward ? segcam_winograd_backward (&d->conv, k->n, k->h, k->w)
                      : segcam_winograd_forward (&d->conv, k->n, k->h, k->w);
-  d->out_c = k->backward ? d->cin : k->cout;
+  d->out_c = k->backward ? d->cin - k->first : k->cout;
   d->ldo = d->out_c + k->pad;
   size_t in_pixels = (size_t) k->n * d->g.h * d->g.w, pixels = (size_t) k->n * d->g.ho * d->g.wo;
   for (int i = 0; i < d->n_parts; i++)
@@ -175,8 +177,9 @@ naive_conv (const wino_data *d)
                       const float *dy = d->in[0] + op * k->cout;
                       double s = 0;
                       for (int co = 0; co < k->cout; co++)
-                        s += (double) wr[co] * dy[co];
-                      y[ip * d->cin + ci] += s;
+                        s += (double) wr[co] * dy[co] * (d->scale ? d->scale[co] : 1.0);
+                      if (ci >= k->first)
+                        y[ip * d->out_c + ci - k->first] += s;
                     }
                   else
                     {
@@ -197,23 +200,19 @@ naive_conv (const wino_data *d)
   return y;
 }
 
-/* The weights the fast path runs: forward as packed; backward turned 180 degrees and transposed,
- * [t][cout][cin] = [8 - t][cin][cout]. */
-static gboolean
-prepare_weights (const wino_data *d, segcam_winograd_weights *w)
+/* The weights the fast path runs, transformed on pool: forward as packed; backward turned 180
+ * degrees and transposed. */
+static segcam_winograd_weights
+transform_weights (const wino_data *d, segcam_pool *pool)
 {
   const wino_case *k = d->k;
-  if (!k->backward)
-    return segcam_winograd_prepare (w, d->weight, d->scale, d->cin, k->cout);
-  float *t = g_new (float, (size_t) 9 * d->cin * k->cout);
-  for (int tap = 0; tap < 9; tap++)
-    for (int co = 0; co < k->cout; co++)
-      for (int ci = 0; ci < d->cin; ci++)
-        t[((size_t) tap * k->cout + co) * d->cin + ci]
-          = d->weight[((size_t) (8 - tap) * d->cin + ci) * k->cout + co];
-  gboolean ok = segcam_winograd_prepare (w, t, NULL, k->cout, d->cin);
-  g_free (t);
-  return ok;
+  segcam_winograd_weights w = {.u = g_new (float, segcam_winograd_floats (d->cin, k->cout))};
+  if (k->backward)
+    segcam_winograd_transform_backward (pool, d->weight, d->scale, d->cin, k->cout, k->first,
+                                        d->out_c, &w);
+  else
+    segcam_winograd_transform (pool, d->weight, d->scale, d->cin, k->cout, &w);
+  return w;
 }
 
 /* Runs the fast path on pool into a copy of out0; NaN-filled scratch catches reads of
@@ -222,8 +221,7 @@ static float *
 run_winograd (const wino_data *d, segcam_pool *pool)
 {
   const wino_case *k = d->k;
-  segcam_winograd_weights w;
-  g_assert_true (prepare_weights (d, &w));
+  segcam_winograd_weights w = transform_weights (d, pool);
   size_t per_thread = segcam_winograd_scratch (w.cin, w.cout);
   size_t n_scratch = per_thread * segcam_pool_threads (pool);
   float *scratch = g_new (float, n_scratch);
@@ -236,7 +234,7 @@ run_winograd (const wino_data *d, segcam_pool *pool)
   segcam_winograd_conv (pool, scratch, per_thread, &w, &d->g, parts, d->n_parts,
                         out + k->pad / 2, d->ldo, d->bias, k->beta, k->relu);
   g_free (scratch);
-  segcam_winograd_clear (&w);
+  g_free (w.u);
   return out;
 }
 
@@ -257,6 +255,8 @@ case_name (const wino_case *k)
     g_string_append_printf (s, "-p%d.%d.%d.%d", k->pt, k->pl, k->pb, k->pr);
   if (k->backward)
     g_string_append (s, "-backward");
+  if (k->first)
+    g_string_append_printf (s, "-from%d", k->first);
   if (k->scaled)
     g_string_append (s, "-scaled");
   return g_string_free (s, FALSE);
@@ -511,6 +511,15 @@ main (int argc, char **argv)
       ADD (.n = 1, .h = 30, .w = 33, .parts = {200}, .cout = 72, .dh = 4, .dw = 4, .pad = 6,
            .beta = 1, .backward = backward);
     }
+
+  /* Backward into part of the input channels (a concat's), with a batch norm's scale folded in,
+   * as in a U-Net's decoder */
+  ADD (.n = 1, .h = 19, .w = 22, .parts = {96, 64}, .cout = 48, .first = 96, .scaled = TRUE,
+       .backward = TRUE);
+  ADD (.n = 2, .h = 9, .w = 11, .parts = {70, 130}, .cout = 40, .first = 33, .beta = 1,
+       .backward = TRUE);
+  ADD (.n = 1, .h = 29, .w = 24, .parts = {24}, .cout = 16, .dh = 2, .dw = 2, .scaled = TRUE,
+       .backward = TRUE);
 
   for (guint i = 0; i < cases->len; i++)
     {

@@ -98,75 +98,130 @@ static const double wino_g[6][3] = {
   {0, 0, 1},
 };
 
-/* One input channel's 36 transformed rows, rows[(i*6 + j)][co] = (G g G^T)[i][j], from the
- * forward-packed weights; in double, so the transformed weights are rounded once. The loops run
- * along the output channels, contiguous in both layouts, so they vectorise (channel pair by pair
- * this took about 5 % of a 512x512 explain command). scale (NULL: none) multiplies output channel
- * co, before the one rounding. t is 18 x cout doubles of scratch. */
+/* Where a transform reads its 3x3 kernels: the forward conv's weights in the forward-packed
+ * layout, each of its output channels co multiplied by scale[co] (NULL: 1), either as they are
+ * or turned 180 degrees and transposed for the backward-data conv into input channels
+ * [first, first + w->cout). */
+typedef struct {
+  const float *packed, *scale;
+  int cin, cout;        /* the forward conv's */
+  gboolean backward;
+  int first;
+  segcam_winograd_weights *w;
+  int rows_per_task;
+} transform_job;
+
+/* Row ci of the transformed conv (its input channel): its 3x3 kernels k[tap][co] for each of its
+ * output channels co, and the scale of each (a vector over co forward; one factor backward). */
+static const float *
+kernel_row (const transform_job *j, int ci, float *k, double *factor)
+{
+  int n = j->w->cout;
+  if (!j->backward)
+    {
+      *factor = 1;
+      for (int tap = 0; tap < 9; tap++)
+        memcpy (k + (size_t) tap * n, j->packed + ((size_t) tap * j->cin + ci) * j->cout,
+                n * sizeof (float));
+      return j->scale;
+    }
+  /* backward: input channel ci is the forward's output channel; tap t reads the forward's 8 - t */
+  *factor = j->scale ? j->scale[ci] : 1;
+  for (int tap = 0; tap < 9; tap++)
+    {
+      const float *src = j->packed + ((size_t) (8 - tap) * j->cin + j->first) * j->cout + ci;
+      for (int co = 0; co < n; co++)
+        k[(size_t) tap * n + co] = src[(size_t) co * j->cout];
+    }
+  return NULL;
+}
+
+/* Row ci's 36 transformed rows, u[k][ci][co] = (G g G^T)[i][j] with k = i*6 + j, in double, so the
+ * transformed weights are rounded once, scale included. The loops run along the output channels,
+ * contiguous in k and u, so they vectorise (channel pair by pair this took about 5 % of a 512x512
+ * explain command). t is 18 x n doubles of scratch. */
 static SEGCAM_CLONES void
-transform_weights (const float *packed, const float *scale, int cin, int cout, int ci, double *t,
-                   float *rows)
+transform_row (const float *k, const float *scale, double factor, int n, double *t, float *u,
+               size_t plane)
 {
   for (int i = 0; i < 6; i++)
     for (int x = 0; x < 3; x++)
       {
-        const float *g0 = packed + ((size_t) x * cin + ci) * cout;
-        const float *g1 = packed + ((size_t) (3 + x) * cin + ci) * cout;
-        const float *g2 = packed + ((size_t) (6 + x) * cin + ci) * cout;
-        double *ti = t + (size_t) (i * 3 + x) * cout;
-        for (int co = 0; co < cout; co++)
-          ti[co] = wino_g[i][0] * g0[co] + wino_g[i][1] * g1[co] + wino_g[i][2] * g2[co];
+        const float *g0 = k + (size_t) x * n, *g1 = k + (size_t) (3 + x) * n,
+                    *g2 = k + (size_t) (6 + x) * n;
+        double *ti = t + (size_t) (i * 3 + x) * n;
+        for (int co = 0; co < n; co++)
+          ti[co] = factor * (wino_g[i][0] * g0[co] + wino_g[i][1] * g1[co] + wino_g[i][2] * g2[co]);
         if (scale)
-          for (int co = 0; co < cout; co++)
+          for (int co = 0; co < n; co++)
             ti[co] *= scale[co];
       }
   for (int i = 0; i < 6; i++)
     for (int j = 0; j < 6; j++)
       {
-        const double *t0 = t + (size_t) (i * 3) * cout, *t1 = t0 + cout, *t2 = t1 + cout;
-        float *r = rows + (size_t) (i * 6 + j) * cout;
-        for (int co = 0; co < cout; co++)
+        const double *t0 = t + (size_t) (i * 3) * n, *t1 = t0 + n, *t2 = t1 + n;
+        float *r = u + (i * 6 + j) * plane;
+        for (int co = 0; co < n; co++)
           r[co] = (float) (t0[co] * wino_g[j][0] + t1[co] * wino_g[j][1] + t2[co] * wino_g[j][2]);
       }
 }
 
-gboolean
-segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed, const float *scale,
-                         int cin, int cout)
+static void
+transform_task (void *ctx, int task, int thread)
 {
-  memset (w, 0, sizeof *w);
-  size_t plane = (size_t) cin * cout;
-  float *u = g_try_new (float, 36 * plane);
-  /* one input channel's 36 rows, then copied out whole: 36 stores a plane apart for each
-   * channel pair made this twice as slow (80 ms for 512 x 512) */
-  float *rows = g_try_new (float, 36 * (size_t) cout);
-  double *t = g_try_new (double, 18 * (size_t) cout);
-  if (!u || !rows || !t)
+  const transform_job *j = ctx;
+  (void) thread;
+  int n = j->w->cout;
+  size_t plane = (size_t) j->w->cin * n;
+  float *k = g_new (float, (size_t) 9 * n);
+  double *t = g_new (double, (size_t) 18 * n);
+  int lo = task * j->rows_per_task, hi = MIN (lo + j->rows_per_task, j->w->cin);
+  for (int ci = lo; ci < hi; ci++)
     {
-      g_free (u);
-      g_free (rows);
-      g_free (t);
-      return FALSE;
+      double factor;
+      const float *scale = kernel_row (j, ci, k, &factor);
+      transform_row (k, scale, factor, n, t, j->w->u + (size_t) ci * n, plane);
     }
-  for (int ci = 0; ci < cin; ci++)
-    {
-      transform_weights (packed, scale, cin, cout, ci, t, rows);
-      for (int k = 0; k < 36; k++)
-        memcpy (u + k * plane + (size_t) ci * cout, rows + (size_t) k * cout, cout * sizeof (float));
-    }
-  g_free (rows);
+  g_free (k);
   g_free (t);
-  w->cin = cin;
-  w->cout = cout;
-  w->u = u;
-  return TRUE;
+}
+
+static void
+transform (segcam_pool *pool, transform_job *j)
+{
+  /* a few tasks per thread, so that uneven threads even out; a backward row gathers its kernels
+   * a conv's output-channel count apart, so consecutive rows share cache lines */
+  int tasks = MIN (j->w->cin, 8 * segcam_pool_threads (pool));
+  j->rows_per_task = (j->w->cin + tasks - 1) / tasks;
+  segcam_pool_run (pool, (j->w->cin + j->rows_per_task - 1) / j->rows_per_task, transform_task, j);
+}
+
+size_t
+segcam_winograd_floats (int cin, int cout)
+{
+  return (size_t) 36 * cin * cout;
 }
 
 void
-segcam_winograd_clear (segcam_winograd_weights *w)
+segcam_winograd_transform (segcam_pool *pool, const float *packed, const float *scale, int cin,
+                           int cout, segcam_winograd_weights *w)
 {
-  g_free (w->u);
-  memset (w, 0, sizeof *w);
+  w->cin = cin;
+  w->cout = cout;
+  transform_job j = {.packed = packed, .scale = scale, .cin = cin, .cout = cout, .w = w};
+  transform (pool, &j);
+}
+
+void
+segcam_winograd_transform_backward (segcam_pool *pool, const float *packed, const float *scale,
+                                    int cin, int cout, int first, int count,
+                                    segcam_winograd_weights *w)
+{
+  w->cin = cout;
+  w->cout = count;
+  transform_job j = {.packed = packed, .scale = scale, .cin = cin, .cout = cout,
+                     .backward = TRUE, .first = first, .w = w};
+  transform (pool, &j);
 }
 
 gboolean

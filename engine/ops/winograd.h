@@ -6,7 +6,7 @@
  * of 144 multiplies per tile and channel pair. Activations are channels-last as everywhere in the
  * engine (ops.h). The results differ from the gather GEMM's by rounding only (1e-6 to 1e-5 of
  * max |output| in tests/test-winograd.c, growing slowly with cin), and do not depend on the number
- * of threads. The transformed weights take 4x the memory of the packed ones.
+ * of threads.
  *
  * Dilation d: output pixels of one phase (y mod dh, x mod dw) read only input pixels of one
  * phase, so the conv is dh x dw undilated convs on the phase sub-images (space-to-batch). The
@@ -19,20 +19,30 @@
 
 #include <stddef.h>
 
+/* The transformed weights of a 3x3 conv of cin input and cout output channels: 36 matrices
+ * [cin][cout], one per position of the 6x6 transformed tile, in segcam_winograd_floats (cin, cout)
+ * floats that the caller owns: 4x the packed weights (36 floats per channel pair instead of 9). */
 typedef struct {
   int cin, cout;
-  float *u;          /* 36 matrices [cin][cout], one per position of the 6x6 transformed tile */
+  float *u;
 } segcam_winograd_weights;
 
-/* Transforms 3x3 weights given in the engine's forward-packed layout [ky][kx][cin][cout]
- * (w[((ky*3+kx)*cin + ci)*cout + co]), each output channel co multiplied by scale[co] (scale NULL:
- * by 1), which folds a batch norm in without a scaled copy of the weights. The result takes 4x
- * the packed weights' memory (36 floats per channel pair instead of 9). Returns FALSE on
- * allocation failure (w is then cleared). */
-gboolean segcam_winograd_prepare (segcam_winograd_weights *w, const float *packed,
-                                  const float *scale, int cin, int cout);
-/* Frees the transformed weights; w may be cleared already (u NULL). */
-void segcam_winograd_clear (segcam_winograd_weights *w);
+size_t segcam_winograd_floats (int cin, int cout);
+
+/* Transforms, on pool, the 3x3 weights of a conv given in the engine's forward-packed layout
+ * [ky][kx][cin][cout] (packed[((ky*3+kx)*cin + ci)*cout + co]), each output channel co
+ * multiplied by scale[co] (NULL: by 1), which folds a batch norm in without a scaled copy of the
+ * weights, into w->u; sets w's cin and cout. It costs about as much as reading the weights, so
+ * the engine transforms each conv's weights just before the conv runs, into one buffer for all
+ * of them, rather than keeping 4x the model's weights (docs/architecture.md). */
+void segcam_winograd_transform (segcam_pool *pool, const float *packed, const float *scale,
+                                int cin, int cout, segcam_winograd_weights *w);
+/* The same conv's backward-data into its input channels [first, first + count): the output
+ * gradient convolved with the kernel turned 180 degrees and transposed (segcam_winograd_backward),
+ * so w->cin = cout and w->cout = count. */
+void segcam_winograd_transform_backward (segcam_pool *pool, const float *packed,
+                                         const float *scale, int cin, int cout, int first,
+                                         int count, segcam_winograd_weights *w);
 
 /* Whether the fast path can compute conv2d p: a 3x3 kernel, stride 1 and one group (any padding
  * and dilation). Undilated, it is then faster than the gather GEMM whatever the channel counts

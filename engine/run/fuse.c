@@ -10,7 +10,9 @@
  *     inputs as channel parts, and in backward write only the gradients of the parts on a path
  *     to the target (a U-Net decoder's skip half needs none);
  *   - 3x3 stride-1 convs run as Winograd F(4x4, 3x3) (winograd.c), forward and backward-data;
- *     dilated ones as one such conv per phase, where the phases' sub-images fill the tiles.
+ *     dilated ones as one such conv per phase, where the phases' sub-images fill the tiles. Their
+ *     weights are transformed from the model's just before each conv runs, into one buffer that
+ *     all of them share (segcam_fuse_weight_floats).
  * A node is left out of a chain when it is the explained layer or the output, or when anything
  * else reads it. Training (batch statistics, gradients for every node) and sessions asked to be
  * exact run node by node. */
@@ -102,50 +104,12 @@ fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchno
   return TRUE;
 }
 
-/* Winograd weights of the backward-data conv into channels [first, first + count) of the input:
- * a 3x3 conv of the output gradient with the kernel turned 180 degrees and transposed, of the
- * same dilation (segcam_winograd_backward), its input channel co scaled by scale[co] (NULL: 1). */
-static gboolean
-prepare_backward_part (segcam_winograd_weights *u, const segcam_conv_params *p, const float *scale,
-                       int first, int count)
-{
-  float *k = g_try_new (float, (size_t) 9 * p->cout * count);
-  if (!k)
-    return FALSE;
-  for (int t = 0; t < 9; t++)
-    for (int co = 0; co < p->cout; co++)
-      for (int j = 0; j < count; j++)
-        k[((size_t) t * p->cout + co) * count + j]
-          = p->w_fwd[((size_t) (8 - t) * p->cin + first + j) * p->cout + co]
-            * (scale ? scale[co] : 1);
-  gboolean ok = segcam_winograd_prepare (u, k, NULL, p->cout, count);
-  g_free (k);
-  return ok;
-}
-
-static gboolean
-prepare_winograd (segcam_session *s, segcam_conv_step *st)
-{
-  const float *scale = st->bn ? st->bn->scale : NULL;
-  if (!segcam_winograd_prepare (&st->wfwd, st->p.w_fwd, scale, st->p.cin, st->p.cout))
-    return FALSE;
-  st->wbwd = g_new0 (segcam_winograd_weights, st->n_parts);
-  if (s->mode != SEGCAM_RUN_EXPLAIN || !s->needs_grad[st->out])
-    return TRUE;
-  for (int k = 0, first = 0; k < st->n_parts; first += s->acts[st->parts[k]].c, k++)
-    if (s->needs_grad[st->parts[k]]
-        && !prepare_backward_part (&st->wbwd[k], &st->p, scale, first, s->acts[st->parts[k]].c))
-      return FALSE;
-  return TRUE;
-}
-
 typedef struct {
   segcam_session *s;
   gint failed;
 } prepare_job;
 
-/* Step k's weights: folded, and transformed for Winograd. Steps are independent, so the pool
- * prepares them side by side: serially the transforms were a tenth of a 512x512 predict command. */
+/* Step k's weights folded. Steps are independent, so the pool prepares them side by side. */
 static void
 prepare_task (void *ctx, int k, int thread)
 {
@@ -155,15 +119,8 @@ prepare_task (void *ctx, int k, int thread)
   (void) thread;
   const segcam_node *head = &s->model->nodes[st->head];
   gboolean backward = s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out];
-  if (!fold (st, &head->p.conv, st->bn, backward && !st->winograd)
-      || (st->winograd && !prepare_winograd (s, st)))
-    {
-      g_atomic_int_set (&j->failed, 1);
-      return;
-    }
-  if (st->winograd)
-    /* The step's weights are wfwd's from now on: p's are the model's, which lack the scale. */
-    st->p.w_fwd = st->p.w_bwd = NULL;
+  if (!fold (st, &head->p.conv, st->bn, backward && !st->winograd))
+    g_atomic_int_set (&j->failed, 1);
 }
 
 /* Winograd's weights take 4x the direct ones, and its transforms cost per tile. On maps of
@@ -291,10 +248,6 @@ segcam_fuse_free (segcam_session *s)
         }
       if (st->owns_bias)
         g_free (st->p.bias);
-      segcam_winograd_clear (&st->wfwd);
-      for (int k = 0; st->wbwd && k < st->n_parts; k++)
-        segcam_winograd_clear (&st->wbwd[k]);
-      g_free (st->wbwd);
     }
   g_free (s->steps);
   g_free (s->step_at);
@@ -324,10 +277,21 @@ segcam_fuse_scratch (const segcam_session *s)
       if (!st->winograd)
         continue;
       floats = MAX (floats, segcam_winograd_scratch (st->p.cin, st->p.cout));
-      for (int k = 0; k < st->n_parts; k++)
-        if (st->wbwd[k].u)
-          floats = MAX (floats, segcam_winograd_scratch (st->p.cout, st->wbwd[k].cout));
+      if (s->mode == SEGCAM_RUN_EXPLAIN && s->needs_grad[st->out])
+        for (int k = 0; k < st->n_parts; k++)
+          floats = MAX (floats, segcam_winograd_scratch (st->p.cout, s->acts[st->parts[k]].c));
     }
+  return floats;
+}
+
+size_t
+segcam_fuse_weight_floats (const segcam_session *s)
+{
+  /* a backward part's transform, cout x (some of cin), is never larger than the forward's */
+  size_t floats = 0;
+  for (int i = 0; i < s->n_steps; i++)
+    if (s->steps[i].winograd)
+      floats = MAX (floats, segcam_winograd_floats (s->steps[i].p.cin, s->steps[i].p.cout));
   return floats;
 }
 
@@ -347,7 +311,10 @@ segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
     parts[k] = (segcam_winograd_part) {s->acts[st->parts[k]].data, s->acts[st->parts[k]].c};
   const segcam_act *in = &s->acts[st->parts[0]];
   segcam_winograd_geom g = segcam_winograd_forward (&st->p, in->n, in->h, in->w);
-  segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wfwd, &g, parts,
+  segcam_winograd_weights w = {.u = s->wino_weights};
+  segcam_winograd_transform (s->pool, st->p.w_fwd, st->bn ? st->bn->scale : NULL, st->p.cin,
+                             st->p.cout, &w);
+  segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &w, &g, parts,
                         st->n_parts, out->data, out->c, st->p.bias, 0.0f, st->relu);
 }
 
@@ -370,8 +337,13 @@ segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act 
   segcam_winograd_part g = {dout->data, dout->c};
   const segcam_act *in = &s->acts[st->parts[0]];
   segcam_winograd_geom geom = segcam_winograd_backward (&st->p, in->n, in->h, in->w);
-  for (int k = 0; k < st->n_parts; k++)
+  for (int k = 0, first = 0; k < st->n_parts; first += s->acts[st->parts[k]].c, k++)
     if (dparts[k])
-      segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &st->wbwd[k], &geom, &g,
-                            1, dparts[k]->data, dparts[k]->c, NULL, fresh[k] ? 0.0f : 1.0f, FALSE);
+      {
+        segcam_winograd_weights w = {.u = s->wino_weights};
+        segcam_winograd_transform_backward (s->pool, st->p.w_fwd, st->bn ? st->bn->scale : NULL,
+                                            st->p.cin, st->p.cout, first, dparts[k]->c, &w);
+        segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &w, &geom, &g, 1,
+                              dparts[k]->data, dparts[k]->c, NULL, fresh[k] ? 0.0f : 1.0f, FALSE);
+      }
 }

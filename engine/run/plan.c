@@ -296,14 +296,17 @@ segcam_plan_memory (segcam_session *s, GError **error)
   double pixels = (double) s->width * s->height * s->batch;
   double around = (double) s->hp * s->wp * sizeof (float)
                   + pixels * ((m->in_channels + 2) * sizeof (float) + 4);
-  double bytes = (total + (double) scratch * threads) * sizeof (float) + around;
+  size_t wino = segcam_fuse_weight_floats (s);
+  double bytes = (total + (double) scratch * threads + wino) * sizeof (float) + around;
   const char *limit;
   double available = memory_available (threads, &limit);
   s->arena = bytes < available ? g_try_new (float, total) : NULL;
   s->scratch = scratch ? g_try_new (float, scratch * threads) : NULL;
   s->scratch_per_thread = scratch;
+  s->wino_weights = wino ? g_try_new (float, wino) : NULL;
+  s->wino_floats = wino;
   s->arena_floats = total;
-  if (!s->arena || (scratch && !s->scratch))
+  if (!s->arena || (scratch && !s->scratch) || (wino && !s->wino_weights))
     {
       g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
                    "not enough memory for a %dx%d image (%.1f GiB needed, %.1f GiB available%s "

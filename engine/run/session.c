@@ -131,6 +131,7 @@ segcam_session_free (segcam_session *s)
   g_free (s->needs_grad);
   g_free (s->arena);
   g_free (s->scratch);
+  g_free (s->wino_weights);
   g_free (s->cam);
   g_free (s->resized);
   g_free (s->network_roi);
@@ -148,7 +149,8 @@ segcam_session_free (segcam_session *s)
 size_t
 segcam_session_memory (const segcam_session *s)
 {
-  size_t floats = s->arena_floats + s->scratch_per_thread * segcam_pool_threads (s->pool);
+  size_t floats = s->arena_floats + s->scratch_per_thread * segcam_pool_threads (s->pool)
+                  + s->wino_floats;
   if (s->cam)
     floats += (size_t) s->acts[s->target].h * s->acts[s->target].w
               + (s->resampled ? (size_t) s->width * s->height + (size_t) s->hp * s->wp

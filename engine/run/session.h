@@ -30,15 +30,13 @@ typedef struct {
   int head, out;
   gboolean relu;
   const segcam_batchnorm_params *bn; /* the batch norm it absorbs (NULL: none) */
-  segcam_conv_params p;          /* the conv with bn folded in; a Winograd step folds bn's scale
-                                    into wfwd and wbwd only */
+  segcam_conv_params p;          /* the conv with bn folded in; a Winograd step's weights are the
+                                    model's, bn's scale applied when they are transformed */
   gboolean owns_weights;         /* p's w_fwd and w_bwd are the step's, not the model's */
   gboolean owns_bias;            /* p's bias is the step's */
   int n_parts;
   const int *parts;              /* node indices */
   gboolean winograd;
-  segcam_winograd_weights wfwd;
-  segcam_winograd_weights *wbwd; /* per part: backward-data into it (u NULL: not needed) */
 } segcam_conv_step;
 
 struct segcam_session {
@@ -64,6 +62,8 @@ struct segcam_session {
   size_t arena_floats;
   float *scratch;         /* per-thread conv scratch */
   size_t scratch_per_thread;
+  float *wino_weights;    /* the transformed weights of the Winograd conv that runs */
+  size_t wino_floats;
   float *cam;             /* L of the last explanation: target h x w */
   float *resized;         /* L resized to hp x wp */
   gboolean forward_done;
@@ -150,6 +150,8 @@ void segcam_fuse_free (segcam_session *s);
 int segcam_node_reads (const segcam_session *s, int i, const int **inputs);
 /* Per-thread scratch floats the Winograd steps need. */
 size_t segcam_fuse_scratch (const segcam_session *s);
+/* Floats of the one buffer the Winograd steps transform their weights into (wino_weights). */
+size_t segcam_fuse_weight_floats (const segcam_session *s);
 void segcam_step_forward (segcam_session *s, const segcam_conv_step *st);
 /* Back-propagates grads[st->out] (which it overwrites) into the gradients of the step's parts;
  * dparts[k] NULL: part k needs none. A Winograd step overwrites dparts[k] where fresh[k] and
