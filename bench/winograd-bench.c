@@ -143,7 +143,8 @@ main (int argc, char **argv)
             {
               gint64 t0 = g_get_monotonic_time ();
               /* as sessions run it: the weights transformed just before the conv */
-              segcam_winograd_transform (pool, wt, NULL, cin, l->cout, &ww);
+              segcam_winograd_kernels k = segcam_winograd_packed (wt, cin, l->cout, NULL);
+              segcam_winograd_transform (pool, &k, cin, l->cout, &ww);
               segcam_winograd_conv (pool, scratch, per, &ww, &g, parts, skip ? 2 : 1, out, l->cout,
                                     NULL, 0, TRUE);
               if (i >= 0)

@@ -11,7 +11,8 @@
  * g_test_message (run with --verbose). Output channels outside [0, cout) of a wider output
  * (ldo > cout) must stay untouched, and with beta 0 the old output must not be read (it is NaN).
  *
- * Scaled cases fold a per-output-channel factor into the transform (a batch norm's scale).
+ * Scaled cases fold a per-output-channel factor into the transform (a batch norm's scale);
+ * file-layout cases transform the weights from the layout a model file holds them in.
  * Also: the same results bit for bit with 1, 2 and 3 threads, which convolutions
  * segcam_winograd_applies takes, and the tiles a dilated geometry fills. */
 #include "ops.h"
@@ -38,6 +39,7 @@ typedef struct {
   gboolean scaled;        /* the transform scales each forward output channel (a batch norm) */
   int first;              /* backward: the gradient of input channels [first, cin) only, as for
                              the second part of a concat */
+  gboolean file_layout;   /* the transform reads the weights as a model file holds them */
 } wino_case;
 
 /* The forward conv of case k (its weights aside). */
@@ -201,17 +203,30 @@ naive_conv (const wino_data *d)
 }
 
 /* The weights the fast path runs, transformed on pool: forward as packed; backward turned 180
- * degrees and transposed. */
+ * degrees and transposed. They are read in the packed layout the case's data has or, for
+ * file-layout cases, from a copy in the file's [cout][cin][3][3]. */
 static segcam_winograd_weights
 transform_weights (const wino_data *d, segcam_pool *pool)
 {
   const wino_case *k = d->k;
   segcam_winograd_weights w = {.u = g_new (float, segcam_winograd_floats (d->cin, k->cout))};
+  float *file = NULL;
+  segcam_winograd_kernels kern = segcam_winograd_packed (d->weight, d->cin, k->cout, d->scale);
+  if (k->file_layout)
+    {
+      file = g_new (float, (size_t) 9 * d->cin * k->cout);
+      for (int co = 0; co < k->cout; co++)
+        for (int ci = 0; ci < d->cin; ci++)
+          for (int tap = 0; tap < 9; tap++)
+            file[((size_t) co * d->cin + ci) * 9 + tap]
+              = d->weight[((size_t) tap * d->cin + ci) * k->cout + co];
+      kern = segcam_winograd_file (file, d->cin, d->scale);
+    }
   if (k->backward)
-    segcam_winograd_transform_backward (pool, d->weight, d->scale, d->cin, k->cout, k->first,
-                                        d->out_c, &w);
+    segcam_winograd_transform_backward (pool, &kern, k->cout, k->first, d->out_c, &w);
   else
-    segcam_winograd_transform (pool, d->weight, d->scale, d->cin, k->cout, &w);
+    segcam_winograd_transform (pool, &kern, d->cin, k->cout, &w);
+  g_free (file);
   return w;
 }
 
@@ -257,6 +272,8 @@ case_name (const wino_case *k)
     g_string_append (s, "-backward");
   if (k->first)
     g_string_append_printf (s, "-from%d", k->first);
+  if (k->file_layout)
+    g_string_append (s, "-file");
   if (k->scaled)
     g_string_append (s, "-scaled");
   return g_string_free (s, FALSE);
@@ -520,6 +537,12 @@ main (int argc, char **argv)
        .backward = TRUE);
   ADD (.n = 1, .h = 29, .w = 24, .parts = {24}, .cout = 16, .dh = 2, .dw = 2, .scaled = TRUE,
        .backward = TRUE);
+  /* Weights read in the file's layout, as a loaded model's are */
+  ADD (.n = 1, .h = 19, .w = 22, .parts = {96, 64}, .cout = 48, .first = 96, .scaled = TRUE,
+       .backward = TRUE, .file_layout = TRUE);
+  ADD (.n = 2, .h = 9, .w = 11, .parts = {70, 130}, .cout = 40, .bias = TRUE, .relu = TRUE,
+       .scaled = TRUE, .file_layout = TRUE);
+  ADD (.n = 1, .h = 16, .w = 16, .parts = {3}, .cout = 32, .bias = TRUE, .file_layout = TRUE);
 
   for (guint i = 0; i < cases->len; i++)
     {

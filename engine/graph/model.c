@@ -441,7 +441,7 @@ parse_sizes (segcam_model *m, const segcam_safetensors *st, int version, GError 
 /* ---- public ---------------------------------------------------------------------------------- */
 
 segcam_model *
-segcam_model_from_safetensors (const segcam_safetensors *st, GError **error)
+segcam_model_borrow_safetensors (const segcam_safetensors *st, GError **error)
 {
   segcam_model *m = g_new0 (segcam_model, 1);
   const char *format = segcam_safetensors_metadata (st, "segcam.format");
@@ -471,6 +471,31 @@ segcam_model_from_safetensors (const segcam_safetensors *st, GError **error)
   return m;
 }
 
+segcam_model *
+segcam_model_from_safetensors (const segcam_safetensors *st, GError **error)
+{
+  segcam_model *m = segcam_model_borrow_safetensors (st, error);
+  for (int i = 0; m && i < m->n_nodes; i++)
+    {
+      const segcam_op_def *def = segcam_op_get (m->nodes[i].op);
+      if (def->detach)
+        def->detach (&m->nodes[i]);
+    }
+  return m;
+}
+
+segcam_model *
+segcam_model_adopt_safetensors (segcam_safetensors *st, GBytes *bytes, GError **error)
+{
+  segcam_model *m = segcam_model_borrow_safetensors (st, error);
+  if (!m)
+    return NULL;
+  m->source = g_memdup2 (st, sizeof *st);
+  memset (st, 0, sizeof *st);
+  m->source_bytes = bytes ? g_bytes_ref (bytes) : NULL;
+  return m;
+}
+
 void
 segcam_model_free (segcam_model *m)
 {
@@ -495,6 +520,11 @@ segcam_model_free (segcam_model *m)
   g_free (m->description);
   g_free (m->training);
   g_free (m->graph_json);
+  if (m->source)
+    segcam_safetensors_clear (m->source);
+  g_free (m->source);
+  if (m->source_bytes)
+    g_bytes_unref (m->source_bytes);
   g_free (m);
 }
 

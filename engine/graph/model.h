@@ -31,10 +31,24 @@ struct segcam_model {
   int output;
   int default_layer;
   int64_t n_parameters;
+
+  /* The container the nodes' tensors were parsed from, when the model keeps it (adopt) rather
+   * than copies of what they borrow from it; with the bytes its borrowed tensors point into. */
+  segcam_safetensors *source;
+  GBytes *source_bytes;
 };
 
-/* A model from a parsed container (tensors and segcam.* metadata), validated as a file is. */
+/* A model from a parsed container (tensors and segcam.* metadata), validated as a file is; it
+ * keeps copies of what it needs of st. */
 segcam_model *segcam_model_from_safetensors (const segcam_safetensors *st, GError **error);
+/* The same, reading st's tensors where they are (a conv's weights until they are packed,
+ * op.h): st must outlive the model. For a model used and dropped while st is at hand. */
+segcam_model *segcam_model_borrow_safetensors (const segcam_safetensors *st, GError **error);
+/* The same, and the model takes st's contents (st is left empty) and a reference to bytes
+ * (NULL: none), which st's borrowed tensors point into (segcam_safetensors_view). On failure st
+ * is left as it was. */
+segcam_model *segcam_model_adopt_safetensors (segcam_safetensors *st, GBytes *bytes,
+                                              GError **error);
 
 /* Depth-first post-order of root and its ancestors among n nodes, with cycle detection; iterative,
  * as a hostile file may chain 100000 nodes. input (ctx, v, k) is the node that feeds input k of

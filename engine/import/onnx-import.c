@@ -546,7 +546,7 @@ generalise (importer *imp, JsonObject *root, segcam_safetensors *st, GString *su
                  "size to relate it to; export with a static input, or with sizes taken from tensors",
                  first->name);
   g_hash_table_replace (st->metadata, g_strdup ("segcam.graph"), graph_text (root));
-  segcam_model *m = segcam_model_from_safetensors (st, imp->error);
+  segcam_model *m = segcam_model_borrow_safetensors (st, imp->error);
   if (!m)
     return FALSE;
   int n_model = segcam_model_n_nodes (m), *shapes = g_new (int, 3 * n_model);
@@ -653,7 +653,7 @@ finish (importer *imp, JsonObject *root, segcam_safetensors *st, gboolean choose
         GString *summary)
 {
   g_hash_table_replace (st->metadata, g_strdup ("segcam.graph"), graph_text (root));
-  segcam_model *m = segcam_model_from_safetensors (st, imp->error);
+  segcam_model *m = segcam_model_borrow_safetensors (st, imp->error);
   if (!m)
     return FALSE;
   int n = segcam_model_n_nodes (m), out = segcam_model_output_node (m), mult = 1;

@@ -323,8 +323,8 @@ segcam_conv_forward_relu (segcam_pool *pool, float *scratch, size_t per_thread,
                           const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
                           segcam_act *out, gboolean relu)
 {
-  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, p->w_fwd,
-            p->bias, 0.0f, relu, in, out);
+  conv_run (pool, scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT,
+            segcam_conv_forward_weights (p), p->bias, 0.0f, relu, in, out);
 }
 
 void
@@ -469,23 +469,41 @@ weight_count (const segcam_conv_params *c)
   return (size_t) c->kh * c->kw * (c->cin / MAX (c->groups, 1)) * c->cout;
 }
 
+/* A cache of packed weights, filled once: sessions share the model across threads, so the first
+ * to pack publishes its copy and any other drops its own. */
+static const float *
+publish (float **slot, float *w)
+{
+  if (!g_atomic_pointer_compare_and_exchange (slot, NULL, w))
+    {
+      g_free (w);
+      w = g_atomic_pointer_get (slot);
+    }
+  return w;
+}
+
+const float *
+segcam_conv_forward_weights (const segcam_conv_params *p)
+{
+  segcam_conv_params *c = (segcam_conv_params *) p;
+  float *w = g_atomic_pointer_get (&c->w_fwd);
+  if (w)
+    return w;
+  w = g_new (float, weight_count (c));
+  segcam_conv_pack (c, c->transposed, c->w_file, w);
+  return publish (&c->w_fwd, w);
+}
+
 const float *
 segcam_conv_backward_weights (const segcam_conv_params *p)
 {
-  /* A cache of the weights, filled once: sessions share the model across threads, so the first
-   * to pack publishes its copy and any other drops its own. */
   segcam_conv_params *c = (segcam_conv_params *) p;
   float *w = g_atomic_pointer_get (&c->w_bwd);
   if (w)
     return w;
   w = g_new (float, weight_count (c));
-  pack_backward (c, c->w_fwd, w);
-  if (!g_atomic_pointer_compare_and_exchange (&c->w_bwd, NULL, w))
-    {
-      g_free (w);
-      w = g_atomic_pointer_get (&c->w_bwd);
-    }
-  return w;
+  pack_backward (c, segcam_conv_forward_weights (c), w);
+  return publish (&c->w_bwd, w);
 }
 
 void
@@ -583,9 +601,8 @@ parse_conv (segcam_attrs *a, segcam_node *node, gboolean transposed)
       else if (!segcam_attr_ints (a, "padding", 4, 0, SEGCAM_MAX_KERNEL * SEGCAM_MAX_DILATION, zero, &c->pt))
         return FALSE;
     }
-  /* Forward weights only: the backward-data ones are packed when a backward pass first runs. */
-  c->w_fwd = g_new (float, weight_count (c));
-  segcam_conv_pack (c, transposed, wt->data, c->w_fwd);
+  /* Packed when first needed (segcam_conv_forward_weights): a Winograd conv reads these. */
+  c->w_file = wt->data;
   c->bias = bt ? g_memdup2 (bt->data, c->cout * sizeof (float)) : NULL;
   node->tensors[0] = g_strdup (wt->name);
   node->tensors[1] = bt ? g_strdup (bt->name) : NULL;
@@ -664,7 +681,7 @@ conv_tensor (segcam_node *n, int k, segcam_op_tensor *t, GError **error)
   if (k == 1)
     *t = (segcam_op_tensor) {c->bias, c->cout, 1, {c->cout}, FALSE, TRUE};
   else
-    *t = (segcam_op_tensor) {c->w_fwd, (size_t) c->kh * c->kw * c->cin * c->cout, 4,
+    *t = (segcam_op_tensor) {(float *) segcam_conv_forward_weights (c), (size_t) c->kh * c->kw * c->cin * c->cout, 4,
                              {c->transposed ? c->cin : c->cout, c->transposed ? c->cout : c->cin,
                               c->kh, c->kw}, TRUE, TRUE};
   return TRUE;
@@ -674,6 +691,13 @@ static void
 conv_refresh (segcam_node *n)
 {
   segcam_conv_repack_backward (&n->p.conv);
+}
+
+static void
+conv_detach (segcam_node *n)
+{
+  segcam_conv_forward_weights (&n->p.conv);
+  n->p.conv.w_file = NULL;
 }
 
 static void
@@ -720,7 +744,7 @@ const segcam_op_def segcam_op_conv2d = {
   .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
   .parse = parse_conv2d, .shape = conv_shape, .forward = conv_node_forward,
   .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
-  .refresh = conv_refresh, .clear = conv_clear, .reach = conv_reach,
+  .detach = conv_detach, .refresh = conv_refresh, .clear = conv_clear, .reach = conv_reach,
 };
 
 const segcam_op_def segcam_op_conv_transpose2d = {
@@ -728,5 +752,5 @@ const segcam_op_def segcam_op_conv_transpose2d = {
   .grad_inputs = 1, .backward_reads = SEGCAM_READS_INPUT_TRAIN, .fuse = SEGCAM_FUSE_CONV,
   .parse = parse_conv_transpose2d, .shape = conv_shape, .forward = conv_node_forward,
   .backward = conv_node_backward, .scratch = conv_node_scratch, .tensor = conv_tensor,
-  .refresh = conv_refresh, .clear = conv_clear, .reach = conv_reach,
+  .detach = conv_detach, .refresh = conv_refresh, .clear = conv_clear, .reach = conv_reach,
 };

@@ -40,7 +40,10 @@ typedef enum {
 } segcam_op;
 
 /* A convolution in the "gather" form both conv2d and conv_transpose2d reduce to (conv.c).
- * Weights are packed twice: forward [kh*kw*cin][cout] and backward-data [kh*kw*cout][cin]. */
+ * Weights are packed from the file's layout when first needed, twice: forward [kh*kw*cin][cout]
+ * (segcam_conv_forward_weights) and backward-data [kh*kw*cout][cin]
+ * (segcam_conv_backward_weights). The fast path's Winograd convs read the file's layout, so a
+ * model loaded from a file packs only what its other convs need. */
 typedef struct {
   gboolean transposed;    /* conv_transpose2d */
   int kh, kw;
@@ -50,7 +53,10 @@ typedef struct {
   int dh, dw;
   int cin, cout;
   int groups;             /* cin and cout split into this many independent convolutions (0: 1) */
-  float *w_fwd;
+  const float *w_file;    /* as the model file holds them, [cout][cin/g][kh][kw] (transposed:
+                             [cin][cout/g][kh][kw]), in the model's container; NULL once only
+                             the packed ones are kept (segcam_model_from_safetensors) */
+  float *w_fwd;           /* NULL until packed; then what training changes */
   float *w_bwd;
   float *bias;            /* cout floats, or NULL */
 } segcam_conv_params;
@@ -235,6 +241,9 @@ typedef struct {
   gboolean (*tensor) (segcam_node *n, int k, segcam_op_tensor *t, GError **error);
   /* Re-derives what the op computes from its tensors after training changed them (NULL: none). */
   void (*refresh) (segcam_node *n);
+  /* Copies whatever parse left in the container's tensors (NULL: parse copied everything), for
+   * a model that does not keep its container. */
+  void (*detach) (segcam_node *n);
   /* Frees the parameters parse allocated (NULL: none). */
   void (*clear) (segcam_node *n);
 } segcam_op_def;

@@ -21,6 +21,9 @@ int segcam_pad_out (int in, int lo, int hi);
 
 /* ---- conv2d and conv_transpose2d (conv.c) -------------------------------------------------- */
 
+/* A conv's forward weights, packed from the file's (w_file) on first use; safe from concurrent
+ * sessions. */
+const float *segcam_conv_forward_weights (const segcam_conv_params *p);
 /* A conv's backward-data weights, packed from its forward weights on first use (w_bwd is NULL
  * until then: a forward-only run never packs them); safe from concurrent sessions. */
 const float *segcam_conv_backward_weights (const segcam_conv_params *p);

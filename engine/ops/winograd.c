@@ -98,41 +98,37 @@ static const double wino_g[6][3] = {
   {0, 0, 1},
 };
 
-/* Where a transform reads its 3x3 kernels: the forward conv's weights in the forward-packed
- * layout, each of its output channels co multiplied by scale[co] (NULL: 1), either as they are
- * or turned 180 degrees and transposed for the backward-data conv into input channels
- * [first, first + w->cout). */
+/* A transform: the conv's kernels k, either as they are or turned 180 degrees and transposed
+ * for the backward-data conv into input channels [first, first + w->cout). */
 typedef struct {
-  const float *packed, *scale;
-  int cin, cout;        /* the forward conv's */
+  segcam_winograd_kernels k;
   gboolean backward;
   int first;
   segcam_winograd_weights *w;
   int rows_per_task;
 } transform_job;
 
-/* Row ci of the transformed conv (its input channel): its 3x3 kernels k[tap][co] for each of its
- * output channels co, and the scale of each (a vector over co forward; one factor backward). */
+/* Row ci of the transformed conv (its input channel): its 3x3 kernels g[tap][co] for each of its
+ * output channels co, and their scales (a vector over co forward; one factor backward). */
 static const float *
-kernel_row (const transform_job *j, int ci, float *k, double *factor)
+kernel_row (const transform_job *j, int ci, float *g, double *factor)
 {
+  const segcam_winograd_kernels *k = &j->k;
   int n = j->w->cout;
   if (!j->backward)
     {
       *factor = 1;
-      for (int tap = 0; tap < 9; tap++)
-        memcpy (k + (size_t) tap * n, j->packed + ((size_t) tap * j->cin + ci) * j->cout,
-                n * sizeof (float));
-      return j->scale;
+      for (int co = 0; co < n; co++)
+        for (int tap = 0; tap < 9; tap++)
+          g[(size_t) tap * n + co] = k->w[co * k->co_step + ci * k->ci_step + tap * k->tap_step];
+      return k->scale;
     }
   /* backward: input channel ci is the forward's output channel; tap t reads the forward's 8 - t */
-  *factor = j->scale ? j->scale[ci] : 1;
-  for (int tap = 0; tap < 9; tap++)
-    {
-      const float *src = j->packed + ((size_t) (8 - tap) * j->cin + j->first) * j->cout + ci;
-      for (int co = 0; co < n; co++)
-        k[(size_t) tap * n + co] = src[(size_t) co * j->cout];
-    }
+  *factor = k->scale ? k->scale[ci] : 1;
+  for (int co = 0; co < n; co++)
+    for (int tap = 0; tap < 9; tap++)
+      g[(size_t) tap * n + co]
+        = k->w[ci * k->co_step + (j->first + co) * k->ci_step + (8 - tap) * k->tap_step];
   return NULL;
 }
 
@@ -141,14 +137,14 @@ kernel_row (const transform_job *j, int ci, float *k, double *factor)
  * contiguous in k and u, so they vectorise (channel pair by pair this took about 5 % of a 512x512
  * explain command). t is 18 x n doubles of scratch. */
 static SEGCAM_CLONES void
-transform_row (const float *k, const float *scale, double factor, int n, double *t, float *u,
+transform_row (const float *g, const float *scale, double factor, int n, double *t, float *u,
                size_t plane)
 {
   for (int i = 0; i < 6; i++)
     for (int x = 0; x < 3; x++)
       {
-        const float *g0 = k + (size_t) x * n, *g1 = k + (size_t) (3 + x) * n,
-                    *g2 = k + (size_t) (6 + x) * n;
+        const float *g0 = g + (size_t) x * n, *g1 = g + (size_t) (3 + x) * n,
+                    *g2 = g + (size_t) (6 + x) * n;
         double *ti = t + (size_t) (i * 3 + x) * n;
         for (int co = 0; co < n; co++)
           ti[co] = factor * (wino_g[i][0] * g0[co] + wino_g[i][1] * g1[co] + wino_g[i][2] * g2[co]);
@@ -173,16 +169,16 @@ transform_task (void *ctx, int task, int thread)
   (void) thread;
   int n = j->w->cout;
   size_t plane = (size_t) j->w->cin * n;
-  float *k = g_new (float, (size_t) 9 * n);
+  float *g = g_new (float, (size_t) 9 * n);
   double *t = g_new (double, (size_t) 18 * n);
   int lo = task * j->rows_per_task, hi = MIN (lo + j->rows_per_task, j->w->cin);
   for (int ci = lo; ci < hi; ci++)
     {
       double factor;
-      const float *scale = kernel_row (j, ci, k, &factor);
-      transform_row (k, scale, factor, n, t, j->w->u + (size_t) ci * n, plane);
+      const float *scale = kernel_row (j, ci, g, &factor);
+      transform_row (g, scale, factor, n, t, j->w->u + (size_t) ci * n, plane);
     }
-  g_free (k);
+  g_free (g);
   g_free (t);
 }
 
@@ -202,25 +198,35 @@ segcam_winograd_floats (int cin, int cout)
   return (size_t) 36 * cin * cout;
 }
 
+segcam_winograd_kernels
+segcam_winograd_packed (const float *w, int cin, int cout, const float *scale)
+{
+  return (segcam_winograd_kernels) {w, 1, cout, (size_t) cin * cout, scale};
+}
+
+segcam_winograd_kernels
+segcam_winograd_file (const float *w, int cin, const float *scale)
+{
+  return (segcam_winograd_kernels) {w, (size_t) 9 * cin, 9, 1, scale};
+}
+
 void
-segcam_winograd_transform (segcam_pool *pool, const float *packed, const float *scale, int cin,
-                           int cout, segcam_winograd_weights *w)
+segcam_winograd_transform (segcam_pool *pool, const segcam_winograd_kernels *k, int cin, int cout,
+                           segcam_winograd_weights *w)
 {
   w->cin = cin;
   w->cout = cout;
-  transform_job j = {.packed = packed, .scale = scale, .cin = cin, .cout = cout, .w = w};
+  transform_job j = {.k = *k, .w = w};
   transform (pool, &j);
 }
 
 void
-segcam_winograd_transform_backward (segcam_pool *pool, const float *packed, const float *scale,
-                                    int cin, int cout, int first, int count,
-                                    segcam_winograd_weights *w)
+segcam_winograd_transform_backward (segcam_pool *pool, const segcam_winograd_kernels *k,
+                                    int cout, int first, int count, segcam_winograd_weights *w)
 {
   w->cin = cout;
   w->cout = count;
-  transform_job j = {.packed = packed, .scale = scale, .cin = cin, .cout = cout,
-                     .backward = TRUE, .first = first, .w = w};
+  transform_job j = {.k = *k, .backward = TRUE, .first = first, .w = w};
   transform (pool, &j);
 }
 

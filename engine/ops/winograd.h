@@ -29,20 +29,32 @@ typedef struct {
 
 size_t segcam_winograd_floats (int cin, int cout);
 
-/* Transforms, on pool, the 3x3 weights of a conv given in the engine's forward-packed layout
- * [ky][kx][cin][cout] (packed[((ky*3+kx)*cin + ci)*cout + co]), each output channel co
- * multiplied by scale[co] (NULL: by 1), which folds a batch norm in without a scaled copy of the
- * weights, into w->u; sets w's cin and cout. It costs about as much as reading the weights, so
- * the engine transforms each conv's weights just before the conv runs, into one buffer for all
- * of them, rather than keeping 4x the model's weights (docs/architecture.md). */
-void segcam_winograd_transform (segcam_pool *pool, const float *packed, const float *scale,
-                                int cin, int cout, segcam_winograd_weights *w);
+/* A conv's 3x3 weights: the kernel of output channel co and input channel ci at tap
+ * t = ky * 3 + kx is w[co * co_step + ci * ci_step + t * tap_step], multiplied by scale[co]
+ * (NULL: by 1), which folds a batch norm in without a scaled copy of the weights. */
+typedef struct {
+  const float *w;
+  size_t co_step, ci_step, tap_step;
+  const float *scale;
+} segcam_winograd_kernels;
+
+/* The engine's forward-packed layout [ky][kx][cin][cout], and a model file's [cout][cin][ky][kx]. */
+segcam_winograd_kernels segcam_winograd_packed (const float *w, int cin, int cout,
+                                                const float *scale);
+segcam_winograd_kernels segcam_winograd_file (const float *w, int cin, const float *scale);
+
+/* Transforms, on pool, the kernels k of a conv of cin input and cout output channels into w->u
+ * and sets w's cin and cout. It costs little more than writing w->u, so the engine transforms
+ * each conv's weights just before the conv runs, into one buffer for all of them, rather than
+ * keeping 4x the model's weights (docs/architecture.md). */
+void segcam_winograd_transform (segcam_pool *pool, const segcam_winograd_kernels *k, int cin,
+                                int cout, segcam_winograd_weights *w);
 /* The same conv's backward-data into its input channels [first, first + count): the output
- * gradient convolved with the kernel turned 180 degrees and transposed (segcam_winograd_backward),
- * so w->cin = cout and w->cout = count. */
-void segcam_winograd_transform_backward (segcam_pool *pool, const float *packed,
-                                         const float *scale, int cin, int cout, int first,
-                                         int count, segcam_winograd_weights *w);
+ * gradient (cout channels) convolved with the kernel turned 180 degrees and transposed
+ * (segcam_winograd_backward), so w->cin = cout and w->cout = count. */
+void segcam_winograd_transform_backward (segcam_pool *pool, const segcam_winograd_kernels *k,
+                                         int cout, int first, int count,
+                                         segcam_winograd_weights *w);
 
 /* Whether the fast path can compute conv2d p: a 3x3 kernel, stride 1 and one group (any padding
  * and dilation). Undilated, it is then faster than the gather GEMM whatever the channel counts

@@ -72,12 +72,15 @@ scale_out_channels (float *w, const segcam_conv_params *p, const float *scale)
 }
 
 /* The conv with batch norm bn (NULL: none) folded in; shares the model's arrays when there is
- * nothing to fold. A Winograd step folds bn's scale in its transform instead, so its weights are
- * not copied twice. The backward weights are packed only when backward asks for them. */
+ * nothing to fold. A Winograd step folds bn's scale in its transform instead, and its weights are
+ * not packed at all (step_kernels). The backward weights are packed only when backward asks for
+ * them. */
 static gboolean
 fold (segcam_conv_step *st, const segcam_conv_params *conv, const segcam_batchnorm_params *bn,
       gboolean backward)
 {
+  if (!st->winograd)
+    segcam_conv_forward_weights (conv);
   if (!bn && backward)
     segcam_conv_backward_weights (conv);
   st->p = *conv;
@@ -295,6 +298,19 @@ segcam_fuse_weight_floats (const segcam_session *s)
   return floats;
 }
 
+/* A Winograd step's kernels: the model's packed ones if anything packed them (training changes
+ * those), else the file's. */
+static segcam_winograd_kernels
+step_kernels (const segcam_session *s, const segcam_conv_step *st)
+{
+  const segcam_conv_params *c = &s->model->nodes[st->head].p.conv;
+  const float *scale = st->bn ? st->bn->scale : NULL;
+  float *const *slot = &c->w_fwd;
+  const float *packed = g_atomic_pointer_get ((float **) slot);
+  return packed ? segcam_winograd_packed (packed, c->cin, c->cout, scale)
+                : segcam_winograd_file (c->w_file, c->cin, scale);
+}
+
 void
 segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
 {
@@ -312,8 +328,8 @@ segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
   const segcam_act *in = &s->acts[st->parts[0]];
   segcam_winograd_geom g = segcam_winograd_forward (&st->p, in->n, in->h, in->w);
   segcam_winograd_weights w = {.u = s->wino_weights};
-  segcam_winograd_transform (s->pool, st->p.w_fwd, st->bn ? st->bn->scale : NULL, st->p.cin,
-                             st->p.cout, &w);
+  segcam_winograd_kernels k = step_kernels (s, st);
+  segcam_winograd_transform (s->pool, &k, st->p.cin, st->p.cout, &w);
   segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &w, &g, parts,
                         st->n_parts, out->data, out->c, st->p.bias, 0.0f, st->relu);
 }
@@ -337,13 +353,13 @@ segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act 
   segcam_winograd_part g = {dout->data, dout->c};
   const segcam_act *in = &s->acts[st->parts[0]];
   segcam_winograd_geom geom = segcam_winograd_backward (&st->p, in->n, in->h, in->w);
-  for (int k = 0, first = 0; k < st->n_parts; first += s->acts[st->parts[k]].c, k++)
-    if (dparts[k])
+  segcam_winograd_kernels k = step_kernels (s, st);
+  for (int i = 0, first = 0; i < st->n_parts; first += s->acts[st->parts[i]].c, i++)
+    if (dparts[i])
       {
         segcam_winograd_weights w = {.u = s->wino_weights};
-        segcam_winograd_transform_backward (s->pool, st->p.w_fwd, st->bn ? st->bn->scale : NULL,
-                                            st->p.cin, st->p.cout, first, dparts[k]->c, &w);
+        segcam_winograd_transform_backward (s->pool, &k, st->p.cout, first, dparts[i]->c, &w);
         segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &w, &geom, &g, 1,
-                              dparts[k]->data, dparts[k]->c, NULL, fresh[k] ? 0.0f : 1.0f, FALSE);
+                              dparts[i]->data, dparts[i]->c, NULL, fresh[i] ? 0.0f : 1.0f, FALSE);
       }
 }

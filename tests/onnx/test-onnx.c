@@ -103,9 +103,9 @@ test_gate (void)
   const segcam_node *hk = node (m, "hk"), *out = node (m, "logits");
   g_assert_cmpint (hk->op, ==, SEGCAM_OP_CONV2D);
   g_assert_cmpint (hk->p.conv.groups, ==, 3);
-  g_assert_cmpfloat (hk->p.conv.w_fwd[0], ==, 0.5f);
+  g_assert_cmpfloat (segcam_conv_forward_weights (&hk->p.conv)[0], ==, 0.5f);
   g_assert_null (hk->p.conv.bias);
-  g_assert_cmpfloat (out->p.conv.w_fwd[1], ==, 1.0f);
+  g_assert_cmpfloat (segcam_conv_forward_weights (&out->p.conv)[1], ==, 1.0f);
   g_assert_cmpfloat (out->p.conv.bias[2], ==, 0.5f);
   segcam_model_free (m);
 }
