@@ -30,12 +30,38 @@ relu_backward_pixels (const void *job, size_t p0, size_t p1)
     j->out[i] += j->x[i] > 0 ? j->dy[i] : 0;
 }
 
-static void
-relu_mask_pixels (const void *job, size_t p0, size_t p1)
+/* Bits of elements [p0 c, p1 c): tasks start at multiples of PIXEL_BLOCK pixels, so on whole
+ * words. */
+typedef struct {
+  const float *x;
+  float *g;
+  guint32 *bits;
+  int c;
+} bits_job;
+
+static SEGCAM_CLONES void
+relu_bits_pixels (const void *job, size_t p0, size_t p1)
 {
-  const pw_job *j = job;
-  for (size_t i = p0 * j->c; i < p1 * j->c; i++)
-    j->out[i] = j->x[i] > 0 ? j->out[i] : 0;
+  const bits_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i += 32)
+    {
+      guint32 w = 0;
+      for (size_t b = 0; b < MIN (32, p1 * j->c - i); b++)
+        w |= (guint32) (j->x[i + b] > 0) << b;
+      j->bits[i / 32] = w;
+    }
+}
+
+static SEGCAM_CLONES void
+relu_mask_bits_pixels (const void *job, size_t p0, size_t p1)
+{
+  const bits_job *j = job;
+  for (size_t i = p0 * j->c; i < p1 * j->c; i += 32)
+    {
+      guint32 w = j->bits[i / 32];
+      for (size_t b = 0; b < MIN (32, p1 * j->c - i); b++)
+        j->g[i + b] = w >> b & 1 ? j->g[i + b] : 0;
+    }
 }
 
 static void
@@ -80,11 +106,26 @@ segcam_relu_backward (segcam_pool *pool, const segcam_act *out, const segcam_act
   pixel_run (pool, dout, relu_backward_pixels, &j);
 }
 
-void
-segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g)
+G_STATIC_ASSERT (PIXEL_BLOCK % 32 == 0);
+
+size_t
+segcam_relu_bits_words (const segcam_act *a)
 {
-  pw_job j = {out->data, NULL, g->data, g->c};
-  pixel_run (pool, g, relu_mask_pixels, &j);
+  return (segcam_act_size (a) + 31) / 32;
+}
+
+void
+segcam_relu_bits (segcam_pool *pool, const segcam_act *out, guint32 *bits)
+{
+  bits_job j = {out->data, NULL, bits, out->c};
+  pixel_run (pool, out, relu_bits_pixels, &j);
+}
+
+void
+segcam_relu_mask_bits (segcam_pool *pool, const guint32 *bits, segcam_act *g)
+{
+  bits_job j = {NULL, g->data, (guint32 *) bits, g->c};
+  pixel_run (pool, g, relu_mask_bits_pixels, &j);
 }
 
 void

@@ -91,8 +91,12 @@ segcam_logistic (float x)
 /* p = softmax (z) over n logits, after subtracting their maximum; the one softmax of predictions
  * and Seg-Grad-CAM scores. */
 void segcam_softmax (const float *z, int n, float *p);
-/* g *= (out > 0), in place: a fused ReLU's backward. */
-void segcam_relu_mask (segcam_pool *pool, const segcam_act *out, segcam_act *g);
+/* A ReLU's output as what its backward needs of it: bit i % 32 of bits[i / 32] is
+ * (out element i > 0), in segcam_relu_bits_words (out) words, 1/32 of the floats; then
+ * g *= that bit, in place: a fused ReLU's backward. */
+size_t segcam_relu_bits_words (const segcam_act *a);
+void segcam_relu_bits (segcam_pool *pool, const segcam_act *out, guint32 *bits);
+void segcam_relu_mask_bits (segcam_pool *pool, const guint32 *bits, segcam_act *g);
 void segcam_sigmoid_forward (segcam_pool *pool, const segcam_act *in, segcam_act *out);
 void segcam_sigmoid_backward (segcam_pool *pool, const segcam_act *out, const segcam_act *dout,
                               segcam_act *din);

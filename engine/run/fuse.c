@@ -311,17 +311,9 @@ step_kernels (const segcam_session *s, const segcam_conv_step *st)
                 : segcam_winograd_file (c->w_file, c->cin, scale);
 }
 
-void
-segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
+static void
+winograd_forward (segcam_session *s, const segcam_conv_step *st, segcam_act *out)
 {
-  segcam_act *out = &s->acts[st->out];
-  if (!st->winograd)
-    {
-      segcam_conv_forward_relu (s->pool, s->scratch, s->scratch_per_thread, &st->p,
-                                st->p.transposed,
-                                &s->acts[st->parts[0]], out, st->relu);
-      return;
-    }
   segcam_winograd_part *parts = g_newa (segcam_winograd_part, st->n_parts);
   for (int k = 0; k < st->n_parts; k++)
     parts[k] = (segcam_winograd_part) {s->acts[st->parts[k]].data, s->acts[st->parts[k]].c};
@@ -335,13 +327,26 @@ segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
 }
 
 void
+segcam_step_forward (segcam_session *s, const segcam_conv_step *st)
+{
+  segcam_act *out = &s->acts[st->out];
+  if (st->winograd)
+    winograd_forward (s, st, out);
+  else
+    segcam_conv_forward_relu (s->pool, s->scratch, s->scratch_per_thread, &st->p,
+                              st->p.transposed, &s->acts[st->parts[0]], out, st->relu);
+  if (s->relu_bits[st->out])
+    segcam_relu_bits (s->pool, out, s->relu_bits[st->out]);
+}
+
+void
 segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act *const *dparts,
                       const gboolean *fresh)
 {
   segcam_act *dout = &s->grads[st->out];
   if (st->relu)
     /* The gradient of the step's output is read only here: mask it in place. */
-    segcam_relu_mask (s->pool, &s->acts[st->out], dout);
+    segcam_relu_mask_bits (s->pool, s->relu_bits[st->out], dout);
   if (!st->winograd)
     {
       if (dparts[0])

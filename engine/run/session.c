@@ -46,6 +46,7 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
   s->acts = g_new0 (segcam_act, m->n_nodes);
   s->grads = g_new0 (segcam_act, m->n_nodes);
   s->needs_grad = g_new0 (guint8, m->n_nodes);
+  s->relu_bits = g_new0 (guint32 *, m->n_nodes);
   s->pool = segcam_pool_new (n_threads);
   if (!segcam_model_shapes (m, batch, s->hp, s->wp, s->acts, error))
     goto fail;
@@ -129,6 +130,7 @@ segcam_session_free (segcam_session *s)
   g_free (s->acts);
   g_free (s->grads);
   g_free (s->needs_grad);
+  g_free (s->relu_bits);
   g_free (s->arena);
   g_free (s->scratch);
   g_free (s->wino_weights);

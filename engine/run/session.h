@@ -58,6 +58,8 @@ struct segcam_session {
   segcam_act *acts;       /* per node */
   segcam_act *grads;      /* per node; data NULL outside the gradient set */
   guint8 *needs_grad;     /* per node: on a path from target to output */
+  guint32 **relu_bits;    /* per node: a fast-path step's ReLU output as bits (segcam_relu_bits)
+                             where backward needs them, else NULL */
   float *arena;
   size_t arena_floats;
   float *scratch;         /* per-thread conv scratch */
