@@ -2,8 +2,9 @@
  *
  * The plan (plan.c) takes every activation's shape from the graph (graph/shapes.c) and, from the
  * nodes' lifetimes on a timeline of forward steps followed by backward steps, places all
- * activations and gradients in one arena with reuse. Only the nodes on paths from the target layer to the output get gradients, and only
- * the activations their backward reads outlive their last forward use. */
+ * activations and gradients in one arena with reuse. Only the nodes on paths from the target
+ * layer to the output get gradients, and only the activations their backward reads outlive their
+ * last forward use (of a fast-path ReLU, only its bits). */
 #ifndef SEGCAM_SESSION_H
 #define SEGCAM_SESSION_H
 
