@@ -112,7 +112,9 @@ typedef struct {
 segcam_session *segcam_session_new (const segcam_model *model, const segcam_session_options *options,
                                     GError **error);
 void segcam_session_free (segcam_session *session);
-/* Bytes the session holds (activations, gradients, scratch), for benchmarks and the plug-in. */
+/* Bytes the session holds (activations, gradients, scratch, and the transformed weights of the
+ * fast path's convolutions, which it keeps once it runs a second time), for benchmarks and the
+ * plug-in. */
 size_t segcam_session_memory (const segcam_session *session);
 /* Bytes still mappable under the process's address-space limit (ulimit -v, RLIMIT_AS) once
  * `threads` engine threads have mapped their work buffers and stacks; INFINITY without a limit,

@@ -185,8 +185,8 @@ transform_task (void *ctx, int task, int thread)
 static void
 transform (segcam_pool *pool, transform_job *j)
 {
-  /* a few tasks per thread, so that uneven threads even out; a backward row gathers its kernels
-   * a conv's output-channel count apart, so consecutive rows share cache lines */
+  /* a few tasks per thread, so that uneven threads even out, each a run of rows: neighbouring
+   * rows read neighbouring weights in every layout */
   int tasks = MIN (j->w->cin, 8 * segcam_pool_threads (pool));
   j->rows_per_task = (j->w->cin + tasks - 1) / tasks;
   segcam_pool_run (pool, (j->w->cin + j->rows_per_task - 1) / j->rows_per_task, transform_task, j);

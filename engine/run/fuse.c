@@ -227,6 +227,8 @@ segcam_fuse_plan (segcam_session *s, GError **error)
       st->n_parts = split ? m->nodes[in].n_inputs : 1;
       st->parts = split ? m->nodes[in].inputs : node->inputs;
       st->winograd = uses_winograd (s, winograd, i);
+      if (st->winograd)
+        st->kept = g_new0 (segcam_wino_slot, st->n_parts + 1);
     }
   prepare_job job = {s, 0};
   segcam_pool_run (s->pool, s->n_steps, prepare_task, &job);
@@ -251,6 +253,9 @@ segcam_fuse_free (segcam_session *s)
         }
       if (st->owns_bias)
         g_free (st->p.bias);
+      for (int k = 0; st->kept && k <= st->n_parts; k++)
+        g_free (st->kept[k].u);
+      g_free (st->kept);
     }
   g_free (s->steps);
   g_free (s->step_at);
@@ -311,6 +316,25 @@ step_kernels (const segcam_session *s, const segcam_conv_step *st)
                 : segcam_winograd_file (c->w_file, c->cin, scale);
 }
 
+/* The weights slot's conv runs with: transformed into the shared buffer on its first run; from
+ * its second on, the session is one that runs again (another explanation, Score-CAM's masked
+ * passes, a benchmark), and the slot keeps them (when memory allows), as repeating the
+ * transforms cost 5 % of a U-Net's forward pass in-process. *ready: they are transformed. */
+static float *
+slot_weights (segcam_session *s, segcam_wino_slot *slot, int cin, int cout, gboolean *ready)
+{
+  *ready = slot->u != NULL;
+  if (slot->u)
+    return slot->u;
+  size_t floats = segcam_winograd_floats (cin, cout);
+  if (slot->runs++ && (slot->u = g_try_new (float, floats)))
+    {
+      s->wino_kept_floats += floats;
+      return slot->u;
+    }
+  return s->wino_weights;
+}
+
 static void
 winograd_forward (segcam_session *s, const segcam_conv_step *st, segcam_act *out)
 {
@@ -319,9 +343,12 @@ winograd_forward (segcam_session *s, const segcam_conv_step *st, segcam_act *out
     parts[k] = (segcam_winograd_part) {s->acts[st->parts[k]].data, s->acts[st->parts[k]].c};
   const segcam_act *in = &s->acts[st->parts[0]];
   segcam_winograd_geom g = segcam_winograd_forward (&st->p, in->n, in->h, in->w);
-  segcam_winograd_weights w = {.u = s->wino_weights};
+  gboolean ready;
+  segcam_winograd_weights w = {st->p.cin, st->p.cout,
+                               slot_weights (s, &st->kept[0], st->p.cin, st->p.cout, &ready)};
   segcam_winograd_kernels k = step_kernels (s, st);
-  segcam_winograd_transform (s->pool, &k, st->p.cin, st->p.cout, &w);
+  if (!ready)
+    segcam_winograd_transform (s->pool, &k, st->p.cin, st->p.cout, &w);
   segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &w, &g, parts,
                         st->n_parts, out->data, out->c, st->p.bias, 0.0f, st->relu);
 }
@@ -362,8 +389,12 @@ segcam_step_backward (segcam_session *s, const segcam_conv_step *st, segcam_act 
   for (int i = 0, first = 0; i < st->n_parts; first += s->acts[st->parts[i]].c, i++)
     if (dparts[i])
       {
-        segcam_winograd_weights w = {.u = s->wino_weights};
-        segcam_winograd_transform_backward (s->pool, &k, st->p.cout, first, dparts[i]->c, &w);
+        gboolean ready;
+        segcam_winograd_weights w = {st->p.cout, dparts[i]->c,
+                                     slot_weights (s, &st->kept[1 + i], st->p.cout, dparts[i]->c,
+                                                   &ready)};
+        if (!ready)
+          segcam_winograd_transform_backward (s->pool, &k, st->p.cout, first, dparts[i]->c, &w);
         segcam_winograd_conv (s->pool, s->scratch, s->scratch_per_thread, &w, &geom, &g, 1,
                               dparts[i]->data, dparts[i]->c, NULL, fresh[i] ? 0.0f : 1.0f, FALSE);
       }

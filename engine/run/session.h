@@ -24,6 +24,13 @@ typedef struct {
   float *weight, *bias;
 } segcam_node_grads;
 
+/* Where a Winograd step's transformed weights for one conv (its forward, or its backward into
+ * one part) are: the session's shared buffer on the first run, then u (NULL until then). */
+typedef struct {
+  int runs;
+  float *u;
+} segcam_wino_slot;
+
 /* One conv of the fast path (fuse.c) with what it absorbs: it reads its input channels from parts
  * (a concat's inputs, in place, or the conv's own input) and writes the activation of out, the
  * last node of the chain conv [-> batch norm] [-> ReLU]. */
@@ -38,6 +45,7 @@ typedef struct {
   int n_parts;
   const int *parts;              /* node indices */
   gboolean winograd;
+  segcam_wino_slot *kept;        /* Winograd: the forward's, then each part's backward */
 } segcam_conv_step;
 
 struct segcam_session {
@@ -67,6 +75,7 @@ struct segcam_session {
   size_t scratch_per_thread;
   float *wino_weights;    /* the transformed weights of the Winograd conv that runs */
   size_t wino_floats;
+  size_t wino_kept_floats; /* in the steps' kept slots */
   float *cam;             /* L of the last explanation: target h x w */
   float *resized;         /* L resized to hp x wp */
   gboolean forward_done;
