@@ -316,10 +316,13 @@ step_kernels (const segcam_session *s, const segcam_conv_step *st)
                 : segcam_winograd_file (c->w_file, c->cin, scale);
 }
 
-/* The weights slot's conv runs with: transformed into the shared buffer on its first run; from
- * its second on, the session is one that runs again (another explanation, Score-CAM's masked
- * passes, a benchmark), and the slot keeps them (when memory allows), as repeating the
- * transforms cost 5 % of a U-Net's forward pass in-process. *ready: they are transformed. */
+/* The weights slot's conv runs with: transformed into the shared buffer on its first two runs;
+ * from its third on, the session is one that runs many times (explanations of several classes,
+ * Score-CAM's masked passes, a benchmark), and the slot keeps them when memory allows, as
+ * repeating the transforms cost 5 % of a U-Net's forward pass in-process. Keeping them from the
+ * second run made that run slower than the first (the new pages' faults cost more than the
+ * transform), which is the run a GIMP user waits for after changing the class.
+ * *ready: they are transformed already. */
 static float *
 slot_weights (segcam_session *s, segcam_wino_slot *slot, int cin, int cout, gboolean *ready)
 {
@@ -327,7 +330,7 @@ slot_weights (segcam_session *s, segcam_wino_slot *slot, int cin, int cout, gboo
   if (slot->u)
     return slot->u;
   size_t floats = segcam_winograd_floats (cin, cout);
-  if (slot->runs++ && (slot->u = g_try_new (float, floats)))
+  if (slot->runs++ >= 2 && (slot->u = g_try_new (float, floats)))
     {
       s->wino_kept_floats += floats;
       return slot->u;

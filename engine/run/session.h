@@ -25,7 +25,7 @@ typedef struct {
 } segcam_node_grads;
 
 /* Where a Winograd step's transformed weights for one conv (its forward, or its backward into
- * one part) are: the session's shared buffer on the first run, then u (NULL until then). */
+ * one part) are: the session's shared buffer on the first two runs, then u (NULL until then). */
 typedef struct {
   int runs;
   float *u;
