@@ -11,8 +11,9 @@
  * effective rate, direct-convolution FLOPs (2 * H * W * 9 * cin * cout) over time, so both
  * columns are comparable. Decoder convs read their concat [upsampled, skip] as two parts on the
  * Winograd side; the gather GEMM gets one concatenated tensor. Winograd's times include
- * transforming the weights, which sessions do before each conv runs. Built as build/bench/winograd-bench;
- * run it as every measurement: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE. */
+ * transforming the weights, as a session's first two runs of a conv do. Built as
+ * build/bench/winograd-bench; run it as every measurement: env -u OPENBLAS_CORETYPE -u
+ * OPENBLAS_L2_SIZE. */
 #include "cli.h"
 #include "ops.h"
 #include "winograd.h"
@@ -136,14 +137,14 @@ main (int argc, char **argv)
       if (do_wino)
         {
           segcam_winograd_weights ww = {.u = g_new (float, segcam_winograd_floats (cin, l->cout))};
+          segcam_winograd_kernels k = segcam_winograd_packed (wt, cin, l->cout, NULL);
           size_t per = segcam_winograd_scratch (cin, l->cout);
           float *scratch = g_new (float, per * threads);
           segcam_winograd_part parts[2] = {{in, l->c_up}, {skip, l->c_skip}};
           for (int i = -1; i < runs; i++)
             {
               gint64 t0 = g_get_monotonic_time ();
-              /* as sessions run it: the weights transformed just before the conv */
-              segcam_winograd_kernels k = segcam_winograd_packed (wt, cin, l->cout, NULL);
+              /* as a session's first runs: the weights transformed just before the conv */
               segcam_winograd_transform (pool, &k, cin, l->cout, &ww);
               segcam_winograd_conv (pool, scratch, per, &ww, &g, parts, skip ? 2 : 1, out, l->cout,
                                     NULL, 0, TRUE);

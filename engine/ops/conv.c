@@ -681,7 +681,8 @@ conv_tensor (segcam_node *n, int k, segcam_op_tensor *t, GError **error)
   if (k == 1)
     *t = (segcam_op_tensor) {c->bias, c->cout, 1, {c->cout}, FALSE, TRUE};
   else
-    *t = (segcam_op_tensor) {(float *) segcam_conv_forward_weights (c), (size_t) c->kh * c->kw * c->cin * c->cout, 4,
+    *t = (segcam_op_tensor) {(float *) segcam_conv_forward_weights (c),
+                             (size_t) c->kh * c->kw * c->cin * c->cout, 4,
                              {c->transposed ? c->cin : c->cout, c->transposed ? c->cout : c->cin,
                               c->kh, c->kw}, TRUE, TRUE};
   return TRUE;

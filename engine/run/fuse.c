@@ -310,8 +310,7 @@ step_kernels (const segcam_session *s, const segcam_conv_step *st)
 {
   const segcam_conv_params *c = &s->model->nodes[st->head].p.conv;
   const float *scale = st->bn ? st->bn->scale : NULL;
-  float *const *slot = &c->w_fwd;
-  const float *packed = g_atomic_pointer_get ((float **) slot);
+  const float *packed = g_atomic_pointer_get ((float **) &c->w_fwd);
   return packed ? segcam_winograd_packed (packed, c->cin, c->cout, scale)
                 : segcam_winograd_file (c->w_file, c->cin, scale);
 }
