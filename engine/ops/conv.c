@@ -469,11 +469,16 @@ weight_count (const segcam_conv_params *c)
   return (size_t) c->kh * c->kw * (c->cin / MAX (c->groups, 1)) * c->cout;
 }
 
-/* A cache of packed weights, filled once: sessions share the model across threads, so the first
- * to pack publishes its copy and any other drops its own. */
+/* *slot, packed by pack on first use: sessions share the model across threads, so the first to
+ * pack publishes its copy and any other drops its own. */
 static const float *
-publish (float **slot, float *w)
+cached (segcam_conv_params *c, float **slot, void (*pack) (segcam_conv_params *c, float *w))
 {
+  float *w = g_atomic_pointer_get (slot);
+  if (w)
+    return w;
+  w = g_new (float, weight_count (c));
+  pack (c, w);
   if (!g_atomic_pointer_compare_and_exchange (slot, NULL, w))
     {
       g_free (w);
@@ -482,28 +487,30 @@ publish (float **slot, float *w)
   return w;
 }
 
+static void
+pack_from_file (segcam_conv_params *c, float *w)
+{
+  segcam_conv_pack (c, c->transposed, c->w_file, w);
+}
+
+static void
+pack_from_forward (segcam_conv_params *c, float *w)
+{
+  pack_backward (c, segcam_conv_forward_weights (c), w);
+}
+
 const float *
 segcam_conv_forward_weights (const segcam_conv_params *p)
 {
   segcam_conv_params *c = (segcam_conv_params *) p;
-  float *w = g_atomic_pointer_get (&c->w_fwd);
-  if (w)
-    return w;
-  w = g_new (float, weight_count (c));
-  segcam_conv_pack (c, c->transposed, c->w_file, w);
-  return publish (&c->w_fwd, w);
+  return cached (c, &c->w_fwd, pack_from_file);
 }
 
 const float *
 segcam_conv_backward_weights (const segcam_conv_params *p)
 {
   segcam_conv_params *c = (segcam_conv_params *) p;
-  float *w = g_atomic_pointer_get (&c->w_bwd);
-  if (w)
-    return w;
-  w = g_new (float, weight_count (c));
-  pack_backward (c, segcam_conv_forward_weights (c), w);
-  return publish (&c->w_bwd, w);
+  return cached (c, &c->w_bwd, pack_from_forward);
 }
 
 void
