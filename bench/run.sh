@@ -334,15 +334,17 @@ fi
 TRAINLINE=""
 if [ "${SKIP_TRAIN:-0}" != 1 ]; then
   tm="$OUT/train-unet.safetensors"
-  s_out="$OUT/train-segcam.txt" t_out="$OUT/train-torch.txt"
+  s_out="$OUT/train-segcam.txt" x_out="$OUT/train-segcam-exact.txt" t_out="$OUT/train-torch.txt"
   "${CLEAN[@]}" "$TRAIN" --depth 4 --filters 32 --classes 11 --channels 1 --size 64 --batch 32 \
     --steps "$TRAIN_STEPS" --threads "$THREADS" --save "$tm" >"$s_out" 2>&1
-  cat "$s_out" >>"$LOG"
+  "${CLEAN[@]}" "$TRAIN" --depth 4 --filters 32 --classes 11 --channels 1 --size 64 --batch 32 \
+    --steps "$TRAIN_STEPS" --threads "$THREADS" --exact >"$x_out" 2>&1
+  cat "$s_out" "$x_out" >>"$LOG"
   "${CLEAN[@]}" "${TUNED_MALLOC[@]}" "$PY" -B "$ROOT/bench/torch_peer.py" "$tm" --train --size 64x64 \
     --batch 32 --steps "$TRAIN_STEPS" --threads "$THREADS" >"$t_out" 2>&1
   cat "$t_out" >>"$LOG"
-  si=$(field images_per_s "$s_out") ti=$(field images_per_s "$t_out")
-  TRAINLINE="Training (U-Net depth 4, 32 filters, BN, bilinear; gray 64x64, 11 classes, batch 32, Adam; median of $TRAIN_STEPS steps, $THREADS threads): segcam ${si:--} images/s ($(field step_ms "$s_out") ms/step, peak $(field peak_mib "$s_out") MiB), PyTorch ${ti:--} images/s ($(field step_ms "$t_out") ms/step, peak $(field peak_mib "$t_out") MiB); segcam/PyTorch throughput $(ratio "$si" "$ti")"
+  si=$(field images_per_s "$s_out") ti=$(field images_per_s "$t_out") xi=$(field images_per_s "$x_out")
+  TRAINLINE="Training (U-Net depth 4, 32 filters, BN, bilinear; gray 64x64, 11 classes, batch 32, Adam; median of $TRAIN_STEPS steps, $THREADS threads): segcam ${si:--} images/s ($(field step_ms "$s_out") ms/step, peak $(field peak_mib "$s_out") MiB; --exact ${xi:--} images/s), PyTorch ${ti:--} images/s ($(field step_ms "$t_out") ms/step, peak $(field peak_mib "$t_out") MiB); segcam/PyTorch throughput $(ratio "$si" "$ti")"
 fi
 
 # ---- where the engine's time goes: sgemm calls by shape at 512x512 --------------------------

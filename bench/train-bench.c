@@ -26,6 +26,7 @@ main (int argc, char **argv)
   int depth = 4, filters = 32, classes = 11, channels = 1, size = 64, batch = 32, steps = 10,
       threads = 2;
   char *save = NULL;
+  gboolean exact = FALSE;
   GOptionEntry entries[] = {
     {"depth", 0, 0, G_OPTION_ARG_INT, &depth, "U-Net depth (default 4)", "N"},
     {"filters", 0, 0, G_OPTION_ARG_INT, &filters, "filters at the first level (default 32)", "N"},
@@ -36,6 +37,7 @@ main (int argc, char **argv)
     {"steps", 0, 0, G_OPTION_ARG_INT, &steps, "timed steps (default 10)", "N"},
     {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default 2)", "N"},
     {"save", 0, 0, G_OPTION_ARG_FILENAME, &save, "write the initial model here", "FILE"},
+    {"exact", 0, 0, G_OPTION_ARG_NONE, &exact, "every conv direct (the trainer's exact path)", NULL},
     {NULL},
   };
   GError *error = NULL;
@@ -60,7 +62,7 @@ main (int argc, char **argv)
                            TRUE, FALSE, 0.5f, 0.25f, 1, "train-bench U-Net"};
   segcam_model *model = segcam_unet_build (&spec, &error);
   segcam_trainer *trainer = NULL;
-  segcam_trainer_options to = {batch, size, size, 0, 0, 0, 0, threads};
+  segcam_trainer_options to = {batch, size, size, 0, 0, 0, 0, threads, exact};
   if (!model || !(trainer = segcam_trainer_new (model, &to, &error))
       || (save && !segcam_trainer_save (trainer, save, NULL, FALSE, &error)))
     {

@@ -136,7 +136,8 @@ main (int argc, char **argv)
       segcam_model_free (model);
       goto out;
     }
-  segcam_trainer_options options = {.batch = n, .width = w, .height = h, .n_threads = threads};
+  segcam_trainer_options options = {.batch = n, .width = w, .height = h, .n_threads = threads,
+                                    .exact = g_strcmp0 (g_getenv ("TRAIN_STEP_EXACT"), "1") == 0};
   if (!(trainer = segcam_trainer_new (model, &options, &error)))
     goto out;
   for (int k = 1; k <= steps; k++)

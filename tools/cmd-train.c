@@ -158,7 +158,7 @@ segcam_cmd_train (int argc, char **argv)
   int threads = 0;
   gint64 seed = 1;
   double lr = 1e-3;
-  gboolean no_bn = FALSE;
+  gboolean no_bn = FALSE, exact = FALSE;
   char *command = g_strjoinv (" ", argv);
   GOptionEntry entries[] = {
     {"data", 0, 0, G_OPTION_ARG_STRING, &data, "Data set: texture-mnist", "NAME"},
@@ -176,6 +176,8 @@ segcam_cmd_train (int argc, char **argv)
     {"val-count", 0, 0, G_OPTION_ARG_INT, &val_count, "Test-split images for validation (default 1000)", "N"},
     {"seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed for weights and data (default 1)", "S"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N"},
+    {"exact", 0, 0, G_OPTION_ARG_NONE, &exact, "Every convolution direct, no Winograd (slower; "
+     "closer to float64)", NULL},
     {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Model name stored in the file", "TEXT"},
     {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint, "Checkpoint written after every epoch", "FILE"},
     {"resume", 0, 0, G_OPTION_ARG_FILENAME, &resume, "Continue from a checkpoint", "FILE"},
@@ -223,7 +225,7 @@ segcam_cmd_train (int argc, char **argv)
                            (guint64) seed, name ? name : default_name};
   segcam_model *model = resume ? segcam_model_load (resume, &error) : segcam_unet_build (&spec, &error);
   g_free (default_name);
-  segcam_trainer_options to = {batch, SIZE, SIZE, 0, 0, 0, 0, threads};
+  segcam_trainer_options to = {batch, SIZE, SIZE, 0, 0, 0, 0, threads, exact};
   if (!model || !(trainer = segcam_trainer_new (model, &to, &error))
       || (resume && !segcam_trainer_resume (trainer, resume, &error)))
     {

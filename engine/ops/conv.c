@@ -10,26 +10,16 @@
  * Blocks are about 1 MB of gathered rows, and never fewer than GATHER_MIN_ROWS (no full im2col;
  * gather_block says why), each task owns its destination pixels (so backward accumulation needs
  * no locks), and OpenBLAS runs one thread per task. Pixels outside the source are zero: that is
- * the convolution's zero padding. */
+ * the convolution's zero padding.
+ *
+ * In training, a 3x3 conv's forward and input gradient run as Winograd instead where it pays
+ * (winograd.h); the weight gradient is always the gather GEMM's. */
 #include "clones.h"
 #include "ops.h"
+#include "winograd.h"
 
 #include <cblas.h>
 #include <string.h>
-
-int
-segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d)
-{
-  int64_t span = (int64_t) in + pad_lo + pad_hi - (int64_t) d * (k - 1) - 1;
-  return span < 0 ? 0 : (int) (span / s + 1);
-}
-
-int
-segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d)
-{
-  int64_t v = (int64_t) (in - 1) * s - 2 * (int64_t) pad + (int64_t) d * (k - 1) + out_pad + 1;
-  return v < 0 || v > INT32_MAX ? 0 : (int) v;
-}
 
 typedef enum { GATHER_DIRECT, GATHER_TRANSPOSED } gather_mode;
 
@@ -376,10 +366,18 @@ wgrad_task (void *ctx, int chunk, int thread)
     }
 }
 
+size_t
+segcam_conv_work_floats (const segcam_conv_params *p, gboolean winograd)
+{
+  size_t partial = WGRAD_CHUNKS * (size_t) p->kh * p->kw * p->cin * p->cout;
+  return winograd && segcam_winograd_applies (p)
+           ? MAX (partial, segcam_winograd_floats (p->cin, p->cout)) : partial;
+}
+
 void
 segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t per_thread,
                          const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
-                         const segcam_act *dout, float *dw, float *db)
+                         const segcam_act *dout, float *partial, float *dw, float *db)
 {
   segcam_act shape = *dout;
   wgrad_job w = {
@@ -390,12 +388,11 @@ segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t per_thread,
   int k = p->kh * p->kw * p->cin;
   size_t n = (size_t) k * p->cout;
   w.g.block = gather_block (k);
-  w.partial = g_new (float, WGRAD_CHUNKS * n);
+  w.partial = partial;
   segcam_pool_run (pool, WGRAD_CHUNKS, wgrad_task, &w);
   for (int c = 0; c < WGRAD_CHUNKS; c++)
     for (size_t i = 0; i < n; i++)
       dw[i] += w.partial[c * n + i];
-  g_free (w.partial);
   if (db)
     {
       size_t pixels = segcam_act_size (dout) / p->cout;
@@ -648,12 +645,43 @@ conv_shape (const segcam_node *n, const segcam_act *acts, segcam_act *out)
   return NULL;
 }
 
+/* A training conv as Winograd, from the weights training updates (the forward-packed ones):
+ * the forward of in into out, or the backward of the output gradient in, added to out (the
+ * input gradient), where h x w is the forward's input. Winograd's rounding (1e-6 to 1e-5 of a
+ * conv's largest output) keeps the trainer within tests/reference/train_crosscheck.py's
+ * tolerances, at about 5x the direct convs' error (docs/seg-grad-cam.md, "Fast path"). */
+static void
+train_winograd (const segcam_op_run *r, const segcam_conv_params *p, gboolean backward,
+                const segcam_act *in, segcam_act *out, int h, int w)
+{
+  segcam_winograd_kernels k = segcam_winograd_packed (segcam_conv_forward_weights (p), p->cin,
+                                                      p->cout, NULL);
+  segcam_winograd_weights u = {0, 0, r->conv_work};
+  segcam_winograd_geom g;
+  if (backward)
+    {
+      segcam_winograd_transform_backward (r->pool, &k, p->cout, 0, p->cin, &u);
+      g = segcam_winograd_backward (p, in->n, h, w);
+    }
+  else
+    {
+      segcam_winograd_transform (r->pool, &k, p->cin, p->cout, &u);
+      g = segcam_winograd_forward (p, in->n, in->h, in->w);
+    }
+  segcam_winograd_part part = {in->data, in->c};
+  segcam_winograd_conv (r->pool, r->scratch, r->scratch_per_thread, &u, &g, &part, 1, out->data,
+                        out->c, backward ? NULL : p->bias, backward ? 1.0f : 0.0f, FALSE);
+}
+
 static void
 conv_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
                    segcam_act *out)
 {
-  segcam_conv_forward (r->pool, r->scratch, r->scratch_per_thread, &n->p.conv, n->p.conv.transposed,
-                       in[0], out);
+  const segcam_conv_params *p = &n->p.conv;
+  if (r->winograd && segcam_winograd_pays (p, in[0]))
+    train_winograd (r, p, FALSE, in[0], out, 0, 0);
+  else
+    segcam_conv_forward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0], out);
 }
 
 /* Training reads the forward input for the weight gradient (SEGCAM_READS_INPUT_TRAIN). */
@@ -664,8 +692,10 @@ conv_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_a
   const segcam_conv_params *p = &n->p.conv;
   if (r->dweight)
     segcam_conv_weight_grad (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0],
-                             dout, r->dweight, r->dbias);
-  if (din[0])
+                             dout, r->conv_work, r->dweight, r->dbias);
+  if (din[0] && r->winograd && segcam_winograd_pays (p, in[0]))
+    train_winograd (r, p, TRUE, dout, din[0], in[0]->h, in[0]->w);
+  else if (din[0])
     segcam_conv_backward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, dout,
                           din[0]);
 }

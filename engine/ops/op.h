@@ -161,6 +161,10 @@ typedef struct {
   double bn_momentum;
   float *bn_mean, *bn_rstd; /* batch norm in training: this batch's statistics, per channel */
   float *dweight, *dbias;  /* training: where parameter gradients accumulate, or NULL */
+  gboolean winograd;       /* training: a 3x3 conv whose input segcam_winograd_pays runs its
+                              forward and input gradient as Winograd (ops/conv.c) */
+  float *conv_work;        /* training: segcam_conv_work_floats of the largest conv, for its
+                              weight gradient's partial sums and its Winograd weights */
 } segcam_op_run;
 
 /* Which forward tensors an op's backward reads, so that the memory plan keeps them alive until

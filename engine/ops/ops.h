@@ -12,8 +12,21 @@
 #include <math.h>
 
 /* ---- shapes: output height or width for one spatial axis; <= 0 means "empty" ---------------- */
-int segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d);
-int segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d);
+/* Inline, as every unit that plans a conv (graph shapes, tiles, Winograd) asks, and none of them
+ * should depend on conv.c for it. */
+static inline int
+segcam_conv_out (int in, int k, int s, int pad_lo, int pad_hi, int d)
+{
+  int64_t span = (int64_t) in + pad_lo + pad_hi - (int64_t) d * (k - 1) - 1;
+  return span < 0 ? 0 : (int) (span / s + 1);
+}
+
+static inline int
+segcam_conv_transpose_out (int in, int k, int s, int pad, int out_pad, int d)
+{
+  int64_t v = (int64_t) (in - 1) * s - 2 * (int64_t) pad + (int64_t) d * (k - 1) + out_pad + 1;
+  return v < 0 || v > INT32_MAX ? 0 : (int) v;
+}
 /* Explicit padding (PyTorch); auto_pad SAME's size is ceil (in / s). */
 int segcam_pool_out (int in, int k, int s, int pad, gboolean ceil_mode);
 int segcam_upsample_out (int in, double scale);
@@ -52,10 +65,16 @@ void segcam_conv_backward (segcam_pool *pool, float *scratch, size_t scratch_per
 
 /* Training: accumulates the weight gradient (forward-packed layout [kh*kw*cin][cout]) and the
  * bias gradient (db may be NULL). Deterministic whatever the number of threads: work is split
- * into a fixed number of pixel chunks whose partial sums are added in order. */
+ * into a fixed number of pixel chunks whose partial sums, in partial (segcam_conv_work_floats
+ * floats), are added in order. */
 void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
                               const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
-                              const segcam_act *dout, float *dw, float *db);
+                              const segcam_act *dout, float *partial, float *dw, float *db);
+/* The floats a training conv works in beside its scratch: the weight gradient's partial sums,
+ * and with winograd the transformed weights where segcam_winograd_applies. Both are 4x the
+ * weights; the plan keeps one such buffer for all convs, which saves mapping and faulting in
+ * up to 38 MB per conv and step. */
+size_t segcam_conv_work_floats (const segcam_conv_params *p, gboolean winograd);
 
 /* ---- batch norm (batchnorm.c) --------------------------------------------------------------- */
 /* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */

@@ -363,6 +363,29 @@ segcam_winograd_fill (const segcam_winograd_geom *g)
   return tiles ? (double) g->n * g->ho * g->wo / (16.0 * tiles) : 1;
 }
 
+/* Winograd's weights take 4x the direct ones, and its transforms cost per tile. On maps of
+ * fewer tiles, such as the 16x16 bottleneck of a 256x256 image, the gather GEMM is as fast within
+ * a few milliseconds and saves the memory (bench/README.md). */
+#define WINOGRAD_MIN_TILES 64
+
+/* A dilated conv's phase sub-images of a few pixels leave much of each tile's 4x4 outputs
+ * beyond their edges, computed and dropped (segcam_winograd_fill). Full tiles ran 1.4-2.9x the
+ * gather GEMM's speed on ResNet-50's dilated layers at 64x64 (bench/winograd-bench --net resnet,
+ * 2 threads, on a busy machine); DeepLabV3's ASPP there, 2048 x 256 channels, fills 0.71 of its
+ * tiles at dilation 12 (1.6-1.8x), 0.53 at 24 (1.0-1.4x) and 0.41 at 36 (0.84-0.92x, where the
+ * gather GEMM also skips the kernel rows that read only padding). */
+#define WINOGRAD_MIN_FILL 0.5
+
+gboolean
+segcam_winograd_pays (const segcam_conv_params *p, const segcam_act *in)
+{
+  if (!segcam_winograd_applies (p))
+    return FALSE;
+  segcam_winograd_geom g = segcam_winograd_forward (p, in->n, in->h, in->w);
+  return segcam_winograd_tiles (&g) >= WINOGRAD_MIN_TILES
+         && segcam_winograd_fill (&g) >= WINOGRAD_MIN_FILL;
+}
+
 /* ---- block sizing --------------------------------------------------------------------------- */
 
 /* n split into equal parts of at most max, rounded up to whole vectors (16 floats). */

@@ -61,6 +61,10 @@ void segcam_winograd_transform_backward (segcam_pool *pool, const segcam_winogra
  * (winograd.c); whether it pays on a dilated conv depends on the map's size (segcam_winograd_fill).
  * Only meaningful for conv2d, not conv_transpose2d (whose params read differently). */
 gboolean segcam_winograd_applies (const segcam_conv_params *p);
+/* Whether it pays on the input in: the conv applies and the map has enough tiles, filled
+ * enough, for the transforms and the 4x weights to cost less than they save. The fast path
+ * (run/fuse.c) and training (ops/conv.c) decide by it. */
+gboolean segcam_winograd_pays (const segcam_conv_params *p, const segcam_act *in);
 
 /* Where a 3x3 conv reads and writes: n images of h x w input pixels give ho x wo output pixels,
  * and output (y, x) reads input (y - pt + ky * dh, x - pl + kx * dw) for ky, kx in 0..2, zeros

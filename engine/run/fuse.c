@@ -126,11 +126,6 @@ prepare_task (void *ctx, int k, int thread)
     g_atomic_int_set (&j->failed, 1);
 }
 
-/* Winograd's weights take 4x the direct ones, and its transforms cost per tile. On maps of
- * fewer tiles, such as the 16x16 bottleneck of a 256x256 image, the gather GEMM is as fast within
- * a few milliseconds and saves the memory (bench/README.md). */
-#define WINOGRAD_MIN_TILES 64
-
 /* Whether a group (or instance) normalisation lies between the explained layer and the output.
  * It removes each channel's mean, so the mean gradient by which Seg-Grad-CAM weighs a channel
  * nearly cancels below it and the map amplifies any rounding of the passes: Winograd's (about
@@ -148,26 +143,13 @@ gradient_normalised (const segcam_session *s)
   return FALSE;
 }
 
-/* A dilated conv's phase sub-images of a few pixels leave much of each tile's 4x4 outputs
- * beyond their edges, computed and dropped (segcam_winograd_fill). Full tiles ran 1.4-2.9x the
- * gather GEMM's speed on ResNet-50's dilated layers at 64x64 (bench/winograd-bench --net resnet,
- * 2 threads, on a busy machine); DeepLabV3's ASPP there, 2048 x 256 channels, fills 0.71 of its
- * tiles at dilation 12 (1.6-1.8x), 0.53 at 24 (1.0-1.4x) and 0.41 at 36 (0.84-0.92x, where the
- * gather GEMM also skips the kernel rows that read only padding). */
-#define WINOGRAD_MIN_FILL 0.5
-
 /* winograd: FALSE when the session may not use it at all (gradient_normalised). */
 static gboolean
 uses_winograd (const segcam_session *s, gboolean winograd, int i)
 {
   const segcam_node *node = &s->model->nodes[i];
-  if (fuse_role (s->model, i) != SEGCAM_FUSE_CONV || !segcam_winograd_applies (&node->p.conv)
-      || !winograd)
-    return FALSE;
-  const segcam_act *in = &s->acts[node->inputs[0]];
-  segcam_winograd_geom g = segcam_winograd_forward (&node->p.conv, in->n, in->h, in->w);
-  return segcam_winograd_tiles (&g) >= WINOGRAD_MIN_TILES
-         && segcam_winograd_fill (&g) >= WINOGRAD_MIN_FILL;
+  return winograd && fuse_role (s->model, i) == SEGCAM_FUSE_CONV
+         && segcam_winograd_pays (&node->p.conv, &s->acts[node->inputs[0]]);
 }
 
 /* Whether concat node i can stay virtual: every reader is a conv on the Winograd path. */

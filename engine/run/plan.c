@@ -214,6 +214,29 @@ memory_available (int threads, const char **limit)
   return MAX (MIN (memory, address), 0);
 }
 
+/* What training's convs need besides their own scratch: the one work buffer they all share
+ * (segcam_op_run.conv_work) and, where Winograd pays, its per-thread scratch forward and
+ * backward. */
+static void
+train_convs (const segcam_session *s, size_t *scratch, size_t *work)
+{
+  *scratch = *work = 0;
+  if (s->mode != SEGCAM_RUN_TRAIN)
+    return;
+  for (int i = 0; i < s->model->n_nodes; i++)
+    {
+      const segcam_node *n = &s->model->nodes[i];
+      const segcam_conv_params *p = &n->p.conv;
+      if (n->op != SEGCAM_OP_CONV2D && n->op != SEGCAM_OP_CONV_TRANSPOSE2D)
+        continue;
+      gboolean winograd = !s->exact && segcam_winograd_pays (p, &s->acts[n->inputs[0]]);
+      *work = MAX (*work, segcam_conv_work_floats (p, winograd));
+      if (winograd)
+        *scratch = MAX (*scratch, MAX (segcam_winograd_scratch (p->cin, p->cout),
+                                       segcam_winograd_scratch (p->cout, p->cin)));
+    }
+}
+
 gboolean
 segcam_plan_memory (segcam_session *s, GError **error)
 {
@@ -295,7 +318,9 @@ segcam_plan_memory (segcam_session *s, GError **error)
       if (def->scratch)
         scratch = MAX (scratch, aligned (def->scratch (&m->nodes[i])));
     }
-  scratch = MAX (scratch, aligned (segcam_fuse_scratch (s)));
+  size_t train_scratch, work;
+  train_convs (s, &train_scratch, &work);
+  scratch = MAX (scratch, aligned (MAX (segcam_fuse_scratch (s), train_scratch)));
   int threads = segcam_pool_threads (s->pool);
   /* Besides the arena and the scratch: the session's resized map, and what every caller holds
    * beside it for each image (the pixels, an ROI and a heat map in floats; labels and the heat
@@ -304,7 +329,7 @@ segcam_plan_memory (segcam_session *s, GError **error)
   double around = (double) s->hp * s->wp * sizeof (float)
                   + pixels * ((m->in_channels + 2) * sizeof (float) + 4);
   size_t wino = segcam_fuse_weight_floats (s);
-  double bytes = (total + (double) scratch * threads + wino) * sizeof (float) + around;
+  double bytes = (total + (double) scratch * threads + wino + work) * sizeof (float) + around;
   const char *limit;
   double available = memory_available (threads, &limit);
   s->arena = bytes < available ? g_try_new (float, total) : NULL;
@@ -312,8 +337,11 @@ segcam_plan_memory (segcam_session *s, GError **error)
   s->scratch_per_thread = scratch;
   s->wino_weights = wino ? g_try_new (float, wino) : NULL;
   s->wino_floats = wino;
+  s->conv_work = work ? g_try_new (float, work) : NULL;
+  s->conv_work_floats = work;
   s->arena_floats = total;
-  if (!s->arena || (scratch && !s->scratch) || (wino && !s->wino_weights))
+  if (!s->arena || (scratch && !s->scratch) || (wino && !s->wino_weights)
+      || (work && !s->conv_work))
     {
       g_set_error (error, SEGCAM_ERROR, SEGCAM_ERROR_MEMORY,
                    "not enough memory for a %dx%d image (%.1f GiB needed, %.1f GiB available%s "

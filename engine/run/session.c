@@ -41,6 +41,7 @@ segcam_session_create (const segcam_model *m, int width, int height, int batch,
       return NULL;
     }
   s->mode = mode;
+  s->exact = exact;
   s->explain = mode == SEGCAM_RUN_EXPLAIN;
   s->target = mode == SEGCAM_RUN_EXPLAIN ? target : mode == SEGCAM_RUN_TRAIN ? 0 : -1;
   s->acts = g_new0 (segcam_act, m->n_nodes);
@@ -134,6 +135,7 @@ segcam_session_free (segcam_session *s)
   g_free (s->arena);
   g_free (s->scratch);
   g_free (s->wino_weights);
+  g_free (s->conv_work);
   g_free (s->cam);
   g_free (s->resized);
   g_free (s->network_roi);
@@ -209,6 +211,7 @@ node_run (const segcam_session *s, int i)
     .train = s->mode == SEGCAM_RUN_TRAIN, .bn_momentum = s->bn_momentum,
     .bn_mean = s->bn_mean ? s->bn_mean[i] : NULL, .bn_rstd = s->bn_rstd ? s->bn_rstd[i] : NULL,
     .dweight = pg ? pg->weight : NULL, .dbias = pg ? pg->bias : NULL,
+    .winograd = s->mode == SEGCAM_RUN_TRAIN && !s->exact, .conv_work = s->conv_work,
   };
 }
 

@@ -59,6 +59,7 @@ struct segcam_session {
   int batch;              /* images per forward pass */
   segcam_run_mode mode;
   gboolean explain;       /* mode == SEGCAM_RUN_EXPLAIN */
+  gboolean exact;         /* every conv direct: no fast path, no Winograd in training */
   int target;             /* node explained at (0, the input, when training), -1 otherwise */
   segcam_pool *pool;
   segcam_progress_fn progress;
@@ -73,7 +74,7 @@ struct segcam_session {
   size_t arena_floats;
   float *scratch;         /* per-thread conv scratch */
   size_t scratch_per_thread;
-  float *wino_weights;    /* the transformed weights of the Winograd conv that runs */
+  float *wino_weights;    /* the transformed weights of the Winograd step that runs */
   size_t wino_floats;
   size_t wino_kept_floats; /* in the steps' kept slots */
   float *cam;             /* L of the last explanation: target h x w */
@@ -87,6 +88,8 @@ struct segcam_session {
   guint8 *absorbed;       /* per node: computed inside a step, never materialised */
 
   /* training only */
+  float *conv_work;               /* segcam_op_run.conv_work */
+  size_t conv_work_floats;
   segcam_node_grads *param_grads; /* per node, filled by the trainer */
   float **bn_mean, **bn_rstd;     /* per batch-norm node: the last batch's statistics */
   double bn_momentum;
@@ -130,7 +133,9 @@ segcam_session_map_grid (const segcam_session *s)
 }
 
 /* The general constructor; segcam_session_new is the public face for FORWARD and EXPLAIN.
- * exact: node by node with direct convolutions, no fast path (fuse.c); training is always exact. */
+ * exact: node by node with direct convolutions, no fast path (fuse.c). Training runs node by node
+ * either way; unless exact, its 3x3 convs' forward and input gradient run as Winograd
+ * (segcam_op_run.winograd). */
 segcam_session *segcam_session_create (const segcam_model *m, int width, int height, int batch,
                                        segcam_run_mode mode, int target, int n_threads,
                                        gboolean exact, GError **error);

@@ -423,7 +423,8 @@ segcam_trainer_new (segcam_model *model, const segcam_trainer_options *options, 
   t->params = (param *) g_array_free (list, FALSE);
   if (ok)
     t->session = segcam_session_create (model, options->width, options->height, options->batch,
-                                        SEGCAM_RUN_TRAIN, 0, options->n_threads, TRUE, error);
+                                        SEGCAM_RUN_TRAIN, 0, options->n_threads, options->exact,
+                                        error);
   if (!t->session)
     {
       segcam_trainer_free (t);
