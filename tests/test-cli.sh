@@ -624,6 +624,10 @@ expect 0 "" "$segcam" "$@" --epochs 2 --resume "$tmp/r.ckpt" --checkpoint "$tmp/
 expect 2 "cannot write --checkpoint .*: folder .* does not exist" \
   "$segcam" "$@" --epochs 1 --checkpoint "$tmp/none/r.ckpt" -o "$tmp/r3.safetensors"
 [ -e "$tmp/r3.safetensors" ] && fail "FAIL: train ran before refusing --checkpoint" || pass
+# --exact trains every conv direct; both paths against PyTorch: tests/reference/train_crosscheck.py.
+expect 0 "" "$segcam" "$@" --epochs 1 --exact -o "$tmp/x1.safetensors"
+expect 0 "" "$segcam" info "$tmp/x1.safetensors"
+grep -q -- '--exact' "$tmp/out" && pass || fail "FAIL: the model does not record --exact"
 
 
 # Engine classes of issue 12 on the reproducers of tests/fuzz/corpus-model (make-model-corpus.py),
