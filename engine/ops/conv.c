@@ -370,8 +370,7 @@ size_t
 segcam_conv_work_floats (const segcam_conv_params *p, gboolean winograd)
 {
   size_t partial = WGRAD_CHUNKS * (size_t) p->kh * p->kw * p->cin * p->cout;
-  return winograd && segcam_winograd_applies (p)
-           ? MAX (partial, segcam_winograd_floats (p->cin, p->cout)) : partial;
+  return winograd ? MAX (partial, segcam_winograd_floats (p->cin, p->cout)) : partial;
 }
 
 void
@@ -673,12 +672,19 @@ train_winograd (const segcam_op_run *r, const segcam_conv_params *p, gboolean ba
                         out->c, backward ? NULL : p->bias, backward ? 1.0f : 0.0f, FALSE);
 }
 
+/* The decision run/plan.c sized conv_work and the scratch by. */
+static gboolean
+trains_as_winograd (const segcam_op_run *r, const segcam_conv_params *p, const segcam_act *in)
+{
+  return r->winograd && segcam_winograd_pays (p, in);
+}
+
 static void
 conv_node_forward (const segcam_op_run *r, const segcam_node *n, const segcam_act *const *in,
                    segcam_act *out)
 {
   const segcam_conv_params *p = &n->p.conv;
-  if (r->winograd && segcam_winograd_pays (p, in[0]))
+  if (trains_as_winograd (r, p, in[0]))
     train_winograd (r, p, FALSE, in[0], out, 0, 0);
   else
     segcam_conv_forward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0], out);
@@ -693,7 +699,7 @@ conv_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_a
   if (r->dweight)
     segcam_conv_weight_grad (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0],
                              dout, r->conv_work, r->dweight, r->dbias);
-  if (din[0] && r->winograd && segcam_winograd_pays (p, in[0]))
+  if (din[0] && trains_as_winograd (r, p, in[0]))
     train_winograd (r, p, TRUE, dout, din[0], in[0]->h, in[0]->w);
   else if (din[0])
     segcam_conv_backward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, dout,

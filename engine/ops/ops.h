@@ -71,7 +71,7 @@ void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_
                               const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
                               const segcam_act *dout, float *partial, float *dw, float *db);
 /* The floats a training conv works in beside its scratch: the weight gradient's partial sums,
- * and with winograd the transformed weights where segcam_winograd_applies. Both are 4x the
+ * and with winograd (it runs so: segcam_winograd_pays) its transformed weights. Both are 4x the
  * weights; the plan keeps one such buffer for all convs, which saves mapping and faulting in
  * up to 38 MB per conv and step. */
 size_t segcam_conv_work_floats (const segcam_conv_params *p, gboolean winograd);

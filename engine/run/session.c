@@ -154,7 +154,7 @@ size_t
 segcam_session_memory (const segcam_session *s)
 {
   size_t floats = s->arena_floats + s->scratch_per_thread * segcam_pool_threads (s->pool)
-                  + s->wino_floats + s->wino_kept_floats;
+                  + s->wino_floats + s->wino_kept_floats + s->conv_work_floats;
   if (s->cam)
     floats += (size_t) s->acts[s->target].h * s->acts[s->target].w
               + (s->resampled ? (size_t) s->width * s->height + (size_t) s->hp * s->wp
