@@ -4,14 +4,17 @@
  * dilation 2, layer4 at 2 and 4, FCN's head at 1, DeepLabV3's ASPP at 12, 24 and 36).
  *
  *   winograd-bench [--size WxH] [--runs N] [--threads T] [--min] [--layer I] [--only wino|gather]
- *                  [--net unet|resnet]
+ *                  [--net unet|resnet] [--batch N] [--wgrad]
  *
  * Each layer runs once to warm up, then N times; the table gives the median (--min: the fastest
  * run, steadier when other work shares the machine) in ms and the
  * effective rate, direct-convolution FLOPs (2 * H * W * 9 * cin * cout) over time, so both
  * columns are comparable. Decoder convs read their concat [upsampled, skip] as two parts on the
  * Winograd side; the gather GEMM gets one concatenated tensor. Winograd's times include
- * transforming the weights, as a session's first two runs of a conv do. Built as
+ * transforming the weights, as a session's first two runs of a conv do. --wgrad times training's
+ * weight gradient instead (segcam_winograd_weight_grad against the gather GEMM's), usually with
+ * --size 64x64 --batch 32 as train-bench trains; the input is then one concatenated tensor on
+ * both sides. Built as
  * build/bench/winograd-bench; run it as every measurement: env -u OPENBLAS_CORETYPE -u
  * OPENBLAS_L2_SIZE. */
 #include "cli.h"
@@ -68,7 +71,8 @@ filled (size_t n, guint32 seed, double scale)
 int
 main (int argc, char **argv)
 {
-  int width = 512, height = 512, runs = 5, threads = 2;
+  int width = 512, height = 512, runs = 5, threads = 2, batch = 1;
+  gboolean wgrad = FALSE;
   const char *only = NULL;
   int only_layer = -1;        /* index into layers[], or all */
   gboolean use_min = FALSE;   /* the fastest run instead of the median: for tuning on a busy machine */
@@ -86,6 +90,10 @@ main (int argc, char **argv)
         threads = atoi (argv[++i]);
       else if (!strcmp (argv[i], "--layer") && i + 1 < argc)
         only_layer = atoi (argv[++i]);
+      else if (!strcmp (argv[i], "--batch") && i + 1 < argc)
+        batch = atoi (argv[++i]);
+      else if (!strcmp (argv[i], "--wgrad"))
+        wgrad = TRUE;
       else if (!strcmp (argv[i], "--min"))
         use_min = TRUE;
       else if (!strcmp (argv[i], "--only") && i + 1 < argc)
@@ -96,19 +104,21 @@ main (int argc, char **argv)
       else
         {
           fprintf (stderr, "usage: %s [--size WxH] [--runs N] [--threads T] [--min] [--layer I] "
-                   "[--only wino|gather] [--net unet|resnet]\n", argv[0]);
+                   "[--only wino|gather] [--net unet|resnet] [--batch N] [--wgrad]\n", argv[0]);
           return 2;
         }
     }
   runs = MAX (runs, 1);
+  batch = MAX (batch, 1);
   threads = MAX (threads, 1);
   gboolean do_wino = !only || !strcmp (only, "wino"), do_gather = !only || !strcmp (only, "gather");
   segcam_pool *pool = segcam_pool_new (threads);
   double *t = g_new (double, runs);
   double total_flops = 0, total_wino = 0, total_gather = 0, wide_flops = 0, wide_wino = 0;
 
-  printf ("%dx%d, %d threads, %s of %d runs\n", width, height, threads, use_min ? "min" : "median",
-          runs);
+  printf ("%s, %dx%d, batch %d, %d threads, %s of %d runs\n",
+          wgrad ? "weight gradient" : "forward", width, height, batch, threads,
+          use_min ? "min" : "median", runs);
   const layer *layers = resnet ? resnet_layers : unet_layers;
   size_t n_layers = resnet ? G_N_ELEMENTS (resnet_layers) : G_N_ELEMENTS (unet_layers);
   printf ("%-9s %-13s %4s %5s %10s %8s %10s %8s %7s\n", "size", "cin x cout", "d", "fill",
@@ -124,14 +134,28 @@ main (int argc, char **argv)
         .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = d, .pl = d, .pb = d, .pr = d, .dh = d, .dw = d,
         .cin = cin, .cout = l->cout, .groups = 1,
       };
-      segcam_winograd_geom g = segcam_winograd_forward (&cp, 1, h, w);
-      size_t pixels = (size_t) h * w;
+      segcam_winograd_geom g = segcam_winograd_forward (&cp, batch, h, w);
+      size_t pixels = (size_t) batch * h * w;
       double flops = 2.0 * pixels * 9 * cin * l->cout;
       float *in = filled (pixels * cin, 1, 1);
       float *skip = l->c_skip ? filled (pixels * l->c_skip, 2, 1) : NULL;
       float *wt = filled ((size_t) 9 * cin * l->cout, 3, 0.05);
       cp.w_fwd = wt;
-      float *out = g_new0 (float, pixels * l->cout);
+      float *out = filled (pixels * l->cout, 4, 1);   /* the output gradient with --wgrad */
+
+      /* One tensor for all input channels where the path reads no parts. */
+      float *cat = in;
+      if (skip && (wgrad || do_gather))
+        {
+          cat = g_new (float, pixels * cin);
+          for (size_t p = 0; p < pixels; p++)
+            {
+              memcpy (cat + p * cin, in + p * l->c_up, l->c_up * sizeof (float));
+              memcpy (cat + p * cin + l->c_up, skip + p * l->c_skip, l->c_skip * sizeof (float));
+            }
+        }
+      segcam_act a = {cat, batch, h, w, cin}, o = {out, batch, h, w, l->cout};
+      float *dw = wgrad ? g_new0 (float, (size_t) 9 * cin * l->cout) : NULL;
 
       double wino_ms = 0, gather_ms = 0;
       if (do_wino)
@@ -140,49 +164,52 @@ main (int argc, char **argv)
           segcam_winograd_kernels k = segcam_winograd_packed (wt, cin, l->cout, NULL);
           size_t per = segcam_winograd_scratch (cin, l->cout);
           float *scratch = g_new (float, per * threads);
+          float *work = wgrad ? g_new (float, segcam_conv_work_floats (&cp, &a, TRUE)) : NULL;
           segcam_winograd_part parts[2] = {{in, l->c_up}, {skip, l->c_skip}};
           for (int i = -1; i < runs; i++)
             {
               gint64 t0 = g_get_monotonic_time ();
-              /* as a session's first runs: the weights transformed just before the conv */
-              segcam_winograd_transform (pool, &k, cin, l->cout, &ww);
-              segcam_winograd_conv (pool, scratch, per, &ww, &g, parts, skip ? 2 : 1, out, l->cout,
-                                    NULL, 0, TRUE);
+              if (wgrad)
+                segcam_conv_weight_grad (pool, scratch, per, &cp, FALSE, TRUE, &a, &o, work, dw,
+                                         NULL);
+              else
+                {
+                  /* as a session's first runs: the weights transformed just before the conv */
+                  segcam_winograd_transform (pool, &k, cin, l->cout, &ww);
+                  segcam_winograd_conv (pool, scratch, per, &ww, &g, parts, skip ? 2 : 1, out,
+                                        l->cout, NULL, 0, TRUE);
+                }
               if (i >= 0)
                 t[i] = (g_get_monotonic_time () - t0) / 1e3;
             }
           wino_ms = summary (t, runs, use_min);
+          g_free (work);
           g_free (scratch);
           g_free (ww.u);
         }
       if (do_gather)
         {
-          /* One tensor for all input channels: the gather GEMM reads no parts. */
-          float *cat = in;
-          if (skip)
-            {
-              cat = g_new (float, pixels * cin);
-              for (size_t p = 0; p < pixels; p++)
-                {
-                  memcpy (cat + p * cin, in + p * l->c_up, l->c_up * sizeof (float));
-                  memcpy (cat + p * cin + l->c_up, skip + p * l->c_skip, l->c_skip * sizeof (float));
-                }
-            }
           size_t per = segcam_conv_scratch (&cp);
           float *scratch = g_new (float, per * threads);
-          segcam_act a = {cat, 1, h, w, cin}, o = {out, 1, h, w, l->cout};
+          float *work = wgrad ? g_new (float, segcam_conv_work_floats (&cp, &a, FALSE)) : NULL;
           for (int i = -1; i < runs; i++)
             {
               gint64 t0 = g_get_monotonic_time ();
-              segcam_conv_forward (pool, scratch, per, &cp, FALSE, &a, &o);
+              if (wgrad)
+                segcam_conv_weight_grad (pool, scratch, per, &cp, FALSE, FALSE, &a, &o, work, dw,
+                                         NULL);
+              else
+                segcam_conv_forward (pool, scratch, per, &cp, FALSE, &a, &o);
               if (i >= 0)
                 t[i] = (g_get_monotonic_time () - t0) / 1e3;
             }
           gather_ms = summary (t, runs, use_min);
+          g_free (work);
           g_free (scratch);
-          if (cat != in)
-            g_free (cat);
         }
+      if (cat != in)
+        g_free (cat);
+      g_free (dw);
       char shape[32], size[32];
       g_snprintf (size, sizeof size, "%dx%d", w, h);
       if (l->c_skip)

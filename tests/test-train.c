@@ -178,8 +178,9 @@ engine_weight_grad (const conv_case *k, const segcam_conv_params *p, const segca
   segcam_pool *pool = segcam_pool_new (n_threads);
   size_t per_thread = segcam_conv_scratch (p);
   float *scratch = g_new (float, per_thread * segcam_pool_threads (pool));
-  float *partial = g_new (float, segcam_conv_work_floats (p, FALSE));
-  segcam_conv_weight_grad (pool, scratch, per_thread, p, k->transposed, in, dout, partial, dw, db);
+  float *partial = g_new (float, segcam_conv_work_floats (p, in, FALSE));
+  segcam_conv_weight_grad (pool, scratch, per_thread, p, k->transposed, FALSE, in, dout, partial,
+                           dw, db);
   g_free (partial);
   g_free (scratch);
   segcam_pool_free (pool);

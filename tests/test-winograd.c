@@ -348,6 +348,87 @@ check_threads (gconstpointer p)
   data_clear (&d);
 }
 
+/* The weight gradient (segcam_winograd_weight_grad) of case k's forward conv, its input parts
+ * concatenated, for a random output gradient, against the definition in double: dW[tap][ci][co]
+ * = sum over output pixels of dy[co] * x[ci] at the input pixel the tap reads. It must add into
+ * dw (filled beforehand) and give the same bytes with 1, 2 and 3 threads. */
+static void
+check_wgrad (gconstpointer p)
+{
+  const wino_case *k = p;
+  wino_data d;
+  data_init (&d, k, (guint32) (k->n * 31 + k->h * 7 + k->w * 3 + case_cin (k) + k->cout * 5));
+  GRand *r = g_rand_new_with_seed (3);
+  size_t in_pixels = (size_t) k->n * k->h * k->w, pixels = (size_t) k->n * d.g.ho * d.g.wo;
+  size_t nw = (size_t) 9 * d.cin * k->cout;
+  float *x = g_new (float, in_pixels * d.cin);
+  for (size_t q = 0; q < in_pixels; q++)
+    for (int ci = 0; ci < d.cin; ci++)
+      x[q * d.cin + ci] = (float) input_at (&d, (int) (q / ((size_t) k->h * k->w)),
+                                            (int) (q / k->w % k->h), (int) (q % k->w), ci);
+  float *dy = random_floats (r, pixels * k->cout, 1), *dw0 = random_floats (r, nw, 1);
+  g_rand_free (r);
+
+  double *want = g_new0 (double, nw);
+  const segcam_winograd_geom *g = &d.g;
+  for (int b = 0; b < k->n; b++)
+    for (int oy = 0; oy < g->ho; oy++)
+      for (int ox = 0; ox < g->wo; ox++)
+        for (int tap = 0; tap < 9; tap++)
+          {
+            int iy = oy - g->pt + tap / 3 * g->dh, ix = ox - g->pl + tap % 3 * g->dw;
+            if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
+              continue;
+            const float *xp = x + (((size_t) b * k->h + iy) * k->w + ix) * d.cin;
+            const float *gp = dy + (((size_t) b * g->ho + oy) * g->wo + ox) * k->cout;
+            double *wt = want + (size_t) tap * d.cin * k->cout;
+            for (int ci = 0; ci < d.cin; ci++)
+              for (int co = 0; co < k->cout; co++)
+                wt[(size_t) ci * k->cout + co] += (double) xp[ci] * gp[co];
+          }
+
+  float *ref = NULL;
+  for (int threads = 1; threads <= 3; threads++)
+    {
+      segcam_pool *pool = segcam_pool_new (threads);
+      size_t per_thread = segcam_winograd_scratch (d.cin, k->cout);
+      size_t n_scratch = per_thread * threads, n_work = segcam_winograd_wgrad_floats (g, d.cin, k->cout);
+      float *scratch = g_new (float, n_scratch), *work = g_new (float, n_work);
+      for (size_t i = 0; i < n_scratch; i++)
+        scratch[i] = NAN;
+      for (size_t i = 0; i < n_work; i++)
+        work[i] = NAN;
+      float *dw = g_memdup2 (dw0, nw * sizeof (float));
+      segcam_winograd_weight_grad (pool, scratch, per_thread, work, g, x, d.cin, dy, k->cout, dw);
+      segcam_pool_free (pool);
+      g_free (scratch);
+      g_free (work);
+      if (ref)
+        {
+          g_assert_cmpmem (dw, nw * sizeof (float), ref, nw * sizeof (float));
+          g_free (dw);
+          continue;
+        }
+      ref = dw;
+    }
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < nw; i++)
+    {
+      g_assert_true (isfinite (ref[i]));
+      err = MAX (err, fabs ((double) ref[i] - dw0[i] - want[i]));
+      scale = MAX (scale, fabs (want[i]));
+    }
+  double rel = scale > 0 ? err / scale : err;
+  char *name = case_name (k);
+  g_test_message ("%-44s dW rel err %.2e", name, rel);
+  worst_error = MAX (worst_error, rel);
+  if (rel > TOL)
+    g_test_fail_printf ("%s: weight gradient relative error %.3e > %.1e", name, rel, TOL);
+  g_free (name);
+  g_free (ref), g_free (want), g_free (x), g_free (dy), g_free (dw0);
+  data_clear (&d);
+}
+
 static void
 test_applies (void)
 {
@@ -484,6 +565,8 @@ main (int argc, char **argv)
   ADD (.n = 1, .h = 100, .w = 90, .parts = {32}, .cout = 32, .bias = TRUE, .relu = TRUE);
   ADD (.n = 2, .h = 33, .w = 33, .parts = {256}, .cout = 256, .bias = TRUE, .beta = 1);
   ADD (.n = 1, .h = 16, .w = 16, .parts = {128}, .cout = 512, .relu = TRUE);
+  /* a batch of 1024 tiles: the weight gradient sums four shares of them apart */
+  ADD (.n = 4, .h = 64, .w = 64, .parts = {16}, .cout = 24, .bias = TRUE);
   /* 64 tiles x 128 output channels: input-channel chunks cut by the GEMM size limit
    * (WINO_GEMM_MNK) from one of 120 to 64 + 56, across the parts' end */
   ADD (.n = 1, .h = 31, .w = 30, .parts = {72, 48}, .cout = 128, .bias = TRUE, .beta = 1,
@@ -551,6 +634,13 @@ main (int argc, char **argv)
       char *path = g_strdup_printf ("/winograd/conv/%s", name);
       g_test_add_data_func (path, k, check_case);
       g_free (path);
+      /* the weight gradient of each forward conv; scaling and layouts concern weights only */
+      if (!k->backward && !k->scaled && !k->file_layout)
+        {
+          path = g_strdup_printf ("/winograd/weight-grad/%s", name);
+          g_test_add_data_func (path, k, check_wgrad);
+          g_free (path);
+        }
       g_free (name);
     }
 

@@ -367,31 +367,43 @@ wgrad_task (void *ctx, int chunk, int thread)
 }
 
 size_t
-segcam_conv_work_floats (const segcam_conv_params *p, gboolean winograd)
+segcam_conv_work_floats (const segcam_conv_params *p, const segcam_act *in, gboolean winograd)
 {
   size_t partial = WGRAD_CHUNKS * (size_t) p->kh * p->kw * p->cin * p->cout;
-  return winograd ? MAX (partial, segcam_winograd_floats (p->cin, p->cout)) : partial;
+  if (!winograd)
+    return partial;
+  segcam_winograd_geom g = segcam_winograd_forward (p, in->n, in->h, in->w);
+  return MAX (partial, segcam_winograd_wgrad_floats (&g, p->cin, p->cout));
 }
 
 void
 segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t per_thread,
-                         const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
-                         const segcam_act *dout, float *partial, float *dw, float *db)
+                         const segcam_conv_params *p, gboolean transposed, gboolean winograd,
+                         const segcam_act *in, const segcam_act *dout, float *work, float *dw,
+                         float *db)
 {
-  segcam_act shape = *dout;
-  wgrad_job w = {
-    .g = conv_job (scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT, NULL,
-                   NULL, 0, in, &shape),
-    .dy = dout->data, .n_images = in->n,
-  };
-  int k = p->kh * p->kw * p->cin;
-  size_t n = (size_t) k * p->cout;
-  w.g.block = gather_block (k);
-  w.partial = partial;
-  segcam_pool_run (pool, WGRAD_CHUNKS, wgrad_task, &w);
-  for (int c = 0; c < WGRAD_CHUNKS; c++)
-    for (size_t i = 0; i < n; i++)
-      dw[i] += w.partial[c * n + i];
+  if (winograd)
+    {
+      segcam_winograd_geom g = segcam_winograd_forward (p, in->n, in->h, in->w);
+      segcam_winograd_weight_grad (pool, scratch, per_thread, work, &g, in->data, p->cin,
+                                   dout->data, p->cout, dw);
+    }
+  else
+    {
+      segcam_act shape = *dout;
+      wgrad_job w = {
+        .g = conv_job (scratch, per_thread, p, transposed ? GATHER_TRANSPOSED : GATHER_DIRECT,
+                       NULL, NULL, 0, in, &shape),
+        .dy = dout->data, .n_images = in->n, .partial = work,
+      };
+      int k = p->kh * p->kw * p->cin;
+      size_t n = (size_t) k * p->cout;
+      w.g.block = gather_block (k);
+      segcam_pool_run (pool, WGRAD_CHUNKS, wgrad_task, &w);
+      for (int c = 0; c < WGRAD_CHUNKS; c++)
+        for (size_t i = 0; i < n; i++)
+          dw[i] += w.partial[c * n + i];
+    }
   if (db)
     {
       size_t pixels = segcam_act_size (dout) / p->cout;
@@ -696,10 +708,11 @@ conv_node_backward (const segcam_op_run *r, const segcam_node *n, const segcam_a
                     const segcam_act *out, const segcam_act *dout, segcam_act *const *din)
 {
   const segcam_conv_params *p = &n->p.conv;
+  gboolean winograd = trains_as_winograd (r, p, in[0]);
   if (r->dweight)
-    segcam_conv_weight_grad (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, in[0],
-                             dout, r->conv_work, r->dweight, r->dbias);
-  if (din[0] && trains_as_winograd (r, p, in[0]))
+    segcam_conv_weight_grad (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed,
+                             winograd, in[0], dout, r->conv_work, r->dweight, r->dbias);
+  if (din[0] && winograd)
     train_winograd (r, p, TRUE, dout, din[0], in[0]->h, in[0]->w);
   else if (din[0])
     segcam_conv_backward (r->pool, r->scratch, r->scratch_per_thread, p, p->transposed, dout,

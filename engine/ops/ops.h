@@ -64,17 +64,20 @@ void segcam_conv_backward (segcam_pool *pool, float *scratch, size_t scratch_per
                            segcam_act *din);
 
 /* Training: accumulates the weight gradient (forward-packed layout [kh*kw*cin][cout]) and the
- * bias gradient (db may be NULL). Deterministic whatever the number of threads: work is split
- * into a fixed number of pixel chunks whose partial sums, in partial (segcam_conv_work_floats
- * floats), are added in order. */
+ * bias gradient (db may be NULL); with winograd (segcam_winograd_pays), the weight gradient of
+ * the 3x3 conv by Winograd's transforms (winograd.h). Deterministic whatever the number of
+ * threads: work is split into a fixed number of chunks whose partial sums, in work
+ * (segcam_conv_work_floats floats), are added in order. */
 void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
-                              const segcam_conv_params *p, gboolean transposed, const segcam_act *in,
-                              const segcam_act *dout, float *partial, float *dw, float *db);
-/* The floats a training conv works in beside its scratch: the weight gradient's partial sums,
- * and with winograd (it runs so: segcam_winograd_pays) its transformed weights. Both are 4x the
- * weights; the plan keeps one such buffer for all convs, which saves mapping and faulting in
- * up to 38 MB per conv and step. */
-size_t segcam_conv_work_floats (const segcam_conv_params *p, gboolean winograd);
+                              const segcam_conv_params *p, gboolean transposed, gboolean winograd,
+                              const segcam_act *in, const segcam_act *dout, float *work,
+                              float *dw, float *db);
+/* The floats a training conv on the input in works in beside its scratch: the weight
+ * gradient's partial sums, and with winograd (it runs so: segcam_winograd_pays) its transformed
+ * weights and the transformed gradient's partial sums. The plan keeps one such buffer for all
+ * convs, which saves mapping and faulting in up to 38 MB per conv and step. */
+size_t segcam_conv_work_floats (const segcam_conv_params *p, const segcam_act *in,
+                                gboolean winograd);
 
 /* ---- batch norm (batchnorm.c) --------------------------------------------------------------- */
 /* Recomputes a batch norm's eval-mode scale and shift from its parameters and statistics. */

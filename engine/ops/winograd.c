@@ -26,6 +26,10 @@
  * across the sub-images' ends, and small sub-images waste fewer of the tiles' outputs. The axis
  * takes whichever needs fewer tiles.
  *
+ * Training's weight gradient goes through the same tiles backwards: the 6x6 input transforms
+ * V and the output gradient's A dY A^T give dU_k = V_k^T M_k [cin x cout], summed over the tiles
+ * by 36 GEMMs, and dW = G^T dU G. Tasks own a slice of dU's channels and a share of the tiles.
+ *
  * Channels-last activations make the transforms element-wise over contiguous channels: each runs
  * on WINO_CB channels at a time, as plain loops the compiler vectorises. (Hand-written GCC vector
  * code for full passes measured no faster.) */
@@ -694,4 +698,247 @@ segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per_thre
   segcam_pool_run (pool, j.plan.n_blocks * j.plan.n_cblocks, wino_task, &j);
   g_free (j.ay.out);
   g_free (j.ax.out);
+}
+
+/* ---- the weight gradient -------------------------------------------------------------------- */
+
+/* Each share of the tiles sums into its own copy of dU; shares are added in order at the end.
+ * A share keeps at least WGRAD_SHARE_TILES tiles, so that adding the copies (36 floats per
+ * channel pair each) stays small beside the GEMMs that fill them (2 * tiles flops per float). */
+#ifndef WGRAD_SHARE_TILES
+#define WGRAD_SHARE_TILES 256
+#endif
+
+/* M = A y A^T for channels [0, nc) of one tile of the output gradient: y[r * 4 + c] points at the
+ * channels of output row r, column c (wino_zeros beyond the output), position k of the result
+ * goes to m[k * ms]. A is 6x4, the transpose of output_tile's A^T. */
+static inline void
+grad_tile (const float *const y[16], int nc, float *restrict m, size_t ms)
+{
+  float t[24][WINO_CB];  /* t[i * 4 + x]: row i, column x of A y */
+  for (int x = 0; x < 4; x++)
+    {
+      const float *y0 = y[x], *y1 = y[4 + x], *y2 = y[8 + x], *y3 = y[12 + x];
+      for (int c = 0; c < nc; c++)
+        {
+          float a0 = y0[c], a1 = y1[c], a2 = y2[c], a3 = y3[c];
+          float s02 = a0 + a2, s13 = a1 + a3, f02 = a0 + 4 * a2, f13 = 2 * a1 + 8 * a3;
+          t[x][c] = a0;
+          t[4 + x][c] = s02 + s13;
+          t[8 + x][c] = s02 - s13;
+          t[12 + x][c] = f02 + f13;
+          t[16 + x][c] = f02 - f13;
+          t[20 + x][c] = a3;
+        }
+    }
+  for (int i = 0; i < 6; i++)
+    {
+      const float *r = t[i * 4];
+      float o[6][WINO_CB];
+      for (int c = 0; c < nc; c++)
+        {
+          float a0 = r[c], a1 = r[WINO_CB + c], a2 = r[2 * WINO_CB + c], a3 = r[3 * WINO_CB + c];
+          float s02 = a0 + a2, s13 = a1 + a3, f02 = a0 + 4 * a2, f13 = 2 * a1 + 8 * a3;
+          o[0][c] = a0;
+          o[1][c] = s02 + s13;
+          o[2][c] = s02 - s13;
+          o[3][c] = f02 + f13;
+          o[4][c] = f02 - f13;
+          o[5][c] = a3;
+        }
+      for (int k = 0; k < 6; k++)
+        memcpy (m + (size_t) (i * 6 + k) * ms, o[k], (size_t) nc * sizeof (float));
+    }
+}
+
+typedef struct {
+  wino_job j;            /* the forward's geometry and tiles, the input as its one part */
+  const float *dy;       /* the output gradient, g.n x g.ho x g.wo x cout */
+  int cin, cout;
+  int ck, n_ci;          /* input channels per task */
+  int cob, n_co;         /* output channels per task */
+  int block;             /* tiles per round of GEMMs */
+  int shares;            /* tile ranges, each summing into its own dU */
+  float *du;             /* shares x 36 x [cin][cout] */
+  float *dw;             /* the gradient, [9][cin][cout] */
+  int rows_per_task;     /* input channels per task of wgrad_finish */
+} wgrad_job;
+
+/* Output-gradient channels [co0, co0 + nco) of tiles [q0, q0 + rows) into M [rows][36][nco]. */
+SEGCAM_CLONES static void
+transform_grads (const wgrad_job *w, int q0, int rows, int co0, int nco, float *m)
+{
+  const segcam_winograd_geom *g = &w->j.g;
+  for (int t = 0; t < rows; t++)
+    {
+      int b, ty, tx;
+      tile_at (&w->j, q0 + t, &b, &ty, &tx);
+      const int *oy = w->j.ay.out + ty * 4, *ox = w->j.ax.out + tx * 4;
+      const float *base = w->dy + (size_t) b * g->ho * g->wo * w->cout + co0;
+      for (int c = 0; c < nco; c += WINO_CB)
+        {
+          const float *y[16];
+          for (int r = 0; r < 4; r++)
+            for (int x = 0; x < 4; x++)
+              y[r * 4 + x] = oy[r] < 0 || ox[x] < 0
+                               ? wino_zeros
+                               : base + ((size_t) oy[r] * g->wo + ox[x]) * w->cout + c;
+          float *dst = m + (size_t) t * 36 * nco + c;
+          if (nco - c >= WINO_CB)
+            grad_tile (y, WINO_CB, dst, nco);
+          else
+            grad_tile (y, nco - c, dst, nco);
+        }
+    }
+}
+
+/* One share's slice of dU: dU_k [chunk x slice] = sum over its tiles of V_k^T M_k. */
+static void
+wino_wgrad_task (void *ctx, int task, int thread)
+{
+  const wgrad_job *w = ctx;
+  int slices = w->n_ci * w->n_co, share = task / slices, slice = task % slices;
+  int lo = slice / w->n_co * w->ck, nck = MIN (w->ck, w->cin - lo);
+  int co0 = slice % w->n_co * w->cob, nco = MIN (w->cob, w->cout - co0);
+  int n_tiles = w->j.plan.n_tiles;
+  int q_lo = (int) ((long) n_tiles * share / w->shares);
+  int q_hi = (int) ((long) n_tiles * (share + 1) / w->shares);
+  size_t plane = (size_t) w->cin * w->cout;
+  float *du = w->du + share * 36 * plane + (size_t) lo * w->cout + co0;
+  float *v = w->j.scratch + (size_t) thread * w->j.per_thread;
+  float *m = v + (size_t) 36 * w->block * nck;
+  for (int q0 = q_lo; q0 < q_hi; q0 += w->block)
+    {
+      int rows = MIN (w->block, q_hi - q0);
+      transform_inputs (&w->j, q0, rows, lo, lo + nck, v);
+      transform_grads (w, q0, rows, co0, nco, m);
+      for (int k = 0; k < 36; k++)
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, nck, nco, rows, 1.0f,
+                     v + (size_t) k * nck, 36 * nck, m + (size_t) k * nco, 36 * nco,
+                     q0 > q_lo ? 1.0f : 0.0f, du + k * plane, w->cout);
+    }
+  if (q_lo == q_hi)
+    for (int k = 0; k < 36; k++)
+      for (int ci = 0; ci < nck; ci++)
+        memset (du + k * plane + (size_t) ci * w->cout, 0, (size_t) nco * sizeof (float));
+}
+
+/* dw [tap][ci][co] += (G^T dU G)[ky][kx] for the input channels of one task, dU summed over the
+ * shares in order. */
+SEGCAM_CLONES static void
+wgrad_finish (void *ctx, int task, int thread)
+{
+  const wgrad_job *w = ctx;
+  (void) thread;
+  size_t plane = (size_t) w->cin * w->cout;
+  int ci1 = MIN (w->cin, (task + 1) * w->rows_per_task);
+  for (int ci = task * w->rows_per_task; ci < ci1; ci++)
+    for (int c0 = 0; c0 < w->cout; c0 += WINO_CB)
+      {
+        int nc = MIN (WINO_CB, w->cout - c0);
+        const float *d = w->du + (size_t) ci * w->cout + c0;
+        float s[36][WINO_CB], t[18][WINO_CB];
+        for (int k = 0; k < 36; k++)
+          {
+            memcpy (s[k], d + k * plane, (size_t) nc * sizeof (float));
+            for (int sh = 1; sh < w->shares; sh++)
+              for (int c = 0; c < nc; c++)
+                s[k][c] += d[(sh * 36 + k) * plane + c];
+          }
+        /* t = G^T s (3 x 6), then G^T s G (3 x 3), G^T x for a column x of 6 written out so
+         * that the loops over the channels vectorise */
+        for (int j = 0; j < 6; j++)
+          for (int c = 0; c < nc; c++)
+            {
+              float x0 = s[j][c], x1 = s[6 + j][c], x2 = s[12 + j][c], x3 = s[18 + j][c],
+                    x4 = s[24 + j][c], x5 = s[30 + j][c];
+              float p12 = x1 + x2, p34 = x3 + x4;
+              t[j][c] = x0 * (1.0f / 4) - p12 * (1.0f / 6) + p34 * (1.0f / 24);
+              t[6 + j][c] = (x2 - x1) * (1.0f / 6) + (x3 - x4) * (1.0f / 12);
+              t[12 + j][c] = (p34 - p12) * (1.0f / 6) + x5;
+            }
+        for (int a = 0; a < 3; a++)
+          {
+            float *o = w->dw + (size_t) a * 3 * plane + (size_t) ci * w->cout + c0;
+            const float *r = t[a * 6];
+            for (int c = 0; c < nc; c++)
+              {
+                float x0 = r[c], x1 = r[WINO_CB + c], x2 = r[2 * WINO_CB + c],
+                      x3 = r[3 * WINO_CB + c], x4 = r[4 * WINO_CB + c], x5 = r[5 * WINO_CB + c];
+                float p12 = x1 + x2, p34 = x3 + x4;
+                o[c] += x0 * (1.0f / 4) - p12 * (1.0f / 6) + p34 * (1.0f / 24);
+                o[plane + c] += (x2 - x1) * (1.0f / 6) + (x3 - x4) * (1.0f / 12);
+                o[2 * plane + c] += (p34 - p12) * (1.0f / 6) + x5;
+              }
+          }
+      }
+}
+
+/* Thinner channel slices than this repeat their transforms too often. */
+#ifndef WGRAD_SLICE_MIN
+#define WGRAD_SLICE_MIN 128
+#endif
+
+/* The tasks' slices and shares, from the shape alone: shares of the tiles first, then, where the
+ * tiles are too few to share (deep layers), thinner channel slices, until there are
+ * WINO_MIN_TASKS tasks. Slices no wider than segcam_winograd_scratch's keep its bound. */
+static wgrad_job
+wgrad_plan (const segcam_winograd_geom *g, int cin, int cout)
+{
+  wgrad_job w = {.cin = cin, .cout = cout};
+  w.ck = even_slice (cin, WINO_CK_MAX);
+  w.cob = even_slice (cout, WINO_COB_MAX);
+  int n_tiles = (int) segcam_winograd_tiles (g);
+  int slices = ((cin + w.ck - 1) / w.ck) * ((cout + w.cob - 1) / w.cob);
+  int wanted = (WINO_MIN_TASKS + slices - 1) / slices;
+  w.shares = CLAMP (MIN (wanted, n_tiles / WGRAD_SHARE_TILES), 1, WINO_MIN_TASKS);
+  for (;;)
+    {
+      w.n_ci = (cin + w.ck - 1) / w.ck;
+      w.n_co = (cout + w.cob - 1) / w.cob;
+      if (w.shares * w.n_ci * w.n_co >= WINO_MIN_TASKS)
+        break;
+      if (w.cob >= w.ck && w.cob / 2 >= WGRAD_SLICE_MIN)
+        w.cob = even_slice (cout, w.cob / 2);
+      else if (w.ck / 2 >= WGRAD_SLICE_MIN)
+        w.ck = even_slice (cin, w.ck / 2);
+      else
+        break;
+    }
+  w.block = tile_cap (w.ck, w.cob);
+  return w;
+}
+
+size_t
+segcam_winograd_wgrad_floats (const segcam_winograd_geom *g, int cin, int cout)
+{
+  return (size_t) wgrad_plan (g, cin, cout).shares * segcam_winograd_floats (cin, cout);
+}
+
+void
+segcam_winograd_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                             float *work, const segcam_winograd_geom *g, const float *in, int cin,
+                             const float *dy, int cout, float *dw)
+{
+  g_return_if_fail (scratch_per_thread >= segcam_winograd_scratch (cin, cout));
+  g_return_if_fail (g->dh >= 1 && g->dw >= 1 && cin >= 1 && cout >= 1);
+  if (g->n <= 0 || g->ho <= 0 || g->wo <= 0)
+    return;
+  segcam_winograd_part part = {in, cin};
+  wgrad_job w = wgrad_plan (g, cin, cout);
+  w.j = (wino_job) {
+    .plan = {.n_tiles = (int) segcam_winograd_tiles (g)}, .g = *g, .parts = &part, .n_parts = 1,
+    .scratch = scratch, .per_thread = scratch_per_thread,
+  };
+  w.dy = dy;
+  w.du = work;
+  w.dw = dw;
+  axis_build (&w.j.ay, g->h, g->ho, g->pt, g->dh);
+  axis_build (&w.j.ax, g->w, g->wo, g->pl, g->dw);
+  segcam_pool_run (pool, w.shares * w.n_ci * w.n_co, wino_wgrad_task, &w);
+  int tasks = MIN (cin, 8 * segcam_pool_threads (pool));
+  w.rows_per_task = (cin + tasks - 1) / tasks;
+  segcam_pool_run (pool, (cin + w.rows_per_task - 1) / w.rows_per_task, wgrad_finish, &w);
+  g_free (w.j.ay.out);
+  g_free (w.j.ax.out);
 }

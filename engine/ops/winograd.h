@@ -112,4 +112,16 @@ void segcam_winograd_conv (segcam_pool *pool, float *scratch, size_t scratch_per
                            const segcam_winograd_part *parts, int n_parts,
                            float *out, int ldo, const float *bias, float beta, gboolean relu);
 
+/* Training: the weight gradient of the 3x3 conv of geometry g (its forward), in (g->n x g->h x
+ * g->w x cin) to dy (g->n x g->ho x g->wo x cout), added into dw in the forward-packed layout
+ * [ky][kx][cin][cout]. By the same tiles: dW = G^T [ sum over tiles (B^T d B) .* (A dY A^T) ] G,
+ * 36 GEMMs [cin x tiles] x [tiles x cout]. work holds segcam_winograd_wgrad_floats (g, cin, cout)
+ * floats: shares of the tiles sum apart, into copies of the 36 x cin x cout transformed gradient,
+ * added in a fixed order, so the result does not depend on the number of threads; scratch as for
+ * segcam_winograd_conv (segcam_winograd_scratch (cin, cout)). */
+size_t segcam_winograd_wgrad_floats (const segcam_winograd_geom *g, int cin, int cout);
+void segcam_winograd_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_per_thread,
+                                  float *work, const segcam_winograd_geom *g, const float *in,
+                                  int cin, const float *dy, int cout, float *dw);
+
 #endif /* SEGCAM_WINOGRAD_H */

@@ -229,8 +229,9 @@ train_convs (const segcam_session *s, size_t *scratch, size_t *work)
       const segcam_conv_params *p = &n->p.conv;
       if (n->op != SEGCAM_OP_CONV2D && n->op != SEGCAM_OP_CONV_TRANSPOSE2D)
         continue;
-      gboolean winograd = !s->exact && segcam_winograd_pays (p, &s->acts[n->inputs[0]]);
-      *work = MAX (*work, segcam_conv_work_floats (p, winograd));
+      const segcam_act *in = &s->acts[n->inputs[0]];
+      gboolean winograd = !s->exact && segcam_winograd_pays (p, in);
+      *work = MAX (*work, segcam_conv_work_floats (p, in, winograd));
       if (winograd)
         *scratch = MAX (*scratch, MAX (segcam_winograd_scratch (p->cin, p->cout),
                                        segcam_winograd_scratch (p->cout, p->cin)));
