@@ -526,32 +526,87 @@ loss_and_seed (segcam_session *s, const uint8_t *labels, double *loss_out, doubl
   return TRUE;
 }
 
-/* torch.optim.Adam, step by step as PyTorch writes it (no weight decay, no amsgrad). Returns
+/* Elements of the parameters per task of the Adam update. */
+#define ADAM_CHUNK 65536
+
+typedef struct {
+  segcam_trainer *t;
+  float b1, b2, c1, c2;    /* beta1, beta2, 1 - beta1, 1 - beta2 */
+  double step_size, bc2_sqrt, eps;
+  size_t *start;           /* n_params + 1: where each parameter starts in one flat run of all */
+  int *first_bad;          /* per task: the first parameter it made NaN or infinite, or -1 */
+} adam_job;
+
+/* Elements [a, b) of p; whether one of them became NaN or infinite. As PyTorch writes Adam:
+ * m = b1 m + c1 g, v = b2 v + c2 g^2 in float, value -= step_size * m / (sqrt (v) / bc2_sqrt +
+ * eps) with the scalars in double, each result rounded to float (the arithmetic the bundled
+ * models were trained with: models/README.md). */
+static gboolean
+adam_span (const adam_job *j, param *p, size_t a, size_t b)
+{
+  float *restrict m = p->m, *restrict v = p->v, *restrict w = p->value;
+  const float *restrict g = p->grad;
+  guint32 bad = 0;
+  for (size_t i = a; i < b; i++)
+    {
+      float gi = g[i], mi = j->b1 * m[i] + j->c1 * gi, vi = j->b2 * v[i] + j->c2 * gi * gi;
+      float denom = (float) (sqrtf (vi) / j->bc2_sqrt + j->eps);
+      float wi = w[i] - (float) (j->step_size * mi / denom);
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = wi;
+      guint32 bits;
+      memcpy (&bits, &wi, sizeof bits);
+      bad |= (bits & 0x7f800000u) == 0x7f800000u;   /* exponent all ones: infinite or NaN */
+    }
+  return bad != 0;
+}
+
+static void
+adam_task (void *ctx, int task, int thread)
+{
+  const adam_job *j = ctx;
+  (void) thread;
+  int n = j->t->n_params, k = 0;
+  size_t lo = (size_t) task * ADAM_CHUNK, hi = MIN (lo + ADAM_CHUNK, j->start[n]);
+  while (j->start[k + 1] <= lo)
+    k++;
+  j->first_bad[task] = -1;
+  for (; lo < hi; k++)
+    {
+      size_t end = MIN (hi, j->start[k + 1]);
+      if (adam_span (j, &j->t->params[k], lo - j->start[k], end - j->start[k])
+          && j->first_bad[task] < 0)
+        j->first_bad[task] = k;
+      lo = end;
+    }
+}
+
+/* torch.optim.Adam (no weight decay, no amsgrad), split between the session's threads. Returns
  * the parameter a step made NaN or infinite (the run diverged), or NULL. */
 static const param *
 adam_update (segcam_trainer *t, double lr)
 {
   double bc1 = 1 - pow (t->o.beta1, (double) t->steps), bc2 = 1 - pow (t->o.beta2, (double) t->steps);
-  double step_size = lr / bc1, sqrt_bc2 = sqrt (bc2);
   /* 1 - beta is taken in double and then rounded, as PyTorch turns its Python-float scalars
    * into float32: 1 - (float) 0.999 would be 1.3e-5 off 0.001 and bias every v. */
-  float b1 = (float) t->o.beta1, b2 = (float) t->o.beta2;
-  float c1 = (float) (1 - t->o.beta1), c2 = (float) (1 - t->o.beta2);
-  const param *diverged = NULL;
+  adam_job j = {
+    .t = t, .b1 = (float) t->o.beta1, .b2 = (float) t->o.beta2, .c1 = (float) (1 - t->o.beta1),
+    .c2 = (float) (1 - t->o.beta2), .step_size = lr / bc1, .bc2_sqrt = sqrt (bc2), .eps = t->o.eps,
+    .start = g_new (size_t, t->n_params + 1),
+  };
+  j.start[0] = 0;
   for (int k = 0; k < t->n_params; k++)
-    {
-      param *p = &t->params[k];
-      for (size_t i = 0; i < p->n; i++)
-        {
-          float g = p->grad[i];
-          p->m[i] = b1 * p->m[i] + c1 * g;
-          p->v[i] = b2 * p->v[i] + c2 * g * g;
-          float denom = (float) (sqrtf (p->v[i]) / sqrt_bc2 + t->o.eps);
-          p->value[i] -= (float) (step_size * p->m[i] / denom);
-          if (!diverged && !isfinite (p->value[i]))
-            diverged = p;
-        }
-    }
+    j.start[k + 1] = j.start[k] + t->params[k].n;
+  int tasks = (int) ((j.start[t->n_params] + ADAM_CHUNK - 1) / ADAM_CHUNK);
+  j.first_bad = g_new (int, MAX (tasks, 1));
+  segcam_pool_run (t->session->pool, tasks, adam_task, &j);
+  const param *diverged = NULL;
+  for (int i = 0; i < tasks && !diverged; i++)
+    if (j.first_bad[i] >= 0)
+      diverged = &t->params[j.first_bad[i]];
+  g_free (j.start);
+  g_free (j.first_bad);
   refresh (t->model);
   return diverged;
 }
