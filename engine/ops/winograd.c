@@ -661,7 +661,10 @@ wino_task (void *ctx, int task, int thread)
   float *m = j->scratch + (size_t) thread * j->per_thread;
   float *v = m + (size_t) 36 * rows * nco;
   size_t plane = (size_t) cin * cout;
-  /* M_k = sum over the chunks of V_k [rows x chunk] U_k [chunk x nco] */
+  /* M_k = sum over the chunks of V_k [rows x chunk] U_k [chunk x nco], into M zeroed in one run:
+   * with beta 0 OpenBLAS zeroes each of the 36 strided M_k apart, which measured 4-6 % slower
+   * on the U-Net at 512x512 (winograd-bench, Zen 3) */
+  memset (m, 0, (size_t) 36 * rows * nco * sizeof (float));
   for (int lo = 0; lo < cin; lo += p->ck)
     {
       int nck = MIN (p->ck, cin - lo);
@@ -669,11 +672,9 @@ wino_task (void *ctx, int task, int thread)
       for (int k = 0; k < 36; k++)
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nco, nck, 1.0f,
                      v + (size_t) k * nck, 36 * nck,
-                     j->w->u + k * plane + (size_t) lo * cout + co0, cout, lo ? 1.0f : 0.0f,
+                     j->w->u + k * plane + (size_t) lo * cout + co0, cout, 1.0f,
                      m + (size_t) k * nco, 36 * nco);
     }
-  if (cin == 0)
-    memset (m, 0, (size_t) 36 * rows * nco * sizeof (float));
   transform_outputs (j, q0, rows, m, co0, nco);
 }
 
