@@ -2,8 +2,8 @@
  *
  *  - segcam_conv_weight_grad (conv2d and conv_transpose2d): the weight and bias gradients of the
  *    scalar <dout, conv (x)> by central finite differences of a naive double loop, written from
- *    PyTorch's definitions; results must ACCUMULATE into pre-filled buffers and be the same bytes
- *    with 1 and 3 threads.
+ *    PyTorch's definitions, by the gather GEMM and (3x3 stride 1) by Winograd's tiles; results must
+ *    ACCUMULATE into pre-filled buffers and be the same bytes with 1 and 3 threads.
  *  - segcam_batchnorm_train_forward/backward: the output and saved statistics against the batch
  *    statistics formula, the running statistics against PyTorch's update (biased variance to
  *    normalise, unbiased for running_var), and dx, dgamma, dbeta against finite differences of
@@ -16,6 +16,7 @@
  */
 #include "session.h"
 #include "segcam-train.h"
+#include "winograd.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -165,22 +166,24 @@ fd_param (const conv_case *k, double *param, double *w, double *b, const double 
   return (up - down) / (2 * h);
 }
 
-/* Runs the engine's weight gradient with n_threads into copies of dw0 and db0. */
+/* Runs the engine's weight gradient (with winograd, by Winograd's tiles) with n_threads into
+ * copies of dw0 and db0. */
 static void
-engine_weight_grad (const conv_case *k, const segcam_conv_params *p, const segcam_act *in,
-                    const segcam_act *dout, int n_threads, const float *dw0, const float *db0,
-                    float *dw, float *db)
+engine_weight_grad (const conv_case *k, const segcam_conv_params *p, gboolean winograd,
+                    const segcam_act *in, const segcam_act *dout, int n_threads, const float *dw0,
+                    const float *db0, float *dw, float *db)
 {
   size_t nw = (size_t) k->kh * k->kw * k->cin * k->cout;
   memcpy (dw, dw0, nw * sizeof (float));
   if (db)
     memcpy (db, db0, k->cout * sizeof (float));
   segcam_pool *pool = segcam_pool_new (n_threads);
-  size_t per_thread = segcam_conv_scratch (p);
+  size_t per_thread = MAX (segcam_conv_scratch (p),
+                           winograd ? segcam_winograd_scratch (p->cin, p->cout) : 0);
   float *scratch = g_new (float, per_thread * segcam_pool_threads (pool));
-  float *partial = g_new (float, segcam_conv_work_floats (p, in, FALSE));
-  segcam_conv_weight_grad (pool, scratch, per_thread, p, k->transposed, FALSE, in, dout, partial,
-                           dw, db);
+  float *partial = g_new (float, segcam_conv_work_floats (p, in, winograd));
+  segcam_conv_weight_grad (pool, scratch, per_thread, p, k->transposed, winograd, in, dout,
+                           partial, dw, db);
   g_free (partial);
   g_free (scratch);
   segcam_pool_free (pool);
@@ -221,35 +224,42 @@ test_conv_weight_grad (gconstpointer data)
     .kh = k->kh, .kw = k->kw, .sh = k->sh, .sw = k->sw,
     .pt = k->pt, .pl = k->pl, .pb = k->transposed ? k->pt : k->pb, .pr = k->transposed ? k->pl : k->pr,
     .oph = k->oph, .opw = k->opw, .dh = k->dh, .dw = k->dw, .cin = k->cin, .cout = k->cout, .groups = 1,
+    .transposed = k->transposed,
   };
   segcam_act in = {xf, k->n, k->h, k->w, k->cin}, dout = {dyf, k->n, oh, ow, k->cout};
   float *dw0 = random_floats (r, nw, -1, 1, NULL), *db0 = random_floats (r, k->cout, -1, 1, NULL);
   float *dw = g_new (float, nw), *db = g_new (float, k->cout);
   float *dw3 = g_new (float, nw), *db3 = g_new (float, k->cout);
-  engine_weight_grad (k, &p, &in, &dout, 1, dw0, db0, dw, k->bias ? db : NULL);
-  engine_weight_grad (k, &p, &in, &dout, 3, dw0, db0, dw3, k->bias ? db3 : NULL);
-
-  /* What the engine added, unpacked from [kh][kw][cin][cout] (ops.h). */
+  /* The gather GEMM's, and where the conv has Winograd's geometry the Winograd one's (whether
+   * it would pay on the map does not matter here). */
   float *added = g_new (float, nw);
-  for (int ky = 0; ky < k->kh; ky++)
-    for (int kx = 0; kx < k->kw; kx++)
-      for (int ci = 0; ci < k->cin; ci++)
-        for (int co = 0; co < k->cout; co++)
-          {
-            size_t packed = (((size_t) ky * k->kw + kx) * k->cin + ci) * k->cout + co;
-            added[torch_weight (k, co, ci, ky, kx)] = dw[packed] - dw0[packed];
-          }
-  char *what = g_strdup_printf ("%s %s: dW", k->transposed ? "conv_transpose2d" : "conv2d", k->name);
-  expect_close (what, added, want_w, nw);
-  g_free (what);
-  if (k->bias)
+  for (int winograd = 0; winograd <= segcam_winograd_applies (&p); winograd++)
     {
-      for (int co = 0; co < k->cout; co++)
-        added[co] = db[co] - db0[co];
-      expect_close ("  db", added, want_b, k->cout);
+      engine_weight_grad (k, &p, winograd, &in, &dout, 1, dw0, db0, dw, k->bias ? db : NULL);
+      engine_weight_grad (k, &p, winograd, &in, &dout, 3, dw0, db0, dw3, k->bias ? db3 : NULL);
+
+      /* What the engine added, unpacked from [kh][kw][cin][cout] (ops.h). */
+      for (int ky = 0; ky < k->kh; ky++)
+        for (int kx = 0; kx < k->kw; kx++)
+          for (int ci = 0; ci < k->cin; ci++)
+            for (int co = 0; co < k->cout; co++)
+              {
+                size_t packed = (((size_t) ky * k->kw + kx) * k->cin + ci) * k->cout + co;
+                added[torch_weight (k, co, ci, ky, kx)] = dw[packed] - dw0[packed];
+              }
+      char *what = g_strdup_printf ("%s %s%s: dW", k->transposed ? "conv_transpose2d" : "conv2d",
+                                    k->name, winograd ? ", Winograd" : "");
+      expect_close (what, added, want_w, nw);
+      g_free (what);
+      if (k->bias)
+        {
+          for (int co = 0; co < k->cout; co++)
+            added[co] = db[co] - db0[co];
+          expect_close ("  db", added, want_b, k->cout);
+        }
+      g_assert_true (memcmp (dw, dw3, nw * sizeof (float)) == 0);  /* 1 and 3 threads: same bytes */
+      g_assert_true (!k->bias || memcmp (db, db3, k->cout * sizeof (float)) == 0);
     }
-  g_assert_true (memcmp (dw, dw3, nw * sizeof (float)) == 0);  /* 1 and 3 threads: same bytes */
-  g_assert_true (!k->bias || memcmp (db, db3, k->cout * sizeof (float)) == 0);
 
   g_free (added);
   g_free (dw), g_free (db), g_free (dw3), g_free (db3), g_free (dw0), g_free (db0);
