@@ -279,6 +279,20 @@ case_name (const wino_case *k)
   return g_string_free (s, FALSE);
 }
 
+/* Case k's error err / scale (what: "" for the conv's output, "dW " for its weight gradient):
+ * logged, kept for the summary, and a failure above TOL. */
+static void
+report_error (const wino_case *k, const char *what, double err, double scale)
+{
+  double rel = scale > 0 ? err / scale : err;
+  char *name = case_name (k);
+  g_test_message ("%-44s %srel err %.2e", name, what, rel);
+  worst_error = MAX (worst_error, rel);
+  if (rel > TOL)
+    g_test_fail_printf ("%s: %srelative error %.3e > %.1e", name, what, rel, TOL);
+  g_free (name);
+}
+
 static void
 check_case (gconstpointer p)
 {
@@ -311,13 +325,7 @@ check_case (gconstpointer p)
           scale = MAX (scale, fabs (wv));
         }
     }
-  double rel = scale > 0 ? err / scale : err;
-  char *name = case_name (k);
-  g_test_message ("%-44s rel err %.2e", name, rel);
-  worst_error = MAX (worst_error, rel);
-  if (rel > TOL)
-    g_test_fail_printf ("%s: relative error %.3e > %.1e", name, rel, TOL);
-  g_free (name);
+  report_error (k, "", err, scale);
   g_free (got);
   g_free (want);
   data_clear (&d);
@@ -418,13 +426,7 @@ check_wgrad (gconstpointer p)
       err = MAX (err, fabs ((double) ref[i] - dw0[i] - want[i]));
       scale = MAX (scale, fabs (want[i]));
     }
-  double rel = scale > 0 ? err / scale : err;
-  char *name = case_name (k);
-  g_test_message ("%-44s dW rel err %.2e", name, rel);
-  worst_error = MAX (worst_error, rel);
-  if (rel > TOL)
-    g_test_fail_printf ("%s: weight gradient relative error %.3e > %.1e", name, rel, TOL);
-  g_free (name);
+  report_error (k, "dW ", err, scale);
   g_free (ref), g_free (want), g_free (x), g_free (dy), g_free (dw0);
   data_clear (&d);
 }

@@ -40,9 +40,10 @@ typedef struct {
   double bn_momentum;         /* 0 means PyTorch's 0.1 */
   int n_threads;              /* 0: all cores */
   gboolean exact;             /* every conv direct (the gather GEMM); otherwise the 3x3 convs'
-                                 forward and input gradient run as Winograd F(4x4, 3x3) where
-                                 it pays: 1.3-1.5x the steps per second (bench/train-bench),
-                                 gradients within 1.1e-5 of float64 PyTorch (direct: 2.4e-6) */
+                                 forward, input gradient and weight gradient run as Winograd
+                                 F(4x4, 3x3) where it pays: about 1.6x the steps per second
+                                 (bench/train-bench), gradients within 1.1e-5 of float64
+                                 PyTorch (direct: 2.4e-6) */
 } segcam_trainer_options;
 
 /* Takes ownership of model. */

@@ -369,11 +369,11 @@ wgrad_task (void *ctx, int chunk, int thread)
 size_t
 segcam_conv_work_floats (const segcam_conv_params *p, const segcam_act *in, gboolean winograd)
 {
-  size_t partial = WGRAD_CHUNKS * (size_t) p->kh * p->kw * p->cin * p->cout;
   if (!winograd)
-    return partial;
+    return WGRAD_CHUNKS * (size_t) p->kh * p->kw * p->cin * p->cout;
+  /* at least one share's 36 x cin x cout, which also holds the transformed weights */
   segcam_winograd_geom g = segcam_winograd_forward (p, in->n, in->h, in->w);
-  return MAX (partial, segcam_winograd_wgrad_floats (&g, p->cin, p->cout));
+  return segcam_winograd_wgrad_floats (&g, p->cin, p->cout);
 }
 
 void

@@ -72,10 +72,11 @@ void segcam_conv_weight_grad (segcam_pool *pool, float *scratch, size_t scratch_
                               const segcam_conv_params *p, gboolean transposed, gboolean winograd,
                               const segcam_act *in, const segcam_act *dout, float *work,
                               float *dw, float *db);
-/* The floats a training conv on the input in works in beside its scratch: the weight
- * gradient's partial sums, and with winograd (it runs so: segcam_winograd_pays) its transformed
- * weights and the transformed gradient's partial sums. The plan keeps one such buffer for all
- * convs, which saves mapping and faulting in up to 38 MB per conv and step. */
+/* The floats a training conv on the input in works in beside its scratch: the gather GEMM's
+ * weight-gradient partial sums or, with winograd (it runs so: segcam_winograd_pays), the
+ * transformed weight gradient's shares, which also hold its transformed weights. The plan keeps
+ * one such buffer for all convs, which saves mapping and faulting in up to 38 MB per conv and
+ * step. */
 size_t segcam_conv_work_floats (const segcam_conv_params *p, const segcam_act *in,
                                 gboolean winograd);
 

@@ -793,7 +793,8 @@ transform_grads (const wgrad_job *w, int q0, int rows, int co0, int nco, float *
     }
 }
 
-/* One share's slice of dU: dU_k [chunk x slice] = sum over its tiles of V_k^T M_k. */
+/* One share's slice of dU: dU_k [chunk x slice] = sum over its tiles of V_k^T M_k. Every share
+ * has tiles (wgrad_plan), so the first round's beta 0 writes the whole slice. */
 static void
 wino_wgrad_task (void *ctx, int task, int thread)
 {
@@ -818,10 +819,6 @@ wino_wgrad_task (void *ctx, int task, int thread)
                      v + (size_t) k * nck, 36 * nck, m + (size_t) k * nco, 36 * nco,
                      q0 > q_lo ? 1.0f : 0.0f, du + k * plane, w->cout);
     }
-  if (q_lo == q_hi)
-    for (int k = 0; k < 36; k++)
-      for (int ci = 0; ci < nck; ci++)
-        memset (du + k * plane + (size_t) ci * w->cout, 0, (size_t) nco * sizeof (float));
 }
 
 /* dw [tap][ci][co] += (G^T dU G)[ky][kx] for the input channels of one task, dU summed over the
